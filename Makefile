@@ -1,0 +1,46 @@
+# Two entry points for a fresh Debian 12 machine (Python 3.11, root):
+#   make demo   set everything up, then build the default dataset
+#   make test   set everything up, then run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synthact-installed
+CORES ?= all
+# Runtime libraries of the bpy wheel, and h5ls/h5dump for reading shards.
+APT_PACKAGES := libgl1 libegl1 libx11-6 libxext6 libxfixes3 libxi6 libxrender1 libxkbcommon0 libsm6 libice6 hdf5-tools
+
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup demo test system-deps dry-run clean-demo
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing system packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "please install these Debian packages: $$missing" >&2; exit 1; fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "bpy 5.0 needs Python 3.11; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	# torch first, pinned, so that no dependency pulls a multi-GB CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+dry-run: setup
+	$(BIN)/snakemake -n --cores $(CORES)
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean-demo:
+	rm -rf output/demo data/demo

@@ -1,0 +1,32 @@
+# Shared helpers: run paths, the config handed to the CLI, and checkpoint-driven targets.
+import json
+
+from synthact.config import RunPaths, validate_config
+
+validate_config(config, source="workflow config")  # the CLI's own cross-field checks
+PATHS = RunPaths.from_config(config)
+WORK = str(PATHS.work_dir)
+OUT = str(PATHS.output_dir)
+
+# What changes the content goes into each rule's params (a change reruns the
+# rule); dispatch settings do not, so moving a run to Slurm reruns nothing.
+CONTENT_CONFIG = json.dumps({k: v for k, v in config.items() if k != "dispatch"}, sort_keys=True)
+DISPATCH_CONFIG = json.dumps(config["dispatch"], sort_keys=True)
+
+
+wildcard_constraints:
+    shard=r"[a-z]+-\d{5}-of-\d{5}",
+
+
+def planned_shards(wildcards=None):
+    """Shard names, known once the plan checkpoint has run."""
+    plan_file = checkpoints.plan.get().output.plan
+    with open(plan_file) as f:
+        return [s["name"] for s in json.load(f)["shards"]]
+
+
+def all_outputs(wildcards):
+    # Ask for every shard, not only the manifest: a deleted shard is then
+    # rebuilt alone (Snakemake would not look past an up-to-date manifest).
+    shards = [str(PATHS.shard_file(s)) for s in planned_shards()]
+    return shards + [str(PATHS.manifest), str(PATHS.checksums)]

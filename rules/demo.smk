@@ -1,0 +1,18 @@
+# The built-in, licence-free inputs, generated in the real file formats.
+DEMO_STAMP = f"{config['demo']['data_dir']}/synthact-demo.json"
+
+
+rule demo_data:
+    output:
+        stamp=DEMO_STAMP,
+    params:
+        cfg=json.dumps(config["demo"] | {"motion": config["motion"]}, sort_keys=True),
+    log:
+        f"{WORK}/logs/demo_data.log",
+    threads: 1
+    shell:
+        "synthact demo-data --config-json {CONTENT_CONFIG:q} 2>&1 | tee {log}"
+
+
+def demo_inputs(wildcards):
+    return [DEMO_STAMP] if config["demo"]["enabled"] else []

@@ -1,0 +1,13 @@
+rule merge:
+    input:
+        done=f"{WORK}/render/{{shard}}.json",
+        plan=f"{WORK}/plan/plan.json",
+    output:
+        shard=f"{OUT}/shards/{{shard}}.h5",
+    log:
+        f"{WORK}/logs/merge/{{shard}}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+    shell:
+        "synthact merge --config-json {CONTENT_CONFIG:q} --shard {wildcards.shard} 2>&1 | tee {log}"

@@ -1,0 +1,29 @@
+# One job per shard. It only dispatches: one submitit task per view renders
+# every clip of the shard (a job array on the GPU partition under Slurm, local
+# processes otherwise). Per-clip results live in a cache folder that is not a
+# declared output, so a rerun after a failure resumes instead of starting over.
+localrules:
+    render,
+
+
+def render_threads():
+    if config["dispatch"]["cluster"] == "slurm":
+        return 1  # it only waits; the GPU tasks have their own allocation
+    return len(config["rig"]["views"]) * max(1, config["render"]["threads"])
+
+
+rule render:
+    input:
+        plan=f"{WORK}/plan/plan.json",
+    output:
+        done=f"{WORK}/render/{{shard}}.json",
+    params:
+        cfg=json.dumps({k: config[k] for k in ("seed", "motion", "clips", "rig", "render")}, sort_keys=True),
+    log:
+        f"{WORK}/logs/render/{{shard}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/render/{{shard}}.tsv"
+    threads: render_threads()
+    shell:
+        "synthact render-shard --config-json {CONTENT_CONFIG:q} --dispatch-json {DISPATCH_CONFIG:q}"
+        " --shard {wildcards.shard} --threads {threads} 2>&1 | tee {log}"

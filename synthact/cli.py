@@ -1,0 +1,171 @@
+"""The ``synthact`` command: one subcommand per workflow stage, plus tools.
+
+The Snakemake rules call these subcommands with the workflow's validated
+config as JSON (``--config-json``); a person can pass ``--config FILE`` instead.
+Known errors print one clear message and exit 1, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from synthact.config import ConfigError, RunPaths, config_from_json, config_hash, load_config, validate_config
+
+
+def _config(args: argparse.Namespace) -> dict:
+    config = config_from_json(args.config_json) if args.config_json else load_config(args.config)
+    if getattr(args, "dispatch_json", None):
+        # The workflow keeps dispatch settings out of the content config.
+        config = validate_config(dict(config, dispatch=json.loads(args.dispatch_json)), source="--dispatch-json")
+    return config
+
+
+def cmd_demo_data(args: argparse.Namespace) -> None:
+    from synthact.demo.generate import generate_demo_inputs
+
+    generate_demo_inputs(_config(args))
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    from synthact.clips.index import build_index
+
+    config = _config(args)
+    paths = RunPaths.from_config(config)
+    paths.clip_table.parent.mkdir(parents=True, exist_ok=True)
+    build_index(config, paths.clip_table, paths.index_report)
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    from synthact.clips.plan import build_plan
+
+    config = _config(args)
+    shards = build_plan(config)
+    clips = sum(len(s.clips) for s in shards)
+    print(f"plan: {clips} clips in {len(shards)} shards, {len(config['rig']['views'])} views each", file=sys.stderr)
+
+
+def cmd_render_shard(args: argparse.Namespace) -> None:
+    from synthact.dispatch.submit import render_shard
+
+    config = _config(args)
+    paths = RunPaths.from_config(config)
+    summary = render_shard(
+        config,
+        shard_plan=paths.shard_plan(args.shard),
+        cache_dir=paths.render_cache(args.shard),
+        done_path=paths.render_done(args.shard),
+        log_dir=paths.dispatch_logs(args.shard),
+        job_threads=args.threads,
+    )
+    rendered = sum(v["rendered"] for v in summary["views"])
+    print(f"[{args.shard}] done: {rendered} clip-views rendered now, {summary['num_clips']} clips x "
+          f"{len(summary['views'])} views in {paths.render_cache(args.shard)}", file=sys.stderr)  # fmt: skip
+
+
+def cmd_merge(args: argparse.Namespace) -> None:
+    from synthact.clips.plan import read_shard_document
+    from synthact.shards.writer import write_shard
+
+    config = _config(args)
+    paths = RunPaths.from_config(config)
+    document = read_shard_document(paths.shard_plan(args.shard))
+    n_clips, n_bytes = write_shard(
+        document, paths.render_cache(args.shard), paths.shard_file(args.shard), {"seed": config["seed"]}
+    )
+    print(f"[{args.shard}] merged {n_clips} clips, {n_bytes / 1e6:.1f} MB -> {paths.shard_file(args.shard)}", file=sys.stderr)
+
+
+def cmd_manifest(args: argparse.Namespace) -> None:
+    from synthact.clips.plan import read_plan
+    from synthact.shards.manifest import write_manifest
+
+    config = _config(args)
+    paths = RunPaths.from_config(config)
+    plan = read_plan(paths.plan)
+    shard_paths = [paths.shard_file(s["name"]) for s in plan["shards"]]
+    manifest = write_manifest(paths.output_dir, shard_paths, config_hash(config), plan["views"])
+    total = sum(s.size for s in manifest.shards)
+    splits = ", ".join(f"{n} {split}" for split, n in manifest.splits.items())
+    print(
+        f"SynthAct dataset ready: {manifest.num_clips} clips ({splits}) x {len(manifest.views)} views "
+        f"({', '.join(manifest.views)}) in {len(manifest.shards)} shards, {total / 1e6:.1f} MB\n"
+        f"  shards:    {paths.output_dir / 'shards'}\n  manifest:  {paths.manifest}\n"
+        f"  checksums: {paths.checksums} (check with: cd {paths.output_dir} && sha256sum -c SHA256SUMS)"
+    )
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from synthact.shards.manifest import verify
+
+    output_dir = Path(args.output_dir)
+    manifest, problems = verify(output_dir, progress=lambda e: print(f"checking {e.path}", file=sys.stderr))
+    for problem in problems:
+        print(f"FAILED {problem.path}: {problem.kind}: {problem.detail}")
+    ok = len(manifest.shards) - len(problems)
+    print(f"verify: {ok}/{len(manifest.shards)} shards OK ({manifest.num_clips} clips) in {output_dir}")
+    return 1 if problems else 0
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--config", help="configuration YAML file")
+    group.add_argument("--config-json", help="validated configuration as JSON (what the workflow passes)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="synthact", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    stages = {
+        "demo-data": (cmd_demo_data, "generate the built-in licence-free inputs (body model, motion, labels)"),
+        "index": (cmd_index, "build the clip table from motion and labels"),
+        "plan": (cmd_plan, "assign clips to shards and place every view's camera"),
+        "render-shard": (cmd_render_shard, "render every view of one shard through submitit"),
+        "merge": (cmd_merge, "merge one shard's render results into an HDF5 shard"),
+        "manifest": (cmd_manifest, "write manifest.json and SHA256SUMS"),
+    }
+    for name, (func, help_text) in stages.items():
+        p = sub.add_parser(name, help=help_text)
+        _add_config_args(p)
+        p.set_defaults(func=func)
+        if name in ("render-shard", "merge"):
+            p.add_argument("--shard", required=True)
+        if name == "render-shard":
+            p.add_argument("--threads", type=int, default=1, help="cores this job may use (Snakemake's {threads})")
+            p.add_argument("--dispatch-json", help="dispatch settings as JSON (overrides the config's)")
+    p = sub.add_parser("verify", help="recompute shard checksums against the manifest")
+    p.add_argument("output_dir")
+    p.set_defaults(func=cmd_verify)
+    return parser
+
+
+def known_errors() -> tuple[type[BaseException], ...]:
+    """Errors that carry a complete message for the user."""
+    errors: list[type[BaseException]] = [ConfigError, FileNotFoundError, json.JSONDecodeError]
+    for module, name in [
+        ("synthact.body.model_files", "BodyModelError"),
+        ("synthact.sources.amass", "MotionError"),
+        ("synthact.sources.babel", "LabelError"),
+        ("synthact.dispatch.submit", "RenderFailed"),
+        ("synthact.shards.writer", "MergeError"),
+    ]:
+        try:
+            errors.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except known_errors() as exc:
+        print(f"synthact {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

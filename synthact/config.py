@@ -1,0 +1,143 @@
+"""Run configuration: schema validation with defaults, the config hash, and paths.
+
+The same JSON schema serves Snakemake's ``validate`` (in the Snakefile) and the
+CLI, so a value that one accepts the other accepts too.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(str(resources.files("synthact") / "schemas" / "config.schema.yaml"))
+
+# Sections that do not change what is rendered: excluded from the config hash
+# so that moving a run to Slurm or to another folder keeps its identity.
+NON_CONTENT_KEYS = ("output_dir", "work_dir", "dispatch")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the key."""
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _with_defaults(validator_class: type) -> type:
+    """Extend a validator so that it fills in schema defaults, depth first."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Validate ``config`` in place, filling defaults; raise ConfigError naming the key."""
+    schema = load_schema()
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{source}: invalid configuration:"]
+        for error in errors:
+            key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+            lines.append(f"  {key}: {error.message}")
+        raise ConfigError("\n".join(lines))
+    _check_cross_field(config, source)
+    return config
+
+
+def _check_cross_field(config: dict, source: str) -> None:
+    names = [v["name"] for v in config["rig"]["views"]]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source}: rig.views: view names must be unique, got {names}")
+    for key in ("distance_m", "height_m"):
+        low, high = config["rig"][key]
+        if low > high:
+            raise ConfigError(f"{source}: rig.{key}: range [{low}, {high}] has min > max")
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: configuration must be a mapping, got {type(config).__name__}")
+    return validate_config(config, source=str(path))
+
+
+def config_from_json(text: str) -> dict[str, Any]:
+    """The CLI receives the workflow's validated config as JSON."""
+    return validate_config(json.loads(text), source="--config-json")
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """sha256 of everything that changes the rendered content."""
+    content = {k: v for k, v in config.items() if k not in NON_CONTENT_KEYS}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every path of a run, derived from the config."""
+
+    output_dir: Path
+    work_dir: Path
+
+    @classmethod
+    def from_config(cls, config: dict) -> "RunPaths":
+        output = Path(config["output_dir"])
+        work = Path(config["work_dir"]) if config["work_dir"] else output / "work"
+        return cls(output_dir=output, work_dir=work)
+
+    @property
+    def clip_table(self) -> Path:
+        return self.work_dir / "index" / "clips.jsonl"
+
+    @property
+    def index_report(self) -> Path:
+        return self.work_dir / "index" / "report.json"
+
+    @property
+    def plan(self) -> Path:
+        return self.work_dir / "plan" / "plan.json"
+
+    def shard_plan(self, shard: str) -> Path:
+        return self.work_dir / "plan" / "shards" / f"{shard}.json"
+
+    def render_cache(self, shard: str) -> Path:
+        """Per-clip results; not a Snakemake output, so it survives reruns."""
+        return self.work_dir / "cache" / shard
+
+    def render_done(self, shard: str) -> Path:
+        return self.work_dir / "render" / f"{shard}.json"
+
+    def dispatch_logs(self, shard: str) -> Path:
+        return self.work_dir / "logs" / "submitit" / shard
+
+    def shard_file(self, shard: str) -> Path:
+        return self.output_dir / "shards" / f"{shard}.h5"
+
+    @property
+    def manifest(self) -> Path:
+        return self.output_dir / "manifest.json"
+
+    @property
+    def checksums(self) -> Path:
+        return self.output_dir / "SHA256SUMS"

@@ -1,0 +1,121 @@
+"""Dispatch a shard's render tasks through submitit, wait, and collect.
+
+This process is light: under the Slurm profile it runs where Snakemake runs and
+only waits, while the per-view tasks run as a job array on the GPU partition.
+With ``dispatch.cluster: local`` the same code runs the tasks as local
+processes (laptops, CI); ``debug`` runs them in this process.
+
+A task that is preempted or reaches its time limit checkpoints and is requeued
+by submitit; on restart it skips the clips already in the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import submitit
+
+from synthact.render.worker import ViewTask, cache_path, render_view
+
+POLL_SECONDS = 5.0
+
+
+class RenderViewTask(submitit.helpers.Checkpointable):
+    """A picklable, requeueable callable; resuming is safe since finished clips are skipped."""
+
+    def __call__(self, task: ViewTask) -> dict:
+        return render_view(task)
+
+
+class RenderFailed(RuntimeError):
+    """One or more view tasks of a shard failed; the message names their logs."""
+
+
+def make_executor(dispatch: dict, log_dir: Path, threads: int) -> submitit.Executor:
+    executor = submitit.AutoExecutor(folder=str(log_dir / "%j"), cluster=dispatch["cluster"])
+    executor.update_parameters(timeout_min=dispatch["timeout_min"], name="synthact-render")
+    if dispatch["cluster"] == "slurm":
+        executor.update_parameters(
+            slurm_partition=dispatch["partition"],
+            gpus_per_node=dispatch["gpus_per_task"],
+            cpus_per_task=dispatch["cpus_per_task"],
+            mem_gb=dispatch["mem_gb"],
+            slurm_array_parallelism=dispatch["array_parallelism"],
+            slurm_max_num_timeout=dispatch["max_requeues"],
+            **{f"slurm_{k}": v for k, v in dispatch["slurm_extra"].items()},
+        )
+    elif dispatch["cluster"] == "local":
+        executor.update_parameters(cpus_per_task=threads, gpus_per_node=0)
+    return executor
+
+
+def threads_per_task(config: dict, job_threads: int, num_views: int) -> int:
+    """Cycles threads per task: local tasks share the job's cores."""
+    if config["render"]["threads"]:
+        return config["render"]["threads"]
+    if config["dispatch"]["cluster"] == "slurm":
+        return config["dispatch"]["cpus_per_task"]
+    return max(1, job_threads // num_views)
+
+
+def count_cached(document: dict, cache_dir: Path) -> int:
+    return sum(cache_path(cache_dir, v, c["clip_id"]).exists() for c in document["clips"] for v in document["views"])
+
+
+def wait_with_progress(jobs: list, document: dict, cache_dir: Path) -> None:
+    total = len(document["clips"]) * len(document["views"])
+    last = -1
+    while not all(job.done() for job in jobs):
+        done = count_cached(document, cache_dir)
+        if done != last:
+            print(f"[{document['shard']}] {done}/{total} clip-views rendered", file=sys.stderr, flush=True)
+            last = done
+        time.sleep(POLL_SECONDS)
+
+
+def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
+    results, failures = [], []
+    for job, view in zip(jobs, views):
+        try:
+            results.append(job.result())
+        except Exception as exc:  # submitit re-raises the task's error, or UncompletedJobError
+            failures.append(f"  view {view!r} (job {job.job_id}): {str(exc).strip().splitlines()[-1]}\n"
+                            f"    log: {job.paths.stderr}")  # fmt: skip
+    if failures:
+        raise RenderFailed(f"shard {shard}: {len(failures)} of {len(jobs)} render tasks failed; "
+                           "finished clips are kept and a rerun renders only the rest:\n" + "\n".join(failures))  # fmt: skip
+    return results
+
+
+def render_shard(config: dict, shard_plan: Path, cache_dir: Path, done_path: Path, log_dir: Path, job_threads: int) -> dict:
+    """Render every view of one shard; write ``done_path`` only once all clips exist."""
+    document = json.loads(Path(shard_plan).read_text())
+    views = document["views"]
+    task_config = dict(config, render=dict(config["render"], threads=threads_per_task(config, job_threads, len(views))))
+    base = ViewTask(shard_plan=str(shard_plan), view="", cache_dir=str(cache_dir), config_json=json.dumps(task_config))
+    tasks = [replace(base, view=view) for view in views]
+    env = submitit.helpers.clean_env() if config["dispatch"]["cluster"] == "slurm" else contextlib.nullcontext()
+    with env:
+        executor = make_executor(config["dispatch"], log_dir, task_config["render"]["threads"])
+        jobs = executor.map_array(RenderViewTask(), tasks)
+    print(f"[{document['shard']}] dispatched {len(jobs)} view tasks ({config['dispatch']['cluster']}); logs in {log_dir}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    wait_with_progress(jobs, document, cache_dir)
+    results = collect(jobs, views, document["shard"])
+    missing = [str(cache_path(cache_dir, v, c["clip_id"])) for c in document["clips"] for v in views
+               if not cache_path(cache_dir, v, c["clip_id"]).exists()]  # fmt: skip
+    if missing:
+        raise RenderFailed(f"shard {document['shard']}: tasks ended but {len(missing)} clip results are missing, e.g. {missing[0]}")
+    summary = {"shard": document["shard"], "views": results, "num_clips": len(document["clips"])}
+    done_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = done_path.with_name(done_path.name + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=1))
+    os.replace(tmp, done_path)
+    return summary
+
