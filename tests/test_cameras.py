@@ -1,0 +1,94 @@
+"""Camera math and the view rig, with known answers (no Blender)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from synthact.clips.records import Clip
+from synthact.render.cameras import Camera, intrinsics, look_at, project, to_camera, vertical_fov_deg
+from synthact.render.rig import Rig, ViewSpec, min_distance, place_views
+
+
+def make_clip(**overrides) -> Clip:
+    fields = dict(
+        clip_id="c0123", source="S/S/01/a_poses.npz", sequence_id="7", split="train", segment_id="s1", chunk=0,
+        fps=30.0, source_fps=120.0, frame_start=0, frame_stop=30, gender="neutral", primary_category="walk",
+        categories=("walk",), path_center=(1.0, -2.0), path_radius=0.5, heading_deg=30.0,
+    )  # fmt: skip
+    fields.update(overrides)
+    return Clip(**fields)
+
+
+def make_rig(**overrides) -> Rig:
+    fields = dict(
+        views=(ViewSpec("front", 0), ViewSpec("left", 90), ViewSpec("back", 180), ViewSpec("right", 270)),
+        distance_m=(3.0, 4.0), height_m=(1.0, 1.7), azimuth_jitter_deg=0.0, hfov_deg=60.0,
+        look_at_height_m=0.9, width=320, height=240,
+    )  # fmt: skip
+    fields.update(overrides)
+    return Rig(**fields)
+
+
+def test_intrinsics_known_answer():
+    K = intrinsics(200, 100, 90.0)
+    assert K[0, 0] == pytest.approx(100.0)  # tan(45 deg) = 1: f = W / 2
+    assert (K[0, 2], K[1, 2]) == (100.0, 50.0)
+    assert vertical_fov_deg(200, 100, 90.0) == pytest.approx(2 * math.degrees(math.atan(0.5)))
+
+
+def test_look_at_centres_target_and_keeps_up_up():
+    position, target = np.array([4.0, 0.0, 1.5]), np.array([0.0, 0.0, 1.0])
+    R, t = look_at(position, target)
+    cam = Camera(K=intrinsics(320, 240, 60), R=R, t=t, width=320, height=240)
+    assert np.allclose(R @ R.T, np.eye(3)) and np.linalg.det(R) == pytest.approx(1.0)
+    assert np.allclose(cam.position, position)
+    uv = project(to_camera(target[None], cam), cam.K)[0]
+    assert np.allclose(uv, (160, 120))
+    # A point above the target appears higher in the image (smaller v).
+    above = project(to_camera((target + [0, 0, 0.5])[None], cam), cam.K)[0]
+    assert above[1] < 120 and above[0] == pytest.approx(160)
+    # Camera on +X looking at -X: world +Y is on the image's right.
+    right = project(to_camera((target + [0, 0.5, 0])[None], cam), cam.K)[0]
+    assert right[0] > 160
+
+
+def test_project_known_point():
+    cam = Camera(K=intrinsics(100, 100, 90), R=np.eye(3), t=np.zeros(3), width=100, height=100)
+    assert np.allclose(project(np.array([[1.0, -0.5, 2.0]]), cam.K), [[75.0, 37.5]])
+
+
+def test_views_are_90_degrees_apart_and_front_faces_actor():
+    clip = make_clip()
+    views = place_views(make_rig(), clip, seed=0)
+    azimuths = [v.azimuth_deg for v in views]
+    assert np.allclose(np.diff(azimuths), 90.0)
+    front = views[0].camera.position - np.array([*clip.path_center, 0.0])
+    assert math.degrees(math.atan2(front[1], front[0])) == pytest.approx(clip.heading_deg)
+
+
+def test_every_view_looks_at_the_actor_and_sees_the_whole_path():
+    clip = make_clip(path_radius=2.0)
+    rig = make_rig(azimuth_jitter_deg=10.0)
+    for view in place_views(rig, clip, seed=3):
+        assert view.distance_m >= min_distance(rig, clip.path_radius) - 1e-9
+        centre = np.array([*clip.path_center, rig.look_at_height_m])
+        uv = project(to_camera(centre[None], view.camera), view.camera.K)[0]
+        assert np.allclose(uv, (160, 120), atol=1e-6)
+        for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2)):  # path edge, head and feet
+            for z in (0.0, 1.8):
+                p = np.array([clip.path_center[0] + dx, clip.path_center[1] + dy, z])
+                u, v = project(to_camera(p[None], view.camera), view.camera.K)[0]
+                assert 0 <= u < 320 and 0 <= v < 240
+
+
+def test_placement_is_deterministic_and_depends_on_identity():
+    rig = make_rig(azimuth_jitter_deg=10.0)
+    a = place_views(rig, make_clip(), seed=0)
+    b = place_views(rig, make_clip(), seed=0)
+    assert [v.to_dict() for v in a] == [v.to_dict() for v in b]
+    other_clip = place_views(rig, make_clip(clip_id="c9999"), seed=0)
+    other_seed = place_views(rig, make_clip(), seed=1)
+    assert a[0].distance_m != other_clip[0].distance_m
+    assert a[0].distance_m != other_seed[0].distance_m
+    assert len({v.seed for v in a}) == len(a)  # each view gets its own noise seed
