@@ -12,7 +12,7 @@ APT_PACKAGES := libgl1 libegl1 libx11-6 libxext6 libxfixes3 libxi6 libxrender1 l
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test system-deps dry-run clean-demo
+.PHONY: setup demo test system-deps dry-run clean-demo install-profile
 
 setup: system-deps $(STAMP)
 
@@ -44,3 +44,9 @@ test: setup
 
 clean-demo:
 	rm -rf output/demo data/demo
+
+# Lets HPC users type `snakemake --profile slurm` (Snakemake looks in ~/.config/snakemake).
+install-profile:
+	mkdir -p $(HOME)/.config/snakemake
+	ln -sfn $(abspath profiles/slurm) $(HOME)/.config/snakemake/slurm
+	@echo "installed: snakemake --profile slurm -> $(abspath profiles/slurm)"

@@ -109,6 +109,29 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from synthact.shards.status import rerun_command, run_status
+
+    config = _config(args)
+    statuses = run_status(config)
+    table = Table(title=f"SynthAct run in {RunPaths.from_config(config).output_dir}")
+    for column in ("shard", "state", "clip-views rendered", "detail"):
+        table.add_column(column)
+    for s in statuses:
+        table.add_row(s.name, s.state, f"{s.rendered}/{s.total}", s.detail)
+    console = Console()
+    console.print(table)
+    counts = {state: sum(s.state == state for s in statuses) for state in dict.fromkeys(s.state for s in statuses)}
+    console.print(", ".join(f"{n} {state}" for state, n in counts.items()))
+    command = rerun_command(config, statuses, args.profile, args.config)
+    if command:
+        console.print(f"rerun just these shards with:\n  {command}", soft_wrap=True)
+    return 0 if not command else 2
+
+
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--config", help="configuration YAML file")
@@ -135,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "render-shard":
             p.add_argument("--threads", type=int, default=1, help="cores this job may use (Snakemake's {threads})")
             p.add_argument("--dispatch-json", help="dispatch settings as JSON (overrides the config's)")
+    p = sub.add_parser("status", help="shards done, failed or missing, and the command that reruns the rest")
+    _add_config_args(p)
+    p.add_argument("--profile", default="slurm", help="Snakemake profile to put in the rerun command")
+    p.set_defaults(func=cmd_status)
     p = sub.add_parser("verify", help="recompute shard checksums against the manifest")
     p.add_argument("output_dir")
     p.set_defaults(func=cmd_verify)
