@@ -48,21 +48,23 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
 
 def cmd_render_shard(args: argparse.Namespace) -> None:
+    from synthact.clips.plan import read_shard_document
     from synthact.dispatch.submit import render_shard
 
     config = _config(args)
     paths = RunPaths.from_config(config)
+    cache_dir = paths.render_cache(args.shard, read_shard_document(paths.shard_plan(args.shard))["config_hash"])
     summary = render_shard(
         config,
         shard_plan=paths.shard_plan(args.shard),
-        cache_dir=paths.render_cache(args.shard),
+        cache_dir=cache_dir,
         done_path=paths.render_done(args.shard),
         log_dir=paths.dispatch_logs(args.shard),
         job_threads=args.threads,
     )
     rendered = sum(v["rendered"] for v in summary["views"])
     print(f"[{args.shard}] done: {rendered} clip-views rendered now, {summary['num_clips']} clips x "
-          f"{len(summary['views'])} views in {paths.render_cache(args.shard)}", file=sys.stderr)  # fmt: skip
+          f"{len(summary['views'])} views in {cache_dir}", file=sys.stderr)  # fmt: skip
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
@@ -72,9 +74,8 @@ def cmd_merge(args: argparse.Namespace) -> None:
     config = _config(args)
     paths = RunPaths.from_config(config)
     document = read_shard_document(paths.shard_plan(args.shard))
-    n_clips, n_bytes = write_shard(
-        document, paths.render_cache(args.shard), paths.shard_file(args.shard), {"seed": config["seed"]}
-    )
+    cache_dir = paths.render_cache(args.shard, document["config_hash"])
+    n_clips, n_bytes = write_shard(document, cache_dir, paths.shard_file(args.shard), {"seed": config["seed"]})
     print(f"[{args.shard}] merged {n_clips} clips, {n_bytes / 1e6:.1f} MB -> {paths.shard_file(args.shard)}", file=sys.stderr)
 
 

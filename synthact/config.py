@@ -90,6 +90,7 @@ def config_from_json(text: str) -> dict[str, Any]:
 def config_hash(config: dict[str, Any]) -> str:
     """sha256 of everything that changes the rendered content."""
     content = {k: v for k, v in config.items() if k not in NON_CONTENT_KEYS}
+    content["render"] = {k: v for k, v in config.get("render", {}).items() if k != "threads"}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -121,9 +122,13 @@ class RunPaths:
     def shard_plan(self, shard: str) -> Path:
         return self.work_dir / "plan" / "shards" / f"{shard}.json"
 
-    def render_cache(self, shard: str) -> Path:
-        """Per-clip results; not a Snakemake output, so it survives reruns."""
-        return self.work_dir / "cache" / shard
+    def render_cache(self, shard: str, content_hash: str) -> Path:
+        """Per-clip results; not a Snakemake output, so it survives reruns.
+
+        Keyed by the config hash: after a config change, nothing rendered
+        under the old settings is mistaken for finished.
+        """
+        return self.work_dir / "cache" / content_hash[:16] / shard
 
     def render_done(self, shard: str) -> Path:
         return self.work_dir / "render" / f"{shard}.json"

@@ -46,7 +46,7 @@ def _manifest_sizes(paths: RunPaths) -> dict[str, int]:
 
 def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int]) -> ShardStatus:
     document = json.loads(paths.shard_plan(shard).read_text())
-    cache = paths.render_cache(shard)
+    cache = paths.render_cache(shard, document["config_hash"])
     rendered = sum(cache_path(cache, v, c["clip_id"]).exists() for c in document["clips"] for v in document["views"])
     total = len(document["clips"]) * len(document["views"])
     shard_file = paths.shard_file(shard)
