@@ -133,6 +133,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if not command else 2
 
 
+def cmd_amass_check(args: argparse.Namespace) -> int:
+    from synthact.sources.amass_check import check_amass, format_report
+
+    path = Path(args.path)
+    if not path.is_dir():
+        print(f"synthact amass check: error: {path}: not a folder", file=sys.stderr)
+        return 2
+    report = check_amass(path, deep=args.deep, workers=args.workers)
+    print(format_report(report))
+    if report.total_sequences == 0:
+        return 2
+    return 0 if report.ok else 1
+
+
+def cmd_amarv_password(args: argparse.Namespace) -> None:
+    from synthact.sources.amarv_password import amarv_password
+
+    print(amarv_password(Path(args.path)))
+
+
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--config", help="configuration YAML file")
@@ -163,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--profile", default="slurm", help="Snakemake profile to put in the rerun command")
     p.set_defaults(func=cmd_status)
+    amass = sub.add_parser("amass", help="tools for an AMASS download").add_subparsers(dest="amass_command", required=True)
+    p = amass.add_parser("check", help="which AMASS subsets are present, sequence counts, unreadable files")
+    p.add_argument("path", help="AMASS root folder")
+    p.add_argument("--deep", action="store_true", help="fully load every file (slower, catches damaged data)")
+    p.add_argument("--workers", type=int, default=8, help="parallel readers")
+    p.set_defaults(func=cmd_amass_check)
+    p = sub.add_parser("amarv-password", help="the AMARV archive password, from your AMASS SMPL+H download")
+    p.add_argument("path", help="AMASS root folder")
+    p.set_defaults(func=cmd_amarv_password)
     p = sub.add_parser("verify", help="recompute shard checksums against the manifest")
     p.add_argument("output_dir")
     p.set_defaults(func=cmd_verify)
