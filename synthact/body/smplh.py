@@ -52,6 +52,14 @@ class BodyModel:
         self.faces = np.asarray(arrays["f"], dtype=np.int64)
         self.lbs_weights = np.asarray(arrays["weights"], dtype=np.float32)
 
+    @property
+    def smplx_layer(self):
+        """The underlying ``smplx.SMPLH`` (all 16 shape components restored).
+
+        For differentiable use, e.g. fitting; ``pose`` is the inference path.
+        """
+        return self._model
+
     @torch.no_grad()
     def pose(self, poses: np.ndarray, trans: np.ndarray, betas: np.ndarray) -> PosedBody:
         """Pose T frames at once.

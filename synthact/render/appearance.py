@@ -1,0 +1,285 @@
+"""Domain-randomised appearance of one rendered clip (pure numpy, no bpy).
+
+An ``Appearance`` holds every random choice the renderer needs besides the
+motion and the camera: which CC0 HDRI lights the scene and how it is turned,
+an optional sun, skin tone, and procedural clothing and ground materials.
+``sample_appearance`` draws one from a seed alone, so the same seed always
+gives the same look. (The Cycles noise seed is not part of it: the renderer
+takes that per view.)
+
+Colours are stored in linear Rec.709 RGB, which is what Blender's shader
+inputs take; they are drawn in sRGB/HSV, where "plausible clothing colour" is
+easier to express, and converted once.
+
+Which garment covers which body part (``garment_of_part``):
+
+- head, hands → skin (always);
+- neck → skin (collars are not modelled);
+- torso, upper arms → top; forearms → top with long sleeves, else skin;
+- hips, thighs → bottom; shins → bottom with long legwear, else skin;
+- feet → shoes.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from synthact.body.skeleton import PART_NAMES
+
+PATTERNS = ("plain", "noise", "stripes", "checker")
+GARMENTS = ("skin", "top", "bottom", "shoes")
+
+RGB = tuple[float, float, float]
+
+# Skin tones from light to dark, sRGB 0-255. A draw interpolates between two
+# neighbours, so any tone along this ramp can appear.
+_SKIN_RAMP_SRGB = np.array(
+    [
+        (246, 221, 204),
+        (232, 190, 160),
+        (214, 164, 128),
+        (186, 130, 94),
+        (150, 98, 66),
+        (112, 72, 48),
+        (78, 50, 34),
+        (52, 34, 26),
+    ],
+    dtype=np.float64,
+)
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A procedural material: two colours mixed by a pattern.
+
+    Attributes:
+        color: Main colour, linear RGB in [0, 1].
+        color2: Second colour of the pattern, linear RGB in [0, 1].
+        pattern: One of ``PATTERNS``; ``"plain"`` uses ``color`` alone.
+        scale: The pattern texture's Scale input (higher = finer).
+        roughness: Principled BSDF roughness in [0, 1].
+    """
+
+    color: RGB
+    color2: RGB
+    pattern: str
+    scale: float
+    roughness: float
+
+    def __post_init__(self) -> None:
+        if self.pattern not in PATTERNS:
+            raise ValueError(f"unknown pattern {self.pattern!r}; expected one of {PATTERNS}")
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """Everything random about how a clip looks, besides motion and camera.
+
+    Attributes:
+        hdri: Name of the world HDRI (file stem, e.g. ``"forest"``).
+        hdri_rotation_deg: Rotation of the HDRI about the world Z axis.
+        hdri_strength: Multiplier of the HDRI's radiance.
+        sun_strength: Sun irradiance in W/m²; 0 disables the sun.
+        sun_elevation_deg: Sun elevation above the horizon.
+        sun_azimuth_deg: Sun azimuth about world Z.
+        skin: Skin tone, linear RGB.
+        top: Material of the top (shirt, jacket).
+        bottom: Material of the bottom (trousers, shorts, skirt).
+        shoes: Material of the shoes.
+        ground: Material of the ground plane.
+        long_sleeves: Whether the top also covers the forearms.
+        long_legs: Whether the bottom also covers the shins.
+    """
+
+    hdri: str
+    hdri_rotation_deg: float
+    hdri_strength: float
+    sun_strength: float
+    sun_elevation_deg: float
+    sun_azimuth_deg: float
+    skin: RGB
+    top: Surface
+    bottom: Surface
+    shoes: Surface
+    ground: Surface
+    long_sleeves: bool
+    long_legs: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (tuples become lists)."""
+        return _lists(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Appearance:
+        """Inverse of ``to_dict``."""
+        fields = dict(data)
+        for key in ("top", "bottom", "shoes", "ground"):
+            surf = dict(fields[key])
+            surf["color"] = tuple(surf["color"])
+            surf["color2"] = tuple(surf["color2"])
+            fields[key] = Surface(**surf)
+        fields["skin"] = tuple(fields["skin"])
+        return cls(**fields)
+
+    def garment_surfaces(self) -> dict[str, Surface]:
+        """The material of each of ``GARMENTS``; skin becomes a plain ``Surface``."""
+        skin = Surface(self.skin, self.skin, "plain", 1.0, 0.5)
+        return {"skin": skin, "top": self.top, "bottom": self.bottom, "shoes": self.shoes}
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_lists(v) for v in value]
+    return value
+
+
+def garment_of_part(appearance: Appearance) -> tuple[str, ...]:
+    """Garment name (one of ``GARMENTS``) for each part id; index 0 is background.
+
+    Args:
+        appearance: Decides sleeve and leg length.
+
+    Returns:
+        A tuple of ``len(PART_NAMES)`` names; entry 0 is ``"skin"`` and unused.
+    """
+    fixed = {"head": "skin", "neck": "skin", "torso": "top", "hips": "bottom"}
+    by_kind = {
+        "upper_arm": "top",
+        "forearm": "top" if appearance.long_sleeves else "skin",
+        "hand": "skin",
+        "thigh": "bottom",
+        "shin": "bottom" if appearance.long_legs else "skin",
+        "foot": "shoes",
+    }
+    out = []
+    for name in PART_NAMES:
+        if name in fixed:
+            out.append(fixed[name])
+        elif name == "background":
+            out.append("skin")
+        else:
+            out.append(by_kind[name.split("_", 1)[1]])
+    return tuple(out)
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    """sRGB electro-optical transfer function (values in [0, 1])."""
+    c = np.asarray(c, dtype=np.float64)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _rgb(values: np.ndarray) -> RGB:
+    r, g, b = (round(float(v), 6) for v in values)
+    return (r, g, b)
+
+
+def _hsv_linear(h: float, s: float, v: float) -> RGB:
+    return _rgb(srgb_to_linear(np.array(colorsys.hsv_to_rgb(h, s, v))))
+
+
+def _clothing_colour(rng: np.random.Generator) -> tuple[float, float, float]:
+    # Clothing is mostly muted: low saturation is likelier than vivid colour,
+    # and a fifth of garments are near-neutral (black, grey, white).
+    if rng.random() < 0.2:
+        return 0.0, 0.0, float(rng.uniform(0.08, 0.92))
+    return float(rng.random()), float(rng.beta(1.5, 2.5)), float(rng.uniform(0.15, 0.9))
+
+
+def _second_colour(rng: np.random.Generator, h: float, s: float, v: float) -> RGB:
+    if rng.random() < 0.5:  # a shade of the same hue
+        return _hsv_linear(h, s, float(np.clip(v * rng.uniform(0.35, 0.75), 0.0, 1.0)))
+    h2, s2, v2 = _clothing_colour(rng)
+    return _hsv_linear(h2, s2, v2)
+
+
+def _surface(
+    rng: np.random.Generator,
+    pattern_probs: Sequence[float],
+    scale_range: tuple[float, float],
+    roughness_range: tuple[float, float],
+) -> Surface:
+    h, s, v = _clothing_colour(rng)
+    color2 = _second_colour(rng, h, s, v)
+    pattern = PATTERNS[int(rng.choice(len(PATTERNS), p=pattern_probs))]
+    scale = float(np.exp(rng.uniform(np.log(scale_range[0]), np.log(scale_range[1]))))
+    return Surface(
+        color=_hsv_linear(h, s, v),
+        color2=color2,
+        pattern=pattern,
+        scale=round(scale, 4),
+        roughness=round(float(rng.uniform(*roughness_range)), 4),
+    )
+
+
+def _skin(rng: np.random.Generator) -> RGB:
+    x = rng.uniform(0.0, len(_SKIN_RAMP_SRGB) - 1)
+    i = min(int(x), len(_SKIN_RAMP_SRGB) - 2)
+    srgb = (_SKIN_RAMP_SRGB[i] * (i + 1 - x) + _SKIN_RAMP_SRGB[i + 1] * (x - i)) / 255.0
+    srgb = srgb * rng.uniform(0.95, 1.05, size=3)  # small per-channel variation
+    return _rgb(srgb_to_linear(np.clip(srgb, 0.0, 1.0)))
+
+
+def _ground(rng: np.random.Generator) -> Surface:
+    # Earthy / concrete tones: low saturation, mid values.
+    h = float(rng.uniform(0.0, 0.2) if rng.random() < 0.6 else rng.random())
+    s = float(rng.uniform(0.0, 0.4))
+    v = float(rng.uniform(0.25, 0.8))
+    return Surface(
+        color=_hsv_linear(h, s, v),
+        color2=_hsv_linear(h, s, float(v * rng.uniform(0.5, 0.9))),
+        pattern=("noise", "checker", "plain")[int(rng.choice(3, p=(0.5, 0.35, 0.15)))],
+        scale=round(float(rng.uniform(0.5, 4.0)), 4),
+        roughness=round(float(rng.uniform(0.4, 0.95)), 4),
+    )
+
+
+def sample_appearance(seed: int, hdri_names: Sequence[str]) -> Appearance:
+    """Draw one appearance from ``numpy.random.default_rng(seed)`` alone.
+
+    Args:
+        seed: Non-negative seed, computed by the caller from (global seed,
+            clip id, view id).
+        hdri_names: HDRIs to choose from; sorted first, so their order
+            does not matter.
+
+    Returns:
+        The appearance; the same seed and names always give the same one.
+    """
+    names = sorted(hdri_names)
+    if not names:
+        raise ValueError("hdri_names is empty")
+    rng = np.random.default_rng(seed)
+    hdri = names[int(rng.integers(len(names)))]
+    hdri_rotation = round(float(rng.uniform(0.0, 360.0)), 3)
+    hdri_strength = round(float(np.exp(rng.uniform(np.log(0.6), np.log(1.6)))), 4)
+    has_sun = rng.random() < 0.5
+    sun_strength = round(float(rng.uniform(1.0, 4.0)), 4) if has_sun else 0.0
+    sun_elevation = round(float(rng.uniform(20.0, 75.0)), 3)
+    sun_azimuth = round(float(rng.uniform(0.0, 360.0)), 3)
+    skin = _skin(rng)
+    top = _surface(rng, (0.45, 0.15, 0.25, 0.15), (3.0, 30.0), (0.4, 0.9))
+    bottom = _surface(rng, (0.55, 0.3, 0.1, 0.05), (3.0, 40.0), (0.5, 0.95))
+    shoes = _surface(rng, (0.85, 0.15, 0.0, 0.0), (5.0, 40.0), (0.2, 0.8))
+    ground = _ground(rng)
+    return Appearance(
+        hdri=hdri,
+        hdri_rotation_deg=hdri_rotation,
+        hdri_strength=hdri_strength,
+        sun_strength=sun_strength,
+        sun_elevation_deg=sun_elevation,
+        sun_azimuth_deg=sun_azimuth,
+        skin=skin,
+        top=top,
+        bottom=bottom,
+        shoes=shoes,
+        ground=ground,
+        long_sleeves=bool(rng.random() < 0.5),
+        long_legs=bool(rng.random() < 0.7),
+    )

@@ -1,0 +1,655 @@
+"""Render clips with Blender's Cycles through ``bpy``: the only module that imports bpy.
+
+A ``BlenderScene`` is built once per process: ground plane, HDRI world, sun,
+camera, and the body mesh with one material per body part. ``render_clip``
+then swaps only the animation, the camera and the appearance, renders every
+frame to a multilayer EXR in a scratch folder, reads it back into numpy and
+deletes it (bpy 5.0 has no in-memory readback in background mode).
+
+Animation goes through a PC2 point-cache file, written by numpy and read by a
+Mesh Cache modifier. Per-frame ``foreach_set`` from Python would also be exact,
+but it leaves Blender's Vector (optical-flow) pass at zero, and it runs Python
+per frame; the point cache costs one file write per clip and keeps the flow
+pass usable should it be added.
+
+Labels and the pixel filter: Cycles writes Depth, Object Index and Material
+Index from each pixel's first sample only, and in bpy 5.0.1 that sample goes
+through the pixel centre (measured: within 0.002 px, whatever the filter
+width). Mask, parts and depth are therefore exact point samples at pixel
+centres, the convention of ``cameras.project``, while the RGB stays
+anti-aliased by the 1.5 px filter. Normal is a mean over all samples, so on
+silhouette pixels it blends the surfaces there (renormalised).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import importlib.util
+import math
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from synthact.body.skeleton import PART_NAMES
+from synthact.render.appearance import GARMENTS, Appearance, Surface, garment_of_part
+from synthact.render.cameras import Camera
+from synthact.render.exr import decode_frame, read_passes
+
+NUM_PARTS = len(PART_NAMES) - 1  # 16; id 0 is background
+BODY_PASS_INDEX = 1  # Object Index of the body: the person mask
+DEVICES = ("CPU", "CUDA", "OPTIX")
+PASSES = (
+    "use_pass_combined",
+    "use_pass_z",
+    "use_pass_normal",
+    "use_pass_object_index",
+    "use_pass_material_index",
+)
+
+_GROUND_HALF_SIZE_M = 100.0
+_SENSOR_WIDTH_MM = 36.0  # arbitrary: only lens / sensor width matters
+_REST_ATTRIBUTE = "synthact_rest"  # per-vertex coordinates the clothing patterns follow
+_OPENCV_TO_BLENDER_CAM = np.diag([1.0, -1.0, -1.0])  # y down/z forward → y up/z backward
+
+
+def _import_bpy() -> ModuleType:
+    """Import bpy, or explain what is missing."""
+    try:
+        import bpy
+    except ImportError as err:
+        raise ImportError(
+            "synthact.render.blender needs Blender as a Python module: "
+            "`pip install bpy==5.0.1` (it requires Python 3.11)"
+        ) from err
+    return bpy
+
+
+@functools.cache
+def hdri_dir() -> Path:
+    """Folder of the CC0 HDRIs shipped inside the bpy wheel (license.txt beside them).
+
+    Found from bpy's install location, so bpy is not imported.
+    """
+    spec = importlib.util.find_spec("bpy")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("bpy is not installed: `pip install bpy==5.0.1`")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(root.glob("*/datafiles/studiolights/world"))
+    if not found:
+        raise FileNotFoundError(f"no datafiles/studiolights/world under {root}")
+    return found[-1]
+
+
+def available_hdris() -> list[str]:
+    """Names (file stems) of the bundled HDRIs, sorted."""
+    return sorted(p.stem for p in hdri_dir().glob("*.exr"))
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How frames are rendered; fixed for the life of a ``BlenderScene``.
+
+    Attributes:
+        width: Image width in pixels.
+        height: Image height in pixels.
+        engine: Only ``"CYCLES"``: the other engines write no index passes.
+        device: ``"CPU"``, ``"CUDA"`` or ``"OPTIX"``.
+        samples: Cycles samples per pixel.
+        denoise: Run the OpenImageDenoise denoiser on Combined.
+        threads: CPU render threads; 0 lets Blender use every core.
+        scratch_dir: Where EXR and point-cache files go; a private folder is
+            made inside it. Default: /dev/shm if present, else the temp dir.
+        filter_width: Cycles pixel filter width in pixels (see module doc).
+        quiet: Hide Blender's per-frame log lines on stdout.
+    """
+
+    width: int = 320
+    height: int = 240
+    engine: str = "CYCLES"
+    device: str = "CPU"
+    samples: int = 4
+    denoise: bool = False
+    threads: int = 0
+    scratch_dir: Path | None = None
+    filter_width: float = 1.5
+    quiet: bool = True
+
+    def __post_init__(self) -> None:
+        if self.engine != "CYCLES":
+            raise ValueError(f"engine {self.engine!r}: only CYCLES writes the index passes")
+        if self.device not in DEVICES:
+            raise ValueError(f"device {self.device!r}: expected one of {DEVICES}")
+        if self.width < 1 or self.height < 1 or self.samples < 1 or self.threads < 0:
+            raise ValueError(f"invalid settings: {self}")
+
+
+def settings_from_config(render: Mapping[str, Any]) -> RenderSettings:
+    """``RenderSettings`` from the config's ``render`` section (unknown keys ignored)."""
+    names = {f.name for f in fields(RenderSettings)}
+    return RenderSettings(**{k: v for k, v in render.items() if k in names})
+
+
+@dataclass
+class RenderedClip:
+    """Per-frame images of one clip from one camera.
+
+    Attributes:
+        rgb: (T, H, W, 3) uint8 sRGB display image.
+        depth: (T, H, W) float32 metres along the camera axis; 0 where no
+            surface was hit (sky).
+        mask: (T, H, W) bool, the person.
+        parts: (T, H, W) uint8 part id (``skeleton.PART_NAMES``), 0 off the person.
+        normals: (T, H, W, 3) float32 unit normals in the OpenCV camera frame;
+            0 where no surface was hit.
+    """
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    mask: np.ndarray
+    parts: np.ndarray
+    normals: np.ndarray
+
+    @classmethod
+    def empty(cls, frames: int, height: int, width: int) -> RenderedClip:
+        """Zeroed arrays for ``frames`` frames."""
+        shape = (frames, height, width)
+        return cls(
+            rgb=np.zeros((*shape, 3), np.uint8),
+            depth=np.zeros(shape, np.float32),
+            mask=np.zeros(shape, bool),
+            parts=np.zeros(shape, np.uint8),
+            normals=np.zeros((*shape, 3), np.float32),
+        )
+
+
+# --- pure numpy helpers (tested without Blender) -------------------------------------
+
+
+def blender_camera_params(camera: Camera) -> tuple[float, float, float, np.ndarray]:
+    """Blender camera settings equal to an OpenCV pinhole camera.
+
+    The sensor is fitted horizontally, so ``lens / sensor_width = fx / W`` and
+    shifts are fractions of the image width, whatever the aspect ratio.
+
+    Args:
+        camera: K (pixels, no skew, fx == fy), R and t (world → OpenCV camera).
+
+    Returns:
+        (lens_mm for a 36 mm wide sensor, shift_x, shift_y, 4x4 matrix_world).
+
+    Raises:
+        ValueError: Skew, non-square pixels, or R not a rotation.
+    """
+    K = np.asarray(camera.K, np.float64)
+    R = np.asarray(camera.R, np.float64)
+    t = np.asarray(camera.t, np.float64).reshape(3)
+    w, h = int(camera.width), int(camera.height)
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    if abs(K[0, 1]) > 1e-9 * fx or not np.allclose(K[2], (0.0, 0.0, 1.0)):
+        raise ValueError(f"unsupported intrinsics (skew or bad last row):\n{K}")
+    if not math.isclose(fx, fy, rel_tol=1e-6):
+        raise ValueError(f"fx={fx} != fy={fy}: Blender needs square pixels here")
+    if not np.allclose(R @ R.T, np.eye(3), atol=1e-4) or np.linalg.det(R) < 0:
+        raise ValueError(f"R is not a rotation:\n{R}")
+    u, _, vt = np.linalg.svd(R)  # re-orthonormalise float32 round-off
+    R = u @ vt
+    matrix = np.eye(4)
+    matrix[:3, :3] = R.T @ _OPENCV_TO_BLENDER_CAM
+    matrix[:3, 3] = -R.T @ t
+    lens = fx * _SENSOR_WIDTH_MM / w
+    # Blender's shift moves the image window by shift * width pixels, with y up.
+    return lens, (w / 2.0 - cx) / w, (cy - h / 2.0) / w, matrix
+
+
+def write_pc2(path: Path, vertices: np.ndarray) -> None:
+    """Write a PC2 point cache: a 32-byte header, then float32 (T, V, 3) little-endian."""
+    verts = np.ascontiguousarray(vertices, dtype="<f4")
+    frames, count, _ = verts.shape
+    header = struct.pack("<12siiffi", b"POINTCACHE2\0", 1, count, 0.0, 1.0, frames)
+    with open(path, "wb") as f:
+        f.write(header)
+        f.write(verts.tobytes())
+
+
+def face_parts(faces: np.ndarray, vertex_part: np.ndarray) -> np.ndarray:
+    """Part of each face: the majority part of its three vertices (ties: first vertex)."""
+    a, b, c = (vertex_part[faces[:, k]] for k in range(3))
+    return np.where((b == c) & (a != b), b, a)
+
+
+@contextlib.contextmanager
+def _stdout_silenced(enabled: bool) -> Iterator[None]:
+    """Send file descriptor 1 to /dev/null, where Blender's C code prints its log."""
+    try:
+        saved = os.dup(1) if enabled else -1
+    except OSError:  # no stdout at all: nothing to hide
+        saved = -1
+    if saved < 0:
+        yield
+        return
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        libc.fflush(None)  # C stdio buffers still hold lines meant for /dev/null
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _socket(sockets: Any, identifier: str) -> Any:
+    """A node socket by identifier (names repeat, e.g. the Mix node's several 'A')."""
+    return next(s for s in sockets if s.identifier == identifier)
+
+
+# --- the scene ---------------------------------------------------------------------
+
+
+class BlenderScene:
+    """The one Blender scene of this process, reused for every clip.
+
+    Building a new ``BlenderScene`` resets Blender and invalidates the previous
+    one (bpy holds one global state per process).
+    """
+
+    _generation = 0
+
+    def __init__(self, settings: RenderSettings, faces: np.ndarray, vertex_part: np.ndarray):
+        """Build the scene.
+
+        Args:
+            settings: Resolution, device, samples, ...
+            faces: (F, 3) vertex indices of the body's triangles.
+            vertex_part: (V,) uint8 part id (1..16) of each vertex.
+        """
+        faces = np.asarray(faces)
+        vertex_part = np.asarray(vertex_part)
+        if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0:
+            raise ValueError(f"faces must be (F, 3) non-negative indices, got {faces.shape}")
+        if faces.max() >= len(vertex_part):
+            raise ValueError("faces index beyond vertex_part")
+        if vertex_part.min() < 1 or vertex_part.max() > NUM_PARTS:
+            raise ValueError(f"vertex_part must be in 1..{NUM_PARTS}")
+        self.settings = settings
+        self.num_vertices = len(vertex_part)
+        self._bpy = _import_bpy()
+        BlenderScene._generation += 1
+        self._generation_id = BlenderScene._generation
+        root = settings.scratch_dir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else None)
+        self.scratch = Path(tempfile.mkdtemp(prefix="synthact-render-", dir=root))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.scratch, True)
+        self._clips = 0
+
+        self._bpy.ops.wm.read_factory_settings(use_empty=True)
+        self._scene = self._bpy.context.scene
+        self._configure_render()
+        self._configure_device()
+        self._world = self._build_world()
+        self._sun = self._build_sun()
+        self._groups = {g: self._surface_group(f"surface_{g}", on_body=True) for g in GARMENTS}
+        self._ground_group = self._surface_group("surface_ground", on_body=False)
+        self._build_ground()
+        self._materials = self._part_materials()
+        self._body = self._build_body(faces, vertex_part)
+        self._camera = self._build_camera()
+
+    # --- build (once) ---
+
+    def _configure_render(self) -> None:
+        s, sc = self.settings, self._scene
+        r = sc.render
+        r.engine = "CYCLES"
+        r.resolution_x, r.resolution_y, r.resolution_percentage = s.width, s.height, 100
+        r.pixel_aspect_x = r.pixel_aspect_y = 1.0
+        r.use_motion_blur = False  # would blend neighbouring frames into the labels
+        r.film_transparent = False  # the HDRI is the visible background
+        r.use_compositing = r.use_sequencer = False
+        # Keep Cycles' scene (images, shaders, light maps) between frames; only the
+        # deformed body is re-synced.
+        r.use_persistent_data = True
+        r.threads_mode = "FIXED" if s.threads else "AUTO"
+        if s.threads:
+            r.threads = s.threads
+        im = r.image_settings
+        im.media_type = "MULTI_LAYER_IMAGE"
+        im.color_depth = "32"  # float32 depth: half would round metres to mm steps
+        im.exr_codec = "NONE"  # scratch files live for milliseconds
+        # Only the EXR's linear data is used; 'Standard' keeps any preview unmodified.
+        sc.view_settings.view_transform = "Standard"
+        sc.view_settings.look = "None"
+        c = sc.cycles
+        c.samples = s.samples
+        c.use_adaptive_sampling = False  # a fixed sample count per pixel
+        c.use_denoising = s.denoise
+        c.use_animated_seed = True  # noise changes per frame, still a function of the seed
+        c.filter_width = s.filter_width
+        c.caustics_reflective = c.caustics_refractive = False  # fireflies at low samples
+        layer = sc.view_layers[0]
+        for name in PASSES:
+            setattr(layer, name, True)
+
+    def _configure_device(self) -> None:
+        device = self.settings.device
+        cycles = self._scene.cycles
+        if device == "CPU":
+            cycles.device = "CPU"
+            return
+        prefs = self._bpy.context.preferences.addons["cycles"].preferences
+        try:
+            prefs.compute_device_type = device
+        except TypeError as err:
+            raise RuntimeError(f"this Blender build does not support {device}") from err
+        prefs.refresh_devices()
+        found = [d for d in prefs.devices if d.type == device]
+        if not found:
+            raise RuntimeError(
+                f"Cycles found no {device} device (driver or GPU missing?); "
+                "use RenderSettings(device='CPU') to render on the CPU"
+            )
+        for d in prefs.devices:
+            d.use = d.type == device
+        cycles.device = "GPU"
+        cycles.denoising_use_gpu = True
+
+    def _build_world(self) -> dict[str, Any]:
+        bpy = self._bpy
+        world = bpy.data.worlds.new("world")
+        self._scene.world = world
+        # Cycles builds an importance map of the HDRI for light sampling. At the
+        # automatic size (the image's) that took ~1.2 s per frame on 2 cores;
+        # 512 costs little and, with persistent data, is built once per clip.
+        world.cycles.sampling_method = "MANUAL"
+        world.cycles.sample_map_resolution = 512
+        nodes, links = world.node_tree.nodes, world.node_tree.links
+        nodes.clear()
+        coord = nodes.new("ShaderNodeTexCoord")
+        mapping = nodes.new("ShaderNodeMapping")
+        env = nodes.new("ShaderNodeTexEnvironment")
+        bg = nodes.new("ShaderNodeBackground")
+        out = nodes.new("ShaderNodeOutputWorld")
+        links.new(coord.outputs["Generated"], mapping.inputs["Vector"])
+        links.new(mapping.outputs["Vector"], env.inputs["Vector"])
+        links.new(env.outputs["Color"], bg.inputs["Color"])
+        links.new(bg.outputs["Background"], out.inputs["Surface"])
+        return {"mapping": mapping, "env": env, "background": bg}
+
+    def _build_sun(self) -> Any:
+        bpy = self._bpy
+        light = bpy.data.lights.new("sun", "SUN")
+        light.angle = math.radians(2.0)  # slightly soft shadows
+        sun = bpy.data.objects.new("sun", light)
+        self._scene.collection.objects.link(sun)
+        return sun
+
+    def _surface_group(self, name: str, on_body: bool) -> Any:
+        """A shader node group: pattern textures → colour mix → Principled BSDF.
+
+        The body's patterns follow the ``synthact_rest`` attribute (the clip's
+        first frame), so clothing texture moves with the body instead of
+        sliding through it; the ground's follow its object coordinates.
+        """
+        group = self._bpy.data.node_groups.new(name, "ShaderNodeTree")
+        group.interface.new_socket(name="Shader", in_out="OUTPUT", socket_type="NodeSocketShader")
+        nodes, links = group.nodes, group.links
+        if on_body:
+            source = nodes.new("ShaderNodeAttribute")
+            source.attribute_type = "GEOMETRY"
+            source.attribute_name = _REST_ATTRIBUTE
+            vector = source.outputs["Vector"]
+        else:
+            vector = nodes.new("ShaderNodeTexCoord").outputs["Object"]
+        for pattern, kind in (
+            ("noise", "ShaderNodeTexNoise"),
+            ("stripes", "ShaderNodeTexWave"),
+            ("checker", "ShaderNodeTexChecker"),
+        ):
+            tex = nodes.new(kind)
+            tex.name = pattern
+            links.new(vector, tex.inputs["Vector"])
+        nodes["stripes"].bands_direction = "Z"  # horizontal stripes on an upright body
+        nodes["checker"].inputs["Color1"].default_value = (1.0, 1.0, 1.0, 1.0)
+        nodes["checker"].inputs["Color2"].default_value = (0.0, 0.0, 0.0, 1.0)
+        mix = nodes.new("ShaderNodeMix")
+        mix.name, mix.data_type = "mix", "RGBA"
+        bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+        bsdf.name = "bsdf"
+        out = nodes.new("NodeGroupOutput")
+        links.new(_socket(mix.outputs, "Result_Color"), bsdf.inputs["Base Color"])
+        links.new(bsdf.outputs["BSDF"], out.inputs[0])
+        return group
+
+    def _build_ground(self) -> None:
+        bpy = self._bpy
+        mesh = bpy.data.meshes.new("ground")
+        h = _GROUND_HALF_SIZE_M
+        corners = [(-h, -h, 0.0), (h, -h, 0.0), (h, h, 0.0), (-h, h, 0.0)]
+        mesh.from_pydata(corners, [], [(0, 1, 2, 3)])
+        material = self._group_material("ground", self._ground_group, pass_index=0)
+        mesh.materials.append(material)
+        ground = bpy.data.objects.new("ground", mesh)
+        ground.pass_index = 0  # not the person
+        self._scene.collection.objects.link(ground)
+
+    def _group_material(self, name: str, group: Any, pass_index: int) -> Any:
+        material = self._bpy.data.materials.new(name)
+        material.pass_index = pass_index  # → the Material Index pass
+        nodes, links = material.node_tree.nodes, material.node_tree.links
+        nodes.clear()
+        node = nodes.new("ShaderNodeGroup")
+        node.name, node.node_tree = "surface", group
+        out = nodes.new("ShaderNodeOutputMaterial")
+        links.new(node.outputs[0], out.inputs["Surface"])
+        return material
+
+    def _part_materials(self) -> list[Any]:
+        return [
+            self._group_material(f"part_{PART_NAMES[p]}", self._groups["skin"], pass_index=p)
+            for p in range(1, NUM_PARTS + 1)
+        ]
+
+    def _build_body(self, faces: np.ndarray, vertex_part: np.ndarray) -> Any:
+        bpy = self._bpy
+        n_faces = len(faces)
+        mesh = bpy.data.meshes.new("body")
+        mesh.vertices.add(self.num_vertices)
+        mesh.loops.add(3 * n_faces)
+        mesh.polygons.add(n_faces)
+        mesh.loops.foreach_set("vertex_index", faces.astype(np.int32).ravel())
+        mesh.polygons.foreach_set("loop_start", np.arange(0, 3 * n_faces, 3, dtype=np.int32))
+        slots = face_parts(faces, vertex_part).astype(np.int32) - 1  # slot p-1 holds part p
+        mesh.polygons.foreach_set("material_index", slots)
+        mesh.update(calc_edges=True)
+        mesh.shade_smooth()
+        mesh.attributes.new(_REST_ATTRIBUTE, "FLOAT_VECTOR", "POINT")
+        for material in self._materials:
+            mesh.materials.append(material)
+        body = bpy.data.objects.new("body", mesh)
+        body.pass_index = BODY_PASS_INDEX
+        self._scene.collection.objects.link(body)
+        cache = body.modifiers.new("animation", "MESH_CACHE")
+        cache.cache_format = "PC2"
+        cache.time_mode, cache.play_mode = "FRAME", "SCENE"
+        cache.deform_mode, cache.interpolation = "OVERWRITE", "NONE"
+        cache.frame_start = 1.0  # default 0 would shift the animation by one frame
+        return body
+
+    def _build_camera(self) -> Any:
+        bpy = self._bpy
+        data = bpy.data.cameras.new("camera")
+        data.sensor_fit = "HORIZONTAL"  # lens and shift refer to the width at any aspect
+        data.sensor_width = _SENSOR_WIDTH_MM
+        data.clip_start, data.clip_end = 0.01, 1000.0
+        camera = bpy.data.objects.new("camera", data)
+        self._scene.collection.objects.link(camera)
+        self._scene.camera = camera
+        return camera
+
+    # --- per clip ---
+
+    def render_clip(
+        self,
+        vertices: np.ndarray,
+        camera: Camera,
+        appearance: Appearance,
+        progress: Callable[[int], None] | None = None,
+        seed: int = 0,
+    ) -> RenderedClip:
+        """Render every frame of one clip from one camera.
+
+        Args:
+            vertices: (T, V, 3) posed body vertices, world Z-up, metres.
+            camera: Intrinsics and pose; its size must match the settings.
+            appearance: Lighting, clothing and ground (the same for every view of a clip).
+            progress: Called with the number of frames done after each frame.
+            seed: Cycles noise seed (taken modulo 2**31); with the same inputs
+                and seed the output arrays are identical.
+
+        Returns:
+            The clip's RGB, depth, mask, parts and normals.
+        """
+        if self._generation_id != BlenderScene._generation:
+            raise RuntimeError("a newer BlenderScene replaced this one; use that one")
+        verts = np.asarray(vertices, np.float32)
+        if verts.ndim != 3 or verts.shape[1:] != (self.num_vertices, 3) or len(verts) == 0:
+            raise ValueError(f"vertices must be (T, {self.num_vertices}, 3), got {verts.shape}")
+        if not np.isfinite(verts).all():
+            raise ValueError("vertices contain NaN or inf")
+        if (camera.width, camera.height) != (self.settings.width, self.settings.height):
+            raise ValueError(
+                f"camera is {camera.width}x{camera.height}, "
+                f"settings are {self.settings.width}x{self.settings.height}"
+            )
+        self._clips += 1
+        cache = self.scratch / f"clip{self._clips:06d}.pc2"
+        write_pc2(cache, verts)
+        try:
+            self._set_animation(cache, verts[0], len(verts))
+            self._check_animation(verts)
+            self._set_camera(camera)
+            self._apply_appearance(appearance)
+            self._scene.cycles.seed = seed % 2**31
+            return self._render_frames(len(verts), np.asarray(camera.R), progress)
+        finally:
+            cache.unlink(missing_ok=True)
+
+    def _set_animation(self, cache: Path, rest: np.ndarray, frames: int) -> None:
+        mesh = self._body.data
+        mesh.attributes[_REST_ATTRIBUTE].data.foreach_set("vector", rest.ravel())
+        mesh.update()
+        self._body.modifiers["animation"].filepath = str(cache)
+        self._scene.frame_start, self._scene.frame_end = 1, frames
+
+    def _check_animation(self, verts: np.ndarray) -> None:
+        """Fail loudly if the point cache was not read, or is read a frame off.
+
+        Blender only prints Mesh Cache errors (and renders the rest mesh). The
+        first and last frames catch a shift either way; ~1 ms each.
+        """
+        for frame in sorted({1, len(verts)}):
+            self._scene.frame_set(frame)
+            evaluated = self._body.evaluated_get(self._bpy.context.evaluated_depsgraph_get())
+            mesh = evaluated.to_mesh()
+            try:
+                got = np.empty(3 * len(mesh.vertices), np.float32)
+                mesh.vertices.foreach_get("co", got)
+            finally:
+                evaluated.to_mesh_clear()
+            if not np.allclose(got.reshape(-1, 3), verts[frame - 1], atol=1e-5):
+                raise RuntimeError(f"Blender's Mesh Cache did not reproduce frame {frame}")
+
+    def _set_camera(self, camera: Camera) -> None:
+        from mathutils import Matrix  # ships with bpy
+
+        lens, shift_x, shift_y, matrix = blender_camera_params(camera)
+        data = self._camera.data
+        data.lens, data.shift_x, data.shift_y = lens, shift_x, shift_y
+        self._camera.matrix_world = Matrix(matrix.tolist())
+
+    def _apply_appearance(self, appearance: Appearance) -> None:
+        world = self._world
+        world["env"].image = self._hdri(appearance.hdri)
+        turn = math.radians(appearance.hdri_rotation_deg)
+        world["mapping"].inputs["Rotation"].default_value = (0.0, 0.0, turn)
+        world["background"].inputs["Strength"].default_value = appearance.hdri_strength
+        self._sun.hide_render = appearance.sun_strength <= 0.0
+        self._sun.data.energy = appearance.sun_strength
+        # A sun shines along its local -Z: tilt it down from the zenith, then turn it.
+        tilt = math.radians(90.0 - appearance.sun_elevation_deg)
+        self._sun.rotation_euler = (tilt, 0.0, math.radians(appearance.sun_azimuth_deg))
+        for garment, surface in appearance.garment_surfaces().items():
+            _set_surface(self._groups[garment], surface)
+        _set_surface(self._ground_group, appearance.ground)
+        garments = garment_of_part(appearance)
+        for part, material in enumerate(self._materials, start=1):
+            material.node_tree.nodes["surface"].node_tree = self._groups[garments[part]]
+
+    def _hdri(self, name: str) -> Any:
+        path = hdri_dir() / f"{name}.exr"
+        if not path.is_file():
+            raise ValueError(f"unknown HDRI {name!r}; available: {available_hdris()}")
+        # check_existing: each HDRI is loaded once per process, however many clips use it.
+        return self._bpy.data.images.load(str(path), check_existing=True)
+
+    def _render_frames(
+        self, frames: int, R: np.ndarray, progress: Callable[[int], None] | None
+    ) -> RenderedClip:
+        s = self.settings
+        out = RenderedClip.empty(frames, s.height, s.width)
+        exr = self.scratch / "frame.exr"
+        self._scene.render.filepath = str(exr)
+        for i in range(frames):
+            self._scene.frame_current = i + 1  # the point cache's frame_start is 1
+            with _stdout_silenced(s.quiet):
+                self._bpy.ops.render.render(write_still=True)
+            if not exr.is_file():
+                raise RuntimeError(f"Blender wrote no image for frame {i + 1} ({exr})")
+            passes = read_passes(exr)
+            exr.unlink()
+            frame = decode_frame(passes, R, BODY_PASS_INDEX)
+            out.rgb[i], out.depth[i], out.mask[i], out.parts[i], out.normals[i] = frame
+            if progress is not None:
+                progress(i + 1)
+        return out
+
+    def close(self) -> None:
+        """Delete the scratch folder. The Blender state stays until the process ends."""
+        self._cleanup()
+
+    def __enter__(self) -> BlenderScene:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _set_surface(group: Any, surface: Surface) -> None:
+    """Point a surface node group at ``surface``: colours, pattern, roughness."""
+    nodes, links = group.nodes, group.links
+    mix = nodes["mix"]
+    factor = _socket(mix.inputs, "Factor_Float")
+    for link in list(factor.links):
+        links.remove(link)
+    if surface.pattern == "plain":
+        factor.default_value = 0.0
+    else:
+        texture = nodes[surface.pattern]
+        texture.inputs["Scale"].default_value = surface.scale
+        links.new(texture.outputs["Fac"], factor)
+    _socket(mix.inputs, "A_Color").default_value = (*surface.color, 1.0)
+    _socket(mix.inputs, "B_Color").default_value = (*surface.color2, 1.0)
+    nodes["bsdf"].inputs["Roughness"].default_value = surface.roughness
