@@ -79,14 +79,25 @@ def wait_with_progress(jobs: list, document: dict, cache_dir: Path) -> None:
         time.sleep(POLL_SECONDS)
 
 
+def task_error(job, exc: Exception) -> str:
+    """The task's own error line, from its log; submitit's message wraps it."""
+    try:
+        lines = [line.strip() for line in Path(job.paths.stderr).read_text(errors="replace").splitlines()]
+    except OSError:
+        lines = []
+    errors = [line for line in lines if line and ("Error" in line.split(":")[0] or "Exception" in line.split(":")[0])]
+    if errors:
+        return errors[-1]
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
 def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
     results, failures = [], []
     for job, view in zip(jobs, views):
         try:
             results.append(job.result())
         except Exception as exc:  # submitit re-raises the task's error, or UncompletedJobError
-            failures.append(f"  view {view!r} (job {job.job_id}): {str(exc).strip().splitlines()[-1]}\n"
-                            f"    log: {job.paths.stderr}")  # fmt: skip
+            failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job, exc)}\n    log: {job.paths.stderr}")
     if failures:
         raise RenderFailed(f"shard {shard}: {len(failures)} of {len(jobs)} render tasks failed; "
                            "finished clips are kept and a rerun renders only the rest:\n" + "\n".join(failures))  # fmt: skip

@@ -117,7 +117,7 @@ class ClipRenderer:
 
         if self._motion_cache is None or self._motion_cache[0] != source:
             root = Path(self.config["motion"]["amass_root"])
-            self._motion_cache = (source, load_motion(root / source, root=root))
+            self._motion_cache = (source, load_motion(source, root=root))
         return self._motion_cache[1]
 
     def render(self, clip: dict, view: dict) -> dict[str, np.ndarray]:
