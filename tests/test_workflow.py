@@ -30,7 +30,7 @@ TINY = {
     "output_dir": "output",
     "demo": {"enabled": True, "data_dir": "data", "sequences": 3, "seed": 1},
     "motion": {"amass_root": "data/amass", "babel_dir": "data/babel", "body_model_dir": "data/body_models"},
-    "clips": {"fps": 6, "max_seconds": 1.0, "min_frames": 3},
+    "clips": {"fps": 6, "max_seconds": 1.0, "min_frames": 3, "categories": "babel150"},
     "plan": {"clips_per_shard": 4},
     "render": {"width": 96, "height": 72, "samples": 2},
 }
@@ -162,8 +162,9 @@ def test_labels_and_provenance(tiny_run):
         assert attrs["primary_category"] in attrs["categories"]
         assert s["frame_categories"].shape[0] == s["mask"].shape[0]
         column = s["category_names"].index(attrs["primary_category"])
+        # The index rounds overlaps to 3 decimals, as BABEL does.
         assert s["frame_categories"][:, column].mean() == pytest.approx(
-            attrs["category_overlap"][attrs["primary_category"]], abs=1e-6)  # fmt: skip
+            attrs["category_overlap"][attrs["primary_category"]], abs=5e-4)  # fmt: skip
         assert attrs["appearance"]["hdri"]
 
 
