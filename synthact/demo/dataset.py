@@ -26,7 +26,7 @@ from synthact.body.skeleton import LANDMARK_NAMES, NUM_BETAS, NUM_JOINTS, PART_N
 from synthact.body.smplh import BodyModel
 from synthact.demo.motions import ACTIONS
 from synthact.demo.posing import Style
-from synthact.demo.rig import forward_kinematics, joint_index, quat_axis, quat_mul, quat_to_axis_angle
+from synthact.demo.kinematics import forward_kinematics, joint_index, quat_axis, quat_mul, quat_to_axis_angle
 from synthact.demo.sequences import BLEND_SECONDS, SequenceMotion, compose, plan_actions, plan_segments
 
 DATASET_NAME = "SynthActDemo"

@@ -34,7 +34,7 @@ from synthact.demo.posing import (
     standing,
     window,
 )
-from synthact.demo.rig import SIDES
+from synthact.demo.kinematics import SIDES
 
 GRAVITY = 9.81  # m/s^2
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthact.demo.rig import SIDES, BodyAngles
+from synthact.demo.kinematics import SIDES, BodyAngles
 
 STANDING, SEATED = "standing", "seated"
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from synthact.demo.motions import ACTIONS
 from synthact.demo.posing import STANDING, Style, smoothstep
-from synthact.demo.rig import forward_kinematics, joint_index, quat_axis, quat_mul, quat_slerp
+from synthact.demo.kinematics import forward_kinematics, joint_index, quat_axis, quat_mul, quat_slerp
 
 BLEND_SECONDS = 0.3
 STEPS_PER_SECOND = 20  # durations are multiples of 1/20 s, so 60, 100 and 120 fps give whole frames
