@@ -14,7 +14,7 @@ from synthact.body.smplh import BodyModel
 from synthact.demo import dataset as demo_dataset
 from synthact.demo.motions import ACTIONS
 from synthact.demo.posing import SEATED, Style, seat, standing
-from synthact.demo.rig import quat_from_axis_angle, quat_to_matrix
+from synthact.demo.kinematics import quat_from_axis_angle, quat_to_matrix
 from synthact.demo.sequences import Segment, compose, plan_actions, plan_segments
 from synthact.sources.amass import iter_motion_files, load_motion, resolve_feat_p
 from synthact.sources.babel import load_babel_file
@@ -114,7 +114,7 @@ def test_signs_of_the_basic_poses() -> None:
 
 
 def _joints(rotations: np.ndarray, pelvis: np.ndarray) -> np.ndarray:
-    from synthact.demo.rig import forward_kinematics
+    from synthact.demo.kinematics import forward_kinematics
 
     return forward_kinematics(rotations, DEMO_REST_JOINTS, pelvis)[1]
 
