@@ -7,6 +7,9 @@ model file has, so the betas stored in a motion file are used in full.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +38,10 @@ class BodyModel:
         self.gender = gender
         self.device = torch.device(device)
         self.num_betas = arrays["shapedirs"].shape[-1]
-        self._model = smplx.SMPLH(
-            model_path=str(self.path),
-            data_struct=model_files.as_struct(arrays),
-            num_betas=self.num_betas,
-            use_pca=False,
-            flat_hand_mean=True,
-            batch_size=1,
-        ).to(self.device)
+        # smplx prints "only 10 shape coefficients" here; that is no longer
+        # true once the full shapedirs are restored below, so keep it quiet.
+        with contextlib.redirect_stdout(io.StringIO()):
+            self._model = self._build_layer(smplx, arrays)
         # Undo smplx's silent cap at 10 betas: keep every component of the file.
         self._model.register_buffer(
             "shapedirs",
@@ -51,6 +50,16 @@ class BodyModel:
         self._model._num_betas = self.num_betas
         self.faces = np.asarray(arrays["f"], dtype=np.int64)
         self.lbs_weights = np.asarray(arrays["weights"], dtype=np.float32)
+
+    def _build_layer(self, smplx, arrays: dict):
+        return smplx.SMPLH(
+            model_path=str(self.path),
+            data_struct=model_files.as_struct(arrays),
+            num_betas=self.num_betas,
+            use_pca=False,
+            flat_hand_mean=True,
+            batch_size=1,
+        ).to(self.device)
 
     @property
     def smplx_layer(self):
