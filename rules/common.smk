@@ -4,6 +4,10 @@ import json
 from synthact.config import RunPaths, validate_config
 
 validate_config(config, source="workflow config")  # the CLI's own cross-field checks
+# Skeleton sources (ntu, smarthome): the index and renderer read the fit stage's outputs.
+from synthact.fitting.convert import effective_motion
+
+config["motion"] = effective_motion(config)
 PATHS = RunPaths.from_config(config)
 WORK = str(PATHS.work_dir)
 OUT = str(PATHS.output_dir)

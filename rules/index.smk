@@ -1,6 +1,7 @@
 rule index:
     input:
         demo_inputs,
+        fit_inputs,
     output:
         clips=f"{WORK}/index/clips.jsonl",
         report=f"{WORK}/index/report.json",

@@ -18,7 +18,7 @@ rule render:
     output:
         done=f"{WORK}/render/{{shard}}.json",
     params:
-        cfg=json.dumps({k: config[k] for k in ("seed", "motion", "clips", "rig", "render")}, sort_keys=True),
+        cfg=json.dumps({k: config[k] for k in ("seed", "motion", "clips", "rig", "render", "randomize")}, sort_keys=True),
     log:
         f"{WORK}/logs/render/{{shard}}.log",
     benchmark:

@@ -29,6 +29,17 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
     generate_demo_inputs(_config(args))
 
 
+def cmd_fit(args: argparse.Namespace) -> int:
+    from synthact.fitting.convert import FitStageError, run_fit
+
+    try:
+        run_fit(_config(args), workers=args.workers)
+    except FitStageError as exc:
+        print(f"synthact fit: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_index(args: argparse.Namespace) -> None:
     from synthact.clips.index import build_index
 
@@ -179,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "render-shard":
             p.add_argument("--threads", type=int, default=1, help="cores this job may use (Snakemake's {threads})")
             p.add_argument("--dispatch-json", help="dispatch settings as JSON (overrides the config's)")
+    p = sub.add_parser("fit", help="fit SMPL-H to NTU RGB+D / Smarthome skeletons (motion.source) as AMASS + BABEL files")
+    _add_config_args(p)
+    p.add_argument("--workers", type=int, default=1, help="parallel fitting processes (Snakemake's {threads})")
+    p.set_defaults(func=cmd_fit)
     p = sub.add_parser("status", help="shards done, failed or missing, and the command that reruns the rest")
     _add_config_args(p)
     p.add_argument("--profile", default="slurm", help="Snakemake profile to put in the rerun command")

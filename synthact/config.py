@@ -1,7 +1,13 @@
-"""Run configuration: schema validation with defaults, the config hash, and paths.
+"""Run configuration: presets, schema validation with defaults, the config hash, and paths.
 
 The same JSON schema serves Snakemake's ``validate`` (in the Snakefile) and the
 CLI, so a value that one accepts the other accepts too.
+
+Layers, lowest first: schema defaults < preset (``synthact/presets/NAME.yaml``)
+< the user's config. ``apply_preset`` merges the preset under the user's values
+in place; it must run before anything fills schema defaults (the Snakefile
+calls it before ``validate``), and running it again on its own output changes
+nothing, so the CLI re-applying it to the workflow's config is harmless.
 """
 
 from __future__ import annotations
@@ -18,10 +24,17 @@ import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(str(resources.files("synthact") / "schemas" / "config.schema.yaml"))
+PRESET_DIR = Path(str(resources.files("synthact") / "presets"))
+PRESETS = ("none", "amarv", "smarthome", "ntu")
 
 # Sections that do not change what is rendered: excluded from the config hash
 # so that moving a run to Slurm or to another folder keeps its identity.
 NON_CONTENT_KEYS = ("output_dir", "work_dir", "dispatch")
+# [min, max] pairs, checked for min <= max.
+RANGE_KEYS = (
+    "rig.distance_m", "rig.height_m", "randomize.hdri_rotation_deg", "randomize.hdri_strength",
+    "randomize.sun_strength", "randomize.sun_elevation_deg", "randomize.room_light_w", "randomize.room_sky_strength",
+)  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -46,8 +59,48 @@ def _with_defaults(validator_class: type) -> type:
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
+def preset_values(name: str) -> dict[str, Any]:
+    """The values a preset sets (empty for ``none``)."""
+    if name == "none":
+        return {}
+    if name not in PRESETS:
+        raise ConfigError(f"preset: unknown preset {name!r}; expected one of {list(PRESETS)}")
+    return yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text()) or {}
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``over``, recursively for mappings; lists and scalars replace."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def apply_preset(config: dict[str, Any]) -> dict[str, Any]:
+    """Put the preset named by ``config["preset"]`` under the user's values, in place.
+
+    Idempotent: the merged config already holds every preset key, so applying
+    the preset again keeps it as it is.
+    """
+    name = config.get("preset", "none")
+    if not isinstance(name, str) or name not in PRESETS:
+        return config  # validation names the bad value
+    merged = deep_merge(preset_values(name), config)
+    config.clear()
+    config.update(merged)
+    return config
+
+
 def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
-    """Validate ``config`` in place, filling defaults; raise ConfigError naming the key."""
+    """Apply the preset, then validate ``config`` in place, filling defaults.
+
+    Raises:
+        ConfigError: naming the key of every bad value.
+    """
+    apply_preset(config)
     schema = load_schema()
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
@@ -62,13 +115,31 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
 
 
 def _check_cross_field(config: dict, source: str) -> None:
-    names = [v["name"] for v in config["rig"]["views"]]
+    rig = config["rig"]
+    names = [v["name"] for v in rig["views"]]
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: rig.views: view names must be unique, got {names}")
-    for key in ("distance_m", "height_m"):
-        low, high = config["rig"][key]
+    for key in RANGE_KEYS:
+        section, name = key.split(".")
+        low, high = config[section][name]
         if low > high:
-            raise ConfigError(f"{source}: rig.{key}: range [{low}, {high}] has min > max")
+            raise ConfigError(f"{source}: {key}: range [{low}, {high}] has min > max")
+    _check_views(rig, source)
+
+
+def _check_views(rig: dict, source: str) -> None:
+    """What each rig mode needs from its views, and names that must exist."""
+    for i, view in enumerate(rig["views"]):
+        where = f"{source}: rig.views.{i} ({view['name']})"
+        if rig["mode"] == "actor" and "azimuth_deg" not in view:
+            raise ConfigError(f"{where}: actor mode needs azimuth_deg (the camera's angle around the actor)")
+        if rig["mode"] == "room" and "position_m" not in view:
+            raise ConfigError(f"{where}: room mode needs position_m (the camera's XY in the room)")
+    if rig["mode"] == "room" and (rig["setups"] or rig["facing"]):
+        raise ConfigError(f"{source}: rig.setups / rig.facing place cameras around the actor: use them with mode actor")
+    unknown = sorted(set(rig["facing"]) - {v["name"] for v in rig["views"]})
+    if unknown:
+        raise ConfigError(f"{source}: rig.facing: {unknown} are not names of rig.views")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

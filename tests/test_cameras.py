@@ -7,7 +7,7 @@ import pytest
 
 from synthact.clips.records import Clip
 from synthact.render.cameras import Camera, intrinsics, look_at, project, to_camera, vertical_fov_deg
-from synthact.render.rig import Rig, ViewSpec, min_distance, place_views
+from synthact.render.rig import Rig, Setup, ViewSpec, min_distance, place_views
 
 
 def make_clip(**overrides) -> Clip:
@@ -92,3 +92,42 @@ def test_placement_is_deterministic_and_depends_on_identity():
     assert a[0].distance_m != other_clip[0].distance_m
     assert a[0].distance_m != other_seed[0].distance_m
     assert len({v.seed for v in a}) == len(a)  # each view gets its own noise seed
+
+
+def test_room_views_stand_fixed_in_the_room_with_their_own_pan_and_tilt():
+    views = (
+        ViewSpec("aimed", position_m=(2.0, 0.0), height_m=2.4),  # looks at the room centre
+        ViewSpec("fixed", azimuth_deg=90.0, position_m=(0.0, -3.0), height_m=2.0, tilt_deg=30.0),
+    )
+    rig = make_rig(views=views, mode="room", azimuth_jitter_deg=0.0)
+    clip = make_clip(path_center=(1.0, -2.0))
+    aimed, fixed = place_views(rig, clip, seed=0)
+    assert np.allclose(aimed.camera.position, (3.0, -2.0, 2.4)) and np.allclose(fixed.camera.position, (1.0, -5.0, 2.0))
+    centre = np.array([*clip.path_center, rig.look_at_height_m])
+    assert np.allclose(project(to_camera(centre[None], aimed.camera), aimed.camera.K)[0], (160, 120))
+    s30 = math.sin(math.radians(30))
+    assert np.allclose(fixed.camera.R[2], (0.0, math.cos(math.radians(30)), -s30))  # forward: +Y, 30 deg down
+    assert fixed.placement["tilt_deg"] == 30.0 and fixed.placement["pan_deg"] == 90.0
+    # Jitter moves each camera a little, per view and clip, and is recorded.
+    jittered = place_views(make_rig(views=views, mode="room", azimuth_jitter_deg=3.0, tilt_jitter_deg=2.0,
+                                    position_jitter_m=0.1), clip, seed=0)  # fmt: skip
+    for view in jittered:
+        p = view.placement
+        assert abs(p["pan_jitter_deg"]) <= 3 and abs(p["tilt_jitter_deg"]) <= 2
+        assert max(abs(d) for d in p["position_jitter_m"]) <= 0.1 and p["position_jitter_m"] != [0.0, 0.0]
+
+
+def test_clip_draws_turn_the_whole_rig_and_share_one_setup():
+    rig = make_rig(
+        views=(ViewSpec("mid", 0.0), ViewSpec("left", 45.0), ViewSpec("right", -45.0)),
+        setups=(Setup(0.5, 4.5), Setup(2.7, 2.0)), facing=("left", "right"), facing_jitter_deg=5.0,
+    )  # fmt: skip
+    clip = make_clip(path_radius=0.0)
+    views = place_views(rig, clip, seed=0)
+    draws = views[0].placement["clip"]
+    setup = rig.setups[draws["setup"]]
+    assert all(v.height_m == setup.height_m for v in views)
+    assert all(v.distance_m == max(setup.distance_m, min_distance(rig, 0.0)) for v in views)
+    faced = next(v for v in views if v.name == draws["facing"])
+    assert faced.azimuth_deg == pytest.approx(clip.heading_deg + draws["facing_jitter_deg"])
+    assert views[1].azimuth_deg - views[0].azimuth_deg == pytest.approx(45.0)

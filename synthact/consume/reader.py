@@ -56,22 +56,50 @@ class ShardReader:
         return json.loads(self.file.attrs["views"])
 
     def clip_attrs(self, clip_id: str) -> dict:
+        """The clip's attributes, JSON ones decoded (``rig``: per-clip camera draws)."""
         attrs = dict(self.file[f"clips/{clip_id}"].attrs)
-        for key in ("categories", "category_overlap", "appearance"):
-            attrs[key] = json.loads(attrs[key])
+        for key in ("categories", "category_overlap", "appearance", "rig"):
+            if key in attrs:  # "rig" is absent from shards older than the presets
+                attrs[key] = json.loads(attrs[key])
+        return attrs
+
+    def view_attrs(self, clip_id: str, view: str) -> dict:
+        """One view's attributes, ``placement`` (every drawn camera value) decoded."""
+        attrs = dict(self.file[f"clips/{clip_id}/views/{view}"].attrs)
+        if "placement" in attrs:
+            attrs["placement"] = json.loads(attrs["placement"])
         return attrs
 
     def read(self, clip_id: str, view: str, rgb: bool = True) -> dict[str, np.ndarray]:
-        """Every per-frame array of one clip-view, plus camera and clip-level arrays."""
+        """Every per-frame array of one clip-view, plus camera and clip-level arrays.
+
+        Arrays of a subgroup are named with an underscore: ``ntu25/keypoints_2d``
+        becomes ``ntu25_keypoints_2d``.
+        """
         clip = self.file[f"clips/{clip_id}"]
         group = clip[f"views/{view}"]
-        out = {name: group[name][()] for name in group if name != "rgb"}
+        out = _datasets(group, skip=("rgb",))
         if rgb:
             out["rgb"] = np.stack([decode_jpeg(blob) for blob in group["rgb"][()]])
         out["joints_world"] = clip["joints_world"][()]
+        if "ntu25" in clip:
+            out["ntu25_joints_world"] = clip["ntu25/joints_world"][()]
         out["frame_categories"] = clip["labels/frame_categories"][()]
         out["category_names"] = json.loads(clip["labels/frame_categories"].attrs["categories"])
         return out
+
+
+def _datasets(group: h5py.Group, skip: tuple[str, ...] = (), prefix: str = "") -> dict[str, np.ndarray]:
+    """Every dataset below ``group``, subgroup names joined to dataset names by '_'."""
+    out: dict[str, np.ndarray] = {}
+    for name, item in group.items():
+        if name in skip:
+            continue
+        if isinstance(item, h5py.Group):
+            out.update(_datasets(item, prefix=f"{prefix}{name}_"))
+        else:
+            out[f"{prefix}{name}"] = item[()]
+    return out
 
 
 def iter_clip_views(shard_paths: list[Path]) -> Iterator[ClipView]:

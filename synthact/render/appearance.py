@@ -2,10 +2,13 @@
 
 An ``Appearance`` holds every random choice the renderer needs besides the
 motion and the camera: which CC0 HDRI lights the scene and how it is turned,
-an optional sun, skin tone, and procedural clothing and ground materials.
-``sample_appearance`` draws one from a seed alone, so the same seed always
-gives the same look. (The Cycles noise seed is not part of it: the renderer
-takes that per view.)
+an optional sun, skin tone, procedural clothing and ground materials, and for
+the room scene the room's materials and lights. ``sample_appearance`` draws
+one from a seed and the configured ranges (``AppearanceRanges``, the config's
+``randomize`` section) alone, so the same seed always gives the same look.
+(The Cycles noise seed is not part of it: the renderer takes that per view.)
+The room's draws come after every other draw, so a room leaves the rest of
+the look as it would be outdoors.
 
 Colours are stored in linear Rec.709 RGB, which is what Blender's shader
 inputs take; they are drawn in sRGB/HSV, where "plausible clothing colour" is
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import colorsys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -77,6 +80,73 @@ class Surface:
 
 
 @dataclass(frozen=True)
+class AppearanceRanges:
+    """The ranges appearance draws come from (the config's ``randomize`` section).
+
+    The defaults are the ranges SynthAct has always drawn from; with them the
+    draws are exactly the earlier ones. ``[a, b]`` ranges are uniform except
+    ``hdri_strength``, which is log-uniform.
+    """
+
+    hdri_rotation_deg: tuple[float, float] = (0.0, 360.0)
+    hdri_strength: tuple[float, float] = (0.6, 1.6)
+    sun_probability: float = 0.5
+    sun_strength: tuple[float, float] = (1.0, 4.0)
+    sun_elevation_deg: tuple[float, float] = (20.0, 75.0)
+    clothing_patterns: tuple[str, ...] = PATTERNS
+    long_sleeves_probability: float = 0.5
+    long_legs_probability: float = 0.7
+    room_light_w: tuple[float, float] = (100.0, 300.0)
+    room_sky_strength: tuple[float, float] = (0.1, 0.4)
+
+    @classmethod
+    def from_config(cls, randomize: Mapping[str, Any]) -> AppearanceRanges:
+        """Ranges from the config's ``randomize`` section; keys not given keep the defaults."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in randomize:
+                value = randomize[f.name]
+                values[f.name] = tuple(value) if isinstance(value, (list, tuple)) else float(value)
+        return cls(**values)
+
+    def pattern_probs(self, base: Sequence[float]) -> tuple[float, ...]:
+        """``base`` chances of ``PATTERNS`` restricted to ``clothing_patterns``.
+
+        Unchanged when every pattern is allowed (so the draws are too); else the
+        others' chances go to the allowed ones proportionally, or evenly where
+        the allowed ones had none.
+        """
+        if set(self.clothing_patterns) >= set(PATTERNS):
+            return tuple(base)
+        kept = [p if name in self.clothing_patterns else 0.0 for name, p in zip(PATTERNS, base)]
+        if sum(kept) <= 0.0:
+            kept = [1.0 if name in self.clothing_patterns else 0.0 for name in PATTERNS]
+        total = sum(kept)
+        return tuple(p / total for p in kept)
+
+
+@dataclass(frozen=True)
+class RoomLook:
+    """The room scene's materials and lights (``render.scene: room``).
+
+    Attributes:
+        wall: Material of the walls and ceiling.
+        wood: Material of the table, shelf and TV stand.
+        fabric: Material of the sofa.
+        counter: Material of the kitchen counter and cabinet.
+        light_w: Power of each ceiling light, W.
+        sky_strength: HDRI ambient inside the room, as a multiplier of ``hdri_strength``.
+    """
+
+    wall: Surface
+    wood: Surface
+    fabric: Surface
+    counter: Surface
+    light_w: float
+    sky_strength: float
+
+
+@dataclass(frozen=True)
 class Appearance:
     """Everything random about how a clip looks, besides motion and camera.
 
@@ -94,6 +164,7 @@ class Appearance:
         ground: Material of the ground plane.
         long_sleeves: Whether the top also covers the forearms.
         long_legs: Whether the bottom also covers the shins.
+        room: The room's look, for the room scene only (the ground is its floor).
     """
 
     hdri: str
@@ -109,27 +180,40 @@ class Appearance:
     ground: Surface
     long_sleeves: bool
     long_legs: bool
+    room: RoomLook | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict (tuples become lists)."""
-        return _lists(asdict(self))
+        """Plain JSON-serialisable dict (tuples become lists); no ``room`` key outdoors."""
+        out = _lists(asdict(self))
+        if out["room"] is None:
+            del out["room"]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Appearance:
         """Inverse of ``to_dict``."""
-        fields = dict(data)
+        values = dict(data)
         for key in ("top", "bottom", "shoes", "ground"):
-            surf = dict(fields[key])
-            surf["color"] = tuple(surf["color"])
-            surf["color2"] = tuple(surf["color2"])
-            fields[key] = Surface(**surf)
-        fields["skin"] = tuple(fields["skin"])
-        return cls(**fields)
+            values[key] = _surface_from_dict(values[key])
+        values["skin"] = tuple(values["skin"])
+        if values.get("room") is not None:
+            room = dict(values["room"])
+            for key in ("wall", "wood", "fabric", "counter"):
+                room[key] = _surface_from_dict(room[key])
+            values["room"] = RoomLook(**room)
+        return cls(**values)
 
     def garment_surfaces(self) -> dict[str, Surface]:
         """The material of each of ``GARMENTS``; skin becomes a plain ``Surface``."""
         skin = Surface(self.skin, self.skin, "plain", 1.0, 0.5)
         return {"skin": skin, "top": self.top, "bottom": self.bottom, "shoes": self.shoes}
+
+
+def _surface_from_dict(data: Mapping[str, Any]) -> Surface:
+    surf = dict(data)
+    surf["color"] = tuple(surf["color"])
+    surf["color2"] = tuple(surf["color2"])
+    return Surface(**surf)
 
 
 def _lists(value: Any) -> Any:
@@ -240,34 +324,78 @@ def _ground(rng: np.random.Generator) -> Surface:
     )
 
 
-def sample_appearance(seed: int, hdri_names: Sequence[str]) -> Appearance:
+def _room(rng: np.random.Generator, ranges: AppearanceRanges) -> RoomLook:
+    # Walls: light, muted paint; wood: browns; counters: greys and whites.
+    wall_h, wall_s, wall_v = float(rng.random()), float(rng.uniform(0.0, 0.25)), float(rng.uniform(0.65, 0.95))
+    wall = Surface(
+        color=_hsv_linear(wall_h, wall_s, wall_v),
+        color2=_hsv_linear(wall_h, wall_s, wall_v * float(rng.uniform(0.85, 0.97))),
+        pattern=("plain", "noise", "stripes")[int(rng.choice(3, p=(0.5, 0.35, 0.15)))],
+        scale=round(float(rng.uniform(0.5, 3.0)), 4),
+        roughness=round(float(rng.uniform(0.6, 0.95)), 4),
+    )
+    wood_h, wood_v = float(rng.uniform(0.04, 0.11)), float(rng.uniform(0.2, 0.7))
+    wood = Surface(
+        color=_hsv_linear(wood_h, float(rng.uniform(0.35, 0.7)), wood_v),
+        color2=_hsv_linear(wood_h, float(rng.uniform(0.35, 0.7)), wood_v * float(rng.uniform(0.55, 0.85))),
+        pattern="stripes",
+        scale=round(float(rng.uniform(3.0, 12.0)), 4),
+        roughness=round(float(rng.uniform(0.3, 0.7)), 4),
+    )
+    fabric = _surface(rng, (0.6, 0.3, 0.05, 0.05), (2.0, 15.0), (0.7, 0.95))
+    counter_v = float(rng.uniform(0.3, 0.9))
+    counter = Surface(
+        color=_hsv_linear(0.0, 0.0, counter_v),
+        color2=_hsv_linear(0.0, 0.0, counter_v * float(rng.uniform(0.6, 0.9))),
+        pattern=("plain", "noise")[int(rng.integers(2))],
+        scale=round(float(rng.uniform(2.0, 10.0)), 4),
+        roughness=round(float(rng.uniform(0.2, 0.6)), 4),
+    )
+    return RoomLook(
+        wall=wall,
+        wood=wood,
+        fabric=fabric,
+        counter=counter,
+        light_w=round(float(rng.uniform(*ranges.room_light_w)), 3),
+        sky_strength=round(float(rng.uniform(*ranges.room_sky_strength)), 4),
+    )
+
+
+def sample_appearance(
+    seed: int, hdri_names: Sequence[str], ranges: AppearanceRanges = AppearanceRanges(), room: bool = False
+) -> Appearance:
     """Draw one appearance from ``numpy.random.default_rng(seed)`` alone.
 
     Args:
         seed: Non-negative seed, computed by the caller from (global seed,
-            clip id, view id).
+            clip id).
         hdri_names: HDRIs to choose from; sorted first, so their order
             does not matter.
+        ranges: Where each value is drawn from.
+        room: Also draw the room's look (after everything else).
 
     Returns:
-        The appearance; the same seed and names always give the same one.
+        The appearance; the same seed, names and ranges always give the same one.
     """
     names = sorted(hdri_names)
     if not names:
         raise ValueError("hdri_names is empty")
     rng = np.random.default_rng(seed)
     hdri = names[int(rng.integers(len(names)))]
-    hdri_rotation = round(float(rng.uniform(0.0, 360.0)), 3)
-    hdri_strength = round(float(np.exp(rng.uniform(np.log(0.6), np.log(1.6)))), 4)
-    has_sun = rng.random() < 0.5
-    sun_strength = round(float(rng.uniform(1.0, 4.0)), 4) if has_sun else 0.0
-    sun_elevation = round(float(rng.uniform(20.0, 75.0)), 3)
+    hdri_rotation = round(float(rng.uniform(*ranges.hdri_rotation_deg)), 3)
+    low, high = ranges.hdri_strength
+    hdri_strength = round(float(np.exp(rng.uniform(np.log(low), np.log(high)))), 4)
+    has_sun = rng.random() < ranges.sun_probability
+    sun_strength = round(float(rng.uniform(*ranges.sun_strength)), 4) if has_sun else 0.0
+    sun_elevation = round(float(rng.uniform(*ranges.sun_elevation_deg)), 3)
     sun_azimuth = round(float(rng.uniform(0.0, 360.0)), 3)
     skin = _skin(rng)
-    top = _surface(rng, (0.45, 0.15, 0.25, 0.15), (3.0, 30.0), (0.4, 0.9))
-    bottom = _surface(rng, (0.55, 0.3, 0.1, 0.05), (3.0, 40.0), (0.5, 0.95))
-    shoes = _surface(rng, (0.85, 0.15, 0.0, 0.0), (5.0, 40.0), (0.2, 0.8))
+    top = _surface(rng, ranges.pattern_probs((0.45, 0.15, 0.25, 0.15)), (3.0, 30.0), (0.4, 0.9))
+    bottom = _surface(rng, ranges.pattern_probs((0.55, 0.3, 0.1, 0.05)), (3.0, 40.0), (0.5, 0.95))
+    shoes = _surface(rng, ranges.pattern_probs((0.85, 0.15, 0.0, 0.0)), (5.0, 40.0), (0.2, 0.8))
     ground = _ground(rng)
+    long_sleeves = bool(rng.random() < ranges.long_sleeves_probability)
+    long_legs = bool(rng.random() < ranges.long_legs_probability)
     return Appearance(
         hdri=hdri,
         hdri_rotation_deg=hdri_rotation,
@@ -280,6 +408,7 @@ def sample_appearance(seed: int, hdri_names: Sequence[str]) -> Appearance:
         bottom=bottom,
         shoes=shoes,
         ground=ground,
-        long_sleeves=bool(rng.random() < 0.5),
-        long_legs=bool(rng.random() < 0.7),
+        long_sleeves=long_sleeves,
+        long_legs=long_legs,
+        room=_room(rng, ranges) if room else None,
     )

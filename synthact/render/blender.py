@@ -1,10 +1,19 @@
 """Render clips with Blender's Cycles through ``bpy``: the only module that imports bpy.
 
 A ``BlenderScene`` is built once per process: ground plane, HDRI world, sun,
-camera, and the body mesh with one material per body part. ``render_clip``
-then swaps only the animation, the camera and the appearance, renders every
+camera, and the body mesh with one material per body part; with
+``scene="room"`` also an apartment-like room (``room.py``: walls, ceiling,
+furniture blocks, ceiling lights). ``render_clip`` then swaps only the
+animation, the camera, the appearance and the room's position, renders every
 frame to a multilayer EXR in a scratch folder, reads it back into numpy and
 deletes it (bpy 5.0 has no in-memory readback in background mode).
+
+The room is lit by its ceiling lights plus the HDRI as ambient light: the
+ceiling is seen by cameras but invisible to shadow and bounce rays, so the
+HDRI still shines in from above (like a skylight), while the walls block its
+view. The sun stays off indoors. Only the body has Object Index 1, so the
+person mask and parts stay the body's alone, and furniture in front of the
+body hides it in the mask as it does in the image.
 
 Animation goes through a PC2 point-cache file, written by numpy and read by a
 Mesh Cache modifier. Per-frame ``foreach_set`` from Python would also be exact,
@@ -43,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from synthact.body.skeleton import PART_NAMES
+from synthact.render import room as room_layout
 from synthact.render.appearance import GARMENTS, Appearance, Surface, garment_of_part
 from synthact.render.cameras import Camera
 from synthact.render.exr import decode_frame, read_passes
@@ -50,6 +60,7 @@ from synthact.render.exr import decode_frame, read_passes
 NUM_PARTS = len(PART_NAMES) - 1  # 16; id 0 is background
 BODY_PASS_INDEX = 1  # Object Index of the body: the person mask
 DEVICES = ("CPU", "CUDA", "OPTIX")
+SCENES = ("outdoor", "room")
 PASSES = (
     "use_pass_combined",
     "use_pass_z",
@@ -113,6 +124,7 @@ class RenderSettings:
             made inside it. Default: /dev/shm if present, else the temp dir.
         filter_width: Cycles pixel filter width in pixels (see module doc).
         quiet: Hide Blender's per-frame log lines on stdout.
+        scene: ``"outdoor"`` (ground plane under the HDRI) or ``"room"``.
     """
 
     width: int = 320
@@ -125,12 +137,15 @@ class RenderSettings:
     scratch_dir: Path | None = None
     filter_width: float = 1.5
     quiet: bool = True
+    scene: str = "outdoor"
 
     def __post_init__(self) -> None:
         if self.engine != "CYCLES":
             raise ValueError(f"engine {self.engine!r}: only CYCLES writes the index passes")
         if self.device not in DEVICES:
             raise ValueError(f"device {self.device!r}: expected one of {DEVICES}")
+        if self.scene not in SCENES:
+            raise ValueError(f"scene {self.scene!r}: expected one of {SCENES}")
         if self.width < 1 or self.height < 1 or self.samples < 1 or self.threads < 0:
             raise ValueError(f"invalid settings: {self}")
 
@@ -304,6 +319,7 @@ class BlenderScene:
         self._groups = {g: self._surface_group(f"surface_{g}", on_body=True) for g in GARMENTS}
         self._ground_group = self._surface_group("surface_ground", on_body=False)
         self._build_ground()
+        self._room = self._build_room() if settings.scene == "room" else None
         self._materials = self._part_materials()
         self._body = self._build_body(faces, vertex_part)
         self._camera = self._build_camera()
@@ -445,6 +461,46 @@ class BlenderScene:
         ground.pass_index = 0  # not the person
         self._scene.collection.objects.link(ground)
 
+    def _build_room(self) -> dict[str, Any]:
+        """Walls, ceiling, furniture and ceiling lights under one parent, moved per clip."""
+        bpy = self._bpy
+        root = bpy.data.objects.new("room", None)
+        self._scene.collection.objects.link(root)
+        groups = {m: self._surface_group(f"surface_room_{m}", on_body=False) for m in room_layout.MATERIALS}
+        materials = {m: self._group_material(f"room_{m}", groups[m], pass_index=0) for m in room_layout.MATERIALS}
+        for block in room_layout.room_blocks():
+            self._add_box(block.name, block.centre, block.size, materials[block.material], root)
+        hx, hy = room_layout.ROOM_SIZE_M[0] / 2, room_layout.ROOM_SIZE_M[1] / 2
+        ceiling = self._add_box("ceiling", (0.0, 0.0, room_layout.WALL_HEIGHT_M + 0.05),
+                                (2 * hx + 0.2, 2 * hy + 0.2, 0.1), materials["wall"], root)  # fmt: skip
+        # Seen by cameras only: the HDRI still lights the room through it (module doc).
+        ceiling.visible_shadow = ceiling.visible_diffuse = ceiling.visible_glossy = False
+        ceiling.visible_transmission = ceiling.visible_volume_scatter = False
+        lights = []
+        for i, centre in enumerate(room_layout.ceiling_lights()):
+            data = bpy.data.lights.new(f"ceiling_light_{i}", "AREA")
+            data.shape, data.size = "SQUARE", room_layout.CEILING_LIGHT_SIZE_M
+            light = bpy.data.objects.new(f"ceiling_light_{i}", data)  # shines along its -Z: down
+            light.location, light.parent = centre, root
+            self._scene.collection.objects.link(light)
+            lights.append(light)
+        return {"root": root, "groups": groups, "lights": lights}
+
+    def _add_box(self, name: str, centre: tuple, size: tuple, material: Any, parent: Any) -> Any:
+        """An axis-aligned box; vertices in metres about its centre, so patterns keep their scale."""
+        bpy = self._bpy
+        hx, hy, hz = (v / 2 for v in size)
+        corners = [(x, y, z) for z in (-hz, hz) for y in (-hy, hy) for x in (-hx, hx)]
+        quads = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
+        mesh = bpy.data.meshes.new(name)
+        mesh.from_pydata(corners, [], quads)
+        mesh.materials.append(material)
+        box = bpy.data.objects.new(name, mesh)
+        box.location, box.parent = centre, parent
+        box.pass_index = 0  # not the person
+        self._scene.collection.objects.link(box)
+        return box
+
     def _group_material(self, name: str, group: Any, pass_index: int) -> Any:
         material = self._bpy.data.materials.new(name)
         material.pass_index = pass_index  # → the Material Index pass
@@ -508,16 +564,20 @@ class BlenderScene:
         appearance: Appearance,
         progress: Callable[[int], None] | None = None,
         seed: int = 0,
+        room_origin: tuple[float, float] = (0.0, 0.0),
     ) -> RenderedClip:
         """Render every frame of one clip from one camera.
 
         Args:
             vertices: (T, V, 3) posed body vertices, world Z-up, metres.
             camera: Intrinsics and pose; its size must match the settings.
-            appearance: Lighting, clothing and ground (the same for every view of a clip).
+            appearance: Lighting, clothing and ground (the same for every view
+                of a clip); with the room scene it must carry ``room``.
             progress: Called with the number of frames done after each frame.
             seed: Cycles noise seed (taken modulo 2**31); with the same inputs
                 and seed the output arrays are identical.
+            room_origin: World XY of the room's centre (room scene only): the
+                clip's path centre, where the room rig's cameras are placed.
 
         Returns:
             The clip's RGB, depth, mask, parts and normals.
@@ -529,6 +589,8 @@ class BlenderScene:
             raise ValueError(f"vertices must be (T, {self.num_vertices}, 3), got {verts.shape}")
         if not np.isfinite(verts).all():
             raise ValueError("vertices contain NaN or inf")
+        if self._room is not None and appearance.room is None:
+            raise ValueError("the room scene needs an appearance with a room (sample_appearance(..., room=True))")
         if (camera.width, camera.height) != (self.settings.width, self.settings.height):
             raise ValueError(
                 f"camera is {camera.width}x{camera.height}, "
@@ -542,6 +604,8 @@ class BlenderScene:
             self._check_animation(verts)
             self._set_camera(camera)
             self._apply_appearance(appearance)
+            if self._room is not None:
+                self._place_room(appearance, room_origin)
             self._scene.cycles.seed = seed % 2**31
             return self._render_frames(len(verts), np.asarray(camera.R), progress)
         finally:
@@ -586,7 +650,7 @@ class BlenderScene:
         turn = math.radians(appearance.hdri_rotation_deg)
         world["mapping"].inputs["Rotation"].default_value = (0.0, 0.0, turn)
         world["background"].inputs["Strength"].default_value = appearance.hdri_strength
-        self._sun.hide_render = appearance.sun_strength <= 0.0
+        self._sun.hide_render = appearance.sun_strength <= 0.0 or self._room is not None  # no sun indoors
         self._sun.data.energy = appearance.sun_strength
         # A sun shines along its local -Z: tilt it down from the zenith, then turn it.
         tilt = math.radians(90.0 - appearance.sun_elevation_deg)
@@ -597,6 +661,19 @@ class BlenderScene:
         garments = garment_of_part(appearance)
         for part, material in enumerate(self._materials, start=1):
             material.node_tree.nodes["surface"].node_tree = self._groups[garments[part]]
+
+    def _place_room(self, appearance: Appearance, origin: tuple[float, float]) -> None:
+        """Centre the room on ``origin`` and apply its materials and lights."""
+        look = appearance.room
+        assert look is not None and self._room is not None
+        self._room["root"].location = (float(origin[0]), float(origin[1]), 0.0)
+        for material in room_layout.MATERIALS:
+            _set_surface(self._room["groups"][material], getattr(look, material))
+        for light in self._room["lights"]:
+            light.data.energy = look.light_w
+        # The HDRI is ambient light indoors, dimmer than outdoors.
+        strength = appearance.hdri_strength * look.sky_strength
+        self._world["background"].inputs["Strength"].default_value = strength
 
     def _hdri(self, name: str) -> Any:
         path = hdri_dir() / f"{name}.exr"

@@ -4,6 +4,9 @@ The scene is built once; each clip swaps only the body animation, the camera
 and the appearance. A clip's result is one ``.npz`` in the shard's cache
 folder, written under a temporary name and renamed, so a killed task leaves
 no file that looks finished and a rerun skips every clip already there.
+
+Per-clip draws (appearance, body-shape noise) are seeded from (seed, clip id)
+only, so every view task of a clip draws the same body and look.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from synthact.render.cameras import Camera, project, to_camera
+from synthact.seeding import rng_for
 
 log = logging.getLogger("synthact.render")
 
@@ -69,6 +73,40 @@ def mask_bboxes(mask: np.ndarray) -> np.ndarray:
     return boxes
 
 
+def body_shape_noise(seed: int, clip_id: str, std: float, count: int) -> np.ndarray:
+    """(count,) float32 Gaussian noise for a clip's betas; zeros when ``std`` is 0."""
+    if std <= 0.0:
+        return np.zeros(count, np.float32)
+    return rng_for(seed, clip_id, "body_shape").normal(0.0, std, size=count).astype(np.float32)
+
+
+def pose_reshaped(model, poses: np.ndarray, trans: np.ndarray, betas: np.ndarray, noise: np.ndarray) -> tuple:
+    """Pose with ``betas + noise``, re-grounded; returns (posed body, z offset added to trans).
+
+    The offset keeps the body's lowest point at the first frame where the
+    motion's own shape had it, so a taller or shorter body neither sinks into
+    the floor nor floats. Without noise the motion is posed as it is.
+    """
+    if not noise.any():
+        return model.pose(poses, trans, betas), 0.0
+    used = betas + noise
+    before = model.pose(poses[:1], trans[:1], betas).vertices[0, :, 2].min()
+    after = model.pose(poses[:1], trans[:1], used).vertices[0, :, 2].min()
+    offset = float(before) - float(after)
+    shifted = np.asarray(trans, dtype=np.float64) + np.array([0.0, 0.0, offset])
+    return model.pose(poses, shifted, used), offset
+
+
+def select_hdris(available: list[str], wanted: list[str]) -> list[str]:
+    """The HDRIs to draw from: ``wanted`` (all when empty), each of which must exist."""
+    if not wanted:
+        return available
+    missing = sorted(set(wanted) - set(available))
+    if missing:
+        raise ValueError(f"randomize.hdris: {missing} are not bundled HDRIs; available: {available}")
+    return sorted(set(wanted))
+
+
 def encode_jpegs(rgb: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
     """JPEG-encode frames; returns (all bytes, offsets with T+1 entries)."""
     import simplejpeg
@@ -97,6 +135,7 @@ class ClipRenderer:
         from synthact.body.skeleton import vertex_parts
         from synthact.body.smplh import BodyModel
         from synthact.render import blender
+        from synthact.render.appearance import AppearanceRanges
 
         self.config = config
         self._body_model_cls = BodyModel
@@ -105,7 +144,10 @@ class ClipRenderer:
         neutral = self.body_model("neutral")
         self.settings = blender.settings_from_config(config["render"])
         self.scene = blender.BlenderScene(self.settings, neutral.faces, vertex_parts(neutral.lbs_weights))
-        self.hdri_names = blender.available_hdris()
+        randomize = config.get("randomize", {})
+        self.hdri_names = select_hdris(blender.available_hdris(), list(randomize.get("hdris", [])))
+        self.ranges = AppearanceRanges.from_config(randomize)
+        self.shape_std = float(randomize.get("body_shape_std", 0.0))
 
     def body_model(self, gender: str):
         if gender not in self._models:
@@ -120,16 +162,30 @@ class ClipRenderer:
             self._motion_cache = (source, load_motion(source, root=root))
         return self._motion_cache[1]
 
+    def pose(self, clip: dict, motion, frames: np.ndarray) -> tuple:
+        """Pose the clip's body with the clip's body-shape noise.
+
+        Returns:
+            (posed body, betas used, noise, ground offset in metres added to trans z).
+        """
+        betas = np.asarray(motion.betas, dtype=np.float32)
+        noise = body_shape_noise(self.config["seed"], clip["clip_id"], self.shape_std, len(betas))
+        model = self.body_model(motion.gender)
+        posed, offset = pose_reshaped(model, motion.poses[frames], motion.trans[frames], betas, noise)
+        return posed, betas + noise, noise, offset
+
     def render(self, clip: dict, view: dict) -> dict[str, np.ndarray]:
         from synthact.clips.resample import resample_indices
         from synthact.render.appearance import sample_appearance
 
         motion = self.motion(clip["source"])
         frames = resample_indices(len(motion.poses), motion.fps, clip["fps"])[clip["frame_start"] : clip["frame_stop"]]
-        posed = self.body_model(motion.gender).pose(motion.poses[frames], motion.trans[frames], motion.betas)
+        posed, betas_used, noise, offset = self.pose(clip, motion, frames)
         camera = Camera.from_dict(view["camera"])
-        appearance = sample_appearance(clip["appearance_seed"], self.hdri_names)
-        out = self.scene.render_clip(posed.vertices, camera, appearance, seed=view["seed"])
+        room = self.settings.scene == "room"
+        appearance = sample_appearance(clip["appearance_seed"], self.hdri_names, self.ranges, room=room)
+        origin = tuple(clip.get("path_center", (0.0, 0.0)))
+        out = self.scene.render_clip(posed.vertices, camera, appearance, seed=view["seed"], room_origin=origin)
         joints_cam = to_camera(posed.joints, camera)
         uv = project(joints_cam, camera.K)
         jpeg, offsets = encode_jpegs(out.rgb, self.config["render"]["jpeg_quality"])
@@ -149,6 +205,9 @@ class ClipRenderer:
             "poses": motion.poses[frames].astype(np.float32),
             "trans": motion.trans[frames].astype(np.float32),
             "betas": np.asarray(motion.betas, dtype=np.float32),
+            "betas_used": betas_used.astype(np.float32),
+            "shape_noise": noise,
+            "ground_offset_m": np.float64(offset),
             "gender": np.array(motion.gender),
             "appearance": np.array(json.dumps(appearance.to_dict(), sort_keys=True)),
         }

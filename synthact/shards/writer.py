@@ -5,6 +5,10 @@ Layout (docs/FORMAT.md is the reference):
   any frame readable alone, decodable by every image library).
 - depth, mask, parts, keypoints: lossless, gzip (HDF5's built-in filter, so
   any HDF5 reader opens the file) with shuffle, one frame per chunk.
+- NTU RGB+D's 25-joint skeleton (``ntu25/``) is selected here from the 73
+  rendered joints, so every preset carries it without a second render output.
+- Every value the plan and the renderer drew (camera placement, setup, facing,
+  appearance, body-shape noise) is stored, as JSON attributes or datasets.
 - Timestamps are off, so the same inputs give a byte-identical shard.
 The file is written under a temporary name and renamed when complete.
 """
@@ -22,6 +26,7 @@ import numpy as np
 from synthact import __version__
 from synthact.body.skeleton import OUTPUT_JOINT_NAMES, PART_NAMES
 from synthact.render.worker import cache_path
+from synthact.sources.ntu import SMPLH_TO_NTU25
 
 FORMAT_NAME = "synthact-shard"
 FORMAT_VERSION = 1
@@ -34,6 +39,10 @@ PER_FRAME_IMAGES = {  # name -> (dtype stored, gzip level)
     "normals": (np.float16, 4),
 }
 PER_FRAME_ARRAYS = ("keypoints_2d", "keypoints_visible", "joints_cam", "bbox")
+NTU25_PER_VIEW = ("keypoints_2d", "keypoints_visible", "joints_cam")  # selected from the 73 joints
+# Values of a view's plan entry stored as view attributes; anything else the
+# plan drew is in its "placement" dict (JSON attribute).
+VIEW_SCALARS = ("seed", "azimuth_deg", "distance_m", "height_m")
 
 
 class MergeError(RuntimeError):
@@ -85,18 +94,40 @@ def _load_view(path: Path) -> dict[str, np.ndarray]:
         raise MergeError(f"{path}: unreadable render result ({exc}); delete it and rerun the render step") from exc
 
 
+def _ntu25(per_joint: np.ndarray) -> np.ndarray:
+    """NTU RGB+D's 25 joints, in NTU order, from a (T, 73, ...) per-joint array."""
+    return np.take(per_joint, SMPLH_TO_NTU25, axis=1)
+
+
 def _write_view(group: h5py.Group, view: dict, arrays: dict[str, np.ndarray]) -> None:
     _write_rgb(group, arrays["rgb_jpeg"], arrays["rgb_offsets"])
     for name, (dtype, level) in PER_FRAME_IMAGES.items():
         _dataset(group, name, arrays[name].astype(dtype), gzip=level)
     for name in PER_FRAME_ARRAYS:
         _dataset(group, name, arrays[name], gzip=4)
+    for name in NTU25_PER_VIEW:
+        _dataset(group, f"ntu25/{name}", _ntu25(arrays[name]), gzip=4)
     camera = view["camera"]
     _dataset(group, "K", np.asarray(camera["K"], dtype=np.float64))
     _dataset(group, "R", np.asarray(camera["R"], dtype=np.float64))
     _dataset(group, "t", np.asarray(camera["t"], dtype=np.float64))
-    group.attrs.update({k: view[k] for k in ("seed", "azimuth_deg", "distance_m", "height_m")})
+    group.attrs.update({k: view[k] for k in VIEW_SCALARS})
+    group.attrs["placement"] = json.dumps(view.get("placement", {}), sort_keys=True)
     group.attrs["image_size"] = (camera["width"], camera["height"])
+
+
+def _write_body(group: h5py.Group, arrays: dict[str, np.ndarray]) -> None:
+    """The SMPL-H parameters: the motion's own, and the body shape actually rendered.
+
+    Caches written before body-shape randomisation existed lack the ``*_used``
+    entries; the rendered body was then the motion's own.
+    """
+    for key in ("poses", "trans", "betas"):
+        _dataset(group, f"smplh/{key}", arrays[key])
+    betas = arrays["betas"]
+    _dataset(group, "smplh/betas_used", arrays.get("betas_used", betas))
+    _dataset(group, "smplh/shape_noise", arrays.get("shape_noise", np.zeros_like(betas)))
+    group["smplh"].attrs["ground_offset_m"] = float(arrays.get("ground_offset_m", 0.0))
 
 
 def _write_clip(clips_group: h5py.Group, clip: dict, views: list[str], cache_dir: Path) -> None:
@@ -115,12 +146,17 @@ def _write_clip(clips_group: h5py.Group, clip: dict, views: list[str], cache_dir
     group.attrs["gender"] = str(first["gender"])
     group.attrs["appearance"] = str(first["appearance"])
     group.attrs["num_frames"] = num_frames
+    # Where the rig was aimed: room cameras stand at path_center + their room position.
+    group.attrs["path_center"] = np.asarray(clip.get("path_center", (0.0, 0.0)), dtype=np.float64)
     names, table = _label_timeline(clip, num_frames)
     _dataset(group, "labels/frame_categories", table, gzip=4, categories=json.dumps(names))
     _dataset(group, "source_frames", first["source_frames"])
     _dataset(group, "joints_world", first["joints_world"], gzip=4)
-    for key in ("poses", "trans", "betas"):
-        _dataset(group, f"smplh/{key}", first[key])
+    _dataset(group, "ntu25/joints_world", _ntu25(first["joints_world"]), gzip=4)
+    _write_body(group, first)
+    # Draws shared by every view of the clip (NTU setup, facing, ...): the
+    # plan repeats them in each view's placement; the first view's are stored.
+    group.attrs["rig"] = json.dumps(clip["views"][0].get("placement", {}).get("clip", {}), sort_keys=True)
     for view in clip["views"]:
         _write_view(group.create_group(f"views/{view['name']}"), view, per_view[view["name"]])
 

@@ -1,0 +1,150 @@
+"""The skeleton datasets the fit stage reads: NTU RGB+D and Toyota Smarthome.
+
+Each dataset says where its files are, how a file name becomes a sample (name,
+class, split fields), how its joints reach SynthAct's Z-up world, and which
+SMPL-H joint each of its joints is. The fit stage (``convert.py``) needs
+nothing else about a dataset.
+
+NTU two-person actions (A50-A60, A106-A120) are fitted for the main actor only
+(the body the NTU README's variance rule ranks first): a SynthAct clip holds one
+body. The partner is not rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from synthact.body.skeleton import JOINT_NAMES
+from synthact.sources.ntu import (
+    NTU_FPS,
+    SMPLH_TO_NTU25,
+    NtuSampleId,
+    kinect_to_world,
+    parse_ntu_name,
+    read_skeleton_file,
+)
+from synthact.sources.protocols import NTU60_LAST_SETUP
+from synthact.sources.smarthome import (
+    LCR_JOINT_NAMES,
+    SMARTHOME_FPS,
+    SmarthomeSampleId,
+    lcr_to_world,
+    parse_smarthome_name,
+    read_pose_file,
+)
+
+# LCR-Net's 13 joints as SMPL-H joints, in LCR_JOINT_NAMES order (same names but the head,
+# which LCR-Net places at the head's centre: SMPL-H's head joint is the nearest).
+LCR_JOINT_MAP: tuple[int, ...] = tuple(JOINT_NAMES.index(name) for name in LCR_JOINT_NAMES)
+
+# A pose file whose hips move less than this (metres, spread over the clip) is pelvis-centred:
+# it has lost the body's path and height, so each frame is grounded on its own.
+PELVIS_CENTRED_SPREAD_M = 0.01
+
+
+@dataclass(frozen=True, eq=False)
+class WorldSkeleton:
+    """One sample's main body in SynthAct's world, ready to fit.
+
+    Attributes:
+        joints: (T, J, 3) float64 metres, Z-up, floor near z = 0.
+        valid: (T, J) bool, False where the sensor did not see the joint (or the frame).
+        ground: ``"sequence"`` (one floor offset per clip) or ``"per_frame"`` (the file has
+            no vertical motion, so every frame stands on the floor).
+    """
+
+    joints: np.ndarray
+    valid: np.ndarray
+    ground: str
+
+
+@dataclass(frozen=True)
+class SkeletonDataset:
+    """What the fit stage needs to know about one skeleton dataset."""
+
+    source: str  # the config's motion.source
+    title: str  # for messages
+    pattern: str  # glob (recursive) of its skeleton files
+    fps: float
+    joint_map: tuple[int, ...]  # smplx output joint per dataset joint
+    protocols: dict[str, str]  # config protocol name -> synthact.sources.protocols name
+    default_protocol: str
+    parse: Callable[[str | Path], NtuSampleId | SmarthomeSampleId]
+    read: Callable[[Path], WorldSkeleton]
+
+    def find_files(self, folder: Path) -> list[Path]:
+        """Every skeleton file under ``folder``, sorted (so runs and reports are stable)."""
+        return sorted(p for p in folder.rglob(self.pattern) if p.is_file())
+
+
+def class_name(sample: NtuSampleId | SmarthomeSampleId) -> str:
+    """The sample's action class, as the dataset names it."""
+    return sample.class_name if isinstance(sample, NtuSampleId) else sample.activity
+
+
+def sample_fields(sample: NtuSampleId | SmarthomeSampleId) -> dict[str, int | str]:
+    """The identity fields a sample name encodes (setup, camera, performer, ...)."""
+    if isinstance(sample, NtuSampleId):
+        names = ("setup", "camera", "performer", "replication", "action")
+    else:
+        names = ("activity", "subject", "repetition", "video", "camera")
+    return {name: getattr(sample, name) for name in names}
+
+
+def in_ntu60(sample: NtuSampleId) -> bool:
+    """NTU RGB+D 60 is setups S001-S017 and actions A1-A60."""
+    return sample.setup <= NTU60_LAST_SETUP and sample.action <= 60
+
+
+def read_ntu_world(path: Path) -> WorldSkeleton:
+    """The main actor of an NTU ``.skeleton`` file, levelled and on the floor.
+
+    A joint counts as seen where its body is in the frame and Kinect tracked or
+    inferred it (state 1 or 2); state 0 joints are Kinect's guesses.
+    """
+    skeleton = read_skeleton_file(path, max_bodies=1)
+    joints, seen = skeleton.joints[:, 0], skeleton.valid[:, 0]
+    world = kinect_to_world(joints, seen).astype(np.float64)
+    valid = seen[:, None] & (skeleton.tracking_state[:, 0] > 0)
+    return WorldSkeleton(world, valid, "sequence")
+
+
+def read_smarthome_world(path: Path) -> WorldSkeleton:
+    """The main person of a Smarthome pose file in the world (see ``lcr_to_world``)."""
+    skeleton = read_pose_file(path)
+    hips = skeleton.joints[skeleton.valid][:, [LCR_JOINT_NAMES.index("left_hip"), LCR_JOINT_NAMES.index("right_hip")]]
+    centred = float(np.linalg.norm(hips.mean(axis=1).std(axis=0))) < PELVIS_CENTRED_SPREAD_M
+    ground = "per_frame" if centred else "sequence"
+    world = lcr_to_world(skeleton.joints, skeleton.valid, ground=ground).astype(np.float64)
+    valid = np.repeat(skeleton.valid[:, None], len(LCR_JOINT_NAMES), axis=1)
+    return WorldSkeleton(world, valid, ground)
+
+
+DATASETS: dict[str, SkeletonDataset] = {
+    "ntu": SkeletonDataset(
+        source="ntu",
+        title="NTU RGB+D",
+        pattern="*.skeleton",
+        fps=NTU_FPS,
+        joint_map=SMPLH_TO_NTU25,  # BABEL's table, the same as fitting.NTU_JOINT_MAP
+        protocols={"xsub": "ntu60_xsub", "xview": "ntu60_xview", "xsub120": "ntu120_xsub", "xset120": "ntu120_xset"},
+        default_protocol="xsub",
+        parse=parse_ntu_name,
+        read=read_ntu_world,
+    ),
+    "smarthome": SkeletonDataset(
+        source="smarthome",
+        title="Toyota Smarthome",
+        pattern="*.json",
+        fps=SMARTHOME_FPS,
+        joint_map=LCR_JOINT_MAP,
+        protocols={"cs": "smarthome_cs", "cv1": "smarthome_cv1", "cv2": "smarthome_cv2"},
+        default_protocol="cs",
+        parse=parse_smarthome_name,
+        read=read_smarthome_world,
+    ),
+}

@@ -1,0 +1,354 @@
+"""The dataset presets (AMARV, Synthetic Smarthome, Synthetic NTU RGB+D).
+
+Fast tests: how presets merge with the schema defaults and the user's values,
+the rig geometry each preset asks for, and the domain-randomisation draws.
+Slow tests: each preset builds a small dataset end to end with Snakemake on the
+built-in demo motion (real Blender renders), and the cameras stored in the
+shards are checked against the geometry of the dataset the preset mirrors.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from synthact.config import PRESETS, ConfigError, apply_preset, config_hash, preset_values, validate_config
+from synthact.render import room
+from synthact.render.appearance import PATTERNS, AppearanceRanges, sample_appearance
+from synthact.render.cameras import project
+from synthact.render.rig import Rig, min_distance, place_views
+from synthact.render.worker import body_shape_noise, select_hdris
+from synthact.sources.ntu import SMPLH_TO_NTU25
+
+from tests.test_cameras import make_clip
+from tests.test_workflow import make_run, shard_files, snakemake
+
+HDRIS = ["city", "forest", "night", "sunset"]
+
+
+def wrap(angle: float) -> float:
+    """Angle in (-180, 180]."""
+    a = (angle + 180.0) % 360.0 - 180.0
+    return 180.0 if a == -180.0 else a
+
+
+def rig_of(preset: str, **overrides) -> Rig:
+    config = validate_config({"preset": preset, **overrides})
+    return Rig.from_config(config["rig"], config["render"])
+
+
+# --- configuration --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_each_preset_is_a_valid_configuration(name):
+    config = validate_config({"preset": name})
+    assert config["preset"] == name
+    for key, section in preset_values(name).items():  # the preset's values are in effect
+        for sub, value in section.items():
+            assert config[key][sub] == value, f"{key}.{sub}"
+
+
+def test_none_is_the_schema_defaults():
+    assert validate_config({"preset": "none"}) == validate_config({})
+
+
+def test_user_values_win_key_by_key_over_the_preset():
+    config = validate_config({"preset": "ntu", "render": {"width": 64}, "rig": {"facing_jitter_deg": 0}})
+    assert config["render"]["width"] == 64  # yours
+    assert config["render"]["height"] == 360  # the preset's, beside your width
+    assert config["rig"]["facing_jitter_deg"] == 0 and [v["name"] for v in config["rig"]["views"]] == ["c1", "c2", "c3"]
+    assert config["render"]["samples"] == validate_config({})["render"]["samples"]  # the schema's
+
+
+def test_applying_the_preset_again_changes_nothing():
+    # Snakemake's config (preset applied, defaults filled) goes to the CLI as JSON,
+    # which applies the preset again: both must see the same values and hash.
+    user = {"preset": "smarthome", "clips": {"fps": 6}}
+    workflow = apply_preset(copy.deepcopy(user))
+    validate_config(workflow)
+    cli = validate_config(json.loads(json.dumps(workflow)))
+    assert cli == workflow == validate_config(copy.deepcopy(user))
+    assert config_hash(cli) == config_hash(workflow)
+
+
+def test_preset_and_rig_errors_name_their_key():
+    with pytest.raises(ConfigError, match="preset"):
+        validate_config({"preset": "kinetics"})
+    with pytest.raises(ConfigError, match="position_m"):
+        validate_config({"rig": {"mode": "room"}})  # the default views have no room positions
+    with pytest.raises(ConfigError, match="rig.facing"):
+        validate_config({"rig": {"facing": ["nowhere"]}})
+    with pytest.raises(ConfigError, match="randomize.hdri_strength"):
+        validate_config({"randomize": {"hdri_strength": [2.0, 1.0]}})
+
+
+# --- rig geometry -----------------------------------------------------------------------
+
+
+def camera_azimuths(views, centre) -> list[float]:
+    """Azimuth of each camera centre around ``centre`` (world XY), from its extrinsics."""
+    out = []
+    for v in views:
+        c = v.camera.position
+        out.append(math.degrees(math.atan2(c[1] - centre[1], c[0] - centre[0])))
+    return out
+
+
+def test_ntu_cameras_are_45_degrees_apart_at_one_height_and_distance():
+    rig = rig_of("ntu")
+    faced = set()
+    for i in range(40):
+        clip = make_clip(clip_id=f"c{i}", heading_deg=17.0 * i, path_radius=0.3)
+        views = place_views(rig, clip, seed=0)
+        c1, c2, c3 = camera_azimuths(views, clip.path_center)
+        assert wrap(c2 - c1) == pytest.approx(45.0) and wrap(c3 - c1) == pytest.approx(-45.0)
+        assert len({round(v.camera.position[2], 9) for v in views}) == 1
+        assert len({round(v.distance_m, 9) for v in views}) == 1
+        draws = views[0].placement["clip"]
+        assert all(v.placement["clip"] == draws for v in views)
+        setup = rig.setups[draws["setup"]]
+        nearest = min_distance(rig, clip.path_radius)  # the whole path stays in frame
+        assert views[0].height_m == setup.height_m and views[0].distance_m == max(setup.distance_m, nearest)
+        # The actor faces the faced camera, up to the drawn jitter.
+        camera = {"c2": c2, "c3": c3}[draws["facing"]]
+        assert wrap(camera - clip.heading_deg - draws["facing_jitter_deg"]) == pytest.approx(0.0, abs=1e-9)
+        assert abs(draws["facing_jitter_deg"]) <= 5.0
+        faced.add(draws["facing"])
+    assert faced == {"c2", "c3"}  # a seeded draw alternates between them
+
+
+def test_ntu_sources_take_their_setup_and_replication():
+    rig = rig_of("ntu")
+    for name, setup, facing in (("S003C001P002R001A013", 2, "c2"), ("S016C002P007R002A060", 15, "c3")):
+        clip = make_clip(source=f"NTU/{name}_poses.npz", clip_id=name)
+        draws = place_views(rig, clip, seed=0)[0].placement["clip"]
+        assert (draws["setup"], draws["setup_from"]) == (setup, "ntu_id")
+        assert (draws["facing"], draws["facing_from"]) == (facing, "ntu_id")
+    beyond = place_views(rig, make_clip(source="NTU/S030C001P002R001A013.npz"), seed=0)[0].placement["clip"]
+    assert beyond["setup_from"] == "draw"  # S030 is beyond the (NTU-60) table
+
+
+def test_amarv_views_are_90_degrees_apart():
+    rig = rig_of("amarv", rig={"azimuth_jitter_deg": 0})
+    clip = make_clip()
+    azimuths = camera_azimuths(place_views(rig, clip, seed=0), clip.path_center)
+    assert [wrap(b - a) for a, b in zip(azimuths, azimuths[1:])] == pytest.approx([90.0, 90.0, 90.0])
+    jittered = place_views(rig_of("amarv"), clip, seed=0)
+    for view, expected in zip(jittered, (0, 90, 180, 270)):
+        jitter = view.placement["azimuth_jitter_deg"]
+        assert abs(jitter) <= 10 and wrap(view.azimuth_deg - clip.heading_deg - expected - jitter) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_smarthome_cameras_hang_high_in_the_room_and_look_down_at_it():
+    rig = rig_of("smarthome")
+    clip = make_clip(path_center=(4.0, -1.5), heading_deg=123.0)
+    views = place_views(rig, clip, seed=0)
+    assert len(views) == 7
+    blocks = [b for b in room.room_blocks() if not b.name.startswith("wall")]
+    for view in views:
+        c = view.camera.position
+        local = c[:2] - np.array(clip.path_center)
+        assert 2.0 < c[2] <= 2.6 and room.inside_room(*local, margin=0.0), view.name
+        assert not any(abs(local[0] - b.centre[0]) < b.size[0] / 2 and abs(local[1] - b.centre[1]) < b.size[1] / 2
+                       and c[2] < b.centre[2] + b.size[2] / 2 for b in blocks), view.name  # fmt: skip
+        forward = view.camera.R[2]
+        assert forward[2] < -0.15, view.name  # tilted down
+        # The room centre (the actor's path centre) is in the image.
+        u, v = project((view.camera.R @ np.array([*clip.path_center, 0.9]) + view.camera.t)[None], view.camera.K)[0]
+        assert 0 <= u < rig.width and 0 <= v < rig.height, view.name
+    # Fixed in the room: turning the actor moves no camera (only per-view jitter is drawn).
+    turned = place_views(rig, make_clip(path_center=(4.0, -1.5), heading_deg=-50.0), seed=0)
+    assert all(np.allclose(a.camera.t, b.camera.t) for a, b in zip(views, turned))
+
+
+# --- domain randomisation ---------------------------------------------------------------
+
+
+def test_body_shape_noise_is_seeded_per_clip():
+    a = body_shape_noise(0, "c1", 0.5, 16)
+    assert np.array_equal(a, body_shape_noise(0, "c1", 0.5, 16)) and a.std() > 0.1
+    assert not np.array_equal(a, body_shape_noise(0, "c2", 0.5, 16))
+    assert not body_shape_noise(0, "c1", 0.0, 16).any()
+
+
+def test_appearance_ranges_come_from_the_config():
+    ranges = AppearanceRanges.from_config(validate_config({"randomize": {"hdri_strength": [2.0, 2.5],
+                                                                         "clothing_patterns": ["checker"]}})["randomize"])  # fmt: skip
+    assert AppearanceRanges.from_config(validate_config({})["randomize"]) == AppearanceRanges()
+    for seed in range(30):
+        look = sample_appearance(seed, HDRIS, ranges, room=True)
+        assert 2.0 <= look.hdri_strength <= 2.5
+        assert look.top.pattern == look.bottom.pattern == look.shoes.pattern == "checker"
+        assert 100 <= look.room.light_w <= 300
+        # The room's draws come last: the rest of the look is the outdoor one.
+        outdoor = sample_appearance(seed, HDRIS, ranges).to_dict()
+        assert {k: v for k, v in look.to_dict().items() if k != "room"} == outdoor
+    assert set(PATTERNS) == set(AppearanceRanges().clothing_patterns)
+    assert select_hdris(HDRIS, []) == HDRIS and select_hdris(HDRIS, ["night"]) == ["night"]
+    with pytest.raises(ValueError, match="randomize.hdris"):
+        select_hdris(HDRIS, ["moon"])
+
+
+# --- end to end (real Blender) ------------------------------------------------------------
+
+# Tiny on purpose: one demo sequence, a few 2 fps clips, one Cycles sample.
+BASE = {
+    "seed": 3,
+    "output_dir": "output",
+    "demo": {"enabled": False},
+    "clips": {"fps": 2, "max_seconds": 5.0, "min_frames": 2},
+    "plan": {"clips_per_shard": 64},
+    "render": {"width": 64, "height": 48, "samples": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory) -> dict:
+    """The built-in demo inputs, generated once for every preset run."""
+    from synthact.demo.generate import generate_demo_inputs
+
+    root = tmp_path_factory.mktemp("preset-demo")
+    motion = {"amass_root": str(root / "amass"), "babel_dir": str(root / "babel"),
+              "body_model_dir": str(root / "body_models")}  # fmt: skip
+    generate_demo_inputs(validate_config({"demo": {"data_dir": str(root), "sequences": 1, "seed": 1}, "motion": motion}))
+    return motion
+
+
+def build(tmp_path_factory, demo_data: dict, preset: str, **extra) -> Path:
+    config = copy.deepcopy(BASE) | {"preset": preset, "motion": demo_data}
+    for key, value in extra.items():
+        config[key] = config.get(key, {}) | value
+    workdir = make_run(tmp_path_factory.mktemp(preset), config)
+    snakemake(workdir)
+    return workdir
+
+
+@pytest.mark.slow
+def test_a_reshaped_body_keeps_its_lowest_point(demo_data):
+    from synthact.body.smplh import BodyModel
+    from synthact.render.worker import pose_reshaped
+    from synthact.sources.amass import load_motion
+
+    root = Path(demo_data["amass_root"])
+    motion = load_motion(str(next(root.rglob("*_poses.npz")).relative_to(root)), root=root)
+    model = BodyModel(demo_data["body_model_dir"], motion.gender)
+    poses, trans, betas = motion.poses[:5], motion.trans[:5], np.asarray(motion.betas, np.float32)
+    plain, offset = pose_reshaped(model, poses, trans, betas, np.zeros_like(betas))
+    assert offset == 0.0 and np.array_equal(plain.vertices, model.pose(poses, trans, betas).vertices)
+    noise = body_shape_noise(0, "c1", 1.5, len(betas))
+    reshaped, offset = pose_reshaped(model, poses, trans, betas, noise)
+    assert offset != 0.0
+    assert reshaped.vertices[0, :, 2].min() == pytest.approx(plain.vertices[0, :, 2].min(), abs=1e-5)
+    assert not np.allclose(reshaped.vertices[0], plain.vertices[0], atol=1e-3)  # another body
+
+
+@pytest.fixture(scope="module")
+def amarv_run(tmp_path_factory, demo_data) -> Path:
+    return build(tmp_path_factory, demo_data, "amarv")
+
+
+@pytest.fixture(scope="module")
+def ntu_run(tmp_path_factory, demo_data) -> Path:
+    return build(tmp_path_factory, demo_data, "ntu", render={"height": 36})
+
+
+@pytest.fixture(scope="module")
+def smarthome_run(tmp_path_factory, demo_data) -> Path:
+    return build(tmp_path_factory, demo_data, "smarthome")
+
+
+def stored_views(workdir: Path):
+    """(clip group, {view: (camera centre, R, view group)}) for every stored clip."""
+    for path in shard_files(workdir):
+        with h5py.File(path) as f:
+            for clip_id in f["clips"]:
+                clip = f[f"clips/{clip_id}"]
+                views = {}
+                for name in json.loads(f.attrs["views"]):
+                    group = clip[f"views/{name}"]
+                    R, t = group["R"][()], group["t"][()]
+                    views[name] = (-R.T @ t, R, group)
+                yield clip, views
+
+
+def stored_azimuth(centre: np.ndarray, clip) -> float:
+    path_center = clip.attrs["path_center"]
+    return math.degrees(math.atan2(centre[1] - path_center[1], centre[0] - path_center[0]))
+
+
+def check_common(workdir: Path, views: list[str]) -> int:
+    """What every preset's shards share: views, NTU-25 joints, shape draws, the config hash."""
+    manifest = json.loads((workdir / "output" / "manifest.json").read_text())
+    assert manifest["views"] == views
+    clips = 0
+    for clip, stored in stored_views(workdir):
+        clips += 1
+        world = clip["joints_world"][()]
+        assert np.array_equal(clip["ntu25/joints_world"][()], world[:, list(SMPLH_TO_NTU25)])
+        betas, used, noise = (clip[f"smplh/{k}"][()] for k in ("betas", "betas_used", "shape_noise"))
+        assert np.allclose(used, betas + noise, atol=1e-6)
+        for name, (_, _, group) in stored.items():
+            cam, uv = group["ntu25/joints_cam"][()], group["ntu25/keypoints_2d"][()]
+            assert cam.shape == (len(world), 25, 3) and group["ntu25/keypoints_visible"].shape == (len(world), 25)
+            assert np.abs(project(cam.astype(np.float64), group["K"][()]) - uv).max() < 1e-2
+            assert np.array_equal(cam, group["joints_cam"][()][:, list(SMPLH_TO_NTU25)])
+            assert "placement" in group.attrs
+    assert clips >= 2
+    return clips
+
+
+@pytest.mark.slow
+def test_amarv_preset_builds_four_views_90_degrees_apart(amarv_run):
+    check_common(amarv_run, ["front", "left", "back", "right"])
+    for clip, stored in stored_views(amarv_run):
+        assert clip.attrs["fps"] == 2.0 and not clip["smplh/shape_noise"][()].any()  # AMASS shapes kept
+        for name, offset in zip(("front", "left", "back", "right"), (0, 90, 180, 270)):
+            centre, _, group = stored[name]
+            jitter = json.loads(group.attrs["placement"])["azimuth_jitter_deg"]
+            expected = clip.attrs["heading_deg"] + offset + jitter
+            assert wrap(stored_azimuth(centre, clip) - expected) == pytest.approx(0.0, abs=1e-6)
+            assert group["mask"][()].any(axis=(1, 2)).all()
+
+
+@pytest.mark.slow
+def test_ntu_preset_cameras_stand_at_minus_45_0_and_45_degrees(ntu_run):
+    check_common(ntu_run, ["c1", "c2", "c3"])
+    for clip, stored in stored_views(ntu_run):
+        azimuth = {name: stored_azimuth(centre, clip) for name, (centre, _, _) in stored.items()}
+        assert wrap(azimuth["c2"] - azimuth["c1"]) == pytest.approx(45.0, abs=1e-6)
+        assert wrap(azimuth["c3"] - azimuth["c1"]) == pytest.approx(-45.0, abs=1e-6)
+        heights = {round(float(centre[2]), 9) for centre, _, _ in stored.values()}
+        rig = json.loads(clip.attrs["rig"])
+        assert heights == {rig["setup_height_m"]}
+        faced = azimuth[rig["facing"]] - clip.attrs["heading_deg"] - rig["facing_jitter_deg"]
+        assert wrap(faced) == pytest.approx(0.0, abs=1e-6)
+        assert clip["smplh/shape_noise"][()].any()  # the preset randomises body shape
+        assert all(group["mask"][()].any() for _, _, group in stored.values())
+
+
+@pytest.mark.slow
+def test_smarthome_preset_cameras_are_high_and_look_down_into_the_room(smarthome_run):
+    check_common(smarthome_run, [f"cam{i}" for i in range(1, 8)])
+    seen = []
+    for clip, stored in stored_views(smarthome_run):
+        assert json.loads(clip.attrs["appearance"])["room"]["light_w"] > 0
+        for name, (centre, R, group) in stored.items():
+            assert centre[2] > 2.0 and R[2][2] < -0.15, name  # above 2 m, looking down
+            local = centre[:2] - clip.attrs["path_center"]
+            assert room.inside_room(*local), name
+            placement = json.loads(group.attrs["placement"])
+            assert np.allclose(placement["room_position_m"], local)
+            mask = group["mask"][()]
+            seen.append(mask.any(axis=(1, 2)).mean())
+            # The mask is the body's alone: walls and furniture are never the person.
+            assert ((group["parts"][()] > 0) == mask.astype(bool)).all()
+            depth = group["depth"][()]
+            assert (depth > 0).all(), name  # inside a closed room every ray hits a surface
+    assert np.mean(seen) > 0.9  # furniture may hide the actor now and then, rarely
