@@ -141,13 +141,25 @@ class ClipRenderer:
         self._body_model_cls = BodyModel
         self._models: dict[str, BodyModel] = {}
         self._motion_cache: tuple[str, object] | None = None
-        neutral = self.body_model("neutral")
+        neutral = self.any_body_model()
         self.settings = blender.settings_from_config(config["render"])
         self.scene = blender.BlenderScene(self.settings, neutral.faces, vertex_parts(neutral.lbs_weights))
         randomize = config.get("randomize", {})
         self.hdri_names = select_hdris(blender.available_hdris(), list(randomize.get("hdris", [])))
         self.ranges = AppearanceRanges.from_config(randomize)
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
+
+    def any_body_model(self):
+        """A model whose topology builds the scene: genders share faces and
+        weights, and the MANO release has no neutral model."""
+        from synthact.body.model_files import BodyModelError
+
+        for gender in ("neutral", "female", "male"):
+            try:
+                return self.body_model(gender)
+            except BodyModelError as exc:
+                error = exc
+        raise error
 
     def body_model(self, gender: str):
         if gender not in self._models:
