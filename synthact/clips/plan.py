@@ -70,80 +70,15 @@ def shard_document(shard: ShardPlan, config: dict) -> dict:
     }
 
 
-def _write_json(path: Path, data: dict) -> None:
+def _write_json(path: Path, data: dict, indent: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(_dumps(data))
+    # Shard documents are written compact: they are the bulk of the plan's
+    # output (AMARV: ~3.5 GB), and an indent makes json fall back to its slow
+    # pure-Python encoder.
+    separators = None if indent else (",", ":")
+    tmp.write_text(json.dumps(data, indent=indent, sort_keys=True, separators=separators))
     os.replace(tmp, path)
-
-
-# The shard documents are the bulk of the plan's output (AMARV: ~3.5 GB), and
-# json.dumps with an indent falls back to the pure-Python encoder, which was a
-# third of the plan stage. _dumps writes the same text as
-# json.dumps(data, indent=1, sort_keys=True), character for character, with one
-# string join per container; anything it does not know goes to json.dumps.
-_encode_str = json.encoder.encode_basestring_ascii  # what json.dumps uses (ensure_ascii)
-_float_repr = float.__repr__
-_INFINITY = float("inf")
-
-
-class _Unsupported(Exception):
-    pass
-
-
-def _float_text(value: float) -> str:
-    if value != value:
-        return "NaN"
-    if value == _INFINITY:
-        return "Infinity"
-    if value == -_INFINITY:
-        return "-Infinity"
-    return _float_repr(value)
-
-
-def _encode(value, newline: str) -> str:
-    """JSON text of ``value`` whose container closes after ``newline`` (indent 1)."""
-    kind = type(value)
-    if kind is str:
-        return _encode_str(value)
-    if kind is float:
-        return _float_text(value)
-    if kind is int:
-        return int.__repr__(value)
-    # In containers, finite floats (most of a shard document: cameras) are
-    # written inline; x - x == 0.0 is false for inf and nan.
-    if kind is dict:
-        if not value:
-            return "{}"
-        inner = newline + " "
-        items = sorted(value.items())
-        if any(type(key) is not str for key, _ in items):
-            raise _Unsupported  # json.dumps converts such keys; leave that to it
-        parts = [
-            _encode_str(key) + ": " + (_float_repr(item) if type(item) is float and item - item == 0.0 else _encode(item, inner))
-            for key, item in items
-        ]
-        return "{" + inner + ("," + inner).join(parts) + newline + "}"
-    if kind is list or kind is tuple:
-        if not value:
-            return "[]"
-        inner = newline + " "
-        parts = [_float_repr(item) if type(item) is float and item - item == 0.0 else _encode(item, inner) for item in value]
-        return "[" + inner + ("," + inner).join(parts) + newline + "]"
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    raise _Unsupported  # subclasses (numpy scalars, ...), unknown types
-
-
-def _dumps(data) -> str:
-    try:
-        return _encode(data, "\n")
-    except _Unsupported:
-        return json.dumps(data, indent=1, sort_keys=True)
 
 
 def build_plan(config: dict) -> list[ShardPlan]:
@@ -161,7 +96,7 @@ def build_plan(config: dict) -> list[ShardPlan]:
         "views": [v["name"] for v in config["rig"]["views"]],
         "shards": [{"name": s.name, "split": s.split, "num_clips": len(s.clips)} for s in shards],
     }
-    _write_json(paths.plan, summary)
+    _write_json(paths.plan, summary, indent=1)
     return shards
 
 

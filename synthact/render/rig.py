@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from synthact.clips.records import Clip
-from synthact.render.cameras import Camera, intrinsics, vertical_fov_deg
+from synthact.render.cameras import Camera, intrinsics, look_at, vertical_fov_deg
 from synthact.seeding import derive_seed, rng_for
 from synthact.sources.ntu import NtuNameError, NtuSampleId, parse_ntu_name
 
@@ -273,13 +273,11 @@ def _place_view(
     if view.height_m is not None:
         height = view.height_m
     azimuth = clip.heading_deg + relative + jitter
-    # centre + distance * direction + (0, 0, height), and centre + (0, 0, look-at
-    # height), element by element as numpy would add the 3-vectors.
     cx, cy = float(clip.path_center[0]), float(clip.path_center[1])
     dx, dy = math.cos(math.radians(azimuth)), math.sin(math.radians(azimuth))
-    position = ((cx + distance * dx) + 0.0, (cy + distance * dy) + 0.0, (0.0 + distance * 0.0) + height)
-    target = (cx + 0.0, cy + 0.0, 0.0 + rig.look_at_height_m)
-    R, t = _look_at(position, target)
+    position = (cx + distance * dx, cy + distance * dy, height)
+    target = (cx, cy, rig.look_at_height_m)
+    R, t = look_at(position, target)
     camera = Camera(K=K.copy(), R=R, t=t, width=rig.width, height=rig.height)
     return PlacedView(
         name=view.name,
@@ -313,7 +311,7 @@ def _place_room_view(rig: Rig, view: ViewSpec, clip: Clip, seed: int, K: np.ndar
     p, d = math.radians(pan), math.radians(tilt)
     position = (cx + rx, cy + ry, height)
     target = (position[0] + math.cos(d) * math.cos(p), position[1] + math.cos(d) * math.sin(p), height - math.sin(d))
-    R, t = _look_at(position, target)
+    R, t = look_at(position, target)
     placement = {
         "mode": "room", "room_position_m": [rx, ry], "position_jitter_m": [dx, dy], "pan_deg": pan,
         "tilt_deg": tilt, "pan_jitter_deg": pan_jitter, "tilt_jitter_deg": tilt_jitter,
@@ -327,33 +325,3 @@ def _place_room_view(rig: Rig, view: ViewSpec, clip: Clip, seed: int, K: np.ndar
         height_m=float(height),
         placement=placement,
     )
-
-
-def _norm(x: float, y: float, z: float) -> float:
-    # np.linalg.norm of a 3-vector is sqrt(v.dot(v)); the dot goes through BLAS
-    # (whose summation may use fused multiply-adds), so call it the same way.
-    v = np.array((x, y, z))
-    return math.sqrt(v.dot(v))
-
-
-def _look_at(position: tuple[float, float, float], target: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """``cameras.look_at(position, target)`` with the default up, bit for bit.
-
-    The same operations in the same order (numpy's ``cross`` is the products
-    and differences below, rounded one by one; the norms and ``-R @ position``
-    still go through numpy), on floats rather than 3-element arrays:
-    ``look_at`` spends ~45 us per call in numpy's per-call overhead, which at
-    AMARV scale (3.2M views) was a quarter of the plan stage. Keep the two in
-    step: the plan's cameras must not change with this shortcut.
-    """
-    ux, uy, uz = 0.0, 0.0, 1.0  # look_at's default up
-    fx, fy, fz = target[0] - position[0], target[1] - position[1], target[2] - position[2]
-    n = _norm(fx, fy, fz)
-    fx, fy, fz = fx / n, fy / n, fz / n
-    rx, ry, rz = fy * uz - fz * uy, fz * ux - fx * uz, fx * uy - fy * ux
-    n = _norm(rx, ry, rz)
-    if n < 1e-9:
-        raise ValueError("camera looks straight along the up axis; pick another target")
-    rx, ry, rz = rx / n, ry / n, rz / n
-    R = np.array(((rx, ry, rz), (fy * rz - fz * ry, fz * rx - fx * rz, fx * ry - fy * rx), (fx, fy, fz)))
-    return R, -R @ np.array(position)
