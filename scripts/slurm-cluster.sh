@@ -333,8 +333,13 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=$def_mem
-# Start jobs as soon as they are submitted (about 3 s sooner than the default).
-SchedulerParameters=batch_sched_delay=0
+# Start jobs as soon as they are submitted (about 3 s sooner than the default), and
+# look at pending jobs every 2 s (default 60): a job whose begin time has passed,
+# e.g. a requeued one, then starts within seconds.
+SchedulerParameters=batch_sched_delay=0,sched_interval=2
+# A requeued job (time limit, preemption) may start again only cred_expire seconds
+# later (default 120); this is also a job step credential's lifetime.
+AuthInfo=cred_expire=10
 # Keep finished jobs visible to squeue/scontrol for 5 minutes.
 MinJobAge=300
 ReturnToService=2

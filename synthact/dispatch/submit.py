@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -23,7 +24,8 @@ import submitit
 
 from synthact.render.worker import ViewTask, cache_path, render_view
 
-POLL_SECONDS = 5.0
+POLL_SECONDS = 2.0
+RESULT_GRACE_SECONDS = 15.0
 
 
 class RenderViewTask(submitit.helpers.Checkpointable):
@@ -38,7 +40,11 @@ class RenderFailed(RuntimeError):
 
 
 def make_executor(dispatch: dict, log_dir: Path, threads: int) -> submitit.Executor:
-    executor = submitit.AutoExecutor(folder=str(log_dir / "%j"), cluster=dispatch["cluster"])
+    # How often a timed-out task may be requeued is a constructor argument in
+    # submitit, not an update_parameters one (that raises NameError).
+    executor = submitit.AutoExecutor(
+        folder=str(log_dir / "%j"), cluster=dispatch["cluster"], slurm_max_num_timeout=dispatch["max_requeues"]
+    )
     executor.update_parameters(timeout_min=dispatch["timeout_min"], name="synthact-render")
     if dispatch["cluster"] == "slurm":
         executor.update_parameters(
@@ -47,7 +53,9 @@ def make_executor(dispatch: dict, log_dir: Path, threads: int) -> submitit.Execu
             cpus_per_task=dispatch["cpus_per_task"],
             mem_gb=dispatch["mem_gb"],
             slurm_array_parallelism=dispatch["array_parallelism"],
-            slurm_max_num_timeout=dispatch["max_requeues"],
+            # Slurm sends USR2 this long before the time limit: submitit then
+            # checkpoints and requeues the task (submitit's own default is 90 s).
+            slurm_signal_delay_s=dispatch["signal_delay_s"],
             **{f"slurm_{k}": v for k, v in dispatch["slurm_extra"].items()},
         )
     elif dispatch["cluster"] == "local":
@@ -79,7 +87,7 @@ def wait_with_progress(jobs: list, document: dict, cache_dir: Path) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def task_error(job, exc: Exception) -> str:
+def task_error(job, exc: Exception | None = None) -> str:
     """The task's own error line, from its log; submitit's message wraps it."""
     try:
         lines = [line.strip() for line in Path(job.paths.stderr).read_text(errors="replace").splitlines()]
@@ -87,13 +95,31 @@ def task_error(job, exc: Exception) -> str:
         lines = []
     errors = [line for line in lines if line and ("Error" in line.split(":")[0] or "Exception" in line.split(":")[0])]
     if errors:
-        return errors[-1]
+        # "synthact.sources.amass.MotionError: ..." -> "MotionError: ..."
+        return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=\w+:)", "", errors[-1])
+    if exc is None:  # killed: the last words of its log, e.g. Slurm's or srun's
+        last = [line for line in lines if line and "Bypassing signal" not in line]
+        return f"the task ended ({job.state}) without a result" + (f"; its log ends with: {last[-1]}" if last else "")
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
 
 
+def has_result(job) -> bool:
+    # A debug job runs when its result is asked for; the others leave a result file.
+    return isinstance(job, submitit.DebugJob) or job.paths.result_pickle.exists()
+
+
 def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
+    # A finished task's result file may show up late on a shared file system; a task
+    # that was killed (SIGKILL, out of memory, node failure) or cancelled has none.
+    # Wait once for all of them, not submitit's 15 s in turn for each.
+    deadline = time.monotonic() + RESULT_GRACE_SECONDS
+    while not all(has_result(job) for job in jobs) and time.monotonic() < deadline:
+        time.sleep(0.5)
     results, failures = [], []
     for job, view in zip(jobs, views):
+        if not has_result(job):
+            failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job)}\n    log: {job.paths.stderr}")
+            continue
         try:
             results.append(job.result())
         except Exception as exc:  # submitit re-raises the task's error, or UncompletedJobError
@@ -125,7 +151,7 @@ def render_shard(config: dict, shard_plan: Path, cache_dir: Path, done_path: Pat
         raise RenderFailed(f"shard {document['shard']}: tasks ended but {len(missing)} clip results are missing, e.g. {missing[0]}")
     summary = {"shard": document["shard"], "views": results, "num_clips": len(document["clips"])}
     done_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = done_path.with_name(done_path.name + ".tmp")
+    tmp = done_path.with_name(f".{done_path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(summary, indent=1))
     os.replace(tmp, done_path)
     return summary

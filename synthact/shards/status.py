@@ -1,10 +1,12 @@
 """Where a run stands, shard by shard, from its outputs, logs and manifest.
 
 States:
-- ``done``: the shard file exists and matches the manifest's size (``stale``
-  if it differs, i.e. it was rebuilt after the manifest was written);
+- ``done``: the shard file exists and matches the manifest's size, or no
+  manifest has been written yet (``stale`` if the manifest disagrees, i.e. the
+  shard was rebuilt after the manifest was written);
 - ``merging``: every view rendered, the HDF5 shard not yet written;
-- ``failed``: the render or merge step left an error in its log;
+- ``failed``: the render or merge step left an error in its log; for a render,
+  the detail is the first failed task's error and the path of its log;
 - ``partial``: some clip-views rendered (running, or interrupted);
 - ``missing``: nothing started.
 """
@@ -12,6 +14,7 @@ States:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,23 +41,55 @@ def _last_error(log: Path) -> str:
     return errors[-1].strip() if errors else ""
 
 
-def _manifest_sizes(paths: RunPaths) -> dict[str, int]:
+# What synthact.dispatch.submit.collect writes when render tasks fail.
+_RENDER_FAILED = re.compile(r"render-shard: error: shard \S+: (?P<summary>\d+ of \d+ render tasks failed)")
+_TASK_FAILED = re.compile(r"^\s*(?P<task>view '[^']*' \(job [^)]*\)): (?P<error>.*)$")
+_TASK_LOG = re.compile(r"^\s*log: (?P<log>\S.*)$")
+
+
+def _render_failure(log: Path) -> str:
+    """The render job's failure: how many tasks failed, the first one's error and its log."""
+    if not log.exists():
+        return ""
+    lines = log.read_text(errors="replace").splitlines()
+    starts = [i for i, line in enumerate(lines) if _RENDER_FAILED.search(line)]
+    if not starts:
+        return _last_error(log)
+    summary = _RENDER_FAILED.search(lines[starts[-1]])["summary"]
+    task = error = task_log = ""
+    for line in lines[starts[-1] + 1 :]:
+        if not task and (m := _TASK_FAILED.match(line)):
+            task, error = m["task"], m["error"]
+        elif task and (m := _TASK_LOG.match(line)):
+            task_log = m["log"]
+            break
+    if not task:
+        return lines[starts[-1]].strip()
+    return f"{summary}; {task}: {error}" + (f"; log: {task_log}" if task_log else "")
+
+
+def _manifest_sizes(paths: RunPaths) -> dict[str, int] | None:
+    """Shard name -> size in the manifest; None when there is no manifest yet."""
     if not paths.manifest.exists():
-        return {}
+        return None
     return {s["name"]: s["size"] for s in json.loads(paths.manifest.read_text())["shards"]}
 
 
-def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int]) -> ShardStatus:
+def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | None) -> ShardStatus:
     document = json.loads(paths.shard_plan(shard).read_text())
     cache = paths.render_cache(shard, document["config_hash"])
     rendered = sum(cache_path(cache, v, c["clip_id"]).exists() for c in document["clips"] for v in document["views"])
     total = len(document["clips"]) * len(document["views"])
     shard_file = paths.shard_file(shard)
     if shard_file.exists():
+        if manifest_sizes is None:
+            return ShardStatus(shard, "done", rendered, total, "no manifest yet")
         size = manifest_sizes.get(shard)
-        state = "done" if size == shard_file.stat().st_size else "stale"
-        return ShardStatus(shard, state, rendered, total, "" if state == "done" else "not in the manifest yet")
-    error = _last_error(paths.work_dir / "logs" / "merge" / f"{shard}.log") or _last_error(
+        if size == shard_file.stat().st_size:
+            return ShardStatus(shard, "done", rendered, total)
+        detail = "not in the manifest" if size is None else "differs from the manifest (rebuilt since)"
+        return ShardStatus(shard, "stale", rendered, total, detail)
+    error = _last_error(paths.work_dir / "logs" / "merge" / f"{shard}.log") or _render_failure(
         paths.work_dir / "logs" / "render" / f"{shard}.log"
     )
     if error:
@@ -79,7 +114,8 @@ def rerun_command(config: dict, statuses: list[ShardStatus], profile: str, confi
     targets = [str(paths.shard_file(s.name)) for s in statuses if s.state not in ("done",)]
     if not targets:
         return ""
-    parts = ["snakemake", f"--profile {profile}"]
+    parts = ["snakemake", f"--profile {profile}", *targets, str(paths.manifest), str(paths.checksums)]
     if configfile:
+        # Last: --configfile takes every argument after it, so targets after it would be read as config files.
         parts.append(f"--configfile {configfile}")
-    return " ".join(parts + targets + [str(paths.manifest), str(paths.checksums)])
+    return " ".join(parts)
