@@ -9,6 +9,7 @@ so the check needs no body model. Rendering tests are small (tens of pixels,
 
 from __future__ import annotations
 
+import os
 import dataclasses
 import json
 import struct
@@ -448,3 +449,16 @@ def test_demo_body_renders_with_its_parts() -> None:
     col, row = np.floor(uvw[:, :2] / uvw[:, 2:]).astype(int).T
     near = mask | _boundary(mask)
     assert near[row, col].mean() > 0.99
+
+
+def test_stale_scratch_of_dead_processes_is_swept(tmp_path):
+    from synthact.render.blender import SCRATCH_PREFIX, _sweep_stale_scratch
+
+    dead = tmp_path / f"{SCRATCH_PREFIX}999999999-abc"
+    alive = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def"
+    other = tmp_path / "someone-else"
+    for folder in (dead, alive, other):
+        folder.mkdir()
+        (folder / "frame.exr").write_bytes(b"x")
+    _sweep_stale_scratch(tmp_path)
+    assert not dead.exists() and alive.exists() and other.exists()

@@ -275,6 +275,27 @@ def _socket(sockets: Any, identifier: str) -> Any:
 # --- the scene ---------------------------------------------------------------------
 
 
+SCRATCH_PREFIX = "synthact-render-"
+
+
+def _sweep_stale_scratch(root: Path) -> None:
+    """Remove scratch folders of render processes that no longer run.
+
+    A killed or requeued task never reaches its cleanup, and /dev/shm is
+    memory: on a long-lived node these folders would pile up.
+    """
+    for folder in root.glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 class BlenderScene:
     """The one Blender scene of this process, reused for every clip.
 
@@ -305,8 +326,9 @@ class BlenderScene:
         self._bpy = _import_bpy()
         BlenderScene._generation += 1
         self._generation_id = BlenderScene._generation
-        root = settings.scratch_dir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else None)
-        self.scratch = Path(tempfile.mkdtemp(prefix="synthact-render-", dir=root))
+        root = settings.scratch_dir or (Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir()))
+        _sweep_stale_scratch(root)
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=root))
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.scratch, True)
         self._clips = 0
 
