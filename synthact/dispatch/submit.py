@@ -22,7 +22,7 @@ from pathlib import Path
 
 import submitit
 
-from synthact.render.worker import ViewTask, cache_path, render_view
+from synthact.render.worker import ViewTask, missing_results, render_view
 
 POLL_SECONDS = 2.0
 RESULT_GRACE_SECONDS = 15.0
@@ -73,7 +73,7 @@ def threads_per_task(config: dict, job_threads: int, num_views: int) -> int:
 
 
 def count_cached(document: dict, cache_dir: Path) -> int:
-    return sum(cache_path(cache_dir, v, c["clip_id"]).exists() for c in document["clips"] for v in document["views"])
+    return len(document["clips"]) * len(document["views"]) - len(missing_results(document, cache_dir))
 
 
 def wait_with_progress(jobs: list, document: dict, cache_dir: Path) -> None:
@@ -145,8 +145,7 @@ def render_shard(config: dict, shard_plan: Path, cache_dir: Path, done_path: Pat
           file=sys.stderr, flush=True)  # fmt: skip
     wait_with_progress(jobs, document, cache_dir)
     results = collect(jobs, views, document["shard"])
-    missing = [str(cache_path(cache_dir, v, c["clip_id"])) for c in document["clips"] for v in views
-               if not cache_path(cache_dir, v, c["clip_id"]).exists()]  # fmt: skip
+    missing = missing_results(document, cache_dir)
     if missing:
         raise RenderFailed(f"shard {document['shard']}: tasks ended but {len(missing)} clip results are missing, e.g. {missing[0]}")
     summary = {"shard": document["shard"], "views": results, "num_clips": len(document["clips"])}

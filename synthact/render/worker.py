@@ -46,6 +46,12 @@ def cache_path(cache_dir: str | Path, view: str, clip_id: str) -> Path:
     return Path(cache_dir) / view / f"{clip_id}.npz"
 
 
+def missing_results(document: dict, cache_dir: str | Path) -> list[Path]:
+    """Every clip-view result of the shard that is not in the cache yet."""
+    paths = (cache_path(cache_dir, v, c["clip_id"]) for c in document["clips"] for v in document["views"])
+    return [p for p in paths if not p.exists()]
+
+
 def pending_clips(document: dict, view: str, cache_dir: str | Path) -> list[dict]:
     return [c for c in document["clips"] if not cache_path(cache_dir, view, c["clip_id"]).exists()]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthact.config import RunPaths
-from synthact.render.worker import cache_path
+from synthact.render.worker import missing_results
 
 ERROR_MARKERS = ("error:", "Traceback", "RenderFailed", "MergeError")
 
@@ -78,8 +78,8 @@ def _manifest_sizes(paths: RunPaths) -> dict[str, int] | None:
 def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | None) -> ShardStatus:
     document = json.loads(paths.shard_plan(shard).read_text())
     cache = paths.render_cache(shard, document["config_hash"])
-    rendered = sum(cache_path(cache, v, c["clip_id"]).exists() for c in document["clips"] for v in document["views"])
     total = len(document["clips"]) * len(document["views"])
+    rendered = total - len(missing_results(document, cache))
     shard_file = paths.shard_file(shard)
     if shard_file.exists():
         if manifest_sizes is None:
