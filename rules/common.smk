@@ -1,7 +1,8 @@
-# Shared helpers: run paths, the config handed to the CLI, and checkpoint-driven targets.
+# Shared helpers: run paths, each stage's params, and checkpoint-driven targets.
 import json
 
 from synthact.config import RunPaths, validate_config
+from synthact.stages import stage_params
 
 validate_config(config, source="workflow config")  # the CLI's own cross-field checks
 # Skeleton sources (ntu, smarthome): the index and renderer read the fit stage's outputs.
@@ -12,10 +13,16 @@ PATHS = RunPaths.from_config(config)
 WORK = str(PATHS.work_dir)
 OUT = str(PATHS.output_dir)
 
-# What changes the content goes into each rule's params (a change reruns the
-# rule); dispatch settings do not, so moving a run to Slurm reruns nothing.
+# The whole config goes to the CLI; each rule's params hold only what its output
+# depends on (synthact/stages.py), so a change reruns exactly the stages it affects,
+# and dispatch settings rerun nothing.
 CONTENT_CONFIG = json.dumps({k: v for k, v in config.items() if k != "dispatch"}, sort_keys=True)
 DISPATCH_CONFIG = json.dumps(config["dispatch"], sort_keys=True)
+PROTOCOLS = config["labels"]["protocols"]
+
+
+def params_of(stage):
+    return stage_params(config, stage)
 
 
 wildcard_constraints:
@@ -29,8 +36,12 @@ def planned_shards(wildcards=None):
         return [s["name"] for s in json.load(f)["shards"]]
 
 
+def label_tables():
+    return [str(PATHS.clip_table(p)) for p in PROTOCOLS] + [str(PATHS.class_table(p)) for p in PROTOCOLS]
+
+
 def all_outputs(wildcards):
     # Ask for every shard, not only the manifest: a deleted shard is then
     # rebuilt alone (Snakemake would not look past an up-to-date manifest).
     shards = [str(PATHS.shard_file(s)) for s in planned_shards()]
-    return shards + [str(PATHS.manifest), str(PATHS.checksums)]
+    return shards + label_tables() + [str(PATHS.manifest), str(PATHS.checksums)]

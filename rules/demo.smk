@@ -6,7 +6,7 @@ rule demo_data:
     output:
         stamp=DEMO_STAMP,
     params:
-        cfg=json.dumps(config["demo"] | {"motion": config["motion"]}, sort_keys=True),
+        cfg=params_of("demo_data"),
     log:
         f"{WORK}/logs/demo_data.log",
     threads: 1

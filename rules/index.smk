@@ -1,12 +1,13 @@
+# The take table: every sequence x repetition, its frames at the target rate, its source labels.
 rule index:
     input:
         demo_inputs,
         fit_inputs,
     output:
-        clips=f"{WORK}/index/clips.jsonl",
+        takes=f"{WORK}/index/takes.jsonl",
         report=f"{WORK}/index/report.json",
     params:
-        cfg=json.dumps({k: config[k] for k in ("motion", "clips")}, sort_keys=True),
+        cfg=params_of("index"),
     log:
         f"{WORK}/logs/index.log",
     threads: 1

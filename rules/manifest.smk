@@ -1,9 +1,12 @@
 rule manifest:
     input:
         shards=lambda wildcards: [str(PATHS.shard_file(s)) for s in planned_shards()],
+        labels=label_tables(),
     output:
         manifest=f"{OUT}/manifest.json",
         checksums=f"{OUT}/SHA256SUMS",
+    params:
+        cfg=params_of("manifest"),
     log:
         f"{WORK}/logs/manifest.log",
     threads: 1

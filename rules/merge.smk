@@ -4,6 +4,8 @@ rule merge:
         plan=f"{WORK}/plan/plan.json",
     output:
         shard=f"{OUT}/shards/{{shard}}.h5",
+    params:
+        cfg=params_of("merge"),
     log:
         f"{WORK}/logs/merge/{{shard}}.log",
     threads: 1

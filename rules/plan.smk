@@ -1,11 +1,11 @@
 # The single global checkpoint: the number of shards is only known here.
 checkpoint plan:
     input:
-        clips=f"{WORK}/index/clips.jsonl",
+        takes=f"{WORK}/index/takes.jsonl",
     output:
         plan=f"{WORK}/plan/plan.json",
     params:
-        cfg=json.dumps({k: config[k] for k in ("seed", "plan", "rig", "render")}, sort_keys=True),
+        cfg=params_of("plan"),
     log:
         f"{WORK}/logs/plan.log",
     threads: 1

@@ -1,6 +1,6 @@
 # One job per shard. It only dispatches: one submitit task per view renders
-# every clip of the shard (a job array on the GPU partition under Slurm, local
-# processes otherwise). Per-clip results live in a cache folder that is not a
+# every take of the shard (a job array on the GPU partition under Slurm, local
+# processes otherwise). Per-window results live in a cache folder that is not a
 # declared output, so a rerun after a failure resumes instead of starting over.
 localrules:
     render,
@@ -18,7 +18,7 @@ rule render:
     output:
         done=f"{WORK}/render/{{shard}}.json",
     params:
-        cfg=json.dumps({k: config[k] for k in ("seed", "motion", "clips", "rig", "render", "randomize")}, sort_keys=True),
+        cfg=params_of("render"),
     log:
         f"{WORK}/logs/render/{{shard}}.log",
     benchmark:

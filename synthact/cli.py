@@ -41,70 +41,83 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> None:
-    from synthact.clips.index import build_index
+    from synthact.takes.index import build_index
 
     config = _config(args)
     paths = RunPaths.from_config(config)
-    paths.clip_table.parent.mkdir(parents=True, exist_ok=True)
-    build_index(config, paths.clip_table, paths.index_report)
+    build_index(config, paths.take_table, paths.index_report)
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
-    from synthact.clips.plan import build_plan
+    from synthact.takes.plan import build_plan
 
     config = _config(args)
     shards = build_plan(config)
-    clips = sum(len(s.clips) for s in shards)
-    print(f"plan: {clips} clips in {len(shards)} shards, {len(config['rig']['views'])} views each", file=sys.stderr)
+    takes = sum(len(s.takes) for s in shards)
+    frames = sum(s.num_frames for s in shards)
+    print(f"plan: {takes} takes ({frames} frames) in {len(shards)} shards, {len(config['rig']['views'])} views each",
+          file=sys.stderr)  # fmt: skip
 
 
 def cmd_render_shard(args: argparse.Namespace) -> None:
-    from synthact.clips.plan import read_shard_document
     from synthact.dispatch.submit import render_shard
+    from synthact.stages import stage_key
 
     config = _config(args)
     paths = RunPaths.from_config(config)
-    cache_dir = paths.render_cache(args.shard, read_shard_document(paths.shard_plan(args.shard))["config_hash"])
+    cache = paths.render_cache(stage_key(config, "render"))
     summary = render_shard(
         config,
         shard_plan=paths.shard_plan(args.shard),
-        cache_dir=cache_dir,
+        cache=cache,
         done_path=paths.render_done(args.shard),
         log_dir=paths.dispatch_logs(args.shard),
         job_threads=args.threads,
     )
     rendered = sum(v["rendered"] for v in summary["views"])
-    print(f"[{args.shard}] done: {rendered} clip-views rendered now, {summary['num_clips']} clips x "
-          f"{len(summary['views'])} views in {cache_dir}", file=sys.stderr)  # fmt: skip
+    print(f"[{args.shard}] done: {rendered} take-view windows rendered now; {summary['num_takes']} takes "
+          f"({summary['num_frames']} frames) x {len(summary['views'])} views in {cache.root}", file=sys.stderr)  # fmt: skip
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
-    from synthact.clips.plan import read_shard_document
     from synthact.shards.writer import write_shard
+    from synthact.stages import stage_key
+    from synthact.takes.plan import ShardPlan
 
     config = _config(args)
     paths = RunPaths.from_config(config)
-    document = read_shard_document(paths.shard_plan(args.shard))
-    cache_dir = paths.render_cache(args.shard, document["config_hash"])
-    n_clips, n_bytes = write_shard(document, cache_dir, paths.shard_file(args.shard), {"seed": config["seed"]})
-    print(f"[{args.shard}] merged {n_clips} clips, {n_bytes / 1e6:.1f} MB -> {paths.shard_file(args.shard)}", file=sys.stderr)
+    plan = ShardPlan.read(paths.shard_plan(args.shard))
+    key = stage_key(config, "render")
+    attrs = {"seed": config["seed"], "render_key": key}
+    n_takes, n_bytes = write_shard(plan, paths.render_cache(key), paths.shard_file(args.shard), attrs)
+    print(f"[{args.shard}] merged {n_takes} takes, {n_bytes / 1e6:.1f} MB -> {paths.shard_file(args.shard)}", file=sys.stderr)
+
+
+def cmd_labels(args: argparse.Namespace) -> None:
+    from synthact.labels.stage import build_labels
+
+    build_labels(_config(args))
 
 
 def cmd_manifest(args: argparse.Namespace) -> None:
-    from synthact.clips.plan import read_plan
     from synthact.shards.manifest import write_manifest
+    from synthact.takes.plan import read_plan
 
     config = _config(args)
     paths = RunPaths.from_config(config)
     plan = read_plan(paths.plan)
     shard_paths = [paths.shard_file(s["name"]) for s in plan["shards"]]
-    manifest = write_manifest(paths.output_dir, shard_paths, config_hash(config), plan["views"])
+    protocols = config["labels"]["protocols"]
+    label_files = [(p, paths.clip_table(p), paths.class_table(p)) for p in protocols]
+    manifest = write_manifest(paths.output_dir, shard_paths, label_files, config_hash(config), plan["views"])
     total = sum(s.size for s in manifest.shards)
     splits = ", ".join(f"{n} {split}" for split, n in manifest.splits.items())
+    clips = ", ".join(f"{e.protocol} {e.num_clips}" for e in manifest.labels if e.path.endswith("clips.jsonl"))
     print(
-        f"SynthAct dataset ready: {manifest.num_clips} clips ({splits}) x {len(manifest.views)} views "
-        f"({', '.join(manifest.views)}) in {len(manifest.shards)} shards, {total / 1e6:.1f} MB\n"
-        f"  shards:    {paths.output_dir / 'shards'}\n  manifest:  {paths.manifest}\n"
+        f"SynthAct dataset ready: {manifest.num_takes} takes ({splits}), {manifest.num_frames} frames x "
+        f"{len(manifest.views)} views ({', '.join(manifest.views)}) in {len(manifest.shards)} shards, "
+        f"{total / 1e6:.1f} MB\n  clips:     {clips}\n"
+        f"  shards:    {paths.output_dir / 'shards'}\n  labels:    {paths.labels_dir}\n  manifest:  {paths.manifest}\n"
         f"  checksums: {paths.checksums} (check with: cd {paths.output_dir} && sha256sum -c SHA256SUMS)"
     )
 
@@ -116,8 +129,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     manifest, problems = verify(output_dir, progress=lambda e: print(f"checking {e.path}", file=sys.stderr))
     for problem in problems:
         print(f"FAILED {problem.path}: {problem.kind}: {problem.detail}")
-    ok = len(manifest.shards) - len(problems)
-    print(f"verify: {ok}/{len(manifest.shards)} shards OK ({manifest.num_clips} clips) in {output_dir}")
+    files = manifest.files()
+    print(f"verify: {len(files) - len(problems)}/{len(files)} files OK ({len(manifest.shards)} shards, "
+          f"{len(manifest.labels)} label files, {manifest.num_takes} takes) in {output_dir}")  # fmt: skip
     return 1 if problems else 0
 
 
@@ -130,7 +144,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = _config(args)
     statuses = run_status(config)
     table = Table(title=f"SynthAct run in {RunPaths.from_config(config).output_dir}")
-    for column in ("shard", "state", "clip-views rendered", "detail"):
+    for column in ("shard", "state", "windows rendered", "detail"):
         table.add_column(column)
     for s in statuses:
         table.add_row(s.name, s.state, f"{s.rendered}/{s.total}", s.detail)
@@ -175,10 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     stages = {
         "demo-data": (cmd_demo_data, "generate the built-in licence-free inputs (body model, motion, labels)"),
-        "index": (cmd_index, "build the clip table from motion and labels"),
-        "plan": (cmd_plan, "assign clips to shards and place every view's camera"),
+        "index": (cmd_index, "build the take table (sequence x repetition, frames, source labels)"),
+        "plan": (cmd_plan, "assign whole takes to shards and draw every view's camera placement"),
         "render-shard": (cmd_render_shard, "render every view of one shard through submitit"),
         "merge": (cmd_merge, "merge one shard's render results into an HDF5 shard"),
+        "labels": (cmd_labels, "write the clip tables of every label protocol (no re-render)"),
         "manifest": (cmd_manifest, "write manifest.json and SHA256SUMS"),
     }
     for name, (func, help_text) in stages.items():

@@ -18,10 +18,13 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import yaml
+
+if TYPE_CHECKING:
+    from synthact.render.cache import RenderCache
 
 SCHEMA_PATH = Path(str(resources.files("synthact") / "schemas" / "config.schema.yaml"))
 PRESET_DIR = Path(str(resources.files("synthact") / "presets"))
@@ -135,6 +138,8 @@ def _check_views(rig: dict, source: str) -> None:
             raise ConfigError(f"{where}: actor mode needs azimuth_deg (the camera's angle around the actor)")
         if rig["mode"] == "room" and "position_m" not in view:
             raise ConfigError(f"{where}: room mode needs position_m (the camera's XY in the room)")
+    if rig["mode"] == "room" and rig["camera_motion"] == "follow":
+        raise ConfigError(f"{source}: rig.camera_motion: follow moves cameras with the actor; room cameras are fixed (use static or auto)")
     if rig["mode"] == "room" and (rig["setups"] or rig["facing"]):
         raise ConfigError(f"{source}: rig.setups / rig.facing place cameras around the actor: use them with mode actor")
     unknown = sorted(set(rig["facing"]) - {v["name"] for v in rig["views"]})
@@ -179,8 +184,8 @@ class RunPaths:
         return cls(output_dir=output, work_dir=work)
 
     @property
-    def clip_table(self) -> Path:
-        return self.work_dir / "index" / "clips.jsonl"
+    def take_table(self) -> Path:
+        return self.work_dir / "index" / "takes.jsonl"
 
     @property
     def index_report(self) -> Path:
@@ -193,13 +198,11 @@ class RunPaths:
     def shard_plan(self, shard: str) -> Path:
         return self.work_dir / "plan" / "shards" / f"{shard}.json"
 
-    def render_cache(self, shard: str, content_hash: str) -> Path:
-        """Per-clip results; not a Snakemake output, so it survives reruns.
+    def render_cache(self, render_key: str) -> "RenderCache":
+        """Per-window results; not a Snakemake output, so they survive reruns (render/cache.py)."""
+        from synthact.render.cache import RenderCache
 
-        Keyed by the config hash: after a config change, nothing rendered
-        under the old settings is mistaken for finished.
-        """
-        return self.work_dir / "cache" / content_hash[:16] / shard
+        return RenderCache.for_key(self.work_dir, render_key)
 
     def render_done(self, shard: str) -> Path:
         return self.work_dir / "render" / f"{shard}.json"
@@ -209,6 +212,20 @@ class RunPaths:
 
     def shard_file(self, shard: str) -> Path:
         return self.output_dir / "shards" / f"{shard}.h5"
+
+    @property
+    def labels_dir(self) -> Path:
+        return self.output_dir / "labels"
+
+    def clip_table(self, protocol: str) -> Path:
+        return self.labels_dir / protocol / "clips.jsonl"
+
+    def class_table(self, protocol: str) -> Path:
+        return self.labels_dir / protocol / "classes.json"
+
+    @property
+    def labels_report(self) -> Path:
+        return self.work_dir / "labels" / "report.json"
 
     @property
     def manifest(self) -> Path:

@@ -1,7 +1,9 @@
-"""Read SynthAct shards: one clip-view at a time, or as a PyTorch Dataset.
+"""Read SynthAct shards (takes x views) and clip tables (one per label protocol).
 
 File handles open lazily, once per process, so a DataLoader's workers each
 get their own handle after the fork (HDF5 handles must not cross a fork).
+Reads touch only the frames and modalities asked for: a 16-frame window of RGB
+reads 16 JPEGs, not the take.
 """
 
 from __future__ import annotations
@@ -9,24 +11,43 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterable
 
 import h5py
 import numpy as np
-from torch.utils.data import Dataset
+
+from synthact.labels.tables import ClassTable, ClipRow, read_class_table, read_clip_rows
+
+# Per-view datasets; a subgroup's arrays are named with an underscore ("ntu25/joints_cam" -> "ntu25_joints_cam").
+VIEW_MODALITIES = (
+    "rgb", "depth", "mask", "parts", "normals", "keypoints_2d", "keypoints_visible", "joints_cam", "bbox",
+    "K", "R", "t", "ntu25_keypoints_2d", "ntu25_keypoints_visible", "ntu25_joints_cam",
+)  # fmt: skip
+TAKE_MODALITIES = ("joints_world", "ntu25_joints_world", "frames", "source_frames")
+JSON_TAKE_ATTRS = ("appearance", "rig", "segments", "spans")
+
+Frames = slice | np.ndarray | list[int] | None
 
 
 def decode_jpeg(blob: np.ndarray) -> np.ndarray:
     import simplejpeg
 
-    return simplejpeg.decode_jpeg(blob.tobytes(), colorspace="RGB")
+    return simplejpeg.decode_jpeg(np.asarray(blob).tobytes(), colorspace="RGB")
 
 
-@dataclass(frozen=True)
-class ClipView:
-    shard: Path
-    clip_id: str
-    view: str
+def _h5_name(modality: str) -> str:
+    return modality.replace("ntu25_", "ntu25/", 1) if modality.startswith("ntu25_") else modality
+
+
+def _select(dataset: h5py.Dataset, frames: Frames) -> np.ndarray:
+    """Rows ``frames`` of a dataset, reading only those (h5py wants sorted, unique indices)."""
+    if frames is None:
+        return dataset[()]
+    if isinstance(frames, slice):
+        return dataset[frames]
+    index = np.asarray(frames, dtype=np.int64)
+    unique, inverse = np.unique(index, return_inverse=True)
+    return dataset[unique][inverse]
 
 
 class ShardReader:
@@ -47,101 +68,94 @@ class ShardReader:
             self._file.close()
             self._file = None
 
+    def __enter__(self) -> "ShardReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
-    def clip_ids(self) -> list[str]:
-        return [c.decode() if isinstance(c, bytes) else str(c) for c in self.file["index/clip_ids"][()]]
+    def take_ids(self) -> list[str]:
+        return [c.decode() if isinstance(c, bytes) else str(c) for c in self.file["index/take_ids"][()]]
 
     @property
     def views(self) -> list[str]:
         return json.loads(self.file.attrs["views"])
 
-    def clip_attrs(self, clip_id: str) -> dict:
-        """The clip's attributes, JSON ones decoded (``rig``: per-clip camera draws)."""
-        attrs = dict(self.file[f"clips/{clip_id}"].attrs)
-        for key in ("categories", "category_overlap", "appearance", "rig"):
-            if key in attrs:  # "rig" is absent from shards older than the presets
+    def take_attrs(self, take_id: str) -> dict[str, Any]:
+        """The take's attributes, JSON ones decoded (``segments``: the source labels as given)."""
+        attrs = dict(self.file[f"takes/{take_id}"].attrs)
+        for key in JSON_TAKE_ATTRS:
+            if key in attrs:
                 attrs[key] = json.loads(attrs[key])
         return attrs
 
-    def view_attrs(self, clip_id: str, view: str) -> dict:
+    def view_attrs(self, take_id: str, view: str) -> dict[str, Any]:
         """One view's attributes, ``placement`` (every drawn camera value) decoded."""
-        attrs = dict(self.file[f"clips/{clip_id}/views/{view}"].attrs)
+        attrs = dict(self.file[f"takes/{take_id}/views/{view}"].attrs)
         if "placement" in attrs:
             attrs["placement"] = json.loads(attrs["placement"])
         return attrs
 
-    def read(self, clip_id: str, view: str, rgb: bool = True) -> dict[str, np.ndarray]:
-        """Every per-frame array of one clip-view, plus camera and clip-level arrays.
+    def num_frames(self, take_id: str) -> int:
+        return int(self.file[f"takes/{take_id}"].attrs["num_frames"])
 
-        Arrays of a subgroup are named with an underscore: ``ntu25/keypoints_2d``
-        becomes ``ntu25_keypoints_2d``.
+    def read(
+        self, take_id: str, view: str, modalities: Iterable[str] | None = None, frames: Frames = None
+    ) -> dict[str, np.ndarray]:
+        """Arrays of one take-view: the modalities asked for (all when None), at ``frames``.
+
+        ``frames`` is a slice or an index array into the take's frames (None: all).
+        Per-view modalities are ``VIEW_MODALITIES``, per-take ones ``TAKE_MODALITIES``;
+        ``rgb`` comes back decoded, (T, H, W, 3) uint8.
         """
-        clip = self.file[f"clips/{clip_id}"]
-        group = clip[f"views/{view}"]
-        out = _datasets(group, skip=("rgb",))
-        if rgb:
-            out["rgb"] = np.stack([decode_jpeg(blob) for blob in group["rgb"][()]])
-        out["joints_world"] = clip["joints_world"][()]
-        if "ntu25" in clip:
-            out["ntu25_joints_world"] = clip["ntu25/joints_world"][()]
-        out["frame_categories"] = clip["labels/frame_categories"][()]
-        out["category_names"] = json.loads(clip["labels/frame_categories"].attrs["categories"])
+        take = self.file[f"takes/{take_id}"]
+        group = take[f"views/{view}"]
+        wanted = list(VIEW_MODALITIES + TAKE_MODALITIES) if modalities is None else list(modalities)
+        out: dict[str, np.ndarray] = {}
+        for modality in wanted:
+            name = _h5_name(modality)
+            if modality in VIEW_MODALITIES:
+                data = _select(group[name], frames)
+                out[modality] = np.stack([decode_jpeg(b) for b in data]) if modality == "rgb" else data
+            elif modality in TAKE_MODALITIES:
+                out[modality] = _select(take[name], frames)
+            else:
+                raise KeyError(f"{self.path}: unknown modality {modality!r}; known: {VIEW_MODALITIES + TAKE_MODALITIES}")
         return out
 
 
-def _datasets(group: h5py.Group, skip: tuple[str, ...] = (), prefix: str = "") -> dict[str, np.ndarray]:
-    """Every dataset below ``group``, subgroup names joined to dataset names by '_'."""
-    out: dict[str, np.ndarray] = {}
-    for name, item in group.items():
-        if name in skip:
-            continue
-        if isinstance(item, h5py.Group):
-            out.update(_datasets(item, prefix=f"{prefix}{name}_"))
-        else:
-            out[f"{prefix}{name}"] = item[()]
-    return out
+@dataclass(frozen=True)
+class ClipTable:
+    """One protocol's clips and classes, as the labels stage wrote them."""
+
+    protocol: str
+    rows: tuple[ClipRow, ...]
+    classes: ClassTable
+
+    @classmethod
+    def load(cls, output_dir: str | Path, protocol: str | None = None) -> "ClipTable":
+        """``protocol`` None: the run's default, the first of ``labels.protocols`` (the manifest says)."""
+        output_dir = Path(output_dir)
+        if protocol is None:
+            protocol = default_protocol(output_dir)
+        folder = output_dir / "labels" / protocol
+        if not folder.is_dir():
+            have = sorted(p.name for p in (output_dir / "labels").glob("*") if p.is_dir())
+            raise FileNotFoundError(f"{folder}: no clip table for protocol {protocol!r}; this run has {have}")
+        rows = tuple(read_clip_rows(folder / "clips.jsonl"))
+        return cls(protocol=protocol, rows=rows, classes=read_class_table(folder / "classes.json"))
+
+    def split(self, name: str) -> list[ClipRow]:
+        return [r for r in self.rows if r.split == name]
 
 
-def iter_clip_views(shard_paths: list[Path]) -> Iterator[ClipView]:
-    for path in shard_paths:
-        reader = ShardReader(path)
-        try:
-            for clip_id in reader.clip_ids:
-                for view in reader.views:
-                    yield ClipView(Path(path), clip_id, view)
-        finally:
-            reader.close()
+def default_protocol(output_dir: Path) -> str:
+    manifest = json.loads((Path(output_dir) / "manifest.json").read_text())
+    return manifest["labels"][0]["protocol"]
 
 
 def shard_paths_from_manifest(output_dir: str | Path, split: str | None = None) -> list[Path]:
     output_dir = Path(output_dir)
     manifest = json.loads((output_dir / "manifest.json").read_text())
     return [output_dir / s["path"] for s in manifest["shards"] if split is None or s["split"] == split]
-
-
-class SynthActDataset(Dataset):
-    """A map-style PyTorch Dataset of clip-views.
-
-    Items are dicts of numpy arrays plus ``primary_category``; wrap with a
-    collate function of your choice since clips differ in length.
-    """
-
-    def __init__(self, output_dir: str | Path, split: str | None = None, rgb: bool = True):
-        self.items = list(iter_clip_views(shard_paths_from_manifest(output_dir, split)))
-        self.rgb = rgb
-        self._readers: dict[Path, ShardReader] = {}
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> dict:
-        item = self.items[index]
-        reader = self._readers.setdefault(item.shard, ShardReader(item.shard))
-        sample = reader.read(item.clip_id, item.view, rgb=self.rgb)
-        sample["primary_category"] = reader.clip_attrs(item.clip_id)["primary_category"]
-        sample["clip_id"], sample["view"] = item.clip_id, item.view
-        return sample
-
-    def __getstate__(self) -> dict:
-        # Never carry open HDF5 handles into DataLoader workers.
-        return {**self.__dict__, "_readers": {}}

@@ -6,14 +6,13 @@ With ``dispatch.cluster: local`` the same code runs the tasks as local
 processes (laptops, CI); ``debug`` runs them in this process.
 
 A task that is preempted or reaches its time limit checkpoints and is requeued
-by submitit; on restart it skips the clips already in the cache.
+by submitit; on restart it skips the windows already in the cache.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import sys
 import time
@@ -22,14 +21,17 @@ from pathlib import Path
 
 import submitit
 
-from synthact.render.worker import ViewTask, missing_results, render_view
+from synthact import atomic
+from synthact.render.cache import RenderCache
+from synthact.render.worker import ViewTask, render_view
+from synthact.takes.plan import ShardPlan
 
 POLL_SECONDS = 2.0
 RESULT_GRACE_SECONDS = 15.0
 
 
 class RenderViewTask(submitit.helpers.Checkpointable):
-    """A picklable, requeueable callable; resuming is safe since finished clips are skipped."""
+    """A picklable, requeueable callable; resuming is safe since finished windows are skipped."""
 
     def __call__(self, task: ViewTask) -> dict:
         return render_view(task)
@@ -72,17 +74,17 @@ def threads_per_task(config: dict, job_threads: int, num_views: int) -> int:
     return max(1, job_threads // num_views)
 
 
-def count_cached(document: dict, cache_dir: Path) -> int:
-    return len(document["clips"]) * len(document["views"]) - len(missing_results(document, cache_dir))
+def missing_windows(plan: ShardPlan, cache: RenderCache) -> list[Path]:
+    return cache.missing(plan.take_frames(), list(plan.views), plan.window_frames)
 
 
-def wait_with_progress(jobs: list, document: dict, cache_dir: Path) -> None:
-    total = len(document["clips"]) * len(document["views"])
+def wait_with_progress(jobs: list, plan: ShardPlan, cache: RenderCache) -> None:
+    total = cache.count(plan.take_frames(), list(plan.views), plan.window_frames)
     last = -1
     while not all(job.done() for job in jobs):
-        done = count_cached(document, cache_dir)
+        done = total - len(missing_windows(plan, cache))
         if done != last:
-            print(f"[{document['shard']}] {done}/{total} clip-views rendered", file=sys.stderr, flush=True)
+            print(f"[{plan.name}] {done}/{total} take-view windows rendered", file=sys.stderr, flush=True)
             last = done
         time.sleep(POLL_SECONDS)
 
@@ -126,32 +128,28 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
             failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job, exc)}\n    log: {job.paths.stderr}")
     if failures:
         raise RenderFailed(f"shard {shard}: {len(failures)} of {len(jobs)} render tasks failed; "
-                           "finished clips are kept and a rerun renders only the rest:\n" + "\n".join(failures))  # fmt: skip
+                           "finished windows are kept and a rerun renders only the rest:\n" + "\n".join(failures))  # fmt: skip
     return results
 
 
-def render_shard(config: dict, shard_plan: Path, cache_dir: Path, done_path: Path, log_dir: Path, job_threads: int) -> dict:
-    """Render every view of one shard; write ``done_path`` only once all clips exist."""
-    document = json.loads(Path(shard_plan).read_text())
-    views = document["views"]
+def render_shard(config: dict, shard_plan: Path, cache: RenderCache, done_path: Path, log_dir: Path, job_threads: int) -> dict:
+    """Render every view of one shard; write ``done_path`` only once every window exists."""
+    plan = ShardPlan.read(shard_plan)
+    views = list(plan.views)
     task_config = dict(config, render=dict(config["render"], threads=threads_per_task(config, job_threads, len(views))))
-    base = ViewTask(shard_plan=str(shard_plan), view="", cache_dir=str(cache_dir), config_json=json.dumps(task_config))
+    base = ViewTask(shard_plan=str(shard_plan), view="", cache_root=str(cache.root), config_json=json.dumps(task_config))
     tasks = [replace(base, view=view) for view in views]
     env = submitit.helpers.clean_env() if config["dispatch"]["cluster"] == "slurm" else contextlib.nullcontext()
     with env:
         executor = make_executor(config["dispatch"], log_dir, task_config["render"]["threads"])
         jobs = executor.map_array(RenderViewTask(), tasks)
-    print(f"[{document['shard']}] dispatched {len(jobs)} view tasks ({config['dispatch']['cluster']}); logs in {log_dir}",
+    print(f"[{plan.name}] dispatched {len(jobs)} view tasks ({config['dispatch']['cluster']}); logs in {log_dir}",
           file=sys.stderr, flush=True)  # fmt: skip
-    wait_with_progress(jobs, document, cache_dir)
-    results = collect(jobs, views, document["shard"])
-    missing = missing_results(document, cache_dir)
+    wait_with_progress(jobs, plan, cache)
+    results = collect(jobs, views, plan.name)
+    missing = missing_windows(plan, cache)
     if missing:
-        raise RenderFailed(f"shard {document['shard']}: tasks ended but {len(missing)} clip results are missing, e.g. {missing[0]}")
-    summary = {"shard": document["shard"], "views": results, "num_clips": len(document["clips"])}
-    done_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = done_path.with_name(f".{done_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, done_path)
+        raise RenderFailed(f"shard {plan.name}: tasks ended but {len(missing)} window results are missing, e.g. {missing[0]}")
+    summary = {"shard": plan.name, "views": results, "num_takes": len(plan.takes), "num_frames": plan.num_frames}
+    atomic.write_text(done_path, json.dumps(summary, indent=1))
     return summary
-

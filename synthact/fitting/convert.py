@@ -81,10 +81,11 @@ def check_skeleton_config(config: dict[str, Any]) -> None:
     if not motion["skeleton_dir"]:
         raise ConfigError(f"motion.skeleton_dir: required when motion.source is {source} (the skeleton files' folder)")
     dataset = DATASETS[source]
-    if config["clips"]["categories"] != "all":
+    chunked = [p for p in config["labels"]["protocols"] if p.startswith("babel-chunks")]
+    if chunked:
         raise ConfigError(
-            f"clips.categories is {config['clips']['categories']}, but motion.source {source} labels every clip "
-            f"with its {dataset.title} class name, not a BABEL category; set clips.categories: all"
+            f"labels.protocols has {chunked}, but motion.source {source} labels every sample "
+            f"with its {dataset.title} class name, not a BABEL category; set labels.protocols: [segments]"
         )
     if config["demo"]["enabled"]:
         raise ConfigError(

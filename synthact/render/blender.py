@@ -43,7 +43,7 @@ import struct
 import sys
 import tempfile
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
@@ -582,17 +582,18 @@ class BlenderScene:
     def render_clip(
         self,
         vertices: np.ndarray,
-        camera: Camera,
+        cameras: Camera | Sequence[Camera],
         appearance: Appearance,
         progress: Callable[[int], None] | None = None,
         seed: int = 0,
         room_origin: tuple[float, float] = (0.0, 0.0),
     ) -> RenderedClip:
-        """Render every frame of one clip from one camera.
+        """Render every frame of one clip (a take's window) from one view.
 
         Args:
             vertices: (T, V, 3) posed body vertices, world Z-up, metres.
-            camera: Intrinsics and pose; its size must match the settings.
+            cameras: One camera per frame (a camera that follows the actor), or one
+                for every frame; sizes must match the settings.
             appearance: Lighting, clothing and ground (the same for every view
                 of a clip); with the room scene it must carry ``room``.
             progress: Called with the number of frames done after each frame.
@@ -613,23 +614,25 @@ class BlenderScene:
             raise ValueError("vertices contain NaN or inf")
         if self._room is not None and appearance.room is None:
             raise ValueError("the room scene needs an appearance with a room (sample_appearance(..., room=True))")
-        if (camera.width, camera.height) != (self.settings.width, self.settings.height):
-            raise ValueError(
-                f"camera is {camera.width}x{camera.height}, "
-                f"settings are {self.settings.width}x{self.settings.height}"
-            )
+        per_frame = [cameras] * len(verts) if isinstance(cameras, Camera) else list(cameras)
+        if len(per_frame) != len(verts):
+            raise ValueError(f"{len(per_frame)} cameras for {len(verts)} frames")
+        for camera in {(c.width, c.height) for c in per_frame}:
+            if camera != (self.settings.width, self.settings.height):
+                raise ValueError(
+                    f"camera is {camera[0]}x{camera[1]}, settings are {self.settings.width}x{self.settings.height}"
+                )
         self._clips += 1
         cache = self.scratch / f"clip{self._clips:06d}.pc2"
         write_pc2(cache, verts)
         try:
             self._set_animation(cache, verts[0], len(verts))
             self._check_animation(verts)
-            self._set_camera(camera)
             self._apply_appearance(appearance)
             if self._room is not None:
                 self._place_room(appearance, room_origin)
             self._scene.cycles.seed = seed % 2**31
-            return self._render_frames(len(verts), np.asarray(camera.R), progress)
+            return self._render_frames(per_frame, progress)
         finally:
             cache.unlink(missing_ok=True)
 
@@ -704,22 +707,21 @@ class BlenderScene:
         # check_existing: each HDRI is loaded once per process, however many clips use it.
         return self._bpy.data.images.load(str(path), check_existing=True)
 
-    def _render_frames(
-        self, frames: int, R: np.ndarray, progress: Callable[[int], None] | None
-    ) -> RenderedClip:
+    def _render_frames(self, cameras: list[Camera], progress: Callable[[int], None] | None) -> RenderedClip:
         s = self.settings
-        out = RenderedClip.empty(frames, s.height, s.width)
+        out = RenderedClip.empty(len(cameras), s.height, s.width)
         exr = self.scratch / "frame.exr"
         self._scene.render.filepath = str(exr)
-        for i in range(frames):
+        for i, camera in enumerate(cameras):
             self._scene.frame_current = i + 1  # the point cache's frame_start is 1
+            self._set_camera(camera)
             with _stdout_silenced(s.quiet):
                 self._bpy.ops.render.render(write_still=True)
             if not exr.is_file():
                 raise RuntimeError(f"Blender wrote no image for frame {i + 1} ({exr})")
             passes = read_passes(exr)
             exr.unlink()
-            frame = decode_frame(passes, R, BODY_PASS_INDEX)
+            frame = decode_frame(passes, np.asarray(camera.R), BODY_PASS_INDEX)
             out.rgb[i], out.depth[i], out.mask[i], out.parts[i], out.normals[i] = frame
             if progress is not None:
                 progress(i + 1)

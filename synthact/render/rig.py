@@ -1,45 +1,51 @@
-"""The view rig: where each view's camera stands for a given clip.
+"""The view rig: where each view's camera stands, for every frame of a take.
 
 Two modes (``rig.mode``):
 
 - **actor**: views are defined relative to the actor: azimuth 0 is the
-  direction the actor faces at the clip's first frame (the "front" view looks
-  at their face), 90 is their left side. Each clip draws distance, height and
-  azimuth jitter per view. Optionally (the NTU preset) a clip also draws, once
+  direction the actor faces at the take's first frame (the "front" view looks
+  at their face), 90 is their left side. Each take draws distance, height and
+  azimuth jitter per view. Optionally (the NTU preset) a take also draws, once
   for all its views, a capture *setup* (one camera height and distance shared
   by every view) and which view the actor *faces* (the rig turns so that view
   is in front of them), plus a jitter of that turn.
-- **room**: views stand at fixed positions of a room centred on the clip's
+- **room**: views stand at fixed positions of a room centred on the take's
   path centre (the Smarthome preset), looking at the room's centre unless they
-  carry their own pan and tilt; a clip draws small per-view jitters of
+  carry their own pan and tilt; a take draws small per-view jitters of
   position, pan and tilt.
 
-Per-view draws come from a seed derived from (global seed, clip id, view name),
-per-clip draws from (global seed, clip id, "rig"), so a clip's cameras never
-depend on its shard or on run order. Every drawn value is kept in the view's
-``placement`` (per-clip ones under ``placement["clip"]``) and stored in the shard.
+And two camera motions (``rig.camera_motion``) for the actor mode:
+
+- **static**: the rig is placed once per take around the path centre, far
+  enough that the take's whole path stays in view;
+- **follow**: the rig moves with the actor's smoothed pelvis path, like a
+  camera operator: it keeps the drawn distance, height and azimuth, with no
+  shake. Distance is raised where the pelvis strays from the smoothed path.
+
+Room cameras never move. The plan draws every random value (``plan_views``);
+the worker turns the draws into per-frame cameras (``view_cameras``), because
+following needs the posed pelvis path. Per-view draws come from a seed derived
+from (global seed, take id, view name), per-take draws from (global seed, take
+id, "rig"), so a take's cameras never depend on its shard or on run order.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from synthact.clips.records import Clip
-from synthact.render.cameras import Camera, intrinsics, look_at, vertical_fov_deg
+from synthact.render.cameras import intrinsics, look_at, vertical_fov_deg
 from synthact.seeding import derive_seed, rng_for
-from synthact.sources.ntu import NtuNameError, NtuSampleId, parse_ntu_name
+from synthact.takes.records import Take
 
 # Half-width and height margins (metres) that keep limbs in frame: an arm
 # stretched sideways reaches ~0.9 m from the pelvis, the head ~0.9 m above it.
 BODY_HALF_WIDTH_M = 0.9
 BODY_HALF_HEIGHT_M = 1.0
-
-
-_NTU_NAME = re.compile(r"S\d{3}C\d{3}P\d{3}R\d{3}A\d{3}")
+CAMERA_MOTIONS = ("static", "follow")
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,7 @@ class ViewSpec:
     tilt_deg: float | None = None
 
     @classmethod
-    def from_config(cls, view: dict) -> "ViewSpec":
+    def from_config(cls, view: dict[str, Any]) -> "ViewSpec":
         def number(key: str) -> float | None:
             return float(view[key]) if view.get(key) is not None else None
 
@@ -79,7 +85,7 @@ class ViewSpec:
 
 @dataclass(frozen=True)
 class Setup:
-    """A capture setup: every view's camera height and distance for one clip."""
+    """A capture setup: every view's camera height and distance for one take."""
 
     height_m: float
     distance_m: float
@@ -96,14 +102,16 @@ class Rig:
     width: int
     height: int
     mode: str = "actor"  # actor | room
+    camera_motion: str = "static"  # static | follow (actor mode)
+    follow_smoothing_s: float = 1.0
     tilt_jitter_deg: float = 0.0  # room mode
     position_jitter_m: float = 0.0  # room mode
-    setups: tuple[Setup, ...] = ()  # actor mode: one per clip, shared by its views
+    setups: tuple[Setup, ...] = ()  # actor mode: one per take, shared by its views
     facing: tuple[str, ...] = ()  # actor mode: view names the actor may face
-    facing_jitter_deg: float = 0.0  # actor mode: per clip turn of the whole rig
+    facing_jitter_deg: float = 0.0  # actor mode: per take turn of the whole rig
 
     @classmethod
-    def from_config(cls, rig: dict, render: dict) -> "Rig":
+    def from_config(cls, rig: dict[str, Any], render: dict[str, Any]) -> "Rig":
         return cls(
             views=tuple(ViewSpec.from_config(v) for v in rig["views"]),
             distance_m=tuple(rig["distance_m"]),
@@ -114,6 +122,8 @@ class Rig:
             width=int(render["width"]),
             height=int(render["height"]),
             mode=rig.get("mode", "actor"),
+            camera_motion=resolved_camera_motion(rig),
+            follow_smoothing_s=float(rig.get("follow_smoothing_s", 1.0)),
             tilt_jitter_deg=float(rig.get("tilt_jitter_deg", 0.0)),
             position_jitter_m=float(rig.get("position_jitter_m", 0.0)),
             setups=tuple(Setup(float(s["height_m"]), float(s["distance_m"])) for s in rig.get("setups", ())),
@@ -122,20 +132,32 @@ class Rig:
         )
 
     @property
-    def draws_per_clip(self) -> bool:
-        """Whether clips draw a setup, a facing or a turn shared by their views."""
+    def draws_per_take(self) -> bool:
+        """Whether takes draw a setup, a facing or a turn shared by their views."""
         return bool(self.setups or self.facing or self.facing_jitter_deg)
+
+    @property
+    def K(self) -> np.ndarray:
+        return intrinsics(self.width, self.height, self.hfov_deg)
+
+
+def resolved_camera_motion(rig: dict[str, Any]) -> str:
+    """``auto`` follows the actor in actor mode; room cameras are fixed."""
+    motion = rig.get("camera_motion", "auto")
+    if motion == "auto":
+        return "follow" if rig.get("mode", "actor") == "actor" else "static"
+    return str(motion)
 
 
 @dataclass(frozen=True)
-class ClipDraws:
-    """What one clip draws once for all its views (actor mode).
+class TakeDraws:
+    """What one take draws once for all its views (actor mode).
 
     Attributes:
         setup: Index into ``Rig.setups`` (0-based), or None without setups.
-        setup_from: ``"ntu_id"`` (the source's NTU setup) or ``"draw"``.
+        setup_from: ``"source"`` (the source's capture setup, e.g. NTU's) or ``"draw"``.
         facing: Name of the view the actor faces, or None.
-        facing_from: ``"ntu_id"`` (the source's NTU replication) or ``"draw"``.
+        facing_from: ``"source"`` (the source's replication) or ``"draw"``.
         turn_deg: Rotation of the whole rig about the actor (facing offset plus jitter).
         facing_jitter_deg: The jitter part of ``turn_deg``.
     """
@@ -148,8 +170,8 @@ class ClipDraws:
     facing_jitter_deg: float
     setup_values: Setup | None = None
 
-    def to_dict(self) -> dict:
-        out = {
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "setup": self.setup, "setup_from": self.setup_from, "facing": self.facing,
             "facing_from": self.facing_from, "turn_deg": self.turn_deg, "facing_jitter_deg": self.facing_jitter_deg,
         }  # fmt: skip
@@ -160,31 +182,43 @@ class ClipDraws:
 
 
 @dataclass(frozen=True)
-class PlacedView:
-    """One view's camera for one clip, with the values drawn to place it."""
+class ViewPlan:
+    """One view's drawn placement for one take: what the worker turns into cameras.
+
+    Attributes:
+        name: The view.
+        seed: The renderer's noise seed for this view.
+        camera_motion: ``static`` or ``follow``.
+        azimuth_deg: World azimuth of the camera around the actor (actor mode) or
+            around the room centre (room mode), degrees counter-clockwise from +X.
+        distance_m: Drawn horizontal distance (actor mode; raised to fit, see
+            ``view_cameras``) or distance from the room centre (room mode).
+        height_m: Camera height.
+        placement: Every other drawn value (module doc), JSON-ready.
+    """
 
     name: str
-    camera: Camera
-    seed: int  # the renderer's noise seed for this view
-    azimuth_deg: float  # world azimuth of the camera around the path centre
-    distance_m: float  # horizontal distance from the path centre
+    seed: int
+    camera_motion: str
+    azimuth_deg: float
+    distance_m: float
     height_m: float
-    placement: dict = field(default_factory=dict)  # every other drawn value (module doc)
+    placement: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name,
-            "camera": self.camera.to_dict(),
-            "seed": self.seed,
-            "azimuth_deg": self.azimuth_deg,
-            "distance_m": self.distance_m,
-            "height_m": self.height_m,
+            "name": self.name, "seed": self.seed, "camera_motion": self.camera_motion,
+            "azimuth_deg": self.azimuth_deg, "distance_m": self.distance_m, "height_m": self.height_m,
             "placement": self.placement,
-        }
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ViewPlan":
+        return cls(**data)
 
 
 def min_distance(rig: Rig, path_radius: float) -> float:
-    """Closest distance at which the whole clip's motion stays in frame."""
+    """Closest distance at which a body within ``path_radius`` of the aim point stays in frame."""
     half_h = math.radians(rig.hfov_deg) / 2
     half_v = math.radians(vertical_fov_deg(rig.width, rig.height, rig.hfov_deg)) / 2
     fit_width = (path_radius + BODY_HALF_WIDTH_M) / math.tan(half_h)
@@ -192,107 +226,70 @@ def min_distance(rig: Rig, path_radius: float) -> float:
     return path_radius + max(fit_width, fit_height)
 
 
-def ntu_sample(clip: Clip) -> NtuSampleId | None:
-    """The NTU sample a clip comes from, if its source or sequence is named like one."""
-    for text in (clip.source, clip.sequence_id):
-        match = _NTU_NAME.search(text)
-        if match:
-            try:
-                return parse_ntu_name(match.group(0))
-            except NtuNameError:  # e.g. camera 4: not a real NTU name
-                return None
-    return None
-
-
-def draw_clip(rig: Rig, clip: Clip, seed: int) -> ClipDraws | None:
-    """The clip's setup, facing and rig turn, or None when the rig has none of them.
+def draw_take(rig: Rig, take: Take, seed: int) -> TakeDraws | None:
+    """The take's setup, facing and rig turn, or None when the rig has none of them.
 
     Every value is drawn, whether used or not, so the draws stay the same
-    whichever comes from an NTU id.
+    whichever comes from the source's own capture ids.
     """
-    if rig.mode != "actor" or not rig.draws_per_clip:
+    if rig.mode != "actor" or not rig.draws_per_take:
         return None
-    rng = rng_for(seed, clip.clip_id, "rig")
+    rng = rng_for(seed, take.take_id, "rig")
     setup_draw = int(rng.integers(len(rig.setups))) if rig.setups else None
     facing_draw = int(rng.integers(len(rig.facing))) if rig.facing else None
     jitter = float(rng.uniform(-rig.facing_jitter_deg, rig.facing_jitter_deg))
-    sample = ntu_sample(clip)
     setup, setup_from = setup_draw, "draw"
-    if setup is not None and sample is not None and sample.setup <= len(rig.setups):
-        setup, setup_from = sample.setup - 1, "ntu_id"
-    facing, facing_from = None, "draw"
-    turn = jitter
+    if setup is not None and take.capture_setup is not None and take.capture_setup <= len(rig.setups):
+        setup, setup_from = take.capture_setup - 1, "source"
+    facing, facing_from, turn = None, "draw", jitter
     if facing_draw is not None:
         index = facing_draw
-        if sample is not None:
-            index, facing_from = (sample.replication - 1) % len(rig.facing), "ntu_id"
+        if take.capture_replication is not None:
+            index, facing_from = (take.capture_replication - 1) % len(rig.facing), "source"
         facing = rig.facing[index]
         # Turn the rig so that the faced view is in front of the actor.
-        turn = jitter - next(v.azimuth_deg for v in rig.views if v.name == facing)
-    return ClipDraws(
+        turn = jitter - next(v.azimuth_deg or 0.0 for v in rig.views if v.name == facing)
+    return TakeDraws(
         setup=setup, setup_from=setup_from, facing=facing, facing_from=facing_from, turn_deg=turn,
         facing_jitter_deg=jitter, setup_values=rig.setups[setup] if setup is not None else None,
     )  # fmt: skip
 
 
-def place_view(rig: Rig, view: ViewSpec, clip: Clip, seed: int) -> PlacedView:
-    """Place one view's camera for ``clip``, drawing from ``rng_for(seed, clip, view)``."""
-    K = intrinsics(rig.width, rig.height, rig.hfov_deg)
+def plan_views(rig: Rig, take: Take, seed: int) -> list[ViewPlan]:
+    """Draw every view's placement for ``take``."""
     if rig.mode == "room":
-        return _place_room_view(rig, view, clip, seed, K)
-    draws = draw_clip(rig, clip, seed)
-    return _place_view(rig, view, clip, seed, min_distance(rig, clip.path_radius), K, draws)
+        return [_plan_room_view(rig, view, take, seed) for view in rig.views]
+    draws = draw_take(rig, take, seed)
+    return [_plan_actor_view(rig, view, take, seed, draws) for view in rig.views]
 
 
-def place_views(rig: Rig, clip: Clip, seed: int) -> list[PlacedView]:
-    # What does not depend on the view is computed once per clip: the plan
-    # places millions of views (AMARV: 800k clips x 4), so per-call costs count.
-    K = intrinsics(rig.width, rig.height, rig.hfov_deg)
-    if rig.mode == "room":
-        return [_place_room_view(rig, view, clip, seed, K) for view in rig.views]
-    nearest = min_distance(rig, clip.path_radius)
-    draws = draw_clip(rig, clip, seed)
-    return [_place_view(rig, view, clip, seed, nearest, K, draws) for view in rig.views]
+def _render_seed(seed: int, take: Take, view: ViewSpec) -> int:
+    return derive_seed(seed, take.take_id, view.name, "render") % (2**31 - 1)
 
 
-def _place_view(
-    rig: Rig, view: ViewSpec, clip: Clip, seed: int, nearest: float, K: np.ndarray, draws: ClipDraws | None = None
-) -> PlacedView:
-    """actor mode. Without per-clip draws or a view height, exactly the original placement."""
-    rng = rng_for(seed, clip.clip_id, view.name, "camera")
+def _plan_actor_view(rig: Rig, view: ViewSpec, take: Take, seed: int, draws: TakeDraws | None) -> ViewPlan:
+    rng = rng_for(seed, take.take_id, view.name, "camera")
     jitter = rng.uniform(-rig.azimuth_jitter_deg, rig.azimuth_jitter_deg)
-    distance = max(rng.uniform(*rig.distance_m), nearest)
+    distance = rng.uniform(*rig.distance_m)
     height = rng.uniform(*rig.height_m)
-    relative = view.azimuth_deg
-    placement: dict = {"azimuth_jitter_deg": float(jitter)}
+    relative = view.azimuth_deg or 0.0
+    placement: dict[str, Any] = {"azimuth_jitter_deg": float(jitter), "look_at_height_m": rig.look_at_height_m}
     if draws is not None:
-        relative = view.azimuth_deg + draws.turn_deg
+        relative += draws.turn_deg
         if draws.setup_values is not None:
-            distance, height = max(draws.setup_values.distance_m, nearest), draws.setup_values.height_m
-        placement["clip"] = draws.to_dict()
+            distance, height = draws.setup_values.distance_m, draws.setup_values.height_m
+        placement["take"] = draws.to_dict()
     if view.height_m is not None:
         height = view.height_m
-    azimuth = clip.heading_deg + relative + jitter
-    cx, cy = float(clip.path_center[0]), float(clip.path_center[1])
-    dx, dy = math.cos(math.radians(azimuth)), math.sin(math.radians(azimuth))
-    position = (cx + distance * dx, cy + distance * dy, height)
-    target = (cx, cy, rig.look_at_height_m)
-    R, t = look_at(position, target)
-    camera = Camera(K=K.copy(), R=R, t=t, width=rig.width, height=rig.height)
-    return PlacedView(
-        name=view.name,
-        camera=camera,
-        seed=derive_seed(seed, clip.clip_id, view.name, "render") % (2**31 - 1),
-        azimuth_deg=float(azimuth),
-        distance_m=float(distance),
-        height_m=float(height),
-        placement=placement,
-    )
+    return ViewPlan(
+        name=view.name, seed=_render_seed(seed, take, view), camera_motion=rig.camera_motion,
+        azimuth_deg=float(take.heading_deg + relative + jitter), distance_m=float(distance),
+        height_m=float(height), placement=placement,
+    )  # fmt: skip
 
 
-def _place_room_view(rig: Rig, view: ViewSpec, clip: Clip, seed: int, K: np.ndarray) -> PlacedView:
-    """room mode: a camera fixed in the room, whose origin is the clip's path centre."""
-    rng = rng_for(seed, clip.clip_id, view.name, "camera")
+def _plan_room_view(rig: Rig, view: ViewSpec, take: Take, seed: int) -> ViewPlan:
+    rng = rng_for(seed, take.take_id, view.name, "camera")
     pan_jitter = float(rng.uniform(-rig.azimuth_jitter_deg, rig.azimuth_jitter_deg))
     tilt_jitter = float(rng.uniform(-rig.tilt_jitter_deg, rig.tilt_jitter_deg))
     dx = float(rng.uniform(-rig.position_jitter_m, rig.position_jitter_m))
@@ -302,26 +299,90 @@ def _place_room_view(rig: Rig, view: ViewSpec, clip: Clip, seed: int, K: np.ndar
     if view.position_m is None:
         raise ValueError(f"view {view.name!r}: room mode needs position_m")
     rx, ry = view.position_m[0] + dx, view.position_m[1] + dy
-    cx, cy = float(clip.path_center[0]), float(clip.path_center[1])
     # Aim at the room centre (at look-at height) unless the view fixes pan or tilt.
     across = math.hypot(rx, ry)
     pan = view.azimuth_deg if view.azimuth_deg is not None else math.degrees(math.atan2(-ry, -rx))
     tilt = view.tilt_deg if view.tilt_deg is not None else math.degrees(math.atan2(height - rig.look_at_height_m, across))
-    pan, tilt = pan + pan_jitter, tilt + tilt_jitter
-    p, d = math.radians(pan), math.radians(tilt)
-    position = (cx + rx, cy + ry, height)
-    target = (position[0] + math.cos(d) * math.cos(p), position[1] + math.cos(d) * math.sin(p), height - math.sin(d))
-    R, t = look_at(position, target)
     placement = {
-        "mode": "room", "room_position_m": [rx, ry], "position_jitter_m": [dx, dy], "pan_deg": pan,
-        "tilt_deg": tilt, "pan_jitter_deg": pan_jitter, "tilt_jitter_deg": tilt_jitter,
+        "mode": "room", "room_position_m": [rx, ry], "position_jitter_m": [dx, dy], "pan_deg": pan + pan_jitter,
+        "tilt_deg": tilt + tilt_jitter, "pan_jitter_deg": pan_jitter, "tilt_jitter_deg": tilt_jitter,
     }  # fmt: skip
-    return PlacedView(
-        name=view.name,
-        camera=Camera(K=K.copy(), R=R, t=t, width=rig.width, height=rig.height),
-        seed=derive_seed(seed, clip.clip_id, view.name, "render") % (2**31 - 1),
-        azimuth_deg=math.degrees(math.atan2(ry, rx)),
-        distance_m=across,
-        height_m=float(height),
-        placement=placement,
-    )
+    return ViewPlan(
+        name=view.name, seed=_render_seed(seed, take, view), camera_motion="static",
+        azimuth_deg=math.degrees(math.atan2(ry, rx)), distance_m=across, height_m=float(height), placement=placement,
+    )  # fmt: skip
+
+
+# --- per-frame cameras (the worker) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CameraPath:
+    """A view's camera at every frame of a take: intrinsics and world->camera extrinsics.
+
+    Attributes:
+        K: (3, 3) intrinsics (fixed over the take).
+        R: (T, 3, 3) rotations; t: (T, 3) translations (OpenCV, ``X_cam = R X_world + t``).
+        distance_m: The horizontal distance actually used (actor mode: the drawn one,
+            raised where the body would leave the frame).
+    """
+
+    K: np.ndarray
+    R: np.ndarray
+    t: np.ndarray
+    distance_m: float
+
+
+def smooth_path(xy: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """Gaussian-smoothed (T, 2) path; edges extend the first and last position (no pull inwards)."""
+    xy = np.asarray(xy, dtype=np.float64)
+    if sigma_frames <= 0 or len(xy) < 2:
+        return xy.copy()
+    radius = int(math.ceil(3 * sigma_frames))
+    offsets = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 * (offsets / sigma_frames) ** 2)
+    weights /= weights.sum()
+    padded = np.concatenate([np.repeat(xy[:1], radius, 0), xy, np.repeat(xy[-1:], radius, 0)])
+    return np.stack([np.convolve(padded[:, k], weights, mode="valid") for k in range(2)], axis=1)
+
+
+def view_cameras(rig: Rig, view: ViewPlan, take: Take, pelvis_xy: np.ndarray) -> CameraPath:
+    """Every frame's camera of one view of ``take``.
+
+    Args:
+        rig: The rig (sizes, field of view, look-at height).
+        view: The view's drawn placement (``plan_views``).
+        take: The take (path centre and radius for static cameras).
+        pelvis_xy: (T, 2) world XY of the rendered body's pelvis at each take frame.
+    """
+    T = len(pelvis_xy)
+    if view.placement.get("mode") == "room":
+        R, t = _room_camera(view, take)
+        return CameraPath(rig.K, np.repeat(R[None], T, 0), np.repeat(t[None], T, 0), view.distance_m)
+    if view.camera_motion == "follow":
+        aim = smooth_path(pelvis_xy, rig.follow_smoothing_s * take.fps)
+        stray = float(np.linalg.norm(np.asarray(pelvis_xy) - aim, axis=1).max()) if T else 0.0
+    else:
+        aim = np.repeat(np.asarray(take.path_center, dtype=np.float64)[None], T, 0)
+        stray = take.path_radius
+    distance = max(view.distance_m, min_distance(rig, stray))
+    a = math.radians(view.azimuth_deg)
+    offset = np.array([distance * math.cos(a), distance * math.sin(a)])
+    R = np.empty((T, 3, 3))
+    t = np.empty((T, 3))
+    target_z = float(view.placement.get("look_at_height_m", rig.look_at_height_m))
+    for i, (x, y) in enumerate(aim):
+        R[i], t[i] = look_at((x + offset[0], y + offset[1], view.height_m), (x, y, target_z))
+    return CameraPath(rig.K, R, t, distance)
+
+
+def _room_camera(view: ViewPlan, take: Take) -> tuple[np.ndarray, np.ndarray]:
+    """A camera fixed in the room, whose origin is the take's path centre."""
+    p = view.placement
+    rx, ry = p["room_position_m"]
+    pan, tilt = math.radians(p["pan_deg"]), math.radians(p["tilt_deg"])
+    cx, cy = float(take.path_center[0]), float(take.path_center[1])
+    h = view.height_m
+    position = (cx + rx, cy + ry, h)
+    target = (position[0] + math.cos(tilt) * math.cos(pan), position[1] + math.cos(tilt) * math.sin(pan), h - math.sin(tilt))
+    return look_at(position, target)

@@ -1,12 +1,14 @@
-"""One render task: every clip of a shard, seen from one view, in one bpy process.
+"""One render task: every take of a shard, seen from one view, in one bpy process.
 
-The scene is built once; each clip swaps only the body animation, the camera
-and the appearance. A clip's result is one ``.npz`` in the shard's cache
-folder, written under a temporary name and renamed, so a killed task leaves
-no file that looks finished and a rerun skips every clip already there.
+The scene is built once; each take swaps only the body animation, the camera
+path and the appearance. A take is rendered window by window: each window's
+result is one file in the render cache (``render/cache.py``), written under a
+temporary name and renamed, so a killed task leaves no file that looks
+finished and a rerun resumes at the first missing window.
 
-Per-clip draws (appearance, body-shape noise) are seeded from (seed, clip id)
-only, so every view task of a clip draws the same body and look.
+Per-take draws (appearance, body-shape noise) are seeded from (seed, take id)
+only, so every view task of a take draws the same body and look, and every
+window of a take shares them: the video runs on without a seam.
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from synthact.render.cameras import Camera, project, to_camera
-from synthact.seeding import rng_for
+from synthact import atomic
+from synthact.render.cache import RenderCache, windows
+from synthact.render.cameras import Camera, project
+from synthact.render.rig import CameraPath, Rig, view_cameras
+from synthact.seeding import derive_seed, rng_for
+from synthact.stages import stage_key
+from synthact.takes.plan import ShardPlan, TakePlan
 
 log = logging.getLogger("synthact.render")
 
@@ -38,22 +45,8 @@ class ViewTask:
 
     shard_plan: str
     view: str
-    cache_dir: str
+    cache_root: str
     config_json: str
-
-
-def cache_path(cache_dir: str | Path, view: str, clip_id: str) -> Path:
-    return Path(cache_dir) / view / f"{clip_id}.npz"
-
-
-def missing_results(document: dict, cache_dir: str | Path) -> list[Path]:
-    """Every clip-view result of the shard that is not in the cache yet."""
-    paths = (cache_path(cache_dir, v, c["clip_id"]) for c in document["clips"] for v in document["views"])
-    return [p for p in paths if not p.exists()]
-
-
-def pending_clips(document: dict, view: str, cache_dir: str | Path) -> list[dict]:
-    return [c for c in document["clips"] if not cache_path(cache_dir, view, c["clip_id"]).exists()]
 
 
 def keypoint_visibility(uv: np.ndarray, z: np.ndarray, depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -79,28 +72,25 @@ def mask_bboxes(mask: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def body_shape_noise(seed: int, clip_id: str, std: float, count: int) -> np.ndarray:
-    """(count,) float32 Gaussian noise for a clip's betas; zeros when ``std`` is 0."""
+def body_shape_noise(seed: int, take_id: str, std: float, count: int) -> np.ndarray:
+    """(count,) float32 Gaussian noise for a take's betas; zeros when ``std`` is 0."""
     if std <= 0.0:
         return np.zeros(count, np.float32)
-    return rng_for(seed, clip_id, "body_shape").normal(0.0, std, size=count).astype(np.float32)
+    return rng_for(seed, take_id, "body_shape").normal(0.0, std, size=count).astype(np.float32)
 
 
-def pose_reshaped(model, poses: np.ndarray, trans: np.ndarray, betas: np.ndarray, noise: np.ndarray) -> tuple:
-    """Pose with ``betas + noise``, re-grounded; returns (posed body, z offset added to trans).
+def ground_offset(model: Any, poses: np.ndarray, trans: np.ndarray, betas: np.ndarray, noise: np.ndarray) -> float:
+    """Height to add to ``trans`` so that a reshaped body stands where the motion's own shape stood.
 
-    The offset keeps the body's lowest point at the first frame where the
-    motion's own shape had it, so a taller or shorter body neither sinks into
-    the floor nor floats. Without noise the motion is posed as it is.
+    The body's lowest point at the take's first frame stays at the height it had
+    with the motion's betas, so a taller or shorter body neither sinks into the
+    floor nor floats. Zero without shape noise.
     """
     if not noise.any():
-        return model.pose(poses, trans, betas), 0.0
-    used = betas + noise
+        return 0.0
     before = model.pose(poses[:1], trans[:1], betas).vertices[0, :, 2].min()
-    after = model.pose(poses[:1], trans[:1], used).vertices[0, :, 2].min()
-    offset = float(before) - float(after)
-    shifted = np.asarray(trans, dtype=np.float64) + np.array([0.0, 0.0, offset])
-    return model.pose(poses, shifted, used), offset
+    after = model.pose(poses[:1], trans[:1], betas + noise).vertices[0, :, 2].min()
+    return float(before) - float(after)
 
 
 def select_hdris(available: list[str], wanted: list[str]) -> list[str]:
@@ -123,21 +113,34 @@ def encode_jpegs(rgb: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """One cache result, compressed; fsynced so that a killed node cannot lose a finished window."""
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(buffer.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic.write_bytes(path, buffer.getvalue(), fsync=True)
 
 
-class ClipRenderer:
+@dataclass
+class PreparedTake:
+    """What every window of one take shares: its motion frames, body and camera path."""
+
+    plan: TakePlan
+    motion: Any
+    source_frames: np.ndarray  # (T,) source frame of each take frame
+    betas: np.ndarray
+    noise: np.ndarray
+    offset: float
+    appearance: Any
+    cameras: CameraPath
+
+    def trans(self, a: int, b: int) -> np.ndarray:
+        """Translation of take frames [a, b), re-grounded for the drawn body shape."""
+        return self.motion.trans[self.source_frames[a:b]] + np.array([0.0, 0.0, self.offset])
+
+
+class TakeRenderer:
     """Holds the long-lived state of a task: body models, motion cache, scene."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: dict[str, Any]):
         from synthact.body.skeleton import vertex_parts
         from synthact.body.smplh import BodyModel
         from synthact.render import blender
@@ -146,7 +149,7 @@ class ClipRenderer:
         self.config = config
         self._body_model_cls = BodyModel
         self._models: dict[str, BodyModel] = {}
-        self._motion_cache: tuple[str, object] | None = None
+        self._motion_cache: tuple[str, Any] | None = None
         neutral = self.any_body_model()
         self.settings = blender.settings_from_config(config["render"])
         self.scene = blender.BlenderScene(self.settings, neutral.faces, vertex_parts(neutral.lbs_weights))
@@ -154,25 +157,28 @@ class ClipRenderer:
         self.hdri_names = select_hdris(blender.available_hdris(), list(randomize.get("hdris", [])))
         self.ranges = AppearanceRanges.from_config(randomize)
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
+        self.rig = Rig.from_config(config["rig"], config["render"])
 
-    def any_body_model(self):
+    def any_body_model(self) -> Any:
         """A model whose topology builds the scene: genders share faces and
         weights, and the MANO release has no neutral model."""
         from synthact.body.model_files import BodyModelError
 
+        error: Exception | None = None
         for gender in ("neutral", "female", "male"):
             try:
                 return self.body_model(gender)
             except BodyModelError as exc:
                 error = exc
+        assert error is not None
         raise error
 
-    def body_model(self, gender: str):
+    def body_model(self, gender: str) -> Any:
         if gender not in self._models:
             self._models[gender] = self._body_model_cls(self.config["motion"]["body_model_dir"], gender)
         return self._models[gender]
 
-    def motion(self, source: str):
+    def motion(self, source: str) -> Any:
         from synthact.sources.amass import load_motion
 
         if self._motion_cache is None or self._motion_cache[0] != source:
@@ -180,32 +186,44 @@ class ClipRenderer:
             self._motion_cache = (source, load_motion(source, root=root))
         return self._motion_cache[1]
 
-    def pose(self, clip: dict, motion, frames: np.ndarray) -> tuple:
-        """Pose the clip's body with the clip's body-shape noise.
-
-        Returns:
-            (posed body, betas used, noise, ground offset in metres added to trans z).
-        """
-        betas = np.asarray(motion.betas, dtype=np.float32)
-        noise = body_shape_noise(self.config["seed"], clip["clip_id"], self.shape_std, len(betas))
-        model = self.body_model(motion.gender)
-        posed, offset = pose_reshaped(model, motion.poses[frames], motion.trans[frames], betas, noise)
-        return posed, betas + noise, noise, offset
-
-    def render(self, clip: dict, view: dict) -> dict[str, np.ndarray]:
-        from synthact.clips.resample import resample_indices
+    def prepare(self, plan: TakePlan, view: str) -> PreparedTake:
+        """Load the take's motion, draw its body and look, and trace this view's cameras."""
         from synthact.render.appearance import sample_appearance
+        from synthact.takes.resample import resample_indices
 
-        motion = self.motion(clip["source"])
-        frames = resample_indices(len(motion.poses), motion.fps, clip["fps"])[clip["frame_start"] : clip["frame_stop"]]
-        posed, betas_used, noise, offset = self.pose(clip, motion, frames)
-        camera = Camera.from_dict(view["camera"])
+        take = plan.take
+        motion = self.motion(take.source)
+        timeline = resample_indices(len(motion.poses), motion.fps, take.fps)
+        source_frames = timeline[take.frames()]
+        betas = np.asarray(motion.betas, dtype=np.float32)
+        noise = body_shape_noise(self.config["seed"], take.take_id, self.shape_std, len(betas))
+        model = self.body_model(motion.gender)
+        first = source_frames[:1]
+        offset = ground_offset(model, motion.poses[first], motion.trans[first], betas, noise)
+        pelvis_rest = model.rest_joints(betas + noise)[0]
+        pelvis_xy = (motion.trans[source_frames] + pelvis_rest)[:, :2]
         room = self.settings.scene == "room"
-        appearance = sample_appearance(clip["appearance_seed"], self.hdri_names, self.ranges, room=room)
-        origin = tuple(clip.get("path_center", (0.0, 0.0)))
-        out = self.scene.render_clip(posed.vertices, camera, appearance, seed=view["seed"], room_origin=origin)
-        joints_cam = to_camera(posed.joints, camera)
-        uv = project(joints_cam, camera.K)
+        return PreparedTake(
+            plan=plan, motion=motion, source_frames=source_frames, betas=betas, noise=noise, offset=offset,
+            appearance=sample_appearance(plan.appearance_seed, self.hdri_names, self.ranges, room=room),
+            cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
+        )  # fmt: skip
+
+    def render_window(self, prepared: PreparedTake, view: str, window: int, a: int, b: int) -> dict[str, np.ndarray]:
+        """Render take frames [a, b) from ``view``: every per-frame array of the window."""
+        take = prepared.plan.take
+        frames = prepared.source_frames[a:b]
+        motion = prepared.motion
+        model = self.body_model(motion.gender)
+        posed = model.pose(motion.poses[frames], prepared.trans(a, b), prepared.betas + prepared.noise)
+        path = prepared.cameras
+        cameras = [Camera(K=path.K, R=path.R[i], t=path.t[i], width=self.rig.width, height=self.rig.height)
+                   for i in range(a, b)]  # fmt: skip
+        seed = derive_seed(prepared.plan.view(view).seed, window) % (2**31 - 1)
+        out = self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
+                                     room_origin=tuple(take.path_center))  # fmt: skip
+        joints_cam = np.einsum("tij,tkj->tki", path.R[a:b], posed.joints) + path.t[a:b, None, :]
+        uv = project(joints_cam, path.K)
         jpeg, offsets = encode_jpegs(out.rgb, self.config["render"]["jpeg_quality"])
         return {
             "rgb_jpeg": jpeg,
@@ -219,44 +237,62 @@ class ClipRenderer:
             "joints_cam": joints_cam.astype(np.float32),
             "joints_world": posed.joints.astype(np.float32),
             "bbox": mask_bboxes(out.mask.astype(bool)),
+            "K": np.asarray(path.K, np.float64),
+            "R": path.R[a:b].astype(np.float64),
+            "t": path.t[a:b].astype(np.float64),
+            "distance_m": np.float64(path.distance_m),
             "source_frames": frames.astype(np.int64),
             "poses": motion.poses[frames].astype(np.float32),
             "trans": motion.trans[frames].astype(np.float32),
-            "betas": np.asarray(motion.betas, dtype=np.float32),
-            "betas_used": betas_used.astype(np.float32),
-            "shape_noise": noise,
-            "ground_offset_m": np.float64(offset),
+            "betas": prepared.betas,
+            "betas_used": (prepared.betas + prepared.noise).astype(np.float32),
+            "shape_noise": prepared.noise,
+            "ground_offset_m": np.float64(prepared.offset),
             "gender": np.array(motion.gender),
-            "appearance": np.array(json.dumps(appearance.to_dict(), sort_keys=True)),
+            "appearance": np.array(json.dumps(prepared.appearance.to_dict(), sort_keys=True)),
         }
 
 
-def render_view(task: ViewTask) -> dict:
-    """Render every unfinished clip of one view; returns a small summary."""
+def pending_windows(plan: ShardPlan, view: str, cache: RenderCache) -> list[tuple[TakePlan, int, int, int]]:
+    """(take, window index, start, stop) of every window of ``view`` not in the cache yet."""
+    todo = []
+    for take in plan.takes:
+        for index, (a, b) in enumerate(windows(take.take.num_frames, plan.window_frames)):
+            if not cache.window_path(view, take.take.take_id, index).exists():
+                todo.append((take, index, a, b))
+    return todo
+
+
+def render_view(task: ViewTask) -> dict[str, Any]:
+    """Render every unfinished window of one view; returns a small summary."""
     from synthact.config import config_from_json
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = config_from_json(task.config_json)
-    document = json.loads(Path(task.shard_plan).read_text())
-    views = {v["name"]: v for c in document["clips"][:1] for v in c["views"]}
-    if task.view not in views:
-        raise ValueError(f"{task.shard_plan}: view {task.view!r} is not in the plan (has {sorted(views)})")
-    todo = pending_clips(document, task.view, task.cache_dir)
-    label = f"[{document['shard']}/{task.view}]"
-    total = len(document["clips"])
-    log.info("%s %d of %d clips to render", label, len(todo), total)
+    plan = ShardPlan.read(task.shard_plan)
+    if task.view not in plan.views:
+        raise ValueError(f"{task.shard_plan}: view {task.view!r} is not in the plan (has {list(plan.views)})")
+    cache = RenderCache(Path(task.cache_root))
+    todo = pending_windows(plan, task.view, cache)
+    label = f"[{plan.name}/{task.view}]"
+    log.info("%s %d windows to render (%d takes, %d frames in the shard)", label, len(todo), len(plan.takes),
+             plan.num_frames)  # fmt: skip
     if not todo:
         return {"view": task.view, "rendered": 0, "frames": 0, "seconds": 0.0}
-    renderer = ClipRenderer(config)
+    renderer = TakeRenderer(config)
     started, frames_done = time.monotonic(), 0
-    for done, clip in enumerate(todo, start=1):
-        view = next(v for v in clip["views"] if v["name"] == task.view)
-        arrays = renderer.render(clip, view)
-        save_atomic(cache_path(task.cache_dir, task.view, clip["clip_id"]), arrays)
-        frames_done += len(arrays["source_frames"])
-        elapsed = time.monotonic() - started
-        log.info(
-            "%s rendered clip %s (%d/%d, %d frames), %.2f frames/s",
-            label, clip["clip_id"], total - len(todo) + done, total, len(arrays["source_frames"]), frames_done / elapsed,
-        )  # fmt: skip
+    prepared: PreparedTake | None = None
+    for done, (take, index, a, b) in enumerate(todo, start=1):
+        if prepared is None or prepared.plan.take.take_id != take.take.take_id:
+            prepared = renderer.prepare(take, task.view)
+        arrays = renderer.render_window(prepared, task.view, index, a, b)
+        save_atomic(cache.window_path(task.view, take.take.take_id, index), arrays)
+        frames_done += b - a
+        log.info("%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s", label,
+                 take.take.take_id, index, b - a, done, len(todo), frames_done / (time.monotonic() - started))  # fmt: skip
     return {"view": task.view, "rendered": len(todo), "frames": frames_done, "seconds": time.monotonic() - started}
+
+
+def render_key(config: dict[str, Any]) -> str:
+    """The render cache key of ``config`` (``synthact.stages``)."""
+    return stage_key(config, "render")

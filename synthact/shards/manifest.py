@@ -1,22 +1,21 @@
-"""The dataset manifest: per-shard checksums and contents, and its verification.
+"""The dataset manifest: per-file checksums and contents, and its verification.
 
-``manifest.json`` lists every shard with its sha256, size, clip count and clip
-ids, plus the config hash and software versions. ``SHA256SUMS`` holds the
-same checksums in the format ``sha256sum -c`` reads, with paths relative to
-the output folder.
+``manifest.json`` lists every shard (sha256, size, take count and ids, frames)
+and every clip table of the label protocols (sha256, size, clip count), plus
+the config hash and software versions. ``SHA256SUMS`` holds the same checksums
+in the format ``sha256sum -c`` reads, with paths relative to the output folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import h5py
 
-from synthact import __version__
+from synthact import __version__, atomic
 from synthact.shards.writer import FORMAT_NAME, FORMAT_VERSION, software_versions
 
 CHUNK_BYTES = 1 << 20
@@ -37,8 +36,22 @@ class ShardEntry:
     split: str
     sha256: str
     size: int
+    num_takes: int
+    num_frames: int
+    take_ids: list[str]
+    render_key: str = ""
+
+
+@dataclass
+class LabelEntry:
+    """One file of a label protocol (its clip table or its class table)."""
+
+    protocol: str
+    path: str  # relative to the output folder
+    sha256: str
+    size: int
     num_clips: int
-    clip_ids: list[str]
+    num_classes: int
 
 
 @dataclass
@@ -48,10 +61,15 @@ class Manifest:
     generator_version: str = __version__
     config_hash: str = ""
     software: dict[str, str] = field(default_factory=dict)
-    num_clips: int = 0
+    num_takes: int = 0
+    num_frames: int = 0
     views: list[str] = field(default_factory=list)
-    splits: dict[str, int] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=dict)  # split -> takes
     shards: list[ShardEntry] = field(default_factory=list)
+    labels: list[LabelEntry] = field(default_factory=list)  # first protocol first: the readers' default
+
+    def files(self) -> list[ShardEntry | LabelEntry]:
+        return [*self.shards, *self.labels]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -60,45 +78,63 @@ class Manifest:
     def from_json(cls, text: str) -> "Manifest":
         data = json.loads(text)
         data["shards"] = [ShardEntry(**s) for s in data["shards"]]
+        data["labels"] = [LabelEntry(**e) for e in data.get("labels", [])]
         return cls(**data)
 
 
 def shard_entry(output_dir: Path, shard_path: Path) -> ShardEntry:
     with h5py.File(shard_path, "r") as f:
-        clip_ids = [c.decode() if isinstance(c, bytes) else str(c) for c in f["index/clip_ids"][()]]
+        take_ids = [c.decode() if isinstance(c, bytes) else str(c) for c in f["index/take_ids"][()]]
         split, name = str(f.attrs["split"]), str(f.attrs["shard"])
+        frames, key = int(f.attrs["num_frames"]), str(f.attrs.get("render_key", ""))
     return ShardEntry(
         name=name,
         path=shard_path.relative_to(output_dir).as_posix(),
         split=split,
         sha256=sha256_file(shard_path),
         size=shard_path.stat().st_size,
-        num_clips=len(clip_ids),
-        clip_ids=clip_ids,
+        num_takes=len(take_ids),
+        num_frames=frames,
+        take_ids=take_ids,
+        render_key=key,
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def label_entries(output_dir: Path, protocol: str, clips_path: Path, classes_path: Path) -> list[LabelEntry]:
+    """The two files of one protocol; counts from the files themselves."""
+    with open(clips_path) as f:
+        num_clips = sum(1 for line in f if line.strip())
+    num_classes = len(json.loads(classes_path.read_text())["classes"])
+    return [
+        LabelEntry(protocol, path.relative_to(output_dir).as_posix(), sha256_file(path), path.stat().st_size,
+                   num_clips, num_classes)  # fmt: skip
+        for path in (clips_path, classes_path)
+    ]
 
 
-def write_manifest(output_dir: Path, shard_paths: list[Path], config_hash: str, views: list[str]) -> Manifest:
+
+def write_manifest(
+    output_dir: Path, shard_paths: list[Path], label_files: list[tuple[str, Path, Path]], config_hash: str,
+    views: list[str],
+) -> Manifest:
+    """Checksum every shard and clip table; ``label_files`` are (protocol, clips, classes)."""
     entries = [shard_entry(output_dir, p) for p in shard_paths]
+    labels = [e for protocol, clips, classes in label_files for e in label_entries(output_dir, protocol, clips, classes)]
     splits: dict[str, int] = {}
     for entry in entries:
-        splits[entry.split] = splits.get(entry.split, 0) + entry.num_clips
+        splits[entry.split] = splits.get(entry.split, 0) + entry.num_takes
     manifest = Manifest(
         config_hash=config_hash,
         software=software_versions(),
-        num_clips=sum(e.num_clips for e in entries),
+        num_takes=sum(e.num_takes for e in entries),
+        num_frames=sum(e.num_frames for e in entries),
         views=views,
         splits=splits,
         shards=entries,
+        labels=labels,
     )
-    _write_atomic(output_dir / "SHA256SUMS", "".join(f"{e.sha256}  {e.path}\n" for e in entries))
-    _write_atomic(output_dir / "manifest.json", manifest.to_json())
+    atomic.write_text(output_dir / "SHA256SUMS", "".join(f"{e.sha256}  {e.path}\n" for e in manifest.files()))
+    atomic.write_text(output_dir / "manifest.json", manifest.to_json())
     return manifest
 
 
@@ -110,13 +146,13 @@ class Problem:
 
 
 def verify(output_dir: Path, progress=None) -> tuple[Manifest, list[Problem]]:
-    """Recompute every shard's checksum; returns the manifest and the problems found."""
+    """Recompute every shard's and clip table's checksum; returns the manifest and the problems found."""
     manifest_path = output_dir / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path}: no manifest; run the workflow first")
     manifest = Manifest.from_json(manifest_path.read_text())
     problems = []
-    for entry in manifest.shards:
+    for entry in manifest.files():
         path = output_dir / entry.path
         if progress:
             progress(entry)

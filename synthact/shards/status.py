@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthact.config import RunPaths
-from synthact.render.worker import missing_results
+from synthact.stages import stage_key
+from synthact.takes.plan import ShardPlan
 
 ERROR_MARKERS = ("error:", "Traceback", "RenderFailed", "MergeError")
 
@@ -28,8 +29,8 @@ ERROR_MARKERS = ("error:", "Traceback", "RenderFailed", "MergeError")
 class ShardStatus:
     name: str
     state: str
-    rendered: int  # clip-views in the render cache
-    total: int  # clips x views
+    rendered: int  # take-view windows in the render cache
+    total: int  # windows x views
     detail: str = ""
 
 
@@ -75,11 +76,11 @@ def _manifest_sizes(paths: RunPaths) -> dict[str, int] | None:
     return {s["name"]: s["size"] for s in json.loads(paths.manifest.read_text())["shards"]}
 
 
-def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | None) -> ShardStatus:
-    document = json.loads(paths.shard_plan(shard).read_text())
-    cache = paths.render_cache(shard, document["config_hash"])
-    total = len(document["clips"]) * len(document["views"])
-    rendered = total - len(missing_results(document, cache))
+def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | None, render_key: str) -> ShardStatus:
+    plan = ShardPlan.read(paths.shard_plan(shard))
+    cache = paths.render_cache(render_key)
+    total = cache.count(plan.take_frames(), list(plan.views), plan.window_frames)
+    rendered = total - len(cache.missing(plan.take_frames(), list(plan.views), plan.window_frames))
     shard_file = paths.shard_file(shard)
     if shard_file.exists():
         if manifest_sizes is None:
@@ -105,7 +106,8 @@ def run_status(config: dict) -> list[ShardStatus]:
         raise FileNotFoundError(f"{paths.plan}: no plan yet; run the workflow (snakemake) first")
     plan = json.loads(paths.plan.read_text())
     sizes = _manifest_sizes(paths)
-    return [shard_status(paths, s["name"], sizes) for s in plan["shards"]]
+    key = stage_key(config, "render")
+    return [shard_status(paths, s["name"], sizes, key) for s in plan["shards"]]
 
 
 def rerun_command(config: dict, statuses: list[ShardStatus], profile: str, configfile: str | None) -> str:

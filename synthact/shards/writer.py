@@ -1,14 +1,16 @@
-"""Merge a shard's per-clip, per-view render results into one HDF5 file.
+"""Merge a shard's per-window, per-view render results into one HDF5 file.
 
-Layout (docs/FORMAT.md is the reference):
-- RGB: one JPEG per frame as variable-length bytes (25-36x smaller than raw,
-  any frame readable alone, decodable by every image library).
+Layout (docs/FORMAT.md is the reference): one group per take, one subgroup per
+view, every per-frame array over the whole take (its windows concatenated).
+- RGB: one JPEG per frame as variable-length bytes (any frame readable alone,
+  decodable by every image library).
 - depth, mask, parts, keypoints: lossless, gzip (HDF5's built-in filter, so
   any HDF5 reader opens the file) with shuffle, one frame per chunk.
+- Cameras per frame (K, R, t), since a camera that follows the actor moves.
 - NTU RGB+D's 25-joint skeleton (``ntu25/``) is selected here from the 73
   rendered joints, so every preset carries it without a second render output.
-- Every value the plan and the renderer drew (camera placement, setup, facing,
-  appearance, body-shape noise) is stored, as JSON attributes or datasets.
+- The take's source labels as given (``segments``), and every value the plan
+  and the renderer drew (placement, setup, facing, appearance, body shape).
 - Timestamps are off, so the same inputs give a byte-identical shard.
 The file is written under a temporary name and renamed when complete.
 """
@@ -16,20 +18,22 @@ The file is written under a temporary name and renamed when complete.
 from __future__ import annotations
 
 import json
-import os
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
-from synthact import __version__
+from synthact import __version__, atomic
 from synthact.body.skeleton import OUTPUT_JOINT_NAMES, PART_NAMES
-from synthact.render.worker import cache_path
+from synthact.render.cache import RenderCache
 from synthact.sources.ntu import SMPLH_TO_NTU25
+from synthact.takes.plan import ShardPlan, TakePlan
 
 FORMAT_NAME = "synthact-shard"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SOFTWARE = ("synthact", "bpy", "smplx", "torch", "numpy", "h5py", "submitit", "snakemake")
 
 PER_FRAME_IMAGES = {  # name -> (dtype stored, gzip level)
@@ -38,11 +42,9 @@ PER_FRAME_IMAGES = {  # name -> (dtype stored, gzip level)
     "parts": (np.uint8, 4),
     "normals": (np.float16, 4),
 }
-PER_FRAME_ARRAYS = ("keypoints_2d", "keypoints_visible", "joints_cam", "bbox")
+PER_FRAME_ARRAYS = ("keypoints_2d", "keypoints_visible", "joints_cam", "bbox", "R", "t")
 NTU25_PER_VIEW = ("keypoints_2d", "keypoints_visible", "joints_cam")  # selected from the 73 joints
-# Values of a view's plan entry stored as view attributes; anything else the
-# plan drew is in its "placement" dict (JSON attribute).
-VIEW_SCALARS = ("seed", "azimuth_deg", "distance_m", "height_m")
+VIEW_SCALARS = ("seed", "azimuth_deg", "height_m", "camera_motion")
 
 
 class MergeError(RuntimeError):
@@ -59,32 +61,7 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def _dataset(group: h5py.Group, name: str, data: np.ndarray, gzip: int | None = None, **attrs) -> h5py.Dataset:
-    options: dict = {"track_times": False}
-    if gzip is not None and data.ndim >= 1 and data.size:
-        options.update(compression="gzip", compression_opts=gzip, shuffle=True, chunks=(1, *data.shape[1:]))
-    dset = group.create_dataset(name, data=data, **options)
-    for key, value in attrs.items():
-        dset.attrs[key] = value
-    return dset
-
-
-def _write_rgb(group: h5py.Group, jpeg: np.ndarray, offsets: np.ndarray) -> None:
-    dset = group.create_dataset("rgb", shape=(len(offsets) - 1,), dtype=h5py.vlen_dtype(np.uint8), track_times=False)
-    for i in range(len(offsets) - 1):
-        dset[i] = jpeg[offsets[i] : offsets[i + 1]]
-    dset.attrs["encoding"] = "jpeg"
-
-
-def _label_timeline(clip: dict, num_frames: int) -> tuple[list[str], np.ndarray]:
-    names = sorted({span["category"] for span in clip["timeline"]} | set(clip["categories"]))
-    table = np.zeros((num_frames, len(names)), dtype=np.uint8)
-    for span in clip["timeline"]:
-        table[max(span["start"], 0) : min(span["stop"], num_frames), names.index(span["category"])] = 1
-    return names, table
-
-
-def _load_view(path: Path) -> dict[str, np.ndarray]:
+def _load_window(path: Path) -> dict[str, np.ndarray]:
     if not path.exists():
         raise MergeError(f"{path}: render result missing; rerun the shard's render step")
     try:
@@ -94,92 +71,130 @@ def _load_view(path: Path) -> dict[str, np.ndarray]:
         raise MergeError(f"{path}: unreadable render result ({exc}); delete it and rerun the render step") from exc
 
 
+def _jpegs(window: dict[str, np.ndarray]) -> list[bytes]:
+    data, offsets = window["rgb_jpeg"], window["rgb_offsets"]
+    return [data[offsets[i] : offsets[i + 1]].tobytes() for i in range(len(offsets) - 1)]
+
+
 def _ntu25(per_joint: np.ndarray) -> np.ndarray:
     """NTU RGB+D's 25 joints, in NTU order, from a (T, 73, ...) per-joint array."""
     return np.take(per_joint, SMPLH_TO_NTU25, axis=1)
 
 
-def _write_view(group: h5py.Group, view: dict, arrays: dict[str, np.ndarray]) -> None:
-    _write_rgb(group, arrays["rgb_jpeg"], arrays["rgb_offsets"])
+class _Streams:
+    """Datasets of a group filled window by window, so a take of any length merges
+    with one window in memory. Each is created at the first window, over the whole take."""
+
+    def __init__(self, group: h5py.Group, num_frames: int):
+        self.group, self.num_frames = group, num_frames
+
+    def write(self, name: str, data: np.ndarray, start: int, gzip: int | None = 4) -> None:
+        if name not in self.group:
+            options: dict[str, Any] = {"track_times": False}
+            if gzip is not None:
+                options.update(compression="gzip", compression_opts=gzip, shuffle=True, chunks=(1, *data.shape[1:]))
+            self.group.create_dataset(name, shape=(self.num_frames, *data.shape[1:]), dtype=data.dtype, **options)
+        self.group[name][start : start + len(data)] = data
+
+    def write_rgb(self, jpegs: list[bytes], start: int) -> None:
+        if "rgb" not in self.group:
+            dset = self.group.create_dataset("rgb", shape=(self.num_frames,), dtype=h5py.vlen_dtype(np.uint8),
+                                             track_times=False)  # fmt: skip
+            dset.attrs["encoding"] = "jpeg"
+        for i, blob in enumerate(jpegs):
+            self.group["rgb"][start + i] = np.frombuffer(blob, dtype=np.uint8)
+
+
+def _write_view_window(view: _Streams, window: dict[str, np.ndarray], start: int) -> None:
+    view.write_rgb(_jpegs(window), start)
     for name, (dtype, level) in PER_FRAME_IMAGES.items():
-        _dataset(group, name, arrays[name].astype(dtype), gzip=level)
+        view.write(name, window[name].astype(dtype), start, gzip=level)
     for name in PER_FRAME_ARRAYS:
-        _dataset(group, name, arrays[name], gzip=4)
+        view.write(name, window[name], start)
     for name in NTU25_PER_VIEW:
-        _dataset(group, f"ntu25/{name}", _ntu25(arrays[name]), gzip=4)
-    camera = view["camera"]
-    _dataset(group, "K", np.asarray(camera["K"], dtype=np.float64))
-    _dataset(group, "R", np.asarray(camera["R"], dtype=np.float64))
-    _dataset(group, "t", np.asarray(camera["t"], dtype=np.float64))
-    group.attrs.update({k: view[k] for k in VIEW_SCALARS})
-    group.attrs["placement"] = json.dumps(view.get("placement", {}), sort_keys=True)
-    group.attrs["image_size"] = (camera["width"], camera["height"])
+        view.write(f"ntu25/{name}", _ntu25(window[name]), start)
+    view.write("K", np.repeat(np.asarray(window["K"], np.float64)[None], len(window["R"]), axis=0), start)
 
 
-def _write_body(group: h5py.Group, arrays: dict[str, np.ndarray]) -> None:
-    """The SMPL-H parameters: the motion's own, and the body shape actually rendered.
-
-    Caches written before body-shape randomisation existed lack the ``*_used``
-    entries; the rendered body was then the motion's own.
-    """
-    for key in ("poses", "trans", "betas"):
-        _dataset(group, f"smplh/{key}", arrays[key])
-    betas = arrays["betas"]
-    _dataset(group, "smplh/betas_used", arrays.get("betas_used", betas))
-    _dataset(group, "smplh/shape_noise", arrays.get("shape_noise", np.zeros_like(betas)))
-    group["smplh"].attrs["ground_offset_m"] = float(arrays.get("ground_offset_m", 0.0))
+def _write_take_window(take: _Streams, window: dict[str, np.ndarray], start: int) -> None:
+    take.write("source_frames", window["source_frames"], start, gzip=None)
+    take.write("joints_world", window["joints_world"], start)
+    take.write("ntu25/joints_world", _ntu25(window["joints_world"]), start)
+    take.write("smplh/poses", window["poses"], start)
+    take.write("smplh/trans", window["trans"], start)
 
 
-def _write_clip(clips_group: h5py.Group, clip: dict, views: list[str], cache_dir: Path) -> None:
-    per_view = {v: _load_view(cache_path(cache_dir, v, clip["clip_id"])) for v in views}
-    first = per_view[views[0]]
-    for view, arrays in per_view.items():
-        if not np.array_equal(arrays["joints_world"], first["joints_world"]):
-            raise MergeError(f"clip {clip['clip_id']}: view {view!r} saw a different body than {views[0]!r}")
-    group = clips_group.create_group(clip["clip_id"])
-    num_frames = len(first["source_frames"])
-    scalar_keys = ("source", "sequence_id", "split", "segment_id", "chunk", "fps", "source_fps", "frame_start",
-                   "frame_stop", "primary_category", "appearance_seed", "path_radius", "heading_deg")  # fmt: skip
-    group.attrs.update({k: clip[k] for k in scalar_keys})
-    group.attrs["categories"] = json.dumps(clip["categories"])
-    group.attrs["category_overlap"] = json.dumps(clip["category_overlap"], sort_keys=True)
-    group.attrs["gender"] = str(first["gender"])
+def _view_attrs(group: h5py.Group, take: TakePlan, view: str, first: dict[str, np.ndarray]) -> None:
+    plan = take.view(view)
+    group.attrs.update({k: getattr(plan, k) for k in VIEW_SCALARS})
+    group.attrs["distance_m"] = float(first["distance_m"])
+    group.attrs["placement"] = json.dumps(plan.placement, sort_keys=True)
+    group.attrs["image_size"] = (first["depth"].shape[2], first["depth"].shape[1])
+
+
+TAKE_SCALARS = ("sequence_key", "source", "sequence_id", "split", "repetition", "fps", "source_fps",
+                "num_sequence_frames", "duration_s", "gender", "path_radius", "heading_deg")  # fmt: skip
+
+
+def _take_attrs(group: h5py.Group, take: TakePlan, first: dict[str, np.ndarray]) -> None:
+    record = take.take
+    group.attrs.update({k: getattr(record, k) for k in TAKE_SCALARS})
+    group.attrs["num_frames"] = record.num_frames
+    group.attrs["spans"] = json.dumps([list(s) for s in record.spans])
+    group.attrs["segments"] = json.dumps([asdict(label) for label in record.labels], sort_keys=True)
+    group.attrs["appearance_seed"] = take.appearance_seed
     group.attrs["appearance"] = str(first["appearance"])
-    group.attrs["num_frames"] = num_frames
-    # Where the rig was aimed: room cameras stand at path_center + their room position.
-    group.attrs["path_center"] = np.asarray(clip.get("path_center", (0.0, 0.0)), dtype=np.float64)
-    names, table = _label_timeline(clip, num_frames)
-    _dataset(group, "labels/frame_categories", table, gzip=4, categories=json.dumps(names))
-    _dataset(group, "source_frames", first["source_frames"])
-    _dataset(group, "joints_world", first["joints_world"], gzip=4)
-    _dataset(group, "ntu25/joints_world", _ntu25(first["joints_world"]), gzip=4)
-    _write_body(group, first)
-    # Draws shared by every view of the clip (NTU setup, facing, ...): the
-    # plan repeats them in each view's placement; the first view's are stored.
-    group.attrs["rig"] = json.dumps(clip["views"][0].get("placement", {}).get("clip", {}), sort_keys=True)
-    for view in clip["views"]:
-        _write_view(group.create_group(f"views/{view['name']}"), view, per_view[view["name"]])
+    group.attrs["path_center"] = np.asarray(record.path_center, dtype=np.float64)
+    # Draws shared by every view of the take (NTU setup, facing, ...): each view's
+    # placement repeats them; the first view's are stored here.
+    group.attrs["rig"] = json.dumps(take.views[0].placement.get("take", {}), sort_keys=True)
+    group.attrs["camera_motion"] = take.views[0].camera_motion
+    group.create_dataset("frames", data=record.frames(), track_times=False)
+    for key in ("betas", "betas_used", "shape_noise"):
+        group.create_dataset(f"smplh/{key}", data=first[key], track_times=False)
+    group["smplh"].attrs["ground_offset_m"] = float(first["ground_offset_m"])
 
 
-def write_shard(document: dict, cache_dir: Path, out_path: Path, extra_attrs: dict) -> tuple[int, int]:
-    """Write the shard for ``document``; returns (number of clips, bytes)."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-    clip_ids = [c["clip_id"] for c in document["clips"]]
-    try:
+def _write_take(takes_group: h5py.Group, take: TakePlan, views: list[str], cache: RenderCache, window: int) -> None:
+    record = take.take
+    group = takes_group.create_group(record.take_id)
+    take_streams = _Streams(group, record.num_frames)
+    for v, view in enumerate(views):
+        view_group = group.create_group(f"views/{view}")
+        view_streams = _Streams(view_group, record.num_frames)
+        start = 0
+        for path in cache.take_windows(view, record.take_id, record.num_frames, window):
+            arrays = _load_window(path)
+            if start == 0:
+                _view_attrs(view_group, take, view, arrays)
+                if v == 0:
+                    _take_attrs(group, take, arrays)
+            if v == 0:
+                _write_take_window(take_streams, arrays, start)
+            elif not np.array_equal(group["joints_world"][start : start + len(arrays["joints_world"])],
+                                    arrays["joints_world"]):  # fmt: skip
+                raise MergeError(f"{path}: view {view!r} saw a different body than {views[0]!r}; rerun its render step")
+            _write_view_window(view_streams, arrays, start)
+            start += len(arrays["source_frames"])
+        if start != record.num_frames:
+            raise MergeError(f"{cache.root / view / record.take_id}: {start} frames rendered, the take has "
+                             f"{record.num_frames}; delete that folder and rerun the render step")  # fmt: skip
+
+
+def write_shard(plan: ShardPlan, cache: RenderCache, out_path: Path, extra_attrs: dict[str, Any]) -> tuple[int, int]:
+    """Write the shard for ``plan``; returns (number of takes, bytes)."""
+    take_ids = [t.take.take_id for t in plan.takes]
+    with atomic.atomic_path(out_path) as tmp:
         with h5py.File(tmp, "w", track_order=False) as f:
             f.attrs.update({
                 "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "generator_version": __version__,
-                "shard": document["shard"], "split": document["split"], "config_hash": document["config_hash"],
-                "num_clips": len(clip_ids), "views": json.dumps(document["views"]),
-                "joint_names": json.dumps(OUTPUT_JOINT_NAMES), "part_names": json.dumps(PART_NAMES),
-                "software": json.dumps(software_versions(), sort_keys=True), **extra_attrs,
+                "shard": plan.name, "split": plan.split, "num_takes": len(take_ids), "num_frames": plan.num_frames,
+                "views": json.dumps(list(plan.views)), "joint_names": json.dumps(OUTPUT_JOINT_NAMES),
+                "part_names": json.dumps(PART_NAMES), "software": json.dumps(software_versions(), sort_keys=True),
+                **extra_attrs,
             })  # fmt: skip
-            _dataset(f, "index/clip_ids", np.array(clip_ids, dtype=h5py.string_dtype()))
-            clips_group = f.create_group("clips")
-            for clip in document["clips"]:
-                _write_clip(clips_group, clip, document["views"], cache_dir)
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return len(clip_ids), out_path.stat().st_size
+            f.create_dataset("index/take_ids", data=np.array(take_ids, dtype=h5py.string_dtype()), track_times=False)
+            takes_group = f.create_group("takes")
+            for take in plan.takes:
+                _write_take(takes_group, take, list(plan.views), cache, plan.window_frames)
+    return len(take_ids), out_path.stat().st_size

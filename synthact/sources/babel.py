@@ -48,6 +48,7 @@ class LabelSegment:
             of one annotation describe the same timeline; those of different
             annotators (extra files) must not be mixed when measuring overlap.
         whole_sequence: True for a sequence-level (``seq_ann``) label.
+        annotator: ``anntr_id`` of the annotation's annotator ("" when absent).
     """
 
     seg_id: str
@@ -58,6 +59,7 @@ class LabelSegment:
     proc_label: str
     annotation_id: str = ""
     whole_sequence: bool = False
+    annotator: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class BabelSequence:
     split: str
     label_file: str  # the file it was read from (name only)
     segments: tuple[LabelSegment, ...]
+    # Dense files: "frame" when the entry has a frame_ann, else "seq" (BABEL's choice
+    # for this sid, which an extra file's entry of the same sid follows).
+    annotation_type: str = ""
 
 
 def split_from_filename(path: Path) -> str:
@@ -83,6 +88,7 @@ def load_babel_file(
     path: Path,
     on_error: ErrorHandler | None = None,
     time_tolerance: float = TIME_TOLERANCE_S,
+    dense_types: dict[str, str] | None = None,
 ) -> list[BabelSequence]:
     """Read one BABEL file, dense or extra; sequences sorted by sid.
 
@@ -90,8 +96,10 @@ def load_babel_file(
         path: The JSON file.
         on_error: Called with the sid and the error of each malformed
             sequence, which is then skipped. ``None`` raises on the first one.
-        time_tolerance: Seconds a label may stick out of ``[0, dur]``; it is
-            clamped to the sequence.
+        time_tolerance: Seconds a label may stick out of ``[0, dur]``. A start
+            before 0 is clamped to 0; an end past ``dur`` is kept, as BABEL does.
+        dense_types: sid -> ``annotation_type`` of the dense files' entries: an
+            extra file's entry for such a sid takes the same annotation type.
 
     Raises:
         LabelFileError: The file is missing, not JSON, or not a dict of sequences.
@@ -103,7 +111,8 @@ def load_babel_file(
     sequences = []
     for sid in sorted(content, key=_sid_order):
         try:
-            sequences.append(_parse_sequence(path, str(sid), content[sid], split, time_tolerance))
+            prefer = (dense_types or {}).get(str(sid), "")
+            sequences.append(_parse_sequence(path, str(sid), content[sid], split, time_tolerance, prefer))
         except LabelError as exc:
             if on_error is None:
                 raise
@@ -129,7 +138,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     return content
 
 
-def _parse_sequence(path: Path, sid: str, entry: Any, split: str, tolerance: float) -> BabelSequence:
+def _parse_sequence(
+    path: Path, sid: str, entry: Any, split: str, tolerance: float, prefer: str = ""
+) -> BabelSequence:
     where = f"{path}: sid {sid}"
     if not isinstance(entry, dict):
         raise LabelError(f"{where}: sequence entry is {type(entry).__name__}, expected an object")
@@ -143,8 +154,8 @@ def _parse_sequence(path: Path, sid: str, entry: Any, split: str, tolerance: flo
     if dur <= 0:
         raise LabelError(f"{where}: 'dur' is {dur}; a sequence must last longer than 0 s")
     segments = [
-        _parse_label(where, label, annotation_id, dur, whole, tolerance)
-        for annotation_id, label, whole in _chosen_labels(where, entry)
+        _parse_label(where, label, annotation_id, dur, whole, tolerance, annotator)
+        for annotation_id, annotator, label, whole in _chosen_labels(where, entry, prefer)
     ]
     return BabelSequence(
         sid=sid,
@@ -153,30 +164,40 @@ def _parse_sequence(path: Path, sid: str, entry: Any, split: str, tolerance: flo
         split=split,
         label_file=path.name,
         segments=tuple(s for s in segments if s is not None),
+        annotation_type="" if _is_extra(entry) else ("frame" if entry.get("frame_ann") is not None else "seq"),
     )
 
 
-def _chosen_labels(where: str, entry: dict[str, Any]) -> list[tuple[str, Any, bool]]:
-    """(annotation id, raw label, whole-sequence flag) for the labels BABEL would use.
+def _is_extra(entry: dict[str, Any]) -> bool:
+    return "frame_anns" in entry or "seq_anns" in entry
 
-    Dense entries hold one ``frame_ann`` and one ``seq_ann``; extra entries hold
-    lists ``frame_anns``/``seq_anns`` (one per annotator). Frame-level labels win.
+
+def _chosen_labels(where: str, entry: dict[str, Any], prefer: str = "") -> list[tuple[str, str, Any, bool]]:
+    """(annotation id, annotator, raw label, whole-sequence flag) for the labels BABEL would use.
+
+    Dense entries hold one ``frame_ann`` and one ``seq_ann``: a ``frame_ann`` that
+    is not null is used even when its label list is empty (then the sequence gives
+    no samples, as in BABEL's builder); otherwise the ``seq_ann``. Extra entries hold
+    lists ``frame_anns``/``seq_anns`` (one per annotator): they take the type that
+    the dense file chose for the same sid (``prefer``), else frame-level labels win.
     """
-    if "frame_anns" in entry or "seq_anns" in entry:
+    if _is_extra(entry):
         frame = [a for a in (entry.get("frame_anns") or []) if _labels_of(where, a)]
-        annotations, whole = (frame, False) if frame else (entry.get("seq_anns") or [], True)
-    else:
-        frame_ann = entry.get("frame_ann")
-        if frame_ann is not None and _labels_of(where, frame_ann):
-            annotations, whole = [frame_ann], False
+        if prefer == "seq" or (prefer != "frame" and not frame):
+            annotations, whole = entry.get("seq_anns") or [], True
         else:
-            annotations, whole = ([entry["seq_ann"]] if entry.get("seq_ann") is not None else []), True
+            annotations, whole = frame, False
+    elif entry.get("frame_ann") is not None:
+        annotations, whole = [entry["frame_ann"]], False
+    else:
+        annotations, whole = ([entry["seq_ann"]] if entry.get("seq_ann") is not None else []), True
     if not isinstance(annotations, list):
         raise LabelError(f"{where}: annotation list is {type(annotations).__name__}, expected a list")
     chosen = []
     for index, annotation in enumerate(annotations):
         annotation_id = str(annotation.get("babel_lid") or index) if isinstance(annotation, dict) else str(index)
-        chosen.extend((annotation_id, label, whole) for label in _labels_of(where, annotation))
+        annotator = str(annotation.get("anntr_id") or "") if isinstance(annotation, dict) else ""
+        chosen.extend((annotation_id, annotator, label, whole) for label in _labels_of(where, annotation))
     return chosen
 
 
@@ -195,7 +216,7 @@ def _labels_of(where: str, annotation: Any) -> list[Any]:
 
 
 def _parse_label(
-    where: str, label: Any, annotation_id: str, dur: float, whole: bool, tolerance: float
+    where: str, label: Any, annotation_id: str, dur: float, whole: bool, tolerance: float, annotator: str = ""
 ) -> LabelSegment | None:
     """Validate one label; ``None`` for a label without categories (BABEL skips those)."""
     if not isinstance(label, dict):
@@ -221,6 +242,7 @@ def _parse_label(
         proc_label=str(label["proc_label"] or ""),
         annotation_id=annotation_id,
         whole_sequence=whole,
+        annotator=annotator,
     )
 
 
@@ -233,15 +255,18 @@ def _categories(where: str, act_cat: Any) -> tuple[str, ...]:
 
 
 def _times(where: str, label: dict[str, Any], dur: float, tolerance: float) -> tuple[float, float]:
-    """Start and end in seconds, validated and clamped to [0, dur]."""
+    """Start and end in seconds, validated; a start before 0 becomes 0, an end past ``dur`` stays.
+
+    BABEL's builder keeps ``end_t`` as given, so a label ending at 3.834 s of a
+    3.83 s sequence still reaches the sequence's last frame.
+    """
     start = _number(label["start_t"], f"{where}: 'start_t'")
     end = _number(label["end_t"], f"{where}: 'end_t'")
     if end < start:
         raise LabelError(f"{where}: ends before it starts (start_t {start} s, end_t {end} s)")
     if start < -tolerance or end > dur + tolerance:
         raise LabelError(f"{where}: segment [{start}, {end}] s lies outside the sequence [0, {dur}] s")
-    start, end = min(max(start, 0.0), dur), min(max(end, 0.0), dur)
-    return start, end
+    return min(max(start, 0.0), dur), max(end, 0.0)
 
 
 def _number(value: Any, what: str) -> float:

@@ -20,26 +20,24 @@ of its labels overlap, which can exceed 1; we count each frame once.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from synthact.clips.records import LabelSpan
+from synthact.takes.timeline import TimedLabel, active_frames, segment_frames
 
-BABEL_CHUNK_SECONDS = 5.0
 DEFAULT_MIN_FRAMES = 1  # BABEL keeps any chunk in which its action shows for a frame
 
 
-class TimedLabel(Protocol):
-    """What cutting needs from a label (``sources.babel.LabelSegment`` has it)."""
+@dataclass(frozen=True)
+class LabelSpan:
+    """One label active over clip-local frames [start, stop)."""
 
-    seg_id: str
-    start_t: float
-    end_t: float
-    act_cat: tuple[str, ...]
-    raw_label: str
+    category: str
+    start: int
+    stop: int
+    raw_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,31 +66,6 @@ class ChunkLabels:
     @property
     def num_frames(self) -> int:
         return self.frame_stop - self.frame_start
-
-
-def first_frame_at(t: float, fps: float) -> int:
-    """Smallest frame ``n >= 0`` with ``n / fps >= t`` (exact in float arithmetic)."""
-    n = max(math.ceil(t * fps), 0)
-    # t * fps may round across an integer; settle on the exact comparison.
-    while n > 0 and (n - 1) / fps >= t:
-        n -= 1
-    while n / fps < t:
-        n += 1
-    return n
-
-
-def active_frames(label: TimedLabel, fps: float, num_frames: int) -> tuple[int, int]:
-    """Frames ``[first, stop)`` where ``start_t <= n / fps < end_t``, within the sequence."""
-    first = min(first_frame_at(label.start_t, fps), num_frames)
-    stop = min(first_frame_at(label.end_t, fps), num_frames)
-    return first, max(first, stop)
-
-
-def segment_frames(label: TimedLabel, fps: float, num_frames: int) -> tuple[int, int]:
-    """The segment's frames ``[int(fps * start_t), int(fps * end_t))``, within the sequence."""
-    start = min(int(fps * label.start_t), num_frames)
-    stop = min(int(fps * label.end_t), num_frames)
-    return start, max(start, stop)
 
 
 def chunk_bounds(start: int, stop: int, max_frames: int) -> list[tuple[int, int]]:

@@ -1,0 +1,309 @@
+"""The ``index`` stage: AMASS motions + BABEL labels -> the take table.
+
+For every sequence of the configured BABEL files: find its motion file, pick
+the frames of the target rate (BABEL's own subsampling), choose the span to
+render (the whole sequence, or the union of its labelled segments), and write
+one take per repetition with the source labels as given. No label protocol is
+applied here: chunks, segments and category subsets are the ``labels`` stage's
+business, so changing them never re-renders.
+
+The table is sorted by source file, so a render task loads each motion once.
+Bad inputs either stop the run with a message naming the file (``strict``) or
+are skipped and listed in the report (``lenient``). A missing body model is a
+configuration problem, not a bad input, and always stops the run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from synthact import atomic
+from synthact.progress import Progress
+from synthact.sources.amass import Motion, MotionError, load_motion, resolve_feat_p
+from synthact.sources.babel import BabelSequence, LabelFileError, LabelSegment, load_babel_file
+from synthact.sources.ntu import NtuNameError, parse_ntu_name
+from synthact.takes.records import SourceLabel, Take, make_take_id, write_take_table
+from synthact.takes.resample import resample_indices
+from synthact.takes.timeline import take_spans
+from synthact.takes.trajectory import clip_trajectory, pelvis_rest_joint
+
+LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad items and list them in the index report"
+_NTU_NAME = re.compile(r"S\d{3}C\d{3}P\d{3}R\d{3}A\d{3}")
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """The part of the config the index stage reads (``synthact.stages`` lists the same keys)."""
+
+    amass_root: Path
+    babel_dir: Path
+    babel_files: tuple[str, ...]
+    body_model_dir: Path
+    fps: float
+    strict: bool
+    span: str
+    merge_gap_s: float
+    repetitions: int
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "IndexSettings":
+        motion, clips, render = config["motion"], config["clips"], config["render"]
+        return cls(
+            amass_root=Path(motion["amass_root"]),
+            babel_dir=Path(motion["babel_dir"]),
+            babel_files=tuple(dict.fromkeys(motion["babel_files"])),  # unique, in order
+            body_model_dir=Path(motion["body_model_dir"]),
+            fps=float(clips["fps"]),
+            strict=clips["on_bad_input"] == "strict",
+            span=str(render["span"]),
+            merge_gap_s=float(render["span_merge_gap_s"]),
+            repetitions=int(render["repetitions"]),
+        )
+
+    @property
+    def merge_gap_frames(self) -> int:
+        return round(self.merge_gap_s * self.fps)
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    file: str
+    item: str
+    reason: str
+
+
+@dataclass
+class IndexReport:
+    """What the index stage did: counts, notes on what it changed, every bad input it skipped."""
+
+    num_takes: int = 0
+    num_frames: int = 0  # frames to render per view, all takes
+    num_sequences: int = 0  # sequences whose motion was read
+    num_motion_files: int = 0
+    sequences_without_labels: int = 0
+    takes_per_split: dict[str, int] = field(default_factory=dict)
+    frames_per_split: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def write(self, path: Path) -> None:
+        atomic.write_json(path, self.to_dict(), indent=1)
+
+    def summary(self) -> str:
+        splits = ", ".join(f"{s} {n}" for s, n in sorted(self.takes_per_split.items())) or "none"
+        return (
+            f"index: {self.num_takes} takes ({splits}), {self.num_frames} frames per view, from "
+            f"{self.num_sequences} sequences in {self.num_motion_files} motion files; "
+            f"{len(self.skipped)} bad inputs skipped"
+        )
+
+
+class _BadInputs:
+    """Strict: re-raise with a hint. Lenient: record in the report and go on."""
+
+    def __init__(self, strict: bool, report: IndexReport):
+        self.strict = strict
+        self.report = report
+
+    def __call__(self, exc: ValueError, file: str, item: str) -> None:
+        if self.strict:
+            raise type(exc)(f"{exc}\n({LENIENT_HINT})") from exc
+        self.report.skipped.append(SkippedItem(file=file, item=item, reason=str(exc)))
+
+
+def read_sequences(settings: IndexSettings, bad: _BadInputs) -> list[BabelSequence]:
+    """Every sequence of the configured BABEL files; bad ones go to ``bad``.
+
+    Dense files are read first: an extra file's entry for a sid of a dense file
+    takes the annotation type (frame or sequence) that the dense file chose.
+    """
+    names = sorted(settings.babel_files, key=lambda n: n.startswith("extra"))
+    dense_types: dict[str, str] = {}
+    sequences = []
+    for name in names:
+        path = settings.babel_dir / name
+        try:
+            found = load_babel_file(
+                path, on_error=lambda sid, exc: bad(exc, str(path), f"sid {sid}"), dense_types=dense_types
+            )
+        except LabelFileError as exc:
+            bad(exc, str(path), "whole file")
+            continue
+        dense_types.update({s.sid: s.annotation_type for s in found if s.annotation_type})
+        sequences.extend(found)
+    return sequences
+
+
+def group_by_motion(sequences: Iterable[BabelSequence]) -> dict[str, list[BabelSequence]]:
+    """Sequences per feat_p (dense and extra entries of one file together), so each motion is read once."""
+    groups: dict[str, list[BabelSequence]] = defaultdict(list)
+    for sequence in sequences:
+        groups[sequence.feat_p].append(sequence)
+    return dict(sorted(groups.items()))
+
+
+def source_label(segment: LabelSegment, label_file: str) -> SourceLabel:
+    return SourceLabel(
+        seg_id=segment.seg_id, start_t=segment.start_t, end_t=segment.end_t, act_cat=segment.act_cat,
+        raw_label=segment.raw_label, proc_label=segment.proc_label, annotation_id=segment.annotation_id,
+        annotator=segment.annotator, whole_sequence=segment.whole_sequence, label_file=label_file,
+    )  # fmt: skip
+
+
+def _sequence_labels(sequences: list[BabelSequence]) -> tuple[SourceLabel, ...]:
+    labels = [source_label(seg, s.label_file) for s in sequences for seg in s.segments]
+    return tuple(dict.fromkeys(labels))  # a file listed twice gives each label once
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """A motion resampled to the target rate: what every take of it shares."""
+
+    motion: Motion
+    source: str  # path relative to the AMASS root, as found on disk
+    frames: np.ndarray  # (N,) source frame of each target frame
+    pelvis_rest: np.ndarray  # (3,) J0(betas)
+
+
+def _load_timeline(settings: IndexSettings, path: Path) -> _Timeline:
+    motion = load_motion(path)
+    if motion.fps < 1:
+        raise MotionError(f"{path}: frame rate {motion.fps} fps is below 1 fps; cannot resample to {settings.fps:g}")
+    return _Timeline(
+        motion=motion,
+        source=path.relative_to(settings.amass_root).as_posix(),
+        frames=resample_indices(motion.num_frames, motion.fps, settings.fps),
+        pelvis_rest=pelvis_rest_joint(settings.body_model_dir, motion.gender, motion.betas),
+    )
+
+
+def _notes_for(feat_p: str, timeline: _Timeline, labels: tuple[SourceLabel, ...], fps: float) -> list[str]:
+    """What a user should know about one sequence: things SynthAct had to adapt."""
+    notes = []
+    num_frames = len(timeline.frames)
+    if num_frames < 2:
+        notes.append(f"{feat_p}: only {num_frames} frame(s) at {fps:g} fps: its take is a still")
+    length_s = timeline.motion.num_frames / timeline.motion.fps
+    longer = [label.seg_id for label in labels if label.end_t > length_s + 1.0 / fps]
+    if longer:
+        notes.append(
+            f"{feat_p}: {len(longer)} label(s) end after the motion's {length_s:.3f} s "
+            f"(e.g. seg_id {longer[0]}); their clips stop at the motion's last frame"
+        )
+    return notes
+
+
+def capture_ids(*names: str) -> tuple[int | None, int | None]:
+    """(setup, replication) of an NTU RGB+D sample named in ``names``, else (None, None)."""
+    for text in names:
+        match = _NTU_NAME.search(text)
+        if match:
+            try:
+                sample = parse_ntu_name(match.group(0))
+            except NtuNameError:  # e.g. camera 4: not a real NTU name
+                return None, None
+            return sample.setup, sample.replication
+    return None, None
+
+
+def takes_for_sequence(
+    settings: IndexSettings, feat_p: str, timeline: _Timeline, sequences: list[BabelSequence]
+) -> list[Take]:
+    """Every repetition of one sequence, over the span that is rendered."""
+    first = sequences[0]
+    labels = _sequence_labels(sequences)
+    spans = take_spans(labels, settings.fps, len(timeline.frames), settings.span, settings.merge_gap_frames)
+    if not spans:
+        return []
+    motion = timeline.motion
+    take_frames = np.concatenate([np.arange(a, b) for a, b in spans])
+    source_frames = timeline.frames[take_frames]
+    path = clip_trajectory(motion.poses[source_frames, :3], motion.trans[source_frames], timeline.pelvis_rest)
+    setup, replication = capture_ids(timeline.source, first.sid)
+    return [
+        Take(
+            take_id=make_take_id(feat_p, repetition), sequence_key=feat_p, source=timeline.source,
+            sequence_id=first.sid, split=first.split, repetition=repetition, fps=settings.fps,
+            source_fps=motion.fps, num_sequence_frames=len(timeline.frames), duration_s=first.dur,
+            spans=tuple(spans), gender=motion.gender, labels=labels, path_center=path.path_center,
+            path_radius=path.path_radius, heading_deg=path.heading_deg, capture_setup=setup,
+            capture_replication=replication,
+        )  # fmt: skip
+        for repetition in range(settings.repetitions)
+    ]
+
+
+def _collect_takes(
+    settings: IndexSettings, groups: dict[str, list[BabelSequence]], report: IndexReport, bad: _BadInputs
+) -> list[Take]:
+    takes: list[Take] = []
+    with Progress(len(groups), "index: motion files") as progress:
+        for feat_p, sequences in groups.items():
+            sids = ", ".join(dict.fromkeys(s.sid for s in sequences))
+            file = feat_p  # until it is found on disk
+            try:
+                file = str(resolve_feat_p(settings.amass_root, feat_p))
+                timeline = _load_timeline(settings, Path(file))
+            except MotionError as exc:
+                bad(exc, file, f"sid {sids}")
+            else:
+                report.num_motion_files += 1
+                report.num_sequences += len({s.sid for s in sequences})
+                found = takes_for_sequence(settings, feat_p, timeline, sequences)
+                report.notes.extend(_notes_for(feat_p, timeline, found[0].labels if found else (), settings.fps))
+                takes.extend(found)
+            progress.advance()
+    return takes
+
+
+def build_index(config: dict[str, Any], out_path: Path, report_path: Path) -> IndexReport:
+    """Build the take table and its report.
+
+    Args:
+        config: The validated run config (``motion``, ``clips`` and ``render`` spans).
+        out_path: The take table (JSON lines), written atomically.
+        report_path: The report (JSON), written atomically.
+
+    Returns:
+        The report: counts per split, notes, and skipped inputs.
+
+    Raises:
+        MotionError, LabelError: A bad input with ``on_bad_input: strict``.
+        BodyModelError: The body model for a gender is missing or unreadable.
+    """
+    settings = IndexSettings.from_config(config)
+    report = IndexReport(settings={k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()})
+    bad = _BadInputs(settings.strict, report)
+    sequences = read_sequences(settings, bad)
+    report.sequences_without_labels = len({s.feat_p for s in sequences} - {s.feat_p for s in sequences if s.segments})
+    takes = sorted(_collect_takes(settings, group_by_motion(sequences), report, bad), key=_take_order)
+    report.num_takes = write_take_table(out_path, takes)
+    report.num_frames = sum(t.num_frames for t in takes)
+    report.takes_per_split = dict(sorted(Counter(t.split for t in takes).items()))
+    report.frames_per_split = {s: sum(t.num_frames for t in takes if t.split == s) for s in report.takes_per_split}
+    report.write(report_path)
+    for note in report.notes:
+        print(f"index: note: {note}", file=sys.stderr)
+    print(report.summary(), file=sys.stderr)
+    return report
+
+
+def _take_order(take: Take) -> tuple:
+    sid = take.sequence_id
+    return (take.source, (0, int(sid)) if sid.isdigit() else (1, sid), take.repetition)
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
