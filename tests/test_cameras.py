@@ -5,19 +5,19 @@ import math
 import numpy as np
 import pytest
 
-from synthact.clips.records import Clip
 from synthact.render.cameras import Camera, intrinsics, look_at, project, to_camera, vertical_fov_deg
-from synthact.render.rig import Rig, Setup, ViewSpec, min_distance, place_views
+from synthact.render.rig import CameraPath, Rig, Setup, ViewSpec, min_distance, plan_views, smooth_path, view_cameras
+from synthact.takes.records import Take
 
 
-def make_clip(**overrides) -> Clip:
+def make_take(**overrides) -> Take:
     fields = dict(
-        clip_id="c0123", source="S/S/01/a_poses.npz", sequence_id="7", split="train", segment_id="s1", chunk=0,
-        fps=30.0, source_fps=120.0, frame_start=0, frame_stop=30, gender="neutral", primary_category="walk",
-        categories=("walk",), path_center=(1.0, -2.0), path_radius=0.5, heading_deg=30.0,
+        take_id="t0123", sequence_key="S/S/01/a_poses.npz", source="S/S/01/a_poses.npz", sequence_id="7",
+        split="train", repetition=0, fps=30.0, source_fps=120.0, num_sequence_frames=30, duration_s=1.0,
+        spans=((0, 30),), gender="neutral", path_center=(1.0, -2.0), path_radius=0.5, heading_deg=30.0,
     )  # fmt: skip
     fields.update(overrides)
-    return Clip(**fields)
+    return Take(**fields)
 
 
 def make_rig(**overrides) -> Rig:
@@ -28,6 +28,16 @@ def make_rig(**overrides) -> Rig:
     )  # fmt: skip
     fields.update(overrides)
     return Rig(**fields)
+
+
+def cameras_at_rest(rig: Rig, take: Take, seed: int) -> list[tuple[object, CameraPath, Camera]]:
+    """(view plan, camera path, first-frame camera) of every view, for a body standing at the path centre."""
+    pelvis = np.repeat(np.asarray(take.path_center, float)[None], take.num_frames, 0)
+    out = []
+    for view in plan_views(rig, take, seed):
+        path = view_cameras(rig, view, take, pelvis)
+        out.append((view, path, Camera(K=path.K, R=path.R[0], t=path.t[0], width=rig.width, height=rig.height)))
+    return out
 
 
 def test_intrinsics_known_answer():
@@ -59,37 +69,96 @@ def test_project_known_point():
 
 
 def test_views_are_90_degrees_apart_and_front_faces_actor():
-    clip = make_clip()
-    views = place_views(make_rig(), clip, seed=0)
-    azimuths = [v.azimuth_deg for v in views]
-    assert np.allclose(np.diff(azimuths), 90.0)
-    front = views[0].camera.position - np.array([*clip.path_center, 0.0])
-    assert math.degrees(math.atan2(front[1], front[0])) == pytest.approx(clip.heading_deg)
+    take = make_take()
+    views = cameras_at_rest(make_rig(), take, seed=0)
+    assert np.allclose(np.diff([v.azimuth_deg for v, _, _ in views]), 90.0)
+    front = views[0][2].position - np.array([*take.path_center, 0.0])
+    assert math.degrees(math.atan2(front[1], front[0])) == pytest.approx(take.heading_deg)
 
 
-def test_every_view_looks_at_the_actor_and_sees_the_whole_path():
-    clip = make_clip(path_radius=2.0)
+def test_static_views_look_at_the_actor_and_see_the_whole_path():
+    take = make_take(path_radius=2.0)
     rig = make_rig(azimuth_jitter_deg=10.0)
-    for view in place_views(rig, clip, seed=3):
-        assert view.distance_m >= min_distance(rig, clip.path_radius) - 1e-9
-        centre = np.array([*clip.path_center, rig.look_at_height_m])
-        uv = project(to_camera(centre[None], view.camera), view.camera.K)[0]
+    for _, path, camera in cameras_at_rest(rig, take, seed=3):
+        assert path.distance_m >= min_distance(rig, take.path_radius) - 1e-9
+        assert np.allclose(path.R, path.R[0]) and np.allclose(path.t, path.t[0])  # static: one camera
+        centre = np.array([*take.path_center, rig.look_at_height_m])
+        uv = project(to_camera(centre[None], camera), camera.K)[0]
         assert np.allclose(uv, (160, 120), atol=1e-6)
         for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2)):  # path edge, head and feet
             for z in (0.0, 1.8):
-                p = np.array([clip.path_center[0] + dx, clip.path_center[1] + dy, z])
-                u, v = project(to_camera(p[None], view.camera), view.camera.K)[0]
+                p = np.array([take.path_center[0] + dx, take.path_center[1] + dy, z])
+                u, v = project(to_camera(p[None], camera), camera.K)[0]
                 assert 0 <= u < 320 and 0 <= v < 240
+
+
+def walking_take(metres: float, frames: int) -> tuple[Take, np.ndarray]:
+    """A take whose pelvis walks ``metres`` along +X (then back a little), and its pelvis path."""
+    x = np.linspace(0.0, metres, frames)
+    pelvis = np.stack([x, 0.3 * np.sin(x)], axis=1)
+    centre = pelvis.mean(axis=0)
+    radius = float(np.linalg.norm(pelvis - centre, axis=1).max())
+    take = make_take(num_sequence_frames=frames, spans=((0, frames),), path_center=tuple(centre),
+                     path_radius=radius, heading_deg=0.0)  # fmt: skip
+    return take, pelvis
+
+
+def body_box(camera_R: np.ndarray, camera_t: np.ndarray, K: np.ndarray, pelvis_xy: np.ndarray) -> tuple:
+    """Projected pelvis and the image height of a 1.8 m upright body at ``pelvis_xy``."""
+    feet, head, pelvis = (np.array([*pelvis_xy, z]) for z in (0.0, 1.8, 0.95))
+    uv = [project((camera_R @ p + camera_t)[None], K)[0] for p in (feet, head, pelvis)]
+    return uv[2], abs(uv[0][1] - uv[1][1])
+
+
+@pytest.mark.parametrize("motion", ["follow", "static"])
+def test_a_walking_actor_stays_in_frame_for_the_whole_take(motion):
+    take, pelvis = walking_take(metres=7.0, frames=210)
+    rig = make_rig(camera_motion=motion, follow_smoothing_s=1.0, azimuth_jitter_deg=10.0)
+    for view in plan_views(rig, take, seed=5):
+        path = view_cameras(rig, view, take, pelvis)
+        heights = []
+        for i in range(len(pelvis)):
+            uv, height = body_box(path.R[i], path.t[i], path.K, pelvis[i])
+            assert 0 <= uv[0] < rig.width and 0 <= uv[1] < rig.height, (view.name, i)
+            heights.append(height)
+        if motion == "follow":
+            # The camera keeps its distance: the person's size barely changes.
+            assert max(heights) / min(heights) < 2.0, view.name
+            assert path.distance_m < 6.0  # not pushed back to fit the whole 7 m path
+        else:
+            assert path.distance_m >= min_distance(rig, take.path_radius) - 1e-9
+
+
+def test_follow_keeps_drawn_azimuth_height_and_has_no_shake():
+    take, pelvis = walking_take(metres=6.0, frames=120)
+    rig = make_rig(camera_motion="follow", follow_smoothing_s=0.5)
+    view = plan_views(rig, take, seed=1)[1]
+    path = view_cameras(rig, view, take, pelvis)
+    positions = -np.einsum("tji,tj->ti", path.R, path.t)  # camera centres
+    assert np.allclose(positions[:, 2], view.height_m)
+    aim = smooth_path(pelvis, 0.5 * take.fps)
+    offset = positions[:, :2] - aim
+    assert np.allclose(np.degrees(np.arctan2(offset[:, 1], offset[:, 0])) % 360, view.azimuth_deg % 360, atol=1e-6)
+    assert np.allclose(np.linalg.norm(offset, axis=1), path.distance_m)
+    # No shake: the camera's speed changes smoothly (second differences are tiny).
+    assert np.abs(np.diff(positions[:, :2], n=2, axis=0)).max() < 0.01
+
+
+def test_smooth_path_keeps_a_straight_line_and_its_ends():
+    line = np.stack([np.linspace(0, 3, 50), np.zeros(50)], axis=1)
+    smoothed = smooth_path(line, 4.0)
+    assert np.allclose(smoothed[:, 1], 0.0) and abs(smoothed[25, 0] - line[25, 0]) < 1e-9
+    assert smoothed[0, 0] >= 0.0 and smoothed[-1, 0] <= 3.0
 
 
 def test_placement_is_deterministic_and_depends_on_identity():
     rig = make_rig(azimuth_jitter_deg=10.0)
-    a = place_views(rig, make_clip(), seed=0)
-    b = place_views(rig, make_clip(), seed=0)
+    a = plan_views(rig, make_take(), seed=0)
+    b = plan_views(rig, make_take(), seed=0)
     assert [v.to_dict() for v in a] == [v.to_dict() for v in b]
-    other_clip = place_views(rig, make_clip(clip_id="c9999"), seed=0)
-    other_seed = place_views(rig, make_clip(), seed=1)
-    assert a[0].distance_m != other_clip[0].distance_m
+    other_take = plan_views(rig, make_take(take_id="t9999"), seed=0)
+    other_seed = plan_views(rig, make_take(), seed=1)
+    assert a[0].distance_m != other_take[0].distance_m
     assert a[0].distance_m != other_seed[0].distance_m
     assert len({v.seed for v in a}) == len(a)  # each view gets its own noise seed
 
@@ -100,34 +169,41 @@ def test_room_views_stand_fixed_in_the_room_with_their_own_pan_and_tilt():
         ViewSpec("fixed", azimuth_deg=90.0, position_m=(0.0, -3.0), height_m=2.0, tilt_deg=30.0),
     )
     rig = make_rig(views=views, mode="room", azimuth_jitter_deg=0.0)
-    clip = make_clip(path_center=(1.0, -2.0))
-    aimed, fixed = place_views(rig, clip, seed=0)
-    assert np.allclose(aimed.camera.position, (3.0, -2.0, 2.4)) and np.allclose(fixed.camera.position, (1.0, -5.0, 2.0))
-    centre = np.array([*clip.path_center, rig.look_at_height_m])
-    assert np.allclose(project(to_camera(centre[None], aimed.camera), aimed.camera.K)[0], (160, 120))
+    take = make_take(path_center=(1.0, -2.0))
+    (aimed_plan, _, aimed), (fixed_plan, _, fixed) = cameras_at_rest(rig, take, seed=0)
+    assert np.allclose(aimed.position, (3.0, -2.0, 2.4)) and np.allclose(fixed.position, (1.0, -5.0, 2.0))
+    centre = np.array([*take.path_center, rig.look_at_height_m])
+    assert np.allclose(project(to_camera(centre[None], aimed), aimed.K)[0], (160, 120))
     s30 = math.sin(math.radians(30))
-    assert np.allclose(fixed.camera.R[2], (0.0, math.cos(math.radians(30)), -s30))  # forward: +Y, 30 deg down
-    assert fixed.placement["tilt_deg"] == 30.0 and fixed.placement["pan_deg"] == 90.0
-    # Jitter moves each camera a little, per view and clip, and is recorded.
-    jittered = place_views(make_rig(views=views, mode="room", azimuth_jitter_deg=3.0, tilt_jitter_deg=2.0,
-                                    position_jitter_m=0.1), clip, seed=0)  # fmt: skip
+    assert np.allclose(fixed.R[2], (0.0, math.cos(math.radians(30)), -s30))  # forward: +Y, 30 deg down
+    assert fixed_plan.placement["tilt_deg"] == 30.0 and fixed_plan.placement["pan_deg"] == 90.0
+    # Jitter moves each camera a little, per view and take, and is recorded.
+    jittered = plan_views(make_rig(views=views, mode="room", azimuth_jitter_deg=3.0, tilt_jitter_deg=2.0,
+                                   position_jitter_m=0.1), take, seed=0)  # fmt: skip
     for view in jittered:
         p = view.placement
         assert abs(p["pan_jitter_deg"]) <= 3 and abs(p["tilt_jitter_deg"]) <= 2
         assert max(abs(d) for d in p["position_jitter_m"]) <= 0.1 and p["position_jitter_m"] != [0.0, 0.0]
 
 
-def test_clip_draws_turn_the_whole_rig_and_share_one_setup():
+def test_take_draws_turn_the_whole_rig_and_share_one_setup():
     rig = make_rig(
         views=(ViewSpec("mid", 0.0), ViewSpec("left", 45.0), ViewSpec("right", -45.0)),
         setups=(Setup(0.5, 4.5), Setup(2.7, 2.0)), facing=("left", "right"), facing_jitter_deg=5.0,
     )  # fmt: skip
-    clip = make_clip(path_radius=0.0)
-    views = place_views(rig, clip, seed=0)
-    draws = views[0].placement["clip"]
+    take = make_take(path_radius=0.0)
+    views = cameras_at_rest(rig, take, seed=0)
+    draws = views[0][0].placement["take"]
     setup = rig.setups[draws["setup"]]
-    assert all(v.height_m == setup.height_m for v in views)
-    assert all(v.distance_m == max(setup.distance_m, min_distance(rig, 0.0)) for v in views)
-    faced = next(v for v in views if v.name == draws["facing"])
-    assert faced.azimuth_deg == pytest.approx(clip.heading_deg + draws["facing_jitter_deg"])
-    assert views[1].azimuth_deg - views[0].azimuth_deg == pytest.approx(45.0)
+    assert all(v.height_m == setup.height_m for v, _, _ in views)
+    assert all(path.distance_m == max(setup.distance_m, min_distance(rig, 0.0)) for _, path, _ in views)
+    faced = next(v for v, _, _ in views if v.name == draws["facing"])
+    assert faced.azimuth_deg == pytest.approx(take.heading_deg + draws["facing_jitter_deg"])
+    assert views[1][0].azimuth_deg - views[0][0].azimuth_deg == pytest.approx(45.0)
+
+
+def test_a_source_capture_id_picks_the_setup_and_facing():
+    rig = make_rig(views=(ViewSpec("mid", 0.0), ViewSpec("left", 45.0), ViewSpec("right", -45.0)),
+                   setups=(Setup(0.5, 4.5), Setup(2.7, 2.0)), facing=("left", "right"))  # fmt: skip
+    draws = plan_views(rig, make_take(capture_setup=2, capture_replication=2), seed=0)[0].placement["take"]
+    assert (draws["setup"], draws["setup_from"], draws["facing"], draws["facing_from"]) == (1, "source", "right", "source")

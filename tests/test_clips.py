@@ -1,4 +1,4 @@
-"""Resampling (BABEL's frame choice), cutting segments into clips, and clip trajectories."""
+"""Resampling (BABEL's frame choice), take spans, cutting segments into clips, and trajectories."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthact.clips.cutting import active_frames, chunk_bounds, cut_labels, first_frame_at, segment_frames
-from synthact.clips.records import LabelSpan
-from synthact.clips.resample import resample_indices
-from synthact.clips.trajectory import axis_angle_to_matrix, clip_trajectory, heading_deg, pelvis_rest_joint
+from synthact.labels.cutting import LabelSpan, chunk_bounds, cut_labels
+from synthact.takes.resample import resample_indices
+from synthact.takes.timeline import active_frames, first_frame_at, merge_spans, segment_frames, take_spans
+from synthact.takes.trajectory import axis_angle_to_matrix, clip_trajectory, heading_deg, pelvis_rest_joint
 from synthact.sources.babel import LabelSegment
 from tests.fixtures.amass_babel import (
     FAKE_PELVIS,
@@ -282,3 +282,28 @@ def test_clip_trajectory_is_rounded_and_keeps_heading_in_range() -> None:
     result = clip_trajectory(np.array([root_facing(-179.99999)]), np.full((1, 3), 1e-9), np.zeros(3))
     assert result.heading_deg == 180.0
     assert result.path_center == (0.0, 0.0) and str(result.path_center[0]) == "0.0"
+
+
+# ------------------------------------------------------------------ take spans
+
+
+def test_whole_span_is_every_frame_labelled_or_not() -> None:
+    labels = [seg("a", ["walk"], 1.0, 2.0)]
+    assert take_spans(labels, 30.0, 300, "whole", 0) == [(0, 300)]
+    assert take_spans([], 30.0, 300, "whole", 0) == [(0, 300)]
+    assert take_spans([], 30.0, 0, "whole", 0) == []
+
+
+def test_labelled_span_is_the_union_with_short_gaps_merged() -> None:
+    labels = [seg(name, ["walk"], a, b) for name, a, b in
+              (("a", 0.0, 1.0), ("b", 0.5, 2.0), ("c", 2.1, 3.0), ("d", 5.0, 6.0), ("e", 9.0, 99.0))]  # fmt: skip
+    # 2.0 -> 2.1 s is a 3-frame gap: merged with a 1 s limit; 3.0 -> 5.0 s is 60 frames: kept apart.
+    assert take_spans(labels, 30.0, 300, "labelled", 30) == [(0, 90), (150, 180), (270, 300)]
+    assert take_spans(labels, 30.0, 300, "labelled", 0) == [(0, 60), (63, 90), (150, 180), (270, 300)]
+    with pytest.raises(ValueError, match="render.span"):
+        take_spans(labels, 30.0, 300, "chunks", 0)
+
+
+def test_merge_spans_joins_touching_and_overlapping_spans() -> None:
+    assert merge_spans([(5, 8), (0, 5), (7, 9), (12, 12)], 1) == [(0, 9)]
+    assert merge_spans([(0, 2), (4, 6)], 3) == [(0, 6)]

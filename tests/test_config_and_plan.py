@@ -4,17 +4,28 @@ import json
 
 import pytest
 
-from synthact.clips.plan import build_plan, group_into_shards, shard_name
-from synthact.clips.records import Clip, LabelSpan, make_clip_id, read_clip_table, write_clip_table
 from synthact.config import ConfigError, RunPaths, config_hash, load_config, validate_config
 from synthact.seeding import derive_seed
+from synthact.stages import STAGE_INPUTS, stage_config, stage_key
+from synthact.takes.plan import ShardPlan, balanced_groups, build_plan, group_into_shards, shard_name
+from synthact.takes.records import SourceLabel, Take, make_take_id, read_take_table, write_take_table
 
-from tests.test_cameras import make_clip
+
+def make_take(**overrides) -> Take:
+    fields = dict(
+        take_id="t0123", sequence_key="S/S/01/a_poses.npz", source="S/S/01/a_poses.npz", sequence_id="7",
+        split="train", repetition=0, fps=30.0, source_fps=120.0, num_sequence_frames=30, duration_s=1.0,
+        spans=((0, 30),), gender="neutral", path_center=(1.0, -2.0), path_radius=0.5, heading_deg=30.0,
+    )  # fmt: skip
+    fields.update(overrides)
+    return Take(**fields)
 
 
 def test_defaults_are_filled_and_valid():
     config = validate_config({})
-    assert config["clips"]["fps"] == 30 and config["clips"]["max_seconds"] == 5.0
+    assert config["clips"]["fps"] == 30 and config["labels"]["chunk_seconds"] == 5.0
+    assert config["render"]["span"] == "whole" and config["render"]["repetitions"] == 1
+    assert config["labels"]["protocols"][0] == "segments" and config["rig"]["camera_motion"] == "auto"
     assert [v["name"] for v in config["rig"]["views"]] == ["front", "left", "back", "right"]
     assert config["dispatch"]["cluster"] == "local"
 
@@ -28,6 +39,11 @@ def test_defaults_are_filled_and_valid():
         ({"render": {"samples": 0}}, "render.samples"),
         ({"dispatch": {"cluster": "pbs"}}, "dispatch.cluster"),
         ({"plan": {"shard_size": 3}}, "plan"),
+        ({"clips": {"max_seconds": 5}}, "clips"),  # moved to labels.chunk_seconds
+        ({"labels": {"protocols": ["babel-chunks-90"]}}, "labels.protocols"),
+        ({"render": {"span": "chunks"}}, "render.span"),
+        ({"rig": {"mode": "room", "camera_motion": "follow", "views": [{"name": "a", "position_m": [0, 0]}]}},
+         "rig.camera_motion"),
         ({"rig": {"distance_m": [5.0, 3.0]}}, "rig.distance_m"),
         ({"rig": {"views": [{"name": "a", "azimuth_deg": 0}, {"name": "a", "azimuth_deg": 9}]}}, "rig.views"),
     ],
@@ -57,49 +73,79 @@ def test_derive_seed_is_stable_and_identity_sensitive():
         __import__("hashlib").sha256(b"0|c1|front").digest()[:8], "little") >> 1  # fmt: skip
 
 
-def test_clip_table_round_trip(tmp_path):
-    clip = make_clip(timeline=(LabelSpan("walk", 0, 10, "walk fast"),), category_overlap={"walk": 1.0})
-    path = tmp_path / "clips.jsonl"
-    assert write_clip_table(path, [clip, clip]) == 2
-    assert list(read_clip_table(path)) == [clip, clip]
-    assert make_clip_id("a", "s", 0) == make_clip_id("a", "s", 0) != make_clip_id("a", "s", 1)
+def test_take_table_round_trip(tmp_path):
+    label = SourceLabel("s1", 0.0, 1.5, ("walk", "turn"), "walks", "walk", "lid", "anntr", False, "train.json")
+    take = make_take(labels=(label,), spans=((0, 10), (20, 30)), capture_setup=3)
+    path = tmp_path / "takes.jsonl"
+    assert write_take_table(path, [take, take]) == 2
+    assert list(read_take_table(path)) == [take, take]
+    assert take.num_frames == 20 and take.frames().tolist() == [*range(10), *range(20, 30)]
+    assert make_take_id("a", 0) == make_take_id("a", 0) != make_take_id("a", 1)
 
 
-def test_shards_never_mix_splits_and_are_named_deterministically():
-    clips = [make_clip(clip_id=f"c{i}", split="train") for i in range(5)]
-    clips += [make_clip(clip_id=f"v{i}", split="val") for i in range(2)]
-    shards = group_into_shards(clips, clips_per_shard=2)
-    assert [s.name for s in shards] == [
+def test_shards_hold_whole_takes_never_mix_splits_and_balance_frames():
+    lengths = [300, 20, 20, 20, 250, 40, 150]
+    takes = [make_take(take_id=f"t{i}", spans=((0, n),), num_sequence_frames=n) for i, n in enumerate(lengths)]
+    takes += [make_take(take_id=f"v{i}", split="val") for i in range(2)]
+    shards = group_into_shards(takes, frames_per_shard=300)
+    assert [name for name, _, _ in shards] == [
         "train-00000-of-00003", "train-00001-of-00003", "train-00002-of-00003", "val-00000-of-00001"]  # fmt: skip
-    assert all(c.split == s.split for s in shards for c in s.clips)
-    assert sum(len(s.clips) for s in shards) == 7
+    assert all(t.split == split for _, split, members in shards for t in members)
+    assert sorted(t.take_id for _, _, m in shards for t in m) == sorted(t.take_id for t in takes)  # each once
+    totals = [sum(t.num_frames for t in m) for _, split, m in shards if split == "train"]
+    assert totals == [300, 310, 190]  # contiguous; each within one take of the mean (267)
     assert shard_name("test", 3, 12) == "test-00003-of-00012"
+    assert [len(g) for g in balanced_groups(takes[:1], 10)] == [1]  # a take longer than a shard: its own
 
 
-def test_build_plan_writes_cameras_and_seeds(tmp_path):
-    config = validate_config({"output_dir": str(tmp_path), "plan": {"clips_per_shard": 2}})
+def test_build_plan_writes_typed_shard_plans_and_seeds(tmp_path):
+    config = validate_config({"output_dir": str(tmp_path), "plan": {"frames_per_shard": 60}})
     paths = RunPaths.from_config(config)
-    paths.clip_table.parent.mkdir(parents=True)
-    write_clip_table(paths.clip_table, [make_clip(clip_id=f"c{i}") for i in range(3)])
+    paths.take_table.parent.mkdir(parents=True)
+    write_take_table(paths.take_table, [make_take(take_id=f"t{i}") for i in range(3)])
     shards = build_plan(config)
     plan = json.loads(paths.plan.read_text())
     assert [s["name"] for s in plan["shards"]] == [s.name for s in shards] == ["train-00000-of-00002", "train-00001-of-00002"]
-    doc = json.loads(paths.shard_plan("train-00000-of-00002").read_text())
-    assert doc["views"] == ["front", "left", "back", "right"] and len(doc["clips"]) == 2
-    clip = doc["clips"][0]
-    assert [v["name"] for v in clip["views"]] == doc["views"]
-    assert clip["appearance_seed"] == derive_seed(0, clip["clip_id"], "appearance")
-    # Cameras do not depend on the shard: plan again with other shard sizes.
-    config["plan"]["clips_per_shard"] = 3
+    assert plan["num_frames"] == 90 and plan["plan_key"] == stage_key(config, "plan")
+    doc = ShardPlan.read(paths.shard_plan("train-00000-of-00002"))
+    assert doc == shards[0] and doc.views == ("front", "left", "back", "right") and doc.window_frames == 300
+    take = doc.takes[0]
+    assert [v.name for v in take.views] == list(doc.views) and take.views[0].camera_motion == "follow"
+    assert take.appearance_seed == derive_seed(0, take.take.take_id, "appearance")
+    # Draws do not depend on the shard: plan again with other shard sizes.
+    config["plan"]["frames_per_shard"] = 90
     build_plan(config)
-    doc3 = json.loads(paths.shard_plan("train-00000-of-00001").read_text())
-    assert doc3["clips"][0]["views"] == clip["views"]
+    again = ShardPlan.read(paths.shard_plan("train-00000-of-00001"))
+    assert again.takes[0].views == take.views
 
 
-def test_empty_clip_table_is_a_clear_error(tmp_path):
+def test_empty_take_table_is_a_clear_error(tmp_path):
     config = validate_config({"output_dir": str(tmp_path)})
     paths = RunPaths.from_config(config)
-    paths.clip_table.parent.mkdir(parents=True)
-    write_clip_table(paths.clip_table, [])
-    with pytest.raises(ValueError, match="clip table is empty"):
+    paths.take_table.parent.mkdir(parents=True)
+    write_take_table(paths.take_table, [])
+    with pytest.raises(ValueError, match="take table is empty"):
         build_plan(config)
+
+
+@pytest.mark.parametrize(
+    "change, stages",
+    [
+        ({"labels": {"protocols": ["babel-chunks-120"]}}, {"labels", "manifest"}),
+        ({"randomize": {"body_shape_std": 0.5}}, {"render", "merge", "manifest"}),
+        ({"render": {"samples": 3}}, {"render", "merge", "manifest"}),
+        ({"render": {"threads": 8}}, set()),
+        ({"dispatch": {"cluster": "slurm"}}, set()),
+        ({"output_dir": "elsewhere"}, set()),
+        ({"plan": {"frames_per_shard": 7}}, {"plan", "merge", "labels", "manifest"}),
+        ({"rig": {"hfov_deg": 40}}, {"plan", "render", "merge", "labels", "manifest"}),
+        ({"render": {"repetitions": 2}}, {"index", "plan", "render", "merge", "labels", "manifest"}),
+        ({"demo": {"sequences": 3}}, {"demo_data"}),
+    ],
+)
+def test_each_setting_changes_exactly_the_stages_that_depend_on_it(change, stages):
+    base = validate_config({})
+    changed = validate_config(change)
+    differs = {s for s in STAGE_INPUTS if stage_config(base, s) != stage_config(changed, s)}
+    assert differs == stages
+    assert (stage_key(base, "render") != stage_key(changed, "render")) == ("render" in stages)

@@ -1,19 +1,17 @@
-"""The index stage end to end: AMASS trees + BABEL files -> clip table and report."""
+"""The index stage end to end: AMASS trees + BABEL files -> take table and report."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pytest
 
-from synthact.clips.index import build_index
-from synthact.clips.records import Clip, LabelSpan, make_clip_id, read_clip_table
 from synthact.sources.amass import MotionError
 from synthact.sources.babel import LabelError
+from synthact.takes.records import make_take_id
 from tests.fixtures.amass_babel import (
     FAKE_PELVIS,
     corrupt_member,
@@ -21,201 +19,135 @@ from tests.fixtures.amass_babel import (
     extra_entry,
     label,
     truncate,
-    write_babel,
     write_fake_smplh,
     write_smplh_poses,
-    write_smplx_stageii,
-    write_subject_files,
 )
-
-CMU = "CMU/CMU/01/01_01_poses.npz"
-BML = "BMLrub/BioMotionLab_NTroje/rub001/0000_treadmill_norm_poses.npz"
-KIT = "KIT/KIT/3/walking_upstairs06_poses.npz"
-EYES = "EyesJapanDataset/Eyes_Japan_Dataset/kudo/jump-05-rope normal run-kudo_poses.npz"
-DFAUST = "DFaust67/DFaust_67/50002/50002_knees_poses.npz"
-HDM = "MPIHDM05/MPI_HDM05/dg/HDM_dg_01-02_01_120_poses.npz"
+from tests.fixtures.babel_world import BML, CMU, DFAUST, EYES, HDM, KIT, World, good_world
 
 
-@dataclass
-class World:
-    """An AMASS tree, body models and BABEL files in a tmp dir, and the config pointing at them."""
-
-    root: Path
-    labels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    clips: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def amass(self) -> Path:
-        return self.root / "amass"
-
-    def add(self, file: str, entry: dict[str, Any]) -> None:
-        self.labels.setdefault(file, []).append(entry)
-
-    def config(self) -> dict[str, Any]:
-        for name, entries in self.labels.items():
-            if not (self.root / "babel" / name).exists():
-                write_babel(self.root / "babel" / name, entries)
-        clips = {"fps": 30, "max_seconds": 5.0, "min_frames": 1, "categories": "all", "on_bad_input": "strict"}
-        return {
-            "motion": {
-                "amass_root": str(self.amass),
-                "babel_dir": str(self.root / "babel"),
-                "babel_files": sorted(self.labels),
-                "body_model_dir": str(self.root / "body"),
-            },
-            "clips": {**clips, **self.clips},
-        }
-
-    def run(self) -> tuple[Any, list[Clip]]:
-        out = self.root / "out" / "clips.jsonl"
-        out.parent.mkdir(exist_ok=True)
-        report = build_index(self.config(), out, self.root / "out" / "report.json")
-        return report, list(read_clip_table(out))
-
-
-def good_world(root: Path) -> World:
-    """Six motions covering both layouts, both releases, str/bytes gender, both rate keys, six rates."""
-    world = World(root)
-    write_fake_smplh(root / "body")
-    a = world.amass
-    write_smplh_poses(a / CMU, num_frames=720, fps=120.0, gender="male", trans=_walk(720, 120.0))
-    write_subject_files(a / "CMU/CMU/01")
-    write_smplh_poses(a / "BMLrub/rub001/0000_treadmill_norm_poses.npz", num_frames=300, fps=100.0, gender=b"female")
-    write_smplx_stageii(a / "KIT/3/walking_upstairs06_stageii.npz", num_frames=120, fps=60.0, gender="male")
-    write_smplh_poses(
-        a / "Eyes_Japan_Dataset/Eyes_Japan_Dataset/kudo/jump-05-rope normal run-kudo_poses.npz",
-        num_frames=500,
-        fps=250.0,
-    )
-    write_smplh_poses(
-        a / "DFaust/50002/50002_knees_poses.npz", num_frames=118, fps=59.9999885559082, fps_key="mocap_frame_rate"
-    )
-    write_smplh_poses(a / "MPI_HDM05/dg/HDM_dg_01-02_01_120_poses.npz", num_frames=480, fps=120.00004577636719)
-    world.add("train.json", dense_entry(1, CMU, 6.0, [label("s1", ["walk"])], [
-        label("w1", ["walk"], 0.0, 6.0, raw="walk forward"),
-        label("v1", ["wave", "hand movements"], 2.0, 4.0, raw="wave hello"),
-    ]))  # fmt: skip
-    world.add("val.json", dense_entry(2, BML, 3.0, [label("j2", ["jog"])], None))  # frame_ann: null
-    world.add("train.json", dense_entry(3, KIT, 2.0, [], [
-        label("jj3", ["jumping jacks", "jump"], 0.0, 2.0),
-        label("e3", ["eat"], 0.5, 1.0),
-        label("m3", ["moonwalk"], 1.0, 2.0),
-    ]))  # fmt: skip
-    world.add("val.json", dense_entry(4, EYES, 2.0, [], [label("jr4", ["jump"], 0.0, 2.0)]))
-    world.add("extra_train.json", extra_entry(5, DFAUST, 1.97, None, [
-        [label("k5a", ["knee movement"], 0.0, 1.0)],
-        [label("k5b", ["squat"], 0.0, 1.97)],
-    ]))  # fmt: skip
-    world.add("train.json", dense_entry(6, HDM, 4.0, [label("d6", ["dance"])], None))
-    world.add("test.json", dense_entry(7, "CMU/CMU/99/missing_poses.npz", 2.0, None, None))  # labels withheld
-    return world
-
-
-def _walk(num_frames: int, fps: float) -> np.ndarray:
-    trans = np.zeros((num_frames, 3))
-    trans[:, 0] = 1.0 + 0.5 * np.arange(num_frames) / fps  # 0.5 m/s along +X
-    trans[:, 1] = -2.0
-    return trans
-
-
-def test_end_to_end_clips_labels_splits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    report, clips = good_world(tmp_path).run()
-    got = [
-        (c.source, c.sequence_id, c.split, c.segment_id, c.chunk, c.frame_start, c.frame_stop, c.primary_category)
-        for c in clips
-    ]
+def test_every_labelled_sequence_becomes_a_whole_take(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report, takes = good_world(tmp_path).run()
+    got = [(t.source, t.sequence_id, t.split, t.spans, t.num_frames) for t in takes]
     assert got == [
-        ("BMLrub/rub001/0000_treadmill_norm_poses.npz", "2", "val", "j2", 0, 0, 90, "jog"),
-        ("CMU/CMU/01/01_01_poses.npz", "1", "train", "w1", 0, 0, 150, "walk"),
-        ("CMU/CMU/01/01_01_poses.npz", "1", "train", "v1", 0, 60, 120, "wave"),
-        ("CMU/CMU/01/01_01_poses.npz", "1", "train", "w1", 1, 150, 180, "walk"),
-        ("DFaust/50002/50002_knees_poses.npz", "5", "train", "k5a", 0, 0, 30, "knee movement"),
-        ("DFaust/50002/50002_knees_poses.npz", "5", "train", "k5b", 0, 0, 59, "squat"),
-        (
-            "Eyes_Japan_Dataset/Eyes_Japan_Dataset/kudo/jump-05-rope normal run-kudo_poses.npz",
-            "4",
-            "val",
-            "jr4",
-            0,
-            0,
-            60,
-            "jump",
-        ),
-        ("KIT/3/walking_upstairs06_stageii.npz", "3", "train", "jj3", 0, 0, 60, "jumping jacks"),
-        ("KIT/3/walking_upstairs06_stageii.npz", "3", "train", "e3", 0, 15, 30, "eat"),
-        ("KIT/3/walking_upstairs06_stageii.npz", "3", "train", "m3", 0, 30, 60, "moonwalk"),
-        ("MPI_HDM05/dg/HDM_dg_01-02_01_120_poses.npz", "6", "train", "d6", 0, 0, 120, "dance"),
+        ("BMLrub/rub001/0000_treadmill_norm_poses.npz", "2", "val", ((0, 90),), 90),
+        ("CMU/CMU/01/01_01_poses.npz", "1", "train", ((0, 180),), 180),
+        ("DFaust/50002/50002_knees_poses.npz", "5", "train", ((0, 60),), 60),
+        ("Eyes_Japan_Dataset/Eyes_Japan_Dataset/kudo/jump-05-rope normal run-kudo_poses.npz", "4", "val", ((0, 60),), 60),
+        ("KIT/3/walking_upstairs06_stageii.npz", "3", "train", ((0, 60),), 60),
+        ("MPI_HDM05/dg/HDM_dg_01-02_01_120_poses.npz", "6", "train", ((0, 120),), 120),
     ]
     feat_p = {"1": CMU, "2": BML, "3": KIT, "4": EYES, "5": DFAUST, "6": HDM}
-    assert [c.clip_id for c in clips] == [make_clip_id(feat_p[c.sequence_id], c.segment_id, c.chunk) for c in clips]
-    assert {c.source_fps for c in clips} == {100.0, 120.0, 59.9999885559082, 250.0, 60.0, 120.00004577636719}
-    assert all(c.fps == 30.0 for c in clips)
-    assert {c.sequence_id: c.gender for c in clips}["2"] == "female"  # bytes gender
-
-    by_key = {(c.segment_id, c.chunk): c for c in clips}
-    walk0 = by_key["w1", 0]
-    assert walk0.categories == ("walk",)
-    assert walk0.category_overlap == {"hand movements": 0.4, "walk": 1.0, "wave": 0.4}
-    assert walk0.timeline == (
-        LabelSpan("walk", 0, 150, "walk forward"),
-        LabelSpan("hand movements", 60, 120, "wave hello"),
-        LabelSpan("wave", 60, 120, "wave hello"),
-    )
-    assert by_key["w1", 1].category_overlap == {"walk": 1.0}
-    assert by_key["v1", 0].categories == ("wave", "hand movements")
-    assert by_key["jj3", 0].category_overlap == {"eat": 0.25, "jump": 1.0, "jumping jacks": 1.0, "moonwalk": 0.5}
-    # Annotators are not mixed: k5b's overlap ignores the other annotator's knee label.
-    assert by_key["k5b", 0].category_overlap == {"squat": 1.0}
-
-    # Trajectory of the CMU walk: source frames 0, 4, ..., 596 at 120 fps (t = 0 .. 4.9667 s).
-    mean_t = (0 + 596 / 120) / 2
-    assert walk0.path_center == pytest.approx((1.0 + 0.5 * mean_t + FAKE_PELVIS[0], -2.0 + FAKE_PELVIS[1]))
-    assert walk0.path_radius == pytest.approx(0.5 * mean_t)
-    assert walk0.heading_deg == pytest.approx(0.0, abs=1e-9)
-
-    assert report.num_clips == 11 and report.num_sequences == 6 and report.num_motion_files == 6
+    assert [t.take_id for t in takes] == [make_take_id(feat_p[t.sequence_id], 0) for t in takes]
+    assert {t.source_fps for t in takes} == {100.0, 120.0, 59.9999885559082, 250.0, 60.0, 120.00004577636719}
+    assert all(t.fps == 30.0 and t.repetition == 0 for t in takes)
+    assert {t.sequence_id: t.gender for t in takes}["2"] == "female"  # bytes gender
+    by_sid = {t.sequence_id: t for t in takes}
+    # The source labels travel as given: seconds, categories, texts, annotators, files.
+    cmu = by_sid["1"]
+    assert [(lb.seg_id, lb.start_t, lb.end_t, lb.act_cat, lb.raw_label) for lb in cmu.labels] == [
+        ("w1", 0.0, 6.0, ("walk",), "walk forward"), ("v1", 2.0, 4.0, ("wave", "hand movements"), "wave hello")]
+    assert {lb.annotator for lb in cmu.labels} == {"anntr-frame-1"} and cmu.duration_s == 6.0
+    assert [lb.whole_sequence for lb in by_sid["2"].labels] == [True]  # frame_ann null: the seq_ann
+    assert {lb.label_file for lb in by_sid["5"].labels} == {"extra_train.json"}
+    assert len({lb.annotation_id for lb in by_sid["5"].labels}) == 2  # two annotators, kept apart
+    # Trajectory of the CMU walk over the whole take: source frames 0, 4, ..., 716 at 120 fps.
+    mean_t = (0 + 716 / 120) / 2
+    assert cmu.path_center == pytest.approx((1.0 + 0.5 * mean_t + FAKE_PELVIS[0], -2.0 + FAKE_PELVIS[1]))
+    assert cmu.path_radius == pytest.approx(0.5 * mean_t)
+    assert cmu.heading_deg == pytest.approx(0.0, abs=1e-9)
+    assert report.num_takes == 6 and report.num_sequences == 6 and report.num_motion_files == 6
+    assert report.num_frames == 570 and report.takes_per_split == {"train": 4, "val": 2}
     assert report.sequences_without_labels == 1 and report.skipped == []
-    assert report.clips_per_split == {"train": 9, "val": 2}
-    assert report.clips_per_category["walk"] == 2 and report.clips_per_category["moonwalk"] == 1
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert saved["clips_per_split"] == {"train": 9, "val": 2} and saved["skipped"] == []
-    assert "index: 11 clips (train 9, val 2)" in capsys.readouterr().err
+    assert saved["frames_per_split"] == {"train": 420, "val": 150} and saved["skipped"] == []
+    assert "index: 6 takes (train 4, val 2), 570 frames per view" in capsys.readouterr().err
+
+
+def test_repetitions_are_takes_of_their_own(tmp_path: Path) -> None:
+    world = good_world(tmp_path)
+    world.render["repetitions"] = 3
+    _, takes = world.run()
+    assert len(takes) == 18 and len({t.take_id for t in takes}) == 18
+    cmu = [t for t in takes if t.sequence_id == "1"]
+    assert [t.repetition for t in cmu] == [0, 1, 2]
+    assert [t.take_id for t in cmu] == [make_take_id(CMU, r) for r in range(3)]
+    assert len({(t.labels, t.spans) for t in cmu}) == 1
+
+
+def test_labelled_span_renders_the_segments_and_short_gaps_only(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    write_fake_smplh(tmp_path / "body")
+    write_smplh_poses(world.amass / CMU, num_frames=1200, fps=120.0)  # 10 s, 300 frames at 30 fps
+    world.add("train.json", dense_entry(1, CMU, 10.0, [], [
+        label("a", ["walk"], 0.5, 2.0), label("b", ["turn"], 2.3, 3.0),  # 9 frames apart: one span
+        label("c", ["transition"], 6.0, 7.0),  # 3 s later: its own span
+    ]))  # fmt: skip
+    world.render.update(span="labelled", span_merge_gap_s=0.5)
+    _, (take,) = world.run()
+    assert take.spans == ((15, 90), (180, 210)) and take.num_frames == 105
+    assert take.frames()[[0, 74, 75, 104]].tolist() == [15, 89, 180, 209]
 
 
 def test_output_is_deterministic(tmp_path: Path) -> None:
     world = good_world(tmp_path)
     world.run()
-    first = (tmp_path / "out" / "clips.jsonl").read_bytes()
+    first = (tmp_path / "out" / "takes.jsonl").read_bytes()
     world.run()
-    assert (tmp_path / "out" / "clips.jsonl").read_bytes() == first
+    assert (tmp_path / "out" / "takes.jsonl").read_bytes() == first
 
 
-@pytest.mark.parametrize(
-    "subset, expected",
-    [
-        ("babel60", {"jj3": "jump"}),  # 'jumping jacks' is BABEL id 99; 'jump' (16) is in BABEL-60
-        ("babel120", {"jj3": "jumping jacks"}),
-        ("babel150", {"jj3": "jumping jacks", "e3": "eat"}),  # eat is id 126; 'moonwalk' is no category
-        ("all", {"jj3": "jumping jacks", "e3": "eat", "m3": "moonwalk"}),
-    ],
-)
-def test_category_subsets(tmp_path: Path, subset: str, expected: dict[str, str]) -> None:
-    world = good_world(tmp_path)
-    world.clips["categories"] = subset
-    report, clips = world.run()
-    assert {c.segment_id: c.primary_category for c in clips if c.sequence_id == "3"} == expected
-    assert report.chunks_outside_categories == 3 - len(expected)
-    assert all(c.primary_category in c.categories for c in clips)
+def test_babel_fidelity_end_t_past_dur_and_empty_frame_ann(tmp_path: Path) -> None:
+    """As BABEL's create_dataset does: an end_t past dur is kept; an empty frame_ann gives nothing."""
+    world = World(tmp_path)
+    write_fake_smplh(tmp_path / "body")
+    write_smplh_poses(world.amass / CMU, num_frames=460, fps=120.0)  # 115 frames at 30 fps
+    write_smplh_poses(world.amass / BML, num_frames=300, fps=100.0)
+    world.add("train.json", dense_entry(1, CMU, 3.83, [], [label("over", ["walk"], 0.0, 3.834)]))
+    world.add("train.json", dense_entry(2, BML, 3.0, [label("seq", ["jog"])], []))  # frame_ann with no labels
+    _, takes = world.run()
+    assert [t.sequence_id for t in takes] == ["1"]  # no fallback to sid 2's seq_ann
+    (over,) = takes[0].labels
+    assert over.end_t == 3.834  # not cut back to dur = 3.83
+    from synthact.takes.timeline import segment_frames
+
+    assert segment_frames(over, 30.0, takes[0].num_sequence_frames) == (0, 115)  # the last frame is in
 
 
-def test_max_seconds_and_min_frames(tmp_path: Path) -> None:
-    world = good_world(tmp_path)
-    world.clips.update(max_seconds=2.0, min_frames=40)
-    _, clips = world.run()
-    walk = [(c.frame_start, c.frame_stop) for c in clips if c.segment_id == "w1"]
-    assert walk == [(0, 60), (60, 120), (120, 180)]
-    assert all(c.num_frames >= 40 for c in clips)
-    assert not any(c.segment_id in ("k5a", "e3") for c in clips)  # 30 and 15 frames
+@pytest.mark.parametrize("dense_has_frames", [True, False])
+def test_an_extra_entry_takes_the_dense_files_annotation_type(tmp_path: Path, dense_has_frames: bool) -> None:
+    world = World(tmp_path)
+    write_fake_smplh(tmp_path / "body")
+    write_smplh_poses(world.amass / CMU, num_frames=480, fps=120.0)
+    frames = [label("df", ["walk"], 0.0, 2.0)] if dense_has_frames else None
+    world.add("train.json", dense_entry(1, CMU, 4.0, [label("ds", ["walk"])], frames))
+    world.add("extra_train.json", extra_entry(1, CMU, 4.0, [[label("xs", ["stand"])]], [[label("xf", ["run"], 0.0, 1.0)]]))
+    _, (take,) = world.run()
+    extra = {lb.seg_id for lb in take.labels if lb.label_file == "extra_train.json"}
+    assert extra == ({"xf"} if dense_has_frames else {"xs"})
+
+
+def test_ntu_named_sources_carry_their_capture_ids(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    write_fake_smplh(tmp_path / "body")
+    rel = "NTU/S007C002P015R002A023_poses.npz"
+    write_smplh_poses(world.amass / rel, num_frames=60, fps=30.0)
+    world.add("train.json", dense_entry(1, rel, 2.0, [label("x", ["wave"])], None))
+    _, (take,) = world.run()
+    assert (take.capture_setup, take.capture_replication) == (7, 2)
+
+
+def test_notes_name_what_was_adapted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    world = World(tmp_path)
+    write_fake_smplh(tmp_path / "body")
+    write_smplh_poses(world.amass / CMU, num_frames=1, fps=120.0)  # one frame
+    write_smplh_poses(world.amass / BML, num_frames=100, fps=100.0)  # 1 s of motion
+    world.add("train.json", dense_entry(1, CMU, 1.0, [label("one", ["stand"])], None))
+    world.add("train.json", dense_entry(2, BML, 2.0, [], [label("long", ["walk"], 0.0, 2.0)]))
+    report, takes = world.run()
+    err = capsys.readouterr().err
+    assert f"{CMU}: only 1 frame(s) at 30 fps" in err
+    assert f"{BML}: 1 label(s) end after the motion's 1.000 s (e.g. seg_id long)" in err
+    assert len(report.notes) == 3 and [t.num_frames for t in takes] == [30, 1]  # the still: its label too
 
 
 # ------------------------------------------------------------------ bad inputs
@@ -309,9 +241,8 @@ def test_lenient_skips_every_bad_input_and_keeps_the_good(tmp_path: Path) -> Non
     world = good_world(tmp_path)
     expected = {case: build(world, case) for case, build in BAD_CASES.items()}
     world.clips["on_bad_input"] = "lenient"
-    report, clips = world.run()
-    assert len(clips) == 11  # every good clip is still there
-    assert {c.sequence_id for c in clips} == {"1", "2", "3", "4", "5", "6"}
+    report, takes = world.run()
+    assert {t.sequence_id for t in takes} == {"1", "2", "3", "4", "5", "6"}  # every good take is still there
     assert len(report.skipped) == len(BAD_CASES)
     reasons = [s.reason for s in report.skipped]
     for case, (file, phrase) in expected.items():
@@ -336,12 +267,12 @@ def test_strict_stops_with_a_clear_message(tmp_path: Path, case: str) -> None:
     assert phrase in message
     assert (file if case != "missing motion file" else f"Bad/Bad/{case}/x_poses.npz") in message
     assert "on_bad_input: lenient" in message
-    assert not (tmp_path / "out" / "clips.jsonl").exists()  # no partial table
+    assert not (tmp_path / "out" / "takes.jsonl").exists()  # no partial table
 
 
-def test_a_label_listed_twice_is_indexed_once(tmp_path: Path) -> None:
+def test_a_sequence_listed_twice_is_one_take_with_each_label_once(tmp_path: Path) -> None:
     world = good_world(tmp_path)
     world.add("val.json", world.labels["train.json"][0])  # sid 1 again, in another file
-    report, clips = world.run()
-    assert len(clips) == 11 and report.duplicate_clips == 3
-    assert {c.split for c in clips if c.sequence_id == "1"} == {"train"}  # the first file read wins
+    _, takes = world.run()
+    (cmu,) = [t for t in takes if t.sequence_id == "1"]
+    assert cmu.split == "train" and [lb.seg_id for lb in cmu.labels] == ["w1", "v1"]  # the first file read wins

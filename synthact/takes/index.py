@@ -147,11 +147,15 @@ def read_sequences(settings: IndexSettings, bad: _BadInputs) -> list[BabelSequen
 
 
 def group_by_motion(sequences: Iterable[BabelSequence]) -> dict[str, list[BabelSequence]]:
-    """Sequences per feat_p (dense and extra entries of one file together), so each motion is read once."""
+    """Labelled sequences per feat_p (dense and extra entries together), so each motion is read once.
+
+    A sequence without a single usable label (BABEL's test file withholds them)
+    would give no clip to any protocol, so it is not rendered.
+    """
     groups: dict[str, list[BabelSequence]] = defaultdict(list)
     for sequence in sequences:
         groups[sequence.feat_p].append(sequence)
-    return dict(sorted(groups.items()))
+    return dict(sorted((k, v) for k, v in groups.items() if any(s.segments for s in v)))
 
 
 def source_label(segment: LabelSegment, label_file: str) -> SourceLabel:
@@ -163,8 +167,13 @@ def source_label(segment: LabelSegment, label_file: str) -> SourceLabel:
 
 
 def _sequence_labels(sequences: list[BabelSequence]) -> tuple[SourceLabel, ...]:
-    labels = [source_label(seg, s.label_file) for s in sequences for seg in s.segments]
-    return tuple(dict.fromkeys(labels))  # a file listed twice gives each label once
+    """Every label of the sequence; one listed again (say, in a second file) is kept once, the first."""
+    labels: dict[tuple, SourceLabel] = {}
+    for sequence in sequences:
+        for segment in sequence.segments:
+            key = (segment.annotation_id, segment.seg_id, segment.start_t, segment.end_t, segment.act_cat)
+            labels.setdefault(key, source_label(segment, sequence.label_file))
+    return tuple(labels.values())
 
 
 @dataclass(frozen=True)
