@@ -71,6 +71,6 @@ def test_lenient_run_lists_bad_items_and_renders_every_good_sequence(tmp_path):
     rendered_sources = set()
     for path in shard_files(workdir):
         with h5py.File(path) as f:
-            rendered_sources |= {f[f"clips/{c}"].attrs["source"] for c in f["clips"]}
+            rendered_sources |= {f[f"takes/{t}"].attrs["source"] for t in f["takes"]}
     assert not any(name in source for source in rendered_sources for name in BAD)
     assert good <= rendered_sources  # every good training sequence was rendered

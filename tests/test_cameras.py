@@ -6,38 +6,9 @@ import numpy as np
 import pytest
 
 from synthact.render.cameras import Camera, intrinsics, look_at, project, to_camera, vertical_fov_deg
-from synthact.render.rig import CameraPath, Rig, Setup, ViewSpec, min_distance, plan_views, smooth_path, view_cameras
+from synthact.render.rig import Rig, Setup, ViewSpec, min_distance, plan_views, smooth_path, view_cameras
 from synthact.takes.records import Take
-
-
-def make_take(**overrides) -> Take:
-    fields = dict(
-        take_id="t0123", sequence_key="S/S/01/a_poses.npz", source="S/S/01/a_poses.npz", sequence_id="7",
-        split="train", repetition=0, fps=30.0, source_fps=120.0, num_sequence_frames=30, duration_s=1.0,
-        spans=((0, 30),), gender="neutral", path_center=(1.0, -2.0), path_radius=0.5, heading_deg=30.0,
-    )  # fmt: skip
-    fields.update(overrides)
-    return Take(**fields)
-
-
-def make_rig(**overrides) -> Rig:
-    fields = dict(
-        views=(ViewSpec("front", 0), ViewSpec("left", 90), ViewSpec("back", 180), ViewSpec("right", 270)),
-        distance_m=(3.0, 4.0), height_m=(1.0, 1.7), azimuth_jitter_deg=0.0, hfov_deg=60.0,
-        look_at_height_m=0.9, width=320, height=240,
-    )  # fmt: skip
-    fields.update(overrides)
-    return Rig(**fields)
-
-
-def cameras_at_rest(rig: Rig, take: Take, seed: int) -> list[tuple[object, CameraPath, Camera]]:
-    """(view plan, camera path, first-frame camera) of every view, for a body standing at the path centre."""
-    pelvis = np.repeat(np.asarray(take.path_center, float)[None], take.num_frames, 0)
-    out = []
-    for view in plan_views(rig, take, seed):
-        path = view_cameras(rig, view, take, pelvis)
-        out.append((view, path, Camera(K=path.K, R=path.R[0], t=path.t[0], width=rig.width, height=rig.height)))
-    return out
+from tests.fixtures.takes import cameras_at_rest, make_rig, make_take
 
 
 def test_intrinsics_known_answer():

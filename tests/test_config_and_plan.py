@@ -8,17 +8,8 @@ from synthact.config import ConfigError, RunPaths, config_hash, load_config, val
 from synthact.seeding import derive_seed
 from synthact.stages import STAGE_INPUTS, stage_config, stage_key
 from synthact.takes.plan import ShardPlan, balanced_groups, build_plan, group_into_shards, shard_name
-from synthact.takes.records import SourceLabel, Take, make_take_id, read_take_table, write_take_table
-
-
-def make_take(**overrides) -> Take:
-    fields = dict(
-        take_id="t0123", sequence_key="S/S/01/a_poses.npz", source="S/S/01/a_poses.npz", sequence_id="7",
-        split="train", repetition=0, fps=30.0, source_fps=120.0, num_sequence_frames=30, duration_s=1.0,
-        spans=((0, 30),), gender="neutral", path_center=(1.0, -2.0), path_radius=0.5, heading_deg=30.0,
-    )  # fmt: skip
-    fields.update(overrides)
-    return Take(**fields)
+from synthact.takes.records import SourceLabel, make_take_id, read_take_table, write_take_table
+from tests.fixtures.takes import make_take
 
 
 def test_defaults_are_filled_and_valid():

@@ -22,11 +22,10 @@ from synthact.config import PRESETS, ConfigError, apply_preset, config_hash, pre
 from synthact.render import room
 from synthact.render.appearance import PATTERNS, AppearanceRanges, sample_appearance
 from synthact.render.cameras import project
-from synthact.render.rig import Rig, min_distance, place_views
+from synthact.render.rig import Rig, min_distance
 from synthact.render.worker import body_shape_noise, select_hdris
 from synthact.sources.ntu import SMPLH_TO_NTU25
-
-from tests.test_cameras import make_clip
+from tests.fixtures.takes import cameras_at_rest, make_take
 from tests.test_workflow import make_run, shard_files, snakemake
 
 HDRIS = ["city", "forest", "night", "sunset"]
@@ -95,30 +94,31 @@ def test_preset_and_rig_errors_name_their_key():
 def camera_azimuths(views, centre) -> list[float]:
     """Azimuth of each camera centre around ``centre`` (world XY), from its extrinsics."""
     out = []
-    for v in views:
-        c = v.camera.position
+    for _, _, camera in views:
+        c = camera.position
         out.append(math.degrees(math.atan2(c[1] - centre[1], c[0] - centre[0])))
     return out
 
 
 def test_ntu_cameras_are_45_degrees_apart_at_one_height_and_distance():
     rig = rig_of("ntu")
+    assert rig.camera_motion == "static"
     faced = set()
     for i in range(40):
-        clip = make_clip(clip_id=f"c{i}", heading_deg=17.0 * i, path_radius=0.3)
-        views = place_views(rig, clip, seed=0)
-        c1, c2, c3 = camera_azimuths(views, clip.path_center)
+        take = make_take(take_id=f"t{i}", heading_deg=17.0 * i, path_radius=0.3)
+        views = cameras_at_rest(rig, take, seed=0)
+        c1, c2, c3 = camera_azimuths(views, take.path_center)
         assert wrap(c2 - c1) == pytest.approx(45.0) and wrap(c3 - c1) == pytest.approx(-45.0)
-        assert len({round(v.camera.position[2], 9) for v in views}) == 1
-        assert len({round(v.distance_m, 9) for v in views}) == 1
-        draws = views[0].placement["clip"]
-        assert all(v.placement["clip"] == draws for v in views)
+        assert len({round(camera.position[2], 9) for _, _, camera in views}) == 1
+        assert len({round(path.distance_m, 9) for _, path, _ in views}) == 1
+        draws = views[0][0].placement["take"]
+        assert all(v.placement["take"] == draws for v, _, _ in views)
         setup = rig.setups[draws["setup"]]
-        nearest = min_distance(rig, clip.path_radius)  # the whole path stays in frame
-        assert views[0].height_m == setup.height_m and views[0].distance_m == max(setup.distance_m, nearest)
+        nearest = min_distance(rig, take.path_radius)  # the whole path stays in frame
+        assert views[0][0].height_m == setup.height_m and views[0][1].distance_m == max(setup.distance_m, nearest)
         # The actor faces the faced camera, up to the drawn jitter.
         camera = {"c2": c2, "c3": c3}[draws["facing"]]
-        assert wrap(camera - clip.heading_deg - draws["facing_jitter_deg"]) == pytest.approx(0.0, abs=1e-9)
+        assert wrap(camera - take.heading_deg - draws["facing_jitter_deg"]) == pytest.approx(0.0, abs=1e-9)
         assert abs(draws["facing_jitter_deg"]) <= 5.0
         faced.add(draws["facing"])
     assert faced == {"c2", "c3"}  # a seeded draw alternates between them
@@ -126,56 +126,64 @@ def test_ntu_cameras_are_45_degrees_apart_at_one_height_and_distance():
 
 def test_ntu_sources_take_their_setup_and_replication():
     rig = rig_of("ntu")
-    for name, setup, facing in (("S003C001P002R001A013", 2, "c2"), ("S016C002P007R002A060", 15, "c3")):
-        clip = make_clip(source=f"NTU/{name}_poses.npz", clip_id=name)
-        draws = place_views(rig, clip, seed=0)[0].placement["clip"]
-        assert (draws["setup"], draws["setup_from"]) == (setup, "ntu_id")
-        assert (draws["facing"], draws["facing_from"]) == (facing, "ntu_id")
-    beyond = place_views(rig, make_clip(source="NTU/S030C001P002R001A013.npz"), seed=0)[0].placement["clip"]
+    for setup, replication, facing in ((3, 1, "c2"), (16, 2, "c3")):
+        take = make_take(take_id=f"S{setup}", capture_setup=setup, capture_replication=replication)
+        draws = cameras_at_rest(rig, take, seed=0)[0][0].placement["take"]
+        assert (draws["setup"], draws["setup_from"]) == (setup - 1, "source")
+        assert (draws["facing"], draws["facing_from"]) == (facing, "source")
+    beyond = cameras_at_rest(rig, make_take(capture_setup=30, capture_replication=1), seed=0)[0][0].placement["take"]
     assert beyond["setup_from"] == "draw"  # S030 is beyond the (NTU-60) table
 
 
 def test_amarv_views_are_90_degrees_apart():
     rig = rig_of("amarv", rig={"azimuth_jitter_deg": 0})
-    clip = make_clip()
-    azimuths = camera_azimuths(place_views(rig, clip, seed=0), clip.path_center)
+    assert rig.camera_motion == "follow"
+    take = make_take()
+    azimuths = camera_azimuths(cameras_at_rest(rig, take, seed=0), take.path_center)
     assert [wrap(b - a) for a, b in zip(azimuths, azimuths[1:])] == pytest.approx([90.0, 90.0, 90.0])
-    jittered = place_views(rig_of("amarv"), clip, seed=0)
-    for view, expected in zip(jittered, (0, 90, 180, 270)):
+    jittered = cameras_at_rest(rig_of("amarv"), take, seed=0)
+    for (view, _, _), expected in zip(jittered, (0, 90, 180, 270)):
         jitter = view.placement["azimuth_jitter_deg"]
-        assert abs(jitter) <= 10 and wrap(view.azimuth_deg - clip.heading_deg - expected - jitter) == pytest.approx(0.0, abs=1e-9)
+        assert abs(jitter) <= 10 and wrap(view.azimuth_deg - take.heading_deg - expected - jitter) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_amarv_preset_mirrors_the_released_dataset():
+    config = validate_config({"preset": "amarv"})
+    assert (config["render"]["span"], config["render"]["repetitions"]) == ("whole", 3)
+    assert (config["render"]["width"], config["render"]["height"], config["clips"]["fps"]) == (640, 480, 30)
+    assert config["labels"]["protocols"] == ["segments", "babel-chunks-60", "babel-chunks-120"]
 
 
 def test_smarthome_cameras_hang_high_in_the_room_and_look_down_at_it():
     rig = rig_of("smarthome")
-    clip = make_clip(path_center=(4.0, -1.5), heading_deg=123.0)
-    views = place_views(rig, clip, seed=0)
+    take = make_take(path_center=(4.0, -1.5), heading_deg=123.0)
+    views = cameras_at_rest(rig, take, seed=0)
     assert len(views) == 7
     blocks = [b for b in room.room_blocks() if not b.name.startswith("wall")]
-    for view in views:
-        c = view.camera.position
-        local = c[:2] - np.array(clip.path_center)
+    for view, _, camera in views:
+        c = camera.position
+        local = c[:2] - np.array(take.path_center)
         assert 2.0 < c[2] <= 2.6 and room.inside_room(*local, margin=0.0), view.name
         assert not any(abs(local[0] - b.centre[0]) < b.size[0] / 2 and abs(local[1] - b.centre[1]) < b.size[1] / 2
                        and c[2] < b.centre[2] + b.size[2] / 2 for b in blocks), view.name  # fmt: skip
-        forward = view.camera.R[2]
+        forward = camera.R[2]
         assert forward[2] < -0.15, view.name  # tilted down
         # The room centre (the actor's path centre) is in the image.
-        u, v = project((view.camera.R @ np.array([*clip.path_center, 0.9]) + view.camera.t)[None], view.camera.K)[0]
+        u, v = project((camera.R @ np.array([*take.path_center, 0.9]) + camera.t)[None], camera.K)[0]
         assert 0 <= u < rig.width and 0 <= v < rig.height, view.name
     # Fixed in the room: turning the actor moves no camera (only per-view jitter is drawn).
-    turned = place_views(rig, make_clip(path_center=(4.0, -1.5), heading_deg=-50.0), seed=0)
-    assert all(np.allclose(a.camera.t, b.camera.t) for a, b in zip(views, turned))
+    turned = cameras_at_rest(rig, make_take(path_center=(4.0, -1.5), heading_deg=-50.0), seed=0)
+    assert all(np.allclose(a[2].t, b[2].t) for a, b in zip(views, turned))
 
 
 # --- domain randomisation ---------------------------------------------------------------
 
 
-def test_body_shape_noise_is_seeded_per_clip():
-    a = body_shape_noise(0, "c1", 0.5, 16)
-    assert np.array_equal(a, body_shape_noise(0, "c1", 0.5, 16)) and a.std() > 0.1
-    assert not np.array_equal(a, body_shape_noise(0, "c2", 0.5, 16))
-    assert not body_shape_noise(0, "c1", 0.0, 16).any()
+def test_body_shape_noise_is_seeded_per_take():
+    a = body_shape_noise(0, "t1", 0.5, 16)
+    assert np.array_equal(a, body_shape_noise(0, "t1", 0.5, 16)) and a.std() > 0.1
+    assert not np.array_equal(a, body_shape_noise(0, "t2", 0.5, 16))
+    assert not body_shape_noise(0, "t1", 0.0, 16).any()
 
 
 def test_appearance_ranges_come_from_the_config():
@@ -198,14 +206,13 @@ def test_appearance_ranges_come_from_the_config():
 
 # --- end to end (real Blender) ------------------------------------------------------------
 
-# Tiny on purpose: one demo sequence, a few 2 fps clips, one Cycles sample.
+# Tiny on purpose: one demo sequence at 2 fps, one take, one Cycles sample.
 BASE = {
     "seed": 3,
     "output_dir": "output",
     "demo": {"enabled": False},
-    "clips": {"fps": 2, "max_seconds": 5.0, "min_frames": 2},
-    "plan": {"clips_per_shard": 64},
-    "render": {"width": 64, "height": 48, "samples": 1},
+    "clips": {"fps": 2},
+    "render": {"width": 64, "height": 48, "samples": 1, "repetitions": 1},
 }
 
 
@@ -233,18 +240,19 @@ def build(tmp_path_factory, demo_data: dict, preset: str, **extra) -> Path:
 @pytest.mark.slow
 def test_a_reshaped_body_keeps_its_lowest_point(demo_data):
     from synthact.body.smplh import BodyModel
-    from synthact.render.worker import pose_reshaped
+    from synthact.render.worker import ground_offset
     from synthact.sources.amass import load_motion
 
     root = Path(demo_data["amass_root"])
     motion = load_motion(str(next(root.rglob("*_poses.npz")).relative_to(root)), root=root)
     model = BodyModel(demo_data["body_model_dir"], motion.gender)
     poses, trans, betas = motion.poses[:5], motion.trans[:5], np.asarray(motion.betas, np.float32)
-    plain, offset = pose_reshaped(model, poses, trans, betas, np.zeros_like(betas))
-    assert offset == 0.0 and np.array_equal(plain.vertices, model.pose(poses, trans, betas).vertices)
-    noise = body_shape_noise(0, "c1", 1.5, len(betas))
-    reshaped, offset = pose_reshaped(model, poses, trans, betas, noise)
+    assert ground_offset(model, poses, trans, betas, np.zeros_like(betas)) == 0.0
+    noise = body_shape_noise(0, "t1", 1.5, len(betas))
+    offset = ground_offset(model, poses, trans, betas, noise)
     assert offset != 0.0
+    plain = model.pose(poses, trans, betas)
+    reshaped = model.pose(poses, trans + np.array([0.0, 0.0, offset]), betas + noise)
     assert reshaped.vertices[0, :, 2].min() == pytest.approx(plain.vertices[0, :, 2].min(), abs=1e-5)
     assert not np.allclose(reshaped.vertices[0], plain.vertices[0], atol=1e-3)  # another body
 
@@ -265,71 +273,89 @@ def smarthome_run(tmp_path_factory, demo_data) -> Path:
 
 
 def stored_views(workdir: Path):
-    """(clip group, {view: (camera centre, R, view group)}) for every stored clip."""
+    """(take group, {view: (camera centres (T, 3), R (T, 3, 3), view group)}) for every stored take."""
     for path in shard_files(workdir):
         with h5py.File(path) as f:
-            for clip_id in f["clips"]:
-                clip = f[f"clips/{clip_id}"]
+            for take_id in f["takes"]:
+                take = f[f"takes/{take_id}"]
                 views = {}
                 for name in json.loads(f.attrs["views"]):
-                    group = clip[f"views/{name}"]
+                    group = take[f"views/{name}"]
                     R, t = group["R"][()], group["t"][()]
-                    views[name] = (-R.T @ t, R, group)
-                yield clip, views
+                    views[name] = (-np.einsum("tji,tj->ti", R, t), R, group)
+                yield take, views
 
 
-def stored_azimuth(centre: np.ndarray, clip) -> float:
-    path_center = clip.attrs["path_center"]
+def stored_azimuth(centre: np.ndarray, take) -> float:
+    path_center = take.attrs["path_center"]
     return math.degrees(math.atan2(centre[1] - path_center[1], centre[0] - path_center[0]))
 
 
+def aim_azimuth(R: np.ndarray) -> float:
+    """Azimuth of a camera around the point it looks at, from its forward axis."""
+    forward = R[2]
+    return math.degrees(math.atan2(-forward[1], -forward[0]))
+
+
 def check_common(workdir: Path, views: list[str]) -> int:
-    """What every preset's shards share: views, NTU-25 joints, shape draws, the config hash."""
+    """What every preset's shards share: views, NTU-25 joints, shape draws, per-frame cameras."""
     manifest = json.loads((workdir / "output" / "manifest.json").read_text())
     assert manifest["views"] == views
-    clips = 0
-    for clip, stored in stored_views(workdir):
-        clips += 1
-        world = clip["joints_world"][()]
-        assert np.array_equal(clip["ntu25/joints_world"][()], world[:, list(SMPLH_TO_NTU25)])
-        betas, used, noise = (clip[f"smplh/{k}"][()] for k in ("betas", "betas_used", "shape_noise"))
+    takes = 0
+    for take, stored in stored_views(workdir):
+        takes += 1
+        world = take["joints_world"][()]
+        assert np.array_equal(take["ntu25/joints_world"][()], world[:, list(SMPLH_TO_NTU25)])
+        betas, used, noise = (take[f"smplh/{k}"][()] for k in ("betas", "betas_used", "shape_noise"))
         assert np.allclose(used, betas + noise, atol=1e-6)
-        for name, (_, _, group) in stored.items():
+        for name, (_, R, group) in stored.items():
             cam, uv = group["ntu25/joints_cam"][()], group["ntu25/keypoints_2d"][()]
             assert cam.shape == (len(world), 25, 3) and group["ntu25/keypoints_visible"].shape == (len(world), 25)
-            assert np.abs(project(cam.astype(np.float64), group["K"][()]) - uv).max() < 1e-2
+            K = group["K"][()]
+            assert K.shape == (len(world), 3, 3) and R.shape == (len(world), 3, 3)
+            assert np.abs(project(cam.astype(np.float64), K[0]) - uv).max() < 1e-2
             assert np.array_equal(cam, group["joints_cam"][()][:, list(SMPLH_TO_NTU25)])
             assert "placement" in group.attrs
-    assert clips >= 2
-    return clips
+    assert takes >= 1
+    return takes
+
+
+def check_static(stored: dict) -> None:
+    for name, (centre, R, _) in stored.items():
+        assert np.allclose(centre, centre[0]) and np.allclose(R, R[0]), f"{name}: a static camera moved"
 
 
 @pytest.mark.slow
-def test_amarv_preset_builds_four_views_90_degrees_apart(amarv_run):
+def test_amarv_preset_builds_four_views_90_degrees_apart_that_follow(amarv_run):
     check_common(amarv_run, ["front", "left", "back", "right"])
-    for clip, stored in stored_views(amarv_run):
-        assert clip.attrs["fps"] == 2.0 and not clip["smplh/shape_noise"][()].any()  # AMASS shapes kept
+    for take, stored in stored_views(amarv_run):
+        assert take.attrs["fps"] == 2.0 and not take["smplh/shape_noise"][()].any()  # AMASS shapes kept
+        assert take.attrs["camera_motion"] == "follow"
         for name, offset in zip(("front", "left", "back", "right"), (0, 90, 180, 270)):
-            centre, _, group = stored[name]
+            centre, R, group = stored[name]
             jitter = json.loads(group.attrs["placement"])["azimuth_jitter_deg"]
-            expected = clip.attrs["heading_deg"] + offset + jitter
-            assert wrap(stored_azimuth(centre, clip) - expected) == pytest.approx(0.0, abs=1e-6)
+            expected = take.attrs["heading_deg"] + offset + jitter
+            for i in range(len(R)):  # the camera keeps its azimuth around the actor as it follows
+                assert wrap(aim_azimuth(R[i]) - expected) == pytest.approx(0.0, abs=1e-6)
             assert group["mask"][()].any(axis=(1, 2)).all()
+    labels = json.loads((amarv_run / "output" / "manifest.json").read_text())["labels"]
+    assert [e["protocol"] for e in labels][::2] == ["segments", "babel-chunks-60", "babel-chunks-120"]
 
 
 @pytest.mark.slow
 def test_ntu_preset_cameras_stand_at_minus_45_0_and_45_degrees(ntu_run):
     check_common(ntu_run, ["c1", "c2", "c3"])
-    for clip, stored in stored_views(ntu_run):
-        azimuth = {name: stored_azimuth(centre, clip) for name, (centre, _, _) in stored.items()}
+    for take, stored in stored_views(ntu_run):
+        check_static(stored)
+        azimuth = {name: stored_azimuth(centre[0], take) for name, (centre, _, _) in stored.items()}
         assert wrap(azimuth["c2"] - azimuth["c1"]) == pytest.approx(45.0, abs=1e-6)
         assert wrap(azimuth["c3"] - azimuth["c1"]) == pytest.approx(-45.0, abs=1e-6)
-        heights = {round(float(centre[2]), 9) for centre, _, _ in stored.values()}
-        rig = json.loads(clip.attrs["rig"])
+        heights = {round(float(centre[0, 2]), 9) for centre, _, _ in stored.values()}
+        rig = json.loads(take.attrs["rig"])
         assert heights == {rig["setup_height_m"]}
-        faced = azimuth[rig["facing"]] - clip.attrs["heading_deg"] - rig["facing_jitter_deg"]
+        faced = azimuth[rig["facing"]] - take.attrs["heading_deg"] - rig["facing_jitter_deg"]
         assert wrap(faced) == pytest.approx(0.0, abs=1e-6)
-        assert clip["smplh/shape_noise"][()].any()  # the preset randomises body shape
+        assert take["smplh/shape_noise"][()].any()  # the preset randomises body shape
         assert all(group["mask"][()].any() for _, _, group in stored.values())
 
 
@@ -337,11 +363,12 @@ def test_ntu_preset_cameras_stand_at_minus_45_0_and_45_degrees(ntu_run):
 def test_smarthome_preset_cameras_are_high_and_look_down_into_the_room(smarthome_run):
     check_common(smarthome_run, [f"cam{i}" for i in range(1, 8)])
     seen = []
-    for clip, stored in stored_views(smarthome_run):
-        assert json.loads(clip.attrs["appearance"])["room"]["light_w"] > 0
+    for take, stored in stored_views(smarthome_run):
+        check_static(stored)
+        assert json.loads(take.attrs["appearance"])["room"]["light_w"] > 0
         for name, (centre, R, group) in stored.items():
-            assert centre[2] > 2.0 and R[2][2] < -0.15, name  # above 2 m, looking down
-            local = centre[:2] - clip.attrs["path_center"]
+            assert centre[0, 2] > 2.0 and R[0][2][2] < -0.15, name  # above 2 m, looking down
+            local = centre[0, :2] - take.attrs["path_center"]
             assert room.inside_room(*local), name
             placement = json.loads(group.attrs["placement"])
             assert np.allclose(placement["room_position_m"], local)

@@ -30,6 +30,10 @@ import numpy as np
 import pytest
 import yaml
 
+from synthact.config import load_config
+from synthact.render.cache import RenderCache, windows
+from synthact.stages import stage_key
+from synthact.takes.plan import ShardPlan
 from tests.slurm_fixture import SlurmCluster, slurm_cluster  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -39,16 +43,17 @@ SNAKEFILE = REPO / "workflow" / "Snakefile"
 PROFILE = REPO / "profiles" / "slurm"
 BIN = Path(sys.executable).parent
 
-# Two demo sequences give 12 clips: 8 in train (one shard) and 4 in val (another).
+# Two demo sequences give two takes: one in train (one shard), one in val (another),
+# each rendered in windows of 8 frames.
 TINY = {
     "seed": 7,
     "output_dir": "dataset",
     "demo": {"enabled": True, "data_dir": "data", "sequences": 2, "seed": 1},
     "motion": {"amass_root": "data/amass", "babel_dir": "data/babel", "body_model_dir": "data/body_models"},
-    "clips": {"fps": 6, "max_seconds": 1.0, "min_frames": 3},
-    "plan": {"clips_per_shard": 8},
+    "clips": {"fps": 6},
+    "plan": {"frames_per_shard": 1000},
     "rig": {"views": [{"name": "front", "azimuth_deg": 0}, {"name": "back", "azimuth_deg": 180}]},
-    "render": {"width": 64, "height": 48, "samples": 1},
+    "render": {"width": 64, "height": 48, "samples": 1, "window_frames": 8},
     # No dispatch.cluster: the profile sets it (to slurm). The rest is this cluster's.
     "dispatch": {
         "partition": "gpu",
@@ -64,7 +69,7 @@ TRAIN, VAL = "train-00000-of-00001", "val-00000-of-00001"
 # 1 s (default 40 s), fewer jobs, and no minute-long wait for missing outputs.
 SLURM_ARGS = ("--slurm-init-seconds-before-status-checks", "1", "--jobs", "8", "--latency-wait", "5")
 
-RENDERED = re.compile(r"\[(?P<shard>[\w-]+)/(?P<view>\w+)\] rendered clip (?P<clip>\w+) ")
+RENDERED = re.compile(r"\[(?P<shard>[\w-]+)/(?P<view>\w+)\] rendered take (?P<take>\w+) window (?P<window>\d+) ")
 SUBMITTED = re.compile(r"submitted with SLURM jobid (?P<job>\d+) \(log: \S*/rule_(?P<rule>\w+)/")
 
 
@@ -157,7 +162,7 @@ def plan_target(config: dict) -> str:
 
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory) -> Path:
-    """Demo inputs, clip table and plan for TINY, made once, locally."""
+    """Demo inputs, take table and plan for TINY, made once, locally."""
     workdir = make_run(tmp_path_factory.mktemp("planned"), TINY)
     local_snakemake(workdir, plan_target(TINY))
     return workdir
@@ -198,19 +203,26 @@ def work_dir(workdir: Path) -> Path:
     return output_dir(workdir) / "work"
 
 
-def shard_document(workdir: Path, shard: str) -> dict:
-    return json.loads((work_dir(workdir) / "plan" / "shards" / f"{shard}.json").read_text())
+def shard_document(workdir: Path, shard: str) -> ShardPlan:
+    return ShardPlan.read(work_dir(workdir) / "plan" / "shards" / f"{shard}.json")
 
 
-def cache_dir(workdir: Path, shard: str) -> Path:
-    document = shard_document(workdir, shard)
-    return work_dir(workdir) / "cache" / document["config_hash"][:16] / shard
+def render_cache(workdir: Path) -> RenderCache:
+    config = load_config(workdir / "config.yaml")
+    return RenderCache.for_key(work_dir(workdir), stage_key(config, "render"))
+
+
+def window_of(path: Path) -> tuple[str, str, int]:
+    """(view, take, window) of a cache file ``<view>/<take>/w<window>.npz``."""
+    return path.parent.parent.name, path.parent.name, int(path.stem[1:])
 
 
 def cache_files(workdir: Path, shard: str) -> dict[Path, tuple[int, int]]:
-    """Finished clip results (not the dot-prefixed temporary files): path -> (inode, mtime)."""
-    root = cache_dir(workdir, shard)
-    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.glob("*/*.npz") if not p.name.startswith(".")}
+    """Finished window results of SHARD's takes (not the dot-prefixed temporary files): path -> (inode, mtime)."""
+    root = render_cache(workdir).root
+    takes = {t.take.take_id for t in shard_document(workdir, shard).takes}
+    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.glob("*/*/*.npz")
+            if not p.name.startswith(".") and p.parent.name in takes}  # fmt: skip
 
 
 def render_arrays(workdir: Path, shard: str) -> list[str]:
@@ -219,13 +231,13 @@ def render_arrays(workdir: Path, shard: str) -> list[str]:
     return sorted({p.name.split("_")[0] for p in folders if p.is_dir()}, key=int)
 
 
-def rendered_clips(workdir: Path, shard: str, array: str = "*") -> Counter:
-    """(view, clip id) -> how many times the render tasks' logs (of ARRAY) say it was rendered."""
+def rendered_windows(workdir: Path, shard: str, array: str = "*") -> Counter:
+    """(view, take id, window) -> how many times the render tasks' logs (of ARRAY) say it was rendered."""
     counts: Counter = Counter()
     for log in (work_dir(workdir) / "logs" / "submitit" / shard).glob(f"{array}_*/*_log.err"):
         for m in RENDERED.finditer(log.read_text(errors="replace")):
             assert m["shard"] == shard
-            counts[(m["view"], m["clip"])] += 1
+            counts[(m["view"], m["take"], int(m["window"]))] += 1
     return counts
 
 
@@ -249,23 +261,27 @@ def kill_workers(log_dir: Path) -> list[int]:
 
 
 CALIBRATE = """
-import json, sys, time
+import sys, time
 from synthact.config import load_config
-from synthact.render.worker import ClipRenderer
+from synthact.render.worker import TakeRenderer
+from synthact.takes.plan import ShardPlan
 config = load_config("config.yaml")
 config["render"]["threads"] = 1
-clip = max(json.load(open(sys.argv[1]))["clips"], key=lambda c: c["frame_stop"] - c["frame_start"])
-renderer = ClipRenderer(config)
+plan = ShardPlan.read(sys.argv[1])
+take = plan.takes[0]
+renderer = TakeRenderer(config)
+prepared = renderer.prepare(take, plan.views[0])
+frames = min(plan.window_frames, take.take.num_frames)
 started = time.monotonic()
-renderer.render(clip, clip["views"][0])
-print((time.monotonic() - started) / (clip["frame_stop"] - clip["frame_start"]))
+renderer.render_window(prepared, plan.views[0], 0, 0, frames)
+print((time.monotonic() - started) / frames)
 """
 
 
 def calibrated_samples(workdir: Path, shard: str, seconds: float) -> int:
     """Cycles samples for which one view task of SHARD renders for about SECONDS on this machine.
 
-    Measured on one clip of the run's plan at its render settings, with one thread
+    Measured on one window of the run's plan at its render settings, with one thread
     as a task renders; the time per frame is about proportional to the samples.
     """
     config = yaml.safe_load((workdir / "config.yaml").read_text())
@@ -276,15 +292,17 @@ def calibrated_samples(workdir: Path, shard: str, seconds: float) -> int:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     per_frame = float(result.stdout.split()[-1])
-    frames = sum(c["frame_stop"] - c["frame_start"] for c in json.loads(document.read_text())["clips"])
+    frames = ShardPlan.read(document).num_frames
     samples = max(4, min(1024, round(config["render"]["samples"] * seconds / (frames * per_frame))))
     print(f"calibration: {per_frame:.2f} s/frame at {config['render']['samples']} samples -> {samples} samples")
     return samples
 
 
-def all_clip_views(workdir: Path, shard: str) -> set[tuple[str, str]]:
-    document = shard_document(workdir, shard)
-    return {(v, c["clip_id"]) for c in document["clips"] for v in document["views"]}
+def all_windows(workdir: Path, shard: str) -> set[tuple[str, str, int]]:
+    """(view, take, window) of every window the shard needs."""
+    plan = shard_document(workdir, shard)
+    return {(v, t.take.take_id, i) for t in plan.takes for v in plan.views
+            for i in range(len(windows(t.take.num_frames, plan.window_frames)))}  # fmt: skip
 
 
 def sacct(cluster: SlurmCluster, job: str, *fields: str, duplicates: bool = False) -> list[dict[str, str]]:
@@ -305,7 +323,7 @@ def assert_dataset_complete(workdir: Path, shards: list[str]) -> dict:
     assert sorted(p.name for p in (out / "shards").iterdir()) == sorted(f"{s}.h5" for s in shards)
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == len(shards)
+    assert check.stdout.count(": OK") == len(shards) + len(manifest["labels"])  # shards and clip tables
     return manifest
 
 
@@ -330,12 +348,13 @@ def test_profile_builds_the_dataset_through_slurm(slurm_cluster: SlurmCluster, t
 
     # Every CPU rule ran as a Slurm job on the cpu partition; render only waited, locally.
     jobs = {m["job"]: m["rule"] for m in SUBMITTED.finditer(log)}
-    assert Counter(jobs.values()) == {"demo_data": 1, "index": 1, "plan": 1, "merge": len(shards), "manifest": 1}, log
+    assert Counter(jobs.values()) == {"demo_data": 1, "index": 1, "plan": 1, "merge": len(shards), "labels": 1,
+                                      "manifest": 1}, log  # fmt: skip
     for job, rule in jobs.items():
         (row,) = sacct(slurm_cluster, job, "Partition", "State")
         assert (row["Partition"], row["State"]) == ("cpu", "COMPLETED"), (rule, row)
     assert log.count("localrule render:") == len(shards)
-    for rule in ("demo_data", "index", "plan", "merge", "manifest"):
+    for rule in ("demo_data", "index", "plan", "merge", "labels", "manifest"):
         assert f"localrule {rule}:" not in log and f"localcheckpoint {rule}:" not in log
 
     # Each shard's views were one submitit job array on the gpu partition, one GPU per task.
@@ -346,7 +365,7 @@ def test_profile_builds_the_dataset_through_slurm(slurm_cluster: SlurmCluster, t
         for row in sacct(slurm_cluster, array, "Partition", "AllocTRES"):
             assert row["Partition"] == "gpu", row
             assert "cpu=1," in row["AllocTRES"] and "gres/gpu=1" in row["AllocTRES"], row  # the config's dispatch
-        assert Counter(rendered_clips(workdir, shard)) == Counter({cv: 1 for cv in all_clip_views(workdir, shard)})
+        assert Counter(rendered_windows(workdir, shard)) == Counter({cv: 1 for cv in all_windows(workdir, shard)})
 
     report = status(workdir)
     assert report.returncode == 0, report.stdout + report.stderr
@@ -356,19 +375,19 @@ def test_profile_builds_the_dataset_through_slurm(slurm_cluster: SlurmCluster, t
 def test_killed_render_task_leaves_nothing_that_looks_finished_and_resumes(
     slurm_cluster: SlurmCluster, planned: Path, tmp_path: Path, cancel_leftovers
 ):
-    # Slower clips than TINY's (about half a second each), so that the kill lands mid-shard.
+    # Slower windows than TINY's (several seconds each), so that the kill lands mid-shard.
     config = with_changes(TINY, render={"width": 96, "height": 72, "samples": 8})
     workdir = copy_planned(planned, tmp_path / "run", config)
     cancel_leftovers(workdir)
     victim, other = TRAIN, VAL
-    everything = all_clip_views(workdir, victim)
+    everything = all_windows(workdir, victim)
 
     # No retries here: the rerun below is what must resume.
     run = Run(workdir, slurm_workflow_command(workdir, "--retries", "0"), timeout_s=420)
     deadline = time.monotonic() + 300
     while not cache_files(workdir, victim):
-        assert run.proc.poll() is None, f"snakemake ended before {victim} rendered a clip\n{run.tail()}"
-        assert time.monotonic() < deadline, f"no clip of {victim} rendered after 300 s\n{run.tail()}"
+        assert run.proc.poll() is None, f"snakemake ended before {victim} rendered a window\n{run.tail()}"
+        assert time.monotonic() < deadline, f"no window of {victim} rendered after 300 s\n{run.tail()}"
         time.sleep(0.05)
     # Kill the shard's bpy workers at once. (scancel would not do: Slurm sends SIGTERM,
     # which submitit ignores, and SIGKILL only KillWait seconds later.) A task still
@@ -393,7 +412,7 @@ def test_killed_render_task_leaves_nothing_that_looks_finished_and_resumes(
     assert sorted(p.name for p in (out / "shards").iterdir()) == [f"{other}.h5"]
     kept = cache_files(workdir, victim)
     assert 0 < len(kept) < len(everything)
-    for path in cache_dir(workdir, victim).rglob("*"):
+    for path in render_cache(workdir).root.rglob("*"):
         if path.is_file() and not (path.suffix == ".npz" and path in kept):
             assert path.name.startswith(".") and path.name.endswith(".tmp"), f"unexpected file {path}"
     for path in kept:
@@ -404,11 +423,11 @@ def test_killed_render_task_leaves_nothing_that_looks_finished_and_resumes(
     report = status(workdir)
     (victim_line,) = [line for line in report.stdout.splitlines() if victim in line and "failed" in line]
     assert "without a result" in victim_line and "_log.err" in victim_line, report.stdout
-    before_rerun = rendered_clips(workdir, victim)
+    before_rerun = rendered_windows(workdir, victim)
     other_shard = out / "shards" / f"{other}.h5"
     other_mtime = other_shard.stat().st_mtime_ns
 
-    # The rerun regenerates only the victim, and renders only its missing clips.
+    # The rerun regenerates only the victim, and renders only its missing windows.
     rerun = run_workflow(workdir, timeout_s=420)
     log = rerun.log
     assert log.count("localrule render:") == 1 and f"wildcards: shard={victim}" in log, rerun.tail()
@@ -416,9 +435,9 @@ def test_killed_render_task_leaves_nothing_that_looks_finished_and_resumes(
     assert other_shard.stat().st_mtime_ns == other_mtime
     assert_dataset_complete(workdir, [TRAIN, VAL])
     after = cache_files(workdir, victim)
-    assert {p: after[p] for p in kept} == kept, "a clip finished before the kill was rendered again"
-    rendered_now = rendered_clips(workdir, victim) - before_rerun
-    missing_at_kill = everything - {(p.parent.name, p.stem) for p in kept}
+    assert {p: after[p] for p in kept} == kept, "a window finished before the kill was rendered again"
+    rendered_now = rendered_windows(workdir, victim) - before_rerun
+    missing_at_kill = everything - {window_of(p) for p in kept}
     assert set(rendered_now) == missing_at_kill and set(rendered_now.values()) == {1}
 
 
@@ -458,9 +477,9 @@ def test_task_at_its_time_limit_is_requeued_and_resumes(
     else:
         pytest.fail(f"no render task reached its time limit; sacct: {rows}")
 
-    # Each clip was rendered exactly once across all attempts.
-    counts = rendered_clips(workdir, TRAIN, array)
-    assert counts == Counter({cv: 1 for cv in all_clip_views(workdir, TRAIN)}), counts
+    # Each window was rendered exactly once across all attempts.
+    counts = rendered_windows(workdir, TRAIN, array)
+    assert counts == Counter({cv: 1 for cv in all_windows(workdir, TRAIN)}), counts
     assert len(cache_files(workdir, TRAIN)) == len(counts)
     # Not every task's final state is COMPLETED: Slurm's signal may also reach a task
     # that has just written its result and is exiting, which then ends as FAILED.
@@ -475,8 +494,9 @@ def test_task_at_its_time_limit_is_requeued_and_resumes(
         text = logs[task]
         assert "Caught signal SIGUSR2" in text and "Calling checkpoint method" in text, text[-3000:]
         # Each attempt started with what the ones before had left.
-        todo = [int(n) for n in re.findall(r"\] (\d+) of 8 clips to render", text)]
-        assert len(todo) >= 2 and todo[0] == 8 and todo == sorted(todo, reverse=True) and todo[-1] < 8, todo
+        todo = [int(n) for n in re.findall(r"\] (\d+) windows to render", text)]
+        per_view = len(all_windows(workdir, TRAIN)) // 2
+        assert len(todo) >= 2 and todo[0] == per_view and todo == sorted(todo, reverse=True) and todo[-1] < per_view, todo
 
 
 def test_failing_clip_fails_its_shard_only_and_status_names_it(
@@ -484,8 +504,8 @@ def test_failing_clip_fails_its_shard_only_and_status_names_it(
 ):
     workdir = copy_planned(planned, tmp_path / "run", TINY)
     cancel_leftovers(workdir)
-    # The val shard holds every clip of one sequence; break that sequence's motion file.
-    sources = {shard: {c["source"] for c in shard_document(workdir, shard)["clips"]} for shard in (TRAIN, VAL)}
+    # The val shard holds the take of one sequence; break that sequence's motion file.
+    sources = {shard: {t.take.source for t in shard_document(workdir, shard).takes} for shard in (TRAIN, VAL)}
     assert len(sources[VAL]) == 1 and not sources[VAL] & sources[TRAIN], sources
     motion = workdir / TINY["motion"]["amass_root"] / sources[VAL].pop()
     good = motion.read_bytes()

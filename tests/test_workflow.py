@@ -8,9 +8,11 @@ tests never share ``.snakemake/`` state with a user's run in the repository.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -18,7 +20,7 @@ import numpy as np
 import pytest
 import yaml
 
-from synthact.consume.reader import ShardReader
+from synthact.consume.reader import ClipTable, ShardReader
 from synthact.render.cameras import project
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,9 +32,10 @@ TINY = {
     "output_dir": "output",
     "demo": {"enabled": True, "data_dir": "data", "sequences": 3, "seed": 1},
     "motion": {"amass_root": "data/amass", "babel_dir": "data/babel", "body_model_dir": "data/body_models"},
-    "clips": {"fps": 6, "max_seconds": 1.0, "min_frames": 3, "categories": "babel150"},
-    "plan": {"clips_per_shard": 4},
-    "render": {"width": 96, "height": 72, "samples": 2},
+    "clips": {"fps": 6},
+    "labels": {"protocols": ["segments", "babel-chunks-150"], "chunk_seconds": 1.0},
+    "plan": {"frames_per_shard": 40},
+    "render": {"width": 96, "height": 72, "samples": 2, "window_frames": 16},
 }
 
 
@@ -71,48 +74,53 @@ def test_dry_run_lists_the_stages(tmp_path):
 
 
 @pytest.mark.slow
-def test_dataset_shards_and_manifest(tiny_run):
+def test_dataset_shards_clip_tables_and_manifest(tiny_run):
     output = tiny_run / "output"
     manifest = json.loads((output / "manifest.json").read_text())
     shards = shard_files(tiny_run)
     assert len(shards) >= 2 and len(manifest["shards"]) == len(shards)
     assert manifest["views"] == ["front", "left", "back", "right"]
-    assert manifest["num_clips"] == sum(s["num_clips"] for s in manifest["shards"]) >= 4
+    assert manifest["num_takes"] == sum(s["num_takes"] for s in manifest["shards"]) == 3
     assert set(manifest["splits"]) <= {"train", "val"}
+    assert [e["path"] for e in manifest["labels"]] == [
+        "labels/segments/clips.jsonl", "labels/segments/classes.json",
+        "labels/babel-chunks-150/clips.jsonl", "labels/babel-chunks-150/classes.json"]  # fmt: skip
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=output, capture_output=True, text=True)
-    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.returncode == 0 and check.stdout.count(": OK") == len(shards) + 4, check.stdout + check.stderr
     verify = subprocess.run([str(BIN / "synthact"), "verify", str(output)], capture_output=True, text=True)
-    assert verify.returncode == 0 and f"{len(shards)}/{len(shards)} shards OK" in verify.stdout
+    assert verify.returncode == 0 and f"{len(shards) + 4}/{len(shards) + 4} files OK" in verify.stdout
     for entry in manifest["shards"]:
         with h5py.File(output / entry["path"], "r") as f:
-            assert f.attrs["config_hash"] == manifest["config_hash"]
-            assert sorted(f["clips"]) == sorted(entry["clip_ids"])
+            assert f.attrs["format_version"] == 2 and f.attrs["render_key"] == entry["render_key"]
+            assert sorted(f["takes"]) == sorted(entry["take_ids"])
             assert json.loads(f.attrs["software"])["bpy"].startswith("5.0")
     if shutil.which("h5ls"):
         listing = subprocess.run(["h5ls", "-r", str(shards[0])], capture_output=True, text=True, check=True).stdout
-        assert "/views/front/rgb" in listing and "/labels/frame_categories" in listing
+        assert "/views/front/rgb" in listing and "/views/front/R" in listing
 
 
-def iter_clip_views(workdir: Path):
+def iter_take_views(workdir: Path):
     for path in shard_files(workdir):
         reader = ShardReader(path)
-        for clip_id in reader.clip_ids:
+        for take_id in reader.take_ids:
             for view in reader.views:
-                yield reader, clip_id, view, reader.read(clip_id, view)
+                yield reader, take_id, view, reader.read(take_id, view)
         reader.close()
 
 
 @pytest.mark.slow
-def test_ground_truth_is_consistent_on_every_frame(tiny_run):
+def test_ground_truth_is_consistent_on_every_frame_with_per_frame_cameras(tiny_run):
     on_mask_fractions = []
-    for reader, clip_id, view, s in iter_clip_views(tiny_run):
+    for reader, take_id, view, s in iter_take_views(tiny_run):
         T, H, W = s["mask"].shape
-        where = f"{clip_id}/{view}"
+        where = f"{take_id}/{view}"
         assert s["rgb"].shape == (T, H, W, 3) and s["parts"].shape == (T, H, W)
-        # Projecting the stored 3D joints with the stored camera gives the stored 2D keypoints.
-        cam = s["joints_world"] @ s["R"].T + s["t"]
+        assert s["R"].shape == (T, 3, 3) and s["t"].shape == (T, 3) and s["K"].shape == (T, 3, 3)
+        # Projecting the stored 3D joints with each frame's camera gives the stored 2D keypoints.
+        cam = np.einsum("tij,tkj->tki", s["R"], s["joints_world"]) + s["t"][:, None, :]
         assert np.allclose(cam, s["joints_cam"], atol=1e-4), where
-        assert np.abs(project(cam, s["K"]) - s["keypoints_2d"]).max() < 0.5, where
+        uv_check = np.stack([project(cam[i], s["K"][i]) for i in range(T)])
+        assert np.abs(uv_check - s["keypoints_2d"]).max() < 0.5, where
         mask = s["mask"].astype(bool)
         assert mask.any(axis=(1, 2)).all(), f"{where}: the person is missing from a frame"
         # Visible keypoints fall on the person mask.
@@ -122,7 +130,7 @@ def test_ground_truth_is_consistent_on_every_frame(tiny_run):
         assert mask[t_idx, py, px].all(), where
         # Independently of the visibility flags: body joints that project into the
         # image land on (or next to) the rendered silhouette, i.e. Blender's camera
-        # is the stored camera.
+        # is the stored camera, frame by frame.
         body = uv[:, :22]
         inside = (body[..., 0] >= 1) & (body[..., 0] < W - 1) & (body[..., 1] >= 1) & (body[..., 1] < H - 1)
         t_in, j_in = np.nonzero(inside)
@@ -137,8 +145,7 @@ def test_ground_truth_is_consistent_on_every_frame(tiny_run):
         assert np.isfinite(depth).all(), where
         person_depth = depth[mask]
         assert (person_depth > 0.5).all() and (person_depth < 20).all(), where
-        z_joints = cam[..., 2]
-        assert np.median(person_depth) == pytest.approx(np.median(z_joints), abs=0.6), where
+        assert np.median(person_depth) == pytest.approx(np.median(cam[..., 2]), abs=0.6), where
         assert (depth >= 0).all()
         # Boxes are the mask's extent; parts only on the person.
         assert ((s["parts"] > 0) == mask).all(), where
@@ -151,21 +158,105 @@ def test_ground_truth_is_consistent_on_every_frame(tiny_run):
 
 
 @pytest.mark.slow
-def test_labels_and_provenance(tiny_run):
+def test_a_walking_actor_stays_in_frame_and_keeps_its_size(tiny_run):
+    walked = 0.0
+    for reader, take_id, view, s in iter_take_views(tiny_run):
+        pelvis = s["joints_world"][:, 0]
+        walked = max(walked, float(np.linalg.norm(pelvis[:, None, :2] - pelvis[None, :, :2], axis=-1).max()))
+        T, H, W = s["mask"].shape
+        uv = s["keypoints_2d"][:, 0]
+        assert ((uv[:, 0] >= 0) & (uv[:, 0] < W) & (uv[:, 1] >= 0) & (uv[:, 1] < H)).all(), f"{take_id}/{view}"
+        # The camera keeps its distance as it follows: the person's box height stays within a factor 2.
+        heights = s["bbox"][:, 3] - s["bbox"][:, 1]
+        assert heights.max() / heights.min() < 2.0, f"{take_id}/{view}: box heights {heights.min()}-{heights.max()}"
+    assert walked >= 6.0  # the demo has a take that travels at least 6 m
+
+
+@pytest.mark.slow
+def test_takes_keep_their_source_labels_and_clip_tables_point_into_them(tiny_run):
     babel = {}
     for name in ("train.json", "val.json"):
         babel.update(json.loads((tiny_run / "data" / "babel" / name).read_text()))
-    feat_paths = {v["feat_p"] for v in babel.values()}
-    for reader, clip_id, view, s in iter_clip_views(tiny_run):
-        attrs = reader.clip_attrs(clip_id)
-        assert attrs["source"] in feat_paths
-        assert attrs["primary_category"] in attrs["categories"]
-        assert s["frame_categories"].shape[0] == s["mask"].shape[0]
-        column = s["category_names"].index(attrs["primary_category"])
-        # The index rounds overlaps to 3 decimals, as BABEL does.
-        assert s["frame_categories"][:, column].mean() == pytest.approx(
-            attrs["category_overlap"][attrs["primary_category"]], abs=5e-4)  # fmt: skip
-        assert attrs["appearance"]["hdri"]
+    by_feat = {v["feat_p"]: v for v in babel.values()}
+    frames = {}
+    for path in shard_files(tiny_run):
+        reader = ShardReader(path)
+        for take_id in reader.take_ids:
+            attrs = reader.take_attrs(take_id)
+            entry = by_feat[attrs["source"]]
+            given = {(lb["seg_id"], lb["start_t"], lb["end_t"]) for lb in entry["frame_ann"]["labels"]}
+            assert {(seg["seg_id"], seg["start_t"], seg["end_t"]) for seg in attrs["segments"]} == given
+            assert attrs["num_frames"] == attrs["num_sequence_frames"]  # render.span: whole
+            assert attrs["appearance"]["hdri"]
+            frames[take_id] = (path.stem, attrs["num_frames"])
+        reader.close()
+    for protocol in ("segments", "babel-chunks-150"):
+        table = ClipTable.load(tiny_run / "output", protocol)
+        assert table.rows and {r.take_id for r in table.rows} <= set(frames)
+        for row in table.rows:
+            shard, num_frames = frames[row.take_id]
+            assert row.shard == shard and 0 <= row.take_frame_start < row.take_frame_stop <= num_frames
+            assert table.classes.classes[row.label_index] == row.label
+    assert ClipTable.load(tiny_run / "output").protocol == "segments"  # the first protocol is the default
+    assert "transition" in ClipTable.load(tiny_run / "output", "segments").classes.classes  # every act_cat
+
+
+def rendered_windows(workdir: Path) -> list[tuple[str, str, int, int]]:
+    """(view, take, window, frames) of every render the worker logs report."""
+    pattern = re.compile(r"\[(?P<shard>[^/\]]+)/(?P<view>\w+)\] rendered take (?P<take>t\w+) window (?P<w>\d+) \((?P<n>\d+) frames")
+    found = []
+    for log in (workdir / "output" / "work" / "logs" / "submitit").rglob("*.err"):
+        for m in pattern.finditer(log.read_text()):
+            found.append((m["view"], m["take"], int(m["w"]), int(m["n"])))
+    return found
+
+
+@pytest.mark.slow
+def test_every_frame_of_every_view_is_rendered_exactly_once(tiny_run):
+    windows = rendered_windows(tiny_run)
+    assert len(windows) == len(set(windows)) > 0  # no (view, take, window) twice
+    manifest = json.loads((tiny_run / "output" / "manifest.json").read_text())
+    needed = manifest["num_frames"] * len(manifest["views"])
+    assert sum(n for *_, n in windows) == needed  # rendered frames / needed frames = 1
+
+
+@pytest.mark.slow
+def test_relabelling_reruns_only_labels_and_manifest(tiny_run, tmp_path):
+    copy = tmp_path / "relabel"
+    shutil.copytree(tiny_run, copy, symlinks=True)
+    config = json.loads(json.dumps(TINY)) | {"labels": {"protocols": ["babel-chunks-60", "segments"], "chunk_seconds": 2.0}}
+    make_run(copy, config)
+    dry = snakemake(copy, "-n").stdout
+    jobs = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", dry, re.M))
+    assert jobs == {"labels", "manifest"}, dry
+    before = {p: p.read_bytes() for p in shard_files(copy)}
+    started = time.monotonic()
+    snakemake(copy)
+    assert time.monotonic() - started < 120  # seconds, not a re-render
+    assert {p: p.read_bytes() for p in shard_files(copy)} == before
+    assert ClipTable.load(copy / "output").protocol == "babel-chunks-60"
+    chunks = ClipTable.load(copy / "output", "babel-chunks-60")
+    assert len(chunks.classes.classes) == 60 and max(r.num_frames for r in chunks.rows) <= 12  # 2 s at 6 fps
+
+
+@pytest.mark.slow
+def test_a_render_setting_reruns_render_and_merge_and_changes_the_pixels(tiny_run, tmp_path):
+    copy = tmp_path / "relight"
+    shutil.copytree(tiny_run, copy, symlinks=True)
+    config = json.loads(json.dumps(TINY))
+    config["randomize"] = {"hdri_strength": [3.0, 3.5]}
+    make_run(copy, config)
+    dry = snakemake(copy, "-n").stdout
+    jobs = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", dry, re.M))
+    assert jobs == {"render", "merge", "manifest"}, dry
+    shard = shard_files(copy)[-1]
+    snakemake(copy, str(shard.relative_to(copy)))  # one shard is enough to see the change
+    with h5py.File(shard) as new, h5py.File(tiny_run / "output" / "shards" / shard.name) as old:
+        take = next(iter(new["takes"]))
+        a, b = (f[f"takes/{take}/views/front"] for f in (new, old))
+        assert np.array_equal(a["depth"][()], b["depth"][()])  # the same geometry
+        assert [bytes(x) for x in a["rgb"][()]] != [bytes(x) for x in b["rgb"][()]]  # other light
+        assert new.attrs["render_key"] != old.attrs["render_key"]
 
 
 @pytest.mark.slow
@@ -196,10 +287,12 @@ def test_same_config_and_seed_give_identical_arrays(tiny_run, tmp_path):
     assert first.keys() == second.keys()
     for path in shard_files(tiny_run):
         with h5py.File(path) as a, h5py.File(again / "output/shards" / path.name) as b:
-            for clip_id in a["clips"]:
-                for name in ("depth", "mask", "parts", "keypoints_2d", "joints_cam"):
-                    x, y = a[f"clips/{clip_id}/views/front/{name}"][()], b[f"clips/{clip_id}/views/front/{name}"][()]
-                    assert np.array_equal(x, y), f"{path.name}/{clip_id}/{name}"
-                assert [bytes(f) for f in a[f"clips/{clip_id}/views/back/rgb"][()]] == [
-                    bytes(f) for f in b[f"clips/{clip_id}/views/back/rgb"][()]]  # fmt: skip
+            for take_id in a["takes"]:
+                for name in ("depth", "mask", "parts", "keypoints_2d", "joints_cam", "R"):
+                    x, y = a[f"takes/{take_id}/views/front/{name}"][()], b[f"takes/{take_id}/views/front/{name}"][()]
+                    assert np.array_equal(x, y), f"{path.name}/{take_id}/{name}"
+                assert [bytes(f) for f in a[f"takes/{take_id}/views/back/rgb"][()]] == [
+                    bytes(f) for f in b[f"takes/{take_id}/views/back/rgb"][()]]  # fmt: skip
     assert first == second  # byte-identical shards
+    labels = lambda run: {e["path"]: e["sha256"] for e in json.loads((run / "output/manifest.json").read_text())["labels"]}  # noqa: E731
+    assert labels(tiny_run) == labels(again)  # and identical clip tables
