@@ -61,7 +61,7 @@ def train(path: str | Path, split: str = "train", steps: int = 300, num_frames: 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if (step + 1) % log_every == 0:
             print(f"step {step + 1:4d}  loss {np.mean(losses[-log_every:]):.4f}", flush=True)
     return losses

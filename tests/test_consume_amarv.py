@@ -96,7 +96,7 @@ def test_folder_names_and_view_mapping() -> None:
 
 def test_videos_decode_match_and_resume(tmp_path) -> None:
     takes = _takes()
-    arrays = {tid: take_arrays(t["num_frames"], seed=i) for i, (tid, t) in enumerate(takes.items())}
+    arrays = {tid: take_arrays(t["num_frames"], 120, 160, seed=i) for i, (tid, t) in enumerate(takes.items())}
     calls: list[tuple] = []
 
     def read_view(take_id, view, modalities):

@@ -34,21 +34,19 @@ def test_no_surface_is_black_and_decodes_to_zero() -> None:
 
 
 def test_depth_through_h264(tmp_path) -> None:
-    arrays = take_arrays(16)
+    arrays = take_arrays(16, 120, 160)
     depth = body_depth(arrays["depth"], arrays["mask"])
     path = tmp_path / "depth.mp4"
     assert write_depth_mp4(path, depth, fps=30) == 16
-    assert probe_mp4(path).pix_fmt == "yuv444p"
+    assert probe_mp4(path).frames == 16
     back = read_depth_mp4(path)
-    assert back.shape == depth.shape
+    np.testing.assert_array_equal(back, decode_depth(encode_depth(depth)))  # the video itself is lossless
     mask = arrays["mask"].astype(bool)
-    inner = mask & np.roll(mask, 1, 1) & np.roll(mask, -1, 1) & np.roll(mask, 1, 2) & np.roll(mask, -1, 2)
-    err = np.abs(back - depth)[inner]
-    print(f"depth via H.264: median {np.median(err) * 1000:.1f} mm, p99 {np.percentile(err, 99) * 1000:.1f} mm, "
-          f"max {err.max() * 1000:.1f} mm; quantisation alone {quantisation_error_m(3.0) * 1000:.1f} mm at 3 m")
-    assert np.median(err) < 0.02 and np.percentile(err, 99) < 0.06
-    assert ((back > 0) == mask).mean() > 0.97  # the outline blurs by at most a pixel
-    assert (back[~mask & ~np.roll(mask, 1, 2) & ~np.roll(mask, -1, 2) & ~np.roll(mask, 1, 1) & ~np.roll(mask, -1, 1)] == 0).all()
+    err = np.abs(back - depth)[mask]
+    print(f"depth via mp4: median {np.median(err) * 1000:.2f} mm, max {err.max() * 1000:.2f} mm; "
+          f"bound {quantisation_error_m(depth[mask]).max() * 1000:.2f} mm")
+    assert (err <= quantisation_error_m(depth[mask]) * 1.001 + 1e-6).all()
+    assert ((back > 0) == mask).all()
 
 
 def test_plain_video_is_not_taken_for_depth(tmp_path) -> None:

@@ -17,10 +17,11 @@ so that it survives lossy H.264:
 Error: quantisation alone is at most half a step, ``z**2 * step / 2`` with
 ``step = (1/z_min - 1/z_max) / (LEVELS - 1)`` (``quantisation_error_m``): with the
 defaults 0.5-12 m that is 1.9 mm at 1.5 m, 6.8 mm at 3 m and 19 mm at 5 m.
-H.264 (yuv444p, crf 10) adds a few levels of hue noise inside the body and
-blurs its outline; tests/test_consume_depth_video.py measures both.
-The decoder finds a pixel's hue in closed form (no lookup table), so it
-tolerates colours that are off the wheel after lossy coding.
+The mp4 is lossless RGB H.264 (libx264rgb, qp 0), so the video adds no error:
+lossy coding was measured and rejected (yuv444p crf 0, whose only loss is
+the RGB->YUV conversion, already gave a 19 mm 99th percentile at 3 m; crf 10
+gave 79 mm). The decoder finds a pixel's hue in closed form (no lookup
+table), so it also reads colours that a lossy re-encode moved off the wheel.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ LEVELS = 1276  # hue positions 0..1275: five 255-wide sextants, red -> magenta
 Z_MIN_M = 0.5
 Z_MAX_M = 12.0
 ENCODING = "synthact-depth-hue-inverse-v1"
-DEPTH_CRF = 10
 _BLACK_THRESHOLD = 128  # max channel below this = no surface
 
 
@@ -82,13 +82,12 @@ def body_depth(depth_m: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def write_depth_mp4(
-    path: str | Path, depth_m: np.ndarray, fps: float, z_min: float = Z_MIN_M, z_max: float = Z_MAX_M,
-    crf: int = DEPTH_CRF,
+    path: str | Path, depth_m: np.ndarray, fps: float, z_min: float = Z_MIN_M, z_max: float = Z_MAX_M
 ) -> int:
-    """Write (T, H, W) depth as a hue-coded yuv444p H.264 mp4; the range goes in its metadata."""
+    """Write (T, H, W) depth as a hue-coded, lossless RGB H.264 mp4; the range goes in its metadata."""
     comment = f"{ENCODING} z_min={z_min} z_max={z_max}"
     frames = (encode_depth(d, z_min, z_max) for d in depth_m)
-    return write_mp4(path, frames, fps, crf=crf, pix_fmt="yuv444p", metadata={"comment": comment})
+    return write_mp4(path, frames, fps, lossless_rgb=True, metadata={"comment": comment})
 
 
 def read_depth_mp4(path: str | Path) -> np.ndarray:
