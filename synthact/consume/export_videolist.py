@@ -17,12 +17,15 @@ table's; ``test`` files are written only when the table has test clips.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from synthact.consume.exportio import write_text_atomic
+import numpy as np
+
+from synthact.consume.exportio import is_complete, progress, remove_partials, write_text_atomic
+from synthact.consume.video import write_mp4
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,29 @@ def write_lists(dest: str | Path, videos: Sequence[ClipVideo], classes: Sequence
     write_text_atomic(dest / "classes.txt", "".join(f"{c}\n" for c in classes))
     written.append(dest / "classes.txt")
     return written
+
+
+def export_clip_videos(
+    dest: str | Path,
+    videos: Sequence[ClipVideo],
+    read_rgb: Callable[[str, str, np.ndarray], np.ndarray],
+    fps: Mapping[str, float],
+    show_progress: bool = True,
+) -> dict[str, int]:
+    """Write each clip-view's mp4 not yet complete; ``read_rgb(take_id, view, frames)``.
+
+    ``fps``: take_id -> frame rate.
+    """
+    root = Path(dest) / "videos"
+    if root.exists():
+        remove_partials(root)
+    counts = {"written": 0, "skipped": 0}
+    for video in progress(videos, "clip videos", enabled=show_progress):
+        path = root / video.relpath
+        if is_complete(path):
+            counts["skipped"] += 1
+            continue
+        frames = np.arange(video.take_frame_start, video.take_frame_stop)
+        write_mp4(path, read_rgb(video.take_id, video.view, frames), fps[video.take_id])
+        counts["written"] += 1
+    return counts
