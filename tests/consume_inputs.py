@@ -38,3 +38,73 @@ def keypoints(num_frames: int, h: int = 48, w: int = 64, seed: int = 0) -> tuple
     rng = np.random.default_rng(seed)
     points = rng.uniform([0, 0], [w, h], size=(num_frames, 73, 2)).astype(np.float32)
     return points, rng.random((num_frames, 73)) > 0.3
+
+
+class ArrayRun:
+    """A ``synthact.consume.run.Run`` over in-memory arrays: takes x views of real-shaped data."""
+
+    VIEWS = ["front", "left", "back", "right"]
+
+    def __init__(self, output_dir, num_takes: int = 2, num_frames: int = 16, h: int = 48, w: int = 64):
+        from pathlib import Path
+
+        self.output_dir = Path(output_dir)
+        self._takes, self._arrays, self._view_attrs = [], {}, {}
+        for k in range(num_takes):
+            tid = f"t{k:03d}"
+            self._takes.append({"take_id": tid, "source": f"CMU/0{k}/0{k}_01_poses.npz", "sequence_id": str(100 + k),
+                                "repetition": 0, "fps": 30.0, "num_frames": num_frames, "duration_s": num_frames / 30,
+                                "first_frame": 0, "split": "train" if k == 0 else "val", "gender": "neutral",
+                                "betas_used": [0.1 * k] * 16, "appearance": {"hdri": f"h{k}.exr", "top": {"pattern": "plain"},
+                                "bottom": {"pattern": "plain"}, "long_sleeves": True, "long_legs": False}})  # fmt: skip
+            for v, view in enumerate(self.VIEWS):
+                a = take_arrays(num_frames, h, w, seed=10 * k + v)
+                kp, vis = keypoints(num_frames, h, w, seed=10 * k + v)
+                rng = np.random.default_rng(k * 4 + v)
+                a.update(keypoints_2d=kp, keypoints_visible=vis, joints_cam=rng.normal(size=(num_frames, 73, 3)).astype(np.float32))
+                a["ntu25/joints_cam"] = a["joints_cam"][:, :25] + 1.0
+                self._arrays[(tid, view)] = a
+                self._view_attrs[(tid, view)] = {"view": view, "azimuth_deg": 90.0 * v, "distance_m": 3.0 + k, "height_m": 1.2,
+                                                 "image_size": [w, h]}  # fmt: skip
+        self.classes = ["walk", "stand", "kneel"]
+        self.rows = []
+        for k, take in enumerate(self._takes):
+            for c, (a, b) in enumerate(((0, 9), (9, num_frames))):
+                self.rows.append({"clip_id": f"k{k}{c}", "take_id": take["take_id"], "split": take["split"],
+                                  "take_frame_start": a, "take_frame_stop": b, "start_t": a / 30, "end_t": b / 30,
+                                  "label": self.classes[(k + c) % 3], "label_index": (k + c) % 3,
+                                  "labels": [self.classes[(k + c) % 3]], "label_indices": [(k + c) % 3],
+                                  "proc_label": f"do {self.classes[(k + c) % 3]}"})  # fmt: skip
+        self.reads: list[tuple] = []
+
+    @property
+    def views(self):
+        return list(self.VIEWS)
+
+    def takes(self):
+        return [dict(t) for t in self._takes]
+
+    def view_attrs(self, take_id, view):
+        return dict(self._view_attrs[(take_id, view)])
+
+    def read(self, take_id, view, modalities, frames=None):
+        self.reads.append((take_id, view, tuple(modalities)))
+        a = self._arrays[(take_id, view)]
+        sel = slice(None) if frames is None else frames
+        return {m: a[m][sel] for m in modalities}
+
+    def arrays(self, take_id, view):
+        return self._arrays[(take_id, view)]
+
+    def protocols(self):
+        return ["segments"]
+
+    def table(self, protocol):
+        return [dict(r) for r in self.rows], list(self.classes)
+
+    def modality_bytes(self):
+        out = {}
+        for a in self._arrays.values():
+            for name, arr in a.items():
+                out[name] = out.get(name, 0) + arr.nbytes
+        return out
