@@ -66,7 +66,9 @@ def to_layout(name: str, array: np.ndarray, layout: str) -> np.ndarray:
     if array.ndim == 3:
         array = array[..., None]
     array = np.moveaxis(array, -1, 1)  # T, C, H, W
-    return np.ascontiguousarray(array.swapaxes(0, 1) if layout == "CTHW" else array)
+    # A strided view, not a copy: torch.from_numpy keeps the strides and the
+    # batch's torch.stack makes the one contiguous copy.
+    return array.swapaxes(0, 1) if layout == "CTHW" else array
 
 
 class SynthActVideoDataset(Dataset):
@@ -172,11 +174,12 @@ class SynthActVideoDataset(Dataset):
         # h5py reads increasing indices only; a clamped/looped window repeats some.
         unique, inverse = np.unique(frames, return_inverse=True)
         arrays = reader.read(take_id, view, modalities=names, frames=unique)
+        repeats = len(unique) != len(frames)
         out = {}
         for name in names:
             key = name.replace("/", "_")
-            array = arrays[name] if name in arrays else arrays[key]
-            out[key] = to_layout(key, np.asarray(array)[inverse], self.layout)
+            array = np.asarray(arrays[name] if name in arrays else arrays[key])
+            out[key] = to_layout(key, array[inverse] if repeats else array, self.layout)
         return out
 
 
