@@ -106,3 +106,31 @@ def test_dataloader_workers_open_their_own_files(tmp_path) -> None:
     assert sum(len(b["label"]) for b in batches) == 16 and batches[0]["rgb"].shape == (4, 3, 4, 6, 8)
     opened = {p.name.split("-")[1] for p in (tmp_path / "shards").glob("opened-*")}
     assert len(opened) == 2 and str(os.getpid()) not in opened
+
+
+def test_example_training_over_the_dataset_lowers_the_loss(tmp_path, capsys) -> None:
+    import runpy
+
+    table = _class_shard(tmp_path)
+    ns = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "train_dataset.py"))
+    ds = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=8, stride=2, table=table, reader_factory=H5Reader,
+                              transform=ns["to_float"])  # fmt: skip
+    losses = ns["train"](ds, 2, steps=20, batch_size=4, num_workers=0, log_every=10)
+    assert capsys.readouterr().out.count("loss") == 2
+    print(f"dataset example: loss {np.mean(losses[:5]):.3f} -> {np.mean(losses[-5:]):.3f}")
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+
+
+def _class_shard(root: Path) -> Table:
+    """Two takes whose frames carry their class in colour: red (0) or green (1), plus noise."""
+    (root / "shards").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    with h5py.File(root / "shards" / "s.h5", "w") as f:
+        for k in range(2):
+            for view in VIEWS:
+                rgb = rng.integers(0, 120, size=(12, 6, 8, 3))
+                rgb[..., k] += 120
+                f[f"takes/t{k}/views/{view}/rgb"] = rgb.astype(np.uint8)
+    rows = [{"clip_id": f"c{k}", "take_id": f"t{k}", "shard": "s", "split": "train", "label_index": k,
+             "take_frame_start": 0, "take_frame_stop": 12} for k in range(2)]  # fmt: skip
+    return Table(rows * 4, ["red", "green"])
