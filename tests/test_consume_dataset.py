@@ -33,6 +33,9 @@ class H5Reader:
     def views(self) -> list[str]:
         return VIEWS
 
+    def close(self) -> None:
+        self.file.close()
+
     def read(self, take_id, view, modalities=None, frames=None):
         assert np.all(np.diff(frames) > 0)  # h5py needs increasing indices
         group = self.file[f"takes/{take_id}/views/{view}"]
@@ -106,6 +109,8 @@ def test_dataloader_workers_open_their_own_files(tmp_path) -> None:
     assert sum(len(b["label"]) for b in batches) == 16 and batches[0]["rgb"].shape == (4, 3, 4, 6, 8)
     opened = {p.name.split("-")[1] for p in (tmp_path / "shards").glob("opened-*")}
     assert len(opened) == 2 and str(os.getpid()) not in opened
+    every = SynthActVideoDataset(tmp_path, views="all", modalities=("rgb",), num_frames=4, table=table, reader_factory=H5Reader)
+    assert len(list(DataLoader(every, batch_size=8, num_workers=2, collate_fn=collate, multiprocessing_context="fork"))) == 8
 
 
 def test_example_training_over_the_dataset_lowers_the_loss(tmp_path, capsys) -> None:

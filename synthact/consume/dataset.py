@@ -112,7 +112,12 @@ class SynthActVideoDataset(Dataset):
 
     # -- items ------------------------------------------------------------------
     def _all_views(self) -> list[str]:
-        return list(self._reader(shard_path(self.output_dir, self.rows[0]["shard"])).views)
+        # Opened and closed here, so that no handle is open when DataLoader forks.
+        reader = (self._factory or _shard_reader)(shard_path(self.output_dir, self.rows[0]["shard"]))
+        try:
+            return list(reader.views)
+        finally:
+            getattr(reader, "close", lambda: None)()
 
     def _items(self) -> list[Item]:
         if isinstance(self.views, str) and self.views == "random":

@@ -15,7 +15,10 @@ The contract (../shared/USERS.md section 1, from the authors' ``amarv.py`` at
   labels are withheld), no header, 9 comma-separated fields, no quoting:
   ``<rel>, act_cat ids (;), BABEL-150 ids (; -1 if none), act_cat names (;),
   raw-label id (-1 if none), proc_label, t_start, t_stop, duration``. Commas
-  and semicolons inside names and labels become spaces.
+  and semicolons inside names and labels become spaces. Times are seconds from
+  the take's first frame (= the sequence's t with ``render.span: whole``; with
+  ``labelled`` spans they are shifted so that they still index the mp4), and
+  duration is the take's ``duration_s``.
 - ``labels/category_index.csv``: ``#``-separated, header ``category#raw_labels``;
   row order is the category id; ``raw_labels`` lists the proc_labels seen with
   the category, comma-joined (the converter splits on ","). A category never
