@@ -137,8 +137,9 @@ def _check_unique(videos: list[AmarvVideo]) -> None:
 
 
 def clean_field(text: Any) -> str:
-    """One CSV field: no comma, semicolon, '#' or newline; whitespace collapsed."""
-    return " ".join(re.sub(r"[,;#\r\n]", " ", str(text)).split())
+    """One CSV field: no comma, semicolon, '#', double quote (pandas would parse it) or
+    newline; whitespace collapsed."""
+    return " ".join(re.sub(r'[,;#"\r\n]', " ", str(text)).split())
 
 
 def raw_labels_by_category(rows: Iterable[Mapping[str, Any]], classes: Sequence[str]) -> dict[str, list[str]]:
