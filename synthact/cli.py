@@ -225,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="recompute shard checksums against the manifest")
     p.add_argument("output_dir")
     p.set_defaults(func=cmd_verify)
+    from synthact.consume.commands import add_consume_commands
+
+    add_consume_commands(sub)  # export, preview, stats
     return parser
 
 

@@ -1,0 +1,66 @@
+"""The ``export``, ``preview`` and ``stats`` subcommands of ``synthact``.
+
+Kept here, not in ``synthact/cli.py``, so the CLI module only registers them
+(one call) and imports nothing heavy (PyAV, matplotlib) until they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _run(output_dir: str):
+    from synthact.consume.run import ShardRun
+
+    return ShardRun(output_dir)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from synthact.consume.exports import EXPORTERS
+
+    kwargs = {"show_progress": not args.quiet}
+    if args.format != "amarv" and args.protocol:
+        kwargs["protocol"] = args.protocol
+    result = EXPORTERS[args.format](_run(args.output_dir), Path(args.dest), **kwargs)
+    print(f"export {args.format}: {result}")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from synthact.consume.exports import preview_run
+
+    files = preview_run(_run(args.output_dir), Path(args.dest), args.protocol, args.max_clips, show_progress=not args.quiet)
+    print(f"preview: {len(files)} files; open {Path(args.dest) / 'index.html'}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from synthact.consume.exports import stats_run
+
+    files = stats_run(_run(args.output_dir), Path(args.dest))
+    print(f"stats: {files[0]} and {len(files) - 1} plots")
+    return 0
+
+
+def add_consume_commands(sub: argparse._SubParsersAction) -> None:
+    """Register the three subcommands on ``synthact``'s subparsers."""
+    formats = ("amarv", "pyskl", "video-list", "ntu-depth")
+    p = sub.add_parser("export", help="write a run in a format people train with: " + ", ".join(formats))
+    p.add_argument("format", choices=formats)
+    p.add_argument("output_dir", help="the run's output folder (manifest.json, shards/, labels/)")
+    p.add_argument("dest", help="where to write; an interrupted export resumes here")
+    p.add_argument("--protocol", help="clip table to export (default: the run's first; amarv always uses segments)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("preview", help="per-clip preview videos, contact sheets and one index.html for the run")
+    p.add_argument("output_dir")
+    p.add_argument("dest")
+    p.add_argument("--protocol")
+    p.add_argument("--max-clips", type=int, default=8)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_preview)
+    p = sub.add_parser("stats", help="statistics of a run: stats.json and matplotlib plots")
+    p.add_argument("output_dir")
+    p.add_argument("dest")
+    p.set_defaults(func=cmd_stats)

@@ -1,0 +1,214 @@
+"""A PyTorch dataset of clip windows over shards and a clip table.
+
+Items are a dict: one tensor per asked modality, ``label`` (the protocol's
+integer class index), and metadata (clip_id, take_id, view, frames). What it
+reads is exactly the window's frames of the asked modalities of the chosen
+view(s), through ``ShardReader.read(take_id, view, modalities=..., frames=...)``.
+
+Workers: HDF5 handles must not cross a fork, so readers are opened lazily, in
+the process that uses them, and dropped when the dataset is pickled into a
+worker; each DataLoader worker opens its own files.
+
+Reproducibility: an item's window and view depend only on (seed, epoch,
+index) (``sampling.sample_rng``); call ``set_epoch`` at each epoch, as with
+DistributedSampler.
+
+Layouts: images come as (T, C, H, W) (``layout="TCHW"``, per-frame 2D models)
+or (C, T, H, W) (``"CTHW"``, 3D CNNs / PySlowFast / MViT); RGB stays uint8 so
+that the ``transform`` hook (applied last, to the whole item) chooses
+normalisation. Single-channel maps (depth, mask, parts) get C = 1.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from synthact.consume.sampling import choose_views, sample_rng, window_indices
+
+# modality -> datasets of a view group that it reads (names as in the shard).
+MODALITIES: dict[str, tuple[str, ...]] = {
+    "rgb": ("rgb",),
+    "depth": ("depth",),
+    "mask": ("mask",),
+    "parts": ("parts",),
+    "normals": ("normals",),
+    "keypoints_2d": ("keypoints_2d", "keypoints_visible"),
+    "keypoints_3d": ("joints_cam",),
+    "ntu25": ("ntu25/joints_cam", "ntu25/keypoints_2d", "ntu25/keypoints_visible"),
+}
+_IMAGES = {"rgb": 3, "normals": 3, "depth": 1, "mask": 1, "parts": 1}
+
+
+@dataclass(frozen=True)
+class Item:
+    row: int  # index into the clip table rows
+    views: tuple[str, ...] | None  # None: drawn per epoch ("random")
+    clip_index: int = 0  # which of num_clips windows ("uniform" offsets)
+
+
+def shard_path(output_dir: Path, shard: str) -> Path:
+    """A clip row's ``shard`` (name or relative path) -> file path."""
+    return output_dir / shard if shard.endswith(".h5") else output_dir / "shards" / f"{shard}.h5"
+
+
+def to_layout(name: str, array: np.ndarray, layout: str) -> np.ndarray:
+    """(T, H, W[, C]) -> (T, C, H, W) or (C, T, H, W); other arrays unchanged."""
+    if name not in _IMAGES:
+        return array
+    if array.ndim == 3:
+        array = array[..., None]
+    array = np.moveaxis(array, -1, 1)  # T, C, H, W
+    # A strided view, not a copy: torch.from_numpy keeps the strides and the
+    # batch's torch.stack makes the one contiguous copy.
+    return array.swapaxes(0, 1) if layout == "CTHW" else array
+
+
+class SynthActVideoDataset(Dataset):
+    """Clip windows of one protocol and split; see the module docstring."""
+
+    def __init__(
+        self,
+        output_dir: str | Path,
+        protocol: str | None = None,
+        split: str | None = "train",
+        modalities: Sequence[str] = ("rgb",),
+        num_frames: int = 16,
+        stride: int = 4,
+        offset: str = "random",
+        short_policy: str = "clamp",
+        views: str | Sequence[str] = "random",
+        stack_views: bool = False,
+        num_clips: int = 1,
+        layout: str = "CTHW",
+        seed: int = 0,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        reader_factory: Callable[[Path], Any] | None = None,
+        table: Any = None,
+    ):
+        unknown = [m for m in modalities if m not in MODALITIES]
+        if unknown or layout not in ("CTHW", "TCHW"):
+            raise ValueError(f"modalities {unknown} unknown (known: {list(MODALITIES)}) or layout {layout!r} not CTHW/TCHW")
+        self.output_dir = Path(output_dir)
+        self.table = table if table is not None else _load_table(self.output_dir, protocol)
+        self.rows = [r for r in self.table.rows if split is None or r["split"] == split]
+        if not self.rows:
+            raise ValueError(f"{self.output_dir}: no clips in split {split!r} of protocol {protocol!r}")
+        self.modalities, self.layout, self.transform = tuple(modalities), layout, transform
+        self.num_frames, self.stride, self.offset, self.short_policy = num_frames, stride, offset, short_policy
+        self.views, self.stack_views, self.num_clips, self.seed = views, stack_views, num_clips, seed
+        self.epoch = 0
+        self._factory = reader_factory
+        self._readers: dict[Path, Any] = {}
+        self._pid = os.getpid()
+        self.items = self._items()
+
+    # -- items ------------------------------------------------------------------
+    def _all_views(self) -> list[str]:
+        # Opened and closed here, so that no handle is open when DataLoader forks.
+        reader = (self._factory or _shard_reader)(shard_path(self.output_dir, self.rows[0]["shard"]))
+        try:
+            return list(reader.views)
+        finally:
+            getattr(reader, "close", lambda: None)()
+
+    def _items(self) -> list[Item]:
+        if isinstance(self.views, str) and self.views == "random":
+            chosen = None
+        else:
+            chosen = tuple(choose_views(self._all_views(), self.views))
+        out = []
+        for i in range(len(self.rows)):
+            for k in range(self.num_clips):
+                if chosen is None or self.stack_views:
+                    out.append(Item(i, chosen, k))
+                else:
+                    out.extend(Item(i, (v,), k) for v in chosen)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.table.classes)
+
+    # -- readers ----------------------------------------------------------------
+    def _reader(self, path: Path) -> Any:
+        if self._pid != os.getpid():  # forked after opening: never reuse the parent's handles
+            self._readers, self._pid = {}, os.getpid()
+        if path not in self._readers:
+            self._readers[path] = (self._factory or _shard_reader)(path)
+        return self._readers[path]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_readers": {}}
+
+    # -- one item -----------------------------------------------------------------
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.items[index]
+        row = self.rows[item.row]
+        rng = sample_rng(self.seed, self.epoch, index)
+        reader = self._reader(shard_path(self.output_dir, row["shard"]))
+        views = list(item.views) if item.views is not None else choose_views(reader.views, "random", rng)
+        start, stop = int(row["take_frame_start"]), int(row["take_frame_stop"])
+        offset = self.offset if self.offset != "uniform" or self.num_clips > 1 else "centre"
+        local = window_indices(stop - start, self.num_frames, self.stride, offset, rng, item.clip_index, self.num_clips, self.short_policy)
+        frames = start + local
+        names = tuple(d for m in self.modalities for d in MODALITIES[m])
+        per_view = [self._read(reader, row["take_id"], v, names, frames) for v in views]
+        stacked = self.stack_views
+        sample: dict[str, Any] = {
+            k: torch.from_numpy(np.stack([p[k] for p in per_view]) if stacked else per_view[0][k]) for k in per_view[0]
+        }
+        sample.update(label=int(row["label_index"]), clip_id=row["clip_id"], take_id=row["take_id"],
+                      view=views if self.stack_views else views[0], frames=torch.from_numpy(local))
+        return self.transform(sample) if self.transform else sample
+
+    def _read(self, reader: Any, take_id: str, view: str, names: tuple[str, ...], frames: np.ndarray) -> dict[str, np.ndarray]:
+        # h5py reads increasing indices only; a clamped/looped window repeats some.
+        unique, inverse = np.unique(frames, return_inverse=True)
+        arrays = reader.read(take_id, view, modalities=names, frames=unique)
+        repeats = len(unique) != len(frames)
+        out = {}
+        for name in names:
+            key = name.replace("/", "_")
+            array = np.asarray(arrays[name] if name in arrays else arrays[key])
+            out[key] = to_layout(key, array[inverse] if repeats else array, self.layout)
+        return out
+
+
+def _shard_reader(path: Path) -> Any:
+    from synthact.consume.reader import ShardReader
+
+    return ShardReader(path)
+
+
+def _load_table(output_dir: Path, protocol: str | None) -> Any:
+    from synthact.consume.reader import ClipTable  # the lead's v2 reader
+
+    return ClipTable.load(output_dir, protocol)
+
+
+def collate(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Stack tensors; keep strings and lists as lists (clip ids, views)."""
+    out: dict[str, Any] = {}
+    for key in items[0]:
+        values = [it[key] for it in items]
+        if isinstance(values[0], torch.Tensor):
+            out[key] = torch.stack(values)
+        elif isinstance(values[0], int):
+            out[key] = torch.tensor(values)
+        else:
+            out[key] = values
+    return out

@@ -1,0 +1,102 @@
+"""pyskl / mmaction2 ``PoseDataset`` pickles from clip-views.
+
+The file is ``{"split": {name: [frame_dir, ...]}, "annotations": [ann, ...]}``
+(../shared/USERS.md section 2). One annotation per clip-view, one person:
+
+- 3D: ``keypoint`` (1, T, 25, 3) float32, NTU-25 joints in camera coordinates,
+  metres (the shard's ``ntu25/joints_cam``: OpenCV axes, x right, y down,
+  z forward; NTU's Kinect has y up, and ``PreNormalize3D`` removes position
+  and rotation anyway);
+- 2D: ``keypoint`` (1, T, 17, 2) float32 COCO-17 pixels (``coco17``),
+  ``keypoint_score`` (1, T, 17) float32 = 1.0 where the joint is visible
+  (``keypoints_visible``) else 0.0, ``img_shape`` = ``original_shape`` = (H, W);
+- ``frame_dir`` = ``<clip_id>_<view>``, ``label`` = the protocol's class
+  index, ``total_frames`` = T.
+
+Split names per preset: ``train``/``val`` (amarv, smarthome and anything else);
+for ntu, ``xsub_train``/``xsub_val`` (the clip's split: subjects never cross
+it) and ``xview_train``/``xview_val`` (NTU's cross-view rule: cameras 2 and 3
+train, camera 1 tests; our ntu preset's views are c1, c2, c3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthact.consume.coco17 import to_coco17
+from synthact.consume.exportio import write_pickle_atomic
+
+NTU_XVIEW_TRAIN_VIEWS = ("c2", "c3")
+NTU_XVIEW_VAL_VIEWS = ("c1",)
+
+
+@dataclass(frozen=True)
+class PoseItem:
+    """One clip-view's place in the splits."""
+
+    frame_dir: str
+    split: str  # the clip's split: train / val / test
+    view: str
+
+
+def frame_dir(clip_id: str, view: str) -> str:
+    return f"{clip_id}_{view}"
+
+
+def annotation_3d(frame_dir: str, label: int, joints_cam25: np.ndarray) -> dict[str, Any]:
+    """NTU-25 3D annotation from (T, 25, 3) camera-space joints in metres."""
+    joints = np.asarray(joints_cam25, dtype=np.float32)
+    if joints.ndim != 3 or joints.shape[1:] != (25, 3):
+        raise ValueError(f"{frame_dir}: NTU-25 joints must be (T, 25, 3), got {joints.shape}")
+    return {"frame_dir": frame_dir, "label": int(label), "total_frames": int(joints.shape[0]), "keypoint": joints[None].copy()}
+
+
+def annotation_2d(
+    frame_dir: str, label: int, keypoints73: np.ndarray, visible73: np.ndarray, image_size_wh: Sequence[int]
+) -> dict[str, Any]:
+    """COCO-17 2D annotation from (T, 73, 2) pixels and (T, 73) visibility."""
+    points = to_coco17(np.asarray(keypoints73, dtype=np.float32))
+    score = to_coco17(np.asarray(visible73)).astype(np.float32)
+    if points.ndim != 3 or points.shape[2] != 2 or score.shape != points.shape[:2]:
+        raise ValueError(f"{frame_dir}: keypoints (T, 73, 2) and visibility (T, 73) expected, got {keypoints73.shape}, {visible73.shape}")
+    width, height = (int(v) for v in image_size_wh)
+    return {
+        "frame_dir": frame_dir, "label": int(label), "total_frames": int(points.shape[0]),
+        "keypoint": points[None].copy(), "keypoint_score": score[None].copy(),
+        "img_shape": (height, width), "original_shape": (height, width),
+    }  # fmt: skip
+
+
+def split_table(items: Iterable[PoseItem], preset: str) -> dict[str, list[str]]:
+    """The ``split`` dict for a preset (see the module docstring)."""
+    items = list(items)
+    if preset != "ntu":
+        return {s: [i.frame_dir for i in items if i.split == s] for s in ("train", "val")}
+    views = {i.view for i in items}
+    unknown = views - set(NTU_XVIEW_TRAIN_VIEWS) - set(NTU_XVIEW_VAL_VIEWS)
+    if unknown:
+        raise ValueError(f"ntu preset: views {sorted(unknown)} are not NTU cameras c1/c2/c3; xview cannot be built")
+    return {
+        "xsub_train": [i.frame_dir for i in items if i.split == "train"],
+        "xsub_val": [i.frame_dir for i in items if i.split == "val"],
+        "xview_train": [i.frame_dir for i in items if i.view in NTU_XVIEW_TRAIN_VIEWS],
+        "xview_val": [i.frame_dir for i in items if i.view in NTU_XVIEW_VAL_VIEWS],
+    }
+
+
+def write_pose_pickle(path: str | Path, annotations: Sequence[Mapping[str, Any]], split: Mapping[str, list[str]]) -> Path:
+    """Write the pickle atomically, after checking that every split id has an annotation."""
+    names = {a["frame_dir"] for a in annotations}
+    if len(names) != len(annotations):
+        raise ValueError(f"{path}: duplicate frame_dir in annotations")
+    for split_name, ids in split.items():
+        missing = [i for i in ids if i not in names]
+        if missing:
+            raise ValueError(f"{path}: split {split_name} names {missing[0]} which has no annotation")
+    write_pickle_atomic(path, {"split": {k: list(v) for k, v in split.items()}, "annotations": list(annotations)})
+    return Path(path)

@@ -1,0 +1,112 @@
+"""Previews a person looks at: per-clip side-by-side mp4s, contact sheets, one run page.
+
+Why: a run is checked by eye before anyone trains on it. A clip preview shows,
+side by side, RGB, depth, body parts and the 2D skeleton (COCO-17) drawn over
+RGB; a contact sheet shows views (rows) x evenly spaced frames (columns); the
+run page (``index.html``) links them with the statistics plots.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from PIL import Image, ImageDraw
+
+from synthact.consume.coco17 import COCO17_EDGES, to_coco17
+from synthact.consume.exportio import atomic_output, write_text_atomic
+from synthact.consume.video import write_mp4
+
+
+def colorize_depth(depth_m: np.ndarray) -> np.ndarray:
+    """(H, W) metres -> RGB uint8: inverse depth through 'turbo', black where 0.
+
+    The scale is per frame (nearest hit to farthest hit), for looking only.
+    """
+    hit = depth_m > 0
+    out = np.zeros((*depth_m.shape, 3), dtype=np.uint8)
+    if hit.any():
+        inv = np.zeros_like(depth_m, dtype=np.float64)
+        inv[hit] = 1.0 / depth_m[hit]
+        lo, hi = inv[hit].min(), inv[hit].max()
+        norm = (inv - lo) / (hi - lo) if hi > lo else np.ones_like(inv)
+        out[hit] = (colormaps["turbo"](norm[hit])[:, :3] * 255).astype(np.uint8)
+    return out
+
+
+def colorize_parts(parts: np.ndarray) -> np.ndarray:
+    """(H, W) part ids -> RGB uint8, a fixed colour per part, background black."""
+    palette = (np.array(colormaps["tab20"].colors) * 255).astype(np.uint8)
+    out = palette[(parts.astype(np.int64) - 1) % len(palette)]
+    out[parts == 0] = 0
+    return out
+
+
+def draw_skeleton(rgb: np.ndarray, keypoints73: np.ndarray, visible73: np.ndarray) -> np.ndarray:
+    """COCO-17 limbs over a copy of ``rgb``: green where both ends are visible, red otherwise."""
+    image = Image.fromarray(np.ascontiguousarray(rgb))
+    draw = ImageDraw.Draw(image)
+    points, vis = to_coco17(keypoints73), to_coco17(visible73).astype(bool)
+    width = max(1, rgb.shape[1] // 160)
+    for a, b in COCO17_EDGES:
+        colour = (0, 230, 0) if vis[a] and vis[b] else (230, 40, 40)
+        draw.line([tuple(points[a]), tuple(points[b])], fill=colour, width=width)
+    for (x, y), v in zip(points, vis):
+        draw.ellipse([x - width, y - width, x + width, y + width], fill=(255, 255, 0) if v else (128, 128, 128))
+    return np.asarray(image)
+
+
+def preview_frame(rgb: np.ndarray, depth: np.ndarray, parts: np.ndarray, keypoints73: np.ndarray, visible73: np.ndarray) -> np.ndarray:
+    """One frame: RGB | depth | parts | skeleton over RGB, (H, 4W, 3)."""
+    tiles = (rgb, colorize_depth(depth), colorize_parts(parts), draw_skeleton(rgb, keypoints73, visible73))
+    return np.concatenate(tiles, axis=1)
+
+
+def write_clip_preview(path: str | Path, arrays: Mapping[str, np.ndarray], fps: float) -> int:
+    """The side-by-side mp4 of one clip-view; ``arrays`` holds rgb, depth, parts,
+    keypoints_2d, keypoints_visible (per frame)."""
+    frames = (
+        preview_frame(arrays["rgb"][t], arrays["depth"][t], arrays["parts"][t], arrays["keypoints_2d"][t], arrays["keypoints_visible"][t])
+        for t in range(len(arrays["rgb"]))
+    )
+    return write_mp4(path, frames, fps)
+
+
+def sheet_frames(num_frames: int, columns: int) -> np.ndarray:
+    """Evenly spaced frame indices, first and last included."""
+    return np.unique(np.rint(np.linspace(0, num_frames - 1, min(columns, num_frames))).astype(np.int64))
+
+
+def contact_sheet(rgb_by_view: Mapping[str, np.ndarray], columns: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Views (rows) x frames (columns) -> (image, frame indices used)."""
+    first = next(iter(rgb_by_view.values()))
+    picked = sheet_frames(len(first), columns)
+    rows = [np.concatenate(list(frames[picked]), axis=1) for frames in rgb_by_view.values()]
+    return np.concatenate(rows, axis=0), picked
+
+
+def write_png(path: str | Path, image: np.ndarray) -> None:
+    with atomic_output(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG")
+
+
+def write_run_page(path: str | Path, title: str, summary: Mapping[str, object], clips: Sequence[Mapping[str, str]], plots: Sequence[str]) -> None:
+    """``index.html``: the summary numbers, every plot, and per clip its sheet and preview.
+
+    ``clips``: dicts with ``clip_id``, ``sheet`` and ``preview`` paths relative to the page.
+    """
+    esc = html.escape
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{esc(title)}</title>",
+             "<style>body{font-family:sans-serif;margin:2em} img,video{max-width:100%} td{padding:0 1em}</style>",
+             f"<h1>{esc(title)}</h1><table>"]  # fmt: skip
+    parts += [f"<tr><td>{esc(str(k))}</td><td>{esc(str(v))}</td></tr>" for k, v in summary.items()]
+    parts.append("</table><h2>Statistics</h2>")
+    parts += [f"<p><img src='{esc(p)}' alt='{esc(p)}'></p>" for p in plots]
+    parts.append("<h2>Clips</h2>")
+    for clip in clips:
+        parts.append(f"<h3>{esc(clip['clip_id'])}</h3><p><img src='{esc(clip['sheet'])}'></p>"
+                     f"<p><video controls muted loop src='{esc(clip['preview'])}'></video></p>")  # fmt: skip
+    write_text_atomic(path, "\n".join(parts) + "\n")

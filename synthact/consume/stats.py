@@ -1,0 +1,176 @@
+"""Run statistics: the numbers (``stats.json``) and the matplotlib plots drawn from them.
+
+Why both: a plot is for a person, the JSON is what tests and papers quote, and
+every plotted bar is a number in the JSON, so a plot can never say something
+the numbers don't. Inputs are plain rows and dicts (clip-table rows, take and
+view attributes, per-modality byte counts), so this module reads no files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on render nodes
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from synthact.consume.exportio import atomic_output, write_text_atomic  # noqa: E402
+
+DURATION_BIN_S = 0.5
+
+
+def class_histogram(rows: Iterable[Mapping[str, Any]], classes: Sequence[str]) -> dict[str, dict[str, int]]:
+    """split -> class -> number of clips (primary label), every class listed."""
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        split = out.setdefault(row["split"], {c: 0 for c in classes})
+        split[classes[int(row["label_index"])]] += 1
+    return out
+
+
+def histogram(values: Sequence[float], bin_width: float) -> dict[str, list[float]]:
+    """Fixed-width bins from 0 (or the minimum if negative): edges and counts."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return {"edges": [], "counts": []}
+    lo = min(0.0, float(np.floor(values.min() / bin_width) * bin_width))
+    hi = float(np.ceil(values.max() / bin_width) * bin_width) + bin_width
+    counts, edges = np.histogram(values, bins=np.arange(lo, hi + bin_width / 2, bin_width))
+    return {"edges": [round(float(e), 6) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def durations(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Clip durations in seconds (end_t - start_t): summary and histogram."""
+    values = [float(r["end_t"]) - float(r["start_t"]) for r in rows]
+    return {"count": len(values), "total_s": round(sum(values), 6), "mean_s": round(float(np.mean(values)), 6) if values else 0.0,
+            "histogram": histogram(values, DURATION_BIN_S)}  # fmt: skip
+
+
+def camera_stats(views: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Azimuth (10 degree bins), distance and height (0.25 m bins) over every take-view."""
+    views = list(views)
+    out: dict[str, Any] = {"count": len(views)}
+    for key, width in (("azimuth_deg", 10.0), ("distance_m", 0.25), ("height_m", 0.25)):
+        vals = [float(v[key]) % 360.0 if key == "azimuth_deg" else float(v[key]) for v in views]
+        out[key] = {"histogram": histogram(vals, width), "min": min(vals, default=0.0), "max": max(vals, default=0.0)}
+    return out
+
+
+def body_stats(takes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Genders and the first two rendered shape coefficients (betas_used[0:2])."""
+    takes = list(takes)
+    betas = np.array([np.asarray(t["betas_used"], dtype=np.float64)[:2] for t in takes]).reshape(-1, 2)
+    return {
+        "gender": dict(Counter(str(t["gender"]) for t in takes)),
+        "beta0": histogram(betas[:, 0], 0.5), "beta1": histogram(betas[:, 1], 0.5),
+    }  # fmt: skip
+
+
+def appearance_stats(appearances: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """How often each HDRI, clothing pattern and sleeve/leg length was used."""
+    counters: dict[str, Counter] = {k: Counter() for k in ("hdri", "top_pattern", "bottom_pattern", "long_sleeves", "long_legs")}
+    for a in appearances:
+        counters["hdri"][Path(str(a["hdri"])).name] += 1
+        counters["top_pattern"][a["top"]["pattern"]] += 1
+        counters["bottom_pattern"][a["bottom"]["pattern"]] += 1
+        counters["long_sleeves"][str(bool(a["long_sleeves"]))] += 1
+        counters["long_legs"][str(bool(a["long_legs"]))] += 1
+    return {k: dict(sorted(c.items())) for k, c in counters.items()}
+
+
+def volume_stats(num_frames: int, num_views: int, bytes_per_modality: Mapping[str, int]) -> dict[str, Any]:
+    """Frames (per take timeline), views, frame-views, and stored bytes per modality."""
+    return {"frames": int(num_frames), "views": int(num_views), "frame_views": int(num_frames) * int(num_views),
+            "bytes": {k: int(v) for k, v in sorted(bytes_per_modality.items())}}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _bars(ax: plt.Axes, counts: Mapping[str, int], title: str) -> None:
+    ax.bar(range(len(counts)), list(counts.values()))
+    ax.set_xticks(range(len(counts)), list(counts.keys()), rotation=90, fontsize=6)
+    ax.set_title(title)
+
+
+def _hist(ax: plt.Axes, hist: Mapping[str, list[float]], title: str) -> None:
+    edges = hist["edges"]
+    if edges:
+        ax.bar(edges[:-1], hist["counts"], width=np.diff(edges), align="edge", edgecolor="black")
+    ax.set_title(title)
+
+
+def plot_all(stats: Mapping[str, Any], dest: Path) -> list[Path]:
+    """One PNG per topic, drawn from ``stats`` alone."""
+    out = []
+    for protocol, per_split in stats["classes"].items():
+        fig, axes = plt.subplots(len(per_split), 1, figsize=(12, 3 * len(per_split)), squeeze=False)
+        for ax, (split, counts) in zip(axes[:, 0], sorted(per_split.items())):
+            _bars(ax, counts, f"{protocol} / {split}: clips per class")
+        out.append(_save(fig, dest / f"classes_{protocol}.png"))
+    fig, axes = plt.subplots(1, len(stats["durations"]), figsize=(5 * len(stats["durations"]), 3), squeeze=False)
+    for ax, (protocol, d) in zip(axes[0], stats["durations"].items()):
+        _hist(ax, d["histogram"], f"{protocol}: clip duration (s)")
+    out.append(_save(fig, dest / "durations.png"))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3))
+    for ax, key in zip(axes, ("azimuth_deg", "distance_m", "height_m")):
+        _hist(ax, stats["camera"][key]["histogram"], f"camera {key}")
+    out.append(_save(fig, dest / "camera.png"))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3))
+    _bars(axes[0], stats["body"]["gender"], "gender")
+    _hist(axes[1], stats["body"]["beta0"], "betas_used[0]")
+    _hist(axes[2], stats["body"]["beta1"], "betas_used[1]")
+    out.append(_save(fig, dest / "body.png"))
+    fig, axes = plt.subplots(1, len(stats["appearance"]), figsize=(4 * len(stats["appearance"]), 3))
+    for ax, (key, counts) in zip(np.atleast_1d(axes), stats["appearance"].items()):
+        _bars(ax, counts, key)
+    out.append(_save(fig, dest / "appearance.png"))
+    fig, ax = plt.subplots(figsize=(6, 3))
+    _bars(ax, {k: v / 2**20 for k, v in stats["volume"]["bytes"].items()}, "MiB per modality")
+    out.append(_save(fig, dest / "modalities.png"))
+    return out
+
+
+def write_stats(dest: str | Path, stats: Mapping[str, Any]) -> list[Path]:
+    """``stats.json`` and the plots under ``dest``; returns every file written."""
+    dest = Path(dest)
+    json_path = dest / "stats.json"
+    write_text_atomic(json_path, json.dumps(stats, indent=1, sort_keys=True) + "\n")
+    return [json_path, *plot_all(stats, dest)]
+
+
+def run_stats(
+    tables: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequence[str]]],
+    takes: Sequence[Mapping[str, Any]],
+    views: Sequence[Mapping[str, Any]],
+    bytes_per_modality: Mapping[str, int],
+) -> dict[str, Any]:
+    """Every statistic of a run.
+
+    ``tables``: protocol -> (clip rows, classes); ``takes``: take attrs with
+    ``appearance`` (dict), ``gender``, ``betas_used`` and ``num_frames``;
+    ``views``: view attrs (one per take-view) with azimuth_deg, distance_m, height_m.
+    """
+    view_names = {v.get("view") for v in views} - {None}
+    return {
+        "classes": {p: class_histogram(rows, classes) for p, (rows, classes) in tables.items()},
+        "durations": {p: durations(rows) for p, (rows, _) in tables.items()},
+        "camera": camera_stats(views),
+        "body": body_stats(takes),
+        "appearance": appearance_stats(t["appearance"] for t in takes),
+        "volume": volume_stats(sum(int(t["num_frames"]) for t in takes), len(view_names), bytes_per_modality),
+        "takes": len(takes),
+    }
