@@ -110,7 +110,8 @@ def synthetic_frames(num: int, height: int = 96, width: int = 128) -> np.ndarray
     for t in range(num):
         cx, cy = width * (0.2 + 0.6 * t / max(num - 1, 1)), height * (0.5 + 0.05 * np.sin(t / 3))
         inside = ((u - cx) / (width * 0.08)) ** 2 + ((v - cy) / (height * 0.3)) ** 2 < 1
-        cloth = np.stack([200 + 40 * np.sin(u / 2 + t), 60 + 30 * np.cos(v / 3), 50 + 0 * u], -1)
+        shade = 30 * np.sin(u / 2 + t) * np.cos(v / 3)  # a luminance texture, as cloth folds give
+        cloth = np.stack([190 + shade, 70 + shade, 60 + shade], -1)
         frames.append(np.where(inside[..., None], cloth, base))
     return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
 
@@ -120,12 +121,15 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / mse))
 
 
+# (settings, PSNR these synthetic frames must reach). Their red cloth texture
+# is hard on 4:2:0 chroma: the colour conversion alone caps 4:2:0 at 35.4 dB.
 CODEC_CASES = [
-    video.VideoSettings(codec="h264", keyframe_interval=8),
-    video.VideoSettings(codec="h264", keyframe_interval=8, bframes=2),
-    video.VideoSettings(codec="av1", keyframe_interval=8, crf=30, preset="10"),
-    video.VideoSettings(codec="jpeg"),
+    (video.VideoSettings(codec="h264", keyframe_interval=8, pix_fmt="yuv444p"), 36.0),
+    (video.VideoSettings(codec="h264", keyframe_interval=8, bframes=2), 32.0),
+    (video.VideoSettings(codec="av1", keyframe_interval=8, crf=30, preset="10"), 32.0),
+    (video.VideoSettings(codec="jpeg"), 34.0),
 ]
+CASE_IDS = [f"{s.codec}-{s.pix_fmt}-b{s.bframes}" for s, _ in CODEC_CASES]
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +137,10 @@ def frames() -> np.ndarray:
     return synthetic_frames(30)
 
 
-@pytest.mark.parametrize("settings", CODEC_CASES, ids=lambda s: f"{s.codec}-b{s.bframes}")
-def test_video_round_trip_quality_and_index(frames: np.ndarray, settings: video.VideoSettings) -> None:
+@pytest.mark.parametrize(("settings", "min_psnr"), CODEC_CASES, ids=CASE_IDS)
+def test_video_round_trip_quality_and_index(
+    frames: np.ndarray, settings: video.VideoSettings, min_psnr: float
+) -> None:
     coded = video.encode_video(frames, settings)
     assert coded.num_frames == len(frames) and coded.offsets[-1] == len(coded.data)
     assert sorted(coded.pts) == list(range(len(frames)))
@@ -142,10 +148,10 @@ def test_video_round_trip_quality_and_index(frames: np.ndarray, settings: video.
     assert np.flatnonzero(coded.keyframe).tolist() == [i for i in range(len(frames)) if coded.pts[i] % k == 0]
     decoded = video.decode_all(coded)
     assert decoded.shape == frames.shape
-    assert psnr(decoded, frames) >= 34.0
+    assert psnr(decoded, frames) >= min_psnr
 
 
-@pytest.mark.parametrize("settings", CODEC_CASES, ids=lambda s: f"{s.codec}-b{s.bframes}")
+@pytest.mark.parametrize("settings", [s for s, _ in CODEC_CASES], ids=CASE_IDS)
 def test_every_window_decodes_as_the_full_stream(frames: np.ndarray, settings: video.VideoSettings) -> None:
     coded = video.encode_video(frames, settings)
     full = video.decode_all(coded)
@@ -159,7 +165,7 @@ def test_every_window_decodes_as_the_full_stream(frames: np.ndarray, settings: v
         assert plan.byte_stop - plan.byte_start < len(coded.data) or start < k
 
 
-@pytest.mark.parametrize("settings", CODEC_CASES, ids=lambda s: f"{s.codec}-b{s.bframes}")
+@pytest.mark.parametrize("settings", [s for s, _ in CODEC_CASES], ids=CASE_IDS)
 def test_video_is_deterministic(frames: np.ndarray, settings: video.VideoSettings) -> None:
     a = video.encode_video(frames, settings)
     b = video.encode_video(frames, settings)
@@ -197,6 +203,8 @@ def test_window_reads_only_its_bytes_from_hdf5(tmp_path, frames: np.ndarray) -> 
 def test_video_rejects_bad_input(frames: np.ndarray) -> None:
     with pytest.raises(ValueError, match="codec"):
         video.VideoSettings(codec="mpeg2")
+    with pytest.raises(ValueError, match="yuv420p only"):
+        video.VideoSettings(codec="av1", pix_fmt="yuv444p")
     enc = video.VideoEncoder(128, 96)
     with pytest.raises(ValueError, match=r"\(96, 128, 3\) uint8"):
         enc.add(frames[0, :, :64])

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 CODECS = ("h264", "av1", "jpeg")
+PIX_FMTS = ("yuv420p", "yuv444p")
 _ENCODERS = {"h264": "libx264", "av1": "libsvtav1"}
 _DECODERS = {"h264": "h264", "av1": "libdav1d"}
 
@@ -51,6 +52,10 @@ class VideoSettings:
         bframes: x264 B-frames (0 keeps decode order = frame order).
         jpeg_quality: JPEG quality, codec ``jpeg`` only.
         fps: Frame rate written into the stream's timing (rate control uses it).
+        pix_fmt: ``yuv420p`` (half-resolution colour, what every decoder
+            plays) or ``yuv444p`` (full-resolution colour: H.264's High 4:4:4
+            profile, which FFmpeg and libavcodec-based readers decode; SVT-AV1
+            has 4:2:0 only).
     """
 
     codec: str = "h264"
@@ -60,10 +65,13 @@ class VideoSettings:
     bframes: int = 0
     jpeg_quality: int = 90
     fps: int = 30
+    pix_fmt: str = "yuv420p"
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
             raise ValueError(f"video codec {self.codec!r}: expected one of {CODECS}")
+        if self.pix_fmt not in PIX_FMTS or (self.codec == "av1" and self.pix_fmt != "yuv420p"):
+            raise ValueError(f"pix_fmt {self.pix_fmt!r}: expected one of {PIX_FMTS} (av1: yuv420p only)")
         if self.keyframe_interval < 1 or self.bframes < 0 or self.fps < 1:
             raise ValueError(f"invalid video settings: {self}")
 
@@ -126,7 +134,7 @@ class VideoEncoder:
 
         s = self.settings
         ctx = av.CodecContext.create(_ENCODERS[s.codec], "w")
-        ctx.width, ctx.height, ctx.pix_fmt = self.width, self.height, "yuv420p"
+        ctx.width, ctx.height, ctx.pix_fmt = self.width, self.height, s.pix_fmt
         ctx.time_base, ctx.framerate = Fraction(1, s.fps), Fraction(s.fps, 1)
         ctx.gop_size = s.keyframe_interval
         ctx.thread_count = 1
@@ -149,7 +157,7 @@ class VideoEncoder:
         else:
             import av
 
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.settings.pix_fmt)
             frame.pts = self._count
             self._take(self._ctx.encode(frame))
         self._count += 1
