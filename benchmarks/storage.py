@@ -100,10 +100,7 @@ def write_old(path: Path, fr: dict[str, np.ndarray]) -> None:
 
 def write_new(path: Path, fr: dict[str, np.ndarray], coded: video.EncodedVideo, normal_bits: int) -> None:
     with h5py.File(path, "w") as f:
-        f.create_dataset("rgb", data=coded.data, **storage.bitstream_options())
-        f["rgb"].attrs.update(coded.attrs())
-        for name in ("offsets", "pts", "keyframe"):
-            f.create_dataset(f"rgb_index/{name}", data=getattr(coded, name))
+        storage.write_video(f.create_group("rgb"), coded)
         _gz(f, "depth", depth_codec.encode_depth(fr["depth"]))
         _gz(f, "normals", normals_codec.encode_normals(fr["normals"], normal_bits))
         _gz(f, "mask", fr["mask"].astype(np.uint8))
@@ -123,12 +120,11 @@ def time_windows(path: Path, num_frames: int, reads: int, seed: int = 0) -> tupl
     times = []
     with h5py.File(path, "r") as f:
         rgb, codes = f["rgb"], f["depth"]
-        index = {k: f[f"rgb_index/{k}"][()] for k in ("offsets", "pts", "keyframe")}
-        codec = rgb.attrs["codec"]
+        index = storage.read_video_index(rgb)  # a reader caches this per take-view
         for i in range(reads + 3):  # the first three warm the handle and the decoder libraries
             start = int(rng.integers(0, num_frames - WINDOW + 1))
             t0 = time.perf_counter()
-            video.decode_window(rgb, index["offsets"], index["pts"], index["keyframe"], codec, start, start + WINDOW)
+            storage.read_video_window(rgb, start, start + WINDOW, index=index)
             depth_codec.decode_depth(codes[start : start + WINDOW])
             if i >= 3:
                 times.append((time.perf_counter() - t0) * 1e3)
@@ -221,7 +217,7 @@ def main() -> None:
         write_old(old_path, fr)
         write_new(new_path, fr, coded, args.normal_bits)
         old, new = stored_bytes(old_path), stored_bytes(new_path)
-        new["rgb"] += sum(new.pop(f"rgb_index/{x}") for x in ("offsets", "pts", "keyframe"))
+        new["rgb"] = sum(new.pop(f"rgb/{x}") for x in ("data", *storage.VIDEO_INDEX))
         print("\nbytes per frame-view      old          new")
         for name in old:
             print(f"  {name:22s}  {kb(old[name] / n)}   {kb(new[name] / n)}   {old[name] / max(new[name], 1):5.1f}x")

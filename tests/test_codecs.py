@@ -185,19 +185,35 @@ def test_windows_coded_apart_concatenate_into_one_stream(frames: np.ndarray) -> 
     assert np.array_equal(window, whole[14:20])
 
 
-def test_window_reads_only_its_bytes_from_hdf5(tmp_path, frames: np.ndarray) -> None:
+class _RecordingBytes:
+    """A bitstream that records which byte ranges a decoder asks for."""
+
+    def __init__(self, data: np.ndarray):
+        self.data, self.reads = data, []
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        self.reads.append((key.start, key.stop))
+        return self.data[key]
+
+
+def test_a_window_reads_only_its_own_bytes(frames: np.ndarray) -> None:
     coded = video.encode_video(frames, video.VideoSettings(keyframe_interval=8))
-    path = tmp_path / "v.h5"
-    with h5py.File(path, "w") as f:
-        f.create_dataset("rgb", data=coded.data, **storage.bitstream_options())
-        for name in ("offsets", "pts", "keyframe"):
-            f.create_dataset(f"rgb_index/{name}", data=getattr(coded, name))
-        f["rgb"].attrs.update(coded.attrs())
-    with h5py.File(path, "r") as f:
-        index = {k: f[f"rgb_index/{k}"][()] for k in ("offsets", "pts", "keyframe")}
-        got = video.decode_window(f["rgb"], index["offsets"], index["pts"], index["keyframe"],
-                                  f["rgb"].attrs["codec"], 17, 25)  # fmt: skip
-    assert np.array_equal(got, video.decode_all(coded)[17:25])
+    data = _RecordingBytes(coded.data)
+    video.decode_window(data, coded.offsets, coded.pts, coded.keyframe, "h264", 17, 21)
+    assert data.reads == [(int(coded.offsets[16]), int(coded.offsets[21]))]  # keyframe 16 to frame 20
+
+
+def test_video_group_round_trips_through_hdf5(tmp_path, frames: np.ndarray) -> None:
+    coded = video.encode_video(frames, video.VideoSettings(keyframe_interval=8))
+    with h5py.File(tmp_path / "v.h5", "w") as f:
+        storage.write_video(f.create_group("rgb"), coded)
+    with h5py.File(tmp_path / "v.h5", "r") as f:
+        assert f["rgb/data"].dtype == np.uint8 and f["rgb"].attrs["codec"] == "h264"
+        got = storage.read_video_window(f["rgb"], 17, 25)
+        index = storage.read_video_index(f["rgb"])
+        again = storage.read_video_window(f["rgb"], 0, 30, index=index)
+    full = video.decode_all(coded)
+    assert np.array_equal(got, full[17:25]) and np.array_equal(again, full)
 
 
 def test_video_rejects_bad_input(frames: np.ndarray) -> None:

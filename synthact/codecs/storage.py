@@ -39,3 +39,35 @@ def image_options(shape: tuple[int, ...], dtype: np.dtype | type, level: int = G
 def bitstream_options() -> dict:
     """``create_dataset`` keywords for a coded bitstream (uint8, already compressed)."""
     return {"track_times": False}
+
+
+# --- a coded video as one HDF5 group -------------------------------------------------
+
+VIDEO_INDEX = ("offsets", "pts", "keyframe")
+
+
+def write_video(group, coded) -> None:
+    """Store an ``EncodedVideo`` in ``group``: ``data`` (uint8 bitstream),
+    ``offsets``, ``pts``, ``keyframe`` datasets and the stream attributes."""
+    group.create_dataset("data", data=coded.data, **bitstream_options())
+    for name in VIDEO_INDEX:
+        group.create_dataset(name, data=getattr(coded, name), track_times=False)
+    group.attrs.update(coded.attrs())
+
+
+def read_video_index(group) -> dict[str, np.ndarray]:
+    """The small index arrays of a stored video; cache them per take-view."""
+    return {name: group[name][()] for name in VIDEO_INDEX}
+
+
+def read_video_window(group, start: int, stop: int, index: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Frames [start, stop) of a video stored by ``write_video``, as (n, H, W, 3) uint8.
+
+    Reads only the window's byte range of ``data`` (plus the index unless given).
+    """
+    from synthact.codecs.video import decode_window
+
+    index = read_video_index(group) if index is None else index
+    codec = group.attrs["codec"]
+    codec = codec.decode() if isinstance(codec, bytes) else str(codec)
+    return decode_window(group["data"], index["offsets"], index["pts"], index["keyframe"], codec, start, stop)
