@@ -56,6 +56,8 @@ class VideoSettings:
             plays) or ``yuv444p`` (full-resolution colour: H.264's High 4:4:4
             profile, which FFmpeg and libavcodec-based readers decode; SVT-AV1
             has 4:2:0 only).
+        tune: x264 ``--tune`` (``""``: none; ``"fastdecode"``: no CABAC and
+            no deblocking, faster window reads for some more bytes).
     """
 
     codec: str = "h264"
@@ -66,6 +68,7 @@ class VideoSettings:
     jpeg_quality: int = 90
     fps: int = 30
     pix_fmt: str = "yuv420p"
+    tune: str = ""
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
@@ -140,6 +143,8 @@ class VideoEncoder:
         ctx.thread_count = 1
         if s.codec == "h264":
             ctx.options = {"crf": str(s.crf), "preset": s.preset, "x264-params": _x264_params(s)}
+            if s.tune:
+                ctx.options = {**ctx.options, "tune": s.tune}
         else:
             ctx.options = {"crf": str(s.crf), "preset": str(s.preset), "svtav1-params": _svt_params(s)}
         return ctx
