@@ -279,23 +279,40 @@ def decode_window(
         import simplejpeg
 
         return np.stack([simplejpeg.decode_jpeg(p, colorspace="RGB") for p in packets[start - plan.first_frame :]])
-    frames = _decode_packets(packets, codec)
-    return frames[start - plan.first_frame : stop - plan.first_frame]
+    return _decode_packets(packets, codec, skip=start - plan.first_frame, count=stop - start)
 
 
-def _decode_packets(packets: list[bytes], codec: str) -> np.ndarray:
-    """Decode packets starting at a keyframe; frames in display order."""
+def _decode_packets(packets: list[bytes], codec: str, skip: int, count: int) -> np.ndarray:
+    """Decode packets starting at a keyframe; display frames skip .. skip + count - 1 as RGB.
+
+    Only the returned frames are converted to RGB (the ones before are
+    decoded because later frames refer to them), straight into the output.
+    """
     import av
+    from av.video.reformatter import VideoReformatter
 
     if codec not in _DECODERS:
         raise ValueError(f"video codec {codec!r}: expected one of {CODECS}")
     ctx = av.CodecContext.create(_DECODERS[codec], "r")
     ctx.thread_count = 1
-    out = []
+    out: np.ndarray | None = None
+    reformatter, shown = VideoReformatter(), 0
+
+    def take(frames) -> None:
+        nonlocal out, shown
+        for frame in frames:
+            i, shown = shown - skip, shown + 1
+            if 0 <= i < count:
+                if out is None:
+                    out = np.empty((count, frame.height, frame.width, 3), np.uint8)
+                out[i] = reformatter.reformat(frame, format="rgb24").to_ndarray()
+
     for blob in packets:
-        out.extend(ctx.decode(av.Packet(blob)))
-    out.extend(ctx.decode(None))
-    return np.stack([f.to_ndarray(format="rgb24") for f in out])
+        take(ctx.decode(av.Packet(blob)))
+    take(ctx.decode(None))
+    if out is None or shown < skip + count:
+        raise ValueError(f"{codec}: the packets decoded to {shown} frames, expected {skip + count}")
+    return out
 
 
 def decode_all(video: EncodedVideo) -> np.ndarray:
