@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--frames-cache", type=Path, help="npz of rendered frames: written if absent, else reused")
     parser.add_argument("--crf", type=int, nargs="+", default=[18, 20, 23], help="x264 CRFs to try")
     parser.add_argument("--av1-crf", type=int, nargs="*", default=[30, 35])
-    parser.add_argument("--keyframe-interval", type=int, default=16)
+    parser.add_argument("--keyframe-interval", type=int, default=video.VideoSettings().keyframe_interval)
     parser.add_argument("--normal-bits", type=int, default=8)
     parser.add_argument("--reads", type=int, default=50)
     args = parser.parse_args()
@@ -192,12 +192,12 @@ def main() -> None:
 
     jpeg = [simplejpeg.encode_jpeg(im, quality=90, colorspace="RGB") for im in fr["rgb"]]
     jpeg_rgb = np.stack([simplejpeg.decode_jpeg(b, colorspace="RGB") for b in jpeg])
-    print(f"  JPEG q90 (old)                 {kb(sum(map(len, jpeg)) / n)}  {psnr(jpeg_rgb, fr['rgb']):5.2f} dB")
+    print(f"  {'JPEG q90 (old)':42s}{kb(sum(map(len, jpeg)) / n)}  {psnr(jpeg_rgb, fr['rgb']):5.2f} dB")
     V = video.VideoSettings
-    candidates = [V(crf=c, keyframe_interval=k) for c in args.crf]
-    candidates += [V(crf=23, keyframe_interval=8), V(crf=23, keyframe_interval=k, tune="fastdecode"),
-                   V(crf=23, keyframe_interval=k, bframes=3), V(crf=23, keyframe_interval=k, pix_fmt="yuv444p"),
-                   V(codec="jpeg", keyframe_interval=1)]  # fmt: skip
+    candidates = [V(crf=c, keyframe_interval=k) for c in args.crf]  # the default settings, but the CRF
+    candidates += [V(crf=23, keyframe_interval=16), V(crf=23, keyframe_interval=16, tune=""),
+                   V(crf=23, keyframe_interval=k, tune=""), V(crf=23, keyframe_interval=k, bframes=3, tune=""),
+                   V(crf=23, keyframe_interval=k, pix_fmt="yuv444p"), V(codec="jpeg", keyframe_interval=1)]  # fmt: skip
     candidates += [V(codec="av1", crf=c, keyframe_interval=k, preset="8") for c in args.av1_crf]
     rng = np.random.default_rng(0)
     starts = rng.integers(0, n - WINDOW + 1, size=20) if n >= WINDOW else []
@@ -210,12 +210,13 @@ def main() -> None:
         for a in starts:
             video.decode_window(coded.data, coded.offsets, coded.pts, coded.keyframe, s.codec, int(a), int(a) + WINDOW)
         win_ms = (time.process_time() - c0) * 1e3 / max(len(starts), 1)
-        name = f"{s.codec} crf {s.crf} K={s.keyframe_interval} {s.pix_fmt} b{s.bframes} {s.tune}"
-        print(f"  {name:31s}{kb(len(coded.data) / n)}  {q:5.2f} dB  encode {enc_ms:5.1f}  window {win_ms:5.1f}")
+        name = f"{s.codec} crf {s.crf} K={s.keyframe_interval} {s.pix_fmt} b{s.bframes} {s.tune or '-'}"
+        print(f"  {name:42s}{kb(len(coded.data) / n)}  {q:5.2f} dB  encode {enc_ms:5.1f}  window {win_ms:5.1f}")
     settings = V(keyframe_interval=k)  # the default
     coded = video.encode_video(fr["rgb"], settings)
     rgb_psnr = psnr(video.decode_all(coded), fr["rgb"])
-    print(f"  -> default: {settings.codec} crf {settings.crf}, K={k}, {settings.pix_fmt} ({rgb_psnr:.2f} dB)")
+    print(f"  -> default: {settings.codec} crf {settings.crf}, K={k}, {settings.pix_fmt}, tune {settings.tune} "
+          f"({kb(len(coded.data) / n)}, {rgb_psnr:.2f} dB)")  # fmt: skip
 
     # --- errors of the bounded codecs ---
     d = fr["depth"]

@@ -1,13 +1,14 @@
 """HDF5 dataset options for the per-frame lossless images (depth codes,
 normal codes, mask, parts), and the keyword set for a stored bitstream.
 
-Why these settings (measured by ``benchmarks/storage.py`` at 320x240):
+Why these settings (measured by ``benchmarks/storage.py`` at 320x240; the
+figures are in docs/ENCODINGS.md):
 - one frame per chunk: deflate's 32 KB window cannot reach the previous
   frame (a frame is 77-154 KB), so bigger chunks gain almost nothing in size
   but make a window read decompress frames it does not return;
-- gzip (deflate), HDF5's built-in filter, so every HDF5 reader opens the
-  file without plugins; level 4, where higher levels cost write time for
-  under 2 % in size;
+- zstd level 9 by default: a 16-frame depth window inflates in about half
+  gzip's time (the 10 ms window budget), and is smaller; gzip level 4 stays
+  selectable for readers that cannot load an HDF5 plugin;
 - shuffle for multi-byte types (uint16 depth and normals): high and low
   bytes compress separately, about 2x better on depth; for uint8 it is a
   no-op and is left off.
@@ -25,15 +26,17 @@ COMPRESSORS = ("gzip", "zstd")
 
 
 def image_options(
-    shape: tuple[int, ...], dtype: np.dtype | type, compressor: str = "gzip", level: int | None = None
+    shape: tuple[int, ...], dtype: np.dtype | type, compressor: str = "zstd", level: int | None = None
 ) -> dict:
     """``h5py.Group.create_dataset`` keywords for a (T, H, W, ...) per-frame image array.
 
     Args:
-        compressor: ``gzip`` (built into every HDF5 library) or ``zstd``
-            (HDF5 filter 32015 from the ``hdf5plugin`` package: 2.7x faster to
-            inflate and 8 % smaller on depth; readers must ``import hdf5plugin``
-            first, ``h5dump`` needs ``HDF5_PLUGIN_PATH``).
+        compressor: ``zstd`` (default; HDF5 filter 32015 from the
+            ``hdf5plugin`` package: inflates about twice as fast as gzip and is
+            8 % smaller on depth; readers must ``import hdf5plugin`` first,
+            ``h5dump`` needs ``HDF5_PLUGIN_PATH=$(python -c "import
+            hdf5plugin; print(hdf5plugin.PLUGIN_PATH)")``) or ``gzip`` (built
+            into every HDF5 library).
         level: Compression level; default 4 for gzip, 9 for zstd.
     """
     if compressor not in COMPRESSORS:

@@ -56,19 +56,20 @@ class VideoSettings:
             plays) or ``yuv444p`` (full-resolution colour: H.264's High 4:4:4
             profile, which FFmpeg and libavcodec-based readers decode; SVT-AV1
             has 4:2:0 only).
-        tune: x264 ``--tune`` (``""``: none; ``"fastdecode"``: no CABAC and
-            no deblocking, faster window reads for some more bytes).
+        tune: x264 ``--tune``: ``"fastdecode"`` (default: no CABAC, no
+            deblocking; a window decodes in about 2/3 of the time for 10 % more
+            bytes) or ``""`` for none.
     """
 
     codec: str = "h264"
-    keyframe_interval: int = 16
+    keyframe_interval: int = 8
     crf: int = 23
     preset: str = "medium"
     bframes: int = 0
     jpeg_quality: int = 90
     fps: int = 30
     pix_fmt: str = "yuv420p"
-    tune: str = ""
+    tune: str = "fastdecode"
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
