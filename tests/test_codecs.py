@@ -250,3 +250,32 @@ def test_lossless_images_round_trip_through_hdf5(tmp_path, compressor: str) -> N
 def test_unknown_compressor_is_refused() -> None:
     with pytest.raises(ValueError, match="compressor 'lzma'"):
         storage.image_options((2, 3, 4), np.uint8, "lzma")
+
+
+# --- on a real render ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_codecs_on_a_real_render() -> None:
+    """Blender's own frames through every codec: the bounds hold on real data."""
+    from synthact.render.appearance import sample_appearance
+    from synthact.render.blender import BlenderScene, RenderSettings, available_hdris
+    from tests.test_render_blender import _walk, make_camera, toy_body
+
+    verts, faces, parts = toy_body()
+    cam = make_camera((0.0, -4.0, 1.2), (0.0, 0.0, 1.1), 70.0, 64, 48)  # the horizon in view
+    with BlenderScene(RenderSettings(width=64, height=48, samples=2), faces, parts) as scene:
+        out = scene.render_clip(_walk(verts, 10), cam, sample_appearance(3, available_hdris()), seed=1)
+    assert out.mask.any() and (out.depth > depth.LINEAR_MAX_M).any()  # the person and the far ground
+    back = depth.decode_depth(depth.encode_depth(out.depth))
+    assert np.abs(back - out.depth)[out.mask].max() <= 0.0005 + 2e-6
+    assert np.array_equal(back == 0, out.depth == 0)
+    hit = np.linalg.norm(out.normals, axis=-1) > 0
+    n8 = normals.decode_normals(normals.encode_normals(out.normals))
+    assert _angles_deg(n8[hit].astype(np.float64), out.normals[hit].astype(np.float64)).max() <= 0.64
+    assert (n8[~hit] == 0).all()
+    coded = video.encode_video(out.rgb)
+    assert coded.data.tobytes() == video.encode_video(out.rgb).data.tobytes()
+    full = video.decode_all(coded)
+    assert np.array_equal(video.decode_window(coded.data, coded.offsets, coded.pts, coded.keyframe,
+                                              "h264", 3, 10), full[3:10])  # fmt: skip
