@@ -11,10 +11,11 @@ rest of the stream is never read. Every ``keyframe_interval`` frames is a
 closed-GOP keyframe (scene-cut detection off), so a window decodes at most
 ``keyframe_interval - 1`` frames it does not return.
 
-Determinism: encoders run single-threaded with fixed options, and packets
-carry no timestamps or encoder strings that vary between runs (x264's SEI
-with its version and options is the same for the same settings), so the
-same frames give byte-identical streams (tested).
+Determinism: encoders run single-threaded with fixed options; an elementary
+stream stores no wall-clock time, and x264's SEI (its version and options)
+is the same for the same settings, so the same frames give byte-identical
+streams with the same encoder build (tested; record ``av``'s version with
+the shard). Frame indices live in ``pts``, outside the bitstream.
 
 Index, per packet in decode order (with ``bframes=0``, decode order is frame
 order and packet i is frame i):
