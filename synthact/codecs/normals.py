@@ -110,12 +110,12 @@ def decode_normals(codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def normals_attrs(bits: int) -> dict[str, object]:
+def normals_attrs(bits: int, precise: bool = True) -> dict[str, object]:
     """Attributes for the stored dataset: enough to decode without this module."""
     return {
         "encoding": ENCODING,
         "bits": bits,
-        "max_error_deg": MAX_ERROR_DEG[bits],
+        "max_error_deg": (MAX_ERROR_DEG if precise else MAX_ERROR_ROUNDED_DEG)[bits],
         "decode": "p = (code - 1) * 2 / (2**bits - 2) - 1; z = 1 - |px| - |py|; "
         "if z < 0: (px, py) = (1 - |py|, 1 - |px|) * sign(px, py); normalise (px, py, z); "
         "code (0, 0) = no surface",
