@@ -1,0 +1,90 @@
+"""HDF5 dataset options for the per-frame lossless images (depth codes,
+normal codes, mask, parts), and the keyword set for a stored bitstream.
+
+Why these settings (measured by ``benchmarks/storage.py`` at 320x240; the
+figures are in docs/ENCODINGS.md):
+- one frame per chunk: deflate's 32 KB window cannot reach the previous
+  frame (a frame is 77-154 KB), so bigger chunks gain almost nothing in size
+  but make a window read decompress frames it does not return;
+- zstd level 9 by default: a 16-frame depth window inflates in about half
+  gzip's time (the 10 ms window budget), and is smaller; gzip level 4 stays
+  selectable for readers that cannot load an HDF5 plugin;
+- shuffle for multi-byte types (uint16 depth and normals): high and low
+  bytes compress separately, about 2x better on depth; for uint8 it is a
+  no-op and is left off.
+- bitstreams are already compressed: contiguous, no filter, so a byte range
+  reads with one seek.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GZIP_LEVEL = 4
+ZSTD_LEVEL = 9
+COMPRESSORS = ("gzip", "zstd")
+
+
+def image_options(
+    shape: tuple[int, ...], dtype: np.dtype | type, compressor: str = "zstd", level: int | None = None
+) -> dict:
+    """``h5py.Group.create_dataset`` keywords for a (T, H, W, ...) per-frame image array.
+
+    Args:
+        compressor: ``zstd`` (default; HDF5 filter 32015 from the
+            ``hdf5plugin`` package: inflates about twice as fast as gzip and is
+            8 % smaller on depth; readers must ``import hdf5plugin`` first,
+            ``h5dump`` needs ``HDF5_PLUGIN_PATH=$(python -c "import
+            hdf5plugin; print(hdf5plugin.PLUGIN_PATH)")``) or ``gzip`` (built
+            into every HDF5 library).
+        level: Compression level; default 4 for gzip, 9 for zstd.
+    """
+    if compressor not in COMPRESSORS:
+        raise ValueError(f"compressor {compressor!r}: expected one of {COMPRESSORS}")
+    if len(shape) < 3 or shape[0] == 0:
+        return {"track_times": False}  # nothing to chunk
+    options: dict = {"chunks": (1, *shape[1:]), "shuffle": np.dtype(dtype).itemsize > 1, "track_times": False}
+    if compressor == "gzip":
+        options.update(compression="gzip", compression_opts=GZIP_LEVEL if level is None else level)
+    else:
+        import hdf5plugin
+
+        options.update(hdf5plugin.Zstd(clevel=ZSTD_LEVEL if level is None else level))
+    return options
+
+
+def bitstream_options() -> dict:
+    """``create_dataset`` keywords for a coded bitstream (uint8, already compressed)."""
+    return {"track_times": False}
+
+
+# --- a coded video as one HDF5 group -------------------------------------------------
+
+VIDEO_INDEX = ("offsets", "pts", "keyframe")
+
+
+def write_video(group, coded) -> None:
+    """Store an ``EncodedVideo`` in ``group``: ``data`` (uint8 bitstream),
+    ``offsets``, ``pts``, ``keyframe`` datasets and the stream attributes."""
+    group.create_dataset("data", data=coded.data, **bitstream_options())
+    for name in VIDEO_INDEX:
+        group.create_dataset(name, data=getattr(coded, name), track_times=False)
+    group.attrs.update(coded.attrs())
+
+
+def read_video_index(group) -> dict[str, np.ndarray]:
+    """The small index arrays of a stored video; cache them per take-view."""
+    return {name: group[name][()] for name in VIDEO_INDEX}
+
+
+def read_video_window(group, start: int, stop: int, index: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Frames [start, stop) of a video stored by ``write_video``, as (n, H, W, 3) uint8.
+
+    Reads only the window's byte range of ``data`` (plus the index unless given).
+    """
+    from synthact.codecs.video import decode_window
+
+    index = read_video_index(group) if index is None else index
+    codec = group.attrs["codec"]
+    codec = codec.decode() if isinstance(codec, bytes) else str(codec)
+    return decode_window(group["data"], index["offsets"], index["pts"], index["keyframe"], codec, start, stop)
