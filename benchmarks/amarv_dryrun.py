@@ -1,30 +1,31 @@
 #!/usr/bin/env python
 """Plan an AMARV-size run and time ``snakemake -n`` on it.
 
-AMARV is over 800,000 multi-view clips (four views each). This script builds a
-synthetic clip table of that size in a temporary folder, runs the plan stage
-on it, then asks Snakemake for a dry-run of the whole workflow, and prints the
-wall time and peak memory of both:
+AMARV is every labelled BABEL sequence (about 13,000 AMASS sequences, 43.5 hours)
+rendered three times from four views, over 800,000 clips in all. This script
+builds a synthetic take table of that size in a temporary folder, runs the plan
+stage on it, then asks Snakemake for a dry-run of the whole workflow, and prints
+the wall time and peak memory of both:
 
-    python benchmarks/amarv_dryrun.py                  # 800,000 clips
-    python benchmarks/amarv_dryrun.py --clips 20000    # a quick look
+    python benchmarks/amarv_dryrun.py                      # 13,220 sequences x 3 takes
+    python benchmarks/amarv_dryrun.py --sequences 1000     # a quick look
 
 Steps:
 
-1. **Clip table.** ``--clips`` synthetic but realistic ``Clip`` records (AMASS
-   file layout, BABEL-like sequences, segments cut into <= 5 s chunks at 30 fps,
-   BABEL categories, label timelines, trajectories), about 85 % train and 15 %
-   val by sequence, sorted by source like the real ``index`` stage writes them.
-   Written with ``write_clip_table``, plus an index report, where the ``index``
-   rule declares its outputs.
+1. **Take table.** ``--sequences`` x ``--repetitions`` synthetic but realistic
+   ``Take`` records (AMASS file layout, BABEL-like durations of about 12 s at
+   30 fps, 2-11 labels each with BABEL categories, trajectories), about 85 % train
+   and 15 % val by sequence, sorted by source like the real ``index`` stage
+   writes them. Written with ``write_take_table``, plus an index report, where the
+   ``index`` rule declares its outputs.
 2. **Plan.** ``build_plan(config)`` in a child process (so that its peak memory
-   is its own): shard documents with every view's camera, then ``plan.json``.
+   is its own): shard plans of whole takes with every view's draws, then ``plan.json``.
 3. **Dry-run.** ``snakemake -n`` from the repository root with the run's config
    (``preset: amarv``, ``demo.enabled: false``, output and work folders in the
-   temporary folder; about 4.5 GB at full size, removed unless kept).
-   ``index`` and ``plan`` are up to date, so the DAG holds one render and one
-   merge job per shard, the manifest, and ``all``. The script checks that.
-4. **Figures**: clips, shards, jobs, plan seconds and peak MB, dry-run seconds
+   temporary folder, removed unless kept). ``index`` and ``plan`` are up to date,
+   so the DAG holds one render and one merge job per shard, the labels, the
+   manifest, and ``all``. The script checks that.
+4. **Figures**: takes, shards, jobs, plan seconds and peak MB, dry-run seconds
    and peak MB, jobs per second; and the target: dry-run within 30 s and 2 GiB.
 
 Why index and plan count as up to date without any ``--touch``: Snakemake 9
@@ -35,7 +36,7 @@ for an output without metadata it has nothing to compare, so those triggers
 stay silent (``persistence.params_changed`` & co. skip files with no record).
 What remains is the mtime trigger, and the order of this script already
 satisfies it: ``index`` has no inputs when the demo is off, and ``plan.json``
-is written after the clip table (``build_plan`` writes it last). Nor are the
+is written after the take table (``build_plan`` writes it last). Nor are the
 outputs "incomplete": Snakemake flags those only for jobs it started. So no
 ``--touch`` run is needed (and none would be wanted: it would write metadata
 for temporary paths into the repository's ``.snakemake``). A dry-run takes
@@ -64,17 +65,18 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from synthact.clips.records import Clip, LabelSpan, make_clip_id, write_clip_table  # noqa: E402
 from synthact.config import RunPaths, validate_config  # noqa: E402
-from synthact.sources.babel_categories import BABEL_CATEGORIES, category_subset  # noqa: E402
+from synthact.sources.babel_categories import BABEL_CATEGORIES  # noqa: E402
+from synthact.takes.records import SourceLabel, Take, make_take_id, write_take_table  # noqa: E402
 
-AMARV_CLIPS = 800_000
+AMARV_SEQUENCES = 13_220  # BABEL's labelled sequences (train + val + test files)
 TARGET_SECONDS = 30.0
 TARGET_MB = 2048.0
 
@@ -88,81 +90,52 @@ AMASS_DATASETS = (
     ("TotalCapture", 60.0), ("Transitions", 120.0),
 )  # fmt: skip
 FPS = 30.0
-MAX_FRAMES = 150  # BABEL protocol: <= 5 s chunks at 30 fps
+MEAN_SECONDS = 11.8  # 43.5 h over BABEL's sequences
 RAW_SUFFIXES = ("", " forward", " slowly", " to the left", " with right hand", " in place", " and turn")
 
 
-# --------------------------------------------------------------------------- clip table
+# --------------------------------------------------------------------------- take table
 
 
-def synthetic_clips(count: int, val_fraction: float, seed: int, subset: str = "all"):
-    """Yield ``count`` realistic clips, sorted by source, split by sequence.
-
-    Categories come from ``subset`` (``clips.categories``), as the index keeps them.
-    """
+def synthetic_takes(sequences: int, repetitions: int, val_fraction: float, seed: int) -> Iterator[Take]:
+    """Yield ``sequences`` x ``repetitions`` realistic takes, sorted by source, split by sequence."""
     rng = random.Random(seed)
-    names = BABEL_CATEGORIES if subset == "all" else category_subset(subset)
-    # BABEL-like frequencies (BABEL's ids go by frequency): common ones far more often.
-    cum_weights = list(itertools.accumulate(1.0 / (i + 1) ** 0.9 for i in range(len(names))))
-
-    def categories(k: int) -> list[str]:
-        return rng.choices(names, cum_weights=cum_weights, k=k)
-
-    produced = 0
-    sid = 10_000
-    subject = 0
-    while True:
-        # Datasets in name order, each a share of the clips: the table stays sorted by source.
-        dataset, source_fps = AMASS_DATASETS[produced * len(AMASS_DATASETS) // count]
+    cum_weights = list(itertools.accumulate(1.0 / (i + 1) ** 0.9 for i in range(len(BABEL_CATEGORIES))))
+    produced, sid, subject = 0, 10_000, 0
+    while produced < sequences:
+        dataset, source_fps = AMASS_DATASETS[produced * len(AMASS_DATASETS) // sequences]
         for trial in range(rng.randint(3, 11)):
             sid += 1
             source = f"{dataset}/{dataset}/s{subject:06d}/{trial:03d}_poses.npz"
             split = "val" if rng.random() < val_fraction else "train"
-            gender = rng.choice(("female", "male", "neutral"))
-            seq_frames = 0
-            for _ in range(rng.randint(2, 11)):  # labelled segments
-                seg_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))  # BABEL seg_ids are UUIDs
-                cats = tuple(dict.fromkeys(categories(rng.randint(1, 3))))
-                seg_frames = rng.randint(10, 599)
-                for chunk in range(-(-seg_frames // MAX_FRAMES)):  # <= 5 s chunks
-                    n = min(MAX_FRAMES, seg_frames - chunk * MAX_FRAMES)
-                    start = seq_frames + chunk * MAX_FRAMES
-                    # The segment's own labels, sometimes a neighbour overlapping the start.
-                    spans = [LabelSpan(c, 0, n, c + rng.choice(RAW_SUFFIXES)) for c in cats]
-                    overlap = {c: 1.0 for c in cats}
-                    if rng.random() < 0.4:
-                        other = categories(1)[0]
-                        stop = rng.randint(1, n)
-                        spans.append(LabelSpan(other, 0, stop, other))
-                        overlap[other] = max(overlap.get(other, 0.0), round(stop / n, 6))
-                    yield Clip(
-                        clip_id=make_clip_id(source, seg_id, chunk),
-                        source=source,
-                        sequence_id=str(sid),
-                        split=split,
-                        segment_id=seg_id,
-                        chunk=chunk,
-                        fps=FPS,
-                        source_fps=source_fps,
-                        frame_start=start,
-                        frame_stop=start + n,
-                        gender=gender,
-                        primary_category=cats[0],
-                        categories=cats,
-                        category_overlap=overlap,
-                        timeline=tuple(spans),
-                        path_center=(round(rng.gauss(0, 0.8), 6), round(rng.gauss(0, 0.8), 6)),
-                        path_radius=round(rng.gammavariate(1.5, 0.4), 6),
-                        heading_deg=round(rng.uniform(-180, 180), 6),
-                    )
-                    produced += 1
-                    if produced == count:
-                        return
-                seq_frames += seg_frames
+            seconds = max(1.0, rng.gammavariate(2.0, MEAN_SECONDS / 2.0))
+            frames = int(seconds * FPS)
+            labels = []
+            for _ in range(rng.randint(2, 11)):
+                a = rng.uniform(0, seconds - 0.5)
+                cats = tuple(dict.fromkeys(rng.choices(BABEL_CATEGORIES, cum_weights=cum_weights, k=rng.randint(1, 3))))
+                labels.append(SourceLabel(
+                    seg_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), start_t=round(a, 3),
+                    end_t=round(min(seconds, a + rng.uniform(0.5, 8.0)), 3), act_cat=cats,
+                    raw_label=cats[0] + rng.choice(RAW_SUFFIXES), proc_label=cats[0], annotation_id=f"lid-{sid}",
+                    annotator="a", whole_sequence=False, label_file=f"{split}.json",
+                ))  # fmt: skip
+            for repetition in range(repetitions):
+                yield Take(
+                    take_id=make_take_id(source, repetition), sequence_key=source, source=source,
+                    sequence_id=str(sid), split=split, repetition=repetition, fps=FPS, source_fps=source_fps,
+                    num_sequence_frames=frames, duration_s=round(seconds, 3), spans=((0, frames),),
+                    gender=rng.choice(("female", "male", "neutral")), labels=tuple(labels),
+                    path_center=(round(rng.gauss(0, 0.8), 6), round(rng.gauss(0, 0.8), 6)),
+                    path_radius=round(rng.gammavariate(1.5, 0.8), 6), heading_deg=round(rng.uniform(-180, 180), 6),
+                )  # fmt: skip
+            produced += 1
+            if produced == sequences:
+                return
         subject += 1
 
 
-def run_config(root: Path, clips_per_shard: int, views: int, seed: int) -> dict:
+def run_config(root: Path, frames_per_shard: int, views: int, seed: int) -> dict:
     """The AMARV run (``preset: amarv``) in ``root``, validated: every key filled in."""
     config = {
         "preset": "amarv",
@@ -176,7 +149,7 @@ def run_config(root: Path, clips_per_shard: int, views: int, seed: int) -> dict:
             "babel_files": ["train.json", "val.json"],
             "body_model_dir": str(root / "body_models"),
         },
-        "plan": {"clips_per_shard": clips_per_shard},
+        "plan": {"frames_per_shard": frames_per_shard},
         "dispatch": {"cluster": "slurm"},  # as on a cluster: render jobs only wait (1 thread)
     }
     if views != 4:  # the preset's four views, or a ring of this many
@@ -227,7 +200,7 @@ PLAN_CHILD = """
 import json, sys, time
 sys.path.insert(0, {repo!r})
 from synthact.config import load_config
-from synthact.clips.plan import build_plan
+from synthact.takes.plan import build_plan
 config = load_config({config!r})
 start, cpu = time.perf_counter(), time.process_time()
 shards = build_plan(config)
@@ -265,18 +238,19 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=int, default=AMARV_CLIPS, help="number of clips (default: %(default)s, AMARV)")
-    parser.add_argument("--clips-per-shard", type=int, default=256, help="plan.clips_per_shard (default: %(default)s)")
-    parser.add_argument("--views", type=int, default=4, help="views per clip (default: %(default)s)")
+    parser.add_argument("--sequences", type=int, default=AMARV_SEQUENCES, help="sequences (default: %(default)s, BABEL)")
+    parser.add_argument("--repetitions", type=int, default=3, help="takes per sequence (default: %(default)s, AMARV)")
+    parser.add_argument("--frames-per-shard", type=int, default=30000, help="plan.frames_per_shard (default: %(default)s)")
+    parser.add_argument("--views", type=int, default=4, help="views per take (default: %(default)s)")
     parser.add_argument("--val-fraction", type=float, default=0.15, help="share of sequences in val (default: %(default)s)")
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", type=Path, help="use this folder (kept) instead of a temporary one")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--reuse-table", action="store_true", help="with --work-dir: reuse an existing clip table")
+    parser.add_argument("--reuse-table", action="store_true", help="with --work-dir: reuse an existing take table")
     args = parser.parse_args(argv)
-    if args.clips < 1 or args.clips_per_shard < 1:
-        parser.error("--clips and --clips-per-shard must be positive")
+    if min(args.sequences, args.repetitions, args.frames_per_shard) < 1:
+        parser.error("--sequences, --repetitions and --frames-per-shard must be positive")
 
     root = args.work_dir.resolve() if args.work_dir else Path(tempfile.mkdtemp(prefix="synthact-amarv-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -291,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _benchmark(args: argparse.Namespace, root: Path) -> int:
-    config = run_config(root, args.clips_per_shard, args.views, args.seed)
+    config = run_config(root, args.frames_per_shard, args.views, args.seed)
     paths = RunPaths.from_config(config)
     config_file = root / "amarv-dryrun.yaml"
     # Every key, preset values included (applying the preset again changes nothing).
@@ -299,18 +273,18 @@ def _benchmark(args: argparse.Namespace, root: Path) -> int:
     print(f"work folder: {root}")
     print(f"machine: {machine()}")
 
-    # 1. The clip table, and the index report: both are outputs of rule index.
-    paths.clip_table.parent.mkdir(parents=True, exist_ok=True)
-    if args.reuse_table and paths.clip_table.exists():
-        num_clips = sum(1 for _ in open(paths.clip_table))
-        print(f"clip table: reusing {num_clips:,} clips")
+    # 1. The take table, and the index report: both are outputs of rule index.
+    paths.take_table.parent.mkdir(parents=True, exist_ok=True)
+    if args.reuse_table and paths.take_table.exists():
+        num_takes = sum(1 for _ in open(paths.take_table))
+        print(f"take table: reusing {num_takes:,} takes")
     else:
         start = time.perf_counter()
-        clips = synthetic_clips(args.clips, args.val_fraction, args.seed, config["clips"]["categories"])
-        num_clips = write_clip_table(paths.clip_table, clips)
-        print(f"clip table: {num_clips:,} clips, {paths.clip_table.stat().st_size / 2**20:.0f} MB, "
+        takes = synthetic_takes(args.sequences, args.repetitions, args.val_fraction, args.seed)
+        num_takes = write_take_table(paths.take_table, takes)
+        print(f"take table: {num_takes:,} takes, {paths.take_table.stat().st_size / 2**20:.0f} MB, "
               f"written in {time.perf_counter() - start:.1f} s")  # fmt: skip
-    paths.index_report.write_text(json.dumps({"num_clips": num_clips, "synthetic": True}) + "\n")
+    paths.index_report.write_text(json.dumps({"num_takes": num_takes, "synthetic": True}) + "\n")
     # A plan from an earlier run in the same folder: plan afresh.
     paths.plan.unlink(missing_ok=True)
     shutil.rmtree(paths.plan.parent / "shards", ignore_errors=True)
@@ -326,6 +300,7 @@ def _benchmark(args: argparse.Namespace, root: Path) -> int:
     plan_result = json.loads(plan_text.strip().splitlines()[-1])
     num_shards = plan_result["shards"]
     plan_bytes = sum(f.stat().st_size for f in (paths.plan.parent / "shards").iterdir())
+    num_frames = json.loads(paths.plan.read_text())["num_frames"]
     print(f"plan: {num_shards:,} shards in {plan_result['plan_seconds']:.1f} s ({plan_result['plan_cpu']:.1f} s CPU; "
           f"{plan_wall:.1f} s with start-up), peak {plan_mb:.0f} MB; shard documents {plan_bytes / 2**20:.0f} MB")  # fmt: skip
 
@@ -344,15 +319,15 @@ def _benchmark(args: argparse.Namespace, root: Path) -> int:
         raise SystemExit(f"snakemake -n failed (exit {rc}); output in {dry_log}")
     counts = job_counts(dry_text)
     total = counts.pop("total", sum(counts.values()))
-    expected = {"all": 1, "manifest": 1, "merge": num_shards, "render": num_shards}
+    expected = {"all": 1, "labels": 1, "manifest": 1, "merge": num_shards, "render": num_shards}
     if counts != expected:
         raise SystemExit(f"unexpected DAG: {counts}, expected {expected} (see {dry_log})")
 
     # 4. Figures.
     rows = [
-        ("clips", f"{num_clips:,}"),
-        ("views per clip", f"{args.views}"),
-        ("clips per shard", f"{args.clips_per_shard}"),
+        ("takes", f"{num_takes:,} ({args.sequences:,} sequences x {args.repetitions}), {num_frames:,} frames per view"),
+        ("views per take", f"{args.views}"),
+        ("frames per shard", f"{args.frames_per_shard:,}"),
         ("shards", f"{num_shards:,}"),
         ("Snakemake jobs", f"{total:,}  (" + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) + ")"),
         ("plan", f"{plan_result['plan_seconds']:.1f} s ({plan_result['plan_cpu']:.1f} s CPU), peak {plan_mb:,.0f} MB"),
