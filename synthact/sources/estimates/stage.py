@@ -162,9 +162,11 @@ def _read_all(files: list[EstimateFile], settings: EstimateSettings, report: Est
     by_video: dict[str, list[Track]] = defaultdict(list)
     for entry in files:
         try:
-            by_video[entry.video].extend(read_file(entry, settings))
+            tracks = read_file(entry, settings)
         except EstimateError as exc:
             _bad_input(report, strict, entry.path, exc)
+            continue
+        by_video[entry.video].extend(tracks)
     return by_video
 
 
