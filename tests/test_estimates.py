@@ -303,3 +303,72 @@ def test_missing_source_body_model_says_which_file_to_supply(tmp_path, models, t
     config = estimates_config(tmp_path, models, estimates={"source_models_dir": str(tmp_path / "none")})
     with pytest.raises(EstimateError, match=r"source_models_dir: .* smpl/SMPL_NEUTRAL.pkl"):
         run_fit(config)
+
+
+# --------------------------------------------------------------------------- through the workflow
+
+NTU_VIDEOS = {"S001C002P001R001A008_rgb": "train", "S001C003P003R002A009_rgb": "test"}  # X-Sub: P001 trains
+
+
+def workflow_config(estimates_dir: Path, models) -> dict:
+    smplh_dir, sources = models
+    return {
+        "preset": "ntu",
+        "seed": 3,
+        "output_dir": "output",
+        "demo": {"enabled": False},
+        "motion": {"source": "estimates", "estimates_dir": str(estimates_dir), "body_model_dir": str(smplh_dir),
+                   "estimates": {"source_models_dir": str(sources.smpl.parent.parent)}},  # fmt: skip
+        "clips": {"categories": "all", "fps": 5, "max_seconds": 2.0, "min_frames": 2},
+        "plan": {"clips_per_shard": 4},
+        "render": {"width": 64, "height": 48, "samples": 1},
+    }
+
+
+def test_dry_run_of_estimates_converts_before_the_index(tmp_path, models):
+    from tests.test_workflow import make_run, snakemake
+
+    (tmp_path / "estimates").mkdir()
+    root = make_run(tmp_path / "run", workflow_config(tmp_path / "estimates", models))
+    out = snakemake(root, "-n").stdout
+    assert "rule fit:" in out and "rule index:" in out and "rule demo_data:" not in out
+    assert "output/splits/ntu60_xsub.json" in out and "output/work/fitted/estimates/labels/xsub/train.json" in out
+
+
+@pytest.mark.slow
+def test_ntu_named_estimates_through_index_render_and_merge(tmp_path, models, truth):
+    """WHAM estimates of two NTU-named videos -> shards with NTU classes, X-Sub splits and NTU cameras."""
+    import h5py
+
+    from synthact.consume.reader import ShardReader
+    from tests.test_workflow import make_run, snakemake
+
+    for video in NTU_VIDEOS:
+        write_wham(tmp_path / "estimates", truth, video=video, extra_subject=True)
+    root = make_run(tmp_path / "run", workflow_config(tmp_path / "estimates", models))
+    snakemake(root)
+    output = root / "output"
+    clips = []
+    for path in sorted((output / "shards").glob("*.h5")):
+        reader = ShardReader(path)
+        for clip_id in reader.clip_ids:
+            clips.append({"shard": path.name, **reader.clip_attrs(clip_id), "mask": reader.read(clip_id, "c1")["mask"]})
+        assert reader.views == ["c1", "c2", "c3"]  # the NTU preset's cameras
+        reader.close()
+        with h5py.File(path, "r") as f:
+            assert f.attrs["split"] in ("train", "test")
+    by_sequence = {c["sequence_id"]: c for c in clips}
+    assert set(by_sequence) == {v.removesuffix("_rgb") for v in NTU_VIDEOS}
+    for video, split in NTU_VIDEOS.items():
+        clip = by_sequence[video.removesuffix("_rgb")]
+        assert clip["split"] == split and clip["shard"].startswith(f"{split}-")
+        assert clip["source"] == f"estimates/estimates/{video.removesuffix('_rgb')}_poses.npz"
+        assert clip["source_fps"] == 30.0 and clip["mask"].any(axis=(1, 2)).all()
+    assert by_sequence["S001C002P001R001A008"]["primary_category"] == "sitting down"
+    assert by_sequence["S001C003P003R002A009"]["primary_category"] == "standing up (from sitting position)"
+    splits = json.loads((output / "splits" / "ntu60_xsub.json").read_text())["ntu60_xsub"]
+    assert splits["train"] == ["S001C002P001R001A008"] and splits["test"] == ["S001C003P003R002A009"]
+    report = json.loads((output / "work" / "fitted" / "estimates" / "fit_report.json").read_text())
+    assert all(v["kept"] == ["0"] and v["dropped"][0]["track"] == "1" for v in report["videos"].values())
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert set(manifest["splits"]) == {"train", "test"}

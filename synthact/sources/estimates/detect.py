@@ -2,7 +2,7 @@
 
 Every estimator has a fixed output name (WHAM ``wham_output.pkl``, GVHMR
 ``hmr4d_results.pt``, VIBE ``vibe_output.pkl``, TRAM ``hps/hps_track_<k>.npy``,
-SLAHMR ``*_world_results.npz``, PHALP ``results/<video>.pkl``), so a folder of
+SLAHMR ``*_world_results.npz``, PHALP ``results/demo_<video>.pkl``), so a folder of
 outputs is sorted without opening a file. ``motion.estimator`` may force one.
 """
 

@@ -9,7 +9,7 @@ Three sources (``motion.estimates_labels``):
 - ``smarthome``: the same for Toyota Smarthome names (``Cook.Cut_p02_r00_v02_c03``).
 - a CSV path with the header ``video,start_s,end_s,label`` and an optional ``split``
   column (train, val or test; default train). ``video`` is the estimator's name of
-  the video (``<estimates_dir>/<video>/`` of WHAM, GVHMR and VIBE, ``results/<video>.pkl``
+  the video (``<estimates_dir>/<video>/`` of WHAM, GVHMR and VIBE, ``results/demo_<video>.pkl``
   of PHALP, ``results/<video>/`` of TRAM, ``<video>_<iter>_world_results.npz`` of SLAHMR).
   Times are seconds of the video; a motion that starts at video frame f has them
   shifted by f / fps and cut to the motion.

@@ -1,4 +1,4 @@
-"""4D-Humans / PHALP (shubham-goel/4D-Humans, brjathu/PHALP): ``<output_dir>/results/<video>.pkl``.
+"""4D-Humans / PHALP (shubham-goel/4D-Humans, brjathu/PHALP): ``<output_dir>/results/demo_<video>.pkl``.
 
 A joblib dump **per frame**: ``{frame_name: {key: [one entry per detection]}}``,
 frames in video order (their ``time`` entry, else their name). Per detection:
@@ -26,8 +26,12 @@ NAME = "phalp"
 FOLDER = "results"
 
 
+DEFAULT_PREFIX = "demo_"  # PHALP writes results/<track_dataset>_<video>.pkl; track_dataset defaults to "demo"
+
+
 def video_name(path: Path) -> str:
-    return path.stem
+    """The video's name: the file stem without PHALP's default ``demo_`` prefix."""
+    return path.stem.removeprefix(DEFAULT_PREFIX)
 
 
 def read(path: Path) -> list[Track]:

@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 
 from synthact.config import ConfigError
-from synthact.fitting.export import babel_entry, ground_translation, motion_arrays, write_json, write_label_files
+from synthact.fitting.export import (
+    babel_entry,
+    ground_translation,
+    motion_arrays,
+    write_json,
+    write_label_files,
+    write_motion,
+)
 from synthact.sources.estimates import gvhmr, phalp, slahmr, tram, vibe, wham
 from synthact.sources.estimates.conversion import amass_pose, world_motion
 from synthact.sources.estimates.detect import EstimateFile, find_estimate_files
@@ -153,7 +160,7 @@ def run_estimates(config: dict[str, Any]) -> EstimatesReport:
             _convert_video(video, tracks, converter, settings, fitted, csv_labels, report, entries, splits)
         except (EstimateError, ValueError) as exc:
             _bad_input(report, strict, tracks[0].file, exc)
-    _write_outputs(config, settings, fitted, entries, splits, report)
+    _write_outputs(config, settings, fitted, entries, splits, report, csv_labels)
     return report
 
 
@@ -187,9 +194,7 @@ def _convert_video(video: str, tracks: list[Track], converter: Converter, settin
         entry = _label_entry(settings, csv_labels, video, name, feat_p, len(arrays["poses"]), fps, track)
         sidecar = {"motion": name, "feat_p": feat_p, "provenance": track.provenance(), **info,
                    "gaps": [g for g in choice["gaps"] if g["track"] == track.track_id]}  # fmt: skip
-        write_json(fitted.fits_dir / f"{name}.json", sidecar)
-        from synthact.fitting.export import write_motion
-
+        write_json(fitted.fits_dir / f"{name}.json", sidecar)  # sidecar first, the motion last
         write_motion(fitted.motion_dir / f"{name}_poses.npz", arrays)
         report.motions.append(sidecar)
         if entry is None:
@@ -206,14 +211,13 @@ def _label_entry(settings, csv_labels, video, name, feat_p, frames, fps, track) 
     return csv_entry(name, rows, feat_p, frames, fps, start_s=float(track.frame_ids[0]) / fps) if rows else None
 
 
-def _write_outputs(config, settings, fitted, entries, motions_of_video, report) -> None:
+def _write_outputs(config, settings, fitted, entries, motions_of_video, report, csv: CsvLabels | None) -> None:
     """Label files of the chosen protocol, split files, the report."""
     from synthact.fitting.convert import split_dataset
-    from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
     from synthact.fitting.skeleton_sources import DATASETS
+    from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
 
-    if settings.labels == "csv":
-        csv = read_label_csv(settings.labels_csv) if settings.labels_csv else None
+    if csv is not None:
         split_of = {name: csv.split_of(video) for video, names in motions_of_video.items() for name in names}
         splits = {s: sorted(n for n, sp in split_of.items() if sp == s) for s in ("train", "val", "test")}
         write_json(fitted.splits_dir / f"{CSV_PROTOCOL}.json", {CSV_PROTOCOL: splits})
@@ -228,6 +232,8 @@ def _write_outputs(config, settings, fitted, entries, motions_of_video, report) 
             for name in PROTOCOLS[dataset_key]:
                 write_json(fitted.splits_dir / f"{name}.json", {name: {"train": [], "val": [], "test": []}})
     write_label_files(fitted.labels_dir, splits, entries)
+    in_split = {name for names in splits.values() for name in names}
+    report.unlabelled += sorted(name for name in entries if name not in in_split)  # outside the protocol
     report.clips_per_split = {split: len(names) for split, names in splits.items()}
     seconds = [m["shape_fit"]["seconds"] for m in report.motions if m["shape_fit"]["method"] != "given"]
     report.shape_fit_seconds_mean = float(np.mean(seconds)) if seconds else None
