@@ -248,8 +248,14 @@ def test_missing_key_names_file_and_key(tmp_path, models, truth):
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda s: s.update(pose_world=s["pose_world"][:, :69]), r"key '0/pose_world' has shape \(48, 69\), expected \(T, 72\)"),
-        (lambda s: s["trans_world"].__setitem__((5, 1), np.nan), r"key '0/trans_world' holds NaN or inf \(first at index \(5, 1\)\)"),
+        (
+            lambda s: s.update(pose_world=s["pose_world"][:, :69]),
+            r"key '0/pose_world' has shape \(48, 69\), expected \(T, 72\)",
+        ),
+        (
+            lambda s: s["trans_world"].__setitem__((5, 1), np.nan),
+            r"key '0/trans_world' holds NaN or inf \(first at index \(5, 1\)\)",
+        ),
         (lambda s: s.update(frame_ids=s["frame_ids"][:10]), r"key '0/frame_ids' has 10 entries, but the poses have 48"),
     ],
     ids=["wrong-shape", "nan", "short-frame-ids"],
@@ -279,7 +285,9 @@ def test_lenient_mode_lists_bad_files_and_converts_the_rest(tmp_path, models, tr
 def test_unknown_format_names_the_files_found(tmp_path, models):
     (tmp_path / "estimates" / "clip").mkdir(parents=True)
     joblib.dump({"poses": np.zeros((3, 72))}, tmp_path / "estimates" / "clip" / "my_output.pkl")
-    with pytest.raises(EstimateError, match=r"no output of any estimator under .*my_output\.pkl, in no known estimator format"):
+    with pytest.raises(
+        EstimateError, match=r"no output of any estimator under .*my_output\.pkl, in no known estimator format"
+    ):
         find_estimate_files(tmp_path / "estimates")
     write_labels(tmp_path / "labels.csv", [])
     with pytest.raises(ConfigError, match="motion.estimates_dir: no output of any estimator"):
@@ -317,8 +325,12 @@ def workflow_config(estimates_dir: Path, models) -> dict:
         "seed": 3,
         "output_dir": "output",
         "demo": {"enabled": False},
-        "motion": {"source": "estimates", "estimates_dir": str(estimates_dir), "body_model_dir": str(smplh_dir),
-                   "estimates": {"source_models_dir": str(sources.smpl.parent.parent)}},  # fmt: skip
+        "motion": {
+            "source": "estimates",
+            "estimates_dir": str(estimates_dir),
+            "body_model_dir": str(smplh_dir),
+            "estimates": {"source_models_dir": str(sources.smpl.parent.parent)},
+        },  # fmt: skip
         "clips": {"categories": "all", "fps": 5, "max_seconds": 2.0, "min_frames": 2},
         "plan": {"clips_per_shard": 4},
         "render": {"width": 64, "height": 48, "samples": 1},

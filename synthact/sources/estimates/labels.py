@@ -87,7 +87,9 @@ def read_label_csv(path: Path) -> CsvLabels:
         header = tuple(name.strip() for name in (reader.fieldnames or ()))
         missing = [c for c in CSV_COLUMNS if c not in header]
         if missing:
-            raise EstimateError(f"{path}: line 1: missing column(s) {missing}; expected {','.join(CSV_COLUMNS)}[,split]")
+            raise EstimateError(
+                f"{path}: line 1: missing column(s) {missing}; expected {','.join(CSV_COLUMNS)}[,split]"
+            )
         out = CsvLabels(path)
         for line, row in enumerate(reader, start=2):
             row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}

@@ -45,7 +45,9 @@ def check_estimates_config(config: dict[str, Any]) -> None:
     """Cross-field checks of ``motion.source: estimates``; raises ConfigError naming the key."""
     motion = config["motion"]
     if not motion["estimates_dir"]:
-        raise ConfigError("motion.estimates_dir: required when motion.source is estimates (the estimators' output folder)")
+        raise ConfigError(
+            "motion.estimates_dir: required when motion.source is estimates (the estimators' output folder)"
+        )
     mode = labels_mode(config)
     if config["demo"]["enabled"]:
         raise ConfigError(

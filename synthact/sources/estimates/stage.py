@@ -69,8 +69,9 @@ class EstimatesReport:
     def summary(self) -> str:
         gaps = sum(len(v["gaps"]) for v in self.videos.values())
         splits = ", ".join(f"{n} {s}" for s, n in self.clips_per_split.items()) or "none"
-        return (f"estimates: {len(self.motions)} motions from {self.num_files} files ({len(self.videos)} videos), "
-                f"splits: {splits}; {gaps} gaps, {len(self.unlabelled)} unlabelled, {len(self.failures)} failed")  # fmt: skip
+        counts = f"{len(self.motions)} motions from {self.num_files} files ({len(self.videos)} videos)"
+        problems = f"{gaps} gaps, {len(self.unlabelled)} unlabelled, {len(self.failures)} failed"
+        return f"estimates: {counts}, splits: {splits}; {problems}"
 
 
 def read_file(entry: EstimateFile, settings: EstimateSettings) -> list[Track]:

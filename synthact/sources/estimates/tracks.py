@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from synthact.fitting.rotations import axis_angle_to_matrix_np, matrix_to_axis_angle_np, matrix_to_quaternion_np
+from synthact.sources.estimates.conversion import continuous_quaternions, quaternion_to_matrix
 from synthact.sources.estimates.records import Track
 
 TRACK_MODES = ("longest", "all")
@@ -70,24 +71,26 @@ def _interpolate(track: Track) -> Track:
     """Every frame from the first to the last, missing ones interpolated."""
     known = track.frame_ids
     full = np.arange(known[0], known[-1] + 1)
-    lerp = lambda a: np.stack([np.interp(full, known, col) for col in a.reshape(len(a), -1).T], 1).reshape(  # noqa: E731
-        (len(full),) + a.shape[1:])
-    rot = lambda m: _nlerp_rotations(full, known, m)  # noqa: E731
-    body = matrix_to_axis_angle_np(rot(axis_angle_to_matrix_np(track.body_pose)))
-    cam_r = None if track.cam_to_world_R is None else rot(track.cam_to_world_R)
-    cam_t = None if track.cam_to_world_T is None else lerp(track.cam_to_world_T)
-    return replace(track, frame_ids=full, root_rotmat=rot(track.root_rotmat), body_pose=body,
-                   trans=lerp(track.trans), cam_to_world_R=cam_r, cam_to_world_T=cam_t)  # fmt: skip
+    body = matrix_to_axis_angle_np(_nlerp_rotations(full, known, axis_angle_to_matrix_np(track.body_pose)))
+    cam_r = None if track.cam_to_world_R is None else _nlerp_rotations(full, known, track.cam_to_world_R)
+    cam_t = None if track.cam_to_world_T is None else _lerp(full, known, track.cam_to_world_T)
+    root = _nlerp_rotations(full, known, track.root_rotmat)
+    trans = _lerp(full, known, track.trans)
+    return replace(track, frame_ids=full, root_rotmat=root, body_pose=body, trans=trans,
+                   cam_to_world_R=cam_r, cam_to_world_T=cam_t)  # fmt: skip
+
+
+def _lerp(full: np.ndarray, known: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(T_known, ...) values at ``known`` frames, linearly interpolated at ``full`` frames."""
+    flat = values.reshape(len(values), -1)
+    out = np.stack([np.interp(full, known, column) for column in flat.T], axis=1)
+    return out.reshape((len(full),) + values.shape[1:])
 
 
 def _nlerp_rotations(full: np.ndarray, known: np.ndarray, mats: np.ndarray) -> np.ndarray:
     """Rotations at ``full`` frames by normalised quaternion interpolation (shortest arc)."""
-    from synthact.sources.estimates.conversion import continuous_quaternions, quaternion_to_matrix
-
-    q = continuous_quaternions(matrix_to_quaternion_np(mats))
-    flat = q.reshape(len(q), -1)
-    out = np.stack([np.interp(full, known, col) for col in flat.T], 1).reshape((len(full),) + q.shape[1:])
-    return quaternion_to_matrix(out / np.linalg.norm(out, axis=-1, keepdims=True))
+    q = _lerp(full, known, continuous_quaternions(matrix_to_quaternion_np(mats)))
+    return quaternion_to_matrix(q / np.linalg.norm(q, axis=-1, keepdims=True))
 
 
 def choose_tracks(tracks: list[Track], mode: str, max_gap_frames: int) -> tuple[list[Track], dict[str, Any]]:

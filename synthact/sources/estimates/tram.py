@@ -16,7 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from synthact.sources.estimates.loading import load_npy_dict
-from synthact.sources.estimates.records import EstimateError, Track, as_array, frame_index, mean_betas, need, same_length
+from synthact.sources.estimates.records import (
+    EstimateError,
+    Track,
+    as_array,
+    frame_index,
+    mean_betas,
+    need,
+    same_length,
+)
 from synthact.sources.estimates.smpl_pose import from_rotmats
 
 NAME = "tram"
@@ -40,9 +48,10 @@ def read(path: Path) -> list[Track]:
     frames = frame_index(need(data, "frame", path), path, "frame", length)
     cam_r, cam_t = _camera(path.parent.parent / CAMERA_FILE, frames)
     root, body = from_rotmats(rot[:, 0], rot[:, 1:], path, "pred_rotmat")
+    notes = ["SLAM world's first camera taken as level"]
     return [
         Track(NAME, path, video_name(path), match.group(1), frames, root, body, trans, betas, body="smpl",
-              frame="opencv", cam_to_world_R=cam_r, cam_to_world_T=cam_t, notes=["SLAM world's first camera taken as level"])
+              frame="opencv", cam_to_world_R=cam_r, cam_to_world_T=cam_t, notes=notes)
     ]  # fmt: skip
 
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthact.sources.estimates.loading import load_joblib
-from synthact.sources.estimates.records import EstimateError, Track, as_array, frame_index, mean_betas, need, same_length
+from synthact.sources.estimates.records import (
+    EstimateError,
+    Track,
+    as_array,
+    frame_index,
+    mean_betas,
+    need,
+    same_length,
+)
 from synthact.sources.estimates.smpl_pose import from_pose72
 
 NAME = "wham"
@@ -26,9 +34,7 @@ def read(path: Path) -> list[Track]:
     """Every subject of one WHAM output file."""
     data = load_joblib(path)
     if not isinstance(data, dict) or not data:
-        raise EstimateError(
-            f"{path}: expected a non-empty dict of subjects, got {type(data).__name__}"
-        )
+        raise EstimateError(f"{path}: expected a non-empty dict of subjects, got {type(data).__name__}")
     return [_subject(path, str(sid), value) for sid, value in data.items()]
 
 
