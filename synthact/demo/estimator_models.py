@@ -12,9 +12,13 @@ real files may not ship. Tests and demos use these stand-ins instead:
 
 Their shape spaces are deliberately not SMPL-H's: the template is the demo body
 moved by ``offset`` (16 SMPL-H betas) and each of the 10 components is a mix
-``mixing`` (16 x 10) of SMPL-H's components. So SMPL betas b give exactly the
-body of SMPL-H betas ``offset + mixing @ b`` (the ground truth a test checks a
-fit against), and padding b with zeros gives another body, as with real models.
+``mixing`` (16 x 10) of SMPL-H's components. So SMPL betas b give the body of
+SMPL-H betas ``offset + mixing @ b`` (the ground truth a test checks a fit
+against), and padding b with zeros gives another body, as with real models. Like
+the real SMPL and SMPL-H templates, which differ by millimetres, the stand-ins'
+templates also carry a small deterministic per-vertex deviation
+(``TEMPLATE_NOISE_M``) that no SMPL-H betas can reproduce, so a fit leaves a
+residual, as it would with the real models.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ SMPL_JOINTS = 24
 SMPLX_JOINTS = 55
 SMPLX_VERTICES = 10475
 _SEED = 20260101
+TEMPLATE_NOISE_M = 0.002  # std of the per-vertex deviation outside SMPL-H's shape space
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,8 @@ def smplx_arrays(smplh: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def _mixed(arrays: dict[str, np.ndarray], offset: np.ndarray, mixing: np.ndarray) -> dict[str, np.ndarray]:
     dirs = np.asarray(arrays["shapedirs"], dtype=np.float64)
-    return {**arrays, "v_template": arrays["v_template"] + dirs @ offset, "shapedirs": dirs @ mixing}
+    noise = np.random.default_rng(_SEED + 1).normal(0.0, TEMPLATE_NOISE_M, arrays["v_template"].shape)
+    return {**arrays, "v_template": arrays["v_template"] + dirs @ offset + noise, "shapedirs": dirs @ mixing}
 
 
 def write_source_models(out_dir: Path, smplh: dict[str, np.ndarray]) -> SourceModels:
