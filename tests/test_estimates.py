@@ -115,10 +115,10 @@ def round_trip(tmp_path: Path, models, body, truth: KnownMotion, estimator: str,
 @pytest.mark.parametrize("estimator", ["wham", "gvhmr", "phalp", "tram", "slahmr", "vibe"])
 def test_round_trip_through_each_estimator_format(tmp_path, models, body, truth, estimator):
     result = round_trip(tmp_path, models, body, truth, estimator)
-    shape = result["sidecar"]["shape_fit"]
+    shape, seconds = result["sidecar"]["shape_fit"], result["sidecar"]["seconds"]
     print(f"\n{estimator}: world joints mean {100 * result['mean']:.3f} cm, max {100 * result['max']:.3f} cm; "
           f"root-relative {100 * result['root_relative']:.3f} cm; shape fit {shape['method']} "
-          f"{1000 * shape['seconds']:.1f} ms; whole conversion {1000 * result['sidecar']['seconds']:.0f} ms")  # fmt: skip
+          f"{1000 * shape['seconds']:.1f} ms; whole conversion {1000 * seconds:.0f} ms")  # fmt: skip
     assert result["mean"] < 0.02
     motion = result["motion"]
     assert motion["poses"].shape == (len(truth), 156) and motion["betas"].shape == (16,)
@@ -187,6 +187,27 @@ def test_a_long_gap_cuts_the_track_and_every_track_can_be_its_own_actor(tmp_path
     assert video["kept"] == ["1", "2"] and video["gaps"][0]["action"] == "cut"
     assert len(converted_motion(tmp_path, "clip_track1")["poses"]) == 30  # frames 0-29, the longer piece
     assert len(converted_motion(tmp_path, "clip_track2")["poses"]) == 20
+
+
+def test_stitch_joins_a_track_that_continues_under_a_new_id(tmp_path, models, body, truth):
+    """PHALP loses the person at frames 20-21 and calls them tid 3 from frame 22 on."""
+    path = write_phalp(tmp_path / "estimates", truth, hole=range(20, 22), second_track=range(0, 20))
+    frames = joblib.load(path)
+    for index, frame in enumerate(frames.values()):
+        if index >= 22:
+            frame["tid"] = [3 if tid == 1 else tid for tid in frame["tid"]]
+    joblib.dump(frames, path)
+    write_labels(tmp_path / "labels.csv", [("clip", 0, 10, "walk", "train")])
+    report = run_fit(estimates_config(tmp_path, models, estimates={"tracks": "stitch"}))
+    video = report.videos["clip"]
+    assert video["stitched"] == ["1", "3"]  # in time order
+    assert video["kept"] == ["1+3"] and video["dropped"] == [{"track": "2", "frames": 20}]
+    (gap,) = video["gaps"]
+    assert (gap["first_missing"], gap["last_missing"], gap["action"]) == (20, 21, "filled")
+    motion = converted_motion(tmp_path, "clip")
+    expected = world_joints(body, truth.poses, truth.trans, truth.betas16)
+    got = body.pose(motion["poses"], motion["trans"], motion["betas"]).joints[:, :BODY_JOINTS]
+    assert len(got) == len(truth) and np.linalg.norm(got - expected, axis=-1).mean() < 0.02
 
 
 # --------------------------------------------------------------------------- labels

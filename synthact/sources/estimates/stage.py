@@ -189,7 +189,7 @@ def _convert_video(video: str, tracks: list[Track], converter: Converter, settin
     if settings.labels != "csv":
         dataset_sample(settings.labels, video)  # the name must parse before anything is written
     for track in kept:
-        name = base if len(kept) == 1 and settings.tracks == "longest" else f"{base}_track{track.track_id}"
+        name = f"{base}_track{track.track_id}" if settings.tracks == "all" else base
         arrays, info = converter.convert(track, fps)
         feat_p = fitted.feat_p(name)
         entry = _label_entry(settings, csv_labels, video, name, feat_p, len(arrays["poses"]), fps, track)

@@ -7,7 +7,11 @@ linearly); a longer one splits the track and the longest piece is kept. Every
 gap, filled or cut, is reported with its frames and length.
 
 ``tracks: longest`` keeps each video's longest track (most frames after the cuts);
-``all`` keeps every track, each as its own actor (its own motion file).
+``all`` keeps every track, each as its own actor (its own motion file); ``stitch``
+starts from the longest track and joins, before and after it, tracks that do not
+overlap it in time, follow within ``max_gap_s`` and begin within ``STITCH_DISTANCE_M``
+of where it ended (a tracker that gave one person a new id after an occlusion).
+The joins are gaps like any other: reported and interpolated.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from synthact.fitting.rotations import axis_angle_to_matrix_np, matrix_to_axis_a
 from synthact.sources.estimates.conversion import continuous_quaternions, quaternion_to_matrix
 from synthact.sources.estimates.records import Track
 
-TRACK_MODES = ("longest", "all")
+TRACK_MODES = ("longest", "all", "stitch")
+STITCH_DISTANCE_M = 0.5  # how far a track may begin from where the previous one ended, to be joined
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,16 @@ def choose_tracks(tracks: list[Track], mode: str, max_gap_frames: int) -> tuple[
 
     Returns:
         The kept tracks (longest first) and ``{"mode", "kept", "dropped", "gaps"}``
-        (gap entries still in frames; the stage adds seconds).
+        (gap entries still in frames; the stage adds seconds), plus ``"stitched"``
+        (the ids joined, in time order) for ``stitch``.
     """
+    if mode not in TRACK_MODES:
+        raise ValueError(f"motion.estimates.tracks: unknown mode {mode!r}; choose one of {TRACK_MODES}")
+    extra: dict[str, Any] = {}
+    if mode == "stitch" and len(tracks) > 1:
+        joined, ids = stitch(tracks, max_gap_frames)
+        extra["stitched"] = ids
+        tracks = [joined] + [t for t in tracks if t.track_id not in ids]
     closed = [close_gaps(t, max_gap_frames) for t in tracks]
     order = sorted(range(len(closed)), key=lambda i: (-len(closed[i][0]), _id_key(closed[i][0].track_id)))
     kept = order if mode == "all" else order[:1]
@@ -108,8 +121,55 @@ def choose_tracks(tracks: list[Track], mode: str, max_gap_frames: int) -> tuple[
         "kept": [closed[i][0].track_id for i in kept],
         "dropped": [{"track": closed[i][0].track_id, "frames": len(closed[i][0])} for i in order if i not in kept],
         "gaps": [g for i in kept for g in closed[i][1]],
+        **extra,
     }
     return [closed[i][0] for i in kept], report
+
+
+def stitch(tracks: list[Track], max_gap_frames: int) -> tuple[Track, list[str]]:
+    """The longest track joined with the tracks that continue it before and after.
+
+    Returns:
+        One track (its id is the joined ids, ``+``-separated) and the joined ids in time order.
+    """
+    chain = [max(tracks, key=lambda t: (len(t), -_id_key(t.track_id)[0]))]
+    rest = [t for t in tracks if t is not chain[0]]
+    while True:
+        after = [t for t in rest if _continues(chain[-1], t, max_gap_frames)]
+        before = [t for t in rest if _continues(t, chain[0], max_gap_frames)]
+        if after:
+            chain.append(min(after, key=lambda t: t.frame_ids[0]))
+        elif before:
+            chain.insert(0, max(before, key=lambda t: t.frame_ids[-1]))
+        else:
+            break
+        rest = [t for t in rest if all(t is not c for c in chain)]
+    ids = [t.track_id for t in chain]
+    return (_concatenate(chain, "+".join(ids)) if len(chain) > 1 else chain[0]), ids
+
+
+def _position(track: Track, row: int) -> np.ndarray:
+    """Where the body is at ``row``, in the track's world (after a camera-to-world motion)."""
+    if track.cam_to_world_R is None:
+        return track.trans[row]
+    return track.cam_to_world_R[row] @ track.trans[row] + track.cam_to_world_T[row]
+
+
+def _continues(first: Track, second: Track, max_gap_frames: int) -> bool:
+    """``second`` starts after ``first`` ends, soon enough and near enough to be the same person."""
+    gap = int(second.frame_ids[0]) - int(first.frame_ids[-1]) - 1
+    if gap < 0 or gap > max_gap_frames:
+        return False
+    return float(np.linalg.norm(_position(second, 0) - _position(first, -1))) <= STITCH_DISTANCE_M
+
+
+def _concatenate(chain: list[Track], track_id: str) -> Track:
+    join = lambda name: None if getattr(chain[0], name) is None else np.concatenate([getattr(t, name) for t in chain])  # noqa: E731
+    frames = sum(len(t) for t in chain)
+    betas = sum(len(t) * t.betas for t in chain) / frames  # one person, one shape: the frame-weighted mean
+    return replace(chain[0], track_id=track_id, frame_ids=join("frame_ids"), root_rotmat=join("root_rotmat"),
+                   body_pose=join("body_pose"), trans=join("trans"), betas=betas,
+                   cam_to_world_R=join("cam_to_world_R"), cam_to_world_T=join("cam_to_world_T"))  # fmt: skip
 
 
 def _id_key(track_id: str) -> tuple[int, str]:
