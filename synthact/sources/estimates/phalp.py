@@ -5,7 +5,8 @@ frames in video order (their ``time`` entry, else their name). Per detection:
 ``tid`` (the track), ``smpl`` with ``global_orient`` (1, 3, 3), ``body_pose``
 (23, 3, 3) rotation matrices and ``betas`` (10,), and ``camera``, the (3,)
 translation of the SMPL body in the camera frame (x right, y down), obtained by
-HMR 2.0 from its crop with a fixed focal length: depth is approximate. Detections
+HMR 2.0 from its crop with a fixed focal length, not the video camera's: its depth
+(and so the path) is off by the ratio of the two, an approximation. Detections
 are regrouped by ``tid`` into one track per person; frames where a person is
 not detected become gaps.
 """
