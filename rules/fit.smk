@@ -6,7 +6,8 @@
 from synthact.fitting.convert import fit_outputs
 
 FIT_OUTPUTS = fit_outputs(config) if config["motion"]["source"] != "amass" else None
-FIT_MOTION_KEYS = ("source", "skeleton_dir", "protocol", "ntu_classes", "fit", "body_model_dir")
+FIT_MOTION_KEYS = ("source", "skeleton_dir", "protocol", "ntu_classes", "fit", "body_model_dir",
+                   "estimates_dir", "estimator", "estimates_labels", "estimates")  # fmt: skip
 
 
 if FIT_OUTPUTS is not None:

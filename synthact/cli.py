@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "render-shard":
             p.add_argument("--threads", type=int, default=1, help="cores this job may use (Snakemake's {threads})")
             p.add_argument("--dispatch-json", help="dispatch settings as JSON (overrides the config's)")
-    p = sub.add_parser("fit", help="fit SMPL-H to NTU RGB+D / Smarthome skeletons (motion.source) as AMASS + BABEL files")
+    p = sub.add_parser("fit", help="fit SMPL-H to NTU RGB+D / Smarthome skeletons, or convert 3D pose estimates (motion.source), as AMASS + BABEL files")
     _add_config_args(p)
     p.add_argument("--workers", type=int, default=1, help="parallel fitting processes (Snakemake's {threads})")
     p.set_defaults(func=cmd_fit)
@@ -240,6 +240,7 @@ def known_errors() -> tuple[type[BaseException], ...]:
         ("synthact.sources.babel", "LabelError"),
         ("synthact.dispatch.submit", "RenderFailed"),
         ("synthact.shards.writer", "MergeError"),
+        ("synthact.sources.estimates.records", "EstimateError"),
     ]:
         try:
             errors.append(getattr(__import__(module, fromlist=[name]), name))

@@ -150,6 +150,23 @@ def read_smplh_file(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def read_body_model_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The plain arrays of any SMPL-family file (SMPL, SMPL-X, ...), ``.npz`` or ``.pkl``, unvalidated.
+
+    For callers that need only a few arrays of a model that is not SMPL-H (the
+    estimates source reads SMPL's and SMPL-X's shape space); chumpy and sparse
+    entries become plain arrays as for SMPL-H files.
+    """
+    path = Path(path)
+    reader = _read_pickle if path.suffix.lower() == ".pkl" else _read_npz
+    try:
+        return reader(path)
+    except BodyModelError:
+        raise
+    except Exception as exc:  # zipfile, OSError, UnpicklingError, ...: all mean "unreadable"
+        raise BodyModelError(f"{path}: cannot read body model: {type(exc).__name__}: {exc}") from exc
+
+
 def as_struct(arrays: dict[str, np.ndarray]) -> Any:
     """Wrap arrays the way smplx's own loader does (a ``smplx.utils.Struct``)."""
     from smplx.utils import Struct

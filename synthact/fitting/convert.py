@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the worker imports torch; the workflow imports this module 
     from synthact.fitting.worker import SampleTask
 
 SKELETON_SOURCES = tuple(DATASETS)
+ESTIMATES_SOURCE = "estimates"  # 3D pose estimators' outputs (synthact.sources.estimates), same outputs as a fit
 LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad files and list them in the fit report"
 FIT_FORMAT = 1  # bump when the fit or its outputs change: older fits are then redone
 _FIT_OPTION_KEYS = ("shape_iterations", "global_iterations", "body_iterations", "joint_accel_weight", "robust_sigma")
@@ -62,12 +63,20 @@ class FitStageError(ValueError):
 def protocol_of(config: dict[str, Any]) -> str:
     """The chosen protocol's config name (``xsub``, ``cs``, ...), the dataset's default if empty."""
     motion = config["motion"]
+    if motion["source"] == ESTIMATES_SOURCE:
+        from synthact.sources.estimates.settings import estimates_protocol
+
+        return estimates_protocol(config)
     return motion["protocol"] or DATASETS[motion["source"]].default_protocol
 
 
 def split_dataset(config: dict[str, Any]) -> str:
-    """The ``synthact.sources.protocols`` dataset whose protocols apply: ntu60, ntu or smarthome."""
+    """The ``synthact.sources.protocols`` dataset whose protocols apply: ntu60, ntu, smarthome (or csv)."""
     source = config["motion"]["source"]
+    if source == ESTIMATES_SOURCE:
+        from synthact.sources.estimates.settings import labels_mode
+
+        source = labels_mode(config)
     if source == "ntu":
         return "ntu60" if config["motion"]["ntu_classes"] == 60 else "ntu"
     return source
@@ -147,7 +156,12 @@ def effective_motion(config: dict[str, Any]) -> dict[str, Any]:
     motion = config["motion"]
     if motion.get("source", "amass") == "amass":
         return motion
-    check_skeleton_config(config)
+    if motion["source"] == ESTIMATES_SOURCE:
+        from synthact.sources.estimates.settings import check_estimates_config
+
+        check_estimates_config(config)
+    else:
+        check_skeleton_config(config)
     fitted = FittedPaths.from_config(config)
     paths = {"amass_root": str(fitted.root), "babel_dir": str(fitted.labels_dir), "babel_files": list(LABEL_FILES)}
     return {**motion, **paths}
@@ -160,7 +174,8 @@ def fit_outputs(config: dict[str, Any]) -> dict[str, list[str]]:
     before a rerun, and they are what makes the stage resumable.
     """
     fitted = FittedPaths.from_config(config)
-    protocols = PROTOCOLS[split_dataset(config)]
+    dataset = split_dataset(config)
+    protocols = PROTOCOLS[dataset] if dataset in PROTOCOLS else [fitted.protocol]  # CSV labels: one split file
     return {
         "labels": [str(fitted.labels_dir / name) for name in LABEL_FILES],
         "report": [str(fitted.report)],
@@ -338,6 +353,9 @@ def _summarise(report: FitReport, outcomes: list[dict]) -> list[dict]:
 def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport:
     """Fit every skeleton file of the configured dataset; write motions, labels, splits and report.
 
+    ``motion.source: estimates`` runs the estimates stage instead (``synthact.sources.estimates``),
+    which writes the same outputs; its report is an ``EstimatesReport``.
+
     Args:
         config: The validated run config (``motion``, ``clips``, ``output_dir``, ``work_dir``).
         workers: Parallel fitting processes (each uses one torch thread).
@@ -352,6 +370,10 @@ def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport:
     from synthact.body.model_files import BodyModelError, find_smplh_file
     from synthact.fitting.worker import SampleTask
 
+    if config["motion"]["source"] == ESTIMATES_SOURCE:  # same stage and outputs, other inputs
+        from synthact.sources.estimates.stage import run_estimates
+
+        return run_estimates(config)
     check_skeleton_config(config)
     dataset = DATASETS[config["motion"]["source"]]
     fitted = FittedPaths.from_config(config)

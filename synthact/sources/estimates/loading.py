@@ -1,0 +1,57 @@
+"""Open the estimators' files as they save them: joblib pickles, torch.save, numpy.
+
+joblib and pickled numpy files can run code when loaded, exactly like the
+estimators' own scripts that read them back: load only outputs you produced.
+torch files are loaded with ``weights_only=True`` (GVHMR stores plain tensors).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthact.sources.estimates.records import EstimateError
+
+
+def load_joblib(path: Path) -> Any:
+    """A joblib dump (WHAM, VIBE, PHALP)."""
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # pickle, zlib, EOF: all mean the file is unreadable
+        raise EstimateError(f"{path}: cannot read as a joblib file: {type(exc).__name__}: {exc}") from exc
+
+
+def load_torch(path: Path) -> Any:
+    """A ``torch.save`` file of tensors (GVHMR)."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise EstimateError(f"{path}: cannot read as a torch file: {type(exc).__name__}: {exc}") from exc
+
+
+def load_npy_dict(path: Path) -> dict:
+    """A ``np.save`` of a dict (TRAM): a 0-d object array holding it."""
+    try:
+        value = np.load(path, allow_pickle=True)
+    except Exception as exc:
+        raise EstimateError(f"{path}: cannot read as a numpy file: {type(exc).__name__}: {exc}") from exc
+    if isinstance(value, np.ndarray) and value.dtype == object and value.shape == ():
+        value = value.item()
+    if not isinstance(value, dict):
+        raise EstimateError(f"{path}: expected a pickled dict, got {type(value).__name__}")
+    return value
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """An ``np.savez`` file (SLAHMR), without pickles."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except Exception as exc:
+        raise EstimateError(f"{path}: cannot read as an npz file: {type(exc).__name__}: {exc}") from exc

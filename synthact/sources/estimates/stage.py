@@ -1,0 +1,249 @@
+"""The estimates stage: estimator outputs -> AMASS SMPL+H motions + BABEL labels + splits.
+
+It writes where the skeleton fit stage writes (``synthact.fitting.convert.FittedPaths``
+with source ``estimates``), so ``effective_motion`` points the index at it and
+nothing downstream knows the motion came from video::
+
+    WORK/fitted/estimates/estimates/<motion>_poses.npz     the motion (AMASS SMPL+H G layout)
+    WORK/fitted/estimates/fits/<motion>.json               provenance, gaps, shape fit, timings
+    WORK/fitted/estimates/labels/<protocol>/{train,val,test}.json
+    WORK/fitted/estimates/fit_report.json
+    OUTPUT/splits/<protocol>.json                          NTU / Smarthome: every protocol; CSV: csv.json
+
+A motion is named after its video (the NTU / Smarthome sample name for dataset
+labels), with ``_track<id>`` appended when ``tracks: all`` keeps several.
+Conversions are cheap (no per-frame optimisation), so every run redoes them all.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthact.config import ConfigError
+from synthact.fitting.export import (
+    babel_entry,
+    ground_translation,
+    motion_arrays,
+    write_json,
+    write_label_files,
+    write_motion,
+)
+from synthact.sources.estimates import gvhmr, phalp, slahmr, tram, vibe, wham
+from synthact.sources.estimates.conversion import amass_pose, world_motion
+from synthact.sources.estimates.detect import EstimateFile, find_estimate_files
+from synthact.sources.estimates.labels import (
+    CsvLabels,
+    csv_entry,
+    dataset_category,
+    dataset_sample,
+    read_label_csv,
+    sample_name,
+)
+from synthact.sources.estimates.records import EstimateError, Track
+from synthact.sources.estimates.settings import CSV_PROTOCOL, EstimateSettings, check_estimates_config
+from synthact.sources.estimates.tracks import choose_tracks
+
+LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad files and list them in the report"
+
+
+@dataclass
+class EstimatesReport:
+    """What the stage did, per motion and overall."""
+
+    settings: dict[str, Any]
+    num_files: int = 0
+    motions: list[dict[str, Any]] = field(default_factory=list)
+    videos: dict[str, dict[str, Any]] = field(default_factory=dict)  # track choice and gaps per video
+    unlabelled: list[str] = field(default_factory=list)
+    clips_per_split: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    shape_fit_seconds_mean: float | None = None
+
+    def summary(self) -> str:
+        gaps = sum(len(v["gaps"]) for v in self.videos.values())
+        splits = ", ".join(f"{n} {s}" for s, n in self.clips_per_split.items()) or "none"
+        counts = f"{len(self.motions)} motions from {self.num_files} files ({len(self.videos)} videos)"
+        problems = f"{gaps} gaps, {len(self.unlabelled)} unlabelled, {len(self.failures)} failed"
+        return f"estimates: {counts}, splits: {splits}; {problems}"
+
+
+def read_file(entry: EstimateFile, settings: EstimateSettings) -> list[Track]:
+    """The tracks of one estimator file, by its adapter."""
+    readers = {"wham": wham.read, "gvhmr": gvhmr.read, "phalp": phalp.read, "tram": tram.read, "slahmr": slahmr.read}
+    if entry.estimator == "vibe":
+        return vibe.read(entry.path, settings.vibe_hfov_deg)
+    return readers[entry.estimator](entry.path)
+
+
+class Converter:
+    """Turns tracks into SMPL-H motions: holds the SMPL-H body and the estimators' shape spaces."""
+
+    def __init__(self, body_model_dir: str, settings: EstimateSettings):
+        from synthact.body.model_files import BodyModelError
+        from synthact.body.smplh import BodyModel
+        from synthact.sources.estimates.body_shape import SmplhShapeSpace
+
+        try:
+            self.body = BodyModel(body_model_dir, "neutral")
+        except BodyModelError as exc:
+            raise ConfigError(f"motion.body_model_dir: {exc}") from exc
+        self.space = SmplhShapeSpace(self.body)
+        self.settings = settings
+        self._sources: dict[str, Any] = {}
+
+    def source_shape(self, body: str):
+        from synthact.sources.estimates.body_shape import find_source_model, load_source_shape
+
+        if body not in self._sources:
+            self._sources[body] = load_source_shape(find_source_model(self.settings.source_models_dir, body), body)
+        return self._sources[body]
+
+    def shape(self, track: Track) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """SMPL-H betas, the estimator body's pelvis J0, and the shape fit's summary."""
+        from synthact.sources.estimates.body_shape import fit_betas
+
+        if track.body == "smplh":  # SLAHMR: already SMPL-H betas
+            betas = np.zeros(self.space.num_betas)
+            n = min(len(track.betas), len(betas))
+            betas[:n] = track.betas[:n]
+            return betas, self.space.pelvis(betas), {"method": "given", "seconds": 0.0}
+        source = self.source_shape(track.body)
+        fit = fit_betas(self.space, source, track.betas, self.settings.shape_fit)
+        return fit.betas, source.rest_joints(track.betas)[0], {**fit.summary(), "source_model": str(source.path)}
+
+    def convert(self, track: Track, fps: float) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The AMASS arrays of one track and what went into them."""
+        started = time.perf_counter()
+        betas, source_pelvis, shape = self.shape(track)
+        motion = world_motion(track, source_pelvis, self.settings.smoothing_s * fps)
+        poses, trans = amass_pose(motion, self.space.pelvis(betas))
+        trans, shift = ground_translation(self.body, poses, trans, betas, "sequence")
+        info = {"shape_fit": shape, "ground_shift_m": shift, "frames": len(poses), "fps": fps,
+                "smoothing_sigma_frames": self.settings.smoothing_s * fps,
+                "seconds": round(time.perf_counter() - started, 4)}  # fmt: skip
+        return motion_arrays(poses, trans, betas, "neutral", fps), info
+
+
+def run_estimates(config: dict[str, Any]) -> EstimatesReport:
+    """Convert every estimator output under ``motion.estimates_dir``; write motions, labels, splits, report.
+
+    Raises:
+        ConfigError: a configuration problem (folders, labels, body models).
+        EstimateError: a bad estimator file under ``clips.on_bad_input: strict``.
+    """
+    from synthact.fitting.convert import FittedPaths
+
+    check_estimates_config(config)
+    settings = EstimateSettings.from_config(config)
+    strict = config["clips"]["on_bad_input"] == "strict"
+    fitted = FittedPaths.from_config(config)
+    report = EstimatesReport(settings.as_dict())
+    if not settings.estimates_dir.is_dir():
+        raise ConfigError(f"motion.estimates_dir: {settings.estimates_dir} is not a folder")
+    try:
+        files = find_estimate_files(settings.estimates_dir, settings.estimator)
+    except EstimateError as exc:
+        raise ConfigError(str(exc)) from exc
+    report.num_files = len(files)
+    csv_labels = read_label_csv(settings.labels_csv) if settings.labels_csv else None
+    converter = Converter(config["motion"]["body_model_dir"], settings)
+    by_video = _read_all(files, settings, report, strict)
+    entries, splits = {}, defaultdict(list)
+    for video, tracks in sorted(by_video.items()):
+        try:
+            _convert_video(video, tracks, converter, settings, fitted, csv_labels, report, entries, splits)
+        except (EstimateError, ValueError) as exc:
+            _bad_input(report, strict, tracks[0].file, exc)
+    _write_outputs(config, settings, fitted, entries, splits, report, csv_labels)
+    return report
+
+
+def _read_all(files: list[EstimateFile], settings: EstimateSettings, report: EstimatesReport,
+              strict: bool) -> dict[str, list[Track]]:  # fmt: skip
+    by_video: dict[str, list[Track]] = defaultdict(list)
+    for entry in files:
+        try:
+            tracks = read_file(entry, settings)
+        except EstimateError as exc:
+            _bad_input(report, strict, entry.path, exc)
+            continue
+        by_video[entry.video].extend(tracks)
+    return by_video
+
+
+def _convert_video(video: str, tracks: list[Track], converter: Converter, settings: EstimateSettings,
+                   fitted, csv_labels: CsvLabels | None, report: EstimatesReport, entries: dict,
+                   splits: dict) -> None:  # fmt: skip
+    fps = next((t.fps for t in tracks if t.fps), settings.fps)
+    kept, choice = choose_tracks(tracks, settings.tracks, int(round(settings.max_gap_s * fps)))
+    choice["gaps"] = [g.report(fps) for g in choice["gaps"]]
+    report.videos[video] = {"estimator": tracks[0].estimator, "fps": fps, **choice}
+    base = sample_name(settings.labels, video)
+    if settings.labels != "csv":
+        dataset_sample(settings.labels, video)  # the name must parse before anything is written
+    for track in kept:
+        name = f"{base}_track{track.track_id}" if settings.tracks == "all" else base
+        arrays, info = converter.convert(track, fps)
+        feat_p = fitted.feat_p(name)
+        entry = _label_entry(settings, csv_labels, video, name, feat_p, len(arrays["poses"]), fps, track)
+        sidecar = {"motion": name, "feat_p": feat_p, "provenance": track.provenance(), **info,
+                   "gaps": [g for g in choice["gaps"] if g["track"] == track.track_id]}  # fmt: skip
+        write_json(fitted.fits_dir / f"{name}.json", sidecar)  # sidecar first, the motion last
+        write_motion(fitted.motion_dir / f"{name}_poses.npz", arrays)
+        report.motions.append(sidecar)
+        if entry is None:
+            report.unlabelled.append(name)
+            continue
+        entries[name] = entry
+        splits[video].append(name)
+
+
+def _label_entry(settings, csv_labels, video, name, feat_p, frames, fps, track) -> dict | None:
+    if csv_labels is None:
+        return babel_entry(name, dataset_category(settings.labels, video), feat_p, frames, fps)
+    rows = csv_labels.rows.get(video, [])
+    return csv_entry(name, rows, feat_p, frames, fps, start_s=float(track.frame_ids[0]) / fps) if rows else None
+
+
+def _write_outputs(config, settings, fitted, entries, motions_of_video, report, csv: CsvLabels | None) -> None:
+    """Label files of the chosen protocol, split files, the report."""
+    from synthact.fitting.convert import split_dataset
+    from synthact.fitting.skeleton_sources import DATASETS
+    from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
+
+    if csv is not None:
+        split_of = {name: csv.split_of(video) for video, names in motions_of_video.items() for name in names}
+        splits = {s: sorted(n for n, sp in split_of.items() if sp == s) for s in ("train", "val", "test")}
+        write_json(fitted.splits_dir / f"{CSV_PROTOCOL}.json", {CSV_PROTOCOL: splits})
+    else:
+        dataset_key = split_dataset(config)
+        samples = {sample_name(settings.labels, video): names for video, names in motions_of_video.items()}
+        protocol = DATASETS[settings.labels].protocols[fitted.protocol]
+        by_sample = assign_splits(list(samples), dataset_key)[protocol] if samples else {}
+        splits = {s: sorted(n for sample in members for n in samples[sample]) for s, members in by_sample.items()}
+        write_split_files(list(samples), fitted.splits_dir, dataset_key)
+        if not samples:  # still declare every protocol's file
+            for name in PROTOCOLS[dataset_key]:
+                write_json(fitted.splits_dir / f"{name}.json", {name: {"train": [], "val": [], "test": []}})
+    write_label_files(fitted.labels_dir, splits, entries)
+    in_split = {name for names in splits.values() for name in names}
+    report.unlabelled += sorted(name for name in entries if name not in in_split)  # outside the protocol
+    report.clips_per_split = {split: len(names) for split, names in splits.items()}
+    seconds = [m["shape_fit"]["seconds"] for m in report.motions if m["shape_fit"]["method"] != "given"]
+    report.shape_fit_seconds_mean = float(np.mean(seconds)) if seconds else None
+    write_json(fitted.report, asdict(report))
+    print(report.summary(), file=sys.stderr)
+
+
+def _bad_input(report: EstimatesReport, strict: bool, path: Path, exc: BaseException) -> None:
+    message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+    if strict:
+        raise EstimateError(f"{message}\n({LENIENT_HINT})") from exc
+    report.failures.append({"file": str(path), "reason": message})
