@@ -252,7 +252,7 @@ def test_relabelling_reruns_only_labels_and_manifest(tiny_run, tmp_path):
     make_run(copy, config)
     dry = snakemake(copy, "-n").stdout
     jobs = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", dry, re.M))
-    assert jobs == {"labels", "manifest"}, dry
+    assert jobs - {"all"} == {"labels", "manifest"}, dry
     before = {p: p.read_bytes() for p in shard_files(copy)}
     started = time.monotonic()
     snakemake(copy)
@@ -272,7 +272,7 @@ def test_a_render_setting_reruns_render_and_merge_and_changes_the_pixels(tiny_ru
     make_run(copy, config)
     dry = snakemake(copy, "-n").stdout
     jobs = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", dry, re.M))
-    assert jobs == {"render", "merge", "manifest"}, dry
+    assert jobs - {"all"} == {"render", "merge", "manifest"}, dry
     shard = shard_files(copy)[-1]
     snakemake(copy, str(shard.relative_to(copy)))  # one shard is enough to see the change
     with h5py.File(shard) as new, h5py.File(tiny_run / "output" / "shards" / shard.name) as old:
