@@ -23,6 +23,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from synthact.errors import SynthActError
+
 SCHEMA_PATH = Path(str(resources.files("synthact") / "schemas" / "config.schema.yaml"))
 PRESET_DIR = Path(str(resources.files("synthact") / "presets"))
 PRESETS = ("none", "amarv", "smarthome", "ntu")
@@ -37,7 +39,7 @@ RANGE_KEYS = (
 )  # fmt: skip
 
 
-class ConfigError(ValueError):
+class ConfigError(SynthActError, ValueError):
     """A configuration value is invalid; the message names the key."""
 
 

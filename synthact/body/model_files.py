@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from synthact.errors import SynthActError
+
 REQUIRED_KEYS = ("v_template", "f", "J_regressor", "weights", "kintree_table", "shapedirs", "posedirs")
 HAND_PCA_KEYS = ("hands_componentsl", "hands_componentsr", "hands_meanl", "hands_meanr")
 GENDERS = ("male", "female", "neutral")
@@ -29,7 +31,7 @@ NUM_POSE_BASIS = 459  # 51 non-root joints x 9 rotation-matrix entries
 HAND_DIM = 45
 
 
-class BodyModelError(ValueError):
+class BodyModelError(SynthActError, ValueError):
     """A body model file is missing or malformed."""
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import submitit
 
+from synthact.errors import SynthActError
 from synthact.render.worker import ViewTask, missing_results, render_view
 
 POLL_SECONDS = 2.0
@@ -35,7 +36,7 @@ class RenderViewTask(submitit.helpers.Checkpointable):
         return render_view(task)
 
 
-class RenderFailed(RuntimeError):
+class RenderFailed(SynthActError, RuntimeError):
     """One or more view tasks of a shard failed; the message names their logs."""
 
 

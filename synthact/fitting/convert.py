@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthact.config import ConfigError, RunPaths
+from synthact.errors import SynthActError
 from synthact.fitting.export import LABEL_FILES, babel_entry, file_digest, write_json, write_label_files
 from synthact.fitting.skeleton_sources import DATASETS, SkeletonDataset, class_name, in_ntu60, sample_fields
 from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
@@ -52,7 +53,7 @@ FIT_FORMAT = 1  # bump when the fit or its outputs change: older fits are then r
 _FIT_OPTION_KEYS = ("shape_iterations", "global_iterations", "body_iterations", "joint_accel_weight", "robust_sigma")
 
 
-class FitStageError(ValueError):
+class FitStageError(SynthActError, ValueError):
     """A skeleton file could not be read or fitted (strict mode); the message names it."""
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from synthact import __version__
 from synthact.body.skeleton import OUTPUT_JOINT_NAMES, PART_NAMES
+from synthact.errors import SynthActError
 from synthact.render.worker import cache_path
 from synthact.sources.ntu import SMPLH_TO_NTU25
 
@@ -45,7 +46,7 @@ NTU25_PER_VIEW = ("keypoints_2d", "keypoints_visible", "joints_cam")  # selected
 VIEW_SCALARS = ("seed", "azimuth_deg", "distance_m", "height_m")
 
 
-class MergeError(RuntimeError):
+class MergeError(SynthActError, RuntimeError):
     """A render result is missing or inconsistent; the message names the file."""
 
 
