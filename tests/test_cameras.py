@@ -5,29 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from synthact.clips.records import Clip
 from synthact.render.cameras import Camera, intrinsics, look_at, project, to_camera, vertical_fov_deg
-from synthact.render.rig import Rig, Setup, ViewSpec, min_distance, place_views
-
-
-def make_clip(**overrides) -> Clip:
-    fields = dict(
-        clip_id="c0123", source="S/S/01/a_poses.npz", sequence_id="7", split="train", segment_id="s1", chunk=0,
-        fps=30.0, source_fps=120.0, frame_start=0, frame_stop=30, gender="neutral", primary_category="walk",
-        categories=("walk",), path_center=(1.0, -2.0), path_radius=0.5, heading_deg=30.0,
-    )  # fmt: skip
-    fields.update(overrides)
-    return Clip(**fields)
-
-
-def make_rig(**overrides) -> Rig:
-    fields = dict(
-        views=(ViewSpec("front", 0), ViewSpec("left", 90), ViewSpec("back", 180), ViewSpec("right", 270)),
-        distance_m=(3.0, 4.0), height_m=(1.0, 1.7), azimuth_jitter_deg=0.0, hfov_deg=60.0,
-        look_at_height_m=0.9, width=320, height=240,
-    )  # fmt: skip
-    fields.update(overrides)
-    return Rig(**fields)
+from synthact.render.rig import Setup, ViewSpec, min_distance, place_views
+from tests.helpers import make_clip, make_rig
 
 
 def test_intrinsics_known_answer():

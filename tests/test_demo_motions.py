@@ -36,12 +36,8 @@ SOLE_LANDMARKS = [
 
 
 @pytest.fixture(scope="module")
-def body_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synthact.demo.body_model import write_demo_body_models
-
-    folder = tmp_path_factory.mktemp("body_models")
-    write_demo_body_models(folder)
-    return folder
+def body_model_dir(demo_body_model_dir: Path) -> Path:
+    return demo_body_model_dir
 
 
 @pytest.fixture(scope="module")

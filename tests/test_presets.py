@@ -26,8 +26,7 @@ from synthact.render.rig import Rig, min_distance, place_views
 from synthact.render.worker import body_shape_noise, select_hdris
 from synthact.sources.ntu import SMPLH_TO_NTU25
 
-from tests.test_cameras import make_clip
-from tests.test_workflow import make_run, shard_files, snakemake
+from tests.helpers import make_clip, make_run, shard_files, snakemake
 
 HDRIS = ["city", "forest", "night", "sunset"]
 

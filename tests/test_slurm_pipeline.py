@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.slurm_fixture import SlurmCluster, slurm_cluster  # noqa: F401  (fixture)
+from tests.slurm_fixture import SlurmCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 

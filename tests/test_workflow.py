@@ -10,45 +10,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-import yaml
 
 from synthact.consume.reader import ShardReader
 from synthact.render.cameras import project
-
-REPO = Path(__file__).resolve().parents[1]
-SNAKEFILE = REPO / "workflow" / "Snakefile"
-BIN = Path(sys.executable).parent
-
-TINY = {
-    "seed": 7,
-    "output_dir": "output",
-    "demo": {"enabled": True, "data_dir": "data", "sequences": 3, "seed": 1},
-    "motion": {"amass_root": "data/amass", "babel_dir": "data/babel", "body_model_dir": "data/body_models"},
-    "clips": {"fps": 6, "max_seconds": 1.0, "min_frames": 3, "categories": "babel150"},
-    "plan": {"clips_per_shard": 4},
-    "render": {"width": 96, "height": 72, "samples": 2},
-}
-
-
-def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(workdir), "PYTHONHASHSEED": "0"}
-    command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2", *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    if result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
-    return result
-
-
-def make_run(root: Path, config: dict) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "config.yaml").write_text(yaml.safe_dump(config))
-    return root
+from tests.helpers import BIN, TINY, make_run, shard_files, snakemake
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +26,6 @@ def tiny_run(tmp_path_factory) -> Path:
     workdir = make_run(tmp_path_factory.mktemp("tiny"), TINY)
     snakemake(workdir)
     return workdir
-
-
-def shard_files(workdir: Path) -> list[Path]:
-    return sorted((workdir / "output" / "shards").glob("*.h5"))
 
 
 def test_dry_run_lists_the_stages(tmp_path):
