@@ -103,7 +103,7 @@ def assert_matches_golden(name: str, text: str) -> None:
     if text == recorded:
         return
     new, old = text.splitlines(), recorded.splitlines()
-    changes = [f"line {i + 1}: {a!r} -> {b!r}" for i, (a, b) in enumerate(zip(old, new)) if a != b]
+    changes = [f"line {i + 1}: {a!r} -> {b!r}" for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b]
     if len(new) != len(old):
         changes.append(f"{len(old)} lines recorded, {len(new)} now")
     changes = changes or ["only the line endings or the final newline differ"]

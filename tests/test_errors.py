@@ -16,7 +16,9 @@ from synthact.cli import main
 from synthact.errors import SynthActError
 
 PACKAGE = Path(synthact.__file__).parent
-BUILTIN_ERRORS = {name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, Exception)}
+BUILTIN_ERRORS = {
+    name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, Exception)
+}
 
 
 def _declared_error_classes() -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -343,7 +343,7 @@ _SPARSE_FORMATS = {"csc_matrix": "csc", "csr_matrix": "csr", "coo_matrix": "coo"
 class _ModelUnpickler(pickle.Unpickler):
     """Unpickler that allows numpy arrays, chumpy and scipy.sparse stand-ins, nothing else."""
 
-    _stand_ins: dict[tuple[str, str], type] = {}
+    _stand_ins: ClassVar[dict[tuple[str, str], type]] = {}  # shared by every unpickler, by design
 
     def find_class(self, module: str, name: str) -> Any:
         key = (module, name)

@@ -110,7 +110,7 @@ class FittedPaths:
     splits_dir: Path
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "FittedPaths":
+    def from_config(cls, config: dict[str, Any]) -> FittedPaths:
         paths = RunPaths.from_config(config)
         source = config["motion"]["source"]
         return cls(paths.work_dir / "fitted", source, protocol_of(config), paths.output_dir / "splits")
@@ -368,7 +368,9 @@ def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport:
                    str(fitted.fits_dir / f"{name}.json"), settings)
         for name, s in samples.items()
     ]  # fmt: skip
-    print(f"fit: {len(tasks)} {dataset.source} samples ({report.num_files} files), {workers} worker(s)", file=sys.stderr)
+    print(
+        f"fit: {len(tasks)} {dataset.source} samples ({report.num_files} files), {workers} worker(s)", file=sys.stderr
+    )
     init_args = (config["motion"]["body_model_dir"], config["motion"]["fit"])
     good = _summarise(report, _run_tasks(tasks, workers, init_args, strict))
     for outcome in good:
@@ -395,4 +397,3 @@ def _write_labels_and_splits(config: dict, fitted: FittedPaths, good: list[dict]
     outside = len(names) - sum(report.clips_per_split.values())
     if outside:
         report.clips_per_split["outside_protocol"] = outside
-

@@ -187,7 +187,9 @@ def _stage_global(
     """Stage 2: align the root to the torso, refine root and translation, then the trunk."""
     root, trans = _initial_root(kin, problem, betas)
     variables = objective.Variables(
-        torch.from_numpy(root), torch.from_numpy(trans), torch.from_numpy(_initial_body_pose(len(trans), options)),
+        torch.from_numpy(root),
+        torch.from_numpy(trans),
+        torch.from_numpy(_initial_body_pose(len(trans), options)),
         torch.from_numpy(betas),
     )
     torso = np.isin(problem.output_index, list(TORSO_JOINTS))
@@ -279,7 +281,7 @@ def _initial_body_pose(num_frames: int, options: FitOptions) -> np.ndarray:
     pose = np.zeros((num_frames, NUM_BODY_POSE_JOINTS, 3))
     for knee in objective.KNEES:
         pose[:, knee - 1, 0] = options.init_knee_flexion  # flexion is +X
-    for elbow, sign in zip(objective.ELBOWS, (-1.0, 1.0)):
+    for elbow, sign in zip(objective.ELBOWS, (-1.0, 1.0), strict=True):
         pose[:, elbow - 1, 1] = sign * options.init_elbow_flexion  # -Y left, +Y right
     return pose
 
