@@ -33,6 +33,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -191,7 +192,7 @@ class FitReport:
 
     def summary(self) -> str:
         error = "n/a"
-        if self.mean_error_m is not None:
+        if self.mean_error_m is not None and self.max_error_m is not None:
             error = f"{100 * self.mean_error_m:.2f} cm (worst joint {100 * self.max_error_m:.2f} cm)"
         splits = ", ".join(f"{n} {s}" for s, n in self.clips_per_split.items()) or "none"
         return (
@@ -303,7 +304,7 @@ def _run_tasks(tasks: list[SampleTask], workers: int, init_args: tuple, strict: 
     return [outcomes[t.sample] for t in tasks]
 
 
-def _run_pool(pending: list[SampleTask], workers: int, init_args: tuple, take) -> None:
+def _run_pool(pending: list[SampleTask], workers: int, init_args: tuple, take: Callable[[dict], None]) -> None:
     from synthact.fitting.worker import fit_sample, init_worker
 
     # spawn, not fork: torch's thread pools do not survive a fork.
