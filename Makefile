@@ -53,7 +53,7 @@ check: setup
 	echo "== ruff check"; $(BIN)/ruff check . || status=1; \
 	echo "== ruff format --check"; $(BIN)/ruff format --check . || status=1; \
 	echo "== mypy synthact"; $(BIN)/mypy synthact || status=1; \
-	echo "== snakemake --lint"; $(BIN)/snakemake --lint -s workflow/Snakefile -d "$$(mktemp -d)" --configfile config.yaml || status=1; \
+	echo "== snakemake --lint"; $(BIN)/python scripts/lint-workflow.py || status=1; \
 	exit $$status
 
 clean-demo:

@@ -201,7 +201,7 @@ def test_fit_recovers_a_known_motion_from_its_ntu_skeleton(known_fit):
     Errors are measured against the clean ground truth, not the noisy targets.
     Measured (demo body, seed 0): about 0.5 cm mean on both sets.
     """
-    truth, target, valid, result, cpu = known_fit
+    truth, _target, _valid, result, cpu = known_fit
     err25 = np.linalg.norm(result.fitted_joints - truth[:, NTU], axis=-1)
     err52 = np.linalg.norm(result.model_joints - truth[:, :NUM_JOINTS], axis=-1)
     print(
