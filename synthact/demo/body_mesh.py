@@ -302,7 +302,9 @@ def _split_longest(pos: np.ndarray, tris: np.ndarray, count: int) -> tuple[np.nd
     owner = {(int(u), int(v)): i // 3 for i, (u, v) in enumerate(directed)}
     busy = np.zeros(len(tris), dtype=bool)
     tris = tris.copy()
-    new_pos, parent, extra = [], [], []
+    new_pos: list[np.ndarray] = []
+    parent: list[int] = []
+    extra: list[tuple[int, int, int]] = []
     for u, v in directed[order].tolist():
         if u > v or busy[owner[(u, v)]] or busy[owner[(v, u)]]:
             continue

@@ -100,9 +100,10 @@ class Builder:
 
     def cut_region(self, face_ids: Iterable[int]) -> np.ndarray:
         """Remove a disk of faces and return its boundary loop, in face order."""
-        directed = set()
+        directed: set[tuple[int, int]] = set()
         for f in face_ids:
             poly = self.faces[f]
+            assert poly is not None, f"face {f} is already cut"
             directed.update(zip(poly, poly[1:] + poly[:1], strict=True))
             self.faces[f] = None
         step = {u: v for u, v in directed if (v, u) not in directed}
@@ -173,8 +174,8 @@ class Builder:
     def tube(
         self,
         base: Ring,
-        centers: Sequence[np.ndarray],
-        frames: Sequence[np.ndarray],
+        centers: Sequence[np.ndarray] | np.ndarray,
+        frames: Sequence[np.ndarray] | np.ndarray,
         radii: Sequence[tuple[float, float]],
         part: str,
         side: int,
