@@ -1,6 +1,8 @@
-# Two entry points for a fresh Debian 12 machine (Python 3.11, root):
-#   make demo   set everything up, then build the default dataset
-#   make test   set everything up, then run the test suite
+# Entry points for a fresh Debian 12 machine (Python 3.11, root):
+#   make demo        set everything up, then build the default dataset
+#   make test        set everything up, then run the whole test suite (Blender, Slurm; what CI runs)
+#   make test-fast   everything but the `slow` and `slurm` tests: the lane for each change
+#   make check       lint, format check, types, and workflow lint (CI runs it too)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,7 +14,7 @@ APT_PACKAGES := libgl1 libegl1 libx11-6 libxext6 libxfixes3 libxi6 libxrender1 l
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test system-deps dry-run clean-demo install-profile
+.PHONY: setup demo test test-fast check system-deps dry-run clean-demo install-profile
 
 setup: system-deps $(STAMP)
 
@@ -41,6 +43,18 @@ dry-run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not slurm"
+
+# Each step runs even when an earlier one fails, so one run shows every finding.
+check: setup
+	@status=0; \
+	echo "== ruff check"; $(BIN)/ruff check . || status=1; \
+	echo "== ruff format --check"; $(BIN)/ruff format --check . || status=1; \
+	echo "== mypy synthact"; $(BIN)/mypy synthact || status=1; \
+	echo "== snakemake --lint"; $(BIN)/python scripts/lint-workflow.py || status=1; \
+	exit $$status
 
 clean-demo:
 	rm -rf output/demo data/demo

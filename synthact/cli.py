@@ -12,7 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from synthact.config import ConfigError, RunPaths, config_from_json, config_hash, load_config, validate_config
+from synthact.config import RunPaths, config_from_json, config_hash, load_config, validate_config
+from synthact.errors import SynthActError
 
 
 def _config(args: argparse.Namespace) -> dict:
@@ -29,15 +30,10 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
     generate_demo_inputs(_config(args))
 
 
-def cmd_fit(args: argparse.Namespace) -> int:
-    from synthact.fitting.convert import FitStageError, run_fit
+def cmd_fit(args: argparse.Namespace) -> None:
+    from synthact.fitting.convert import run_fit
 
-    try:
-        run_fit(_config(args), workers=args.workers)
-    except FitStageError as exc:
-        print(f"synthact fit: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    run_fit(_config(args), workers=args.workers)
 
 
 def cmd_index(args: argparse.Namespace) -> None:
@@ -232,21 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def known_errors() -> tuple[type[BaseException], ...]:
-    """Errors that carry a complete message for the user."""
-    errors: list[type[BaseException]] = [ConfigError, FileNotFoundError, json.JSONDecodeError]
-    for module, name in [
-        ("synthact.body.model_files", "BodyModelError"),
-        ("synthact.sources.amass", "MotionError"),
-        ("synthact.sources.babel", "LabelError"),
-        ("synthact.dispatch.submit", "RenderFailed"),
-        ("synthact.shards.writer", "MergeError"),
-        ("synthact.sources.estimates.records", "EstimateError"),
-    ]:
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
+    """Errors that carry a complete message for the user: one line, no traceback.
+
+    SynthAct's own errors all inherit SynthActError; the built-ins here are
+    the ones our code lets through with a message that already names the file.
+    """
+    return (SynthActError, FileNotFoundError, json.JSONDecodeError)
 
 
 def main(argv: list[str] | None = None) -> int:

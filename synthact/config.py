@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 import yaml
 
+from synthact.errors import SynthActError
 if TYPE_CHECKING:
     from synthact.render.cache import RenderCache
 
@@ -40,7 +41,7 @@ RANGE_KEYS = (
 )  # fmt: skip
 
 
-class ConfigError(ValueError):
+class ConfigError(SynthActError, ValueError):
     """A configuration value is invalid; the message names the key."""
 
 

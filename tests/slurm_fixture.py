@@ -4,9 +4,7 @@ The fixture runs ``bash scripts/slurm-cluster.sh up`` (install when needed, then
 both idempotent) once per test session and yields a :class:`SlurmCluster` with helpers
 to submit jobs and wait for them through ``sacct``.
 
-Use it from any test module::
-
-    from tests.slurm_fixture import slurm_cluster  # noqa: F401  (pytest finds the fixture by name)
+tests/conftest.py registers this module as a plugin, so any test module just asks for it::
 
     pytestmark = pytest.mark.slurm
 

@@ -8,17 +8,14 @@ import numpy as np
 import pytest
 
 from synthact.body.smplh import BodyModel
-from synthact.demo.body_model import write_demo_body_models
 from synthact.sources.amass import load_motion
 
 UPRIGHT = np.array([math.pi / 2, 0.0, 0.0])  # template +Y (up) -> world +Z
 
 
 @pytest.fixture(scope="module")
-def body(tmp_path_factory) -> BodyModel:
-    folder = tmp_path_factory.mktemp("models")
-    write_demo_body_models(folder)
-    return BodyModel(folder, "female")
+def body(demo_body_model_dir) -> BodyModel:
+    return BodyModel(demo_body_model_dir, "female")
 
 
 def write_standing_motion(path, body: BodyModel, betas: np.ndarray, heading_deg: float, frames: int = 4) -> None:

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.test_workflow import TINY, make_run, shard_files, snakemake
+from tests.helpers import TINY, make_run, shard_files, snakemake
 
 BAD = {  # file name -> how the copy of a good motion file is broken
     "truncated_poses.npz": "truncate",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -12,9 +13,9 @@ import pytest
 from synthact.body.skeleton import DEMO_REST_JOINTS, LANDMARK_NAMES, NUM_JOINTS, PART_NAMES, vertex_parts
 from synthact.body.smplh import BodyModel
 from synthact.demo import dataset as demo_dataset
+from synthact.demo.kinematics import quat_from_axis_angle, quat_to_matrix
 from synthact.demo.motions import ACTIONS
 from synthact.demo.posing import SEATED, Style, seat, standing
-from synthact.demo.kinematics import quat_from_axis_angle, quat_to_matrix
 from synthact.demo.sequences import Segment, compose, plan_actions, plan_segments
 from synthact.sources.amass import iter_motion_files, load_motion, resolve_feat_p
 from synthact.sources.babel import load_babel_file
@@ -36,12 +37,8 @@ SOLE_LANDMARKS = [
 
 
 @pytest.fixture(scope="module")
-def body_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synthact.demo.body_model import write_demo_body_models
-
-    folder = tmp_path_factory.mktemp("body_models")
-    write_demo_body_models(folder)
-    return folder
+def body_model_dir(demo_body_model_dir: Path) -> Path:
+    return demo_body_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +59,7 @@ def _gender(data: np.lib.npyio.NpzFile) -> str:
 def _spans(entry: dict, fps: float) -> list[tuple[str, int, int]]:
     """(primary category, first frame, end frame) of each frame label."""
     return [
-        (lab["act_cat"][0], int(round(lab["start_t"] * fps)), int(round(lab["end_t"] * fps)))
+        (lab["act_cat"][0], round(lab["start_t"] * fps), round(lab["end_t"] * fps))
         for lab in entry["frame_ann"]["labels"]
     ]
 
@@ -127,11 +124,11 @@ def test_plans_respect_standing_and_seated_states() -> None:
     for _ in range(200):
         anchors = list(rng.choice(sorted(ACTIONS), size=2, replace=False))
         names = plan_actions(rng, anchors, int(rng.integers(2, 5)))
-        for a, b in zip(names[:-1], names[1:], strict=True):
+        for a, b in itertools.pairwise(names):
             assert ACTIONS[a].end_state == ACTIONS[b].start_state and a != b
         segments = plan_segments(rng, names)
         assert segments[0].start == 0.0
-        assert all(x.end == y.start for x, y in zip(segments[:-1], segments[1:], strict=True))
+        assert all(x.end == y.start for x, y in itertools.pairwise(segments))
 
 
 def test_heading_accumulates_and_walking_follows_it() -> None:
@@ -242,7 +239,7 @@ def test_frame_labels_tile_the_sequence_and_match_files(demo: demo_dataset.DemoD
             assert data["poses"].shape[0] / float(data["mocap_framerate"]) == pytest.approx(entry["dur"])
         labels = sorted(entry["frame_ann"]["labels"], key=lambda lab: lab["start_t"])
         assert labels[0]["start_t"] == 0.0 and labels[-1]["end_t"] == entry["dur"]
-        assert all(a["end_t"] == b["start_t"] for a, b in zip(labels[:-1], labels[1:], strict=True))
+        assert all(a["end_t"] == b["start_t"] for a, b in itertools.pairwise(labels))
         actions = [lab for lab in labels if lab["act_cat"] != ["transition"]]
         assert 2 <= len(actions) <= 4
         assert all(1.2 - 1e-9 <= lab["end_t"] - lab["start_t"] <= 3.0 + 1e-9 for lab in actions)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ import torch
 
 from synthact.body.skeleton import JOINT_NAMES, NUM_JOINTS, NUM_OUTPUT_JOINTS
 from synthact.body.smplh import BodyModel
-from synthact.demo.body_model import write_demo_body_models
 from synthact.fitting import NTU_JOINT_MAP, FitOptions, FitResult, fit_smplh
 from synthact.fitting.kinematics import SmplhKinematics
 from synthact.fitting.limbs import nearest_true
@@ -39,10 +37,8 @@ FPS = 30.0
 
 
 @pytest.fixture(scope="module")
-def body(tmp_path_factory) -> BodyModel:
-    folder = tmp_path_factory.mktemp("fit_body")
-    write_demo_body_models(folder)
-    return BodyModel(folder, "neutral")
+def body(demo_body_model_dir) -> BodyModel:
+    return BodyModel(demo_body_model_dir, "neutral")
 
 
 def _rx(a: np.ndarray) -> np.ndarray:
@@ -205,7 +201,7 @@ def test_fit_recovers_a_known_motion_from_its_ntu_skeleton(known_fit):
     Errors are measured against the clean ground truth, not the noisy targets.
     Measured (demo body, seed 0): about 0.5 cm mean on both sets.
     """
-    truth, target, valid, result, cpu = known_fit
+    truth, _target, _valid, result, cpu = known_fit
     err25 = np.linalg.norm(result.fitted_joints - truth[:, NTU], axis=-1)
     err52 = np.linalg.norm(result.model_joints - truth[:, :NUM_JOINTS], axis=-1)
     print(

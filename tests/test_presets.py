@@ -26,7 +26,7 @@ from synthact.render.rig import Rig, min_distance
 from synthact.render.worker import body_shape_noise, select_hdris
 from synthact.sources.ntu import SMPLH_TO_NTU25
 from tests.fixtures.takes import cameras_at_rest, make_take
-from tests.test_workflow import make_run, shard_files, snakemake
+from tests.helpers import make_run, shard_files, snakemake
 
 HDRIS = ["city", "forest", "night", "sunset"]
 

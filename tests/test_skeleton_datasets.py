@@ -19,7 +19,6 @@ import pytest
 
 from synthact.body.smplh import BodyModel
 from synthact.config import ConfigError, validate_config
-from synthact.demo.body_model import write_demo_body_models
 from synthact.fitting.convert import FitStageError, effective_motion, fit_outputs, run_fit
 from synthact.fitting.skeleton_sources import LCR_JOINT_MAP
 from synthact.sources.amass import load_motion
@@ -46,10 +45,8 @@ NTU25 = list(SMPLH_TO_NTU25)
 
 
 @pytest.fixture(scope="module")
-def body_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("bodies")
-    write_demo_body_models(folder)
-    return folder
+def body_dir(demo_body_model_dir) -> Path:
+    return demo_body_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +279,7 @@ def test_a_lenient_run_skips_and_reports_bad_files(tmp_path, body_dir, bad_skele
 
 
 def run_workflow(root: Path, config: dict) -> None:
-    from tests.test_workflow import make_run, snakemake
+    from tests.helpers import make_run, snakemake
 
     make_run(root, config)
     snakemake(root)
@@ -315,7 +312,7 @@ def shard_clips(root: Path) -> list[dict]:
 
 
 def test_dry_run_of_a_skeleton_source_fits_before_the_index(tmp_path, body_dir):
-    from tests.test_workflow import make_run, snakemake
+    from tests.helpers import make_run, snakemake
 
     (tmp_path / "skeletons").mkdir()
     root = make_run(tmp_path / "run", workflow_config("ntu", tmp_path / "skeletons", body_dir))

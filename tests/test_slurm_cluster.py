@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import submitit
 
-from tests.slurm_fixture import SlurmCluster, run_script, slurm_cluster  # noqa: F401  (fixture)
+from tests.slurm_fixture import SlurmCluster, run_script
 
 pytestmark = pytest.mark.slurm
 

@@ -34,7 +34,7 @@ from synthact.config import load_config
 from synthact.render.cache import RenderCache, windows
 from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan
-from tests.slurm_fixture import SlurmCluster, slurm_cluster  # noqa: F401  (fixture)
+from tests.slurm_fixture import SlurmCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 

@@ -11,47 +11,16 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-import yaml
 
 from synthact.consume.reader import ClipTable, ShardReader
 from synthact.render.cameras import project
-
-REPO = Path(__file__).resolve().parents[1]
-SNAKEFILE = REPO / "workflow" / "Snakefile"
-BIN = Path(sys.executable).parent
-
-TINY = {
-    "seed": 7,
-    "output_dir": "output",
-    "demo": {"enabled": True, "data_dir": "data", "sequences": 3, "seed": 1},
-    "motion": {"amass_root": "data/amass", "babel_dir": "data/babel", "body_model_dir": "data/body_models"},
-    "clips": {"fps": 6},
-    "labels": {"protocols": ["segments", "babel-chunks-150"], "chunk_seconds": 1.0},
-    "plan": {"frames_per_shard": 40},
-    "render": {"width": 96, "height": 72, "samples": 2, "window_frames": 16},
-}
-
-
-def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(workdir), "PYTHONHASHSEED": "0"}
-    command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2", *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    if result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
-    return result
-
-
-def make_run(root: Path, config: dict) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "config.yaml").write_text(yaml.safe_dump(config))
-    return root
+from tests.helpers import BIN, TINY, make_run, shard_files, snakemake
 
 
 WALK_M = 7.0  # metres the first train sequence is made to travel
@@ -83,10 +52,6 @@ def build_tiny(workdir: Path) -> Path:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     return build_tiny(make_run(tmp_path_factory.mktemp("tiny"), TINY))
-
-
-def shard_files(workdir: Path) -> list[Path]:
-    return sorted((workdir / "output" / "shards").glob("*.h5"))
 
 
 def test_dry_run_lists_the_stages(tmp_path):

@@ -17,9 +17,11 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from synthact.errors import SynthActError
 
 REQUIRED_KEYS = ("v_template", "f", "J_regressor", "weights", "kintree_table", "shapedirs", "posedirs")
 HAND_PCA_KEYS = ("hands_componentsl", "hands_componentsr", "hands_meanl", "hands_meanr")
@@ -29,7 +31,7 @@ NUM_POSE_BASIS = 459  # 51 non-root joints x 9 rotation-matrix entries
 HAND_DIM = 45
 
 
-class BodyModelError(ValueError):
+class BodyModelError(SynthActError, ValueError):
     """A body model file is missing or malformed."""
 
 
@@ -358,7 +360,7 @@ _SPARSE_FORMATS = {"csc_matrix": "csc", "csr_matrix": "csr", "coo_matrix": "coo"
 class _ModelUnpickler(pickle.Unpickler):
     """Unpickler that allows numpy arrays, chumpy and scipy.sparse stand-ins, nothing else."""
 
-    _stand_ins: dict[tuple[str, str], type] = {}
+    _stand_ins: ClassVar[dict[tuple[str, str], type]] = {}  # shared by every unpickler, by design
 
     def find_class(self, module: str, name: str) -> Any:
         key = (module, name)

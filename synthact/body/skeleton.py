@@ -25,9 +25,7 @@ BODY_JOINT_NAMES = (
     "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
 )  # fmt: skip
 
-HAND_JOINT_NAMES = tuple(
-    f"{side}_{finger}{k}" for side in ("left", "right") for finger in FINGERS for k in (1, 2, 3)
-)
+HAND_JOINT_NAMES = tuple(f"{side}_{finger}{k}" for side in ("left", "right") for finger in FINGERS for k in (1, 2, 3))
 
 JOINT_NAMES = BODY_JOINT_NAMES + HAND_JOINT_NAMES
 NUM_JOINTS = len(JOINT_NAMES)  # 52
@@ -79,7 +77,7 @@ def _part_of_joint(name: str) -> str:
         return {"pelvis": "hips", "left_hip": "left_thigh", "right_hip": "right_thigh"}[name]
     if name.startswith(("spine", "left_collar", "right_collar")):
         return "torso"
-    if name in ("neck",):
+    if name == "neck":
         return "neck"
     if name == "head":
         return "head"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ class BodyModel:
         self.faces = np.asarray(arrays["f"], dtype=np.int64)
         self.lbs_weights = np.asarray(arrays["weights"], dtype=np.float32)
 
-    def _build_layer(self, smplx, arrays: dict):
+    def _build_layer(self, smplx: Any, arrays: dict) -> Any:  # smplx (untyped) and its SMPLH layer
         return smplx.SMPLH(
             model_path=str(self.path),
             data_struct=model_files.as_struct(arrays),
@@ -62,7 +62,7 @@ class BodyModel:
         ).to(self.device)
 
     @property
-    def smplx_layer(self):
+    def smplx_layer(self) -> Any:
         """The underlying ``smplx.SMPLH`` (all 16 shape components restored).
 
         For differentiable use, e.g. fitting; ``pose`` is the inference path.

@@ -11,6 +11,7 @@ is exactly the SMPL-H count (a closed genus-0 surface then has 2V - 4 faces).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +78,7 @@ def _torso(b: Builder) -> _TorsoRegions:
         c = np.array([0.0, y, -0.012])
         offsets = np.column_stack([w * T_HALF[0], np.zeros_like(w), u * T_HALF[1]])
         rings.append(Ring(b.add(c, offsets, "torso", 0, 0.35), c, frame))
-    walls = np.array([b.quads(p, q) for p, q in zip(rings[:-1], rings[1:])])
+    walls = np.array([b.quads(p, q) for p, q in itertools.pairwise(rings)])
 
     def bottom(uu: np.ndarray, ww: np.ndarray) -> np.ndarray:
         return np.column_stack([ww * T_HALF[0], np.full_like(uu, 0.78), uu * T_HALF[1] * 0.9 - 0.012])
@@ -152,7 +153,7 @@ def _hand(b: Builder, fore: Ring, sx: int, frame: np.ndarray) -> None:
     """Palm rings and knuckle cap; fingers grow from the cap, the thumb from the side."""
     rings = [_palm_ring(b, x, sx, frame) for x in PALM_XS]
     b.strip(fore, rings[0])
-    walls = np.array([b.quads(p, q) for p, q in zip(rings[:-1], rings[1:])])
+    walls = np.array([b.quads(p, q) for p, q in itertools.pairwise(rings)])
     end = np.array([sx * (PALM_XS[-1] + 0.016), *PALM_CENTER])
 
     def targets(uu: np.ndarray, ww: np.ndarray) -> np.ndarray:
@@ -197,7 +198,7 @@ def _leg(b: Builder, loop: np.ndarray, sx: int) -> None:
     t = np.gradient(centers, axis=0)
     frames = [frame_from(tk, Z) for tk in t]
     r = np.interp(-ys, (-0.77, -0.49, -0.35, -0.13), (0.075, 0.052, 0.05, 0.034))
-    radii = list(zip(r, r))
+    radii = list(zip(r, r, strict=True))
     base = Ring(loop, b.rough[loop].mean(axis=0), frames[0])
     thigh = b.tube(base, centers[:14], frames[:14], radii[:14], "leg", sx)
     shin = b.tube(thigh, centers[14:24], frames[14:24], radii[14:24], "leg", sx, count=24)
@@ -219,7 +220,7 @@ def _foot(b: Builder, ankle_ring: Ring, shin_end: np.ndarray, sx: int) -> None:
     psi = np.linspace(0, np.pi / 2, 8)[1:]
     frames = [_fan_frame(a) for a in psi]
     reach = np.interp(psi, (0, np.pi / 2), (line[2] - shin_end[2], shin_end[1] - 0.035))
-    centers = [line + s * np.array([0, -np.sin(a), -np.cos(a)]) for a, s in zip(psi, reach)]
+    centers = [line + s * np.array([0, -np.sin(a), -np.cos(a)]) for a, s in zip(psi, reach, strict=True)]
     radii = [(np.interp(a, (0, 1.0, np.pi / 2), (0.034, 0.05, 0.032)), np.interp(a, (0, np.pi / 2), (0.034, 0.045)))
              for a in psi]  # fmt: skip
     ring = b.tube(ankle_ring, centers, frames, radii, "foot", sx, settle=1)
@@ -301,7 +302,9 @@ def _split_longest(pos: np.ndarray, tris: np.ndarray, count: int) -> tuple[np.nd
     owner = {(int(u), int(v)): i // 3 for i, (u, v) in enumerate(directed)}
     busy = np.zeros(len(tris), dtype=bool)
     tris = tris.copy()
-    new_pos, parent, extra = [], [], []
+    new_pos: list[np.ndarray] = []
+    parent: list[int] = []
+    extra: list[tuple[int, int, int]] = []
     for u, v in directed[order].tolist():
         if u > v or busy[owner[(u, v)]] or busy[owner[(v, u)]]:
             continue

@@ -13,6 +13,8 @@ Everything is derived from the mesh and the skeleton alone:
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from synthact.body.skeleton import FINGERS, JOINT_NAMES, NUM_JOINTS, PARENTS
@@ -59,7 +61,7 @@ def _chain_position(points: np.ndarray, chain: np.ndarray) -> np.ndarray:
     best = np.full(len(points), np.inf)
     s_best = np.zeros(len(points))
     start = 0.0
-    for a, b in zip(chain[:-1], chain[1:]):
+    for a, b in itertools.pairwise(chain):
         ab = b - a
         t = np.clip((points - a) @ ab / (ab @ ab), 0.0, 1.0)
         d = np.linalg.norm(points - a - t[:, None] * ab, axis=1)

@@ -209,7 +209,7 @@ class BodySdf:
             self.solids[finger] = _finger(finger)
         self.box: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, solids in self.solids.items():
-            lo, hi = zip(*(_bounds(s) for s in solids))
+            lo, hi = zip(*(_bounds(s) for s in solids), strict=True)
             self.box[name] = (np.min(lo, axis=0) - _MARGIN, np.max(hi, axis=0) + _MARGIN)
 
     def part(self, name: str, p: np.ndarray) -> np.ndarray:

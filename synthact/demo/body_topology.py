@@ -100,10 +100,11 @@ class Builder:
 
     def cut_region(self, face_ids: Iterable[int]) -> np.ndarray:
         """Remove a disk of faces and return its boundary loop, in face order."""
-        directed = set()
+        directed: set[tuple[int, int]] = set()
         for f in face_ids:
             poly = self.faces[f]
-            directed.update(zip(poly, poly[1:] + poly[:1]))
+            assert poly is not None, f"face {f} is already cut"
+            directed.update(zip(poly, poly[1:] + poly[:1], strict=True))
             self.faces[f] = None
         step = {u: v for u, v in directed if (v, u) not in directed}
         loop = [min(step)]
@@ -173,8 +174,8 @@ class Builder:
     def tube(
         self,
         base: Ring,
-        centers: Sequence[np.ndarray],
-        frames: Sequence[np.ndarray],
+        centers: Sequence[np.ndarray] | np.ndarray,
+        frames: Sequence[np.ndarray] | np.ndarray,
         radii: Sequence[tuple[float, float]],
         part: str,
         side: int,
@@ -208,7 +209,7 @@ class Builder:
         else:
             uniform += phase
         prev = base
-        for k, (c, f, r) in enumerate(zip(centers, frames, radii)):
+        for k, (c, f, r) in enumerate(zip(centers, frames, radii, strict=True)):
             alpha = 1.0 if count is not None else min(1.0, (k + 1) / settle)
             angles = uniform if count is not None else (1 - alpha) * theta + alpha * uniform
             ring = self.ring(c, f, angles, r, part, side, tilt(k) if tilt else None)
@@ -235,7 +236,7 @@ class Builder:
         d = self.rough[last.ids] - anchor
         start = np.mean(np.arccos(np.clip(d @ t / np.linalg.norm(d, axis=1), -1, 1)))
         prev = last
-        for m, phi in zip(counts, np.linspace(start, 0, len(counts) + 2)[1:-1]):
+        for m, phi in zip(counts, np.linspace(start, 0, len(counts) + 2)[1:-1], strict=True):
             same = m == len(prev.ids)  # then follow the previous ring's angles, with quads
             # Otherwise a vertex at angle 0 keeps mirrored domes mirrored.
             theta = self.angles(Ring(prev.ids, anchor, last.frame)) if same else np.arange(m) * 2 * np.pi / m
@@ -278,7 +279,7 @@ class Builder:
             Vertex ids (a + 1, b + 1) and face ids (a, b) of the grid.
         """
         grid = -np.ones((a + 1, b + 1), dtype=np.int64)
-        for (i, j), vid in zip(walk(a, b), ring_ids):
+        for (i, j), vid in zip(walk(a, b), ring_ids, strict=True):
             grid[i, j] = vid
         ii, jj = np.nonzero(grid < 0)
         pts = targets(2.0 * ii / a - 1.0, 2.0 * jj / b - 1.0)

@@ -24,9 +24,9 @@ import numpy as np
 
 from synthact.body.skeleton import LANDMARK_NAMES, NUM_BETAS, NUM_JOINTS, PART_NAMES, vertex_parts
 from synthact.body.smplh import BodyModel
+from synthact.demo.kinematics import forward_kinematics, joint_index, quat_axis, quat_mul, quat_to_axis_angle
 from synthact.demo.motions import ACTIONS
 from synthact.demo.posing import Style
-from synthact.demo.kinematics import forward_kinematics, joint_index, quat_axis, quat_mul, quat_to_axis_angle
 from synthact.demo.sequences import BLEND_SECONDS, SequenceMotion, compose, plan_actions, plan_segments
 
 DATASET_NAME = "SynthActDemo"
@@ -124,7 +124,7 @@ def lowest_foot_z(
     forward kinematics, which is cheap for every frame.
     """
     n = poses.shape[0]
-    step = max(1, int(round(fps / GROUNDING_FPS)))
+    step = max(1, round(fps / GROUNDING_FPS))
     frames = np.unique(np.append(np.arange(0, n, step), n - 1))
     points, bones = _foot_points(body)
     rot, pos = forward_kinematics(rotations, rest, np.tile(rest[0], (n, 1)))  # pelvis at J0, as with trans = 0
@@ -316,5 +316,5 @@ def _motion_arrays(
 
 def _val_indices(seed: int, num_sequences: int) -> set[int]:
     """About a quarter of the sequences, at least one when there are two or more."""
-    num_val = max(1, int(round(VAL_FRACTION * num_sequences))) if num_sequences >= 2 else 0
+    num_val = max(1, round(VAL_FRACTION * num_sequences)) if num_sequences >= 2 else 0
     return {int(i) for i in _rng(seed, 4).permutation(num_sequences)[:num_val]}

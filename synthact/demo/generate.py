@@ -47,7 +47,9 @@ def generate_demo_inputs(config: dict) -> Path:
     dataset = write_demo_dataset(data_dir, data_dir / "body_models", num_sequences=demo["sequences"], seed=demo["seed"])
     stamp = data_dir / STAMP_NAME
     tmp = stamp.with_name(stamp.name + ".tmp")
-    tmp.write_text(json.dumps({"body_models": {g: str(p) for g, p in models.items()}, "dataset": repr(dataset)}, indent=1))
+    tmp.write_text(
+        json.dumps({"body_models": {g: str(p) for g, p in models.items()}, "dataset": repr(dataset)}, indent=1)
+    )
     os.replace(tmp, stamp)
     print(f"demo: inputs ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return stamp

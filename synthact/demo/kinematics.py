@@ -12,6 +12,7 @@ action code never deals with axes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,7 +39,7 @@ def quat_identity(shape: tuple[int, ...] = ()) -> np.ndarray:
     return q
 
 
-def quat_axis(axis: int, angle: np.ndarray) -> np.ndarray:
+def quat_axis(axis: int, angle: np.ndarray | float) -> np.ndarray:
     """Rotation by ``angle`` (radians, right-handed) about template axis 0=X, 1=Y, 2=Z."""
     angle = np.asarray(angle, dtype=np.float64)
     q = np.zeros(angle.shape + (4,))
@@ -188,7 +189,7 @@ class BodyAngles:
     def to_quaternions(self) -> np.ndarray:
         """Local joint rotations ``(n, 52, 4)``; joint 0 is the pelvis tilt."""
         q = quat_identity((self.n, NUM_JOINTS))
-        x, y, z = (lambda a: quat_axis(0, a)), (lambda a: quat_axis(1, a)), (lambda a: quat_axis(2, a))
+        x, y, z = (functools.partial(quat_axis, axis) for axis in (0, 1, 2))
         q[:, 0] = quat_chain(y(self.pelvis_yaw), x(self.pelvis_tilt), z(-self.pelvis_roll))
         for name, share in (("spine1", 0.4), ("spine2", 0.35), ("spine3", 0.25)):
             # Spreading the trunk over three joints gives a smooth curve, not a kink.

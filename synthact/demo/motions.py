@@ -19,6 +19,7 @@ from functools import partial
 
 import numpy as np
 
+from synthact.demo.kinematics import SIDES
 from synthact.demo.posing import (
     SEATED,
     STANDING,
@@ -34,7 +35,6 @@ from synthact.demo.posing import (
     standing,
     window,
 )
-from synthact.demo.kinematics import SIDES
 
 GRAVITY = 9.81  # m/s^2
 
@@ -113,7 +113,7 @@ def turn(t: np.ndarray, dur: float, st: Style, direction: float) -> ActionFrames
     """Turn on the spot in small steps, head leading (``direction`` +1 = left)."""
     b = standing(t.size, st)
     yaw = direction * st.turn_angle * ease(t, 0.1, dur - 0.15)
-    n_steps = max(2, int(round((dur - 0.25) / 0.5)))
+    n_steps = max(2, round((dur - 0.25) / 0.5))
     step = (dur - 0.25) / n_steps
     first, second = ("left", "right") if direction > 0 else ("right", "left")
     for k in range(n_steps):
@@ -131,7 +131,7 @@ def side_step(t: np.ndarray, dur: float, st: Style, direction: float) -> ActionF
     """Side steps: both legs open into an inverted V, then close (+1 = left)."""
     b = standing(t.size, st)
     lead, trail = ("left", "right") if direction > 0 else ("right", "left")
-    n_steps = max(1, int(round((dur - 0.2) / 0.9)))
+    n_steps = max(1, round((dur - 0.2) / 0.9))
     cycle = (dur - 0.2) / n_steps
     spread = 0.17 * st.stride
     for k in range(n_steps):

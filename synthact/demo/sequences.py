@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synthact.demo.kinematics import forward_kinematics, joint_index, quat_axis, quat_mul, quat_slerp
 from synthact.demo.motions import ACTIONS
 from synthact.demo.posing import STANDING, Style, smoothstep
-from synthact.demo.kinematics import forward_kinematics, joint_index, quat_axis, quat_mul, quat_slerp
 
 BLEND_SECONDS = 0.3
 STEPS_PER_SECOND = 20  # durations are multiples of 1/20 s, so 60, 100 and 120 fps give whole frames
@@ -94,7 +94,7 @@ def plan_segments(rng: np.random.Generator, names: list[str]) -> tuple[Segment, 
     for name in names:
         spec = ACTIONS[name]
         # Integer steps keep the boundaries exact (no float drift over a sequence).
-        steps = int(round(rng.uniform(spec.min_dur, spec.max_dur) * STEPS_PER_SECOND))
+        steps = round(rng.uniform(spec.min_dur, spec.max_dur) * STEPS_PER_SECOND)
         segments.append(Segment(name, start_steps / STEPS_PER_SECOND, (start_steps + steps) / STEPS_PER_SECOND))
         start_steps += steps
     return tuple(segments)
@@ -115,7 +115,7 @@ def compose(
         rest_joints: (52, 3) template joints of the performer (for foot locking).
         heading0: Initial heading, radians.
     """
-    num_frames = int(round(segments[-1].end * fps))
+    num_frames = round(segments[-1].end * fps)
     t = np.arange(num_frames) / fps
     parts = [ACTIONS[s.action].fn(np.clip(t - s.start, 0.0, s.end - s.start), s.end - s.start, style) for s in segments]
     rotations = _blend([p.rotations for p in parts], segments, t)

@@ -22,6 +22,7 @@ from pathlib import Path
 import submitit
 
 from synthact import atomic
+from synthact.errors import SynthActError
 from synthact.render.cache import RenderCache
 from synthact.render.worker import ViewTask, render_view
 from synthact.takes.plan import ShardPlan
@@ -37,7 +38,7 @@ class RenderViewTask(submitit.helpers.Checkpointable):
         return render_view(task)
 
 
-class RenderFailed(RuntimeError):
+class RenderFailed(SynthActError, RuntimeError):
     """One or more view tasks of a shard failed; the message names their logs."""
 
 

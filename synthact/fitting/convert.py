@@ -33,12 +33,14 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthact.config import ConfigError, RunPaths
+from synthact.errors import SynthActError
 from synthact.fitting.export import LABEL_FILES, babel_entry, file_digest, write_json, write_label_files
 from synthact.fitting.skeleton_sources import DATASETS, SkeletonDataset, class_name, in_ntu60, sample_fields
 from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
@@ -53,7 +55,7 @@ FIT_FORMAT = 1  # bump when the fit or its outputs change: older fits are then r
 _FIT_OPTION_KEYS = ("shape_iterations", "global_iterations", "body_iterations", "joint_accel_weight", "robust_sigma")
 
 
-class FitStageError(ValueError):
+class FitStageError(SynthActError, ValueError):
     """A skeleton file could not be read or fitted (strict mode); the message names it."""
 
 
@@ -119,7 +121,7 @@ class FittedPaths:
     splits_dir: Path
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "FittedPaths":
+    def from_config(cls, config: dict[str, Any]) -> FittedPaths:
         paths = RunPaths.from_config(config)
         source = config["motion"]["source"]
         return cls(paths.work_dir / "fitted", source, protocol_of(config), paths.output_dir / "splits")
@@ -206,7 +208,7 @@ class FitReport:
 
     def summary(self) -> str:
         error = "n/a"
-        if self.mean_error_m is not None:
+        if self.mean_error_m is not None and self.max_error_m is not None:
             error = f"{100 * self.mean_error_m:.2f} cm (worst joint {100 * self.max_error_m:.2f} cm)"
         splits = ", ".join(f"{n} {s}" for s, n in self.clips_per_split.items()) or "none"
         return (
@@ -318,7 +320,7 @@ def _run_tasks(tasks: list[SampleTask], workers: int, init_args: tuple, strict: 
     return [outcomes[t.sample] for t in tasks]
 
 
-def _run_pool(pending: list[SampleTask], workers: int, init_args: tuple, take) -> None:
+def _run_pool(pending: list[SampleTask], workers: int, init_args: tuple, take: Callable[[dict], None]) -> None:
     from synthact.fitting.worker import fit_sample, init_worker
 
     # spawn, not fork: torch's thread pools do not survive a fork.
@@ -390,7 +392,9 @@ def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport:
                    str(fitted.fits_dir / f"{name}.json"), settings)
         for name, s in samples.items()
     ]  # fmt: skip
-    print(f"fit: {len(tasks)} {dataset.source} samples ({report.num_files} files), {workers} worker(s)", file=sys.stderr)
+    print(
+        f"fit: {len(tasks)} {dataset.source} samples ({report.num_files} files), {workers} worker(s)", file=sys.stderr
+    )
     init_args = (config["motion"]["body_model_dir"], config["motion"]["fit"])
     good = _summarise(report, _run_tasks(tasks, workers, init_args, strict))
     for outcome in good:
@@ -417,4 +421,3 @@ def _write_labels_and_splits(config: dict, fitted: FittedPaths, good: list[dict]
     outside = len(names) - sum(report.clips_per_split.values())
     if outside:
         report.clips_per_split["outside_protocol"] = outside
-

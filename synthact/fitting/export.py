@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,7 +53,9 @@ def lowest_vertex_z(body: BodyModel, poses: np.ndarray, trans: np.ndarray, betas
     return np.concatenate(lows).astype(np.float64)
 
 
-def ground_translation(body: BodyModel, poses: np.ndarray, trans: np.ndarray, betas: np.ndarray, mode: str):
+def ground_translation(
+    body: BodyModel, poses: np.ndarray, trans: np.ndarray, betas: np.ndarray, mode: str
+) -> tuple[np.ndarray, float]:
     """Lift or lower the fitted body so that its soles, not its foot joints, meet the floor.
 
     The skeletons' floors are estimated from foot joints, which sit centimetres above
@@ -97,7 +100,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_label_files(
-    labels_dir: Path, splits: dict[str, Iterable[str]], entries: dict[str, dict[str, Any]]
+    labels_dir: Path, splits: Mapping[str, Iterable[str]], entries: dict[str, dict[str, Any]]
 ) -> list[Path]:
     """``train.json``, ``val.json``, ``test.json``: the entries of each split's samples.
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -33,6 +34,8 @@ from synthact.fitting.options import FitOptions
 from synthact.fitting.result import FitResult, fit_errors
 from synthact.fitting.rotations import axis_angle_to_matrix_np, kabsch_rotations, matrix_to_axis_angle_np
 from synthact.fitting.shape import estimate_betas
+
+T = TypeVar("T")
 
 # NTU RGB+D's 25 Kinect v2 joints as indices into smplx's 73 SMPL-H outputs,
 # in NTU order (the mapping BABEL's action-recognition code uses).
@@ -98,7 +101,10 @@ def fit_smplh(
 
 
 def _prepare(
-    target_joints: np.ndarray, valid: np.ndarray | None, joint_map, joint_weights: Sequence[float] | None
+    target_joints: np.ndarray,
+    valid: np.ndarray | None,
+    joint_map: Sequence[tuple[int, int]] | np.ndarray,
+    joint_weights: Sequence[float] | None,
 ) -> _Problem:
     """Check shapes, resolve the joint map, and zero (and invalidate) missing entries."""
     targets = np.asarray(target_joints, dtype=np.float64)
@@ -123,7 +129,9 @@ def _prepare(
     return _Problem(target_index, output_index, sub, sub_valid, weights, j)
 
 
-def _resolve_joint_map(joint_map, num_targets: int) -> tuple[np.ndarray, np.ndarray]:
+def _resolve_joint_map(
+    joint_map: Sequence[tuple[int, int]] | np.ndarray, num_targets: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(target indices, smplx output indices) of the mapped joints."""
     array = np.asarray(joint_map, dtype=np.int64)
     if array.ndim == 1:
@@ -153,7 +161,7 @@ def _torch_threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _timed(problem: _Problem, stage: str, run: Callable):
+def _timed(problem: _Problem, stage: str, run: Callable[[], T]) -> T:
     """Run one stage, recording its wall time and the process's CPU time."""
     start, cpu_start = time.perf_counter(), time.process_time()
     out = run()
@@ -187,7 +195,9 @@ def _stage_global(
     """Stage 2: align the root to the torso, refine root and translation, then the trunk."""
     root, trans = _initial_root(kin, problem, betas)
     variables = objective.Variables(
-        torch.from_numpy(root), torch.from_numpy(trans), torch.from_numpy(_initial_body_pose(len(trans), options)),
+        torch.from_numpy(root),
+        torch.from_numpy(trans),
+        torch.from_numpy(_initial_body_pose(len(trans), options)),
         torch.from_numpy(betas),
     )
     torso = np.isin(problem.output_index, list(TORSO_JOINTS))
@@ -251,7 +261,7 @@ def _stage_body(
 
 
 def _minimise(
-    params: list[torch.Tensor], loss_fn: Callable[[], torch.Tensor], iterations: int, tolerance: float
+    params: Sequence[torch.Tensor], loss_fn: Callable[[], torch.Tensor], iterations: int, tolerance: float
 ) -> int:
     """Run L-BFGS (strong Wolfe line search); returns the iterations it took."""
     if iterations <= 0:
@@ -279,7 +289,7 @@ def _initial_body_pose(num_frames: int, options: FitOptions) -> np.ndarray:
     pose = np.zeros((num_frames, NUM_BODY_POSE_JOINTS, 3))
     for knee in objective.KNEES:
         pose[:, knee - 1, 0] = options.init_knee_flexion  # flexion is +X
-    for elbow, sign in zip(objective.ELBOWS, (-1.0, 1.0)):
+    for elbow, sign in zip(objective.ELBOWS, (-1.0, 1.0), strict=True):
         pose[:, elbow - 1, 1] = sign * options.init_elbow_flexion  # -Y left, +Y right
     return pose
 

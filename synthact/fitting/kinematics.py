@@ -11,6 +11,7 @@ Hands stay flat, so their pose blend shapes are zero and are skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +44,17 @@ class SmplhKinematics(torch.nn.Module):
         dtype: computation dtype (float64 keeps L-BFGS line searches stable).
     """
 
+    # Buffers, registered in _register_model_buffers and __init__; declared so that
+    # type checkers see Tensors (Module.__getattr__ says Tensor | Module).
+    joint_template: torch.Tensor
+    joint_shapedirs: torch.Tensor
+    vert_template: torch.Tensor
+    vert_shapedirs: torch.Tensor
+    vert_posedirs: torch.Tensor
+    vert_weights: torch.Tensor
+    pose_mean: torch.Tensor
+    _ancestors: torch.Tensor
+
     def __init__(self, body_model: BodyModel, output_indices: np.ndarray, dtype: torch.dtype = torch.float64):
         super().__init__()
         smpl = body_model.smplx_layer
@@ -68,7 +80,8 @@ class SmplhKinematics(torch.nn.Module):
         slots[self._landmark_slots] = NUM_JOINTS + np.arange(self._landmark_slots.size)
         self._output_slots = torch.as_tensor(slots)
 
-    def _register_model_buffers(self, smpl: torch.nn.Module, vert_ids: np.ndarray, dtype: torch.dtype) -> None:
+    def _register_model_buffers(self, smpl: Any, vert_ids: np.ndarray, dtype: torch.dtype) -> None:
+        # smpl: an smplx.SMPLH; Any, since Module.__getattr__ types its buffers as Tensor | Module.
         def buf(name: str, value: torch.Tensor) -> None:
             self.register_buffer(name, value.detach().to(dtype=dtype, device="cpu").clone())
 

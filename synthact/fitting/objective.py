@@ -47,6 +47,8 @@ class Variables(torch.nn.Module):
     is often near it).
     """
 
+    root_init: torch.Tensor  # a buffer; declared so that type checkers see a Tensor
+
     def __init__(self, root_init: torch.Tensor, trans: torch.Tensor, body_pose: torch.Tensor, betas: torch.Tensor):
         super().__init__()
         self.register_buffer("root_init", root_init)

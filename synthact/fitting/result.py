@@ -80,11 +80,6 @@ class FitResult:
         """Mean joint error over all valid target entries, metres."""
         return self.errors.mean
 
-    @property
-    def max_error(self) -> float:
-        """Largest joint error over all valid target entries, metres."""
-        return self.errors.max
-
     def report(self) -> dict[str, Any]:
         """A JSON-ready summary: errors (metres), shape, limits, iterations and timings."""
         return {

@@ -43,7 +43,7 @@ def target_segments(output_indices: np.ndarray, anchors: np.ndarray) -> list[Seg
         if index < len(PARENTS):
             slot_of_joint.setdefault(int(index), slot)
     segments = []
-    for slot, (index, anchor) in enumerate(zip(output_indices, anchors)):
+    for slot, (index, anchor) in enumerate(zip(output_indices, anchors, strict=True)):
         is_joint = index < len(PARENTS)
         # A joint's own rotation does not change its distance to an ancestor; a
         # landmark's anchor rotation does, so the search starts one step lower.

@@ -28,6 +28,7 @@ import numpy as np
 
 from synthact import __version__, atomic
 from synthact.body.skeleton import OUTPUT_JOINT_NAMES, PART_NAMES
+from synthact.errors import SynthActError
 from synthact.render.cache import RenderCache
 from synthact.sources.ntu import SMPLH_TO_NTU25
 from synthact.takes.plan import ShardPlan, TakePlan
@@ -47,7 +48,7 @@ NTU25_PER_VIEW = ("keypoints_2d", "keypoints_visible", "joints_cam")  # selected
 VIEW_SCALARS = ("seed", "azimuth_deg", "height_m", "camera_motion")
 
 
-class MergeError(RuntimeError):
+class MergeError(SynthActError, RuntimeError):
     """A render result is missing or inconsistent; the message names the file."""
 
 

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from synthact.errors import SynthActError
 from synthact.sources.amass import feat_p_candidates
 from synthact.sources.amass_check import canonical_subset, subset_folder_names
 
@@ -52,7 +53,7 @@ class MissingFile:
     archive_names: tuple[str, ...]  # every name the subset's folder may have
 
 
-class MissingAmassFiles(FileNotFoundError):
+class MissingAmassFiles(SynthActError, FileNotFoundError):
     """Some of the 19 files the password is derived from are missing."""
 
     def __init__(self, root: Path, missing: list[MissingFile]):

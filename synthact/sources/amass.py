@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.npyio import NpzFile
 
 from synthact.body.skeleton import NUM_BETAS, POSE_WIDTH
+from synthact.errors import SynthActError
 
 SMPLX_POSE_WIDTH = 165  # root 3, body 63, jaw 3, eyes 6, hands 90
 _SMPLX_HANDS_START = 75  # hands follow jaw and eyes in SMPL-X's pose vector
@@ -47,7 +48,7 @@ OLD_TO_NEW_DATASET_NAMES = {
 NEW_TO_OLD_DATASET_NAMES = {new: old for old, new in OLD_TO_NEW_DATASET_NAMES.items()}
 
 
-class MotionError(ValueError):
+class MotionError(SynthActError, ValueError):
     """A motion file is missing, unreadable or malformed (the message names it)."""
 
 

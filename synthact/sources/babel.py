@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from synthact.errors import SynthActError
+
 TIME_TOLERANCE_S = 0.25  # real labels overshoot ``dur`` slightly (3.834 s in a 3.83 s sequence)
 SPLITS = ("train", "val", "test")
 _LABEL_KEYS = ("seg_id", "act_cat", "raw_label", "proc_label")
@@ -25,7 +27,7 @@ _TIME_KEYS = ("start_t", "end_t")
 ErrorHandler = Callable[[str, "LabelError"], None]  # (sid, error)
 
 
-class LabelError(ValueError):
+class LabelError(SynthActError, ValueError):
     """A label file or one of its sequences is malformed (the message says where)."""
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from synthact.errors import SynthActError
 from synthact.sources.ntu_classes import NTU_CLASSES, TWO_PERSON_ACTIONS, two_person_actions
 from synthact.sources.skeleton_math import WorldTransform, estimate_world_transform, interpolate_missing
 
@@ -69,11 +70,11 @@ _NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 _SUFFIXES = (".skeleton", ".skeleton.npy", ".npy")
 
 
-class NtuNameError(ValueError):
+class NtuNameError(SynthActError, ValueError):
     """A file name is not an NTU RGB+D sample name."""
 
 
-class SkeletonError(ValueError):
+class SkeletonError(SynthActError, ValueError):
     """A ``.skeleton`` file is missing, truncated or malformed (the message says file:line)."""
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from synthact.errors import SynthActError
 from synthact.sources.skeleton_math import WorldTransform, estimate_world_transform, interpolate_missing
 
 SMARTHOME_FPS = 20.0
@@ -81,11 +82,11 @@ _EXTENSIONS = (".json", ".mp4", ".avi", ".npz", ".npy")
 _TAGS = ("_pose3d",)
 
 
-class SmarthomeNameError(ValueError):
+class SmarthomeNameError(SynthActError, ValueError):
     """A name is not a trimmed Toyota Smarthome clip name."""
 
 
-class PoseFileError(ValueError):
+class PoseFileError(SynthActError, ValueError):
     """A pose JSON file is missing, not JSON, or not in the released layout (message says where)."""
 
 

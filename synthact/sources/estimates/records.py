@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from synthact.errors import SynthActError
+
 ESTIMATORS = ("wham", "gvhmr", "phalp", "vibe", "tram", "slahmr")
 BODIES = ("smpl", "smplx", "smplh")  # the model whose betas and joint J0 the track's numbers refer to
 
@@ -23,7 +25,7 @@ BODIES = ("smpl", "smplx", "smplh")  # the model whose betas and joint J0 the tr
 FRAMES = ("y_up", "opencv", "custom")
 
 
-class EstimateError(ValueError):
+class EstimateError(SynthActError, ValueError):
     """An estimator file that cannot be used; the message names the file and the key."""
 
 
