@@ -352,14 +352,13 @@ def workflow_config(estimates_dir: Path, models) -> dict:
             "body_model_dir": str(smplh_dir),
             "estimates": {"source_models_dir": str(sources.smpl.parent.parent)},
         },  # fmt: skip
-        "clips": {"categories": "all", "fps": 5, "max_seconds": 2.0, "min_frames": 2},
-        "plan": {"clips_per_shard": 4},
+        "clips": {"fps": 5},
         "render": {"width": 64, "height": 48, "samples": 1},
     }
 
 
 def test_dry_run_of_estimates_converts_before_the_index(tmp_path, models):
-    from tests.test_workflow import make_run, snakemake
+    from tests.helpers import make_run, snakemake
 
     (tmp_path / "estimates").mkdir()
     root = make_run(tmp_path / "run", workflow_config(tmp_path / "estimates", models))
@@ -373,32 +372,36 @@ def test_ntu_named_estimates_through_index_render_and_merge(tmp_path, models, tr
     """WHAM estimates of two NTU-named videos -> shards with NTU classes, X-Sub splits and NTU cameras."""
     import h5py
 
-    from synthact.consume.reader import ShardReader
-    from tests.test_workflow import make_run, snakemake
+    from synthact.consume.reader import ClipTable, ShardReader
+    from tests.helpers import make_run, snakemake
 
     for video in NTU_VIDEOS:
         write_wham(tmp_path / "estimates", truth, video=video, extra_subject=True)
     root = make_run(tmp_path / "run", workflow_config(tmp_path / "estimates", models))
     snakemake(root)
     output = root / "output"
-    clips = []
+    takes = []
     for path in sorted((output / "shards").glob("*.h5")):
         reader = ShardReader(path)
-        for clip_id in reader.clip_ids:
-            clips.append({"shard": path.name, **reader.clip_attrs(clip_id), "mask": reader.read(clip_id, "c1")["mask"]})
+        for take_id in reader.take_ids:
+            mask = reader.read(take_id, "c1", modalities=["mask"])["mask"]
+            takes.append({"shard": path.name, **reader.take_attrs(take_id), "mask": mask})
         assert reader.views == ["c1", "c2", "c3"]  # the NTU preset's cameras
         reader.close()
         with h5py.File(path, "r") as f:
             assert f.attrs["split"] in ("train", "test")
-    by_sequence = {c["sequence_id"]: c for c in clips}
+    by_sequence = {t["sequence_id"]: t for t in takes}
     assert set(by_sequence) == {v.removesuffix("_rgb") for v in NTU_VIDEOS}
     for video, split in NTU_VIDEOS.items():
-        clip = by_sequence[video.removesuffix("_rgb")]
-        assert clip["split"] == split and clip["shard"].startswith(f"{split}-")
-        assert clip["source"] == f"estimates/estimates/{video.removesuffix('_rgb')}_poses.npz"
-        assert clip["source_fps"] == 30.0 and clip["mask"].any(axis=(1, 2)).all()
-    assert by_sequence["S001C002P001R001A008"]["primary_category"] == "sitting down"
-    assert by_sequence["S001C003P003R002A009"]["primary_category"] == "standing up (from sitting position)"
+        take = by_sequence[video.removesuffix("_rgb")]
+        assert take["split"] == split and take["shard"].startswith(f"{split}-")
+        assert take["source"] == f"estimates/estimates/{video.removesuffix('_rgb')}_poses.npz"
+        assert take["source_fps"] == 30.0 and take["mask"].any(axis=(1, 2)).all()
+    table = ClipTable.load(output, "segments")
+    labels = {row.sequence_id: (row.label, row.label_index) for row in table.rows}
+    assert labels["S001C002P001R001A008"] == ("sitting down", 7)  # NTU's A8, index 7 in NTU's own order
+    assert labels["S001C003P003R002A009"] == ("standing up (from sitting position)", 8)
+    assert table.classes.order == "dataset"
     splits = json.loads((output / "splits" / "ntu60_xsub.json").read_text())["ntu60_xsub"]
     assert splits["train"] == ["S001C002P001R001A008"] and splits["test"] == ["S001C003P003R002A009"]
     report = json.loads((output / "work" / "fitted" / "estimates" / "fit_report.json").read_text())
