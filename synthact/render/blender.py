@@ -60,6 +60,14 @@ from synthact.render.exr import decode_frame, read_passes
 NUM_PARTS = len(PART_NAMES) - 1  # 16; id 0 is background
 BODY_PASS_INDEX = 1  # Object Index of the body: the person mask
 DEVICES = ("CPU", "CUDA", "OPTIX")
+ENGINES = ("CYCLES", "GEOMETRY")
+# ``render.quality`` shortcuts, chosen from benchmarks/render_quality.py's figures
+# (docs/PRESETS.md). Keys set explicitly in the config win over these.
+QUALITY = {
+    "draft": {"samples": 4, "denoise": True, "adaptive_sampling": False, "max_bounces": 4},
+    "standard": {"samples": 16, "denoise": True, "adaptive_sampling": False, "max_bounces": 6},
+    "high": {"samples": 64, "denoise": True, "adaptive_sampling": True, "max_bounces": 12},
+}
 SCENES = ("outdoor", "room")
 PASSES = (
     "use_pass_combined",
@@ -115,16 +123,24 @@ class RenderSettings:
     Attributes:
         width: Image width in pixels.
         height: Image height in pixels.
-        engine: Only ``"CYCLES"``: the other engines write no index passes.
+        engine: ``"CYCLES"``, or ``"GEOMETRY"`` for labels without RGB
+            (``geometry.GeometryScene``; Blender's other engines write no
+            index passes).
         device: ``"CPU"``, ``"CUDA"`` or ``"OPTIX"``.
         samples: Cycles samples per pixel.
-        denoise: Run the OpenImageDenoise denoiser on Combined.
+        denoise: Run OpenImageDenoise on Combined, guided by albedo and
+            normal; the label passes are never denoised.
         threads: CPU render threads; 0 lets Blender use every core.
         scratch_dir: Where EXR and point-cache files go; a private folder is
             made inside it. Default: /dev/shm if present, else the temp dir.
         filter_width: Cycles pixel filter width in pixels (see module doc).
         quiet: Hide Blender's per-frame log lines on stdout.
         scene: ``"outdoor"`` (ground plane under the HDRI) or ``"room"``.
+        adaptive_sampling: Let Cycles stop sampling converged pixels
+            (``samples`` stays the maximum).
+        adaptive_threshold: Cycles' noise threshold for adaptive sampling.
+        max_bounces: Cycles' total light-path bounces (diffuse, glossy,
+            transmission and volume bounces are capped by it too).
     """
 
     width: int = 320
@@ -138,10 +154,15 @@ class RenderSettings:
     filter_width: float = 1.5
     quiet: bool = True
     scene: str = "outdoor"
+    adaptive_sampling: bool = False
+    adaptive_threshold: float = 0.01
+    max_bounces: int = 12
 
     def __post_init__(self) -> None:
-        if self.engine != "CYCLES":
-            raise ValueError(f"engine {self.engine!r}: only CYCLES writes the index passes")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine {self.engine!r}: expected one of {ENGINES}")
+        if self.max_bounces < 0 or not self.adaptive_threshold > 0:
+            raise ValueError(f"invalid settings: {self}")
         if self.device not in DEVICES:
             raise ValueError(f"device {self.device!r}: expected one of {DEVICES}")
         if self.scene not in SCENES:
@@ -151,9 +172,17 @@ class RenderSettings:
 
 
 def settings_from_config(render: Mapping[str, Any]) -> RenderSettings:
-    """``RenderSettings`` from the config's ``render`` section (unknown keys ignored)."""
+    """``RenderSettings`` from the config's ``render`` section (unknown keys ignored).
+
+    ``quality`` (draft, standard, high; default standard) fills in the
+    sampling keys the section does not set itself.
+    """
+    quality = render.get("quality", "standard")
+    if quality not in QUALITY:
+        raise ValueError(f"render.quality {quality!r}: expected one of {sorted(QUALITY)}")
+    values = {**QUALITY[quality], **render}
     names = {f.name for f in fields(RenderSettings)}
-    return RenderSettings(**{k: v for k, v in render.items() if k in names})
+    return RenderSettings(**{k: v for k, v in values.items() if k in names})
 
 
 @dataclass
@@ -372,8 +401,18 @@ class BlenderScene:
         sc.view_settings.look = "None"
         c = sc.cycles
         c.samples = s.samples
-        c.use_adaptive_sampling = False  # a fixed sample count per pixel
+        c.use_adaptive_sampling = s.adaptive_sampling
+        c.adaptive_threshold = s.adaptive_threshold
+        c.max_bounces = s.max_bounces
+        for name in ("diffuse_bounces", "glossy_bounces", "transmission_bounces", "volume_bounces"):
+            setattr(c, name, min(getattr(c, name), s.max_bounces))
+        c.transparent_max_bounces = max(c.transparent_max_bounces, 1)
+        # Denoising only ever changes Combined: Depth, Normal and the index
+        # passes are written before it (tests/test_render_quality.py checks).
         c.use_denoising = s.denoise
+        c.denoiser = "OPENIMAGEDENOISE"
+        c.denoising_input_passes = "RGB_ALBEDO_NORMAL"
+        c.denoising_prefilter = "ACCURATE"
         c.use_animated_seed = True  # noise changes per frame, still a function of the seed
         c.filter_width = s.filter_width
         c.caustics_reflective = c.caustics_refractive = False  # fireflies at low samples
