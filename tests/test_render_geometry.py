@@ -131,21 +131,12 @@ def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
         assert (out.parts[k][both] == ref.parts[0][both]).mean() >= 0.99
         np.testing.assert_array_equal(out.depth[k] == 0, ref.depth[0] == 0)
         scene_px = (out.depth[k] > 0) & ~a & ~b
-        assert np.abs(out.depth[k][scene_px] - ref.depth[0][scene_px]).max() <= 1e-3 * max(1.0, out.depth[k].max())
-        # Normals: Cycles' pass is a mean over the pixel filter, so compare away from
-        # silhouettes and creases (where the surface's normal turns within a pixel).
-        steady = ~_crease(out.normals[k]) & ~_boundary(a) & ~_boundary(out.depth[k] > 0)
+        # Ground at grazing angles, 70+ m away: float32 round-off in Cycles (measured 3.4e-4).
+        rel = np.abs(out.depth[k][scene_px] - ref.depth[0][scene_px]) / out.depth[k][scene_px]
+        assert rel.max() <= 1e-3
+        # Normals: Cycles' pass is a mean over samples (here 1, at the pixel centre), so
+        # leave out silhouettes, where a pixel's filter sees two surfaces.
+        steady = ~_boundary(a) & ~_boundary(out.depth[k] > 0)
         angle = _angle_deg(out.normals[k], ref.normals[0])
-        assert np.percentile(angle[both & steady], 95) < 2.0, f"frame {k}: body normals"
+        assert np.percentile(angle[both & steady], 99) < 2.0, f"frame {k}: body normals"
         assert np.percentile(angle[scene_px & steady], 99) < 2.0, f"frame {k}: scene normals"
-
-
-def _crease(normals: np.ndarray, limit_deg: float = 8.0) -> np.ndarray:
-    """Pixels with a 3x3 neighbour whose normal differs by more than ``limit_deg``."""
-    pad = np.pad(normals, ((1, 1), (1, 1), (0, 0)), mode="edge")
-    h, w = normals.shape[:2]
-    out = np.zeros((h, w), bool)
-    for i in range(3):
-        for j in range(3):
-            out |= _angle_deg(normals, pad[i : i + h, j : j + w]) > limit_deg
-    return out

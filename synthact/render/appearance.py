@@ -165,6 +165,9 @@ class Appearance:
         long_sleeves: Whether the top also covers the forearms.
         long_legs: Whether the bottom also covers the shins.
         room: The room's look, for the room scene only (the ground is its floor).
+        texture: File name of the clothing texture in ``randomize.textures_dir``
+            that dresses the whole body (skin included), or None for the
+            procedural garments above.
     """
 
     hdri: str
@@ -181,12 +184,14 @@ class Appearance:
     long_sleeves: bool
     long_legs: bool
     room: RoomLook | None = None
+    texture: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict (tuples become lists); no ``room`` key outdoors."""
+        """Plain JSON-serialisable dict (tuples become lists); no ``room`` key outdoors, no ``texture`` key without one."""
         out = _lists(asdict(self))
-        if out["room"] is None:
-            del out["room"]
+        for key in ("room", "texture"):
+            if out[key] is None:
+                del out[key]
         return out
 
     @classmethod
@@ -362,9 +367,16 @@ def _room(rng: np.random.Generator, ranges: AppearanceRanges) -> RoomLook:
 
 
 def sample_appearance(
-    seed: int, hdri_names: Sequence[str], ranges: AppearanceRanges = AppearanceRanges(), room: bool = False
+    seed: int,
+    hdri_names: Sequence[str],
+    ranges: AppearanceRanges = AppearanceRanges(),
+    room: bool = False,
+    textures: Sequence[str] = (),
 ) -> Appearance:
     """Draw one appearance from ``numpy.random.default_rng(seed)`` alone.
+
+    The texture is drawn last (after the room), so adding textures leaves
+    every other draw as it was.
 
     Args:
         seed: Non-negative seed, computed by the caller from (global seed,
@@ -373,6 +385,8 @@ def sample_appearance(
             does not matter.
         ranges: Where each value is drawn from.
         room: Also draw the room's look (after everything else).
+        textures: Names of clothing textures (``textures.list_textures``); one
+            is drawn when given.
 
     Returns:
         The appearance; the same seed, names and ranges always give the same one.
@@ -411,4 +425,11 @@ def sample_appearance(
         long_sleeves=long_sleeves,
         long_legs=long_legs,
         room=_room(rng, ranges) if room else None,
+        texture=_draw_texture(rng, textures),
     )
+
+
+def _draw_texture(rng: np.random.Generator, names: Sequence[str]) -> str | None:
+    from synthact.render.textures import draw_texture
+
+    return draw_texture(rng, names) if names else None

@@ -334,16 +334,29 @@ class BlenderScene:
 
     _generation = 0
 
-    def __init__(self, settings: RenderSettings, faces: np.ndarray, vertex_part: np.ndarray):
+    def __init__(
+        self,
+        settings: RenderSettings,
+        faces: np.ndarray,
+        vertex_part: np.ndarray,
+        face_uv: np.ndarray | None = None,
+        textures_dir: str | Path | None = None,
+    ):
         """Build the scene.
 
         Args:
             settings: Resolution, device, samples, ...
             faces: (F, 3) vertex indices of the body's triangles.
             vertex_part: (V,) uint8 part id (1..16) of each vertex.
+            face_uv: (F, 3, 2) UVs per face corner (``textures.read_uv_file``);
+                needed for appearances with a ``texture``.
+            textures_dir: Folder the appearances' ``texture`` names are in.
         """
         faces = np.asarray(faces)
         vertex_part = np.asarray(vertex_part)
+        if face_uv is not None and np.shape(face_uv) != (len(faces), 3, 2):
+            raise ValueError(f"face_uv must be ({len(faces)}, 3, 2), got {np.shape(face_uv)}")
+        self._textures_dir = Path(textures_dir) if textures_dir is not None else None
         if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0:
             raise ValueError(f"faces must be (F, 3) non-negative indices, got {faces.shape}")
         if faces.max() >= len(vertex_part):
@@ -369,10 +382,14 @@ class BlenderScene:
         self._sun = self._build_sun()
         self._groups = {g: self._surface_group(f"surface_{g}", on_body=True) for g in GARMENTS}
         self._ground_group = self._surface_group("surface_ground", on_body=False)
+        self._texture_group = self._textured_group() if face_uv is not None else None
         self._build_ground()
         self._room = self._build_room() if settings.scene == "room" else None
         self._materials = self._part_materials()
         self._body = self._build_body(faces, vertex_part)
+        if face_uv is not None:
+            uv = self._body.data.uv_layers.new(name="UVMap")
+            uv.data.foreach_set("uv", np.asarray(face_uv, np.float32).ravel())
         self._camera = self._build_camera()
 
     # --- build (once) ---
@@ -509,6 +526,34 @@ class BlenderScene:
         links.new(_socket(mix.outputs, "Result_Color"), bsdf.inputs["Base Color"])
         links.new(bsdf.outputs["BSDF"], out.inputs[0])
         return group
+
+    def _textured_group(self) -> Any:
+        """Image texture on the body's UV map → Principled BSDF: the whole body from one image."""
+        group = self._bpy.data.node_groups.new("surface_texture", "ShaderNodeTree")
+        group.interface.new_socket(name="Shader", in_out="OUTPUT", socket_type="NodeSocketShader")
+        nodes, links = group.nodes, group.links
+        uv = nodes.new("ShaderNodeUVMap")
+        uv.uv_map = "UVMap"
+        image = nodes.new("ShaderNodeTexImage")
+        image.name = "image"
+        image.interpolation = "Cubic"  # smooth when a texel covers several pixels
+        image.extension = "EXTEND"
+        bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+        bsdf.name = "bsdf"
+        bsdf.inputs["Roughness"].default_value = 0.7
+        out = nodes.new("NodeGroupOutput")
+        links.new(uv.outputs["UV"], image.inputs["Vector"])
+        links.new(image.outputs["Color"], bsdf.inputs["Base Color"])
+        links.new(bsdf.outputs["BSDF"], out.inputs[0])
+        return group
+
+    def _texture(self, name: str) -> Any:
+        if self._texture_group is None or self._textures_dir is None:
+            raise ValueError(f"appearance texture {name!r}: this scene was built without face_uv and textures_dir")
+        path = self._textures_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"texture {path} does not exist (randomize.textures_dir)")
+        return self._bpy.data.images.load(str(path), check_existing=True)
 
     def _build_ground(self) -> None:
         bpy = self._bpy
@@ -720,8 +765,11 @@ class BlenderScene:
             _set_surface(self._groups[garment], surface)
         _set_surface(self._ground_group, appearance.ground)
         garments = garment_of_part(appearance)
+        if appearance.texture is not None:
+            self._texture_group.nodes["image"].image = self._texture(appearance.texture)
         for part, material in enumerate(self._materials, start=1):
-            material.node_tree.nodes["surface"].node_tree = self._groups[garments[part]]
+            group = self._texture_group if appearance.texture is not None else self._groups[garments[part]]
+            material.node_tree.nodes["surface"].node_tree = group
 
     def _place_room(self, appearance: Appearance, origin: tuple[float, float]) -> None:
         """Centre the room on ``origin`` and apply its materials and lights."""
