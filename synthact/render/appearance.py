@@ -433,3 +433,32 @@ def _draw_texture(rng: np.random.Generator, names: Sequence[str]) -> str | None:
     from synthact.render.textures import draw_texture
 
     return draw_texture(rng, names) if names else None
+
+
+# Body mass through the shape space: SMPL's second shape component (beta 1)
+# is mostly weight at constant height, and so is the demo body's
+# (``demo/body_shape.py``: beta 1 = +1.6 cm waist radius per unit). A draw
+# adds a uniform offset to beta 1 alone. Bounds: +-3 is the range over which
+# SMPL's PCA stays plausible (about 3 standard deviations of the CAESAR
+# scans it was fitted to); beyond it the surface self-intersects.
+BODY_MASS_BETA = 1
+BODY_MASS_BOUNDS = (-3.0, 3.0)
+
+
+def body_mass_offset(rng: np.random.Generator, mass_range: Sequence[float], count: int) -> np.ndarray:
+    """(count,) float32 betas offset: uniform in ``mass_range`` on beta 1, zero elsewhere.
+
+    Args:
+        rng: The take's body-shape generator (e.g. ``rng_for(seed, take_id, "body_mass")``).
+        mass_range: [low, high] within ``BODY_MASS_BOUNDS``; [0, 0] draws nothing.
+        count: Number of betas.
+    """
+    low, high = (float(v) for v in mass_range)
+    if not BODY_MASS_BOUNDS[0] <= low <= high <= BODY_MASS_BOUNDS[1]:
+        raise ValueError(f"randomize.body_mass_range {list(mass_range)}: expected low <= high within {BODY_MASS_BOUNDS}")
+    out = np.zeros(count, np.float32)
+    if high > low:
+        out[BODY_MASS_BETA] = rng.uniform(low, high)
+    elif low != 0.0:
+        out[BODY_MASS_BETA] = low
+    return out

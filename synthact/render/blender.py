@@ -380,6 +380,7 @@ class BlenderScene:
         self._configure_device()
         self._world = self._build_world()
         self._sun = self._build_sun()
+        self._filtered_groups: list[Any] = []
         self._groups = {g: self._surface_group(f"surface_{g}", on_body=True) for g in GARMENTS}
         self._ground_group = self._surface_group("surface_ground", on_body=False)
         self._texture_group = self._textured_group() if face_uv is not None else None
@@ -391,6 +392,7 @@ class BlenderScene:
             uv = self._body.data.uv_layers.new(name="UVMap")
             uv.data.foreach_set("uv", np.asarray(face_uv, np.float32).ravel())
         self._camera = self._build_camera()
+        self._drive_footprints()
 
     # --- build (once) ---
 
@@ -525,7 +527,68 @@ class BlenderScene:
         out = nodes.new("NodeGroupOutput")
         links.new(_socket(mix.outputs, "Result_Color"), bsdf.inputs["Base Color"])
         links.new(bsdf.outputs["BSDF"], out.inputs[0])
+        self._footprint_filter(group)
+        self._filtered_groups.append(group)
         return group
+
+    def _footprint_filter(self, group: Any) -> None:
+        """Fade a pattern to its mean where its features shrink below the pixel footprint.
+
+        A pattern finer than a pixel aliases into speckle at few samples. The
+        footprint of a pixel on the surface is view distance x pixel angle /
+        |cos(incidence)|; with ``r`` = feature size / footprint, the pattern's
+        contrast is scaled by clamp((r - 1) / 2, 0, 1): none below one pixel
+        per feature, all of it from three. ``filter_in`` takes the pattern's
+        Fac; ``filter_out`` gives the mix factor. ``feature`` is set per
+        surface (``_set_surface``), ``pixel_angle`` by a driver on the camera.
+        """
+        nodes, links = group.nodes, group.links
+
+        def math(op: str, a: Any, b: Any, name: str = "", clamp: bool = False) -> Any:
+            node = nodes.new("ShaderNodeMath")
+            node.operation, node.use_clamp = op, clamp
+            if name:
+                node.name = name
+            for socket, value in zip(node.inputs, (a, b)):
+                if isinstance(value, float):
+                    socket.default_value = value
+                else:
+                    links.new(value, socket)
+            return node.outputs[0]
+
+        camera = nodes.new("ShaderNodeCameraData")
+        geometry = nodes.new("ShaderNodeNewGeometry")
+        dot = nodes.new("ShaderNodeVectorMath")
+        dot.operation = "DOT_PRODUCT"
+        links.new(geometry.outputs["Normal"], dot.inputs[0])
+        links.new(geometry.outputs["Incoming"], dot.inputs[1])
+        pixel = nodes.new("ShaderNodeValue")
+        pixel.name = "pixel_angle"
+        pixel.outputs[0].default_value = 1.0 / max(self.settings.width, 1)
+        feature = nodes.new("ShaderNodeValue")
+        feature.name = "feature"
+        cosine = math("MAXIMUM", math("ABSOLUTE", dot.outputs["Value"], 0.0), 0.05)
+        footprint = math("DIVIDE", math("MULTIPLY", camera.outputs["View Distance"], pixel.outputs[0]), cosine)
+        ratio = math("DIVIDE", feature.outputs[0], footprint)
+        fade = math("MULTIPLY", math("SUBTRACT", ratio, 1.0), 0.5, clamp=True)
+        centred = math("SUBTRACT", 0.5, 0.5, name="filter_in")  # input 0 is linked to the pattern
+        math("ADD", math("MULTIPLY", centred, fade), 0.5, name="filter_out")
+
+    def _drive_footprints(self) -> None:
+        """Keep every filter's ``pixel_angle`` = sensor width / (lens x image width), per frame."""
+        data = self._camera.data
+        for group in self._filtered_groups:
+            socket = group.nodes["pixel_angle"].outputs[0]
+            driver = socket.driver_add("default_value").driver
+            driver.type = "SCRIPTED"
+            for name, path in (("lens", "lens"), ("sensor", "sensor_width")):
+                var = driver.variables.new()
+                var.name, var.type = name, "SINGLE_PROP"
+                var.targets[0].id_type = "CAMERA"
+                var.targets[0].id = data
+                var.targets[0].data_path = path
+            # A simple expression: Blender evaluates it without Python.
+            driver.expression = f"sensor / (lens * {float(self.settings.width)})"
 
     def _textured_group(self) -> Any:
         """Image texture on the body's UV map → Principled BSDF: the whole body from one image."""
@@ -823,6 +886,12 @@ class BlenderScene:
         self.close()
 
 
+# Size of a pattern's finest feature, metres, times its Scale input: a checker
+# square is 1/scale; Cycles' wave has period 2 pi / (10 scale); noise at
+# detail 2 has octaves down to a quarter of 1/scale (half of it is what shows).
+_FEATURE_SIZE = {"checker": 1.0, "stripes": 0.63, "noise": 0.5}
+
+
 def _set_surface(group: Any, surface: Surface) -> None:
     """Point a surface node group at ``surface``: colours, pattern, roughness."""
     nodes, links = group.nodes, group.links
@@ -835,7 +904,12 @@ def _set_surface(group: Any, surface: Surface) -> None:
     else:
         texture = nodes[surface.pattern]
         texture.inputs["Scale"].default_value = surface.scale
-        links.new(texture.outputs["Fac"], factor)
+        filter_in = nodes["filter_in"].inputs[0]
+        for link in list(filter_in.links):
+            links.remove(link)
+        links.new(texture.outputs["Fac"], filter_in)
+        links.new(nodes["filter_out"].outputs[0], factor)
+        nodes["feature"].outputs[0].default_value = _FEATURE_SIZE[surface.pattern] / max(surface.scale, 1e-6)
     _socket(mix.inputs, "A_Color").default_value = (*surface.color, 1.0)
     _socket(mix.inputs, "B_Color").default_value = (*surface.color2, 1.0)
     nodes["bsdf"].inputs["Roughness"].default_value = surface.roughness
