@@ -86,8 +86,18 @@ def ssim(a: np.ndarray, b: np.ndarray, size: int = 7) -> float:
     return float(s.mean())
 
 
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def render(candidate: Candidate, model, posed, camera, appearance, width: int, height: int, threads: int):
-    """(rgb frames, seconds per frame after the first) for one setting."""
+    """(rgb frames, wall seconds, CPU seconds per frame after the first) for one setting.
+
+    CPU seconds (all of Blender's threads) stay meaningful on a shared machine.
+    """
     from synthact.body.skeleton import vertex_parts
     from synthact.render import blender
 
@@ -98,10 +108,11 @@ def render(candidate: Candidate, model, posed, camera, appearance, width: int, h
     )  # fmt: skip
     with blender.BlenderScene(settings, model.faces, vertex_parts(model.lbs_weights)) as scene:
         scene.render_clip(posed.vertices[:1], camera, appearance, seed=3)  # warm-up: kernels, HDRI maps
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         out = scene.render_clip(posed.vertices, camera, appearance, seed=3)
         seconds = (time.perf_counter() - started) / len(posed.vertices)
-    return out.rgb, seconds
+        cpu_seconds = (_cpu_seconds() - cpu) / len(posed.vertices)
+    return out.rgb, seconds, cpu_seconds
 
 
 def main() -> None:
@@ -124,19 +135,20 @@ def main() -> None:
         model, posed = posed_demo_clip(Path(tmp), args.frames)
     camera = camera_for(posed, width, height)
     appearance = sample_appearance(args.appearance_seed, blender.available_hdris())
-    reference, ref_s = render(Candidate("reference", args.reference_samples), model, posed, camera, appearance,
+    reference, ref_s, ref_cpu = render(Candidate("reference", args.reference_samples), model, posed, camera, appearance,
                               width, height, args.threads)  # fmt: skip
-    print(f"reference: {args.reference_samples} samples, {ref_s:.2f} s/frame at {width}x{height}")
-    print("| setting | samples | denoise | adaptive | bounces | filter | s/frame | PSNR dB | SSIM |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"reference: {args.reference_samples} samples, {ref_s:.2f} s/frame ({ref_cpu:.2f} CPU s) at {width}x{height}")
+    print("| setting | samples | denoise | adaptive | bounces | filter | s/frame | CPU s/frame | PSNR dB | SSIM |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for c in candidates:
-        rgb, seconds = render(c, model, posed, camera, appearance, width, height, args.threads)
+        rgb, seconds, cpu_seconds = render(c, model, posed, camera, appearance, width, height, args.threads)
         p = float(np.mean([psnr(a, b) for a, b in zip(rgb, reference)]))
         s = float(np.mean([ssim(a, b) for a, b in zip(rgb, reference)]))
-        rows.append({**c.__dict__, "seconds_per_frame": seconds, "psnr_db": p, "ssim": s})
+        rows.append({**c.__dict__, "seconds_per_frame": seconds, "cpu_seconds_per_frame": cpu_seconds,
+                     "psnr_db": p, "ssim": s})  # fmt: skip
         print(f"| {c.name} | {c.samples} | {'on' if c.denoise else 'off'} | {'on' if c.adaptive else 'off'} | "
-              f"{c.bounces} | {c.filter_width} | {seconds:.3f} | {p:.2f} | {s:.4f} |", flush=True)  # fmt: skip
+              f"{c.bounces} | {c.filter_width} | {seconds:.3f} | {cpu_seconds:.3f} | {p:.2f} | {s:.4f} |", flush=True)  # fmt: skip
     if args.json:
         tmp_path = args.json.with_name(f".{args.json.name}.tmp")
         tmp_path.write_text(json.dumps({"size": [width, height], "frames": args.frames, "rows": rows}, indent=1))

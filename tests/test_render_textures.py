@@ -101,3 +101,24 @@ def test_the_rendered_body_follows_the_texture_per_part(demo_body, tmp_path: Pat
         gap = [min(abs(_hue(colour) - h), 1 - abs(_hue(colour) - h)) for h in hues[1:]]
         assert int(np.argmin(gap)) + 1 == p, f"{PART_NAMES[p]}: rendered hue {_hue(colour):.3f}, texture {hues[p]:.3f}"
     assert seen >= 10
+
+
+def test_texture_assets_from_the_config(demo_body, tmp_path: Path) -> None:
+    verts, faces, parts = demo_body
+    assert textures.texture_assets({}, faces) == (None, None, [])
+    textures.generate_textures(tmp_path / "tex", count=2, size=64)
+    uv_path = tmp_path / "uv.obj"
+    textures.write_uv_obj(uv_path, verts, faces, textures.cylinder_uv_layout(verts, faces, parts))
+    face_uv, folder, names = textures.texture_assets({"textures_dir": str(tmp_path / "tex"), "uv_file": str(uv_path)}, faces)
+    assert face_uv.shape == (len(faces), 3, 2) and folder == tmp_path / "tex" and len(names) == 2
+    with pytest.raises(ValueError, match="randomize.uv_file is needed"):
+        textures.texture_assets({"textures_dir": str(tmp_path / "tex")}, faces)
+    with pytest.raises(FileNotFoundError, match="uv_file"):
+        textures.texture_assets({"textures_dir": str(tmp_path / "tex"), "uv_file": str(tmp_path / "no.obj")}, faces)
+
+
+def test_demo_appearance_assets_are_written(tmp_path: Path) -> None:
+    from synthact.demo.body_model import write_demo_appearance
+
+    uv_path, folder = write_demo_appearance(tmp_path, count=3, size=64)
+    assert uv_path.is_file() and len(textures.list_textures(folder)) == 3

@@ -316,10 +316,14 @@ class GeometryScene:
         return (depth.float().cpu().numpy(), mask.cpu().numpy(), parts.cpu().numpy(), normal.float().cpu().numpy())
 
 
-def render_scene(settings, faces: np.ndarray, vertex_part: np.ndarray):
-    """The renderer ``settings.engine`` asks for: ``GeometryScene`` or ``BlenderScene``."""
+def render_scene(settings, faces: np.ndarray, vertex_part: np.ndarray, face_uv=None, textures_dir=None):
+    """The renderer ``settings.engine`` asks for: ``GeometryScene`` or ``BlenderScene``.
+
+    ``face_uv`` and ``textures_dir`` (``textures.texture_assets``) matter to
+    Cycles only: the geometry mode draws no clothing.
+    """
     if settings.engine == "GEOMETRY":
         return GeometryScene(settings, faces, vertex_part)
     from synthact.render.blender import BlenderScene
 
-    return BlenderScene(settings, faces, vertex_part)
+    return BlenderScene(settings, faces, vertex_part, face_uv=face_uv, textures_dir=textures_dir)

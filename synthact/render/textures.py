@@ -289,3 +289,20 @@ def sample_uv(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
     x = np.clip((uv[..., 0] * w).astype(int), 0, w - 1)
     y = np.clip(((1.0 - uv[..., 1]) * h).astype(int), 0, h - 1)
     return image[y, x]
+
+
+def texture_assets(randomize: dict, faces: np.ndarray) -> tuple[np.ndarray | None, Path | None, list[str]]:
+    """(face_uv, textures_dir, texture names) from the config's ``randomize`` section.
+
+    Both ``textures_dir`` and ``uv_file`` empty: procedural clothing, (None,
+    None, []). One without the other is an error naming the missing key.
+    """
+    folder, uv_file = str(randomize.get("textures_dir", "") or ""), str(randomize.get("uv_file", "") or "")
+    if not folder and not uv_file:
+        return None, None, []
+    if not folder or not uv_file:
+        missing = "randomize.uv_file" if folder else "randomize.textures_dir"
+        raise ValueError(f"{missing} is needed with {'randomize.textures_dir' if folder else 'randomize.uv_file'}")
+    if not Path(uv_file).is_file():
+        raise FileNotFoundError(f"randomize.uv_file: {uv_file} does not exist")
+    return read_uv_file(uv_file, faces), Path(folder), list_textures(folder)
