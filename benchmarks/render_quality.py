@@ -12,7 +12,7 @@ the steady-state seconds per frame. Candidates vary samples, OpenImageDenoise
 
 Each candidate is a token ``S[dn][ad][bB][fF]``: samples, then ``dn``
 (denoise), ``ad`` (adaptive), ``b4`` (max bounces 4), ``f1.0`` (filter
-width). The reference keeps every other setting at its default (12 bounces,
+width), ``pfast`` / ``pnone`` (OIDN's guide prefilter; default accurate). The reference keeps every other setting at its default (12 bounces,
 1.5 px filter), so bounce and filter candidates are scored on what they
 change. ``--json`` writes the rows too. Wall-clock on a shared machine:
 compare rows of one run, not runs.
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.render_speed import camera_for, posed_demo_clip  # noqa: E402
 
 DEFAULT_CANDIDATES = ("1", "4", "16", "1dn", "2dn", "4dn", "8dn", "16dn", "4dnb4", "16dnb6", "16dnad", "4dnf1.0", "64")
-_TOKEN = re.compile(r"^(\d+)(dn)?(ad)?(?:b(\d+))?(?:f([\d.]+))?$")
+_TOKEN = re.compile(r"^(\d+)(dn)?(ad)?(?:b(\d+))?(?:f([\d.]+))?(?:p(fast|none))?$")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class Candidate:
     adaptive: bool = False
     bounces: int = 12
     filter_width: float = 1.5
+    prefilter: str = "ACCURATE"
 
 
 def parse_candidate(token: str) -> Candidate:
@@ -56,8 +57,9 @@ def parse_candidate(token: str) -> Candidate:
     match = _TOKEN.match(token)
     if not match:
         raise ValueError(f"candidate {token!r}: expected SAMPLES[dn][ad][bBOUNCES][fWIDTH], e.g. 16dnb4")
-    samples, dn, ad, bounces, width = match.groups()
-    return Candidate(token, int(samples), bool(dn), bool(ad), int(bounces or 12), float(width or 1.5))
+    samples, dn, ad, bounces, width, prefilter = match.groups()
+    return Candidate(token, int(samples), bool(dn), bool(ad), int(bounces or 12), float(width or 1.5),
+                     (prefilter or "accurate").upper())  # fmt: skip
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -104,7 +106,7 @@ def render(candidate: Candidate, model, posed, camera, appearance, width: int, h
     settings = blender.RenderSettings(
         width=width, height=height, samples=candidate.samples, denoise=candidate.denoise,
         adaptive_sampling=candidate.adaptive, max_bounces=candidate.bounces,
-        filter_width=candidate.filter_width, threads=threads,
+        filter_width=candidate.filter_width, threads=threads, denoise_prefilter=candidate.prefilter,
     )  # fmt: skip
     with blender.BlenderScene(settings, model.faces, vertex_parts(model.lbs_weights)) as scene:
         scene.render_clip(posed.vertices[:1], camera, appearance, seed=3)  # warm-up: kernels, HDRI maps
@@ -124,6 +126,7 @@ def main() -> None:
     parser.add_argument("--appearance-seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--reference-cache", type=Path, help="npz to reuse the reference from (written when missing)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     candidates = [parse_candidate(t) for t in args.candidates]
@@ -135,8 +138,15 @@ def main() -> None:
         model, posed = posed_demo_clip(Path(tmp), args.frames)
     camera = camera_for(posed, width, height)
     appearance = sample_appearance(args.appearance_seed, blender.available_hdris())
-    reference, ref_s, ref_cpu = render(Candidate("reference", args.reference_samples), model, posed, camera, appearance,
-                              width, height, args.threads)  # fmt: skip
+    cache = args.reference_cache
+    key = f"{width}x{height}x{args.frames}x{args.reference_samples}x{args.appearance_seed}"
+    if cache is not None and cache.is_file() and str(np.load(cache)["key"]) == key:
+        reference, ref_s, ref_cpu = np.load(cache)["rgb"], float("nan"), float("nan")
+    else:
+        reference, ref_s, ref_cpu = render(Candidate("reference", args.reference_samples), model, posed, camera,
+                                           appearance, width, height, args.threads)  # fmt: skip
+        if cache is not None:
+            np.savez(cache, rgb=reference, key=key)
     print(f"reference: {args.reference_samples} samples, {ref_s:.2f} s/frame ({ref_cpu:.2f} CPU s) at {width}x{height}")
     print("| setting | samples | denoise | adaptive | bounces | filter | s/frame | CPU s/frame | PSNR dB | SSIM |")
     print("|---|---|---|---|---|---|---|---|---|---|")

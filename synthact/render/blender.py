@@ -141,6 +141,8 @@ class RenderSettings:
         adaptive_threshold: Cycles' noise threshold for adaptive sampling.
         max_bounces: Cycles' total light-path bounces (diffuse, glossy,
             transmission and volume bounces are capped by it too).
+        denoise_prefilter: How OIDN cleans its albedo and normal guides:
+            ``"ACCURATE"``, ``"FAST"`` or ``"NONE"``.
     """
 
     width: int = 320
@@ -157,10 +159,13 @@ class RenderSettings:
     adaptive_sampling: bool = False
     adaptive_threshold: float = 0.01
     max_bounces: int = 12
+    denoise_prefilter: str = "ACCURATE"
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"engine {self.engine!r}: expected one of {ENGINES}")
+        if self.denoise_prefilter not in ("ACCURATE", "FAST", "NONE"):
+            raise ValueError(f"denoise_prefilter {self.denoise_prefilter!r}: expected ACCURATE, FAST or NONE")
         if self.max_bounces < 0 or not self.adaptive_threshold > 0:
             raise ValueError(f"invalid settings: {self}")
         if self.device not in DEVICES:
@@ -431,7 +436,7 @@ class BlenderScene:
         c.use_denoising = s.denoise
         c.denoiser = "OPENIMAGEDENOISE"
         c.denoising_input_passes = "RGB_ALBEDO_NORMAL"
-        c.denoising_prefilter = "ACCURATE"
+        c.denoising_prefilter = s.denoise_prefilter
         c.use_animated_seed = True  # noise changes per frame, still a function of the seed
         c.filter_width = s.filter_width
         c.caustics_reflective = c.caustics_refractive = False  # fireflies at low samples
