@@ -122,3 +122,22 @@ def test_demo_appearance_assets_are_written(tmp_path: Path) -> None:
 
     uv_path, folder = write_demo_appearance(tmp_path, count=3, size=64)
     assert uv_path.is_file() and len(textures.list_textures(folder)) == 3
+
+
+def test_body_mass_offset_moves_beta_1_within_bounds() -> None:
+    from synthact.demo.body_model import build_demo_body_models
+    from synthact.render.appearance import BODY_MASS_BETA, body_mass_offset
+
+    draws = np.array([body_mass_offset(np.random.default_rng(s), (-2.0, 2.0), 16) for s in range(100)])
+    assert (np.delete(draws, BODY_MASS_BETA, axis=1) == 0).all()
+    assert -2 <= draws[:, BODY_MASS_BETA].min() < -1 and 1 < draws[:, BODY_MASS_BETA].max() <= 2
+    assert (body_mass_offset(np.random.default_rng(0), (0, 0), 16) == 0).all()
+    with pytest.raises(ValueError, match="body_mass_range"):
+        body_mass_offset(np.random.default_rng(0), (-4, 1), 16)
+    # On the demo body, +2 on beta 1 widens the trunk and keeps the stature.
+    model = build_demo_body_models()["neutral"]
+    v0 = np.asarray(model["v_template"])
+    heavy = v0 + np.asarray(model["shapedirs"]) @ body_mass_offset(np.random.default_rng(0), (2, 2), 16)
+    assert abs(np.ptp(heavy[:, 1]) - np.ptp(v0[:, 1])) < 0.01  # Y-up template: height
+    waist = np.abs(v0[:, 1] - 1.0) < 0.03
+    assert np.ptp(heavy[waist, 0]) > np.ptp(v0[waist, 0]) + 0.02
