@@ -64,10 +64,11 @@ ENGINES = ("CYCLES", "GEOMETRY")
 # ``render.quality`` shortcuts, chosen from benchmarks/render_quality.py's figures
 # (docs/PRESETS.md). Keys set explicitly in the config win over these.
 QUALITY = {
-    "draft": {"samples": 4, "denoise": True, "adaptive_sampling": False, "max_bounces": 4},
-    "standard": {"samples": 16, "denoise": True, "adaptive_sampling": False, "max_bounces": 6},
-    "high": {"samples": 64, "denoise": True, "adaptive_sampling": True, "max_bounces": 12},
-}
+    "draft": {"samples": 1, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 4},
+    "standard": {"samples": 4, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 6},
+    "high": {"samples": 16, "denoise": True, "denoise_prefilter": "ACCURATE", "adaptive_sampling": False,
+             "max_bounces": 12},
+}  # fmt: skip
 SCENES = ("outdoor", "room")
 PASSES = (
     "use_pass_combined",
