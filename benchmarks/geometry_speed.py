@@ -66,8 +66,8 @@ def main() -> None:
     parts = vertex_parts(model.lbs_weights)
     appearance = sample_appearance(1, blender.available_hdris())
     print("| size | Cycles s/frame | GEOMETRY s/frame | speed-up | CPU s/frame Cycles / GEOMETRY | CPU speed-up "
-          "| mask IoU | depth diff max / median (mm) | parts equal |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| mask IoU | depth diff max (same part) / median (mm) | pixels > 1 mm | parts equal |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         width, height = (int(v) for v in size.split("x"))
         camera = camera_for(posed, width, height)
@@ -80,12 +80,14 @@ def main() -> None:
         both = out.mask & ref.mask
         iou = both.sum() / (out.mask | ref.mask).sum()
         gap = np.abs(out.depth[both] - ref.depth[both])
-        depth_mm = 1000 * gap.max()
+        same_part = out.parts[both] == ref.parts[both]
+        depth_mm = 1000 * gap[same_part].max()  # pixels on other parts are edge ties: counted below
         depth_med_mm = 1000 * np.median(gap)
+        over_mm = int((gap > 1e-3).sum())
         parts_ok = (out.parts[both] == ref.parts[both]).mean()
         print(f"| {size} | {cycles_s:.3f} | {geo_s:.4f} | {cycles_s / geo_s:.0f}x | {cycles_cpu:.3f} / {geo_cpu:.4f} | "
-              f"{cycles_cpu / geo_cpu:.0f}x | {iou:.4f} | {depth_mm:.2f} / {depth_med_mm:.3f} | "
-              f"{100 * parts_ok:.2f} % |", flush=True)  # fmt: skip
+              f"{cycles_cpu / geo_cpu:.0f}x | {iou:.4f} | {depth_mm:.2f} / {depth_med_mm:.3f} | {over_mm} of {both.sum()} | "
+              f"{100 * parts_ok:.3f} % |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
