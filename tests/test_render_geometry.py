@@ -16,7 +16,8 @@ from tests.test_render_blender import HDRIS, _boundary, _walk, make_camera, ray_
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    cos = np.clip((a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)), -1, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # sky pixels hold zero normals
+        cos = np.clip((a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)), -1, 1)
     return np.degrees(np.arccos(cos))
 
 
@@ -107,7 +108,7 @@ def demo_take(tmp_path_factory):
     centre = posed.joints[:, 0].mean(axis=0)
     cams = [make_camera(centre + (2.2 * np.cos(a), 2.2 * np.sin(a), 0.3), centre - (0, 0, 0.05), 95.0, 96, 120)
             for a in (-1.2, -0.6, 0.3)]  # fmt: skip
-    return posed.vertices, np.asarray(model.faces), vertex_parts(model.lbs_weights), cams
+    return posed.vertices, np.asarray(model.faces), vertex_parts(model.lbs_weights), cams, posed.joints
 
 
 @pytest.mark.slow
@@ -115,7 +116,10 @@ def demo_take(tmp_path_factory):
 def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
     from synthact.render.blender import BlenderScene
 
-    verts, faces, parts, cams = demo_take
+    from synthact.render.cameras import project, to_camera
+    from synthact.render.worker import keypoint_visibility
+
+    verts, faces, parts, cams, joints = demo_take
     origin = tuple(verts[0].mean(0)[:2])
     settings = RenderSettings(width=96, height=120, samples=1, scene=scene_kind, max_bounces=1)
     look = sample_appearance(4, HDRIS, room=scene_kind == "room")
@@ -140,3 +144,9 @@ def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
         angle = _angle_deg(out.normals[k], ref.normals[0])
         assert np.percentile(angle[both & steady], 99) < 2.0, f"frame {k}: body normals"
         assert np.percentile(angle[scene_px & steady], 99) < 2.0, f"frame {k}: scene normals"
+        # Keypoint visibility, computed by the worker from depth and mask, is the same.
+        joints_cam = to_camera(joints[k : k + 1], cams[k])
+        uv = project(joints_cam, cams[k].K)
+        seen = [keypoint_visibility(uv, joints_cam[..., 2], o.depth[i : i + 1], o.mask[i : i + 1])
+                for o, i in ((out, k), (ref, 0))]  # fmt: skip
+        assert (seen[0] == seen[1]).mean() >= 0.98 and seen[0].sum() >= 10, f"frame {k}: visibility"
