@@ -63,7 +63,7 @@ def test_user_values_win_key_by_key_over_the_preset():
     assert config["render"]["width"] == 64  # yours
     assert config["render"]["height"] == 360  # the preset's, beside your width
     assert config["rig"]["facing_jitter_deg"] == 0 and [v["name"] for v in config["rig"]["views"]] == ["c1", "c2", "c3"]
-    assert config["render"]["samples"] == validate_config({})["render"]["samples"]  # the schema's
+    assert config["render"]["quality"] == validate_config({})["render"]["quality"]  # the schema's
 
 
 def test_applying_the_preset_again_changes_nothing():

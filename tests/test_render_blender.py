@@ -298,7 +298,7 @@ def test_decode_frame_conventions() -> None:
 
 def test_settings_validation_and_config() -> None:
     s = settings_from_config({"device": "CPU", "width": 64, "height": 48, "jpeg_quality": 90})
-    assert (s.width, s.height, s.samples) == (64, 48, 4)
+    assert (s.width, s.height, s.samples, s.denoise) == (64, 48, 4, True)  # quality: standard
     for bad in ({"engine": "BLENDER_EEVEE"}, {"device": "METAL"}, {"samples": 0}):
         with pytest.raises(ValueError):
             RenderSettings(**bad)

@@ -153,3 +153,32 @@ def write_demo_body_models(out_dir: Path) -> dict[str, Path]:
         paths[gender] = folder / f"SMPLH_{gender.upper()}.npz"
         _write_npz(paths[gender], arrays)
     return paths
+
+
+DEMO_UV_FILE = "demo_uv.obj"  # in the body-model folder: randomize.uv_file
+DEMO_TEXTURES_DIR = "textures"  # in the body-model folder: randomize.textures_dir
+
+
+def write_demo_appearance(out_dir: Path, count: int = 12, seed: int = 0, size: int = 512) -> tuple[Path, Path]:
+    """Write the demo body's UV layout and procedural clothing textures in it.
+
+    The layout is ``textures.cylinder_uv_layout`` of the neutral template (all
+    genders share the topology); the textures are skin tones, fabrics,
+    stripes, plaids and prints (``textures.generate_textures``).
+
+    Returns:
+        (``out_dir/demo_uv.obj``, ``out_dir/textures``): the values for
+        ``randomize.uv_file`` and ``randomize.textures_dir``.
+    """
+    from synthact.body.skeleton import vertex_parts
+    from synthact.render import textures
+
+    model = build_demo_body_models()["neutral"]
+    verts, faces = model["v_template"], model["f"].astype(np.int64)
+    face_uv = textures.cylinder_uv_layout(verts, faces, vertex_parts(model["weights"]))
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    uv_path = root / DEMO_UV_FILE
+    textures.write_uv_obj(uv_path, verts, faces, face_uv)
+    textures.generate_textures(root / DEMO_TEXTURES_DIR, count=count, seed=seed, size=size)
+    return uv_path, root / DEMO_TEXTURES_DIR

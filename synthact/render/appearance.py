@@ -165,6 +165,9 @@ class Appearance:
         long_sleeves: Whether the top also covers the forearms.
         long_legs: Whether the bottom also covers the shins.
         room: The room's look, for the room scene only (the ground is its floor).
+        texture: File name of the clothing texture in ``randomize.textures_dir``
+            that dresses the whole body (skin included), or None for the
+            procedural garments above.
     """
 
     hdri: str
@@ -181,12 +184,14 @@ class Appearance:
     long_sleeves: bool
     long_legs: bool
     room: RoomLook | None = None
+    texture: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict (tuples become lists); no ``room`` key outdoors."""
+        """Plain JSON-serialisable dict (tuples become lists); no ``room`` key outdoors, no ``texture`` key without one."""
         out = _lists(asdict(self))
-        if out["room"] is None:
-            del out["room"]
+        for key in ("room", "texture"):
+            if out[key] is None:
+                del out[key]
         return out
 
     @classmethod
@@ -362,9 +367,16 @@ def _room(rng: np.random.Generator, ranges: AppearanceRanges) -> RoomLook:
 
 
 def sample_appearance(
-    seed: int, hdri_names: Sequence[str], ranges: AppearanceRanges = AppearanceRanges(), room: bool = False
+    seed: int,
+    hdri_names: Sequence[str],
+    ranges: AppearanceRanges = AppearanceRanges(),
+    room: bool = False,
+    textures: Sequence[str] = (),
 ) -> Appearance:
     """Draw one appearance from ``numpy.random.default_rng(seed)`` alone.
+
+    The texture is drawn last (after the room), so adding textures leaves
+    every other draw as it was.
 
     Args:
         seed: Non-negative seed, computed by the caller from (global seed,
@@ -373,6 +385,8 @@ def sample_appearance(
             does not matter.
         ranges: Where each value is drawn from.
         room: Also draw the room's look (after everything else).
+        textures: Names of clothing textures (``textures.list_textures``); one
+            is drawn when given.
 
     Returns:
         The appearance; the same seed, names and ranges always give the same one.
@@ -411,4 +425,40 @@ def sample_appearance(
         long_sleeves=long_sleeves,
         long_legs=long_legs,
         room=_room(rng, ranges) if room else None,
+        texture=_draw_texture(rng, textures),
     )
+
+
+def _draw_texture(rng: np.random.Generator, names: Sequence[str]) -> str | None:
+    from synthact.render.textures import draw_texture
+
+    return draw_texture(rng, names) if names else None
+
+
+# Body mass through the shape space: SMPL's second shape component (beta 1)
+# is mostly weight at constant height, and so is the demo body's
+# (``demo/body_shape.py``: beta 1 = +1.6 cm waist radius per unit). A draw
+# adds a uniform offset to beta 1 alone. Bounds: +-3 is the range over which
+# SMPL's PCA stays plausible (about 3 standard deviations of the CAESAR
+# scans it was fitted to); beyond it the surface self-intersects.
+BODY_MASS_BETA = 1
+BODY_MASS_BOUNDS = (-3.0, 3.0)
+
+
+def body_mass_offset(rng: np.random.Generator, mass_range: Sequence[float], count: int) -> np.ndarray:
+    """(count,) float32 betas offset: uniform in ``mass_range`` on beta 1, zero elsewhere.
+
+    Args:
+        rng: The take's body-shape generator (e.g. ``rng_for(seed, take_id, "body_mass")``).
+        mass_range: [low, high] within ``BODY_MASS_BOUNDS``; [0, 0] draws nothing.
+        count: Number of betas.
+    """
+    low, high = (float(v) for v in mass_range)
+    if not BODY_MASS_BOUNDS[0] <= low <= high <= BODY_MASS_BOUNDS[1]:
+        raise ValueError(f"randomize.body_mass_range {list(mass_range)}: expected low <= high within {BODY_MASS_BOUNDS}")
+    out = np.zeros(count, np.float32)
+    if high > low:
+        out[BODY_MASS_BETA] = rng.uniform(low, high)
+    elif low != 0.0:
+        out[BODY_MASS_BETA] = low
+    return out

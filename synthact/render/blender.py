@@ -60,6 +60,15 @@ from synthact.render.exr import decode_frame, read_passes
 NUM_PARTS = len(PART_NAMES) - 1  # 16; id 0 is background
 BODY_PASS_INDEX = 1  # Object Index of the body: the person mask
 DEVICES = ("CPU", "CUDA", "OPTIX")
+ENGINES = ("CYCLES", "GEOMETRY")
+# ``render.quality`` shortcuts, chosen from benchmarks/render_quality.py's figures
+# (docs/PRESETS.md). Keys set explicitly in the config win over these.
+QUALITY = {
+    "draft": {"samples": 1, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 4},
+    "standard": {"samples": 4, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 6},
+    "high": {"samples": 16, "denoise": True, "denoise_prefilter": "ACCURATE", "adaptive_sampling": False,
+             "max_bounces": 12},
+}  # fmt: skip
 SCENES = ("outdoor", "room")
 PASSES = (
     "use_pass_combined",
@@ -115,16 +124,26 @@ class RenderSettings:
     Attributes:
         width: Image width in pixels.
         height: Image height in pixels.
-        engine: Only ``"CYCLES"``: the other engines write no index passes.
+        engine: ``"CYCLES"``, or ``"GEOMETRY"`` for labels without RGB
+            (``geometry.GeometryScene``; Blender's other engines write no
+            index passes).
         device: ``"CPU"``, ``"CUDA"`` or ``"OPTIX"``.
         samples: Cycles samples per pixel.
-        denoise: Run the OpenImageDenoise denoiser on Combined.
+        denoise: Run OpenImageDenoise on Combined, guided by albedo and
+            normal; the label passes are never denoised.
         threads: CPU render threads; 0 lets Blender use every core.
         scratch_dir: Where EXR and point-cache files go; a private folder is
             made inside it. Default: /dev/shm if present, else the temp dir.
         filter_width: Cycles pixel filter width in pixels (see module doc).
         quiet: Hide Blender's per-frame log lines on stdout.
         scene: ``"outdoor"`` (ground plane under the HDRI) or ``"room"``.
+        adaptive_sampling: Let Cycles stop sampling converged pixels
+            (``samples`` stays the maximum).
+        adaptive_threshold: Cycles' noise threshold for adaptive sampling.
+        max_bounces: Cycles' total light-path bounces (diffuse, glossy,
+            transmission and volume bounces are capped by it too).
+        denoise_prefilter: How OIDN cleans its albedo and normal guides:
+            ``"ACCURATE"``, ``"FAST"`` or ``"NONE"``.
     """
 
     width: int = 320
@@ -138,10 +157,18 @@ class RenderSettings:
     filter_width: float = 1.5
     quiet: bool = True
     scene: str = "outdoor"
+    adaptive_sampling: bool = False
+    adaptive_threshold: float = 0.01
+    max_bounces: int = 12
+    denoise_prefilter: str = "ACCURATE"
 
     def __post_init__(self) -> None:
-        if self.engine != "CYCLES":
-            raise ValueError(f"engine {self.engine!r}: only CYCLES writes the index passes")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine {self.engine!r}: expected one of {ENGINES}")
+        if self.denoise_prefilter not in ("ACCURATE", "FAST", "NONE"):
+            raise ValueError(f"denoise_prefilter {self.denoise_prefilter!r}: expected ACCURATE, FAST or NONE")
+        if self.max_bounces < 0 or not self.adaptive_threshold > 0:
+            raise ValueError(f"invalid settings: {self}")
         if self.device not in DEVICES:
             raise ValueError(f"device {self.device!r}: expected one of {DEVICES}")
         if self.scene not in SCENES:
@@ -151,9 +178,17 @@ class RenderSettings:
 
 
 def settings_from_config(render: Mapping[str, Any]) -> RenderSettings:
-    """``RenderSettings`` from the config's ``render`` section (unknown keys ignored)."""
+    """``RenderSettings`` from the config's ``render`` section (unknown keys ignored).
+
+    ``quality`` (draft, standard, high; default standard) fills in the
+    sampling keys the section does not set itself.
+    """
+    quality = render.get("quality", "standard")
+    if quality not in QUALITY:
+        raise ValueError(f"render.quality {quality!r}: expected one of {sorted(QUALITY)}")
+    values = {**QUALITY[quality], **render}
     names = {f.name for f in fields(RenderSettings)}
-    return RenderSettings(**{k: v for k, v in render.items() if k in names})
+    return RenderSettings(**{k: v for k, v in values.items() if k in names})
 
 
 @dataclass
@@ -305,16 +340,29 @@ class BlenderScene:
 
     _generation = 0
 
-    def __init__(self, settings: RenderSettings, faces: np.ndarray, vertex_part: np.ndarray):
+    def __init__(
+        self,
+        settings: RenderSettings,
+        faces: np.ndarray,
+        vertex_part: np.ndarray,
+        face_uv: np.ndarray | None = None,
+        textures_dir: str | Path | None = None,
+    ):
         """Build the scene.
 
         Args:
             settings: Resolution, device, samples, ...
             faces: (F, 3) vertex indices of the body's triangles.
             vertex_part: (V,) uint8 part id (1..16) of each vertex.
+            face_uv: (F, 3, 2) UVs per face corner (``textures.read_uv_file``);
+                needed for appearances with a ``texture``.
+            textures_dir: Folder the appearances' ``texture`` names are in.
         """
         faces = np.asarray(faces)
         vertex_part = np.asarray(vertex_part)
+        if face_uv is not None and np.shape(face_uv) != (len(faces), 3, 2):
+            raise ValueError(f"face_uv must be ({len(faces)}, 3, 2), got {np.shape(face_uv)}")
+        self._textures_dir = Path(textures_dir) if textures_dir is not None else None
         if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0:
             raise ValueError(f"faces must be (F, 3) non-negative indices, got {faces.shape}")
         if faces.max() >= len(vertex_part):
@@ -338,13 +386,19 @@ class BlenderScene:
         self._configure_device()
         self._world = self._build_world()
         self._sun = self._build_sun()
+        self._filtered_groups: list[Any] = []
         self._groups = {g: self._surface_group(f"surface_{g}", on_body=True) for g in GARMENTS}
         self._ground_group = self._surface_group("surface_ground", on_body=False)
+        self._texture_group = self._textured_group() if face_uv is not None else None
         self._build_ground()
         self._room = self._build_room() if settings.scene == "room" else None
         self._materials = self._part_materials()
         self._body = self._build_body(faces, vertex_part)
+        if face_uv is not None:
+            uv = self._body.data.uv_layers.new(name="UVMap")
+            uv.data.foreach_set("uv", np.asarray(face_uv, np.float32).ravel())
         self._camera = self._build_camera()
+        self._drive_footprints()
 
     # --- build (once) ---
 
@@ -372,8 +426,18 @@ class BlenderScene:
         sc.view_settings.look = "None"
         c = sc.cycles
         c.samples = s.samples
-        c.use_adaptive_sampling = False  # a fixed sample count per pixel
+        c.use_adaptive_sampling = s.adaptive_sampling
+        c.adaptive_threshold = s.adaptive_threshold
+        c.max_bounces = s.max_bounces
+        for name in ("diffuse_bounces", "glossy_bounces", "transmission_bounces", "volume_bounces"):
+            setattr(c, name, min(getattr(c, name), s.max_bounces))
+        c.transparent_max_bounces = max(c.transparent_max_bounces, 1)
+        # Denoising only ever changes Combined: Depth, Normal and the index
+        # passes are written before it (tests/test_render_quality.py checks).
         c.use_denoising = s.denoise
+        c.denoiser = "OPENIMAGEDENOISE"
+        c.denoising_input_passes = "RGB_ALBEDO_NORMAL"
+        c.denoising_prefilter = s.denoise_prefilter
         c.use_animated_seed = True  # noise changes per frame, still a function of the seed
         c.filter_width = s.filter_width
         c.caustics_reflective = c.caustics_refractive = False  # fireflies at low samples
@@ -469,7 +533,96 @@ class BlenderScene:
         out = nodes.new("NodeGroupOutput")
         links.new(_socket(mix.outputs, "Result_Color"), bsdf.inputs["Base Color"])
         links.new(bsdf.outputs["BSDF"], out.inputs[0])
+        self._footprint_filter(group)
+        self._filtered_groups.append(group)
         return group
+
+    def _footprint_filter(self, group: Any) -> None:
+        """Fade a pattern to its mean where its features shrink below the pixel footprint.
+
+        A pattern finer than a pixel aliases into speckle at few samples. The
+        footprint of a pixel on the surface is view distance x pixel angle /
+        |cos(incidence)|; with ``r`` = feature size / footprint, the pattern's
+        contrast is scaled by clamp((r - 1) / 2, 0, 1): none below one pixel
+        per feature, all of it from three. ``filter_in`` takes the pattern's
+        Fac; ``filter_out`` gives the mix factor. ``feature`` is set per
+        surface (``_set_surface``), ``pixel_angle`` by a driver on the camera.
+        """
+        nodes, links = group.nodes, group.links
+
+        def math(op: str, a: Any, b: Any, name: str = "", clamp: bool = False) -> Any:
+            node = nodes.new("ShaderNodeMath")
+            node.operation, node.use_clamp = op, clamp
+            if name:
+                node.name = name
+            for socket, value in zip(node.inputs, (a, b)):
+                if isinstance(value, float):
+                    socket.default_value = value
+                else:
+                    links.new(value, socket)
+            return node.outputs[0]
+
+        camera = nodes.new("ShaderNodeCameraData")
+        geometry = nodes.new("ShaderNodeNewGeometry")
+        dot = nodes.new("ShaderNodeVectorMath")
+        dot.operation = "DOT_PRODUCT"
+        links.new(geometry.outputs["Normal"], dot.inputs[0])
+        links.new(geometry.outputs["Incoming"], dot.inputs[1])
+        pixel = nodes.new("ShaderNodeValue")
+        pixel.name = "pixel_angle"
+        pixel.outputs[0].default_value = 1.0 / max(self.settings.width, 1)
+        feature = nodes.new("ShaderNodeValue")
+        feature.name = "feature"
+        cosine = math("MAXIMUM", math("ABSOLUTE", dot.outputs["Value"], 0.0), 0.05)
+        footprint = math("DIVIDE", math("MULTIPLY", camera.outputs["View Distance"], pixel.outputs[0]), cosine)
+        ratio = math("DIVIDE", feature.outputs[0], footprint)
+        fade = math("MULTIPLY", math("SUBTRACT", ratio, 1.0), 0.5, clamp=True)
+        centred = math("SUBTRACT", 0.5, 0.5, name="filter_in")  # input 0 is linked to the pattern
+        math("ADD", math("MULTIPLY", centred, fade), 0.5, name="filter_out")
+
+    def _drive_footprints(self) -> None:
+        """Keep every filter's ``pixel_angle`` = sensor width / (lens x image width), per frame."""
+        data = self._camera.data
+        for group in self._filtered_groups:
+            socket = group.nodes["pixel_angle"].outputs[0]
+            driver = socket.driver_add("default_value").driver
+            driver.type = "SCRIPTED"
+            for name, path in (("lens", "lens"), ("sensor", "sensor_width")):
+                var = driver.variables.new()
+                var.name, var.type = name, "SINGLE_PROP"
+                var.targets[0].id_type = "CAMERA"
+                var.targets[0].id = data
+                var.targets[0].data_path = path
+            # A simple expression: Blender evaluates it without Python.
+            driver.expression = f"sensor / (lens * {float(self.settings.width)})"
+
+    def _textured_group(self) -> Any:
+        """Image texture on the body's UV map → Principled BSDF: the whole body from one image."""
+        group = self._bpy.data.node_groups.new("surface_texture", "ShaderNodeTree")
+        group.interface.new_socket(name="Shader", in_out="OUTPUT", socket_type="NodeSocketShader")
+        nodes, links = group.nodes, group.links
+        uv = nodes.new("ShaderNodeUVMap")
+        uv.uv_map = "UVMap"
+        image = nodes.new("ShaderNodeTexImage")
+        image.name = "image"
+        image.interpolation = "Cubic"  # smooth when a texel covers several pixels
+        image.extension = "EXTEND"
+        bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+        bsdf.name = "bsdf"
+        bsdf.inputs["Roughness"].default_value = 0.7
+        out = nodes.new("NodeGroupOutput")
+        links.new(uv.outputs["UV"], image.inputs["Vector"])
+        links.new(image.outputs["Color"], bsdf.inputs["Base Color"])
+        links.new(bsdf.outputs["BSDF"], out.inputs[0])
+        return group
+
+    def _texture(self, name: str) -> Any:
+        if self._texture_group is None or self._textures_dir is None:
+            raise ValueError(f"appearance texture {name!r}: this scene was built without face_uv and textures_dir")
+        path = self._textures_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"texture {path} does not exist (randomize.textures_dir)")
+        return self._bpy.data.images.load(str(path), check_existing=True)
 
     def _build_ground(self) -> None:
         bpy = self._bpy
@@ -684,8 +837,11 @@ class BlenderScene:
             _set_surface(self._groups[garment], surface)
         _set_surface(self._ground_group, appearance.ground)
         garments = garment_of_part(appearance)
+        if appearance.texture is not None:
+            self._texture_group.nodes["image"].image = self._texture(appearance.texture)
         for part, material in enumerate(self._materials, start=1):
-            material.node_tree.nodes["surface"].node_tree = self._groups[garments[part]]
+            group = self._texture_group if appearance.texture is not None else self._groups[garments[part]]
+            material.node_tree.nodes["surface"].node_tree = group
 
     def _place_room(self, appearance: Appearance, origin: tuple[float, float]) -> None:
         """Centre the room on ``origin`` and apply its materials and lights."""
@@ -738,6 +894,12 @@ class BlenderScene:
         self.close()
 
 
+# Size of a pattern's finest feature, metres, times its Scale input: a checker
+# square is 1/scale; Cycles' wave has period 2 pi / (10 scale); noise at
+# detail 2 has octaves down to a quarter of 1/scale (half of it is what shows).
+_FEATURE_SIZE = {"checker": 1.0, "stripes": 0.63, "noise": 0.5}
+
+
 def _set_surface(group: Any, surface: Surface) -> None:
     """Point a surface node group at ``surface``: colours, pattern, roughness."""
     nodes, links = group.nodes, group.links
@@ -750,7 +912,12 @@ def _set_surface(group: Any, surface: Surface) -> None:
     else:
         texture = nodes[surface.pattern]
         texture.inputs["Scale"].default_value = surface.scale
-        links.new(texture.outputs["Fac"], factor)
+        filter_in = nodes["filter_in"].inputs[0]
+        for link in list(filter_in.links):
+            links.remove(link)
+        links.new(texture.outputs["Fac"], filter_in)
+        links.new(nodes["filter_out"].outputs[0], factor)
+        nodes["feature"].outputs[0].default_value = _FEATURE_SIZE[surface.pattern] / max(surface.scale, 1e-6)
     _socket(mix.inputs, "A_Color").default_value = (*surface.color, 1.0)
     _socket(mix.inputs, "B_Color").default_value = (*surface.color2, 1.0)
     nodes["bsdf"].inputs["Roughness"].default_value = surface.roughness
