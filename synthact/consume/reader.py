@@ -111,11 +111,17 @@ class ShardReader:
         """
         take = self.file[f"takes/{take_id}"]
         group = take[f"views/{view}"]
-        wanted = list(VIEW_MODALITIES + TAKE_MODALITIES) if modalities is None else list(modalities)
+        if modalities is None:  # everything stored
+            wanted = [m for m in VIEW_MODALITIES if _h5_name(m) in group] + list(TAKE_MODALITIES)
+        else:
+            wanted = list(modalities)
         out: dict[str, np.ndarray] = {}
         for modality in wanted:
             name = _h5_name(modality)
             if modality in VIEW_MODALITIES:
+                if name not in group:
+                    raise KeyError(f"{self.path}: take {take_id} view {view} has no {modality!r} "
+                                   "(render.engine GEOMETRY renders no RGB)")  # fmt: skip
                 data = _select(group[name], frames)
                 out[modality] = np.stack([decode_jpeg(b) for b in data]) if modality == "rgb" else data
             elif modality in TAKE_MODALITIES:

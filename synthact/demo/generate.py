@@ -8,11 +8,11 @@ as real data. A stamp file, written last, tells Snakemake they are complete.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
+from synthact import atomic
 from synthact.config import ConfigError
 
 STAMP_NAME = "synthact-demo.json"
@@ -34,7 +34,7 @@ def check_motion_paths(config: dict, data_dir: Path) -> None:
 
 
 def generate_demo_inputs(config: dict) -> Path:
-    from synthact.demo.body_model import write_demo_body_models
+    from synthact.demo.body_model import write_demo_appearance, write_demo_body_models
     from synthact.demo.dataset import write_demo_dataset
 
     demo = config["demo"]
@@ -43,13 +43,13 @@ def generate_demo_inputs(config: dict) -> Path:
     started = time.monotonic()
     print(f"demo: generating body models in {data_dir / 'body_models'}", file=sys.stderr, flush=True)
     models = write_demo_body_models(data_dir / "body_models")
+    # The demo's own UV layout and procedural clothing textures: randomize.uv_file and textures_dir.
+    uv_file, textures_dir = write_demo_appearance(data_dir / "body_models")
     print(f"demo: generating {demo['sequences']} motion sequences in {data_dir}", file=sys.stderr, flush=True)
     dataset = write_demo_dataset(data_dir, data_dir / "body_models", num_sequences=demo["sequences"], seed=demo["seed"])
     stamp = data_dir / STAMP_NAME
-    tmp = stamp.with_name(stamp.name + ".tmp")
-    tmp.write_text(
-        json.dumps({"body_models": {g: str(p) for g, p in models.items()}, "dataset": repr(dataset)}, indent=1)
-    )
-    os.replace(tmp, stamp)
+    record = {"body_models": {g: str(p) for g, p in models.items()}, "uv_file": str(uv_file),
+              "textures_dir": str(textures_dir), "dataset": repr(dataset)}  # fmt: skip
+    atomic.write_text(stamp, json.dumps(record, indent=1))
     print(f"demo: inputs ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return stamp

@@ -145,6 +145,8 @@ class TakeRenderer:
         from synthact.body.smplh import BodyModel
         from synthact.render import blender
         from synthact.render.appearance import AppearanceRanges
+        from synthact.render.geometry import render_scene
+        from synthact.render.textures import texture_assets
 
         self.config = config
         self._body_model_cls = BodyModel
@@ -152,11 +154,14 @@ class TakeRenderer:
         self._motion_cache: tuple[str, Any] | None = None
         neutral = self.any_body_model()
         self.settings = blender.settings_from_config(config["render"])
-        self.scene = blender.BlenderScene(self.settings, neutral.faces, vertex_parts(neutral.lbs_weights))
         randomize = config.get("randomize", {})
+        face_uv, textures_dir, self.texture_names = texture_assets(randomize, neutral.faces)
+        self.scene = render_scene(self.settings, neutral.faces, vertex_parts(neutral.lbs_weights), face_uv=face_uv,
+                                  textures_dir=textures_dir)  # fmt: skip
         self.hdri_names = select_hdris(blender.available_hdris(), list(randomize.get("hdris", [])))
         self.ranges = AppearanceRanges.from_config(randomize)
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
+        self.mass_range = tuple(randomize.get("body_mass_range", (0.0, 0.0)))
         self.rig = Rig.from_config(config["rig"], config["render"])
 
     def any_body_model(self) -> Any:
@@ -186,6 +191,13 @@ class TakeRenderer:
             self._motion_cache = (source, load_motion(source, root=root))
         return self._motion_cache[1]
 
+    def shape_draw(self, take_id: str, count: int) -> np.ndarray:
+        """The take's change to the motion's betas: Gaussian noise plus a body-mass offset (beta 1)."""
+        from synthact.render.appearance import body_mass_offset
+
+        mass = body_mass_offset(rng_for(self.config["seed"], take_id, "body_mass"), self.mass_range, count)
+        return (body_shape_noise(self.config["seed"], take_id, self.shape_std, count) + mass).astype(np.float32)
+
     def prepare(self, plan: TakePlan, view: str) -> PreparedTake:
         """Load the take's motion, draw its body and look, and trace this view's cameras."""
         from synthact.render.appearance import sample_appearance
@@ -196,7 +208,7 @@ class TakeRenderer:
         timeline = resample_indices(len(motion.poses), motion.fps, take.fps)
         source_frames = timeline[take.frames()]
         betas = np.asarray(motion.betas, dtype=np.float32)
-        noise = body_shape_noise(self.config["seed"], take.take_id, self.shape_std, len(betas))
+        noise = self.shape_draw(take.take_id, len(betas))
         model = self.body_model(motion.gender)
         first = source_frames[:1]
         offset = ground_offset(model, motion.poses[first], motion.trans[first], betas, noise)
@@ -205,7 +217,8 @@ class TakeRenderer:
         room = self.settings.scene == "room"
         return PreparedTake(
             plan=plan, motion=motion, source_frames=source_frames, betas=betas, noise=noise, offset=offset,
-            appearance=sample_appearance(plan.appearance_seed, self.hdri_names, self.ranges, room=room),
+            appearance=sample_appearance(plan.appearance_seed, self.hdri_names, self.ranges, room=room,
+                                         textures=self.texture_names),  # fmt: skip
             cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
         )  # fmt: skip
 
@@ -224,10 +237,11 @@ class TakeRenderer:
                                      room_origin=tuple(take.path_center))  # fmt: skip
         joints_cam = np.einsum("tij,tkj->tki", path.R[a:b], posed.joints) + path.t[a:b, None, :]
         uv = project(joints_cam, path.K)
-        jpeg, offsets = encode_jpegs(out.rgb, self.config["render"]["jpeg_quality"])
+        rgb: dict[str, np.ndarray] = {}
+        if out.rgb is not None:  # the geometry engine renders no colour
+            rgb["rgb_jpeg"], rgb["rgb_offsets"] = encode_jpegs(out.rgb, self.config["render"]["jpeg_quality"])
         return {
-            "rgb_jpeg": jpeg,
-            "rgb_offsets": offsets,
+            **rgb,
             "depth": out.depth.astype(np.float32),
             "mask": out.mask.astype(np.uint8),
             "parts": out.parts.astype(np.uint8),

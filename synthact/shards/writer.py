@@ -107,7 +107,8 @@ class _Streams:
 
 
 def _write_view_window(view: _Streams, window: dict[str, np.ndarray], start: int) -> None:
-    view.write_rgb(_jpegs(window), start)
+    if "rgb_jpeg" in window:  # render.engine GEOMETRY draws no colour
+        view.write_rgb(_jpegs(window), start)
     for name, (dtype, level) in PER_FRAME_IMAGES.items():
         view.write(name, window[name].astype(dtype), start, gzip=level)
     for name in PER_FRAME_ARRAYS:
