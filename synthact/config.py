@@ -92,10 +92,23 @@ def apply_preset(config: dict[str, Any]) -> dict[str, Any]:
     name = config.get("preset", "none")
     if not isinstance(name, str) or name not in PRESETS:
         return config  # validation names the bad value
-    merged = deep_merge(preset_values(name), config)
+    merged = deep_merge(deep_merge(source_defaults(config), preset_values(name)), config)
     config.clear()
     config.update(merged)
     return config
+
+
+# Motion sources labelled with their dataset's own classes, not BABEL categories.
+DATASET_LABELLED_SOURCES = ("ntu", "smarthome", "estimates")
+
+
+def source_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """Defaults that follow from the motion source: a skeleton dataset's samples are one
+    class each, so its label protocol is ``segments`` (BABEL's chunk protocols need BABEL
+    categories). They sit under the preset and your values."""
+    motion = config.get("motion")
+    source = motion.get("source") if isinstance(motion, dict) else None
+    return {"labels": {"protocols": ["segments"]}} if source in DATASET_LABELLED_SOURCES else {}
 
 
 def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:

@@ -71,7 +71,7 @@ def estimates_config(root: Path, models, **motion) -> dict:
             "estimates": {"source_models_dir": str(sources.smpl.parent.parent), "smoothing_s": 0.0, **options},
             **motion,
         },
-        "clips": {"fps": 5, "max_seconds": 2.0, "min_frames": 2},
+        "clips": {"fps": 5},
     }
     return validate_config(config)
 

@@ -65,7 +65,7 @@ def skeleton_config(root: Path, source: str, skeleton_dir: Path, body_dir: Path,
         "output_dir": str(root / "output"),
         "demo": {"enabled": False},
         "motion": {"source": source, "skeleton_dir": str(skeleton_dir), "body_model_dir": str(body_dir), **motion},
-        "clips": {"categories": "all", "fps": 5, "max_seconds": 2.0, "min_frames": 2},
+        "clips": {"fps": 5},
     }
     return validate_config(config)
 
@@ -128,7 +128,7 @@ def test_skeleton_sources_read_the_fitted_folder(tmp_path, body_dir):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"clips": {"categories": "babel60"}}, "set clips.categories: all"),
+        ({"labels": {"protocols": ["babel-chunks-60"]}}, r"set labels.protocols: \[segments\]"),
         ({"demo": {"enabled": True}}, "set demo.enabled: false"),
         ({"motion": {"protocol": "cv1"}}, "not a protocol of NTU RGB\\+D"),
         ({"motion": {"protocol": "xset120"}}, "set motion.ntu_classes: 120"),
@@ -291,23 +291,22 @@ def workflow_config(source: str, skeleton_dir: Path, body_dir: Path, **motion) -
         "output_dir": "output",
         "demo": {"enabled": False},
         "motion": {"source": source, "skeleton_dir": str(skeleton_dir), "body_model_dir": str(body_dir), **motion},
-        "clips": {"categories": "all", "fps": 5, "max_seconds": 2.0, "min_frames": 2},
-        "plan": {"clips_per_shard": 4},
+        "clips": {"fps": 5},
         "rig": {"views": [{"name": "front", "azimuth_deg": 0}, {"name": "left", "azimuth_deg": 90}]},
         "render": {"width": 64, "height": 48, "samples": 1},
     }
 
 
 def shard_clips(root: Path) -> list[dict]:
-    from synthact.consume.reader import ShardReader
+    """Every clip of the run's segments table, with its take's attributes and its front view's mask."""
+    from synthact.consume.reader import ClipTable, ShardReader
 
     clips = []
-    for path in sorted((root / "output" / "shards").glob("*.h5")):
-        reader = ShardReader(path)
-        for clip_id in reader.clip_ids:
-            sample = reader.read(clip_id, "front")
-            clips.append({"shard": path.name, **reader.clip_attrs(clip_id), "mask": sample["mask"]})
-        reader.close()
+    for row in ClipTable.load(root / "output", "segments").rows:
+        with ShardReader(root / "output" / "shards" / f"{row.shard}.h5") as reader:
+            attrs = reader.take_attrs(row.take_id)
+            mask = reader.read(row.take_id, "front", ["mask"], slice(row.take_frame_start, row.take_frame_stop))
+        clips.append({"shard": f"{row.shard}.h5", **attrs, "row": row, "mask": mask["mask"]})
     return clips
 
 
@@ -329,7 +328,7 @@ def test_synthetic_ntu_through_the_workflow(tmp_path, body_dir, wave):
     run_workflow(root, workflow_config("ntu", tmp_path / "skeletons", body_dir, protocol="xview"))
     (clip,) = shard_clips(root)
     assert clip["shard"].startswith("test-") and clip["split"] == "test"
-    assert (clip["primary_category"], clip["categories"]) == ("hand waving", ["hand waving"])
+    assert (clip["row"].label, clip["row"].labels, clip["row"].label_index) == ("hand waving", ("hand waving",), 22)
     assert clip["sequence_id"] == NTU_SAMPLE and clip["source"] == f"ntu/ntu/{NTU_SAMPLE}_poses.npz"
     assert clip["source_fps"] == 30.0 and clip["mask"].any(axis=(1, 2)).all()
     output = root / "output"
@@ -347,7 +346,7 @@ def test_synthetic_smarthome_through_the_workflow(tmp_path, body_dir, walk):
     run_workflow(root, workflow_config("smarthome", tmp_path / "poses", body_dir, protocol="cv1"))
     (clip,) = shard_clips(root)
     assert clip["shard"].startswith("val-") and clip["split"] == "val"
-    assert (clip["primary_category"], clip["sequence_id"]) == ("Walk", SMARTHOME_SAMPLE)
+    assert (clip["row"].label, clip["sequence_id"]) == ("Walk", SMARTHOME_SAMPLE)
     assert clip["source_fps"] == 20.0 and clip["mask"].any(axis=(1, 2)).all()
     splits = root / "output" / "splits"
     assert json.loads((splits / "smarthome_cs.json").read_text())["smarthome_cs"]["val"] == [SMARTHOME_SAMPLE]
