@@ -136,9 +136,9 @@ def _check_cross_field(config: dict, source: str) -> None:
     names = [v["name"] for v in rig["views"]]
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: rig.views: view names must be unique, got {names}")
-    for key in RANGE_KEYS:
+    for key in (*RANGE_KEYS, "rig.hfov_range_deg"):
         section, name = key.split(".")
-        low, high = config[section][name]
+        low, high = config[section].get(name) or (0, 0)
         if low > high:
             raise ConfigError(f"{source}: {key}: range [{low}, {high}] has min > max")
     _check_views(rig, source)

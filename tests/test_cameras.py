@@ -178,3 +178,32 @@ def test_a_source_capture_id_picks_the_setup_and_facing():
                    setups=(Setup(0.5, 4.5), Setup(2.7, 2.0)), facing=("left", "right"))  # fmt: skip
     draws = plan_views(rig, make_take(capture_setup=2, capture_replication=2), seed=0)[0].placement["take"]
     assert (draws["setup"], draws["setup_from"], draws["facing"], draws["facing_from"]) == (1, "source", "right", "source")
+
+
+def test_a_drawn_lens_goes_into_k_and_the_framing():
+    rig = make_rig(hfov_range_deg=(40.0, 70.0))
+    take = make_take()
+    lenses = set()
+    for view, path, camera in cameras_at_rest(rig, take, seed=2):
+        hfov = view.placement["hfov_deg"]
+        assert 40.0 <= hfov <= 70.0
+        assert camera.K[0, 0] == pytest.approx(intrinsics(320, 240, hfov)[0, 0])
+        assert path.distance_m >= min_distance(rig, take.path_radius, hfov) - 1e-9
+        lenses.add(round(hfov, 6))
+    assert len(lenses) == 4  # each view its own
+    again = cameras_at_rest(rig, take, seed=2)
+    assert [v.placement["hfov_deg"] for v, _, _ in again] == [v.placement["hfov_deg"] for v, _, _ in cameras_at_rest(rig, take, seed=2)]
+
+
+def test_min_person_share_brings_far_cameras_closer_but_keeps_the_body_in_frame():
+    take = make_take(path_radius=0.0)
+    far = make_rig(distance_m=(9.0, 10.0))
+    near = make_rig(distance_m=(9.0, 10.0), min_person_share=0.5)
+    for (_, far_path, _), (_, near_path, camera) in zip(cameras_at_rest(far, take, 0), cameras_at_rest(near, take, 0)):
+        assert far_path.distance_m >= 9.0
+        person_px = camera.K[1, 1] * 1.7 / near_path.distance_m
+        assert person_px >= 0.5 * 240 - 1e-6 and near_path.distance_m < far_path.distance_m
+        assert near_path.distance_m >= min_distance(near, 0.0) - 1e-9  # the body still fits
+    walk = make_take(path_radius=3.0)  # static: a long path wins over the size rule
+    for _, path, _ in cameras_at_rest(near, walk, 0):
+        assert path.distance_m >= min_distance(near, 3.0) - 1e-9

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from synthact.render.cameras import intrinsics, look_at, vertical_fov_deg
+from synthact.render.framing import draw_hfov_deg, max_distance_for_share
 from synthact.seeding import derive_seed, rng_for
 from synthact.takes.records import Take
 
@@ -45,6 +46,7 @@ from synthact.takes.records import Take
 # stretched sideways reaches ~0.9 m from the pelvis, the head ~0.9 m above it.
 BODY_HALF_WIDTH_M = 0.9
 BODY_HALF_HEIGHT_M = 1.0
+PERSON_HEIGHT_M = 1.7  # the standing person the size rule measures
 CAMERA_MOTIONS = ("static", "follow")
 
 
@@ -109,6 +111,8 @@ class Rig:
     setups: tuple[Setup, ...] = ()  # actor mode: one per take, shared by its views
     facing: tuple[str, ...] = ()  # actor mode: view names the actor may face
     facing_jitter_deg: float = 0.0  # actor mode: per take turn of the whole rig
+    hfov_range_deg: tuple[float, float] | None = None  # per view and take, instead of hfov_deg
+    min_person_share: float = 0.0  # actor mode: nearest share of the image height a standing person fills
 
     @classmethod
     def from_config(cls, rig: dict[str, Any], render: dict[str, Any]) -> "Rig":
@@ -129,6 +133,8 @@ class Rig:
             setups=tuple(Setup(float(s["height_m"]), float(s["distance_m"])) for s in rig.get("setups", ())),
             facing=tuple(rig.get("facing", ())),
             facing_jitter_deg=float(rig.get("facing_jitter_deg", 0.0)),
+            hfov_range_deg=tuple(rig["hfov_range_deg"]) if rig.get("hfov_range_deg") else None,
+            min_person_share=float(rig.get("min_person_share", 0.0)),
         )
 
     @property
@@ -136,9 +142,8 @@ class Rig:
         """Whether takes draw a setup, a facing or a turn shared by their views."""
         return bool(self.setups or self.facing or self.facing_jitter_deg)
 
-    @property
-    def K(self) -> np.ndarray:
-        return intrinsics(self.width, self.height, self.hfov_deg)
+    def K(self, hfov_deg: float | None = None) -> np.ndarray:
+        return intrinsics(self.width, self.height, self.hfov_deg if hfov_deg is None else hfov_deg)
 
 
 def resolved_camera_motion(rig: dict[str, Any]) -> str:
@@ -217,10 +222,11 @@ class ViewPlan:
         return cls(**data)
 
 
-def min_distance(rig: Rig, path_radius: float) -> float:
+def min_distance(rig: Rig, path_radius: float, hfov_deg: float | None = None) -> float:
     """Closest distance at which a body within ``path_radius`` of the aim point stays in frame."""
-    half_h = math.radians(rig.hfov_deg) / 2
-    half_v = math.radians(vertical_fov_deg(rig.width, rig.height, rig.hfov_deg)) / 2
+    hfov = rig.hfov_deg if hfov_deg is None else hfov_deg
+    half_h = math.radians(hfov) / 2
+    half_v = math.radians(vertical_fov_deg(rig.width, rig.height, hfov)) / 2
     fit_width = (path_radius + BODY_HALF_WIDTH_M) / math.tan(half_h)
     fit_height = BODY_HALF_HEIGHT_M / math.tan(half_v)
     return path_radius + max(fit_width, fit_height)
@@ -267,13 +273,21 @@ def _render_seed(seed: int, take: Take, view: ViewSpec) -> int:
     return derive_seed(seed, take.take_id, view.name, "render") % (2**31 - 1)
 
 
+def _lens(rig: Rig, take: Take, view: ViewSpec, seed: int) -> float:
+    """The view's horizontal field of view: drawn from ``hfov_range_deg`` (its own seed), else fixed."""
+    if rig.hfov_range_deg is None:
+        return rig.hfov_deg
+    return draw_hfov_deg(rng_for(seed, take.take_id, view.name, "lens"), rig.hfov_range_deg)
+
+
 def _plan_actor_view(rig: Rig, view: ViewSpec, take: Take, seed: int, draws: TakeDraws | None) -> ViewPlan:
     rng = rng_for(seed, take.take_id, view.name, "camera")
     jitter = rng.uniform(-rig.azimuth_jitter_deg, rig.azimuth_jitter_deg)
     distance = rng.uniform(*rig.distance_m)
     height = rng.uniform(*rig.height_m)
     relative = view.azimuth_deg or 0.0
-    placement: dict[str, Any] = {"azimuth_jitter_deg": float(jitter), "look_at_height_m": rig.look_at_height_m}
+    placement: dict[str, Any] = {"azimuth_jitter_deg": float(jitter), "look_at_height_m": rig.look_at_height_m,
+                                 "hfov_deg": _lens(rig, take, view, seed)}  # fmt: skip
     if draws is not None:
         relative += draws.turn_deg
         if draws.setup_values is not None:
@@ -306,6 +320,7 @@ def _plan_room_view(rig: Rig, view: ViewSpec, take: Take, seed: int) -> ViewPlan
     placement = {
         "mode": "room", "room_position_m": [rx, ry], "position_jitter_m": [dx, dy], "pan_deg": pan + pan_jitter,
         "tilt_deg": tilt + tilt_jitter, "pan_jitter_deg": pan_jitter, "tilt_jitter_deg": tilt_jitter,
+        "hfov_deg": _lens(rig, take, view, seed),
     }  # fmt: skip
     return ViewPlan(
         name=view.name, seed=_render_seed(seed, take, view), camera_motion="static",
@@ -356,16 +371,18 @@ def view_cameras(rig: Rig, view: ViewPlan, take: Take, pelvis_xy: np.ndarray) ->
         pelvis_xy: (T, 2) world XY of the rendered body's pelvis at each take frame.
     """
     T = len(pelvis_xy)
+    hfov = float(view.placement.get("hfov_deg", rig.hfov_deg))
+    K = rig.K(hfov)
     if view.placement.get("mode") == "room":
         R, t = _room_camera(view, take)
-        return CameraPath(rig.K, np.repeat(R[None], T, 0), np.repeat(t[None], T, 0), view.distance_m)
+        return CameraPath(K, np.repeat(R[None], T, 0), np.repeat(t[None], T, 0), view.distance_m)
     if view.camera_motion == "follow":
         aim = smooth_path(pelvis_xy, rig.follow_smoothing_s * take.fps)
         stray = float(np.linalg.norm(np.asarray(pelvis_xy) - aim, axis=1).max()) if T else 0.0
     else:
         aim = np.repeat(np.asarray(take.path_center, dtype=np.float64)[None], T, 0)
         stray = take.path_radius
-    distance = max(view.distance_m, min_distance(rig, stray))
+    distance = camera_distance(rig, view.distance_m, stray, K)
     a = math.radians(view.azimuth_deg)
     offset = np.array([distance * math.cos(a), distance * math.sin(a)])
     R = np.empty((T, 3, 3))
@@ -373,7 +390,20 @@ def view_cameras(rig: Rig, view: ViewPlan, take: Take, pelvis_xy: np.ndarray) ->
     target_z = float(view.placement.get("look_at_height_m", rig.look_at_height_m))
     for i, (x, y) in enumerate(aim):
         R[i], t[i] = look_at((x + offset[0], y + offset[1], view.height_m), (x, y, target_z))
-    return CameraPath(rig.K, R, t, distance)
+    return CameraPath(K, R, t, distance)
+
+
+def camera_distance(rig: Rig, drawn: float, stray: float, K: np.ndarray) -> float:
+    """The drawn distance, capped so a standing person fills ``min_person_share`` of the image
+    height, then raised where a body ``stray`` metres from the aim point would leave the frame.
+
+    Keeping the actor in frame wins over the size rule: a static camera on a long path may
+    stand farther than the cap (a following camera rarely needs to).
+    """
+    hfov = math.degrees(2 * math.atan(rig.width / (2 * K[0, 0])))
+    if rig.min_person_share > 0:
+        drawn = min(drawn, max_distance_for_share(PERSON_HEIGHT_M, K[1, 1], rig.height, rig.min_person_share))
+    return max(drawn, min_distance(rig, stray, hfov))
 
 
 def _room_camera(view: ViewPlan, take: Take) -> tuple[np.ndarray, np.ndarray]:
