@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from synthact.sources.paths import UnsafePathError, normalise_relative
+
 TIME_TOLERANCE_S = 0.25  # real labels overshoot ``dur`` slightly (3.834 s in a 3.83 s sequence)
 SPLITS = ("train", "val", "test")
 _LABEL_KEYS = ("seg_id", "act_cat", "raw_label", "proc_label")
@@ -89,7 +91,9 @@ def load_babel_file(
     Args:
         path: The JSON file.
         on_error: Called with the sid and the error of each malformed
-            sequence, which is then skipped. ``None`` raises on the first one.
+            sequence, which is then skipped, and of each malformed label,
+            which alone is skipped (the sequence keeps its good labels).
+            ``None`` raises on the first one.
         time_tolerance: Seconds a label may stick out of ``[0, dur]``; it is
             clamped to the sequence.
 
@@ -102,8 +106,10 @@ def load_babel_file(
     split = split_from_filename(path)
     sequences = []
     for sid in sorted(content, key=_sid_order):
+        # Lenient: a bad label is reported and dropped, its sequence's good labels are kept.
+        on_label_error = None if on_error is None else (lambda exc, sid=str(sid): on_error(sid, exc))
         try:
-            sequences.append(_parse_sequence(path, str(sid), content[sid], split, time_tolerance))
+            sequences.append(_parse_sequence(path, str(sid), content[sid], split, time_tolerance, on_label_error))
         except LabelError as exc:
             if on_error is None:
                 raise
@@ -129,7 +135,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     return content
 
 
-def _parse_sequence(path: Path, sid: str, entry: Any, split: str, tolerance: float) -> BabelSequence:
+def _parse_sequence(
+    path: Path, sid: str, entry: Any, split: str, tolerance: float, on_label_error: Callable[[LabelError], None] | None = None
+) -> BabelSequence:
     where = f"{path}: sid {sid}"
     if not isinstance(entry, dict):
         raise LabelError(f"{where}: sequence entry is {type(entry).__name__}, expected an object")
@@ -139,13 +147,21 @@ def _parse_sequence(path: Path, sid: str, entry: Any, split: str, tolerance: flo
     feat_p = entry["feat_p"]
     if not isinstance(feat_p, str) or not feat_p:
         raise LabelError(f"{where}: 'feat_p' must be a non-empty string, got {feat_p!r}")
+    try:
+        normalise_relative(feat_p)  # refused here, before any file is looked for
+    except UnsafePathError as exc:
+        raise LabelError(f"{where}: feat_p {exc}") from None
     dur = _number(entry["dur"], f"{where}: 'dur'")
     if dur <= 0:
         raise LabelError(f"{where}: 'dur' is {dur}; a sequence must last longer than 0 s")
-    segments = [
-        _parse_label(where, label, annotation_id, dur, whole, tolerance)
-        for annotation_id, label, whole in _chosen_labels(where, entry)
-    ]
+    segments = []
+    for annotation_id, label, whole in _chosen_labels(where, entry):
+        try:
+            segments.append(_parse_label(where, label, annotation_id, dur, whole, tolerance))
+        except LabelError as exc:
+            if on_label_error is None:
+                raise
+            on_label_error(exc)
     return BabelSequence(
         sid=sid,
         feat_p=feat_p,
