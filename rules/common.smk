@@ -34,3 +34,30 @@ def all_outputs(wildcards):
     # rebuilt alone (Snakemake would not look past an up-to-date manifest).
     shards = [str(PATHS.shard_file(s)) for s in planned_shards()]
     return shards + [str(PATHS.manifest), str(PATHS.checksums)]
+
+
+# --- Integrity and locking (issue 11; synthact/shards/integrity.py, synthact/locking.py) ---
+# A finished shard that is no longer the file merge wrote (size/mtime differ from
+# its record, or `synthact status --verify` marked it) has its merge forced, so a
+# plain rerun rebuilds that shard alone, then the manifest. Only the main process
+# checks: jobs re-parse this file on Slurm.
+if workflow.is_main_process:
+    import sys
+
+    from synthact.shards.integrity import shards_to_rebuild
+
+    _REBUILD = shards_to_rebuild(PATHS)
+    for _shard, _reason in _REBUILD.items():
+        print(f"synthact: shard {_shard} is damaged ({_reason}); rebuilding it", file=sys.stderr)
+    if _REBUILD:
+        workflow.dag_settings.forcerun = set(workflow.dag_settings.forcerun) | {
+            str(PATHS.shard_file(s)) for s in _REBUILD
+        }
+
+
+# The output folder's own lock (two clones, one absolute output_dir): taken when
+# jobs are about to run, so dry runs never wait on it; dropped when Snakemake exits.
+onstart:
+    from synthact.locking import acquire_output_lock
+
+    acquire_output_lock(OUT)

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from synthact.errors import OutputError, describe_os_error, output_error
 from synthact.config import ConfigError, RunPaths, config_from_json, config_hash, load_config, validate_config
 
 
@@ -72,6 +73,7 @@ def cmd_render_shard(args: argparse.Namespace) -> None:
         done_path=paths.render_done(args.shard),
         log_dir=paths.dispatch_logs(args.shard),
         job_threads=args.threads,
+        render_log=paths.work_dir / "logs" / "render" / f"{args.shard}.log",
     )
     rendered = sum(v["rendered"] for v in summary["views"])
     print(f"[{args.shard}] done: {rendered} clip-views rendered now, {summary['num_clips']} clips x "
@@ -86,7 +88,13 @@ def cmd_merge(args: argparse.Namespace) -> None:
     paths = RunPaths.from_config(config)
     document = read_shard_document(paths.shard_plan(args.shard))
     cache_dir = paths.render_cache(args.shard, document["config_hash"])
-    n_clips, n_bytes = write_shard(document, cache_dir, paths.shard_file(args.shard), {"seed": config["seed"]})
+    try:
+        n_clips, n_bytes = write_shard(document, cache_dir, paths.shard_file(args.shard), {"seed": config["seed"]})
+    except OSError as exc:  # h5py's full-disk errors carry HDF5's stack, not the file name
+        raise output_error(exc, paths.shard_file(args.shard)) from None
+    from synthact.shards.integrity import write_record
+
+    write_record(paths, args.shard)  # what a later status or rerun checks the shard against
     print(f"[{args.shard}] merged {n_clips} clips, {n_bytes / 1e6:.1f} MB -> {paths.shard_file(args.shard)}", file=sys.stderr)
 
 
@@ -98,7 +106,10 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     paths = RunPaths.from_config(config)
     plan = read_plan(paths.plan)
     shard_paths = [paths.shard_file(s["name"]) for s in plan["shards"]]
-    manifest = write_manifest(paths.output_dir, shard_paths, config_hash(config), plan["views"])
+    try:
+        manifest = write_manifest(paths.output_dir, shard_paths, config_hash(config), plan["views"])
+    except OSError as exc:
+        raise output_error(exc, paths.manifest) from None
     total = sum(s.size for s in manifest.shards)
     splits = ", ".join(f"{n} {split}" for split, n in manifest.splits.items())
     print(
@@ -128,7 +139,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from synthact.shards.status import rerun_command, run_status
 
     config = _config(args)
-    statuses = run_status(config)
+    statuses = run_status(config, verify=args.verify)
     table = Table(title=f"SynthAct run in {RunPaths.from_config(config).output_dir}")
     for column in ("shard", "state", "clip-views rendered", "detail"):
         table.add_column(column)
@@ -138,10 +149,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     console.print(table)
     counts = {state: sum(s.state == state for s in statuses) for state in dict.fromkeys(s.state for s in statuses)}
     console.print(", ".join(f"{n} {state}" for state, n in counts.items()))
+    if args.accounting:
+        _print_accounting(console, config, [s.name for s in statuses])
     command = rerun_command(config, statuses, args.profile, args.config)
     if command:
         console.print(f"rerun just these shards with:\n  {command}", soft_wrap=True)
     return 0 if not command else 2
+
+
+def _print_accounting(console, config: dict, shards: list[str]) -> None:
+    from rich.table import Table
+
+    from synthact.dispatch.accounting import run_accounting
+
+    per_shard, total = run_accounting(config, shards)
+    table = Table(title="Slurm render tasks (sacct)")
+    for column in ("shard", "jobs", "elapsed h", "GPU-hours", "peak RSS MB", "states"):
+        table.add_column(column)
+
+    def row(name, u):
+        states = ", ".join(f"{n} {s}" for s, n in sorted(u.states.items()))
+        table.add_row(name, str(u.jobs), f"{u.elapsed_s / 3600:.4f}", f"{u.gpu_hours:.4f}", f"{u.peak_rss_bytes / 2**20:.1f}", states)
+
+    for name, usage in per_shard.items():
+        row(name, usage)
+    row("total", total)
+    console.print(table)
 
 
 def cmd_amass_check(args: argparse.Namespace) -> int:
@@ -197,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="shards done, failed or missing, and the command that reruns the rest")
     _add_config_args(p)
     p.add_argument("--profile", default="slurm", help="Snakemake profile to put in the rerun command")
+    p.add_argument("--verify", action="store_true", help="recompute every finished shard's sha256 (reads them all)")
+    p.add_argument("--accounting", action="store_true", help="elapsed time, GPU-hours and peak RSS per shard (sacct)")
     p.set_defaults(func=cmd_status)
     amass = sub.add_parser("amass", help="tools for an AMASS download").add_subparsers(dest="amass_command", required=True)
     p = amass.add_parser("check", help="which AMASS subsets are present, sequence counts, unreadable files")
@@ -222,6 +257,9 @@ def known_errors() -> tuple[type[BaseException], ...]:
         ("synthact.sources.babel", "LabelError"),
         ("synthact.dispatch.submit", "RenderFailed"),
         ("synthact.shards.writer", "MergeError"),
+        ("synthact.dispatch.accounting", "AccountingError"),
+        ("synthact.locking", "OutputLocked"),
+        ("synthact.sources.paths", "UnsafePathError"),
     ]:
         try:
             errors.append(getattr(__import__(module, fromlist=[name]), name))
@@ -235,7 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except known_errors() as exc:
-        print(f"synthact {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc) if not isinstance(exc, OSError) or isinstance(exc, OutputError) else describe_os_error(exc)
+        print(f"synthact {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # disk full, permission denied, ...: one line naming the file, no traceback
+        print(f"synthact {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
 
 

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -22,9 +23,22 @@ from pathlib import Path
 
 import submitit
 
+from synthact.dispatch.guard import (
+    Interrupted,
+    Watchdog,
+    cancel_tasks,
+    install_stop_handlers,
+    job_ids,
+    never_clearing,
+    pending_reasons,
+    record_jobs,
+)
+from synthact.preflight import probe_device
 from synthact.render.worker import ViewTask, missing_results, render_view
 
 POLL_SECONDS = 2.0
+PENDING_CHECK_SECONDS = 10.0
+JOBS_FILE = "jobs.jsonl"
 RESULT_GRACE_SECONDS = 15.0
 
 
@@ -76,14 +90,21 @@ def count_cached(document: dict, cache_dir: Path) -> int:
     return len(document["clips"]) * len(document["views"]) - len(missing_results(document, cache_dir))
 
 
-def wait_with_progress(jobs: list, document: dict, cache_dir: Path) -> None:
+def wait_with_progress(jobs: list, document: dict, cache_dir: Path, dispatch: dict | None = None) -> None:
+    """Print progress until every task ends; on Slurm, fail fast on a pending reason that never clears."""
     total = len(document["clips"]) * len(document["views"])
     last = -1
+    checked = 0.0
     while not all(job.done() for job in jobs):
         done = count_cached(document, cache_dir)
         if done != last:
             print(f"[{document['shard']}] {done}/{total} clip-views rendered", file=sys.stderr, flush=True)
             last = done
+        if dispatch is not None and dispatch["cluster"] == "slurm" and time.monotonic() - checked > PENDING_CHECK_SECONDS:
+            checked = time.monotonic()
+            problem = never_clearing(pending_reasons(job_ids(jobs)), dispatch)
+            if problem:
+                raise RenderFailed(f"shard {document['shard']}: {problem}")
         time.sleep(POLL_SECONDS)
 
 
@@ -130,28 +151,59 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
     return results
 
 
-def render_shard(config: dict, shard_plan: Path, cache_dir: Path, done_path: Path, log_dir: Path, job_threads: int) -> dict:
-    """Render every view of one shard; write ``done_path`` only once all clips exist."""
+def render_shard(
+    config: dict, shard_plan: Path, cache_dir: Path, done_path: Path, log_dir: Path, job_threads: int,
+    render_log: Path | None = None,
+) -> dict:
+    """Render every view of one shard; write ``done_path`` only once all clips exist.
+
+    The tasks never outlive this call: a stop signal or a pending reason that
+    never clears cancels them here, and a watchdog cancels them if this process
+    is SIGKILLed (``guard``); the reason goes to ``render_log``. Every
+    submission's job ids are appended to ``log_dir/jobs.jsonl`` (accounting).
+    """
     document = json.loads(Path(shard_plan).read_text())
     views = document["views"]
     task_config = dict(config, render=dict(config["render"], threads=threads_per_task(config, job_threads, len(views))))
     base = ViewTask(shard_plan=str(shard_plan), view="", cache_dir=str(cache_dir), config_json=json.dumps(task_config))
     tasks = [replace(base, view=view) for view in views]
+    if config["dispatch"]["cluster"] != "slurm":  # the GPU is here: ask Cycles before starting tasks
+        probe_device(config["render"]["device"])
     env = submitit.helpers.clean_env() if config["dispatch"]["cluster"] == "slurm" else contextlib.nullcontext()
-    with env:
-        executor = make_executor(config["dispatch"], log_dir, task_config["render"]["threads"])
-        jobs = executor.map_array(RenderViewTask(), tasks)
-    print(f"[{document['shard']}] dispatched {len(jobs)} view tasks ({config['dispatch']['cluster']}); logs in {log_dir}",
-          file=sys.stderr, flush=True)  # fmt: skip
-    wait_with_progress(jobs, document, cache_dir)
-    results = collect(jobs, views, document["shard"])
+    install_stop_handlers()  # before submitting: a stop signal now still cancels what was submitted
+    jobs: list = []
+    watchdog = None
+    try:
+        with env:
+            executor = make_executor(config["dispatch"], log_dir, task_config["render"]["threads"])
+            jobs = executor.map_array(RenderViewTask(), tasks)
+        record_jobs(log_dir / JOBS_FILE, config["dispatch"]["cluster"], views, jobs)
+        if config["dispatch"]["cluster"] != "debug":
+            watchdog = Watchdog(config["dispatch"]["cluster"], job_ids(jobs), render_log, document["shard"])
+        print(f"[{document['shard']}] dispatched {len(jobs)} view tasks ({config['dispatch']['cluster']}); logs in {log_dir}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        wait_with_progress(jobs, document, cache_dir, config["dispatch"])
+        results = collect(jobs, views, document["shard"])
+    except Interrupted as stop:
+        done = cancel_tasks(config["dispatch"]["cluster"], job_ids(jobs))
+        raise RenderFailed(f"shard {document['shard']}: the render step got {signal.Signals(stop.signum).name} and "
+                           f"stopped its tasks ({done}); finished clips are kept and a rerun resumes") from None  # fmt: skip
+    except RenderFailed:
+        cancel_tasks(config["dispatch"]["cluster"], [j.job_id for j in jobs if not j.done()])
+        raise
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
     missing = missing_results(document, cache_dir)
     if missing:
         raise RenderFailed(f"shard {document['shard']}: tasks ended but {len(missing)} clip results are missing, e.g. {missing[0]}")
     summary = {"shard": document["shard"], "views": results, "num_clips": len(document["clips"])}
     done_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = done_path.with_name(f".{done_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, done_path)
+    try:
+        tmp.write_text(json.dumps(summary, indent=1))
+        os.replace(tmp, done_path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return summary
 

@@ -79,9 +79,13 @@ def shard_entry(output_dir: Path, shard_path: Path) -> ShardEntry:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Temporary name, then rename; a failed write (full disk) leaves nothing behind."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_manifest(output_dir: Path, shard_paths: list[Path], config_hash: str, views: list[str]) -> Manifest:

@@ -4,6 +4,9 @@ States:
 - ``done``: the shard file exists and matches the manifest's size, or no
   manifest has been written yet (``stale`` if the manifest disagrees, i.e. the
   shard was rebuilt after the manifest was written);
+- ``corrupt``: the shard file is not the one merge wrote: its size or mtime
+  differ from merge's record (cheap), or, with ``verify``, its sha256; a rerun
+  rebuilds it (``rules/common.smk`` forces its merge);
 - ``merging``: every view rendered, the HDF5 shard not yet written;
 - ``failed``: the render or merge step left an error in its log; for a render,
   the detail is the first failed task's error and the path of its log;
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from synthact.config import RunPaths
 from synthact.render.worker import missing_results
+from synthact.shards.integrity import check_shard
 
 ERROR_MARKERS = ("error:", "Traceback", "RenderFailed", "MergeError")
 
@@ -75,13 +79,16 @@ def _manifest_sizes(paths: RunPaths) -> dict[str, int] | None:
     return {s["name"]: s["size"] for s in json.loads(paths.manifest.read_text())["shards"]}
 
 
-def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | None) -> ShardStatus:
+def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | None, verify: bool = False) -> ShardStatus:
     document = json.loads(paths.shard_plan(shard).read_text())
     cache = paths.render_cache(shard, document["config_hash"])
     total = len(document["clips"]) * len(document["views"])
     rendered = total - len(missing_results(document, cache))
     shard_file = paths.shard_file(shard)
     if shard_file.exists():
+        problem = check_shard(paths, shard, full=verify)
+        if problem:
+            return ShardStatus(shard, "corrupt", rendered, total, problem)
         if manifest_sizes is None:
             return ShardStatus(shard, "done", rendered, total, "no manifest yet")
         size = manifest_sizes.get(shard)
@@ -99,13 +106,13 @@ def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | N
     return ShardStatus(shard, "partial" if rendered else "missing", rendered, total)
 
 
-def run_status(config: dict) -> list[ShardStatus]:
+def run_status(config: dict, verify: bool = False) -> list[ShardStatus]:
     paths = RunPaths.from_config(config)
     if not paths.plan.exists():
         raise FileNotFoundError(f"{paths.plan}: no plan yet; run the workflow (snakemake) first")
     plan = json.loads(paths.plan.read_text())
     sizes = _manifest_sizes(paths)
-    return [shard_status(paths, s["name"], sizes) for s in plan["shards"]]
+    return [shard_status(paths, s["name"], sizes, verify) for s in plan["shards"]]
 
 
 def rerun_command(config: dict, statuses: list[ShardStatus], profile: str, configfile: str | None) -> str:
@@ -115,6 +122,10 @@ def rerun_command(config: dict, statuses: list[ShardStatus], profile: str, confi
     if not targets:
         return ""
     parts = ["snakemake", f"--profile {profile}", *targets, str(paths.manifest), str(paths.checksums)]
+    corrupt = [str(paths.shard_file(s.name)) for s in statuses if s.state == "corrupt"]
+    if corrupt:
+        # The workflow forces these itself (common.smk); said here too, so the command stands alone.
+        parts += ["--forcerun", *corrupt]
     if configfile:
         # Last: --configfile takes every argument after it, so targets after it would be read as config files.
         parts.append(f"--configfile {configfile}")
