@@ -38,21 +38,19 @@ def all_outputs(wildcards):
 
 # --- Integrity and locking (issue 11; synthact/shards/integrity.py, synthact/locking.py) ---
 # A finished shard that is no longer the file merge wrote (size/mtime differ from
-# its record, or `synthact status --verify` marked it) has its merge forced, so a
-# plain rerun rebuilds that shard alone, then the manifest. Only the main process
+# the manifest, or `synthact status --verify` marked it) is moved to WORK/damaged/,
+# so a plain rerun rebuilds that shard alone (from the render cache), then the
+# manifest. A dry run moves it too, and lists the rebuild. Only the main process
 # checks: jobs re-parse this file on Slurm.
 if workflow.is_main_process:
     import sys
 
-    from synthact.shards.integrity import shards_to_rebuild
+    from synthact.shards.integrity import invalidate, shards_to_rebuild
 
-    _REBUILD = shards_to_rebuild(PATHS)
-    for _shard, _reason in _REBUILD.items():
-        print(f"synthact: shard {_shard} is damaged ({_reason}); rebuilding it", file=sys.stderr)
-    if _REBUILD:
-        workflow.dag_settings.forcerun = set(workflow.dag_settings.forcerun) | {
-            str(PATHS.shard_file(s)) for s in _REBUILD
-        }
+    for _shard, _reason in shards_to_rebuild(PATHS).items():
+        _aside = invalidate(PATHS, _shard)
+        _where = f"moved to {_aside}" if _aside else "removed"
+        print(f"synthact: shard {_shard} is damaged ({_reason}); {_where}, rebuilding it", file=sys.stderr)
 
 
 # The output folder's own lock (two clones, one absolute output_dir): taken when

@@ -88,10 +88,14 @@ def cmd_merge(args: argparse.Namespace) -> None:
     paths = RunPaths.from_config(config)
     document = read_shard_document(paths.shard_plan(args.shard))
     cache_dir = paths.render_cache(args.shard, document["config_hash"])
-    try:
-        n_clips, n_bytes = write_shard(document, cache_dir, paths.shard_file(args.shard), {"seed": config["seed"]})
-    except OSError as exc:  # h5py's full-disk errors carry HDF5's stack, not the file name
-        raise output_error(exc, paths.shard_file(args.shard)) from None
+    from synthact.isolate import run_writer
+
+    # In a child: on a full disk HDF5 floods stderr and may crash; the parent says one line and cleans up.
+    target = paths.shard_file(args.shard)
+    n_clips, n_bytes = run_writer(
+        write_shard, (document, cache_dir, target, {"seed": config["seed"]}), target,
+        paths.work_dir / "logs" / "merge-writer" / f"{args.shard}.log",
+    )  # fmt: skip
     from synthact.shards.integrity import write_record
 
     write_record(paths, args.shard)  # what a later status or rerun checks the shard against
@@ -106,8 +110,12 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     paths = RunPaths.from_config(config)
     plan = read_plan(paths.plan)
     shard_paths = [paths.shard_file(s["name"]) for s in plan["shards"]]
+    from synthact.shards.integrity import refuse_changed_shard
+
     try:
-        manifest = write_manifest(paths.output_dir, shard_paths, config_hash(config), plan["views"])
+        manifest = write_manifest(
+            paths.output_dir, shard_paths, config_hash(config), plan["views"], check=lambda e: refuse_changed_shard(paths, e)
+        )
     except OSError as exc:
         raise output_error(exc, paths.manifest) from None
     total = sum(s.size for s in manifest.shards)
@@ -258,6 +266,8 @@ def known_errors() -> tuple[type[BaseException], ...]:
         ("synthact.dispatch.submit", "RenderFailed"),
         ("synthact.shards.writer", "MergeError"),
         ("synthact.dispatch.accounting", "AccountingError"),
+        ("synthact.shards.integrity", "ShardChanged"),
+        ("synthact.isolate", "ChildError"),
         ("synthact.locking", "OutputLocked"),
         ("synthact.sources.paths", "UnsafePathError"),
     ]:
@@ -272,12 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except known_errors() as exc:
-        message = str(exc) if not isinstance(exc, OSError) or isinstance(exc, OutputError) else describe_os_error(exc)
+    except (*known_errors(), OSError) as exc:  # OSError: disk full, permission denied, ...: one line, the file named
+        message = describe_os_error(exc) if isinstance(exc, OSError) and not isinstance(exc, OutputError) else str(exc)
         print(f"synthact {args.command}: error: {message}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # disk full, permission denied, ...: one line naming the file, no traceback
-        print(f"synthact {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
 
 

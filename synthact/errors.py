@@ -41,14 +41,16 @@ def space_errno(exc: BaseException) -> int | None:
 def describe_os_error(exc: OSError, target: Path | str | None = None) -> str:
     """One line: the file, then what happened, without HDF5's error stack."""
     code = space_errno(exc)
-    where = str(target or exc.filename or "output")
+    where = target or exc.filename
+    prefix = f"{where}: " if where else ""
     if code is not None:
         return (
-            f"{where}: {os.strerror(code).lower()} while writing; nothing half-written was kept "
+            f"{prefix}{os.strerror(code).lower()} while writing; nothing half-written was kept "
             "(free space, then rerun: finished work is reused)"
         )
-    text = exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return f"{where}: {text[:300]}"
+    if exc.strerror and where:
+        return f"{prefix}{exc.strerror}"
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def output_error(exc: OSError, target: Path | str) -> OutputError:

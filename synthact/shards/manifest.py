@@ -39,6 +39,7 @@ class ShardEntry:
     size: int
     num_clips: int
     clip_ids: list[str]
+    mtime_ns: int = 0  # for the cheap check of `synthact status` (size + mtime); 0 in older manifests
 
 
 @dataclass
@@ -67,14 +68,16 @@ def shard_entry(output_dir: Path, shard_path: Path) -> ShardEntry:
     with h5py.File(shard_path, "r") as f:
         clip_ids = [c.decode() if isinstance(c, bytes) else str(c) for c in f["index/clip_ids"][()]]
         split, name = str(f.attrs["split"]), str(f.attrs["shard"])
+    stat = shard_path.stat()
     return ShardEntry(
         name=name,
         path=shard_path.relative_to(output_dir).as_posix(),
         split=split,
         sha256=sha256_file(shard_path),
-        size=shard_path.stat().st_size,
+        size=stat.st_size,
         num_clips=len(clip_ids),
         clip_ids=clip_ids,
+        mtime_ns=stat.st_mtime_ns,
     )
 
 
@@ -88,8 +91,14 @@ def _write_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_manifest(output_dir: Path, shard_paths: list[Path], config_hash: str, views: list[str]) -> Manifest:
+def write_manifest(
+    output_dir: Path, shard_paths: list[Path], config_hash: str, views: list[str], check=None
+) -> Manifest:
+    """Write ``SHA256SUMS`` and ``manifest.json``; ``check(entry)`` may refuse a shard first (it raises)."""
     entries = [shard_entry(output_dir, p) for p in shard_paths]
+    for entry in entries:
+        if check is not None:
+            check(entry)
     splits: dict[str, int] = {}
     for entry in entries:
         splits[entry.split] = splits.get(entry.split, 0) + entry.num_clips

@@ -13,7 +13,8 @@ BIN = Path(sys.executable).parent
 
 
 def env(workdir: Path) -> dict[str, str]:
-    return {"PATH": f"{BIN}:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(workdir), "PYTHONHASHSEED": "0"}
+    # COLUMNS: rich tables one row a line, so the tests can read them.
+    return {"PATH": f"{BIN}:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(workdir), "PYTHONHASHSEED": "0", "COLUMNS": "250"}
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
