@@ -18,6 +18,7 @@ from tests.reliability.helpers import BIN, env
 def start_render(workdir: Path) -> tuple[subprocess.Popen, str, Path]:
     work = workdir / "output" / "work"
     shutil.rmtree(work / "cache")
+    shutil.rmtree(work / "logs" / "submitit")  # the finished run's job records
     for done in (work / "render").glob("*.json"):
         done.unlink()
     shard = sorted(p.stem for p in (work / "plan" / "shards").glob("*.json"))[0]
