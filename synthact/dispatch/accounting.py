@@ -4,11 +4,15 @@ Every submission of a shard's render tasks appends its job ids to
 ``WORK/logs/submitit/<shard>/jobs.jsonl`` (``guard.record_jobs``); reruns and
 requeues therefore all count. Elapsed time and allocated GPUs come from the
 allocation line of each job (``AllocTRES gres/gpu``), peak RSS from its steps
-(the batch step holds the task's process).
+(the batch step holds the task's process) where the cluster gathers it;
+where it does not (sacct's MaxRSS empty, as on the test cluster), from the
+peak the tasks measured themselves (``getrusage``, in the shard's render
+summary).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -94,6 +98,14 @@ def shard_job_ids(paths: RunPaths, shard: str) -> list[str]:
     return [j["job_id"] for r in records if r["cluster"] == "slurm" for j in r["jobs"]]
 
 
+def _self_measured_rss(paths: RunPaths, shard: str) -> int:
+    try:
+        summary = json.loads(paths.render_done(shard).read_text())
+    except (OSError, ValueError):
+        return 0
+    return max((int(v.get("peak_rss_bytes", 0)) for v in summary.get("views", [])), default=0)
+
+
 def run_accounting(config: dict, shards: list[str]) -> tuple[dict[str, Usage], Usage]:
     """Per-shard and total usage of every Slurm render task this run submitted."""
     paths = RunPaths.from_config(config)
@@ -105,6 +117,7 @@ def run_accounting(config: dict, shards: list[str]) -> tuple[dict[str, Usage], U
         for job_id in shard_ids:
             if job_id in usage:
                 entry.add(usage[job_id])
+        entry.peak_rss_bytes = max(entry.peak_rss_bytes, _self_measured_rss(paths, shard))
         per_shard[shard] = entry
         total.add(entry)
     return per_shard, total

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import sys
 import time
@@ -46,7 +47,9 @@ class RenderViewTask(submitit.helpers.Checkpointable):
     """A picklable, requeueable callable; resuming is safe since finished clips are skipped."""
 
     def __call__(self, task: ViewTask) -> dict:
-        return render_view(task)
+        result = render_view(task)
+        # The task's own peak memory, for accounting where Slurm gathers none (sacct MaxRSS empty).
+        return dict(result, peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
 class RenderFailed(RuntimeError):

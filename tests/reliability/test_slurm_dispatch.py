@@ -86,7 +86,7 @@ def test_accounting_sums_the_recorded_jobs(slurm_cluster, run_copy):
     proc, shard = render(run_copy, log)
     assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     ids = recorded_ids(run_copy, shard)
-    slurm_cluster.wait(int(ids[0].split("_")[0]), array_tasks=len(ids))
+    slurm_cluster.wait(int(ids[0].split("_")[0]))
     command = [str(BIN / "synthact"), "status", "--config", "config.yaml", "--accounting"]
     row = None
     for _ in range(20):  # slurmdbd may take a moment to hold the finished job
