@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 LOCK_NAME = ".synthact.lock"
-_held: dict[str, int] = {}  # resolved output folder -> open descriptor (kept for the process's life)
+_held: dict[
+    str, int
+] = {}  # resolved output folder -> open descriptor (kept for the process's life)
 
 
 class OutputLocked(RuntimeError):
@@ -46,7 +48,9 @@ def acquire_output_lock(output_dir: str | Path) -> Path:
     if str(path) in _held:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by jobs (O_CLOEXEC by default)
+    fd = os.open(
+        path, os.O_RDWR | os.O_CREAT, 0o644
+    )  # not inherited by jobs (O_CLOEXEC by default)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -56,7 +60,12 @@ def acquire_output_lock(output_dir: str | Path) -> Path:
             f"{path.parent}: output folder is in use by another run ({holder}); "
             "wait for it to finish, or give this run another output_dir"
         ) from None
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "workdir": os.getcwd(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "workdir": os.getcwd(),
+        "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(info).encode(), 0)
     _held[str(path)] = fd

@@ -46,11 +46,20 @@ def check_hdris(config: dict, source: str) -> None:
         return
     unknown = [name for name in wanted if name not in available]
     if unknown:
-        raise PreflightError(f"{source}: randomize.hdris: {unknown} are not bundled HDRIs; available: {available}")
+        raise PreflightError(
+            f"{source}: randomize.hdris: {unknown} are not bundled HDRIs; available: {available}"
+        )
+
+
+_warned: set[str] = set()
 
 
 def check_resolution(config: dict, source: str) -> None:
-    """The preset's camera (``rig.hfov_deg``) models its dataset's aspect ratio; keep it."""
+    """The preset's camera (``rig.hfov_deg``) models its dataset's aspect ratio: warn, once, when it differs.
+
+    A warning, not an error: small test renders and deliberate crops are
+    legitimate; but a user reproducing a dataset learns it before rendering.
+    """
     name = config.get("preset", "none")
     preset_render = preset_values(name).get("render", {}) if name != "none" else {}
     if "width" not in preset_render or "height" not in preset_render:
@@ -58,11 +67,14 @@ def check_resolution(config: dict, source: str) -> None:
     width, height = config["render"]["width"], config["render"]["height"]
     want = preset_render["width"] / preset_render["height"]
     if abs(width / height - want) > ASPECT_TOLERANCE * want:
-        raise PreflightError(
-            f"{source}: render.width x render.height {width}x{height} (aspect {width / height:.3f}) does not match "
+        message = (
+            f"synthact: warning: render.width x render.height {width}x{height} (aspect {width / height:.3f}) does not match "
             f"preset {name}'s {preset_render['width']}x{preset_render['height']} (aspect {want:.3f}), whose camera "
             f"field of view is that dataset's; keep the aspect (e.g. {round(height * want)}x{height}) or use preset: none"
         )
+        if message not in _warned:
+            _warned.add(message)
+            print(message, file=sys.stderr)
 
 
 def check_content(config: dict, source: str) -> None:
@@ -94,14 +106,22 @@ def probe_device(device: str, timeout_s: float = 120.0) -> list[str]:
     if device == "CPU":
         return ["CPU"]
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, device], capture_output=True, text=True, timeout=timeout_s, check=False
+        [sys.executable, "-c", _PROBE, device],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
     )
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise PreflightError(f"render.device {device}: cannot ask Blender for devices ({last})")
+        raise PreflightError(
+            f"render.device {device}: cannot ask Blender for devices ({last})"
+        )
     answer = (result.stdout.strip().splitlines() or [""])[-1]
     if answer == "unsupported":
-        raise PreflightError(f"render.device {device}: this Blender build does not support {device}; use CPU")
+        raise PreflightError(
+            f"render.device {device}: this Blender build does not support {device}; use CPU"
+        )
     names = [n for n in answer.split(",") if n]
     if not names:
         raise PreflightError(

@@ -16,7 +16,6 @@ import json
 import re
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from synthact.config import RunPaths
 from synthact.dispatch.guard import read_job_records
@@ -38,7 +37,7 @@ class Usage:
     peak_rss_bytes: int = 0
     states: dict[str, int] = field(default_factory=dict)
 
-    def add(self, other: "Usage") -> None:
+    def add(self, other: Usage) -> None:
         self.jobs += other.jobs
         self.elapsed_s += other.elapsed_s
         self.gpu_hours += other.gpu_hours
@@ -64,7 +63,15 @@ def sacct_usage(ids: list[str]) -> dict[str, Usage]:
     """Job id -> usage, from one sacct call (array tasks as ``<job>_<task>``)."""
     if not ids:
         return {}
-    command = ["sacct", "-n", "-P", "--format", "JobID,State,ElapsedRaw,AllocTRES,MaxRSS", "-j", ",".join(ids)]
+    command = [
+        "sacct",
+        "-n",
+        "-P",
+        "--format",
+        "JobID,State,ElapsedRaw,AllocTRES,MaxRSS",
+        "-j",
+        ",".join(ids),
+    ]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -103,7 +110,9 @@ def _self_measured_rss(paths: RunPaths, shard: str) -> int:
         summary = json.loads(paths.render_done(shard).read_text())
     except (OSError, ValueError):
         return 0
-    return max((int(v.get("peak_rss_bytes", 0)) for v in summary.get("views", [])), default=0)
+    return max(
+        (int(v.get("peak_rss_bytes", 0)) for v in summary.get("views", [])), default=0
+    )
 
 
 def run_accounting(config: dict, shards: list[str]) -> tuple[dict[str, Usage], Usage]:
@@ -117,7 +126,9 @@ def run_accounting(config: dict, shards: list[str]) -> tuple[dict[str, Usage], U
         for job_id in shard_ids:
             if job_id in usage:
                 entry.add(usage[job_id])
-        entry.peak_rss_bytes = max(entry.peak_rss_bytes, _self_measured_rss(paths, shard))
+        entry.peak_rss_bytes = max(
+            entry.peak_rss_bytes, _self_measured_rss(paths, shard)
+        )
         per_shard[shard] = entry
         total.add(entry)
     return per_shard, total

@@ -28,7 +28,9 @@ class MergeRecord:
     shard: str
     size: int
     sha256: str
-    corrupt: str = ""  # set by a full check (status --verify, manifest) that found another sha256
+    corrupt: str = (
+        ""  # set by a full check (status --verify, manifest) that found another sha256
+    )
 
 
 def record_path(paths: RunPaths, shard: str) -> Path:
@@ -72,7 +74,12 @@ def mark_corrupt(paths: RunPaths, record: MergeRecord, reason: str) -> None:
     _write_json(record_path(paths, record.shard), asdict(record) | {"corrupt": reason})
 
 
-def check_shard(paths: RunPaths, shard: str, full: bool = False, entries: dict[str, dict] | None = None) -> str:
+def check_shard(
+    paths: RunPaths,
+    shard: str,
+    full: bool = False,
+    entries: dict[str, dict] | None = None,
+) -> str:
     """Why the finished shard is not what merge wrote; "" when it is (or nothing is known).
 
     Cheap: size and mtime against the manifest if it describes merge's bytes,
@@ -89,7 +96,11 @@ def check_shard(paths: RunPaths, shard: str, full: bool = False, entries: dict[s
     if stat.st_size != record.size:
         return f"size {stat.st_size} bytes, merge wrote {record.size}"
     entry = (manifest_entries(paths) if entries is None else entries).get(shard)
-    if entry is not None and entry.get("sha256") == record.sha256 and entry.get("mtime_ns"):
+    if (
+        entry is not None
+        and entry.get("sha256") == record.sha256
+        and entry.get("mtime_ns")
+    ):
         if stat.st_mtime_ns != entry["mtime_ns"]:
             return "modified after the manifest was written (mtime differs)"
     if full:

@@ -305,10 +305,10 @@ def resolve_feat_p(root: Path, feat_p: str) -> Path:
     """
     root = Path(root)
     try:
-        normalise_relative(feat_p)
+        normalise_relative(feat_p, "the AMASS root")
         candidates = feat_p_candidates(feat_p)
         for candidate in candidates:
-            path = contained_path(root, str(candidate), "feat_p")
+            path = contained_path(root, str(candidate), "feat_p", "the AMASS root")
             if path.is_file():
                 return path
     except UnsafePathError as exc:

@@ -148,7 +148,7 @@ def _parse_sequence(
     if not isinstance(feat_p, str) or not feat_p:
         raise LabelError(f"{where}: 'feat_p' must be a non-empty string, got {feat_p!r}")
     try:
-        normalise_relative(feat_p)  # refused here, before any file is looked for
+        normalise_relative(feat_p, "the AMASS root")  # refused here, before any file is looked for
     except UnsafePathError as exc:
         raise LabelError(f"{where}: feat_p {exc}") from None
     dur = _number(entry["dur"], f"{where}: 'dur'")

@@ -18,7 +18,7 @@ class UnsafePathError(ValueError):
     """A path named by an input file leaves the folder it must stay in."""
 
 
-def normalise_relative(name: str) -> PurePosixPath:
+def normalise_relative(name: str, root_name: str = "its root folder") -> PurePosixPath:
     """``name`` as a relative POSIX path, or ``UnsafePathError`` if it could leave its root.
 
     Refused: empty names, NUL bytes, absolute paths (``/x``, ``\\x``, ``C:...``,
@@ -32,13 +32,17 @@ def normalise_relative(name: str) -> PurePosixPath:
     path = PurePosixPath(text)
     drive = len(text) >= 2 and text[1] == ":" and text[0].isalpha()
     if path.is_absolute() or drive or text.startswith("~"):
-        raise UnsafePathError(f"{name!r}: must be a relative path inside its root folder, not an absolute one")
+        raise UnsafePathError(
+            f"{name!r}: must be a relative path inside {root_name}, not an absolute one"
+        )
     if ".." in path.parts:
-        raise UnsafePathError(f"{name!r}: must be a path inside its root folder, without '..'")
+        raise UnsafePathError(
+            f"{name!r}: must be a path inside {root_name}, without '..'"
+        )
     return path
 
 
-def contained_path(root: str | Path, name: str, what: str = "path") -> Path:
+def contained_path(root: str | Path, name: str, what: str = "path", root_name: str = "its root folder") -> Path:
     """``root / name`` after checking that it stays inside ``root``, symlinks resolved.
 
     Args:
@@ -51,12 +55,14 @@ def contained_path(root: str | Path, name: str, what: str = "path") -> Path:
             symlink) outside ``root``. The target is never opened.
     """
     try:
-        relative = normalise_relative(name)
+        relative = normalise_relative(name, root_name)
     except UnsafePathError as exc:
         raise UnsafePathError(f"{what} {exc}") from None
     root_real = Path(os.path.realpath(root))
     candidate = Path(root) / relative
     real = Path(os.path.realpath(candidate))
     if real != root_real and root_real not in real.parents:
-        raise UnsafePathError(f"{what} {name!r}: resolves outside {root} (through a symlink); refused")
+        raise UnsafePathError(
+            f"{what} {name!r}: resolves outside {root} (through a symlink); refused"
+        )
     return candidate

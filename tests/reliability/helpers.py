@@ -14,29 +14,71 @@ BIN = Path(sys.executable).parent
 
 def env(workdir: Path) -> dict[str, str]:
     # COLUMNS: rich tables one row a line, so the tests can read them.
-    return {"PATH": f"{BIN}:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(workdir), "PYTHONHASHSEED": "0", "COLUMNS": "250"}
+    return {
+        "PATH": f"{BIN}:/usr/bin:/bin:/usr/sbin:/sbin",
+        "HOME": str(workdir),
+        "PYTHONHASHSEED": "0",
+        "COLUMNS": "250",
+    }
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 900, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, timeout: int = 900, prefix: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
     """Snakemake in ``workdir``, result returned whatever the exit code (``prefix`` wraps the command)."""
-    command = [*prefix, str(BIN / "snakemake"), "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env(workdir), timeout=timeout, cwd=workdir)
+    command = [
+        *prefix,
+        str(BIN / "snakemake"),
+        "-s",
+        str(SNAKEFILE),
+        "-d",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=env(workdir),
+        timeout=timeout,
+        cwd=workdir,
+    )
 
 
-def synthact(workdir: Path, *args: str, timeout: int = 600, prefix: tuple[str, ...] = (), **kwargs) -> subprocess.CompletedProcess:
+def synthact(
+    workdir: Path,
+    *args: str,
+    timeout: int = 600,
+    prefix: tuple[str, ...] = (),
+    **kwargs,
+) -> subprocess.CompletedProcess:
     command = [*prefix, str(BIN / "synthact"), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env(workdir), timeout=timeout, cwd=workdir, **kwargs)
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=env(workdir),
+        timeout=timeout,
+        cwd=workdir,
+        **kwargs,
+    )
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+    )
     return result
 
 
 def tiny(**sections) -> dict:
     config = json.loads(json.dumps(TINY))
     for key, values in sections.items():
-        config[key] = dict(config.get(key, {}), **values) if isinstance(values, dict) else values
+        config[key] = (
+            dict(config.get(key, {}), **values) if isinstance(values, dict) else values
+        )
     return config
 
 

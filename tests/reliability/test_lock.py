@@ -23,16 +23,31 @@ def test_second_clone_is_refused_while_the_first_holds_the_output(tmp_path):
     clone_a, clone_b = tmp_path / "a", tmp_path / "b"
     config = small_config() | {"output_dir": str(shared)}
     make_run(clone_a, config), make_run(clone_b, config)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(shared)], stdout=subprocess.PIPE, text=True, cwd=clone_a)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(shared)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=clone_a,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert snakemake(clone_b, "-n").returncode == 0  # a dry run writes nothing: never refused
+        assert (
+            snakemake(clone_b, "-n").returncode == 0
+        )  # a dry run writes nothing: never refused
         result = snakemake(clone_b)
         output = result.stdout + result.stderr
         assert result.returncode != 0
-        assert f"{shared}: output folder is in use by another run (pid {holder.pid}" in output
-        assert f"working directory {clone_a}" in output and "give this run another output_dir" in output
-        assert not (shared / "shards").exists() and not (clone_b / "data").exists()  # nothing ran
+        assert (
+            f"{shared}: output folder is in use by another run (pid {holder.pid}"
+            in output
+        )
+        assert (
+            f"working directory {clone_a}" in output
+            and "give this run another output_dir" in output
+        )
+        assert (
+            not (shared / "shards").exists() and not (clone_b / "data").exists()
+        )  # nothing ran
     finally:
         holder.kill()
         holder.wait()

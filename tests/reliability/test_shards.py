@@ -29,10 +29,14 @@ def flip_byte(path: Path, keep_mtime: bool = False) -> None:
 
 
 def status(workdir: Path, *args: str):
-    return synthact(workdir, "status", "--config", "config.yaml", "--profile", str(PROFILE), *args)
+    return synthact(
+        workdir, "status", "--config", "config.yaml", "--profile", str(PROFILE), *args
+    )
 
 
-def test_status_finds_a_flipped_byte_and_its_printed_command_rebuilds_that_shard_alone(run_copy):
+def test_status_finds_a_flipped_byte_and_its_printed_command_rebuilds_that_shard_alone(
+    run_copy,
+):
     damaged, *others = shards(run_copy)
     before = {p.name: sha256_file(p) for p in others}
     good = sha256_file(damaged)
@@ -44,7 +48,10 @@ def test_status_finds_a_flipped_byte_and_its_printed_command_rebuilds_that_shard
     argv = shlex.split(command)
     relative = str(damaged.relative_to(run_copy))
     assert argv[0] == "snakemake" and argv[argv.index("--forcerun") + 1] == relative
-    assert [a for a in argv if a.endswith(".h5")] == [relative, relative]  # the damaged one only, twice
+    assert [a for a in argv if a.endswith(".h5")] == [
+        relative,
+        relative,
+    ]  # the damaged one only, twice
     rerun = ok(snakemake(run_copy, *argv[1:]))
     assert jobs_run(rerun) == {"manifest": 1, "merge": 1}, rerun.stderr
     assert sha256_file(damaged) == good  # rebuilt from the render cache: the same bytes
@@ -67,13 +74,19 @@ def test_a_plain_rerun_rebuilds_a_damaged_shard(run_copy):
     assert "Nothing to be done" in ok(snakemake(run_copy)).stderr
 
 
-def test_verify_finds_a_flip_that_kept_size_and_mtime_and_marks_it_for_the_rerun(run_copy):
+def test_verify_finds_a_flip_that_kept_size_and_mtime_and_marks_it_for_the_rerun(
+    run_copy,
+):
     damaged = shards(run_copy)[0]
     good = sha256_file(damaged)
     flip_byte(damaged, keep_mtime=True)
     assert status(run_copy).returncode == 0  # the cheap check cannot see it
     result = status(run_copy, "--verify")
-    assert result.returncode == 2 and "corrupt" in result.stdout and "sha256" in result.stdout
+    assert (
+        result.returncode == 2
+        and "corrupt" in result.stdout
+        and "sha256" in result.stdout
+    )
     rerun = ok(snakemake(run_copy))
     assert jobs_run(rerun) == {"all": 1, "manifest": 1, "merge": 1}, rerun.stderr
     assert sha256_file(damaged) == good
