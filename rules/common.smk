@@ -45,3 +45,28 @@ def all_outputs(wildcards):
     # rebuilt alone (Snakemake would not look past an up-to-date manifest).
     shards = [str(PATHS.shard_file(s)) for s in planned_shards()]
     return shards + label_tables() + [str(PATHS.manifest), str(PATHS.checksums)]
+
+
+# --- Integrity and locking (issue 11; synthact/shards/integrity.py, synthact/locking.py) ---
+# A finished shard that is no longer the file merge wrote (size/mtime differ from
+# the manifest, or `synthact status --verify` marked it) is moved to WORK/damaged/,
+# so a plain rerun rebuilds that shard alone (from the render cache), then the
+# manifest. A dry run moves it too, and lists the rebuild. Only the main process
+# checks: jobs re-parse this file on Slurm.
+if workflow.is_main_process:
+    import sys
+
+    from synthact.shards.integrity import invalidate, shards_to_rebuild
+
+    for _shard, _reason in shards_to_rebuild(PATHS).items():
+        _aside = invalidate(PATHS, _shard)
+        _where = f"moved to {_aside}" if _aside else "removed"
+        print(f"synthact: shard {_shard} is damaged ({_reason}); {_where}, rebuilding it", file=sys.stderr)
+
+
+# The output folder's own lock (two clones, one absolute output_dir): taken when
+# jobs are about to run, so dry runs never wait on it; dropped when Snakemake exits.
+onstart:
+    from synthact.locking import acquire_output_lock
+
+    acquire_output_lock(OUT)

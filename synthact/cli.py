@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from synthact.config import RunPaths, config_from_json, config_hash, load_config, validate_config
-from synthact.errors import SynthActError
+from synthact.errors import OutputError, SynthActError, describe_os_error, output_error
 
 
 def _config(args: argparse.Namespace) -> dict:
@@ -69,6 +69,7 @@ def cmd_render_shard(args: argparse.Namespace) -> None:
         done_path=paths.render_done(args.shard),
         log_dir=paths.dispatch_logs(args.shard),
         job_threads=args.threads,
+        render_log=paths.work_dir / "logs" / "render" / f"{args.shard}.log",
     )
     rendered = sum(v["rendered"] for v in summary["views"])
     print(f"[{args.shard}] done: {rendered} take-view windows rendered now; {summary['num_takes']} takes "
@@ -85,8 +86,18 @@ def cmd_merge(args: argparse.Namespace) -> None:
     plan = ShardPlan.read(paths.shard_plan(args.shard))
     key = stage_key(config, "render")
     attrs = {"seed": config["seed"], "render_key": key}
-    n_takes, n_bytes = write_shard(plan, paths.render_cache(key), paths.shard_file(args.shard), attrs)
-    print(f"[{args.shard}] merged {n_takes} takes, {n_bytes / 1e6:.1f} MB -> {paths.shard_file(args.shard)}", file=sys.stderr)
+    from synthact.isolate import run_writer
+
+    # In a child: on a full disk HDF5 floods stderr and may crash; the parent says one line and cleans up.
+    target = paths.shard_file(args.shard)
+    n_takes, n_bytes = run_writer(
+        write_shard, (plan, paths.render_cache(key), target, attrs), target,
+        paths.work_dir / "logs" / "merge-writer" / f"{args.shard}.log",
+    )  # fmt: skip
+    from synthact.shards.integrity import write_record
+
+    write_record(paths, args.shard)  # what a later status or rerun checks the shard against
+    print(f"[{args.shard}] merged {n_takes} takes, {n_bytes / 1e6:.1f} MB -> {target}", file=sys.stderr)
 
 
 def cmd_labels(args: argparse.Namespace) -> None:
@@ -105,7 +116,15 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     shard_paths = [paths.shard_file(s["name"]) for s in plan["shards"]]
     protocols = config["labels"]["protocols"]
     label_files = [(p, paths.clip_table(p), paths.class_table(p)) for p in protocols]
-    manifest = write_manifest(paths.output_dir, shard_paths, label_files, config_hash(config), plan["views"])
+    from synthact.shards.integrity import refuse_changed_shard
+
+    try:
+        manifest = write_manifest(
+            paths.output_dir, shard_paths, label_files, config_hash(config), plan["views"],
+            check=lambda e: refuse_changed_shard(paths, e),
+        )  # fmt: skip
+    except OSError as exc:
+        raise output_error(exc, paths.manifest) from None
     total = sum(s.size for s in manifest.shards)
     splits = ", ".join(f"{n} {split}" for split, n in manifest.splits.items())
     clips = ", ".join(f"{e.protocol} {e.num_clips}" for e in manifest.labels if e.path.endswith("clips.jsonl"))
@@ -138,7 +157,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from synthact.shards.status import rerun_command, run_status
 
     config = _config(args)
-    statuses = run_status(config)
+    statuses = run_status(config, verify=args.verify)
     table = Table(title=f"SynthAct run in {RunPaths.from_config(config).output_dir}")
     for column in ("shard", "state", "windows rendered", "detail"):
         table.add_column(column)
@@ -148,10 +167,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     console.print(table)
     counts = {state: sum(s.state == state for s in statuses) for state in dict.fromkeys(s.state for s in statuses)}
     console.print(", ".join(f"{n} {state}" for state, n in counts.items()))
+    if args.accounting:
+        _print_accounting(console, config, [s.name for s in statuses])
     command = rerun_command(config, statuses, args.profile, args.config)
     if command:
         console.print(f"rerun just these shards with:\n  {command}", soft_wrap=True)
     return 0 if not command else 2
+
+
+def _print_accounting(console, config: dict, shards: list[str]) -> None:
+    from rich.table import Table
+
+    from synthact.dispatch.accounting import run_accounting
+
+    per_shard, total = run_accounting(config, shards)
+    table = Table(title="Slurm render tasks (sacct)")
+    for column in ("shard", "jobs", "elapsed h", "GPU-hours", "peak RSS MB", "states"):
+        table.add_column(column)
+
+    def row(name, u):
+        states = ", ".join(f"{n} {s}" for s, n in sorted(u.states.items()))
+        table.add_row(name, str(u.jobs), f"{u.elapsed_s / 3600:.4f}", f"{u.gpu_hours:.4f}", f"{u.peak_rss_bytes / 2**20:.1f}", states)
+
+    for name, usage in per_shard.items():
+        row(name, usage)
+    row("total", total)
+    console.print(table)
 
 
 def cmd_amass_check(args: argparse.Namespace) -> int:
@@ -208,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="shards done, failed or missing, and the command that reruns the rest")
     _add_config_args(p)
     p.add_argument("--profile", default="slurm", help="Snakemake profile to put in the rerun command")
+    p.add_argument("--verify", action="store_true", help="recompute every finished shard's sha256 (reads them all)")
+    p.add_argument("--accounting", action="store_true", help="elapsed time, GPU-hours and peak RSS per shard (sacct)")
     p.set_defaults(func=cmd_status)
     amass = sub.add_parser("amass", help="tools for an AMASS download").add_subparsers(dest="amass_command", required=True)
     p = amass.add_parser("check", help="which AMASS subsets are present, sequence counts, unreadable files")
@@ -240,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except known_errors() as exc:
-        print(f"synthact {args.command}: error: {exc}", file=sys.stderr)
+    except (*known_errors(), OSError) as exc:  # OSError: disk full, permission denied, ...: one line, the file named
+        message = describe_os_error(exc) if isinstance(exc, OSError) and not isinstance(exc, OutputError) else str(exc)
+        print(f"synthact {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

@@ -13,6 +13,7 @@ nothing, so the CLI re-applying it to the workflow's config is harmless.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -84,11 +85,25 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_preset(config: dict[str, Any]) -> dict[str, Any]:
-    """Put the preset named by ``config["preset"]`` under the user's values, in place.
+    """Normalise the user's config in place: types coerced, preset merged under it, then checked.
+
+    The Snakefile calls this before Snakemake's own ``validate``, so it is
+    also where the user gets our short messages first: ``--config`` values
+    that Snakemake passes as strings inside a mapping are coerced to the
+    schema's types, and an invalid value (an unknown key, say) raises
+    ``ConfigError`` naming the key, not Snakemake's dump of the whole schema.
 
     Idempotent: the merged config already holds every preset key, so applying
     the preset again keeps it as it is.
     """
+    schema = load_schema()
+    coerce_types(config, schema)
+    _merge_preset(config)
+    _raise_errors(copy.deepcopy(config), schema, "config")
+    return config
+
+
+def _merge_preset(config: dict[str, Any]) -> dict[str, Any]:
     name = config.get("preset", "none")
     if not isinstance(name, str) or name not in PRESETS:
         return config  # validation names the bad value
@@ -111,22 +126,82 @@ def source_defaults(config: dict[str, Any]) -> dict[str, Any]:
     return {"labels": {"protocols": ["segments"]}} if source in DATASET_LABELLED_SOURCES else {}
 
 
+def _scalar_type_of(schema: dict) -> str | None:
+    kinds = schema.get("type")
+    if isinstance(kinds, str) and kinds in ("integer", "number", "boolean"):
+        return kinds
+    return None
+
+
+def coerce_types(value: Any, schema: dict, root: dict | None = None) -> Any:
+    """Strings where the schema wants a number or boolean become one, recursively, in place.
+
+    Snakemake's ``--config key=VALUE`` parses VALUE as YAML at the top level but
+    hands nested mappings on with string leaves (``dispatch={"cpus_per_task": 1}``
+    arrives as ``"1"``). A string that does not parse to the wanted type is left
+    as it is, for validation to name.
+    """
+    root = schema if root is None else root
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].split("/")[-1]]
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            if key in properties:
+                value[key] = coerce_types(item, properties[key], root)
+        return value
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value[:] = [coerce_types(item, schema["items"], root) for item in value]
+        return value
+    wanted = _scalar_type_of(schema)
+    if wanted is None or not isinstance(value, str):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    if wanted == "boolean":
+        return parsed if isinstance(parsed, bool) else value
+    if isinstance(parsed, bool) or not isinstance(parsed, (int, float)):
+        return value
+    if wanted == "integer":
+        return int(parsed) if float(parsed).is_integer() else value
+    return parsed
+
+
+def _error_line(error: jsonschema.ValidationError) -> str:
+    """One short line per error; unknown keys name the known ones (closest first)."""
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(known))
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        where = "top-level key" if key == "(top level)" else f"key under {key}"
+        return f"  unknown {where}: {', '.join(hints)}; known: {', '.join(known)}"
+    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    return f"  {key}: {message}"
+
+
+def _raise_errors(config: dict[str, Any], schema: dict, source: str) -> None:
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("\n".join([f"{source}: invalid configuration:"] + [_error_line(e) for e in errors]))
+
+
 def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Apply the preset, then validate ``config`` in place, filling defaults.
 
     Raises:
         ConfigError: naming the key of every bad value.
     """
-    apply_preset(config)
     schema = load_schema()
-    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"{source}: invalid configuration:"]
-        for error in errors:
-            key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-            lines.append(f"  {key}: {error.message}")
-        raise ConfigError("\n".join(lines))
+    coerce_types(config, schema)
+    _merge_preset(config)
+    _raise_errors(config, schema, source)
     _check_cross_field(config, source)
     return config
 
@@ -142,6 +217,9 @@ def _check_cross_field(config: dict, source: str) -> None:
         if low > high:
             raise ConfigError(f"{source}: {key}: range [{low}, {high}] has min > max")
     _check_views(rig, source)
+    from synthact.preflight import check_content  # config-time checks that need more than the schema
+
+    check_content(config, source)
 
 
 def _check_views(rig: dict, source: str) -> None:

@@ -6,10 +6,64 @@ into one line for the user with a single ``except``, and nothing has to find
 them by name. Each also keeps the built-in base it had before
 (``ValueError``, ``RuntimeError``, ``FileNotFoundError``), so code that
 catches those still works.
+
+The helpers below turn operating-system failures into one line of ours. A
+full disk surfaces differently by writer: ``OSError(ENOSPC)`` from Python,
+``OSError`` whose text holds ``errno = 28`` from HDF5 (through h5py, often
+with no errno attribute), ``EFBIG`` when a file-size limit strikes, ``EDQUOT``
+on a quota. All of them mean the same to the user: free space, rerun.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+from pathlib import Path
+
+_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_HDF5_ERRNO = re.compile(r"errno = (\d+)")
+
 
 class SynthActError(Exception):
     """An error whose message is complete for the user: it names the file or key and the problem."""
+
+
+class OutputError(SynthActError, OSError):
+    """A stage could not write its output; the message names the file and the cause."""
+
+
+def space_errno(exc: BaseException) -> int | None:
+    """The errno of a full-disk / quota / file-size failure anywhere in ``exc``'s chain, else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError):
+            if exc.errno in _SPACE_ERRNOS:
+                return exc.errno
+            for match in _HDF5_ERRNO.finditer(str(exc)):
+                if int(match[1]) in _SPACE_ERRNOS:
+                    return int(match[1])
+            if "No space left on device" in str(exc):
+                return errno.ENOSPC
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def describe_os_error(exc: OSError, target: Path | str | None = None) -> str:
+    """One line: the file, then what happened, without HDF5's error stack."""
+    code = space_errno(exc)
+    where = target or exc.filename
+    prefix = f"{where}: " if where else ""
+    if code is not None:
+        return (
+            f"{prefix}{os.strerror(code).lower()} while writing; nothing half-written was kept "
+            "(free space, then rerun: finished work is reused)"
+        )
+    if exc.strerror and where:
+        return f"{prefix}{exc.strerror}"
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def output_error(exc: OSError, target: Path | str) -> OutputError:
+    return OutputError(describe_os_error(exc, target))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import resource
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -22,12 +24,25 @@ from pathlib import Path
 import submitit
 
 from synthact import atomic
+from synthact.dispatch.guard import (
+    Interrupted,
+    Watchdog,
+    cancel_tasks,
+    install_stop_handlers,
+    job_ids,
+    never_clearing,
+    pending_reasons,
+    record_jobs,
+)
+from synthact.preflight import probe_device
 from synthact.errors import SynthActError
 from synthact.render.cache import RenderCache
 from synthact.render.worker import ViewTask, render_view
 from synthact.takes.plan import ShardPlan
 
 POLL_SECONDS = 2.0
+PENDING_CHECK_SECONDS = 10.0
+JOBS_FILE = "jobs.jsonl"
 RESULT_GRACE_SECONDS = 15.0
 
 
@@ -35,7 +50,9 @@ class RenderViewTask(submitit.helpers.Checkpointable):
     """A picklable, requeueable callable; resuming is safe since finished windows are skipped."""
 
     def __call__(self, task: ViewTask) -> dict:
-        return render_view(task)
+        result = render_view(task)
+        # The task's own peak memory, for accounting where Slurm gathers none (sacct MaxRSS empty).
+        return dict(result, peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
 class RenderFailed(SynthActError, RuntimeError):
@@ -79,14 +96,21 @@ def missing_windows(plan: ShardPlan, cache: RenderCache) -> list[Path]:
     return cache.missing(plan.take_frames(), list(plan.views), plan.window_frames)
 
 
-def wait_with_progress(jobs: list, plan: ShardPlan, cache: RenderCache) -> None:
+def wait_with_progress(jobs: list, plan: ShardPlan, cache: RenderCache, dispatch: dict | None = None) -> None:
+    """Print progress until every task ends; on Slurm, fail fast on a pending reason that never clears."""
     total = cache.count(plan.take_frames(), list(plan.views), plan.window_frames)
     last = -1
+    checked = 0.0
     while not all(job.done() for job in jobs):
         done = total - len(missing_windows(plan, cache))
         if done != last:
             print(f"[{plan.name}] {done}/{total} take-view windows rendered", file=sys.stderr, flush=True)
             last = done
+        if dispatch is not None and dispatch["cluster"] == "slurm" and time.monotonic() - checked > PENDING_CHECK_SECONDS:
+            checked = time.monotonic()
+            problem = never_clearing(pending_reasons(job_ids(jobs)), dispatch)
+            if problem:
+                raise RenderFailed(f"shard {plan.name}: {problem}")
         time.sleep(POLL_SECONDS)
 
 
@@ -133,21 +157,49 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
     return results
 
 
-def render_shard(config: dict, shard_plan: Path, cache: RenderCache, done_path: Path, log_dir: Path, job_threads: int) -> dict:
-    """Render every view of one shard; write ``done_path`` only once every window exists."""
+def render_shard(
+    config: dict, shard_plan: Path, cache: RenderCache, done_path: Path, log_dir: Path, job_threads: int,
+    render_log: Path | None = None,
+) -> dict:
+    """Render every view of one shard; write ``done_path`` only once every window exists.
+
+    The tasks never outlive this call: a stop signal or a pending reason that
+    never clears cancels them here, and a watchdog cancels them if this process
+    is SIGKILLed (``guard``); the reason goes to ``render_log``. Every
+    submission's job ids are appended to ``log_dir/jobs.jsonl`` (accounting).
+    """
     plan = ShardPlan.read(shard_plan)
     views = list(plan.views)
     task_config = dict(config, render=dict(config["render"], threads=threads_per_task(config, job_threads, len(views))))
     base = ViewTask(shard_plan=str(shard_plan), view="", cache_root=str(cache.root), config_json=json.dumps(task_config))
     tasks = [replace(base, view=view) for view in views]
+    if config["dispatch"]["cluster"] != "slurm":  # the GPU is here: ask Cycles before starting tasks
+        probe_device(config["render"]["device"])
     env = submitit.helpers.clean_env() if config["dispatch"]["cluster"] == "slurm" else contextlib.nullcontext()
-    with env:
-        executor = make_executor(config["dispatch"], log_dir, task_config["render"]["threads"])
-        jobs = executor.map_array(RenderViewTask(), tasks)
-    print(f"[{plan.name}] dispatched {len(jobs)} view tasks ({config['dispatch']['cluster']}); logs in {log_dir}",
-          file=sys.stderr, flush=True)  # fmt: skip
-    wait_with_progress(jobs, plan, cache)
-    results = collect(jobs, views, plan.name)
+    install_stop_handlers()  # before submitting: a stop signal now still cancels what was submitted
+    jobs: list = []
+    watchdog = None
+    try:
+        with env:
+            executor = make_executor(config["dispatch"], log_dir, task_config["render"]["threads"])
+            jobs = executor.map_array(RenderViewTask(), tasks)
+        record_jobs(log_dir / JOBS_FILE, config["dispatch"]["cluster"], views, jobs)
+        if config["dispatch"]["cluster"] != "debug":
+            watchdog = Watchdog(config["dispatch"]["cluster"], job_ids(jobs), render_log, plan.name)
+        print(f"[{plan.name}] dispatched {len(jobs)} view tasks ({config['dispatch']['cluster']}); logs in {log_dir}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        wait_with_progress(jobs, plan, cache, config["dispatch"])
+        results = collect(jobs, views, plan.name)
+    except Interrupted as stop:
+        done = cancel_tasks(config["dispatch"]["cluster"], job_ids(jobs))
+        raise RenderFailed(f"shard {plan.name}: the render step got {signal.Signals(stop.signum).name} and "
+                           f"stopped its tasks ({done}); finished windows are kept and a rerun resumes") from None  # fmt: skip
+    except RenderFailed:
+        cancel_tasks(config["dispatch"]["cluster"], [j.job_id for j in jobs if not j.done()])
+        raise
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
     missing = missing_windows(plan, cache)
     if missing:
         raise RenderFailed(f"shard {plan.name}: tasks ended but {len(missing)} window results are missing, e.g. {missing[0]}")

@@ -44,6 +44,7 @@ from synthact.errors import SynthActError
 from synthact.fitting.export import LABEL_FILES, babel_entry, file_digest, write_json, write_label_files
 from synthact.fitting.skeleton_sources import DATASETS, SkeletonDataset, class_name, in_ntu60, sample_fields
 from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
+from synthact.sources.smarthome import UnlistedActivityError
 
 if TYPE_CHECKING:  # the worker imports torch; the workflow imports this module at parse time
     from synthact.fitting.worker import SampleTask
@@ -260,6 +261,10 @@ def _collect_samples(dataset: SkeletonDataset, config: dict, report: FitReport, 
     for path in files:
         try:
             sample = dataset.parse(path)
+        except UnlistedActivityError as exc:  # Pour.Fromcup: no class in any protocol; skipped, said once
+            report.outside_dataset += 1
+            print(f"fit: skipped {path.name}: {exc}", file=sys.stderr)
+            continue
         except ValueError as exc:
             _bad_input(report, strict, path, exc)
             continue

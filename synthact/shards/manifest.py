@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import h5py
 
@@ -40,6 +41,7 @@ class ShardEntry:
     num_frames: int
     take_ids: list[str]
     render_key: str = ""
+    mtime_ns: int = 0  # for the cheap check of `synthact status` (size + mtime)
 
 
 @dataclass
@@ -87,16 +89,18 @@ def shard_entry(output_dir: Path, shard_path: Path) -> ShardEntry:
         take_ids = [c.decode() if isinstance(c, bytes) else str(c) for c in f["index/take_ids"][()]]
         split, name = str(f.attrs["split"]), str(f.attrs["shard"])
         frames, key = int(f.attrs["num_frames"]), str(f.attrs.get("render_key", ""))
+    stat = shard_path.stat()
     return ShardEntry(
         name=name,
         path=shard_path.relative_to(output_dir).as_posix(),
         split=split,
         sha256=sha256_file(shard_path),
-        size=shard_path.stat().st_size,
+        size=stat.st_size,
         num_takes=len(take_ids),
         num_frames=frames,
         take_ids=take_ids,
         render_key=key,
+        mtime_ns=stat.st_mtime_ns,
     )
 
 

@@ -4,10 +4,13 @@ States:
 - ``done``: the shard file exists and matches the manifest's size, or no
   manifest has been written yet (``stale`` if the manifest disagrees, i.e. the
   shard was rebuilt after the manifest was written);
+- ``corrupt``: the shard file is not the one merge wrote: its size or mtime
+  differ from merge's record (cheap), or, with ``verify``, its sha256; a rerun
+  rebuilds it (``rules/common.smk`` forces its merge);
 - ``merging``: every view rendered, the HDF5 shard not yet written;
 - ``failed``: the render or merge step left an error in its log; for a render,
   the detail is the first failed task's error and the path of its log;
-- ``partial``: some clip-views rendered (running, or interrupted);
+- ``partial``: some take-view windows rendered (running, or interrupted);
 - ``missing``: nothing started.
 """
 
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthact.config import RunPaths
+from synthact.shards.integrity import check_shard
 from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan
 
@@ -76,13 +80,18 @@ def _manifest_sizes(paths: RunPaths) -> dict[str, int] | None:
     return {s["name"]: s["size"] for s in json.loads(paths.manifest.read_text())["shards"]}
 
 
-def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | None, render_key: str) -> ShardStatus:
+def shard_status(
+    paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | None, render_key: str, verify: bool = False
+) -> ShardStatus:
     plan = ShardPlan.read(paths.shard_plan(shard))
     cache = paths.render_cache(render_key)
     total = cache.count(plan.take_frames(), list(plan.views), plan.window_frames)
     rendered = total - len(cache.missing(plan.take_frames(), list(plan.views), plan.window_frames))
     shard_file = paths.shard_file(shard)
     if shard_file.exists():
+        problem = check_shard(paths, shard, full=verify)
+        if problem:
+            return ShardStatus(shard, "corrupt", rendered, total, problem)
         if manifest_sizes is None:
             return ShardStatus(shard, "done", rendered, total, "no manifest yet")
         size = manifest_sizes.get(shard)
@@ -100,14 +109,14 @@ def shard_status(paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | N
     return ShardStatus(shard, "partial" if rendered else "missing", rendered, total)
 
 
-def run_status(config: dict) -> list[ShardStatus]:
+def run_status(config: dict, verify: bool = False) -> list[ShardStatus]:
     paths = RunPaths.from_config(config)
     if not paths.plan.exists():
         raise FileNotFoundError(f"{paths.plan}: no plan yet; run the workflow (snakemake) first")
     plan = json.loads(paths.plan.read_text())
     sizes = _manifest_sizes(paths)
     key = stage_key(config, "render")
-    return [shard_status(paths, s["name"], sizes, key) for s in plan["shards"]]
+    return [shard_status(paths, s["name"], sizes, key, verify) for s in plan["shards"]]
 
 
 def rerun_command(config: dict, statuses: list[ShardStatus], profile: str, configfile: str | None) -> str:
@@ -117,6 +126,10 @@ def rerun_command(config: dict, statuses: list[ShardStatus], profile: str, confi
     if not targets:
         return ""
     parts = ["snakemake", f"--profile {profile}", *targets, str(paths.manifest), str(paths.checksums)]
+    corrupt = [str(paths.shard_file(s.name)) for s in statuses if s.state == "corrupt"]
+    if corrupt:
+        # The workflow forces these itself (common.smk); said here too, so the command stands alone.
+        parts += ["--forcerun", *corrupt]
     if configfile:
         # Last: --configfile takes every argument after it, so targets after it would be read as config files.
         parts.append(f"--configfile {configfile}")

@@ -21,6 +21,7 @@ from numpy.lib.npyio import NpzFile
 
 from synthact.body.skeleton import NUM_BETAS, POSE_WIDTH
 from synthact.errors import SynthActError
+from synthact.sources.paths import UnsafePathError, contained_path, normalise_relative
 
 SMPLX_POSE_WIDTH = 165  # root 3, body 63, jaw 3, eyes 6, hands 90
 _SMPLX_HANDS_START = 75  # hands follow jaw and eyes in SMPL-X's pose vector
@@ -134,7 +135,8 @@ def _why_unreadable(path: Path, exc: Exception) -> str:
             "truncated or damaged npz: the zip header is there but the archive is incomplete "
             f"(interrupted download or extraction?) ({type(exc).__name__}: {exc})"
         )
-    return f"not an npz archive (no zip signature at the start; first bytes {head!r})"
+    # The file's bytes are never echoed: a message must not leak what an input file points at.
+    return "not an npz archive (no zip signature at the start)"
 
 
 def _parse(path: Path, data: NpzFile) -> Motion:
@@ -295,16 +297,22 @@ def feat_p_candidates(feat_p: str) -> list[PurePosixPath]:
 def resolve_feat_p(root: Path, feat_p: str) -> Path:
     """Find the motion file a BABEL ``feat_p`` names under the AMASS ``root``.
 
+    ``feat_p`` is checked by ``contained_path`` (backslashes read as slashes
+    first, symlinks resolved) before anything is opened.
+
     Raises:
-        MotionError: None of the candidate layouts exists; lists every path tried.
+        MotionError: ``feat_p`` leaves the root, or none of the candidate
+            layouts exists; lists every path tried.
     """
     root = Path(root)
-    candidates = feat_p_candidates(feat_p)
-    if PurePosixPath(feat_p).is_absolute() or ".." in PurePosixPath(feat_p).parts:
-        raise MotionError(f"feat_p {feat_p!r}: must be a path inside the AMASS root, without '..'")
-    for candidate in candidates:
-        path = root / candidate
-        if path.is_file():
-            return path
+    try:
+        normalise_relative(feat_p, "the AMASS root")
+        candidates = feat_p_candidates(feat_p)
+        for candidate in candidates:
+            path = contained_path(root, str(candidate), "feat_p", "the AMASS root")
+            if path.is_file():
+                return path
+    except UnsafePathError as exc:
+        raise MotionError(f"{exc} (motion.amass_root {root})") from None
     tried = "\n  ".join(str(root / c) for c in candidates)
     raise MotionError(f"feat_p {feat_p!r}: motion file not found under {root}; tried:\n  {tried}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from synthact.errors import SynthActError
+from synthact.sources.paths import UnsafePathError, normalise_relative
 
 TIME_TOLERANCE_S = 0.25  # real labels overshoot ``dur`` slightly (3.834 s in a 3.83 s sequence)
 SPLITS = ("train", "val", "test")
@@ -97,7 +98,9 @@ def load_babel_file(
     Args:
         path: The JSON file.
         on_error: Called with the sid and the error of each malformed
-            sequence, which is then skipped. ``None`` raises on the first one.
+            sequence, which is then skipped, and of each malformed label,
+            which alone is skipped (the sequence keeps its good labels).
+            ``None`` raises on the first one.
         time_tolerance: Seconds a label may stick out of ``[0, dur]``. A start
             before 0 is clamped to 0; an end past ``dur`` is kept, as BABEL does.
         dense_types: sid -> ``annotation_type`` of the dense files' entries: an
@@ -112,9 +115,11 @@ def load_babel_file(
     split = split_from_filename(path)
     sequences = []
     for sid in sorted(content, key=_sid_order):
+        # Lenient: a bad label is reported and dropped, its sequence's good labels are kept.
+        on_label_error = None if on_error is None else (lambda exc, sid=str(sid): on_error(sid, exc))
         try:
             prefer = (dense_types or {}).get(str(sid), "")
-            sequences.append(_parse_sequence(path, str(sid), content[sid], split, time_tolerance, prefer))
+            sequences.append(_parse_sequence(path, str(sid), content[sid], split, time_tolerance, prefer, on_label_error))
         except LabelError as exc:
             if on_error is None:
                 raise
@@ -141,7 +146,13 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _parse_sequence(
-    path: Path, sid: str, entry: Any, split: str, tolerance: float, prefer: str = ""
+    path: Path,
+    sid: str,
+    entry: Any,
+    split: str,
+    tolerance: float,
+    prefer: str = "",
+    on_label_error: Callable[[LabelError], None] | None = None,
 ) -> BabelSequence:
     where = f"{path}: sid {sid}"
     if not isinstance(entry, dict):
@@ -152,13 +163,21 @@ def _parse_sequence(
     feat_p = entry["feat_p"]
     if not isinstance(feat_p, str) or not feat_p:
         raise LabelError(f"{where}: 'feat_p' must be a non-empty string, got {feat_p!r}")
+    try:
+        normalise_relative(feat_p, "the AMASS root")  # refused here, before any file is looked for
+    except UnsafePathError as exc:
+        raise LabelError(f"{where}: feat_p {exc}") from None
     dur = _number(entry["dur"], f"{where}: 'dur'")
     if dur <= 0:
         raise LabelError(f"{where}: 'dur' is {dur}; a sequence must last longer than 0 s")
-    segments = [
-        _parse_label(where, label, annotation_id, dur, whole, tolerance, annotator)
-        for annotation_id, annotator, label, whole in _chosen_labels(where, entry, prefer)
-    ]
+    segments = []
+    for annotation_id, annotator, label, whole in _chosen_labels(where, entry, prefer):
+        try:
+            segments.append(_parse_label(where, label, annotation_id, dur, whole, tolerance, annotator))
+        except LabelError as exc:
+            if on_label_error is None:
+                raise
+            on_label_error(exc)
     return BabelSequence(
         sid=sid,
         feat_p=feat_p,

@@ -17,11 +17,18 @@ the camera list (a bug upstream); we implement CV2 on cameras, as published.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Callable, Iterable
 
 from synthact.sources.ntu import NtuSampleId, parse_ntu_name
-from synthact.sources.smarthome import SMARTHOME_CV_CLASSES, SmarthomeSampleId, parse_smarthome_name
+from synthact.errors import SynthActError
+from synthact.sources.smarthome import (
+    SMARTHOME_CV_CLASSES,
+    SmarthomeSampleId,
+    UnlistedActivityError,
+    parse_smarthome_name,
+)
 
 SPLITS = ("train", "val", "test")
 
@@ -118,10 +125,43 @@ _PARSERS: dict[str, Callable[[str], NtuSampleId | SmarthomeSampleId]] = {
 }
 
 
+_SAMPLE_NAME = re.compile(
+    r"S\d{3}C\d{3}P\d{3}R\d{3}A\d{3}(?:\.skeleton)?"  # NTU RGB+D
+    r"|[A-Za-z]+(?:\.[A-Za-z]+)?_p\d{2,}_r\d{2,}_v\d{2,}_c\d{2}(?:_pose3d)?(?:\.\w+)?"  # Toyota Smarthome
+)
+
+
+class SampleListError(SynthActError, ValueError):
+    """A sample list holds a line that is neither a sample name nor part of its prose header."""
+
+
 def read_sample_list(path: str | Path) -> set[str]:
-    """Sample names, one a line (e.g. NTU's missing-skeleton lists); blanks and ``#`` lines skipped."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return {line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")}
+    """Sample names, one a line (NTU's missing-skeleton lists, Smarthome's split lists).
+
+    Blank and ``#`` lines are skipped, and so is prose *before* the first name:
+    the official ``NTU_RGBD*_samples_with_missing_skeletons.txt`` open with two
+    lines of text. After the first name, a line that is not one is an error
+    (``path:line``), so a damaged list is not silently cut short.
+
+    Raises:
+        SampleListError: Unreadable file, or a stray line after the names began.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SampleListError(f"{path}: cannot read sample list ({exc})") from None
+    names: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if _SAMPLE_NAME.fullmatch(text):
+            names.add(text)
+        elif names:
+            shown = text if len(text) <= 60 else text[:60] + "..."
+            raise SampleListError(f"{path}:{number}: not a sample name: {shown!r}")
+    return names
 
 
 def assign_splits(
@@ -139,12 +179,14 @@ def assign_splits(
         sorted and without duplicates.
 
     Raises:
-        ValueError: Unknown dataset, or a name the dataset's parser rejects.
+        ValueError: Unknown dataset, or a name the dataset's parser rejects. Names
+            of Smarthome's unlisted activities (``Pour.Fromcup``) are left out of
+            every protocol instead (``UnlistedActivityError``).
     """
     if dataset not in PROTOCOLS:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(PROTOCOLS)}")
-    skip = {_PARSERS[dataset](name).name for name in exclude}
-    parsed = {sample.name: sample for sample in map(_PARSERS[dataset], samples)}
+    skip = {sample.name for sample in _parse_known(exclude, dataset)}
+    parsed = {sample.name: sample for sample in _parse_known(samples, dataset)}
     result: dict[str, dict[str, list[str]]] = {}
     for protocol, assign in PROTOCOLS[dataset].items():
         splits: dict[str, list[str]] = {split: [] for split in SPLITS}
@@ -154,6 +196,17 @@ def assign_splits(
                 splits[split].append(name)
         result[protocol] = splits
     return result
+
+
+def _parse_known(names: Iterable[str | Path], dataset: str) -> list[NtuSampleId | SmarthomeSampleId]:
+    """Parsed names; Smarthome's unlisted activities (``Pour.Fromcup``) are left out, not errors."""
+    parsed = []
+    for name in names:
+        try:
+            parsed.append(_PARSERS[dataset](name))
+        except UnlistedActivityError:
+            continue
+    return parsed
 
 
 def write_split_files(

@@ -86,6 +86,21 @@ class SmarthomeNameError(SynthActError, ValueError):
     """A name is not a trimmed Toyota Smarthome clip name."""
 
 
+class UnlistedActivityError(SmarthomeNameError):
+    """A well-formed clip name whose activity is not one of the 31 classes (``Pour.Fromcup``).
+
+    Decision: such clips are skipped with a message, never mapped. The released
+    split lists hold 14 ``Pour.Fromcup`` clips, but the 31-class protocol of the
+    baselines has no label for them, and mapping them onto a neighbour
+    (``Drink.Fromcup``, ``Pour.Frombottle``) would invent labels the original
+    dataset does not have. Callers count them as outside the dataset.
+    """
+
+
+# Activities that appear in the released files but in none of the protocols' class lists.
+UNLISTED_ACTIVITIES: tuple[str, ...] = ("Pour.Fromcup",)
+
+
 class PoseFileError(SynthActError, ValueError):
     """A pose JSON file is missing, not JSON, or not in the released layout (message says where)."""
 
@@ -138,6 +153,11 @@ def parse_smarthome_name(name: str | Path) -> SmarthomeSampleId:
             "e.g. Cook.Cleandishes_p02_r00_v02_c03[_pose3d.json|.mp4]"
         )
     activity = match["activity"]
+    if activity in UNLISTED_ACTIVITIES:
+        raise UnlistedActivityError(
+            f"{str(name)!r}: activity {activity!r} is in the released split lists but not one of the 31 "
+            "classes of the Smarthome protocols; skipped (not mapped to another class)"
+        )
     if activity not in SMARTHOME_CLASSES:
         raise SmarthomeNameError(f"{str(name)!r}: unknown activity {activity!r}; not one of the 31 classes")
     camera = int(match["camera"])
@@ -195,15 +215,53 @@ def _load_json(path: Path) -> dict[str, Any]:
     return document
 
 
-def _pick_detection(path: Path, frame: int, detections: Any) -> dict[str, Any] | None:
-    """The main person of one frame: highest ``cumscore`` when scored (v1.1), else the first."""
+DETECTION_RULES = ("first", "motion")
+
+
+def _check_detections(path: Path, frame: int, detections: Any) -> list[dict[str, Any]]:
     if not isinstance(detections, list) or not all(isinstance(d, dict) for d in detections):
         raise PoseFileError(f"{path}: frame {frame}: expected a list of detection objects")
+    return detections
+
+
+def _pick_detection(detections: list[dict[str, Any]], slot: int | None) -> dict[str, Any] | None:
+    """The main person of one frame.
+
+    ``slot`` given (the ``motion`` rule): the detection at that position, or the
+    first where the frame has fewer. Otherwise: highest ``cumscore`` when every
+    detection is scored (v1.1), else the first.
+    """
     if not detections:
         return None
+    if slot is not None:
+        return detections[slot] if slot < len(detections) else detections[0]
     if len(detections) > 1 and all(isinstance(d.get("cumscore"), (int, float)) for d in detections):
         return max(detections, key=lambda d: d["cumscore"])
     return detections[0]
+
+
+def most_moving_slot(path: Path, frames: list[Any]) -> int:
+    """The detection position whose 3D joints move most across the clip (the baselines' rule).
+
+    The skeleton baselines keep, among the people detected, the one with the
+    largest motion over the clip (summed per-coordinate standard deviation, over
+    the frames where that person is present), as NTU's tools rank bodies.
+    LCR-Net does not track people across frames, so a person is its position in
+    each frame's detection list. Ties go to the lower position.
+    """
+    slots = max((len(d) for d in frames if isinstance(d, list)), default=0)
+    best, best_motion = 0, -1.0
+    for slot in range(slots):
+        poses = [
+            _coordinates(path, i, d[slot], "pose3d", 3)
+            for i, d in enumerate(frames)
+            if isinstance(d, list) and len(d) > slot and isinstance(d[slot], dict)
+        ]
+        poses = [p for p in poses if np.isfinite(p).all()]
+        motion = float(np.std(np.stack(poses), axis=0).sum()) if len(poses) > 1 else 0.0
+        if motion > best_motion + 1e-12:
+            best, best_motion = slot, motion
+    return best
 
 
 def _coordinates(path: Path, frame: int, detection: dict[str, Any], key: str, dims: int) -> np.ndarray:
@@ -218,32 +276,42 @@ def _coordinates(path: Path, frame: int, detection: dict[str, Any], key: str, di
         raise PoseFileError(f"{path}: frame {frame}: {key!r} holds non-numbers") from None
 
 
-def read_pose_file(path: str | Path, fill_missing: bool = True, fps: float = SMARTHOME_FPS) -> SmarthomeSkeleton:
+def read_pose_file(
+    path: str | Path, fill_missing: bool = True, fps: float = SMARTHOME_FPS, detection: str = "first"
+) -> SmarthomeSkeleton:
     """Read one released pose file (``*_pose3d.json`` v1.2, or v1.1 ``*.json``).
 
     Args:
         path: The JSON file.
         fill_missing: Interpolate the frames without a detection (linearly; held at the ends).
         fps: The clip's frame rate (see the module notes).
+        detection: Which person to keep in frames with several detections:
+            ``"first"`` (highest ``cumscore`` when scored, else the first listed)
+            or ``"motion"`` (the skeleton baselines' rule, ``most_moving_slot``).
 
     Raises:
         PoseFileError: Missing, not JSON (with line and column), or not the released layout.
         EmptyPoseError: No detection in any frame.
     """
     path = Path(path)
+    if detection not in DETECTION_RULES:
+        raise ValueError(f"detection {detection!r}: expected one of {DETECTION_RULES}")
     frames = _load_json(path)["frames"]
+    for index, detections in enumerate(frames):
+        _check_detections(path, index, detections)
+    slot = most_moving_slot(path, frames) if detection == "motion" else None
     joints = np.zeros((len(frames), NUM_LCR_JOINTS, 3))
     joints_2d = np.full((len(frames), NUM_LCR_JOINTS, 2), np.nan)
     valid = np.zeros(len(frames), dtype=bool)
     counts = np.zeros(len(frames), dtype=np.int16)
     for index, detections in enumerate(frames):
-        detection = _pick_detection(path, index, detections)
+        person = _pick_detection(detections, slot)
         counts[index] = len(detections)
-        if detection is None:
+        if person is None:
             continue
-        joints[index] = _coordinates(path, index, detection, "pose3d", 3)
-        if "pose2d" in detection:
-            joints_2d[index] = _coordinates(path, index, detection, "pose2d", 2)
+        joints[index] = _coordinates(path, index, person, "pose3d", 3)
+        if "pose2d" in person:
+            joints_2d[index] = _coordinates(path, index, person, "pose2d", 2)
         valid[index] = bool(np.isfinite(joints[index]).all())
     if not valid.any():
         raise EmptyPoseError(f"{path}: no person detected in any of its {len(frames)} frames")
