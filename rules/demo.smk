@@ -3,6 +3,8 @@ DEMO_STAMP = f"{config['demo']['data_dir']}/synthact-demo.json"
 
 
 rule demo_data:
+    conda:
+        "../envs/synthact.yaml"
     output:
         stamp=DEMO_STAMP,
     params:

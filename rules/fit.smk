@@ -13,6 +13,8 @@ FIT_MOTION_KEYS = ("source", "skeleton_dir", "protocol", "ntu_classes", "fit", "
 if FIT_OUTPUTS is not None:
 
     rule fit:
+        conda:
+            "../envs/synthact.yaml"
         output:
             labels=FIT_OUTPUTS["labels"],
             report=FIT_OUTPUTS["report"],

@@ -1,5 +1,7 @@
 # The take table: every sequence x repetition, its frames at the target rate, its source labels.
 rule index:
+    conda:
+        "../envs/synthact.yaml"
     input:
         demo_inputs,
         fit_inputs,

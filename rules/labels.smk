@@ -2,6 +2,8 @@
 # clip names its shard), never a rendered frame: relabelling reruns only this
 # rule and the manifest.
 rule labels:
+    conda:
+        "../envs/synthact.yaml"
     input:
         takes=f"{WORK}/index/takes.jsonl",
         plan=f"{WORK}/plan/plan.json",

@@ -1,4 +1,6 @@
 rule manifest:
+    conda:
+        "../envs/synthact.yaml"
     input:
         shards=lambda wildcards: [str(PATHS.shard_file(s)) for s in planned_shards()],
         labels=label_tables(),

@@ -1,4 +1,6 @@
 rule merge:
+    conda:
+        "../envs/synthact.yaml"
     input:
         done=f"{WORK}/render/{{shard}}.json",
         plan=f"{WORK}/plan/plan.json",

@@ -1,5 +1,7 @@
 # The single global checkpoint: the number of shards is only known here.
 checkpoint plan:
+    conda:
+        "../envs/synthact.yaml"
     input:
         takes=f"{WORK}/index/takes.jsonl",
     output:

@@ -13,6 +13,8 @@ def render_threads():
 
 
 rule render:
+    conda:
+        "../envs/synthact.yaml"
     input:
         plan=f"{WORK}/plan/plan.json",
     output:

@@ -117,7 +117,7 @@ def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
     from synthact.render.blender import BlenderScene
 
     from synthact.render.cameras import project, to_camera
-    from synthact.render.worker import keypoint_visibility
+    from synthact.render.visibility import keypoint_visibility
 
     verts, faces, parts, cams, joints = demo_take
     origin = tuple(verts[0].mean(0)[:2])
@@ -147,6 +147,6 @@ def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
         # Keypoint visibility, computed by the worker from depth and mask, is the same.
         joints_cam = to_camera(joints[k : k + 1], cams[k])
         uv = project(joints_cam, cams[k].K)
-        seen = [keypoint_visibility(uv, joints_cam[..., 2], o.depth[i : i + 1], o.mask[i : i + 1])
+        seen = [keypoint_visibility(uv, joints_cam[..., 2], o.depth[i : i + 1], o.mask[i : i + 1], o.parts[i : i + 1])
                 for o, i in ((out, k), (ref, 0))]  # fmt: skip
         assert (seen[0] == seen[1]).mean() >= 0.98 and seen[0].sum() >= 10, f"frame {k}: visibility"

@@ -13,7 +13,8 @@ import pytest
 from synthact.consume.reader import ShardReader
 from synthact.render.cache import RenderCache, windows
 from synthact.render.rig import ViewPlan
-from synthact.render.worker import encode_jpegs, keypoint_visibility, mask_bboxes, save_atomic
+from synthact.render.visibility import keypoint_visibility
+from synthact.render.worker import encode_jpegs, mask_bboxes, save_atomic
 from synthact.shards.manifest import verify, write_manifest
 from synthact.shards.writer import MergeError, write_shard
 from synthact.takes.plan import ShardPlan, TakePlan
@@ -194,6 +195,8 @@ def test_visibility_and_boxes_known_answer():
     depth = np.where(mask, 2.0, 0.0).astype(np.float32)
     uv = np.array([[[4.5, 3.5], [4.5, 3.5], [9.5, 9.5], [-1, 3]]])
     z = np.array([[2.1, 2.9, 2.0, 2.0]])  # on person; behind an occluder; off person; outside
-    assert keypoint_visibility(uv, z, depth, mask).tolist() == [[True, False, False, False]]
+    parts = np.where(mask, 3, 0).astype(np.uint8)  # the torso, every joint's own part here
+    torso = np.full(4, 3)
+    assert keypoint_visibility(uv, z, depth, mask, parts, joint_parts=torso).tolist() == [[True, False, False, False]]
     assert mask_bboxes(mask).tolist() == [[3, 2, 8, 6]]
     assert np.isnan(mask_bboxes(np.zeros((1, 4, 4), bool))).all()

@@ -27,17 +27,12 @@ from synthact import atomic
 from synthact.render.cache import RenderCache, windows
 from synthact.render.cameras import Camera, project
 from synthact.render.rig import CameraPath, Rig, view_cameras
+from synthact.render.visibility import keypoint_visibility, output_joint_parts
 from synthact.seeding import derive_seed, rng_for
 from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan, TakePlan
 
 log = logging.getLogger("synthact.render")
-
-# A joint counts as visible when the surface seen at its pixel is the person
-# and lies at most this far in front of it: joints sit inside limbs (radius
-# < 0.15 m), while an occluding limb is further in front.
-VISIBILITY_DEPTH_TOLERANCE_M = 0.25
-
 
 @dataclass(frozen=True)
 class ViewTask:
@@ -47,18 +42,6 @@ class ViewTask:
     view: str
     cache_root: str
     config_json: str
-
-
-def keypoint_visibility(uv: np.ndarray, z: np.ndarray, depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(T, J) bool: in the image, on the person, and not hidden behind it."""
-    T, H, W = mask.shape
-    inside = (z > 0) & (uv[..., 0] >= 0) & (uv[..., 0] < W) & (uv[..., 1] >= 0) & (uv[..., 1] < H)
-    px = np.clip(np.floor(np.nan_to_num(uv[..., 0])).astype(np.int64), 0, W - 1)
-    py = np.clip(np.floor(np.nan_to_num(uv[..., 1])).astype(np.int64), 0, H - 1)
-    frames = np.arange(T)[:, None]
-    on_person = mask[frames, py, px]
-    surface = depth[frames, py, px]
-    return inside & on_person & (z - surface < VISIBILITY_DEPTH_TOLERANCE_M)
 
 
 def mask_bboxes(mask: np.ndarray) -> np.ndarray:
@@ -163,6 +146,8 @@ class TakeRenderer:
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
         self.mass_range = tuple(randomize.get("body_mass_range", (0.0, 0.0)))
         self.rig = Rig.from_config(config["rig"], config["render"])
+        # A keypoint is visible only where its pixel shows its own body part or a neighbour.
+        self.joint_parts = output_joint_parts(neutral.lbs_weights)
 
     def any_body_model(self) -> Any:
         """A model whose topology builds the scene: genders share faces and
@@ -247,7 +232,8 @@ class TakeRenderer:
             "parts": out.parts.astype(np.uint8),
             "normals": out.normals.astype(np.float16),
             "keypoints_2d": uv.astype(np.float32),
-            "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask.astype(bool)),
+            "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask.astype(bool), out.parts,
+                                                     joint_parts=self.joint_parts),  # fmt: skip
             "joints_cam": joints_cam.astype(np.float32),
             "joints_world": posed.joints.astype(np.float32),
             "bbox": mask_bboxes(out.mask.astype(bool)),

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_workflow import SNAKEFILE, TINY, make_run  # noqa: F401  (re-exported)
+from tests.helpers import SNAKEFILE, TINY, make_run  # noqa: F401  (re-exported)
 
 BIN = Path(sys.executable).parent
 
