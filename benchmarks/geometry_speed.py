@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.render_speed import camera_for, posed_demo_clip  # noqa: E402
+from benchmarks.render_speed import camera_for, posed_demo_clip
 
 
 def _cpu_seconds() -> float:

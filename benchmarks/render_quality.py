@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.render_speed import camera_for, posed_demo_clip  # noqa: E402
+from benchmarks.render_speed import camera_for, posed_demo_clip
 
 DEFAULT_CANDIDATES = ("1", "4", "16", "1dn", "2dn", "4dn", "8dn", "16dn", "4dnb4", "16dnb6", "16dnad", "4dnf1.0", "64")
 _TOKEN = re.compile(r"^(\d+)(dn)?(ad)?(?:b(\d+))?(?:f([\d.]+))?(?:p(fast|none))?$")

@@ -36,9 +36,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from synthact.codecs import depth as depth_codec  # noqa: E402
-from synthact.codecs import normals as normals_codec  # noqa: E402
-from synthact.codecs import storage, video  # noqa: E402
+from synthact.codecs import depth as depth_codec
+from synthact.codecs import normals as normals_codec
+from synthact.codecs import storage, video
 
 SURREAL_BYTES = 14.8e3
 WINDOW = 16

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from synthact.labels.cutting import LabelSpan, chunk_bounds, cut_labels
+from synthact.sources.babel import LabelSegment
 from synthact.takes.resample import resample_indices
 from synthact.takes.timeline import active_frames, first_frame_at, merge_spans, segment_frames, take_spans
 from synthact.takes.trajectory import axis_angle_to_matrix, clip_trajectory, heading_deg, pelvis_rest_joint
-from synthact.sources.babel import LabelSegment
 from tests.fixtures.amass_babel import (
     FAKE_PELVIS,
     FAKE_PELVIS_PER_BETA0,
-    rotation_matrix,
     root_facing,
+    rotation_matrix,
     write_fake_smplh,
 )
 

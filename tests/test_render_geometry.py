@@ -115,7 +115,6 @@ def demo_take(tmp_path_factory):
 @pytest.mark.parametrize("scene_kind", ["outdoor", "room"])
 def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
     from synthact.render.blender import BlenderScene
-
     from synthact.render.cameras import project, to_camera
     from synthact.render.worker import keypoint_visibility
 

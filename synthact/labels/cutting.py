@@ -20,8 +20,8 @@ of its labels overlap, which can exceed 1; we count each frame once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -15,8 +15,9 @@ Overlaps and timelines are measured within one annotation, as BABEL does.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

@@ -71,7 +71,7 @@ class ViewSpec:
     tilt_deg: float | None = None
 
     @classmethod
-    def from_config(cls, view: dict[str, Any]) -> "ViewSpec":
+    def from_config(cls, view: dict[str, Any]) -> ViewSpec:
         def number(key: str) -> float | None:
             return float(view[key]) if view.get(key) is not None else None
 
@@ -115,7 +115,7 @@ class Rig:
     min_person_share: float = 0.0  # actor mode: nearest share of the image height a standing person fills
 
     @classmethod
-    def from_config(cls, rig: dict[str, Any], render: dict[str, Any]) -> "Rig":
+    def from_config(cls, rig: dict[str, Any], render: dict[str, Any]) -> Rig:
         return cls(
             views=tuple(ViewSpec.from_config(v) for v in rig["views"]),
             distance_m=tuple(rig["distance_m"]),
@@ -218,7 +218,7 @@ class ViewPlan:
         }  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ViewPlan":
+    def from_dict(cls, data: dict[str, Any]) -> ViewPlan:
         return cls(**data)
 
 

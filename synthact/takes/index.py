@@ -19,9 +19,10 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class IndexSettings:
     repetitions: int
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "IndexSettings":
+    def from_config(cls, config: dict[str, Any]) -> IndexSettings:
         motion, clips, render = config["motion"], config["clips"], config["render"]
         return cls(
             amass_root=Path(motion["amass_root"]),

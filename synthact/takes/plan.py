@@ -53,7 +53,7 @@ class TakePlan:
                 "views": [v.to_dict() for v in self.views]}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TakePlan":
+    def from_dict(cls, data: dict[str, Any]) -> TakePlan:
         views = tuple(ViewPlan.from_dict(v) for v in data["views"])
         return cls(take=Take.from_dict(data["take"]), appearance_seed=int(data["appearance_seed"]), views=views)
 
@@ -83,7 +83,7 @@ class ShardPlan:
                 "takes": [t.to_dict() for t in self.takes]}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ShardPlan":
+    def from_dict(cls, data: dict[str, Any]) -> ShardPlan:
         return cls(
             name=data["name"], split=data["split"], views=tuple(data["views"]),
             window_frames=int(data["window_frames"]), plan_key=data["plan_key"],
@@ -96,7 +96,7 @@ class ShardPlan:
         atomic.write_json(path, self.to_dict())
 
     @classmethod
-    def read(cls, path: str | Path) -> "ShardPlan":
+    def read(cls, path: str | Path) -> ShardPlan:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, ValueError, KeyError, TypeError) as exc:

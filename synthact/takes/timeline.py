@@ -12,7 +12,8 @@ uses them to cut clips, so both agree frame for frame.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 
 class TimedLabel(Protocol):
