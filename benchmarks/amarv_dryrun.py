@@ -237,12 +237,20 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sequences", type=int, default=AMARV_SEQUENCES, help="sequences (default: %(default)s, BABEL)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sequences", type=int, default=AMARV_SEQUENCES, help="sequences (default: %(default)s, BABEL)"
+    )
     parser.add_argument("--repetitions", type=int, default=3, help="takes per sequence (default: %(default)s, AMARV)")
-    parser.add_argument("--frames-per-shard", type=int, default=30000, help="plan.frames_per_shard (default: %(default)s)")
+    parser.add_argument(
+        "--frames-per-shard", type=int, default=30000, help="plan.frames_per_shard (default: %(default)s)"
+    )
     parser.add_argument("--views", type=int, default=4, help="views per take (default: %(default)s)")
-    parser.add_argument("--val-fraction", type=float, default=0.15, help="share of sequences in val (default: %(default)s)")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.15, help="share of sequences in val (default: %(default)s)"
+    )
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", type=Path, help="use this folder (kept) instead of a temporary one")
@@ -339,7 +347,9 @@ def _benchmark(args: argparse.Namespace, root: Path) -> int:
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
     ok = dry_wall <= TARGET_SECONDS and dry_mb <= TARGET_MB
-    print(f"\ntarget (dry-run <= {TARGET_SECONDS:.0f} s and <= {TARGET_MB / 1024:.0f} GiB): {'met' if ok else 'NOT met'}")
+    print(
+        f"\ntarget (dry-run <= {TARGET_SECONDS:.0f} s and <= {TARGET_MB / 1024:.0f} GiB): {'met' if ok else 'NOT met'}"
+    )
     return 0 if ok else 1
 
 

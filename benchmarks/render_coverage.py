@@ -74,7 +74,9 @@ def main() -> None:
         root = Path(tmp)
         motion = {"amass_root": str(root / "amass"), "babel_dir": str(root / "babel"),
                   "body_model_dir": str(root / "body_models"), "babel_files": ["train.json", "val.json", "extra_train.json"]}  # fmt: skip
-        generate_demo_inputs(validate_config({"demo": {"data_dir": str(root), "sequences": args.sequences}, "motion": motion}))
+        generate_demo_inputs(
+            validate_config({"demo": {"data_dir": str(root), "sequences": args.sequences}, "motion": motion})
+        )
         extra = add_second_annotator(root / "babel")
         config = validate_config({"motion": motion, "clips": {"fps": args.fps}})
         build_index(config, root / "takes.jsonl", root / "report.json")

@@ -177,7 +177,8 @@ def test_a_source_capture_id_picks_the_setup_and_facing():
     rig = make_rig(views=(ViewSpec("mid", 0.0), ViewSpec("left", 45.0), ViewSpec("right", -45.0)),
                    setups=(Setup(0.5, 4.5), Setup(2.7, 2.0)), facing=("left", "right"))  # fmt: skip
     draws = plan_views(rig, make_take(capture_setup=2, capture_replication=2), seed=0)[0].placement["take"]
-    assert (draws["setup"], draws["setup_from"], draws["facing"], draws["facing_from"]) == (1, "source", "right", "source")
+    got = (draws["setup"], draws["setup_from"], draws["facing"], draws["facing_from"])
+    assert got == (1, "source", "right", "source")
 
 
 def test_a_drawn_lens_goes_into_k_and_the_framing():
@@ -192,7 +193,9 @@ def test_a_drawn_lens_goes_into_k_and_the_framing():
         lenses.add(round(hfov, 6))
     assert len(lenses) == 4  # each view its own
     again = cameras_at_rest(rig, take, seed=2)
-    assert [v.placement["hfov_deg"] for v, _, _ in again] == [v.placement["hfov_deg"] for v, _, _ in cameras_at_rest(rig, take, seed=2)]
+    assert [v.placement["hfov_deg"] for v, _, _ in again] == [
+        v.placement["hfov_deg"] for v, _, _ in cameras_at_rest(rig, take, seed=2)
+    ]
 
 
 def test_min_person_share_brings_far_cameras_closer_but_keeps_the_body_in_frame():

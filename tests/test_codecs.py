@@ -138,9 +138,7 @@ def frames() -> np.ndarray:
 
 
 @pytest.mark.parametrize(("settings", "min_psnr"), CODEC_CASES, ids=CASE_IDS)
-def test_video_round_trip_quality_and_index(
-    frames: np.ndarray, settings: video.VideoSettings, min_psnr: float
-) -> None:
+def test_video_round_trip_quality_and_index(frames: np.ndarray, settings: video.VideoSettings, min_psnr: float) -> None:
     coded = video.encode_video(frames, settings)
     assert coded.num_frames == len(frames) and coded.offsets[-1] == len(coded.data)
     assert sorted(coded.pts) == list(range(len(frames)))

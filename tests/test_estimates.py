@@ -351,7 +351,7 @@ def workflow_config(estimates_dir: Path, models) -> dict:
             "estimates_dir": str(estimates_dir),
             "body_model_dir": str(smplh_dir),
             "estimates": {"source_models_dir": str(sources.smpl.parent.parent)},
-        },  # fmt: skip
+        },
         "clips": {"fps": 5},
         "render": {"width": 64, "height": 48, "samples": 1},
     }

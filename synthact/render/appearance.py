@@ -455,7 +455,9 @@ def body_mass_offset(rng: np.random.Generator, mass_range: Sequence[float], coun
     """
     low, high = (float(v) for v in mass_range)
     if not BODY_MASS_BOUNDS[0] <= low <= high <= BODY_MASS_BOUNDS[1]:
-        raise ValueError(f"randomize.body_mass_range {list(mass_range)}: expected low <= high within {BODY_MASS_BOUNDS}")
+        raise ValueError(
+            f"randomize.body_mass_range {list(mass_range)}: expected low <= high within {BODY_MASS_BOUNDS}"
+        )
     out = np.zeros(count, np.float32)
     if high > low:
         out[BODY_MASS_BETA] = rng.uniform(low, high)

@@ -162,7 +162,7 @@ def rasterize(points_cam, faces, normals_cam, K: np.ndarray, width: int, height:
     corners = faces[fid[tri]]  # (N, 3)
     inv_z = (b / z[corners]).sum(1)
     depth = 1.0 / inv_z
-    pixel = (sy.long() * width + sx.long())
+    pixel = sy.long() * width + sx.long()
     best = torch.full((height * width,), math.inf, dtype=dt, device=dev)
     best.scatter_reduce_(0, pixel, depth, reduce="amin")
     win = depth == best[pixel]

@@ -316,7 +316,9 @@ def _plan_room_view(rig: Rig, view: ViewSpec, take: Take, seed: int) -> ViewPlan
     # Aim at the room centre (at look-at height) unless the view fixes pan or tilt.
     across = math.hypot(rx, ry)
     pan = view.azimuth_deg if view.azimuth_deg is not None else math.degrees(math.atan2(-ry, -rx))
-    tilt = view.tilt_deg if view.tilt_deg is not None else math.degrees(math.atan2(height - rig.look_at_height_m, across))
+    tilt = (
+        view.tilt_deg if view.tilt_deg is not None else math.degrees(math.atan2(height - rig.look_at_height_m, across))
+    )
     placement = {
         "mode": "room", "room_position_m": [rx, ry], "position_jitter_m": [dx, dy], "pan_deg": pan + pan_jitter,
         "tilt_deg": tilt + tilt_jitter, "pan_jitter_deg": pan_jitter, "tilt_jitter_deg": tilt_jitter,
@@ -414,5 +416,9 @@ def _room_camera(view: ViewPlan, take: Take) -> tuple[np.ndarray, np.ndarray]:
     cx, cy = float(take.path_center[0]), float(take.path_center[1])
     h = view.height_m
     position = (cx + rx, cy + ry, h)
-    target = (position[0] + math.cos(tilt) * math.cos(pan), position[1] + math.cos(tilt) * math.sin(pan), h - math.sin(tilt))
+    target = (
+        position[0] + math.cos(tilt) * math.cos(pan),
+        position[1] + math.cos(tilt) * math.sin(pan),
+        h - math.sin(tilt),
+    )
     return look_at(position, target)

@@ -250,9 +250,9 @@ def takes_for_sequence(
             spans=tuple(spans), gender=motion.gender, labels=labels, path_center=path.path_center,
             path_radius=path.path_radius, heading_deg=path.heading_deg, capture_setup=setup,
             capture_replication=replication,
-        )  # fmt: skip
+        )
         for repetition in range(settings.repetitions)
-    ]
+    ]  # fmt: skip
 
 
 def _collect_takes(

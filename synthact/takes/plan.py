@@ -155,9 +155,9 @@ def build_plan(config: dict[str, Any]) -> list[ShardPlan]:
             name=name, split=split, views=tuple(v.name for v in rig.views),
             window_frames=int(config["render"]["window_frames"]), plan_key=key,
             takes=tuple(plan_take(take, rig, config["seed"]) for take in members),
-        )  # fmt: skip
+        )
         for name, split, members in group_into_shards(takes, int(config["plan"]["frames_per_shard"]))
-    ]
+    ]  # fmt: skip
     for shard in shards:
         shard.write(paths.shard_plan(shard.name))
     summary = {
