@@ -215,11 +215,12 @@ def concat_videos(parts: list[EncodedVideo]) -> EncodedVideo:
             raise ValueError("concat_videos: parts differ in codec or size, or one starts without a keyframe")
     starts = np.cumsum([0] + [len(p.data) for p in parts])
     frames = np.cumsum([0] + [p.num_frames for p in parts])
-    offsets = np.concatenate([p.offsets[:-1] + s for p, s in zip(parts, starts)] + [starts[-1:]])
+    # starts and frames end with the totals, one entry more than parts
+    offsets = np.concatenate([p.offsets[:-1] + s for p, s in zip(parts, starts, strict=False)] + [starts[-1:]])
     return EncodedVideo(
         codec=first.codec, width=first.width, height=first.height,
         data=np.concatenate([p.data for p in parts]), offsets=offsets.astype(np.int64),
-        pts=np.concatenate([p.pts + f for p, f in zip(parts, frames)]),
+        pts=np.concatenate([p.pts + f for p, f in zip(parts, frames, strict=False)]),
         keyframe=np.concatenate([p.keyframe for p in parts]), settings=first.settings,
     )  # fmt: skip
 

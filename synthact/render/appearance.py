@@ -118,7 +118,7 @@ class AppearanceRanges:
         """
         if set(self.clothing_patterns) >= set(PATTERNS):
             return tuple(base)
-        kept = [p if name in self.clothing_patterns else 0.0 for name, p in zip(PATTERNS, base)]
+        kept = [p if name in self.clothing_patterns else 0.0 for name, p in zip(PATTERNS, base, strict=True)]
         if sum(kept) <= 0.0:
             kept = [1.0 if name in self.clothing_patterns else 0.0 for name in PATTERNS]
         total = sum(kept)
@@ -187,7 +187,10 @@ class Appearance:
     texture: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict (tuples become lists); no ``room`` key outdoors, no ``texture`` key without one."""
+        """Plain JSON-serialisable dict (tuples become lists).
+
+        No ``room`` key outdoors, no ``texture`` key without one.
+        """
         out = _lists(asdict(self))
         for key in ("room", "texture"):
             if out[key] is None:

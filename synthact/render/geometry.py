@@ -265,9 +265,9 @@ class GeometryScene:
         self,
         vertices: np.ndarray,
         cameras: Camera | Sequence[Camera],
-        appearance: Appearance | None = None,
+        appearance: Appearance | None = None,  # noqa: ARG002  BlenderScene.render_clip's signature
         progress: Callable[[int], None] | None = None,
-        seed: int = 0,
+        seed: int = 0,  # noqa: ARG002  BlenderScene.render_clip's signature
         room_origin: tuple[float, float] = (0.0, 0.0),
     ):
         """Label passes of every frame; ``appearance`` and ``seed`` are unused (no RGB, no noise).

@@ -142,7 +142,7 @@ class Rig:
         """Whether takes draw a setup, a facing or a turn shared by their views."""
         return bool(self.setups or self.facing or self.facing_jitter_deg)
 
-    def K(self, hfov_deg: float | None = None) -> np.ndarray:
+    def K(self, hfov_deg: float | None = None) -> np.ndarray:  # noqa: N802  K: the intrinsic matrix, as in the papers
         return intrinsics(self.width, self.height, self.hfov_deg if hfov_deg is None else hfov_deg)
 
 
@@ -355,7 +355,7 @@ def smooth_path(xy: np.ndarray, sigma_frames: float) -> np.ndarray:
     xy = np.asarray(xy, dtype=np.float64)
     if sigma_frames <= 0 or len(xy) < 2:
         return xy.copy()
-    radius = int(math.ceil(3 * sigma_frames))
+    radius = math.ceil(3 * sigma_frames)
     offsets = np.arange(-radius, radius + 1)
     weights = np.exp(-0.5 * (offsets / sigma_frames) ** 2)
     weights /= weights.sum()

@@ -137,7 +137,7 @@ def read_sequences(settings: IndexSettings, bad: _BadInputs) -> list[BabelSequen
         path = settings.babel_dir / name
         try:
             found = load_babel_file(
-                path, on_error=lambda sid, exc: bad(exc, str(path), f"sid {sid}"), dense_types=dense_types
+                path, on_error=lambda sid, exc, path=path: bad(exc, str(path), f"sid {sid}"), dense_types=dense_types
             )
         except LabelFileError as exc:
             bad(exc, str(path), "whole file")

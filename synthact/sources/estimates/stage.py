@@ -182,7 +182,7 @@ def _convert_video(video: str, tracks: list[Track], converter: Converter, settin
                    fitted, csv_labels: CsvLabels | None, report: EstimatesReport, entries: dict,
                    splits: dict) -> None:  # fmt: skip
     fps = next((t.fps for t in tracks if t.fps), settings.fps)
-    kept, choice = choose_tracks(tracks, settings.tracks, int(round(settings.max_gap_s * fps)))
+    kept, choice = choose_tracks(tracks, settings.tracks, round(settings.max_gap_s * fps))
     choice["gaps"] = [g.report(fps) for g in choice["gaps"]]
     report.videos[video] = {"estimator": tracks[0].estimator, "fps": fps, **choice}
     base = sample_name(settings.labels, video)
