@@ -300,7 +300,7 @@ def test_labelled_span_is_the_union_with_short_gaps_merged() -> None:
     # 2.0 -> 2.1 s is a 3-frame gap: merged with a 1 s limit; 3.0 -> 5.0 s is 60 frames: kept apart.
     assert take_spans(labels, 30.0, 300, "labelled", 30) == [(0, 90), (150, 180), (270, 300)]
     assert take_spans(labels, 30.0, 300, "labelled", 0) == [(0, 60), (63, 90), (150, 180), (270, 300)]
-    with pytest.raises(ValueError, match="render.span"):
+    with pytest.raises(ValueError, match=r"render\.span"):
         take_spans(labels, 30.0, 300, "chunks", 0)
 
 

@@ -249,7 +249,7 @@ def test_preset_ntu_accepts_estimates_and_labels_from_the_names(tmp_path, models
     assert Path(effective_motion(config)["babel_dir"]).parts[-2:] == ("labels", "xsub")
     smarthome = estimates_config(tmp_path, models, estimates_labels="", preset="smarthome")
     assert Path(effective_motion(smarthome)["babel_dir"]).parts[-2:] == ("labels", "cs")
-    with pytest.raises(ConfigError, match="motion.estimates_labels: required"):
+    with pytest.raises(ConfigError, match=r"motion\.estimates_labels: required"):
         effective_motion(estimates_config(tmp_path, models, estimates_labels=""))
 
 
@@ -311,7 +311,7 @@ def test_unknown_format_names_the_files_found(tmp_path, models):
     ):
         find_estimate_files(tmp_path / "estimates")
     write_labels(tmp_path / "labels.csv", [])
-    with pytest.raises(ConfigError, match="motion.estimates_dir: no output of any estimator"):
+    with pytest.raises(ConfigError, match=r"motion\.estimates_dir: no output of any estimator"):
         run_fit(estimates_config(tmp_path, models))
 
 

@@ -73,7 +73,7 @@ def test_vertex_normals_of_a_sphere_point_outwards() -> None:
 
 
 def test_engine_setting_picks_the_renderer() -> None:
-    verts, faces, parts = toy_body()
+    _, faces, parts = toy_body()
     settings = settings_from_config({"engine": "GEOMETRY", "width": 32, "height": 24})
     assert isinstance(render_scene(settings, faces, parts), GeometryScene)
     with pytest.raises(ValueError, match="engine"):

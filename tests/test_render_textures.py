@@ -113,7 +113,7 @@ def test_texture_assets_from_the_config(demo_body, tmp_path: Path) -> None:
         {"textures_dir": str(tmp_path / "tex"), "uv_file": str(uv_path)}, faces
     )
     assert face_uv.shape == (len(faces), 3, 2) and folder == tmp_path / "tex" and len(names) == 2
-    with pytest.raises(ValueError, match="randomize.uv_file is needed"):
+    with pytest.raises(ValueError, match=r"randomize\.uv_file is needed"):
         textures.texture_assets({"textures_dir": str(tmp_path / "tex")}, faces)
     with pytest.raises(FileNotFoundError, match="uv_file"):
         textures.texture_assets({"textures_dir": str(tmp_path / "tex"), "uv_file": str(tmp_path / "no.obj")}, faces)
