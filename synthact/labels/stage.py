@@ -35,7 +35,7 @@ def official_classes(config: dict[str, Any]) -> tuple[str, ...] | None:
 
 def planned_takes(paths: RunPaths) -> list[tuple[Take, str]]:
     """(take, shard name) of every planned take, in plan order."""
-    out = []
+    out: list[tuple[Take, str]] = []
     for shard in read_plan(paths.plan)["shards"]:
         plan = ShardPlan.read(paths.shard_plan(shard["name"]))
         out.extend((t.take, plan.name) for t in plan.takes)

@@ -136,9 +136,9 @@ def read_sequences(settings: IndexSettings, bad: _BadInputs) -> list[BabelSequen
     for name in names:
         path = settings.babel_dir / name
         try:
-            found = load_babel_file(
-                path, on_error=lambda sid, exc, path=path: bad(exc, str(path), f"sid {sid}"), dense_types=dense_types
-            )
+            # load_babel_file calls on_error before it returns, so the lambda sees this iteration's path.
+            on_error = lambda sid, exc: bad(exc, str(path), f"sid {sid}")  # noqa: B023, E731
+            found = load_babel_file(path, on_error=on_error, dense_types=dense_types)
         except LabelFileError as exc:
             bad(exc, str(path), "whole file")
             continue

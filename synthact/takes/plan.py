@@ -127,7 +127,7 @@ def group_into_shards(takes: list[Take], frames_per_shard: int) -> list[tuple[st
     for take in takes:
         by_split[take.split].append(take)
     order = sorted(by_split, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER), s))
-    shards = []
+    shards: list[tuple[str, str, list[Take]]] = []
     for split in order:
         groups = balanced_groups(by_split[split], frames_per_shard)
         shards.extend((shard_name(split, i, len(groups)), split, group) for i, group in enumerate(groups))

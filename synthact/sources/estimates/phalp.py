@@ -57,7 +57,7 @@ def read(path: Path) -> list[Track]:
 def _frame_order(data: dict) -> list:
     """Frame keys in video order: by their ``time`` entry when every frame has one."""
     names = list(data)
-    times = [frame.get("time") if isinstance(frame, dict) else None for frame in data.values()]
+    times: list[Any] = [frame.get("time") if isinstance(frame, dict) else None for frame in data.values()]
     if all(isinstance(t, (int, float, np.integer, np.floating)) for t in times):
         return [name for _, name in sorted(zip(times, names, strict=True), key=lambda pair: pair[0])]
     return sorted(names, key=str)
