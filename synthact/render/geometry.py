@@ -43,6 +43,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,18 +52,21 @@ from synthact.render import room as room_layout
 from synthact.render.appearance import Appearance
 from synthact.render.cameras import Camera
 
+if TYPE_CHECKING:  # torch is imported on first use: a Cycles-only run never loads it
+    import torch
+
 GROUND_HALF_SIZE_M = 100.0  # as blender.py's ground plane
 _CEILING = ((0.0, 0.0, room_layout.WALL_HEIGHT_M + 0.05),
             (room_layout.ROOM_SIZE_M[0] + 0.2, room_layout.ROOM_SIZE_M[1] + 0.2, 0.1))  # fmt: skip
 
 
-def _torch():
+def _torch() -> ModuleType:
     import torch
 
     return torch
 
 
-def torch_float64():
+def torch_float64() -> torch.dtype:
     return _torch().float64
 
 
