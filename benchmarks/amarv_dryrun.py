@@ -64,8 +64,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 
@@ -204,7 +204,8 @@ from synthact.takes.plan import build_plan
 config = load_config({config!r})
 start, cpu = time.perf_counter(), time.process_time()
 shards = build_plan(config)
-print(json.dumps({{"plan_seconds": time.perf_counter() - start, "plan_cpu": time.process_time() - cpu, "shards": len(shards)}}))
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({{"plan_seconds": wall, "plan_cpu": cpu, "shards": len(shards)}}))
 """
 
 
@@ -237,12 +238,20 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sequences", type=int, default=AMARV_SEQUENCES, help="sequences (default: %(default)s, BABEL)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sequences", type=int, default=AMARV_SEQUENCES, help="sequences (default: %(default)s, BABEL)"
+    )
     parser.add_argument("--repetitions", type=int, default=3, help="takes per sequence (default: %(default)s, AMARV)")
-    parser.add_argument("--frames-per-shard", type=int, default=30000, help="plan.frames_per_shard (default: %(default)s)")
+    parser.add_argument(
+        "--frames-per-shard", type=int, default=30000, help="plan.frames_per_shard (default: %(default)s)"
+    )
     parser.add_argument("--views", type=int, default=4, help="views per take (default: %(default)s)")
-    parser.add_argument("--val-fraction", type=float, default=0.15, help="share of sequences in val (default: %(default)s)")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.15, help="share of sequences in val (default: %(default)s)"
+    )
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", type=Path, help="use this folder (kept) instead of a temporary one")
@@ -276,7 +285,8 @@ def _benchmark(args: argparse.Namespace, root: Path) -> int:
     # 1. The take table, and the index report: both are outputs of rule index.
     paths.take_table.parent.mkdir(parents=True, exist_ok=True)
     if args.reuse_table and paths.take_table.exists():
-        num_takes = sum(1 for _ in open(paths.take_table))
+        with paths.take_table.open() as table:
+            num_takes = sum(1 for _ in table)
         print(f"take table: reusing {num_takes:,} takes")
     else:
         start = time.perf_counter()
@@ -301,8 +311,9 @@ def _benchmark(args: argparse.Namespace, root: Path) -> int:
     num_shards = plan_result["shards"]
     plan_bytes = sum(f.stat().st_size for f in (paths.plan.parent / "shards").iterdir())
     num_frames = json.loads(paths.plan.read_text())["num_frames"]
-    print(f"plan: {num_shards:,} shards in {plan_result['plan_seconds']:.1f} s ({plan_result['plan_cpu']:.1f} s CPU; "
-          f"{plan_wall:.1f} s with start-up), peak {plan_mb:.0f} MB; shard documents {plan_bytes / 2**20:.0f} MB")  # fmt: skip
+    print(f"plan: {num_shards:,} shards in {plan_result['plan_seconds']:.1f} s "
+          f"({plan_result['plan_cpu']:.1f} s CPU; {plan_wall:.1f} s with start-up), peak {plan_mb:.0f} MB; "
+          f"shard documents {plan_bytes / 2**20:.0f} MB")  # fmt: skip
 
     # 3. The dry-run, from the repository root, as users run it: the Snakefile
     # and its rules use paths relative to it (config.yaml, which a --configfile
@@ -339,7 +350,9 @@ def _benchmark(args: argparse.Namespace, root: Path) -> int:
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
     ok = dry_wall <= TARGET_SECONDS and dry_mb <= TARGET_MB
-    print(f"\ntarget (dry-run <= {TARGET_SECONDS:.0f} s and <= {TARGET_MB / 1024:.0f} GiB): {'met' if ok else 'NOT met'}")
+    print(
+        f"\ntarget (dry-run <= {TARGET_SECONDS:.0f} s and <= {TARGET_MB / 1024:.0f} GiB): {'met' if ok else 'NOT met'}"
+    )
     return 0 if ok else 1
 
 

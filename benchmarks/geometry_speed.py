@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.render_speed import camera_for, posed_demo_clip  # noqa: E402
+from benchmarks.render_speed import camera_for, posed_demo_clip
 
 
 def _cpu_seconds() -> float:
@@ -52,8 +52,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4, help="Cycles samples")
     parser.add_argument("--device", default="CPU", help="GEOMETRY device: CPU, or CUDA for the GPU")
     parser.add_argument("--geometry-threads", type=int, default=1,
-                        help="torch CPU threads of GEOMETRY (0: torch's default). One per task is the efficient "
-                             "setting: the work per frame is small and extra threads spin on a busy machine")  # fmt: skip
+                        help="torch CPU threads of GEOMETRY (0: torch's default). One per task is the "
+                             "efficient setting: the work per frame is small and extra threads spin on a busy "
+                             "machine")  # fmt: skip
     args = parser.parse_args()
 
     from synthact.body.skeleton import vertex_parts
@@ -86,8 +87,8 @@ def main() -> None:
         over_mm = int((gap > 1e-3).sum())
         parts_ok = (out.parts[both] == ref.parts[both]).mean()
         print(f"| {size} | {cycles_s:.3f} | {geo_s:.4f} | {cycles_s / geo_s:.0f}x | {cycles_cpu:.3f} / {geo_cpu:.4f} | "
-              f"{cycles_cpu / geo_cpu:.0f}x | {iou:.4f} | {depth_mm:.2f} / {depth_med_mm:.3f} | {over_mm} of {both.sum()} | "
-              f"{100 * parts_ok:.3f} % |", flush=True)  # fmt: skip
+              f"{cycles_cpu / geo_cpu:.0f}x | {iou:.4f} | {depth_mm:.2f} / {depth_med_mm:.3f} | "
+              f"{over_mm} of {both.sum()} | {100 * parts_ok:.3f} % |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -73,8 +73,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         motion = {"amass_root": str(root / "amass"), "babel_dir": str(root / "babel"),
-                  "body_model_dir": str(root / "body_models"), "babel_files": ["train.json", "val.json", "extra_train.json"]}  # fmt: skip
-        generate_demo_inputs(validate_config({"demo": {"data_dir": str(root), "sequences": args.sequences}, "motion": motion}))
+                  "body_model_dir": str(root / "body_models"),
+                  "babel_files": ["train.json", "val.json", "extra_train.json"]}  # fmt: skip
+        generate_demo_inputs(
+            validate_config({"demo": {"data_dir": str(root), "sequences": args.sequences}, "motion": motion})
+        )
         extra = add_second_annotator(root / "babel")
         config = validate_config({"motion": motion, "clips": {"fps": args.fps}})
         build_index(config, root / "takes.jsonl", root / "report.json")
@@ -86,7 +89,7 @@ def main() -> None:
     old = sum(c.num_frames for c in chunks)
     covered = np.zeros(needed, bool)
     offsets = np.cumsum([0] + [t.num_sequence_frames for t in takes])
-    for take, offset in zip(takes, offsets):
+    for take, offset in zip(takes, offsets, strict=False):  # offsets has one entry more
         for c in take_chunks(take, max_frames, 1):
             covered[offset + c.frame_start : offset + c.frame_stop] = True
     labels = sum(len(t.labels) for t in takes)

@@ -12,10 +12,11 @@ the steady-state seconds per frame. Candidates vary samples, OpenImageDenoise
 
 Each candidate is a token ``S[dn][ad][bB][fF]``: samples, then ``dn``
 (denoise), ``ad`` (adaptive), ``b4`` (max bounces 4), ``f1.0`` (filter
-width), ``pfast`` / ``pnone`` (OIDN's guide prefilter; default accurate). The reference keeps every other setting at its default (12 bounces,
-1.5 px filter), so bounce and filter candidates are scored on what they
-change. ``--json`` writes the rows too. Wall-clock on a shared machine:
-compare rows of one run, not runs.
+width), ``pfast`` / ``pnone`` (OIDN's guide prefilter; default accurate).
+The reference keeps every other setting at its default (12 bounces, 1.5 px
+filter), so bounce and filter candidates are scored on what they change.
+``--json`` writes the rows too. Wall-clock on a shared machine: compare rows
+of one run, not runs.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.render_speed import camera_for, posed_demo_clip  # noqa: E402
+from benchmarks.render_speed import camera_for, posed_demo_clip
 
 DEFAULT_CANDIDATES = ("1", "4", "16", "1dn", "2dn", "4dn", "8dn", "16dn", "4dnb4", "16dnb6", "16dnad", "4dnf1.0", "64")
 _TOKEN = re.compile(r"^(\d+)(dn)?(ad)?(?:b(\d+))?(?:f([\d.]+))?(?:p(fast|none))?$")
@@ -153,12 +154,13 @@ def main() -> None:
     rows = []
     for c in candidates:
         rgb, seconds, cpu_seconds = render(c, model, posed, camera, appearance, width, height, args.threads)
-        p = float(np.mean([psnr(a, b) for a, b in zip(rgb, reference)]))
-        s = float(np.mean([ssim(a, b) for a, b in zip(rgb, reference)]))
+        p = float(np.mean([psnr(a, b) for a, b in zip(rgb, reference, strict=True)]))
+        s = float(np.mean([ssim(a, b) for a, b in zip(rgb, reference, strict=True)]))
         rows.append({**c.__dict__, "seconds_per_frame": seconds, "cpu_seconds_per_frame": cpu_seconds,
                      "psnr_db": p, "ssim": s})  # fmt: skip
         print(f"| {c.name} | {c.samples} | {'on' if c.denoise else 'off'} | {'on' if c.adaptive else 'off'} | "
-              f"{c.bounces} | {c.filter_width} | {seconds:.3f} | {cpu_seconds:.3f} | {p:.2f} | {s:.4f} |", flush=True)  # fmt: skip
+              f"{c.bounces} | {c.filter_width} | {seconds:.3f} | {cpu_seconds:.3f} | {p:.2f} | {s:.4f} |",
+              flush=True)  # fmt: skip
     if args.json:
         tmp_path = args.json.with_name(f".{args.json.name}.tmp")
         tmp_path.write_text(json.dumps({"size": [width, height], "frames": args.frames, "rows": rows}, indent=1))

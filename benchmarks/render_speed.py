@@ -82,8 +82,8 @@ def main() -> None:
             started = time.perf_counter()
             scene.render_clip(posed.vertices, camera, appearance, seed=0)
             per_frame = (time.perf_counter() - started) / len(posed.vertices)
-            print(f"{width}x{height}, {samples} samples: scene build {build_s:.2f} s, "
-                  f"{per_frame:.3f} s/frame over {len(posed.vertices)} frames ({1 / per_frame:.1f} frames/s)")  # fmt: skip
+            print(f"{width}x{height}, {samples} samples: scene build {build_s:.2f} s, {per_frame:.3f} s/frame "
+                  f"over {len(posed.vertices)} frames ({1 / per_frame:.1f} frames/s)")  # fmt: skip
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this task: {peak_mb:.0f} MB")
 

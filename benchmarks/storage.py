@@ -36,9 +36,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from synthact.codecs import depth as depth_codec  # noqa: E402
-from synthact.codecs import normals as normals_codec  # noqa: E402
-from synthact.codecs import storage, video  # noqa: E402
+from synthact.codecs import depth as depth_codec
+from synthact.codecs import normals as normals_codec
+from synthact.codecs import storage, video
 
 SURREAL_BYTES = 14.8e3
 WINDOW = 16
@@ -255,7 +255,9 @@ def main() -> None:
         surreal = ("rgb", "depth", "parts", "keypoints_2d", "keypoints_visible", "joints_cam")
         so = sum(old[x] for x in surreal) / n
         sn = {c: sum(new[c][x] for x in surreal) / n for c in new}
-        print(f"  RGB+depth+seg+joints    {kb(so)}   {kb(sn['gzip'])}   {kb(sn['zstd'])}   (SURREAL {kb(SURREAL_BYTES)})")
+        print(
+            f"  RGB+depth+seg+joints    {kb(so)}   {kb(sn['gzip'])}   {kb(sn['zstd'])}   (SURREAL {kb(SURREAL_BYTES)})"
+        )
         total = {c: sum(v.values()) / n for c, v in new.items()}
         print(f"  all modalities          {kb(sum(old.values()) / n)}   {kb(total['gzip'])}   {kb(total['zstd'])}")
         if n >= WINDOW:
@@ -263,7 +265,9 @@ def main() -> None:
             for comp in storage.COMPRESSORS:
                 for what in (("rgb",), ("depth",), ("rgb", "depth")):
                     mean, p95, cpu = time_windows(Path(tmp) / f"new-{comp}.h5", n, args.reads, what)
-                    print(f"  {'+'.join(what):10s} {comp}: CPU {cpu:5.2f} ms; wall mean {mean:5.2f} ms, p95 {p95:5.2f} ms")
+                    print(
+                        f"  {'+'.join(what):10s} {comp}: CPU {cpu:5.2f} ms; wall mean {mean:5.2f} ms, p95 {p95:5.2f} ms"
+                    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from synthact.render.cameras import Camera, intrinsics, look_at, project, to_camera, vertical_fov_deg
-from synthact.render.rig import Rig, Setup, ViewSpec, min_distance, plan_views, smooth_path, view_cameras
+from synthact.render.rig import Setup, ViewSpec, min_distance, plan_views, smooth_path, view_cameras
 from synthact.takes.records import Take
 from tests.fixtures.takes import cameras_at_rest, make_rig, make_take
 
@@ -141,7 +141,7 @@ def test_room_views_stand_fixed_in_the_room_with_their_own_pan_and_tilt():
     )
     rig = make_rig(views=views, mode="room", azimuth_jitter_deg=0.0)
     take = make_take(path_center=(1.0, -2.0))
-    (aimed_plan, _, aimed), (fixed_plan, _, fixed) = cameras_at_rest(rig, take, seed=0)
+    (_, _, aimed), (fixed_plan, _, fixed) = cameras_at_rest(rig, take, seed=0)
     assert np.allclose(aimed.position, (3.0, -2.0, 2.4)) and np.allclose(fixed.position, (1.0, -5.0, 2.0))
     centre = np.array([*take.path_center, rig.look_at_height_m])
     assert np.allclose(project(to_camera(centre[None], aimed), aimed.K)[0], (160, 120))
@@ -177,7 +177,8 @@ def test_a_source_capture_id_picks_the_setup_and_facing():
     rig = make_rig(views=(ViewSpec("mid", 0.0), ViewSpec("left", 45.0), ViewSpec("right", -45.0)),
                    setups=(Setup(0.5, 4.5), Setup(2.7, 2.0)), facing=("left", "right"))  # fmt: skip
     draws = plan_views(rig, make_take(capture_setup=2, capture_replication=2), seed=0)[0].placement["take"]
-    assert (draws["setup"], draws["setup_from"], draws["facing"], draws["facing_from"]) == (1, "source", "right", "source")
+    got = (draws["setup"], draws["setup_from"], draws["facing"], draws["facing_from"])
+    assert got == (1, "source", "right", "source")
 
 
 def test_a_drawn_lens_goes_into_k_and_the_framing():
@@ -192,14 +193,17 @@ def test_a_drawn_lens_goes_into_k_and_the_framing():
         lenses.add(round(hfov, 6))
     assert len(lenses) == 4  # each view its own
     again = cameras_at_rest(rig, take, seed=2)
-    assert [v.placement["hfov_deg"] for v, _, _ in again] == [v.placement["hfov_deg"] for v, _, _ in cameras_at_rest(rig, take, seed=2)]
+    assert [v.placement["hfov_deg"] for v, _, _ in again] == [
+        v.placement["hfov_deg"] for v, _, _ in cameras_at_rest(rig, take, seed=2)
+    ]
 
 
 def test_min_person_share_brings_far_cameras_closer_but_keeps_the_body_in_frame():
     take = make_take(path_radius=0.0)
     far = make_rig(distance_m=(9.0, 10.0))
     near = make_rig(distance_m=(9.0, 10.0), min_person_share=0.5)
-    for (_, far_path, _), (_, near_path, camera) in zip(cameras_at_rest(far, take, 0), cameras_at_rest(near, take, 0)):
+    pairs = zip(cameras_at_rest(far, take, 0), cameras_at_rest(near, take, 0), strict=True)
+    for (_, far_path, _), (_, near_path, camera) in pairs:
         assert far_path.distance_m >= 9.0
         person_px = camera.K[1, 1] * 1.7 / near_path.distance_m
         assert person_px >= 0.5 * 240 - 1e-6 and near_path.distance_m < far_path.distance_m

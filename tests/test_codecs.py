@@ -138,9 +138,7 @@ def frames() -> np.ndarray:
 
 
 @pytest.mark.parametrize(("settings", "min_psnr"), CODEC_CASES, ids=CASE_IDS)
-def test_video_round_trip_quality_and_index(
-    frames: np.ndarray, settings: video.VideoSettings, min_psnr: float
-) -> None:
+def test_video_round_trip_quality_and_index(frames: np.ndarray, settings: video.VideoSettings, min_psnr: float) -> None:
     coded = video.encode_video(frames, settings)
     assert coded.num_frames == len(frames) and coded.offsets[-1] == len(coded.data)
     assert sorted(coded.pts) == list(range(len(frames)))
@@ -260,12 +258,12 @@ def test_codecs_on_a_real_render() -> None:
     """Blender's own frames through every codec: the bounds hold on real data."""
     from synthact.render.appearance import sample_appearance
     from synthact.render.blender import BlenderScene, RenderSettings, available_hdris
-    from tests.test_render_blender import _walk, make_camera, toy_body
+    from tests.fixtures.render_scene import make_camera, toy_body, walk
 
     verts, faces, parts = toy_body()
     cam = make_camera((0.0, -4.0, 1.2), (0.0, 0.0, 1.1), 70.0, 64, 48)  # the horizon in view
     with BlenderScene(RenderSettings(width=64, height=48, samples=2), faces, parts) as scene:
-        out = scene.render_clip(_walk(verts, 10), cam, sample_appearance(3, available_hdris()), seed=1)
+        out = scene.render_clip(walk(verts, 10), cam, sample_appearance(3, available_hdris()), seed=1)
     assert out.mask.any() and (out.depth > depth.LINEAR_MAX_M).any()  # the person and the far ground
     back = depth.decode_depth(depth.encode_depth(out.depth))
     assert np.abs(back - out.depth)[out.mask].max() <= 0.0005 + 2e-6

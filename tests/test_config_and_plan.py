@@ -33,8 +33,10 @@ def test_defaults_are_filled_and_valid():
         ({"clips": {"max_seconds": 5}}, "clips"),  # moved to labels.chunk_seconds
         ({"labels": {"protocols": ["babel-chunks-90"]}}, "labels.protocols"),
         ({"render": {"span": "chunks"}}, "render.span"),
-        ({"rig": {"mode": "room", "camera_motion": "follow", "views": [{"name": "a", "position_m": [0, 0]}]}},
-         "rig.camera_motion"),
+        (
+            {"rig": {"mode": "room", "camera_motion": "follow", "views": [{"name": "a", "position_m": [0, 0]}]}},
+            "rig.camera_motion",
+        ),
         ({"rig": {"distance_m": [5.0, 3.0]}}, "rig.distance_m"),
         ({"rig": {"views": [{"name": "a", "azimuth_deg": 0}, {"name": "a", "azimuth_deg": 9}]}}, "rig.views"),
     ],
@@ -96,7 +98,11 @@ def test_build_plan_writes_typed_shard_plans_and_seeds(tmp_path):
     write_take_table(paths.take_table, [make_take(take_id=f"t{i}") for i in range(3)])
     shards = build_plan(config)
     plan = json.loads(paths.plan.read_text())
-    assert [s["name"] for s in plan["shards"]] == [s.name for s in shards] == ["train-00000-of-00002", "train-00001-of-00002"]
+    assert (
+        [s["name"] for s in plan["shards"]]
+        == [s.name for s in shards]
+        == ["train-00000-of-00002", "train-00001-of-00002"]
+    )
     assert plan["num_frames"] == 90 and plan["plan_key"] == stage_key(config, "plan")
     doc = ShardPlan.read(paths.shard_plan("train-00000-of-00002"))
     assert doc == shards[0] and doc.views == ("front", "left", "back", "right") and doc.window_frames == 300

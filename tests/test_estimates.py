@@ -164,7 +164,7 @@ def test_smoothing_is_configurable_and_costs_little_on_clean_motion(tmp_path, mo
 
 
 def test_two_tracks_and_a_gap_keep_the_longest_and_report_the_gap(tmp_path, models, body, truth):
-    write_phalp(tmp_path / "estimates", truth, hole=range(10, 13), second_track=range(0, 20))
+    write_phalp(tmp_path / "estimates", truth, hole=range(10, 13), second_track=range(20))
     write_labels(tmp_path / "labels.csv", [("clip", 0, 10, "walk", "train")])
     report = run_fit(estimates_config(tmp_path, models))
     video = report.videos["clip"]
@@ -180,7 +180,7 @@ def test_two_tracks_and_a_gap_keep_the_longest_and_report_the_gap(tmp_path, mode
 
 
 def test_a_long_gap_cuts_the_track_and_every_track_can_be_its_own_actor(tmp_path, models, truth):
-    write_phalp(tmp_path / "estimates", truth, hole=range(30, 40), second_track=range(0, 20))
+    write_phalp(tmp_path / "estimates", truth, hole=range(30, 40), second_track=range(20))
     write_labels(tmp_path / "labels.csv", [("clip", 0, 10, "walk", "train")])
     report = run_fit(estimates_config(tmp_path, models, estimates={"max_gap_s": 0.2, "tracks": "all"}))
     video = report.videos["clip"]
@@ -191,7 +191,7 @@ def test_a_long_gap_cuts_the_track_and_every_track_can_be_its_own_actor(tmp_path
 
 def test_stitch_joins_a_track_that_continues_under_a_new_id(tmp_path, models, body, truth):
     """PHALP loses the person at frames 20-21 and calls them tid 3 from frame 22 on."""
-    path = write_phalp(tmp_path / "estimates", truth, hole=range(20, 22), second_track=range(0, 20))
+    path = write_phalp(tmp_path / "estimates", truth, hole=range(20, 22), second_track=range(20))
     frames = joblib.load(path)
     for index, frame in enumerate(frames.values()):
         if index >= 22:
@@ -215,7 +215,7 @@ def test_stitch_joins_a_track_that_continues_under_a_new_id(tmp_path, models, bo
 
 def test_csv_labels_become_babel_frame_labels_shifted_to_the_motion(tmp_path, models, truth):
     estimates = tmp_path / "estimates"
-    write_phalp(estimates, truth, hole=range(0, 6))  # the person appears at frame 6 = 0.2 s
+    write_phalp(estimates, truth, hole=range(6))  # the person appears at frame 6 = 0.2 s
     write_labels(tmp_path / "labels.csv", [("clip", 0.5, 1.0, "walk", "val"), ("clip", 1.2, 9.0, "jump", "val"),
                                            ("other", 0, 1, "sit", "train")])  # fmt: skip
     config = estimates_config(tmp_path, models)
@@ -249,7 +249,7 @@ def test_preset_ntu_accepts_estimates_and_labels_from_the_names(tmp_path, models
     assert Path(effective_motion(config)["babel_dir"]).parts[-2:] == ("labels", "xsub")
     smarthome = estimates_config(tmp_path, models, estimates_labels="", preset="smarthome")
     assert Path(effective_motion(smarthome)["babel_dir"]).parts[-2:] == ("labels", "cs")
-    with pytest.raises(ConfigError, match="motion.estimates_labels: required"):
+    with pytest.raises(ConfigError, match=r"motion\.estimates_labels: required"):
         effective_motion(estimates_config(tmp_path, models, estimates_labels=""))
 
 
@@ -311,7 +311,7 @@ def test_unknown_format_names_the_files_found(tmp_path, models):
     ):
         find_estimate_files(tmp_path / "estimates")
     write_labels(tmp_path / "labels.csv", [])
-    with pytest.raises(ConfigError, match="motion.estimates_dir: no output of any estimator"):
+    with pytest.raises(ConfigError, match=r"motion\.estimates_dir: no output of any estimator"):
         run_fit(estimates_config(tmp_path, models))
 
 
@@ -351,7 +351,7 @@ def workflow_config(estimates_dir: Path, models) -> dict:
             "estimates_dir": str(estimates_dir),
             "body_model_dir": str(smplh_dir),
             "estimates": {"source_models_dir": str(sources.smpl.parent.parent)},
-        },  # fmt: skip
+        },
         "clips": {"fps": 5},
         "render": {"width": 64, "height": 48, "samples": 1},
     }

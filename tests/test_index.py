@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +33,13 @@ def test_every_labelled_sequence_becomes_a_whole_take(tmp_path: Path, capsys: py
         ("BMLrub/rub001/0000_treadmill_norm_poses.npz", "2", "val", ((0, 90),), 90),
         ("CMU/CMU/01/01_01_poses.npz", "1", "train", ((0, 180),), 180),
         ("DFaust/50002/50002_knees_poses.npz", "5", "train", ((0, 60),), 60),
-        ("Eyes_Japan_Dataset/Eyes_Japan_Dataset/kudo/jump-05-rope normal run-kudo_poses.npz", "4", "val", ((0, 60),), 60),
+        (
+            "Eyes_Japan_Dataset/Eyes_Japan_Dataset/kudo/jump-05-rope normal run-kudo_poses.npz",
+            "4",
+            "val",
+            ((0, 60),),
+            60,
+        ),
         ("KIT/3/walking_upstairs06_stageii.npz", "3", "train", ((0, 60),), 60),
         ("MPI_HDM05/dg/HDM_dg_01-02_01_120_poses.npz", "6", "train", ((0, 120),), 120),
     ]
@@ -45,7 +52,9 @@ def test_every_labelled_sequence_becomes_a_whole_take(tmp_path: Path, capsys: py
     # The source labels travel as given: seconds, categories, texts, annotators, files.
     cmu = by_sid["1"]
     assert [(lb.seg_id, lb.start_t, lb.end_t, lb.act_cat, lb.raw_label) for lb in cmu.labels] == [
-        ("w1", 0.0, 6.0, ("walk",), "walk forward"), ("v1", 2.0, 4.0, ("wave", "hand movements"), "wave hello")]
+        ("w1", 0.0, 6.0, ("walk",), "walk forward"),
+        ("v1", 2.0, 4.0, ("wave", "hand movements"), "wave hello"),
+    ]
     assert {lb.annotator for lb in cmu.labels} == {"anntr-frame-1"} and cmu.duration_s == 6.0
     assert [lb.whole_sequence for lb in by_sid["2"].labels] == [True]  # frame_ann null: the seq_ann
     assert {lb.label_file for lb in by_sid["5"].labels} == {"extra_train.json"}
@@ -120,7 +129,9 @@ def test_an_extra_entry_takes_the_dense_files_annotation_type(tmp_path: Path, de
     write_smplh_poses(world.amass / CMU, num_frames=480, fps=120.0)
     frames = [label("df", ["walk"], 0.0, 2.0)] if dense_has_frames else None
     world.add("train.json", dense_entry(1, CMU, 4.0, [label("ds", ["walk"])], frames))
-    world.add("extra_train.json", extra_entry(1, CMU, 4.0, [[label("xs", ["stand"])]], [[label("xf", ["run"], 0.0, 1.0)]]))
+    world.add(
+        "extra_train.json", extra_entry(1, CMU, 4.0, [[label("xs", ["stand"])]], [[label("xf", ["run"], 0.0, 1.0)]])
+    )
     _, (take,) = world.run()
     extra = {lb.seg_id for lb in take.labels if lb.label_file == "extra_train.json"}
     assert extra == ({"xf"} if dense_has_frames else {"xs"})

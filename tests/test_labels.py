@@ -24,7 +24,9 @@ def protocol_rows(world: World, protocol: str, settings: dict | None = None) -> 
 
 def test_babel_chunks_match_babels_protocol(tmp_path: Path) -> None:
     rows, _ = protocol_rows(good_world(tmp_path), "babel-chunks-all")
-    got = [(r.source, r.sequence_id, r.split, r.segment_id, r.chunk, r.frame_start, r.frame_stop, r.label) for r in rows]
+    got = [
+        (r.source, r.sequence_id, r.split, r.segment_id, r.chunk, r.frame_start, r.frame_stop, r.label) for r in rows
+    ]
     eyes = "Eyes_Japan_Dataset/Eyes_Japan_Dataset/kudo/jump-05-rope normal run-kudo_poses.npz"
     assert got == [
         ("BMLrub/rub001/0000_treadmill_norm_poses.npz", "2", "val", "j2", 0, 0, 90, "jog"),
@@ -112,7 +114,9 @@ def test_a_labelled_span_take_indexes_its_own_frames(tmp_path: Path) -> None:
     world = World(tmp_path)
     write_fake_smplh(tmp_path / "body")
     write_smplh_poses(world.amass / CMU, num_frames=1200, fps=120.0)
-    world.add("train.json", dense_entry(1, CMU, 10.0, [], [label("a", ["walk"], 0.5, 2.0), label("c", ["run"], 6.0, 7.0)]))
+    world.add(
+        "train.json", dense_entry(1, CMU, 10.0, [], [label("a", ["walk"], 0.5, 2.0), label("c", ["run"], 6.0, 7.0)])
+    )
     world.render.update(span="labelled", span_merge_gap_s=0.5)
     rows, _ = protocol_rows(world, "segments")
     spans = {r.segment_id: (r.frame_start, r.frame_stop, r.take_frame_start, r.take_frame_stop) for r in rows}

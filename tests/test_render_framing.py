@@ -32,4 +32,6 @@ def test_the_distance_cap_gives_the_person_the_stated_share() -> None:
     assert abs(ends[0, 1] - ends[1, 1]) == pytest.approx(0.5 * height, rel=1e-6)
     assert person_height_px(1.7, d, fy) == pytest.approx(60.0)
     # Issue 13's jog clip: 9.5 m away a 1.7 m person is under a quarter of 120 px; a 0.4 share caps it at 5.44 m.
-    assert person_height_px(1.7, 9.5, fy) < 30 and math.isclose(max_distance_for_share(1.7, fy, 120, 0.4), 5.44, rel_tol=0.01)
+    assert person_height_px(1.7, 9.5, fy) < 30 and math.isclose(
+        max_distance_for_share(1.7, fy, 120, 0.4), 5.44, rel_tol=0.01
+    )

@@ -73,7 +73,7 @@ def test_vertex_normals_of_a_sphere_point_outwards() -> None:
 
 
 def test_engine_setting_picks_the_renderer() -> None:
-    verts, faces, parts = toy_body()
+    _, faces, parts = toy_body()
     settings = settings_from_config({"engine": "GEOMETRY", "width": 32, "height": 24})
     assert isinstance(render_scene(settings, faces, parts), GeometryScene)
     with pytest.raises(ValueError, match="engine"):
@@ -115,7 +115,6 @@ def demo_take(tmp_path_factory):
 @pytest.mark.parametrize("scene_kind", ["outdoor", "room"])
 def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
     from synthact.render.blender import BlenderScene
-
     from synthact.render.cameras import project, to_camera
     from synthact.render.visibility import keypoint_visibility
 

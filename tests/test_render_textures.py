@@ -109,9 +109,11 @@ def test_texture_assets_from_the_config(demo_body, tmp_path: Path) -> None:
     textures.generate_textures(tmp_path / "tex", count=2, size=64)
     uv_path = tmp_path / "uv.obj"
     textures.write_uv_obj(uv_path, verts, faces, textures.cylinder_uv_layout(verts, faces, parts))
-    face_uv, folder, names = textures.texture_assets({"textures_dir": str(tmp_path / "tex"), "uv_file": str(uv_path)}, faces)
+    face_uv, folder, names = textures.texture_assets(
+        {"textures_dir": str(tmp_path / "tex"), "uv_file": str(uv_path)}, faces
+    )
     assert face_uv.shape == (len(faces), 3, 2) and folder == tmp_path / "tex" and len(names) == 2
-    with pytest.raises(ValueError, match="randomize.uv_file is needed"):
+    with pytest.raises(ValueError, match=r"randomize\.uv_file is needed"):
         textures.texture_assets({"textures_dir": str(tmp_path / "tex")}, faces)
     with pytest.raises(FileNotFoundError, match="uv_file"):
         textures.texture_assets({"textures_dir": str(tmp_path / "tex"), "uv_file": str(tmp_path / "no.obj")}, faces)

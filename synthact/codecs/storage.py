@@ -18,7 +18,14 @@ figures are in docs/ENCODINGS.md):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:  # h5py loads its C library; the codecs are imported where no shard is open
+    import h5py
+
+    from synthact.codecs.video import EncodedVideo
 
 GZIP_LEVEL = 4
 ZSTD_LEVEL = 9
@@ -63,7 +70,7 @@ def bitstream_options() -> dict:
 VIDEO_INDEX = ("offsets", "pts", "keyframe")
 
 
-def write_video(group, coded) -> None:
+def write_video(group: h5py.Group, coded: EncodedVideo) -> None:
     """Store an ``EncodedVideo`` in ``group``: ``data`` (uint8 bitstream),
     ``offsets``, ``pts``, ``keyframe`` datasets and the stream attributes."""
     group.create_dataset("data", data=coded.data, **bitstream_options())
@@ -72,12 +79,14 @@ def write_video(group, coded) -> None:
     group.attrs.update(coded.attrs())
 
 
-def read_video_index(group) -> dict[str, np.ndarray]:
+def read_video_index(group: h5py.Group) -> dict[str, np.ndarray]:
     """The small index arrays of a stored video; cache them per take-view."""
     return {name: group[name][()] for name in VIDEO_INDEX}
 
 
-def read_video_window(group, start: int, stop: int, index: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def read_video_window(
+    group: h5py.Group, start: int, stop: int, index: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
     """Frames [start, stop) of a video stored by ``write_video``, as (n, H, W, 3) uint8.
 
     Reads only the window's byte range of ``data`` (plus the index unless given).

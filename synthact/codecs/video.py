@@ -29,9 +29,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
+
+if TYPE_CHECKING:  # PyAV is imported on first use: JPEG and the readers' index need none of it
+    from collections.abc import Iterable
+
+    import av
 
 CODECS = ("h264", "av1", "jpeg")
 PIX_FMTS = ("yuv420p", "yuv444p")
@@ -134,11 +139,11 @@ class VideoEncoder:
         self._count = 0
         self._ctx = None if settings.codec == "jpeg" else self._open()
 
-    def _open(self):
+    def _open(self) -> av.VideoCodecContext:
         import av
 
         s = self.settings
-        ctx = av.CodecContext.create(_ENCODERS[s.codec], "w")
+        ctx = cast("av.VideoCodecContext", av.CodecContext.create(_ENCODERS[s.codec], "w"))
         ctx.width, ctx.height, ctx.pix_fmt = self.width, self.height, s.pix_fmt
         ctx.time_base, ctx.framerate = Fraction(1, s.fps), Fraction(s.fps, 1)
         ctx.gop_size = s.keyframe_interval
@@ -169,7 +174,7 @@ class VideoEncoder:
             self._take(self._ctx.encode(frame))
         self._count += 1
 
-    def _take(self, packets) -> None:
+    def _take(self, packets: Iterable[av.Packet]) -> None:
         for p in packets:
             self._packets.append((bytes(p), int(p.pts), bool(p.is_keyframe)))
 
@@ -215,11 +220,12 @@ def concat_videos(parts: list[EncodedVideo]) -> EncodedVideo:
             raise ValueError("concat_videos: parts differ in codec or size, or one starts without a keyframe")
     starts = np.cumsum([0] + [len(p.data) for p in parts])
     frames = np.cumsum([0] + [p.num_frames for p in parts])
-    offsets = np.concatenate([p.offsets[:-1] + s for p, s in zip(parts, starts)] + [starts[-1:]])
+    # starts and frames end with the totals, one entry more than parts
+    offsets = np.concatenate([p.offsets[:-1] + s for p, s in zip(parts, starts, strict=False)] + [starts[-1:]])
     return EncodedVideo(
         codec=first.codec, width=first.width, height=first.height,
         data=np.concatenate([p.data for p in parts]), offsets=offsets.astype(np.int64),
-        pts=np.concatenate([p.pts + f for p, f in zip(parts, frames)]),
+        pts=np.concatenate([p.pts + f for p, f in zip(parts, frames, strict=False)]),
         keyframe=np.concatenate([p.keyframe for p in parts]), settings=first.settings,
     )  # fmt: skip
 
@@ -295,12 +301,12 @@ def _decode_packets(packets: list[bytes], codec: str, skip: int, count: int) -> 
 
     if codec not in _DECODERS:
         raise ValueError(f"video codec {codec!r}: expected one of {CODECS}")
-    ctx = av.CodecContext.create(_DECODERS[codec], "r")
+    ctx = cast("av.VideoCodecContext", av.CodecContext.create(_DECODERS[codec], "r"))
     ctx.thread_count = 1
     out: np.ndarray | None = None
     reformatter, shown = VideoReformatter(), 0
 
-    def take(frames) -> None:
+    def take(frames: Iterable[av.VideoFrame]) -> None:
         nonlocal out, shown
         for frame in frames:
             i, shown = shown - skip, shown + 1

@@ -178,7 +178,7 @@ def fit_outputs(config: dict[str, Any]) -> dict[str, list[str]]:
     """
     fitted = FittedPaths.from_config(config)
     dataset = split_dataset(config)
-    protocols = PROTOCOLS[dataset] if dataset in PROTOCOLS else [fitted.protocol]  # CSV labels: one split file
+    protocols = PROTOCOLS.get(dataset, [fitted.protocol])  # CSV labels: one split file
     return {
         "labels": [str(fitted.labels_dir / name) for name in LABEL_FILES],
         "report": [str(fitted.report)],

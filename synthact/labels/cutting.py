@@ -20,8 +20,8 @@ of its labels overlap, which can exceed 1; we count each frame once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -93,7 +93,7 @@ def _timeline(
     """Clip-local spans of every label active inside ``[start, stop)``."""
     spans = [
         LabelSpan(category=c, start=max(a, start) - start, stop=min(b, stop) - start, raw_label=label.raw_label)
-        for label, (a, b) in zip(labels, active)
+        for label, (a, b) in zip(labels, active, strict=True)
         if a < stop and b > start
         for c in label.act_cat
     ]
@@ -123,7 +123,7 @@ def cut_labels(
         dropped, as BABEL does.
     """
     active = [active_frames(label, fps, num_frames) for label in labels]
-    spans = [(c, a, b) for label, (a, b) in zip(labels, active) for c in label.act_cat if b > a]
+    spans = [(c, a, b) for label, (a, b) in zip(labels, active, strict=True) for c in label.act_cat if b > a]
     chunks = []
     for label in labels:
         start, stop = segment_frames(label, fps, num_frames)

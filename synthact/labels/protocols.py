@@ -15,8 +15,9 @@ Overlaps and timelines are measured within one annotation, as BABEL does.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,9 @@ class _Clip:
     take_frame_start: int
 
 
-def choose_clips(protocol: str, takes: list[tuple[Take, str]], settings: dict[str, Any], report: ProtocolReport) -> list[_Clip]:
+def choose_clips(
+    protocol: str, takes: list[tuple[Take, str]], settings: dict[str, Any], report: ProtocolReport
+) -> list[_Clip]:
     """The protocol's clips of every (take, shard), in take order."""
     segments = protocol == "segments"
     allowed = None if segments else _allowed(protocol)
@@ -99,8 +102,11 @@ def choose_clips(protocol: str, takes: list[tuple[Take, str]], settings: dict[st
     clips = []
     for take, shard in takes:
         frames = take.frames()
-        chunks = take_chunks(take, take.num_sequence_frames or 1, 1) if segments else take_chunks(
-            take, max_frames, int(settings["min_frames"]))
+        chunks = (
+            take_chunks(take, take.num_sequence_frames or 1, 1)
+            if segments
+            else take_chunks(take, max_frames, int(settings["min_frames"]))
+        )
         report.dropped_empty += _empty_segments(take)
         for chunk in chunks:
             start = _take_index(frames, chunk.frame_start, chunk.frame_stop)
@@ -109,7 +115,8 @@ def choose_clips(protocol: str, takes: list[tuple[Take, str]], settings: dict[st
             kept = chunk.categories if allowed is None else tuple(c for c in chunk.categories if c in allowed)
             if not kept:
                 report.dropped_outside_classes[chunk.categories[0]] = (
-                    report.dropped_outside_classes.get(chunk.categories[0], 0) + 1)
+                    report.dropped_outside_classes.get(chunk.categories[0], 0) + 1
+                )
                 continue
             clips.append(_Clip(take, shard, chunk, kept[0], kept, start))
     return clips

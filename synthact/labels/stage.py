@@ -35,7 +35,7 @@ def official_classes(config: dict[str, Any]) -> tuple[str, ...] | None:
 
 def planned_takes(paths: RunPaths) -> list[tuple[Take, str]]:
     """(take, shard name) of every planned take, in plan order."""
-    out = []
+    out: list[tuple[Take, str]] = []
     for shard in read_plan(paths.plan)["shards"]:
         plan = ShardPlan.read(paths.shard_plan(shard["name"]))
         out.extend((t.take, plan.name) for t in plan.takes)
@@ -58,6 +58,8 @@ def build_labels(config: dict[str, Any]) -> list[ProtocolReport]:
         for message in report.messages():
             print(f"labels: note: {message}", file=sys.stderr)
         splits = ", ".join(f"{s} {sum(c.values())}" for s, c in classes.counts.items()) or "none"
-        print(f"labels: {protocol}: {report.num_clips} clips ({splits}), {len(classes.classes)} classes", file=sys.stderr)
+        print(
+            f"labels: {protocol}: {report.num_clips} clips ({splits}), {len(classes.classes)} classes", file=sys.stderr
+        )
     atomic.write_json(paths.labels_report, [asdict(r) for r in reports], indent=1)
     return reports

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from synthact import atomic
 
@@ -70,7 +71,7 @@ class ClipRow:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ClipRow":
+    def from_dict(cls, data: dict[str, Any]) -> ClipRow:
         return cls(**{
             **data, "labels": tuple(data["labels"]), "label_indices": tuple(data["label_indices"]),
             "timeline": tuple((str(c), int(a), int(b)) for c, a, b in data.get("timeline", ())),
@@ -104,7 +105,7 @@ class ClassTable:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ClassTable":
+    def from_dict(cls, data: dict[str, Any]) -> ClassTable:
         return cls(**{**data, "classes": tuple(data["classes"]), "babel150_index": tuple(data["babel150_index"])})
 
 

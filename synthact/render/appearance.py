@@ -118,7 +118,7 @@ class AppearanceRanges:
         """
         if set(self.clothing_patterns) >= set(PATTERNS):
             return tuple(base)
-        kept = [p if name in self.clothing_patterns else 0.0 for name, p in zip(PATTERNS, base)]
+        kept = [p if name in self.clothing_patterns else 0.0 for name, p in zip(PATTERNS, base, strict=True)]
         if sum(kept) <= 0.0:
             kept = [1.0 if name in self.clothing_patterns else 0.0 for name in PATTERNS]
         total = sum(kept)
@@ -187,7 +187,10 @@ class Appearance:
     texture: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict (tuples become lists); no ``room`` key outdoors, no ``texture`` key without one."""
+        """Plain JSON-serialisable dict (tuples become lists).
+
+        No ``room`` key outdoors, no ``texture`` key without one.
+        """
         out = _lists(asdict(self))
         for key in ("room", "texture"):
             if out[key] is None:
@@ -455,7 +458,9 @@ def body_mass_offset(rng: np.random.Generator, mass_range: Sequence[float], coun
     """
     low, high = (float(v) for v in mass_range)
     if not BODY_MASS_BOUNDS[0] <= low <= high <= BODY_MASS_BOUNDS[1]:
-        raise ValueError(f"randomize.body_mass_range {list(mass_range)}: expected low <= high within {BODY_MASS_BOUNDS}")
+        raise ValueError(
+            f"randomize.body_mass_range {list(mass_range)}: expected low <= high within {BODY_MASS_BOUNDS}"
+        )
     out = np.zeros(count, np.float32)
     if high > low:
         out[BODY_MASS_BETA] = rng.uniform(low, high)

@@ -8,8 +8,8 @@ principal point of a centred camera is (W/2, H/2). The world is Z-up, metres.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ class Camera:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Camera":
+    def from_dict(cls, data: dict) -> Camera:
         return cls(
             K=np.asarray(data["K"], dtype=np.float64),
             R=np.asarray(data["R"], dtype=np.float64),

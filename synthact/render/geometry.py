@@ -43,6 +43,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,18 +52,21 @@ from synthact.render import room as room_layout
 from synthact.render.appearance import Appearance
 from synthact.render.cameras import Camera
 
+if TYPE_CHECKING:  # torch is imported on first use: a Cycles-only run never loads it
+    import torch
+
 GROUND_HALF_SIZE_M = 100.0  # as blender.py's ground plane
 _CEILING = ((0.0, 0.0, room_layout.WALL_HEIGHT_M + 0.05),
             (room_layout.ROOM_SIZE_M[0] + 0.2, room_layout.ROOM_SIZE_M[1] + 0.2, 0.1))  # fmt: skip
 
 
-def _torch():
+def _torch() -> ModuleType:
     import torch
 
     return torch
 
 
-def torch_float64():
+def torch_float64() -> torch.dtype:
     return _torch().float64
 
 
@@ -162,7 +167,7 @@ def rasterize(points_cam, faces, normals_cam, K: np.ndarray, width: int, height:
     corners = faces[fid[tri]]  # (N, 3)
     inv_z = (b / z[corners]).sum(1)
     depth = 1.0 / inv_z
-    pixel = (sy.long() * width + sx.long())
+    pixel = sy.long() * width + sx.long()
     best = torch.full((height * width,), math.inf, dtype=dt, device=dev)
     best.scatter_reduce_(0, pixel, depth, reduce="amin")
     win = depth == best[pixel]
@@ -265,9 +270,9 @@ class GeometryScene:
         self,
         vertices: np.ndarray,
         cameras: Camera | Sequence[Camera],
-        appearance: Appearance | None = None,
+        appearance: Appearance | None = None,  # noqa: ARG002  BlenderScene.render_clip's signature
         progress: Callable[[int], None] | None = None,
-        seed: int = 0,
+        seed: int = 0,  # noqa: ARG002  BlenderScene.render_clip's signature
         room_origin: tuple[float, float] = (0.0, 0.0),
     ):
         """Label passes of every frame; ``appearance`` and ``seed`` are unused (no RGB, no noise).

@@ -71,7 +71,7 @@ class ViewSpec:
     tilt_deg: float | None = None
 
     @classmethod
-    def from_config(cls, view: dict[str, Any]) -> "ViewSpec":
+    def from_config(cls, view: dict[str, Any]) -> ViewSpec:
         def number(key: str) -> float | None:
             return float(view[key]) if view.get(key) is not None else None
 
@@ -115,7 +115,7 @@ class Rig:
     min_person_share: float = 0.0  # actor mode: nearest share of the image height a standing person fills
 
     @classmethod
-    def from_config(cls, rig: dict[str, Any], render: dict[str, Any]) -> "Rig":
+    def from_config(cls, rig: dict[str, Any], render: dict[str, Any]) -> Rig:
         return cls(
             views=tuple(ViewSpec.from_config(v) for v in rig["views"]),
             distance_m=tuple(rig["distance_m"]),
@@ -142,7 +142,7 @@ class Rig:
         """Whether takes draw a setup, a facing or a turn shared by their views."""
         return bool(self.setups or self.facing or self.facing_jitter_deg)
 
-    def K(self, hfov_deg: float | None = None) -> np.ndarray:
+    def K(self, hfov_deg: float | None = None) -> np.ndarray:  # noqa: N802  K: the intrinsic matrix, as in the papers
         return intrinsics(self.width, self.height, self.hfov_deg if hfov_deg is None else hfov_deg)
 
 
@@ -218,7 +218,7 @@ class ViewPlan:
         }  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ViewPlan":
+    def from_dict(cls, data: dict[str, Any]) -> ViewPlan:
         return cls(**data)
 
 
@@ -316,7 +316,9 @@ def _plan_room_view(rig: Rig, view: ViewSpec, take: Take, seed: int) -> ViewPlan
     # Aim at the room centre (at look-at height) unless the view fixes pan or tilt.
     across = math.hypot(rx, ry)
     pan = view.azimuth_deg if view.azimuth_deg is not None else math.degrees(math.atan2(-ry, -rx))
-    tilt = view.tilt_deg if view.tilt_deg is not None else math.degrees(math.atan2(height - rig.look_at_height_m, across))
+    tilt = (
+        view.tilt_deg if view.tilt_deg is not None else math.degrees(math.atan2(height - rig.look_at_height_m, across))
+    )
     placement = {
         "mode": "room", "room_position_m": [rx, ry], "position_jitter_m": [dx, dy], "pan_deg": pan + pan_jitter,
         "tilt_deg": tilt + tilt_jitter, "pan_jitter_deg": pan_jitter, "tilt_jitter_deg": tilt_jitter,
@@ -353,7 +355,7 @@ def smooth_path(xy: np.ndarray, sigma_frames: float) -> np.ndarray:
     xy = np.asarray(xy, dtype=np.float64)
     if sigma_frames <= 0 or len(xy) < 2:
         return xy.copy()
-    radius = int(math.ceil(3 * sigma_frames))
+    radius = math.ceil(3 * sigma_frames)
     offsets = np.arange(-radius, radius + 1)
     weights = np.exp(-0.5 * (offsets / sigma_frames) ** 2)
     weights /= weights.sum()
@@ -414,5 +416,9 @@ def _room_camera(view: ViewPlan, take: Take) -> tuple[np.ndarray, np.ndarray]:
     cx, cy = float(take.path_center[0]), float(take.path_center[1])
     h = view.height_m
     position = (cx + rx, cy + ry, h)
-    target = (position[0] + math.cos(tilt) * math.cos(pan), position[1] + math.cos(tilt) * math.sin(pan), h - math.sin(tilt))
+    target = (
+        position[0] + math.cos(tilt) * math.cos(pan),
+        position[1] + math.cos(tilt) * math.sin(pan),
+        h - math.sin(tilt),
+    )
     return look_at(position, target)

@@ -82,7 +82,7 @@ def read_uv_file(path: str | Path, faces: np.ndarray) -> np.ndarray:
 
 
 def _read_obj_uv(path: Path, faces: np.ndarray) -> np.ndarray:
-    vt: list[tuple[float, float]] = []
+    vt: list[tuple[float, ...]] = []  # (u, v) of each line; a short line fails at the array below
     fv: list[list[int]] = []
     ft: list[list[int]] = []
     with open(path) as f:

@@ -19,9 +19,10 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class IndexSettings:
     repetitions: int
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "IndexSettings":
+    def from_config(cls, config: dict[str, Any]) -> IndexSettings:
         motion, clips, render = config["motion"], config["clips"], config["render"]
         return cls(
             amass_root=Path(motion["amass_root"]),
@@ -135,9 +136,9 @@ def read_sequences(settings: IndexSettings, bad: _BadInputs) -> list[BabelSequen
     for name in names:
         path = settings.babel_dir / name
         try:
-            found = load_babel_file(
-                path, on_error=lambda sid, exc: bad(exc, str(path), f"sid {sid}"), dense_types=dense_types
-            )
+            # load_babel_file calls on_error before it returns, so the lambda sees this iteration's path.
+            on_error = lambda sid, exc: bad(exc, str(path), f"sid {sid}")  # noqa: B023, E731
+            found = load_babel_file(path, on_error=on_error, dense_types=dense_types)
         except LabelFileError as exc:
             bad(exc, str(path), "whole file")
             continue
@@ -249,9 +250,9 @@ def takes_for_sequence(
             spans=tuple(spans), gender=motion.gender, labels=labels, path_center=path.path_center,
             path_radius=path.path_radius, heading_deg=path.heading_deg, capture_setup=setup,
             capture_replication=replication,
-        )  # fmt: skip
+        )
         for repetition in range(settings.repetitions)
-    ]
+    ]  # fmt: skip
 
 
 def _collect_takes(

@@ -53,7 +53,7 @@ class TakePlan:
                 "views": [v.to_dict() for v in self.views]}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TakePlan":
+    def from_dict(cls, data: dict[str, Any]) -> TakePlan:
         views = tuple(ViewPlan.from_dict(v) for v in data["views"])
         return cls(take=Take.from_dict(data["take"]), appearance_seed=int(data["appearance_seed"]), views=views)
 
@@ -83,7 +83,7 @@ class ShardPlan:
                 "takes": [t.to_dict() for t in self.takes]}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ShardPlan":
+    def from_dict(cls, data: dict[str, Any]) -> ShardPlan:
         return cls(
             name=data["name"], split=data["split"], views=tuple(data["views"]),
             window_frames=int(data["window_frames"]), plan_key=data["plan_key"],
@@ -96,7 +96,7 @@ class ShardPlan:
         atomic.write_json(path, self.to_dict())
 
     @classmethod
-    def read(cls, path: str | Path) -> "ShardPlan":
+    def read(cls, path: str | Path) -> ShardPlan:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -127,7 +127,7 @@ def group_into_shards(takes: list[Take], frames_per_shard: int) -> list[tuple[st
     for take in takes:
         by_split[take.split].append(take)
     order = sorted(by_split, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER), s))
-    shards = []
+    shards: list[tuple[str, str, list[Take]]] = []
     for split in order:
         groups = balanced_groups(by_split[split], frames_per_shard)
         shards.extend((shard_name(split, i, len(groups)), split, group) for i, group in enumerate(groups))
@@ -155,9 +155,9 @@ def build_plan(config: dict[str, Any]) -> list[ShardPlan]:
             name=name, split=split, views=tuple(v.name for v in rig.views),
             window_frames=int(config["render"]["window_frames"]), plan_key=key,
             takes=tuple(plan_take(take, rig, config["seed"]) for take in members),
-        )  # fmt: skip
+        )
         for name, split, members in group_into_shards(takes, int(config["plan"]["frames_per_shard"]))
-    ]
+    ]  # fmt: skip
     for shard in shards:
         shard.write(paths.shard_plan(shard.name))
     summary = {

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class SourceLabel:
     label_file: str
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SourceLabel":
+    def from_dict(cls, data: dict[str, Any]) -> SourceLabel:
         return cls(**{**data, "act_cat": tuple(data["act_cat"])})
 
 
@@ -115,7 +116,7 @@ class Take:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Take":
+    def from_dict(cls, data: dict[str, Any]) -> Take:
         return cls(**{
             **data,
             "spans": tuple((int(a), int(b)) for a, b in data["spans"]),

@@ -12,17 +12,24 @@ uses them to cut clips, so both agree frame for frame.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 
 class TimedLabel(Protocol):
     """What the conversion needs from a label (``SourceLabel`` and ``LabelSegment`` have it)."""
 
-    seg_id: str
-    start_t: float
-    end_t: float
-    act_cat: tuple[str, ...]
-    raw_label: str
+    # Read-only properties, so that frozen dataclasses (SourceLabel) match too.
+    @property
+    def seg_id(self) -> str: ...
+    @property
+    def start_t(self) -> float: ...
+    @property
+    def end_t(self) -> float: ...
+    @property
+    def act_cat(self) -> tuple[str, ...]: ...
+    @property
+    def raw_label(self) -> str: ...
 
 
 def first_frame_at(t: float, fps: float) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ class ClipTrajectory:
     heading_deg: float
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pelvis_rest_terms(model_path: str, gender: str) -> tuple[np.ndarray, np.ndarray]:
     """J0 of the mean shape (3,) and its change per shape coefficient (3, NB)."""
     _, arrays = model_files.load_smplh_arrays(model_path, gender)

@@ -162,10 +162,7 @@ def fit_betas(space: SmplhShapeSpace, source: SourceShape, betas: np.ndarray, me
         )
     target_vertices = source.rest_vertices(betas)
     target_joints = source.rest_joints(betas)
-    if method == "vertices":
-        fitted = _fit_vertices(space, target_vertices)
-    else:
-        fitted = _fit_joints(space, target_joints)
+    fitted = _fit_vertices(space, target_vertices) if method == "vertices" else _fit_joints(space, target_joints)
     joints = space.rest_joints(fitted)
     joint_error = _rms((joints - joints[0]) - (target_joints - target_joints[0]))
     vertex_error = _rms(space.rest_vertices(fitted) - target_vertices) if same_mesh else None

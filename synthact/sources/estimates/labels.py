@@ -27,6 +27,8 @@ from typing import Any
 from synthact.fitting.export import babel_entry
 from synthact.fitting.skeleton_sources import DATASETS, class_name
 from synthact.sources.estimates.records import EstimateError
+from synthact.sources.ntu import NtuSampleId
+from synthact.sources.smarthome import SmarthomeSampleId
 
 DATASET_LABELS = ("ntu", "smarthome")
 CSV_COLUMNS = ("video", "start_s", "end_s", "label")
@@ -39,7 +41,7 @@ def sample_name(labels: str, video: str) -> str:
     return _NTU_VIDEO_SUFFIX.sub("", video) if labels == "ntu" else video
 
 
-def dataset_sample(labels: str, video: str):
+def dataset_sample(labels: str, video: str) -> NtuSampleId | SmarthomeSampleId:
     """The parsed NTU / Smarthome sample id of ``video``; EstimateError if it is not named like one."""
     name = sample_name(labels, video)
     try:
@@ -124,7 +126,7 @@ def csv_entry(name: str, rows: list[CsvLabel], feat_p: str, num_frames: int, fps
         The entry, or None when no row overlaps the motion.
     """
     dur = num_frames / fps
-    labels = []
+    labels: list[dict[str, Any]] = []
     for row in rows:
         start, end = max(row.start_s - start_s, 0.0), min(row.end_s - start_s, dur)
         if end <= start:

@@ -40,26 +40,26 @@ def read(path: Path) -> list[Track]:
     if not isinstance(data, dict) or not data:
         raise EstimateError(f"{path}: expected a non-empty dict of frames, got {type(data).__name__}")
     rows: dict[str, list[tuple[int, Any, Any, Any]]] = defaultdict(list)
-    for index, name in enumerate(_frame_order(path, data)):
+    for index, name in enumerate(_frame_order(data)):
         frame = data[name]
         tids = need(frame, "tid", path, f"frame {name}")
         smpls = need(frame, "smpl", path, f"frame {name}")
         cams = need(frame, "camera", path, f"frame {name}")
         if not (len(tids) == len(smpls) == len(cams)):
             raise EstimateError(f"{path}: frame {name}: 'tid', 'smpl' and 'camera' have different lengths")
-        for tid, smpl, cam in zip(tids, smpls, cams):
+        for tid, smpl, cam in zip(tids, smpls, cams, strict=True):
             rows[str(tid)].append((index, name, smpl, cam))
     if not rows:
         raise EstimateError(f"{path}: no detection in any frame")
     return [_track(path, tid, entries) for tid, entries in rows.items()]
 
 
-def _frame_order(path: Path, data: dict) -> list:
+def _frame_order(data: dict) -> list:
     """Frame keys in video order: by their ``time`` entry when every frame has one."""
     names = list(data)
-    times = [frame.get("time") if isinstance(frame, dict) else None for frame in data.values()]
+    times: list[Any] = [frame.get("time") if isinstance(frame, dict) else None for frame in data.values()]
     if all(isinstance(t, (int, float, np.integer, np.floating)) for t in times):
-        return [name for _, name in sorted(zip(times, names), key=lambda pair: pair[0])]
+        return [name for _, name in sorted(zip(times, names, strict=True), key=lambda pair: pair[0])]
     return sorted(names, key=str)
 
 

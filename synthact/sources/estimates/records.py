@@ -69,8 +69,8 @@ class Track:
     up: np.ndarray | None = None
     fps: float | None = None
     has_translation: bool = True
-    cam_to_world_R: np.ndarray | None = None
-    cam_to_world_T: np.ndarray | None = None
+    cam_to_world_R: np.ndarray | None = None  # noqa: N815  R, T: rotation and translation, as in the papers
+    cam_to_world_T: np.ndarray | None = None  # noqa: N815
     notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -125,7 +125,7 @@ def as_array(value: Any, file: Path, key: str, shape: tuple[int | None, ...]) ->
     """``value`` as a finite float64 array of ``shape`` (None: any size), or an EstimateError."""
     array = numeric(value, file, key)
     expected = "(" + ", ".join("T" if d is None else str(d) for d in shape) + ")"
-    if array.ndim != len(shape) or any(d is not None and d != n for d, n in zip(shape, array.shape)):
+    if array.ndim != len(shape) or any(d is not None and d != n for d, n in zip(shape, array.shape, strict=True)):
         raise EstimateError(f"{file}: key {key!r} has shape {array.shape}, expected {expected}")
     return array
 

@@ -86,7 +86,7 @@ class EstimateSettings:
     shape_fit: str
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "EstimateSettings":
+    def from_config(cls, config: dict[str, Any]) -> EstimateSettings:
         motion, options = config["motion"], config["motion"]["estimates"]
         mode = labels_mode(config)
         return cls(

@@ -58,7 +58,7 @@ def read(path: Path) -> list[Track]:
     return tracks
 
 
-def _mask(data: dict, path: Path, shape: tuple[int, int]) -> np.ndarray:
+def _mask(data: dict, path: Path, shape: tuple[int, ...]) -> np.ndarray:
     if "track_mask" not in data:
         return np.ones(shape, dtype=bool)
     mask = np.asarray(data["track_mask"])

@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +48,10 @@ from synthact.sources.estimates.labels import (
 )
 from synthact.sources.estimates.records import EstimateError, Track
 from synthact.sources.estimates.settings import CSV_PROTOCOL, EstimateSettings, check_estimates_config
+
+if TYPE_CHECKING:  # synthact.fitting imports this module's package: import it where it is used
+    from synthact.fitting.convert import FittedPaths
+    from synthact.sources.estimates.body_shape import SourceShape
 from synthact.sources.estimates.tracks import choose_tracks
 
 LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad files and list them in the report"
@@ -98,7 +102,7 @@ class Converter:
         self.settings = settings
         self._sources: dict[str, Any] = {}
 
-    def source_shape(self, body: str):
+    def source_shape(self, body: str) -> SourceShape:
         from synthact.sources.estimates.body_shape import find_source_model, load_source_shape
 
         if body not in self._sources:
@@ -155,7 +159,8 @@ def run_estimates(config: dict[str, Any]) -> EstimatesReport:
     csv_labels = read_label_csv(settings.labels_csv) if settings.labels_csv else None
     converter = Converter(config["motion"]["body_model_dir"], settings)
     by_video = _read_all(files, settings, report, strict)
-    entries, splits = {}, defaultdict(list)
+    entries: dict[str, dict[str, Any]] = {}
+    splits: defaultdict[str, list[str]] = defaultdict(list)
     for video, tracks in sorted(by_video.items()):
         try:
             _convert_video(video, tracks, converter, settings, fitted, csv_labels, report, entries, splits)
@@ -179,10 +184,10 @@ def _read_all(files: list[EstimateFile], settings: EstimateSettings, report: Est
 
 
 def _convert_video(video: str, tracks: list[Track], converter: Converter, settings: EstimateSettings,
-                   fitted, csv_labels: CsvLabels | None, report: EstimatesReport, entries: dict,
-                   splits: dict) -> None:  # fmt: skip
+                   fitted: FittedPaths, csv_labels: CsvLabels | None, report: EstimatesReport,
+                   entries: dict[str, dict[str, Any]], splits: dict[str, list[str]]) -> None:  # fmt: skip
     fps = next((t.fps for t in tracks if t.fps), settings.fps)
-    kept, choice = choose_tracks(tracks, settings.tracks, int(round(settings.max_gap_s * fps)))
+    kept, choice = choose_tracks(tracks, settings.tracks, round(settings.max_gap_s * fps))
     choice["gaps"] = [g.report(fps) for g in choice["gaps"]]
     report.videos[video] = {"estimator": tracks[0].estimator, "fps": fps, **choice}
     base = sample_name(settings.labels, video)
@@ -205,14 +210,17 @@ def _convert_video(video: str, tracks: list[Track], converter: Converter, settin
         splits[video].append(name)
 
 
-def _label_entry(settings, csv_labels, video, name, feat_p, frames, fps, track) -> dict | None:
+def _label_entry(settings: EstimateSettings, csv_labels: CsvLabels | None, video: str, name: str, feat_p: str,
+                 frames: int, fps: float, track: Track) -> dict | None:  # fmt: skip
     if csv_labels is None:
         return babel_entry(name, dataset_category(settings.labels, video), feat_p, frames, fps)
     rows = csv_labels.rows.get(video, [])
     return csv_entry(name, rows, feat_p, frames, fps, start_s=float(track.frame_ids[0]) / fps) if rows else None
 
 
-def _write_outputs(config, settings, fitted, entries, motions_of_video, report, csv: CsvLabels | None) -> None:
+def _write_outputs(config: dict[str, Any], settings: EstimateSettings, fitted: FittedPaths,
+                   entries: dict[str, dict[str, Any]], motions_of_video: dict[str, list[str]],
+                   report: EstimatesReport, csv: CsvLabels | None) -> None:  # fmt: skip
     """Label files of the chosen protocol, split files, the report."""
     from synthact.fitting.convert import split_dataset
     from synthact.fitting.skeleton_sources import DATASETS

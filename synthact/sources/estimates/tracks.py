@@ -66,7 +66,9 @@ def close_gaps(track: Track, max_gap_frames: int) -> tuple[Track, list[Gap]]:
 
 
 def _subset(track: Track, rows: np.ndarray) -> Track:
-    pick = lambda a: None if a is None else a[rows]  # noqa: E731
+    def pick(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a[rows]
+
     return replace(track, frame_ids=track.frame_ids[rows], root_rotmat=track.root_rotmat[rows],
                    body_pose=track.body_pose[rows], trans=track.trans[rows],
                    cam_to_world_R=pick(track.cam_to_world_R), cam_to_world_T=pick(track.cam_to_world_T))  # fmt: skip
@@ -164,12 +166,18 @@ def _continues(first: Track, second: Track, max_gap_frames: int) -> bool:
 
 
 def _concatenate(chain: list[Track], track_id: str) -> Track:
-    join = lambda name: None if getattr(chain[0], name) is None else np.concatenate([getattr(t, name) for t in chain])  # noqa: E731
+    def join(name: str) -> np.ndarray:
+        return np.concatenate([getattr(t, name) for t in chain])
+
+    def join_optional(name: str) -> np.ndarray | None:
+        return None if getattr(chain[0], name) is None else join(name)
+
     frames = sum(len(t) for t in chain)
-    betas = sum(len(t) * t.betas for t in chain) / frames  # one person, one shape: the frame-weighted mean
+    betas = np.asarray(sum(len(t) * t.betas for t in chain) / frames)  # one person, one shape: frame-weighted mean
     return replace(chain[0], track_id=track_id, frame_ids=join("frame_ids"), root_rotmat=join("root_rotmat"),
                    body_pose=join("body_pose"), trans=join("trans"), betas=betas,
-                   cam_to_world_R=join("cam_to_world_R"), cam_to_world_T=join("cam_to_world_T"))  # fmt: skip
+                   cam_to_world_R=join_optional("cam_to_world_R"),
+                   cam_to_world_T=join_optional("cam_to_world_T"))  # fmt: skip
 
 
 def _id_key(track_id: str) -> tuple[int, str]:
