@@ -9,9 +9,9 @@ so the check needs no body model. Rendering tests are small (tens of pixels,
 
 from __future__ import annotations
 
-import os
 import dataclasses
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -38,126 +38,7 @@ from synthact.render.blender import (
 )
 from synthact.render.cameras import Camera
 from synthact.render.exr import decode_frame, linear_to_srgb8, read_passes
-
-HDRIS = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")
-
-# --- a toy body and an independent ray caster ------------------------------------------
-
-# part id → (centre, radii) in metres, world Z-up, standing at the origin.
-_TOY_PARTS = {
-    1: ((0, 0, 1.62), (0.09, 0.10, 0.12)), 2: ((0, 0, 1.48), (0.05, 0.05, 0.06)),
-    3: ((0, 0, 1.25), (0.17, 0.11, 0.22)), 4: ((0, 0, 0.98), (0.16, 0.11, 0.10)),
-    5: ((0.24, 0, 1.28), (0.05, 0.05, 0.15)), 6: ((-0.24, 0, 1.28), (0.05, 0.05, 0.15)),
-    7: ((0.26, 0, 1.0), (0.045, 0.045, 0.14)), 8: ((-0.26, 0, 1.0), (0.045, 0.045, 0.14)),
-    9: ((0.27, 0, 0.8), (0.04, 0.03, 0.07)), 10: ((-0.27, 0, 0.8), (0.04, 0.03, 0.07)),
-    11: ((0.09, 0, 0.72), (0.075, 0.075, 0.2)), 12: ((-0.09, 0, 0.72), (0.075, 0.075, 0.2)),
-    13: ((0.09, 0, 0.32), (0.055, 0.055, 0.2)), 14: ((-0.09, 0, 0.32), (0.055, 0.055, 0.2)),
-    15: ((0.09, -0.05, 0.045), (0.05, 0.11, 0.045)),
-    16: ((-0.09, -0.05, 0.045), (0.05, 0.11, 0.045)),
-}  # fmt: skip
-
-
-def _ellipsoid(centre: tuple, radii: tuple, n_lat: int = 8, n_lon: int = 12):
-    lat = np.linspace(0.0, np.pi, n_lat + 1)[1:-1]
-    lon = np.linspace(0.0, 2 * np.pi, n_lon, endpoint=False)
-    ring = np.stack(
-        [np.outer(np.sin(lat), np.cos(lon)), np.outer(np.sin(lat), np.sin(lon)),
-         np.outer(np.cos(lat), np.ones(n_lon))], axis=-1,
-    ).reshape(-1, 3)  # fmt: skip
-    unit = np.concatenate([[(0.0, 0.0, 1.0)], ring, [(0.0, 0.0, -1.0)]])
-    bottom = len(unit) - 1
-
-    def idx(i: int, j: int) -> int:
-        return 1 + i * n_lon + j % n_lon
-
-    faces = [(0, idx(0, j), idx(0, j + 1)) for j in range(n_lon)]
-    faces += [(bottom, idx(n_lat - 2, j + 1), idx(n_lat - 2, j)) for j in range(n_lon)]
-    for i in range(n_lat - 2):
-        for j in range(n_lon):
-            faces += [(idx(i, j), idx(i + 1, j), idx(i + 1, j + 1))]
-            faces += [(idx(i, j), idx(i + 1, j + 1), idx(i, j + 1))]
-    return np.asarray(centre) + unit * np.asarray(radii), np.array(faces)
-
-
-def toy_body() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(V, 3) float32 vertices, (F, 3) faces, (V,) uint8 part ids 1..16."""
-    verts, faces, parts, offset = [], [], [], 0
-    for part, (centre, radii) in _TOY_PARTS.items():
-        v, f = _ellipsoid(centre, radii)
-        verts.append(v)
-        faces.append(f + offset)
-        parts.append(np.full(len(v), part, np.uint8))
-        offset += len(v)
-    return np.concatenate(verts).astype(np.float32), np.concatenate(faces), np.concatenate(parts)
-
-
-def make_camera(eye, target, f: float, width: int, height: int, dc=(0.0, 0.0)) -> Camera:
-    """A look-at camera; ``dc`` moves the principal point off the image centre."""
-    eye, target = np.asarray(eye, float), np.asarray(target, float)
-    z = (target - eye) / np.linalg.norm(target - eye)
-    x = np.cross(z, (0.0, 0.0, 1.0))
-    x /= np.linalg.norm(x)
-    R = np.stack([x, np.cross(z, x), z])
-    K = np.array([[f, 0, width / 2 + dc[0]], [0, f, height / 2 + dc[1]], [0, 0, 1.0]])
-    return Camera(K=K, R=R, t=-R @ eye, width=width, height=height)
-
-
-def ray_cast(verts: np.ndarray, faces: np.ndarray, cam: Camera) -> tuple[np.ndarray, np.ndarray]:
-    """Depth along the camera axis and hit id at every pixel centre.
-
-    Returns:
-        depth (H, W), 0 on sky; id (H, W): face index, -1 ground plane, -2 sky.
-    """
-    u, v = np.meshgrid(np.arange(cam.width) + 0.5, np.arange(cam.height) + 0.5)
-    K = cam.K
-    d = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], -1)
-    d = d.reshape(-1, 3)  # camera-frame rays with z = 1, so ray length t is depth
-    tri = (verts.astype(np.float64) @ cam.R.T + cam.t)[faces]
-    depth, hit = np.full(len(d), np.inf), np.full(len(d), -2)
-    for s in range(0, len(tri), 128):  # Möller–Trumbore, 128 triangles at a time
-        a, b, c = (tri[s : s + 128, k] for k in range(3))
-        e1, e2 = b - a, c - a
-        p = np.cross(d[:, None], e2[None])
-        with np.errstate(divide="ignore"):
-            inv = 1.0 / np.einsum("pfk,fk->pf", p, e1)
-        bu = np.einsum("pfk,fk->pf", p, -a) * inv
-        q = np.cross(-a, e1)[None]
-        bv = np.einsum("pk,pfk->pf", d, np.broadcast_to(q, p.shape)) * inv
-        tt = np.einsum("fk,fk->f", e2, q[0])[None] * inv
-        with np.errstate(invalid="ignore"):
-            inside = (bu >= 0) & (bv >= 0) & (bu + bv <= 1) & (tt > 0)
-        tt = np.where(inside, tt, np.inf)
-        k = np.argmin(tt, axis=1)
-        best = tt[np.arange(len(d)), k]
-        closer = best < depth
-        depth[closer], hit[closer] = best[closer], s + k[closer]
-    world_dir, centre = d @ cam.R, -cam.R.T @ cam.t
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = -centre[2] / world_dir[:, 2]  # ground plane z = 0
-    ground = centre + s[:, None] * world_dir
-    on_ground = (s > 0) & (np.abs(ground[:, :2]) < 100).all(axis=1) & (s < depth)
-    depth[on_ground], hit[on_ground] = s[on_ground], -1
-    depth[np.isinf(depth)] = 0.0
-    return depth.reshape(cam.height, cam.width), hit.reshape(cam.height, cam.width)
-
-
-def _boundary(mask: np.ndarray) -> np.ndarray:
-    """Pixels whose 3x3 neighbourhood holds both sides of ``mask``'s edge.
-
-    The 1.5 px pixel filter lets a pixel's colour and mean normal see exactly
-    this far.
-    """
-    pad = np.pad(mask, 1, mode="edge")
-    h, w = mask.shape
-    near = [pad[i : i + h, j : j + w] for i in range(3) for j in range(3)]
-    return np.any([n != mask for n in near], axis=0)
-
-
-def _walk(verts: np.ndarray, frames: int) -> np.ndarray:
-    """(T, V, 3): the toy body moving sideways and up, a different pose per frame."""
-    step = np.array([0.07, 0.02, 0.03], np.float32)
-    return np.stack([verts + k * step for k in range(frames)])
-
+from tests.fixtures.render_scene import HDRIS, boundary, make_camera, ray_cast, toy_body, walk
 
 # --- appearance (no Blender) -------------------------------------------------------------
 
@@ -315,7 +196,7 @@ def test_settings_validation_and_config() -> None:
 )
 def test_labels_match_ray_casting(width: int, height: int, offset: tuple[float, float]) -> None:
     verts, faces, parts = toy_body()
-    clip = _walk(verts, 3)
+    clip = walk(verts, 3)
     f = 1.2 * max(width, height)
     cam = make_camera((1.2, -3.0, 1.4), (0, 0, 0.9), f, width, height, dc=offset)
     scene = BlenderScene(RenderSettings(width=width, height=height, samples=2), faces, parts)
@@ -330,7 +211,7 @@ def test_labels_match_ray_casting(width: int, height: int, offset: tuple[float, 
         assert person.sum() > 300
         # Silhouette: identical up to rays that graze an edge within float error.
         assert (out.mask[k] != person).sum() <= 2
-        assert not (out.mask[k] != person)[~_boundary(person)].any()
+        assert not (out.mask[k] != person)[~boundary(person)].any()
         centroid_gap = np.argwhere(out.mask[k]).mean(0) - np.argwhere(person).mean(0)
         assert np.abs(centroid_gap).max() < 0.05
         both = out.mask[k] & person
@@ -345,13 +226,13 @@ def test_labels_match_ray_casting(width: int, height: int, offset: tuple[float, 
         length = np.linalg.norm(out.normals[k], axis=-1)
         np.testing.assert_allclose(length[surface], 1.0, atol=1e-3)
         assert (length[~surface] == 0).all()
-        ground = (hit == -1) & ~_boundary(person) & ~_boundary(hit == -2)
+        ground = (hit == -1) & ~boundary(person) & ~boundary(hit == -2)
         up = np.tile(cam.R[:, 2], (ground.sum(), 1))
         np.testing.assert_allclose(out.normals[k][ground], up, atol=1e-3)
         facing = np.einsum("hwk,hwk->hw", out.normals[k], np.dstack([*np.meshgrid(
             np.arange(width) + 0.5 - cam.K[0, 2], np.arange(height) + 0.5 - cam.K[1, 2]),
             np.full((height, width), cam.K[0, 0])]))  # fmt: skip
-        assert (facing[person & ~_boundary(person)] < 0).mean() > 0.97
+        assert (facing[person & ~boundary(person)] < 0).mean() > 0.97
 
 
 @pytest.mark.slow
@@ -364,13 +245,13 @@ def test_rendering_is_deterministic_and_the_scene_is_reused() -> None:
     look_a, look_b = sample_appearance(10, HDRIS), sample_appearance(11, HDRIS)
     scene = BlenderScene(RenderSettings(width=64, height=48, samples=2), faces, parts)
     done: list[int] = []
-    first = scene.render_clip(_walk(verts, 2), cam_a, look_a, progress=done.append, seed=1)
+    first = scene.render_clip(walk(verts, 2), cam_a, look_a, progress=done.append, seed=1)
     assert done == [1, 2]
     kinds = ("objects", "meshes", "materials", "node_groups", "worlds", "lights")
     counts = {name: len(getattr(bpy.data, name)) for name in kinds}
-    other = scene.render_clip(_walk(verts, 3)[::-1], cam_b, look_b, seed=2)
-    again = scene.render_clip(_walk(verts, 2), cam_a, look_a, seed=1)
-    reseeded = scene.render_clip(_walk(verts, 2), cam_a, look_a, seed=99)
+    other = scene.render_clip(walk(verts, 3)[::-1], cam_b, look_b, seed=2)
+    again = scene.render_clip(walk(verts, 2), cam_a, look_a, seed=1)
+    reseeded = scene.render_clip(walk(verts, 2), cam_a, look_a, seed=99)
     for name in ("rgb", "depth", "mask", "parts", "normals"):
         np.testing.assert_array_equal(getattr(again, name), getattr(first, name), err_msg=name)
     assert other.rgb.shape[0] == 3 and not np.array_equal(other.mask[:2], first.mask)
@@ -409,7 +290,7 @@ def test_a_newer_scene_replaces_the_older_one() -> None:
 
     bpy.data.objects["body"].modifiers["animation"].frame_start = 0.0
     with pytest.raises(RuntimeError, match="Mesh Cache"):
-        new.render_clip(_walk(verts, 2), cam, sample_appearance(0, HDRIS))
+        new.render_clip(walk(verts, 2), cam, sample_appearance(0, HDRIS))
     old.close()
     new.close()
 
@@ -447,7 +328,7 @@ def test_demo_body_renders_with_its_parts() -> None:
     # Every vertex projects onto the silhouette (or next to it: fingers are thin).
     uvw = (verts @ cam.R.T + cam.t) @ cam.K.T
     col, row = np.floor(uvw[:, :2] / uvw[:, 2:]).astype(int).T
-    near = mask | _boundary(mask)
+    near = mask | boundary(mask)
     assert near[row, col].mean() > 0.99
 
 

@@ -12,7 +12,7 @@ import pytest
 from synthact.render.appearance import sample_appearance
 from synthact.render.blender import RenderSettings, face_parts, settings_from_config
 from synthact.render.geometry import GeometryScene, render_scene, vertex_normals
-from tests.test_render_blender import HDRIS, _boundary, _walk, make_camera, ray_cast, toy_body
+from tests.fixtures.render_scene import HDRIS, boundary, make_camera, ray_cast, toy_body, walk
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -23,7 +23,7 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def test_geometry_matches_ray_casting_without_blender() -> None:
     verts, faces, parts = toy_body()
-    clip = _walk(verts, 2)
+    clip = walk(verts, 2)
     cams = [make_camera((1.2, -3.0, 1.4), (0, 0, 0.9), 90.0, 80, 60, dc=(1.3, -0.7)),
             make_camera((-2.0, -2.5, 0.6), (0, 0, 0.9), 70.0, 80, 60)]  # fmt: skip
     scene = GeometryScene(RenderSettings(width=80, height=60, engine="GEOMETRY"), faces, parts)
@@ -52,10 +52,10 @@ def test_one_camera_serves_every_frame_and_bad_input_is_refused() -> None:
     verts, faces, parts = toy_body()
     cam = make_camera((0.0, -3.0, 1.0), (0, 0, 0.9), 60.0, 48, 36)
     scene = GeometryScene(RenderSettings(width=48, height=36, engine="GEOMETRY"), faces, parts)
-    out = scene.render_clip(_walk(verts, 3), cam)
+    out = scene.render_clip(walk(verts, 3), cam)
     assert out.mask.shape == (3, 36, 48) and out.mask.any()
     with pytest.raises(ValueError, match="cameras for"):
-        scene.render_clip(_walk(verts, 3), [cam, cam])
+        scene.render_clip(walk(verts, 3), [cam, cam])
     with pytest.raises(ValueError, match="camera is"):
         scene.render_clip(verts[None], make_camera((0, -3, 1), (0, 0, 1), 60.0, 64, 48))
     with pytest.raises(ValueError, match="vertices"):
@@ -65,9 +65,9 @@ def test_one_camera_serves_every_frame_and_bad_input_is_refused() -> None:
 def test_vertex_normals_of_a_sphere_point_outwards() -> None:
     import torch
 
-    from tests.test_render_blender import _ellipsoid
+    from tests.fixtures.render_scene import ellipsoid
 
-    v, f = _ellipsoid((0, 0, 0), (1, 1, 1), n_lat=24, n_lon=32)
+    v, f = ellipsoid((0, 0, 0), (1, 1, 1), n_lat=24, n_lon=32)
     n = vertex_normals(torch.as_tensor(v), torch.as_tensor(f)).numpy()
     assert np.median(_angle_deg(n, v)) < 1.0
 
@@ -139,7 +139,7 @@ def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
         assert rel.max() <= 1e-3
         # Normals: Cycles' pass is a mean over samples (here 1, at the pixel centre), so
         # leave out silhouettes, where a pixel's filter sees two surfaces.
-        steady = ~_boundary(a) & ~_boundary(out.depth[k] > 0)
+        steady = ~boundary(a) & ~boundary(out.depth[k] > 0)
         angle = _angle_deg(out.normals[k], ref.normals[0])
         assert np.percentile(angle[both & steady], 99) < 2.0, f"frame {k}: body normals"
         assert np.percentile(angle[scene_px & steady], 99) < 2.0, f"frame {k}: scene normals"

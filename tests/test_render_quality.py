@@ -9,7 +9,7 @@ import pytest
 from benchmarks.render_quality import parse_candidate, psnr, ssim
 from synthact.render.appearance import sample_appearance
 from synthact.render.blender import QUALITY, BlenderScene, RenderSettings, settings_from_config
-from tests.test_render_blender import HDRIS, _walk, make_camera, toy_body
+from tests.fixtures.render_scene import HDRIS, make_camera, toy_body, walk
 
 
 def test_quality_shortcut_fills_only_what_is_not_set() -> None:
@@ -46,7 +46,7 @@ def test_denoising_changes_the_image_but_never_the_labels() -> None:
     for denoise in (False, True):
         settings = RenderSettings(width=64, height=48, samples=2, denoise=denoise)
         with BlenderScene(settings, faces, parts) as scene:
-            out[denoise] = scene.render_clip(_walk(verts, 2), cam, look, seed=7)
+            out[denoise] = scene.render_clip(walk(verts, 2), cam, look, seed=7)
     assert not np.array_equal(out[True].rgb, out[False].rgb)
     for name in ("depth", "mask", "parts", "normals"):
         np.testing.assert_array_equal(getattr(out[True], name), getattr(out[False], name), err_msg=name)

@@ -11,7 +11,7 @@ import pytest
 from synthact.body.skeleton import PART_NAMES, vertex_parts
 from synthact.render import textures
 from synthact.render.appearance import Appearance, sample_appearance
-from tests.test_render_blender import HDRIS, make_camera
+from tests.fixtures.render_scene import HDRIS, make_camera
 
 
 @pytest.fixture(scope="module")
