@@ -187,7 +187,14 @@ def _print_accounting(console, config: dict, shards: list[str]) -> None:
 
     def row(name, u):
         states = ", ".join(f"{n} {s}" for s, n in sorted(u.states.items()))
-        table.add_row(name, str(u.jobs), f"{u.elapsed_s / 3600:.4f}", f"{u.gpu_hours:.4f}", f"{u.peak_rss_bytes / 2**20:.1f}", states)
+        table.add_row(
+            name,
+            str(u.jobs),
+            f"{u.elapsed_s / 3600:.4f}",
+            f"{u.gpu_hours:.4f}",
+            f"{u.peak_rss_bytes / 2**20:.1f}",
+            states,
+        )
 
     for name, usage in per_shard.items():
         row(name, usage)
@@ -242,7 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "render-shard":
             p.add_argument("--threads", type=int, default=1, help="cores this job may use (Snakemake's {threads})")
             p.add_argument("--dispatch-json", help="dispatch settings as JSON (overrides the config's)")
-    p = sub.add_parser("fit", help="fit SMPL-H to NTU RGB+D / Smarthome skeletons, or convert 3D pose estimates (motion.source), as AMASS + BABEL files")
+    p = sub.add_parser(
+        "fit",
+        help="fit SMPL-H to NTU RGB+D / Smarthome skeletons, or convert 3D pose estimates (motion.source), as AMASS + BABEL files",
+    )
     _add_config_args(p)
     p.add_argument("--workers", type=int, default=1, help="parallel fitting processes (Snakemake's {threads})")
     p.set_defaults(func=cmd_fit)
@@ -252,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="recompute every finished shard's sha256 (reads them all)")
     p.add_argument("--accounting", action="store_true", help="elapsed time, GPU-hours and peak RSS per shard (sacct)")
     p.set_defaults(func=cmd_status)
-    amass = sub.add_parser("amass", help="tools for an AMASS download").add_subparsers(dest="amass_command", required=True)
+    amass = sub.add_parser("amass", help="tools for an AMASS download").add_subparsers(
+        dest="amass_command", required=True
+    )
     p = amass.add_parser("check", help="which AMASS subsets are present, sequence counts, unreadable files")
     p.add_argument("path", help="AMASS root folder")
     p.add_argument("--deep", action="store_true", help="fully load every file (slower, catches damaged data)")

@@ -25,6 +25,7 @@ import jsonschema
 import yaml
 
 from synthact.errors import SynthActError
+
 if TYPE_CHECKING:
     from synthact.render.cache import RenderCache
 
@@ -231,7 +232,9 @@ def _check_views(rig: dict, source: str) -> None:
         if rig["mode"] == "room" and "position_m" not in view:
             raise ConfigError(f"{where}: room mode needs position_m (the camera's XY in the room)")
     if rig["mode"] == "room" and rig["camera_motion"] == "follow":
-        raise ConfigError(f"{source}: rig.camera_motion: follow moves cameras with the actor; room cameras are fixed (use static or auto)")
+        raise ConfigError(
+            f"{source}: rig.camera_motion: follow moves cameras with the actor; room cameras are fixed (use static or auto)"
+        )
     if rig["mode"] == "room" and (rig["setups"] or rig["facing"]):
         raise ConfigError(f"{source}: rig.setups / rig.facing place cameras around the actor: use them with mode actor")
     unknown = sorted(set(rig["facing"]) - {v["name"] for v in rig["views"]})
@@ -270,7 +273,7 @@ class RunPaths:
     work_dir: Path
 
     @classmethod
-    def from_config(cls, config: dict) -> "RunPaths":
+    def from_config(cls, config: dict) -> RunPaths:
         output = Path(config["output_dir"])
         work = Path(config["work_dir"]) if config["work_dir"] else output / "work"
         return cls(output_dir=output, work_dir=work)
@@ -290,7 +293,7 @@ class RunPaths:
     def shard_plan(self, shard: str) -> Path:
         return self.work_dir / "plan" / "shards" / f"{shard}.json"
 
-    def render_cache(self, render_key: str) -> "RenderCache":
+    def render_cache(self, render_key: str) -> RenderCache:
         """Per-window results; not a Snakemake output, so they survive reruns (render/cache.py)."""
         from synthact.render.cache import RenderCache
 

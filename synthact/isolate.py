@@ -21,11 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from synthact.errors import SynthActError, OutputError, describe_os_error, space_errno
+from synthact.errors import OutputError, SynthActError, describe_os_error, space_errno
 
-LOW_SPACE_BYTES = (
-    1 << 20
-)  # a child that died without a word, with less free than this: the disk was full
+LOW_SPACE_BYTES = 1 << 20  # a child that died without a word, with less free than this: the disk was full
 
 
 def _child(conn, stderr_path: str, func: Callable[..., Any], args: tuple) -> None:
@@ -36,9 +34,7 @@ def _child(conn, stderr_path: str, func: Callable[..., Any], args: tuple) -> Non
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent as data
         code = space_errno(exc)
         traceback.print_exc()
-        conn.send(
-            ("error", type(exc).__name__, str(exc), code, isinstance(exc, OSError))
-        )
+        conn.send(("error", type(exc).__name__, str(exc), code, isinstance(exc, OSError)))
     finally:
         conn.close()
         os._exit(0)  # skip h5py's teardown at exit: it may crash after a failed write
@@ -58,9 +54,7 @@ def _tail(path: Path, size: int = 65536) -> str:
         return ""
 
 
-def run_writer(
-    func: Callable[..., Any], args: tuple, target: Path, stderr_path: Path
-) -> Any:
+def run_writer(func: Callable[..., Any], args: tuple, target: Path, stderr_path: Path) -> Any:
     """``func(*args)`` in a forked child; its result, or ``OutputError`` naming ``target`` and the cause.
 
     Errors that are not about writing (a bad render result, say) are raised
@@ -69,9 +63,7 @@ def run_writer(
     stderr_path.parent.mkdir(parents=True, exist_ok=True)
     context = multiprocessing.get_context("fork")
     parent_conn, child_conn = context.Pipe(duplex=False)
-    process = context.Process(
-        target=_child, args=(child_conn, str(stderr_path), func, args)
-    )
+    process = context.Process(target=_child, args=(child_conn, str(stderr_path), func, args))
     process.start()
     child_conn.close()
     try:
@@ -83,29 +75,21 @@ def run_writer(
         return message[1]
     for path in _leftovers(target, process.pid):
         path.unlink(missing_ok=True)
-    if (
-        message is None
-    ):  # it crashed: its stderr (HDF5's "errno = 28") or the disk says why
+    if message is None:  # it crashed: its stderr (HDF5's "errno = 28") or the disk says why
         code = space_errno(OSError(_tail(stderr_path)))
         if code is None and shutil.disk_usage(target.parent).free < LOW_SPACE_BYTES:
             code = errno.ENOSPC
         if code is not None:
-            raise OutputError(
-                describe_os_error(OSError(code, os.strerror(code)), target)
-            )
+            raise OutputError(describe_os_error(OSError(code, os.strerror(code)), target))
         how = (
             f"signal {signal.Signals(-process.exitcode).name}"
             if (process.exitcode or 0) < 0
             else f"exit {process.exitcode}"
         )
-        raise OutputError(
-            f"{target}: the writer died ({how}) without a message; details in {stderr_path}"
-        )
+        raise OutputError(f"{target}: the writer died ({how}) without a message; details in {stderr_path}")
     _, name, text, code, is_os_error = message
     if code is not None or is_os_error:
-        raise OutputError(
-            describe_os_error(OSError(code, text) if code else OSError(text), target)
-        )
+        raise OutputError(describe_os_error(OSError(code, text) if code else OSError(text), target))
     raise ChildError(name, text)
 
 

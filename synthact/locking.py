@@ -16,12 +16,11 @@ import os
 import socket
 import time
 from pathlib import Path
+
 from synthact.errors import SynthActError
 
 LOCK_NAME = ".synthact.lock"
-_held: dict[
-    str, int
-] = {}  # resolved output folder -> open descriptor (kept for the process's life)
+_held: dict[str, int] = {}  # resolved output folder -> open descriptor (kept for the process's life)
 
 
 class OutputLocked(SynthActError, RuntimeError):
@@ -49,9 +48,7 @@ def acquire_output_lock(output_dir: str | Path) -> Path:
     if str(path) in _held:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(
-        path, os.O_RDWR | os.O_CREAT, 0o644
-    )  # not inherited by jobs (O_CLOEXEC by default)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by jobs (O_CLOEXEC by default)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -46,9 +46,7 @@ def check_hdris(config: dict, source: str) -> None:
         return
     unknown = [name for name in wanted if name not in available]
     if unknown:
-        raise PreflightError(
-            f"{source}: randomize.hdris: {unknown} are not bundled HDRIs; available: {available}"
-        )
+        raise PreflightError(f"{source}: randomize.hdris: {unknown} are not bundled HDRIs; available: {available}")
 
 
 _warned: set[str] = set()
@@ -114,14 +112,10 @@ def probe_device(device: str, timeout_s: float = 120.0) -> list[str]:
     )
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise PreflightError(
-            f"render.device {device}: cannot ask Blender for devices ({last})"
-        )
+        raise PreflightError(f"render.device {device}: cannot ask Blender for devices ({last})")
     answer = (result.stdout.strip().splitlines() or [""])[-1]
     if answer == "unsupported":
-        raise PreflightError(
-            f"render.device {device}: this Blender build does not support {device}; use CPU"
-        )
+        raise PreflightError(f"render.device {device}: this Blender build does not support {device}; use CPU")
     names = [n for n in answer.split(",") if n]
     if not names:
         raise PreflightError(

@@ -112,9 +112,7 @@ class SlurmCluster:
             # Empty right after submission: the record is not in slurmdbd yet.
             done = bool(states) and all(s in TERMINAL_STATES for s in states.values())
             if done and array_tasks is not None:
-                done = len(states) == array_tasks and all(
-                    k.startswith(f"{job_id}_") and "[" not in k for k in states
-                )
+                done = len(states) == array_tasks and all(k.startswith(f"{job_id}_") and "[" not in k for k in states)
             if done:
                 return states
             time.sleep(0.3)

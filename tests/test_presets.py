@@ -144,7 +144,9 @@ def test_amarv_views_are_90_degrees_apart():
     jittered = cameras_at_rest(rig_of("amarv"), take, seed=0)
     for (view, _, _), expected in zip(jittered, (0, 90, 180, 270)):
         jitter = view.placement["azimuth_jitter_deg"]
-        assert abs(jitter) <= 10 and wrap(view.azimuth_deg - take.heading_deg - expected - jitter) == pytest.approx(0.0, abs=1e-9)
+        assert abs(jitter) <= 10 and wrap(view.azimuth_deg - take.heading_deg - expected - jitter) == pytest.approx(
+            0.0, abs=1e-9
+        )
 
 
 def test_amarv_preset_mirrors_the_released_dataset():
@@ -224,7 +226,9 @@ def demo_data(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("preset-demo")
     motion = {"amass_root": str(root / "amass"), "babel_dir": str(root / "babel"),
               "body_model_dir": str(root / "body_models")}  # fmt: skip
-    generate_demo_inputs(validate_config({"demo": {"data_dir": str(root), "sequences": 1, "seed": 1}, "motion": motion}))
+    generate_demo_inputs(
+        validate_config({"demo": {"data_dir": str(root), "sequences": 1, "seed": 1}, "motion": motion})
+    )
     return motion
 
 

@@ -211,7 +211,9 @@ def test_smarthome_fit_labels_and_splits(smarthome_run, body_dir, walk):
     # Pelvis-centred input has no path: compare poses about the hips, up to one rotation.
     fitted = fitted_joints(config, SMARTHOME_SAMPLE, body_dir)[:, list(LCR_JOINT_MAP)]
     truth = walk.joints[:, list(LCR_JOINT_MAP)]
-    residual = rigid_residual(fitted - fitted[:, [4, 5]].mean(1, keepdims=True), truth - truth[:, [4, 5]].mean(1, keepdims=True))
+    residual = rigid_residual(
+        fitted - fitted[:, [4, 5]].mean(1, keepdims=True), truth - truth[:, [4, 5]].mean(1, keepdims=True)
+    )
     print(f"fitted vs known LCR-13 joints about the hips: mean {100 * residual.mean():.2f} cm")
     assert residual.mean() < 0.02
 
@@ -226,7 +228,9 @@ def test_two_person_samples_fit_the_main_actor(tmp_path, body_dir, wave):
     config = skeleton_config(tmp_path, "ntu", tmp_path / "skeletons", body_dir, fit={"body_iterations": 60})
     (outcome,) = run_fit(config).samples
     assert outcome["category"] == "punching/slapping other person" and outcome["mean_error_m"] < 0.02
-    residual = rigid_residual(fitted_joints(config, "S001C001P001R001A050", body_dir)[:, NTU25], wave.joints[:24, NTU25])
+    residual = rigid_residual(
+        fitted_joints(config, "S001C001P001R001A050", body_dir)[:, NTU25], wave.joints[:24, NTU25]
+    )
     assert residual.mean() < 0.03
 
 
@@ -237,7 +241,9 @@ def test_worker_processes_fit_exactly_as_one_process_does(tmp_path, body_dir, wa
         write_ntu_from_motion(tmp_path / "skeletons" / f"{name}.skeleton", short, yaw_deg=60.0 + int(name[7]) * 10)
     motions = {}
     for workers in (1, 2):
-        config = skeleton_config(tmp_path / f"w{workers}", "ntu", tmp_path / "skeletons", body_dir, fit={"body_iterations": 20})
+        config = skeleton_config(
+            tmp_path / f"w{workers}", "ntu", tmp_path / "skeletons", body_dir, fit={"body_iterations": 20}
+        )
         assert run_fit(config, workers=workers).fitted == 2
         folder = Path(effective_motion(config)["amass_root"]) / "ntu" / "ntu"
         motions[workers] = {p.name: p.read_bytes() for p in sorted(folder.glob("*_poses.npz"))}
@@ -335,7 +341,9 @@ def test_synthetic_ntu_through_the_workflow(tmp_path, body_dir, wave):
     assert json.loads((output / "splits" / "ntu60_xsub.json").read_text())["ntu60_xsub"]["train"] == [NTU_SAMPLE]
     assert json.loads((output / "manifest.json").read_text())["splits"] == {"test": 1}
     report = json.loads((output / "work" / "fitted" / "ntu" / "fit_report.json").read_text())
-    print(f"\nworkflow NTU fit error: mean {100 * report['mean_error_m']:.2f} cm, max {100 * report['max_error_m']:.2f} cm")
+    print(
+        f"\nworkflow NTU fit error: mean {100 * report['mean_error_m']:.2f} cm, max {100 * report['max_error_m']:.2f} cm"
+    )
     assert report["mean_error_m"] < 0.01
 
 

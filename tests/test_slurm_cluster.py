@@ -28,7 +28,14 @@ def test_cpu_job_completes_in_sacct(slurm_cluster: SlurmCluster, tmp_path: Path)
 
 def test_gpu_job_sees_cuda_visible_devices(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
     job = slurm_cluster.sbatch(
-        "-p", "gpu", "--gres=gpu:1", "-o", "out.txt", "--wrap", 'echo "CVD=${CUDA_VISIBLE_DEVICES:-unset}"', cwd=tmp_path
+        "-p",
+        "gpu",
+        "--gres=gpu:1",
+        "-o",
+        "out.txt",
+        "--wrap",
+        'echo "CVD=${CUDA_VISIBLE_DEVICES:-unset}"',
+        cwd=tmp_path,
     )
     assert slurm_cluster.wait(job) == {str(job): "COMPLETED"}
     cvd = (tmp_path / "out.txt").read_text().strip().removeprefix("CVD=")
@@ -40,7 +47,12 @@ def test_gpu_job_sees_cuda_visible_devices(slurm_cluster: SlurmCluster, tmp_path
 
 def test_two_task_job_array(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
     job = slurm_cluster.sbatch(
-        "--array=0-1", "-o", "task_%a.txt", "--wrap", "echo task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID", cwd=tmp_path
+        "--array=0-1",
+        "-o",
+        "task_%a.txt",
+        "--wrap",
+        "echo task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID",
+        cwd=tmp_path,
     )
     assert slurm_cluster.wait(job, array_tasks=2) == {f"{job}_0": "COMPLETED", f"{job}_1": "COMPLETED"}
     for task in (0, 1):
@@ -84,7 +96,10 @@ def test_submitit_map_array_on_gpu_partition(
     assert all(r[1] in {"0", "1"} for r in results), results
     assert all(r[2] == "gpu" for r in results), results
     array_id = jobs[0].job_id.split("_")[0]
-    assert slurm_cluster.wait(int(array_id), array_tasks=2) == {f"{array_id}_0": "COMPLETED", f"{array_id}_1": "COMPLETED"}
+    assert slurm_cluster.wait(int(array_id), array_tasks=2) == {
+        f"{array_id}_0": "COMPLETED",
+        f"{array_id}_1": "COMPLETED",
+    }
 
 
 def test_start_is_idempotent(slurm_cluster: SlurmCluster) -> None:

@@ -94,7 +94,7 @@ def slurm_workflow_command(workdir: Path, *args: str) -> list[str]:
 class Run:
     """One Snakemake invocation; its output goes to a log file in the run folder."""
 
-    started: list["Run"] = []  # every run of this module, for the cleanup after a failed test
+    started: list[Run] = []  # every run of this module, for the cleanup after a failed test
 
     def __init__(self, workdir: Path, command: list[str], timeout_s: int):
         self.workdir = workdir
@@ -365,7 +365,7 @@ def test_profile_builds_the_dataset_through_slurm(slurm_cluster: SlurmCluster, t
         for row in sacct(slurm_cluster, array, "Partition", "AllocTRES"):
             assert row["Partition"] == "gpu", row
             assert "cpu=1," in row["AllocTRES"] and "gres/gpu=1" in row["AllocTRES"], row  # the config's dispatch
-        assert Counter(rendered_windows(workdir, shard)) == Counter({cv: 1 for cv in all_windows(workdir, shard)})
+        assert Counter(rendered_windows(workdir, shard)) == Counter(dict.fromkeys(all_windows(workdir, shard), 1))
 
     report = status(workdir)
     assert report.returncode == 0, report.stdout + report.stderr
@@ -479,7 +479,7 @@ def test_task_at_its_time_limit_is_requeued_and_resumes(
 
     # Each window was rendered exactly once across all attempts.
     counts = rendered_windows(workdir, TRAIN, array)
-    assert counts == Counter({cv: 1 for cv in all_windows(workdir, TRAIN)}), counts
+    assert counts == Counter(dict.fromkeys(all_windows(workdir, TRAIN), 1)), counts
     assert len(cache_files(workdir, TRAIN)) == len(counts)
     # Not every task's final state is COMPLETED: Slurm's signal may also reach a task
     # that has just written its result and is exiting, which then ends as FAILED.
@@ -496,7 +496,9 @@ def test_task_at_its_time_limit_is_requeued_and_resumes(
         # Each attempt started with what the ones before had left.
         todo = [int(n) for n in re.findall(r"\] (\d+) windows to render", text)]
         per_view = len(all_windows(workdir, TRAIN)) // 2
-        assert len(todo) >= 2 and todo[0] == per_view and todo == sorted(todo, reverse=True) and todo[-1] < per_view, todo
+        assert len(todo) >= 2 and todo[0] == per_view and todo == sorted(todo, reverse=True) and todo[-1] < per_view, (
+            todo
+        )
 
 
 def test_failing_clip_fails_its_shard_only_and_status_names_it(

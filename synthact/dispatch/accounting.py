@@ -111,9 +111,7 @@ def _self_measured_rss(paths: RunPaths, shard: str) -> int:
         summary = json.loads(paths.render_done(shard).read_text())
     except (OSError, ValueError):
         return 0
-    return max(
-        (int(v.get("peak_rss_bytes", 0)) for v in summary.get("views", [])), default=0
-    )
+    return max((int(v.get("peak_rss_bytes", 0)) for v in summary.get("views", [])), default=0)
 
 
 def run_accounting(config: dict, shards: list[str]) -> tuple[dict[str, Usage], Usage]:
@@ -127,9 +125,7 @@ def run_accounting(config: dict, shards: list[str]) -> tuple[dict[str, Usage], U
         for job_id in shard_ids:
             if job_id in usage:
                 entry.add(usage[job_id])
-        entry.peak_rss_bytes = max(
-            entry.peak_rss_bytes, _self_measured_rss(paths, shard)
-        )
+        entry.peak_rss_bytes = max(entry.peak_rss_bytes, _self_measured_rss(paths, shard))
         per_shard[shard] = entry
         total.add(entry)
     return per_shard, total

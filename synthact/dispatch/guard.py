@@ -69,9 +69,7 @@ def cancel_tasks(cluster: str, ids: list[str]) -> str:
             f" ({result.stderr.strip()})" if result.returncode else ""
         )
     killed = 0
-    for pid in (
-        ids
-    ):  # local jobs: the id is the pid of submitit's controller, whose children render
+    for pid in ids:  # local jobs: the id is the pid of submitit's controller, whose children render
         try:
             root = psutil.Process(int(pid))
             tree = root.children(recursive=True) + [root]
@@ -129,9 +127,7 @@ class Watchdog:
     def __init__(self, cluster: str, ids: list[str], log: Path | None, shard: str):
         command = [sys.executable, "-m", "synthact.dispatch.guard", "--parent", str(os.getpid()),
                    "--cluster", cluster, "--shard", shard, "--log", str(log or ""), *ids]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, start_new_session=True, stdin=subprocess.DEVNULL
-        )
+        self.process = subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL)
 
     def stop(self) -> None:
         """Stand down: the dispatcher ended normally or cancelled its tasks itself."""
@@ -188,22 +184,12 @@ def never_clearing(reasons: dict[str, str], dispatch: dict) -> str:
         limits = partition_limits(dispatch["partition"])
         over = []
         if limits["cpus"] and dispatch["cpus_per_task"] > limits["cpus"]:
-            over.append(
-                f"dispatch.cpus_per_task {dispatch['cpus_per_task']} > {limits['cpus']} CPUs per node"
-            )
+            over.append(f"dispatch.cpus_per_task {dispatch['cpus_per_task']} > {limits['cpus']} CPUs per node")
         if limits["mem_mb"] and dispatch["mem_gb"] * 1024 > limits["mem_mb"]:
-            over.append(
-                f"dispatch.mem_gb {dispatch['mem_gb']} > {limits['mem_mb'] / 1024:g} GB per node"
-            )
+            over.append(f"dispatch.mem_gb {dispatch['mem_gb']} > {limits['mem_mb'] / 1024:g} GB per node")
         if dispatch["gpus_per_task"] > limits["gpus"]:
-            over.append(
-                f"dispatch.gpus_per_task {dispatch['gpus_per_task']} > {limits['gpus']} GPUs per node"
-            )
-        detail = (
-            "; ".join(over)
-            or detail
-            + " (dispatch.cpus_per_task, dispatch.mem_gb, dispatch.gpus_per_task)"
-        )
+            over.append(f"dispatch.gpus_per_task {dispatch['gpus_per_task']} > {limits['gpus']} GPUs per node")
+        detail = "; ".join(over) or detail + " (dispatch.cpus_per_task, dispatch.mem_gb, dispatch.gpus_per_task)"
         detail = f"on partition {dispatch['partition']!r}: {detail}"
     return f"Slurm will never start these tasks: pending reason {reason}: {detail}; change it and rerun"
 
@@ -217,19 +203,13 @@ def _watch(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGUSR1, stand_down)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(
-            sig, signal.SIG_IGN
-        )  # the dispatcher's group may be signalled as a whole
+        signal.signal(sig, signal.SIG_IGN)  # the dispatcher's group may be signalled as a whole
     try:
         parent = psutil.Process(args.parent)
     except psutil.NoSuchProcess:
         parent = None
     while not stood_down:
-        if (
-            parent is None
-            or not parent.is_running()
-            or parent.status() == psutil.STATUS_ZOMBIE
-        ):
+        if parent is None or not parent.is_running() or parent.status() == psutil.STATUS_ZOMBIE:
             done = cancel_tasks(args.cluster, args.ids)
             append_log(Path(args.log) if args.log else None,
                        f"synthact render-shard: error: shard {args.shard}: the render step (pid {args.parent}) died "
@@ -240,9 +220,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m synthact.dispatch.guard", description=Watchdog.__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m synthact.dispatch.guard", description=Watchdog.__doc__)
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--cluster", required=True)
     parser.add_argument("--shard", required=True)

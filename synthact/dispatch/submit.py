@@ -34,8 +34,8 @@ from synthact.dispatch.guard import (
     pending_reasons,
     record_jobs,
 )
-from synthact.preflight import probe_device
 from synthact.errors import SynthActError
+from synthact.preflight import probe_device
 from synthact.render.cache import RenderCache
 from synthact.render.worker import ViewTask, render_view
 from synthact.takes.plan import ShardPlan
@@ -106,7 +106,11 @@ def wait_with_progress(jobs: list, plan: ShardPlan, cache: RenderCache, dispatch
         if done != last:
             print(f"[{plan.name}] {done}/{total} take-view windows rendered", file=sys.stderr, flush=True)
             last = done
-        if dispatch is not None and dispatch["cluster"] == "slurm" and time.monotonic() - checked > PENDING_CHECK_SECONDS:
+        if (
+            dispatch is not None
+            and dispatch["cluster"] == "slurm"
+            and time.monotonic() - checked > PENDING_CHECK_SECONDS
+        ):
             checked = time.monotonic()
             problem = never_clearing(pending_reasons(job_ids(jobs)), dispatch)
             if problem:
@@ -158,7 +162,12 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
 
 
 def render_shard(
-    config: dict, shard_plan: Path, cache: RenderCache, done_path: Path, log_dir: Path, job_threads: int,
+    config: dict,
+    shard_plan: Path,
+    cache: RenderCache,
+    done_path: Path,
+    log_dir: Path,
+    job_threads: int,
     render_log: Path | None = None,
 ) -> dict:
     """Render every view of one shard; write ``done_path`` only once every window exists.
@@ -171,7 +180,9 @@ def render_shard(
     plan = ShardPlan.read(shard_plan)
     views = list(plan.views)
     task_config = dict(config, render=dict(config["render"], threads=threads_per_task(config, job_threads, len(views))))
-    base = ViewTask(shard_plan=str(shard_plan), view="", cache_root=str(cache.root), config_json=json.dumps(task_config))
+    base = ViewTask(
+        shard_plan=str(shard_plan), view="", cache_root=str(cache.root), config_json=json.dumps(task_config)
+    )
     tasks = [replace(base, view=view) for view in views]
     if config["dispatch"]["cluster"] != "slurm":  # the GPU is here: ask Cycles before starting tasks
         probe_device(config["render"]["device"])
@@ -202,7 +213,9 @@ def render_shard(
             watchdog.stop()
     missing = missing_windows(plan, cache)
     if missing:
-        raise RenderFailed(f"shard {plan.name}: tasks ended but {len(missing)} window results are missing, e.g. {missing[0]}")
+        raise RenderFailed(
+            f"shard {plan.name}: tasks ended but {len(missing)} window results are missing, e.g. {missing[0]}"
+        )
     summary = {"shard": plan.name, "views": results, "num_takes": len(plan.takes), "num_frames": plan.num_frames}
     atomic.write_text(done_path, json.dumps(summary, indent=1))
     return summary

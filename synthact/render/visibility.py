@@ -27,9 +27,7 @@ from synthact.body.skeleton import (
     vertex_parts,
 )
 
-DEPTH_TOLERANCE_M = (
-    0.25  # the existing band: joints sit inside limbs of radius < 0.15 m
-)
+DEPTH_TOLERANCE_M = 0.25  # the existing band: joints sit inside limbs of radius < 0.15 m
 
 
 def tree_part_adjacency() -> np.ndarray:
@@ -61,11 +59,7 @@ def _landmark_part_by_name(name: str) -> str:
     if name in ("nose", "reye", "leye", "rear", "lear"):
         return "head"
     side = "left" if name[0] in "lL" else "right"
-    return (
-        f"{side}_foot"
-        if name[1:].startswith(("BigToe", "SmallToe", "Heel"))
-        else f"{side}_hand"
-    )
+    return f"{side}_foot" if name[1:].startswith(("BigToe", "SmallToe", "Heel")) else f"{side}_hand"
 
 
 def output_joint_parts(lbs_weights: np.ndarray | None = None) -> np.ndarray:
@@ -78,12 +72,8 @@ def output_joint_parts(lbs_weights: np.ndarray | None = None) -> np.ndarray:
         per_vertex = vertex_parts(np.asarray(lbs_weights))
         landmarks = [per_vertex[LANDMARK_VERTEX_IDS[n]] for n in LANDMARK_NAMES]
     else:
-        landmarks = [
-            PART_NAMES.index(_landmark_part_by_name(n)) for n in LANDMARK_NAMES
-        ]
-    return np.concatenate(
-        [PART_OF_JOINT, np.asarray(landmarks, dtype=np.uint8)]
-    ).astype(np.uint8)
+        landmarks = [PART_NAMES.index(_landmark_part_by_name(n)) for n in LANDMARK_NAMES]
+    return np.concatenate([PART_OF_JOINT, np.asarray(landmarks, dtype=np.uint8)]).astype(np.uint8)
 
 
 def keypoint_visibility(
@@ -112,11 +102,7 @@ def keypoint_visibility(
     T, H, W = mask.shape
     J = uv.shape[1]
     if joint_parts is None:
-        joint_parts = (
-            output_joint_parts()
-            if J == len(JOINT_NAMES) + len(LANDMARK_NAMES)
-            else PART_OF_JOINT[:J]
-        )
+        joint_parts = output_joint_parts() if J == len(JOINT_NAMES) + len(LANDMARK_NAMES) else PART_OF_JOINT[:J]
     adjacency = tree_part_adjacency() if adjacency is None else adjacency
     u, v = uv[..., 0], uv[..., 1]
     inside = (z > 0) & (u >= 0) & (u < W) & (v >= 0) & (v < H)  # NaN compares False

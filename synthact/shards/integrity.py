@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from synthact.config import RunPaths
-from synthact.shards.manifest import sha256_file
 from synthact.errors import SynthActError
+from synthact.shards.manifest import sha256_file
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,7 @@ class MergeRecord:
     shard: str
     size: int
     sha256: str
-    corrupt: str = (
-        ""  # set by a full check (status --verify, manifest) that found another sha256
-    )
+    corrupt: str = ""  # set by a full check (status --verify, manifest) that found another sha256
 
 
 def record_path(paths: RunPaths, shard: str) -> Path:
@@ -97,11 +95,7 @@ def check_shard(
     if stat.st_size != record.size:
         return f"size {stat.st_size} bytes, merge wrote {record.size}"
     entry = (manifest_entries(paths) if entries is None else entries).get(shard)
-    if (
-        entry is not None
-        and entry.get("sha256") == record.sha256
-        and entry.get("mtime_ns")
-    ):
+    if entry is not None and entry.get("sha256") == record.sha256 and entry.get("mtime_ns"):
         if stat.st_mtime_ns != entry["mtime_ns"]:
             return "modified after the manifest was written (mtime differs)"
     if full:

@@ -12,7 +12,6 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import h5py
 
@@ -77,7 +76,7 @@ class Manifest:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Manifest":
+    def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
         data["shards"] = [ShardEntry(**s) for s in data["shards"]]
         data["labels"] = [LabelEntry(**e) for e in data.get("labels", [])]
@@ -110,20 +109,30 @@ def label_entries(output_dir: Path, protocol: str, clips_path: Path, classes_pat
         num_clips = sum(1 for line in f if line.strip())
     num_classes = len(json.loads(classes_path.read_text())["classes"])
     return [
-        LabelEntry(protocol, path.relative_to(output_dir).as_posix(), sha256_file(path), path.stat().st_size,
-                   num_clips, num_classes)  # fmt: skip
+        LabelEntry(
+            protocol,
+            path.relative_to(output_dir).as_posix(),
+            sha256_file(path),
+            path.stat().st_size,
+            num_clips,
+            num_classes,
+        )  # fmt: skip
         for path in (clips_path, classes_path)
     ]
 
 
-
 def write_manifest(
-    output_dir: Path, shard_paths: list[Path], label_files: list[tuple[str, Path, Path]], config_hash: str,
+    output_dir: Path,
+    shard_paths: list[Path],
+    label_files: list[tuple[str, Path, Path]],
+    config_hash: str,
     views: list[str],
 ) -> Manifest:
     """Checksum every shard and clip table; ``label_files`` are (protocol, clips, classes)."""
     entries = [shard_entry(output_dir, p) for p in shard_paths]
-    labels = [e for protocol, clips, classes in label_files for e in label_entries(output_dir, protocol, clips, classes)]
+    labels = [
+        e for protocol, clips, classes in label_files for e in label_entries(output_dir, protocol, clips, classes)
+    ]
     splits: dict[str, int] = {}
     for entry in entries:
         splits[entry.split] = splits.get(entry.split, 0) + entry.num_takes

@@ -131,7 +131,7 @@ def _missing_message(root: Path, missing: tuple[MissingFile, ...]) -> str:
     return "\n".join(lines)
 
 
-def _md5(data: bytes = b"") -> "hashlib._Hash":
+def _md5(data: bytes = b"") -> hashlib._Hash:
     # usedforsecurity=False: MD5 is a fingerprint here, and FIPS builds refuse it otherwise.
     return hashlib.md5(data, usedforsecurity=False)
 

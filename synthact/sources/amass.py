@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 import numpy as np
 from numpy.lib.npyio import NpzFile
@@ -204,8 +204,7 @@ def _read_poses(path: Path, data: NpzFile) -> tuple[np.ndarray, str]:
         smplh = np.concatenate([poses[:, :_SMPLH_HANDS_START], poses[:, _SMPLX_HANDS_START:]], axis=1)
         return smplh, "smplx"
     raise MotionError(
-        f"{path}: 'poses' has {width} values per frame; expected {POSE_WIDTH} (SMPL+H) "
-        f"or {SMPLX_POSE_WIDTH} (SMPL-X)"
+        f"{path}: 'poses' has {width} values per frame; expected {POSE_WIDTH} (SMPL+H) or {SMPLX_POSE_WIDTH} (SMPL-X)"
     )
 
 

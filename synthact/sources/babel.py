@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from synthact.errors import SynthActError
 from synthact.sources.paths import UnsafePathError, normalise_relative
@@ -119,7 +120,9 @@ def load_babel_file(
         on_label_error = None if on_error is None else (lambda exc, sid=str(sid): on_error(sid, exc))
         try:
             prefer = (dense_types or {}).get(str(sid), "")
-            sequences.append(_parse_sequence(path, str(sid), content[sid], split, time_tolerance, prefer, on_label_error))
+            sequences.append(
+                _parse_sequence(path, str(sid), content[sid], split, time_tolerance, prefer, on_label_error)
+            )
         except LabelError as exc:
             if on_error is None:
                 raise

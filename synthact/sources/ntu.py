@@ -250,7 +250,7 @@ def _read_body(lines: _Lines, frame: int) -> tuple[int, np.ndarray, np.ndarray]:
     line_no, info = lines.fields(f"the body info line of a body in {where}", _BODY_FIELDS)
     try:
         body_id = int(info[0])
-        [float(v) for v in info[1:]]  # noqa: B018 - validates the rest of the line
+        [float(v) for v in info[1:]]
     except ValueError:
         raise lines.error(line_no, f"malformed body info line: {' '.join(info)!r}") from None
     count = lines.integer(f"the joint count of body {body_id} in {where}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
+
 from synthact.errors import SynthActError
 
 
@@ -33,13 +34,9 @@ def normalise_relative(name: str, root_name: str = "its root folder") -> PurePos
     path = PurePosixPath(text)
     drive = len(text) >= 2 and text[1] == ":" and text[0].isalpha()
     if path.is_absolute() or drive or text.startswith("~"):
-        raise UnsafePathError(
-            f"{name!r}: must be a relative path inside {root_name}, not an absolute one"
-        )
+        raise UnsafePathError(f"{name!r}: must be a relative path inside {root_name}, not an absolute one")
     if ".." in path.parts:
-        raise UnsafePathError(
-            f"{name!r}: must be a path inside {root_name}, without '..'"
-        )
+        raise UnsafePathError(f"{name!r}: must be a path inside {root_name}, without '..'")
     return path
 
 
@@ -63,7 +60,5 @@ def contained_path(root: str | Path, name: str, what: str = "path", root_name: s
     candidate = Path(root) / relative
     real = Path(os.path.realpath(candidate))
     if real != root_real and root_real not in real.parents:
-        raise UnsafePathError(
-            f"{what} {name!r}: resolves outside {root} (through a symlink); refused"
-        )
+        raise UnsafePathError(f"{what} {name!r}: resolves outside {root} (through a symlink); refused")
     return candidate

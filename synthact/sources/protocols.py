@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
-from synthact.sources.ntu import NtuSampleId, parse_ntu_name
 from synthact.errors import SynthActError
+from synthact.sources.ntu import NtuSampleId, parse_ntu_name
 from synthact.sources.smarthome import (
     SMARTHOME_CV_CLASSES,
     SmarthomeSampleId,

@@ -143,9 +143,9 @@ def parse_smarthome_name(name: str | Path) -> SmarthomeSampleId:
     """
     stem = Path(str(name)).name
     for suffix in _EXTENSIONS:
-        stem = stem[: -len(suffix)] if stem.endswith(suffix) else stem
+        stem = stem.removesuffix(suffix)
     for tag in _TAGS:
-        stem = stem[: -len(tag)] if stem.endswith(tag) else stem
+        stem = stem.removesuffix(tag)
     match = _NAME.fullmatch(stem)
     if match is None:
         raise SmarthomeNameError(

@@ -67,18 +67,14 @@ def synthact(
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, (
-        f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
-    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
     return result
 
 
 def tiny(**sections) -> dict:
     config = json.loads(json.dumps(TINY))
     for key, values in sections.items():
-        config[key] = (
-            dict(config.get(key, {}), **values) if isinstance(values, dict) else values
-        )
+        config[key] = dict(config.get(key, {}), **values) if isinstance(values, dict) else values
     return config
 
 

@@ -16,21 +16,15 @@ def test_nested_command_line_values_are_coerced_to_the_schema_types():
         "render": {"denoise": "true"},
     }
     validate_config(config)
-    assert (
-        config["dispatch"]["cpus_per_task"] == 1 and config["dispatch"]["mem_gb"] == 2.5
-    )
+    assert config["dispatch"]["cpus_per_task"] == 1 and config["dispatch"]["mem_gb"] == 2.5
     assert config["render"]["denoise"] is True
-    with pytest.raises(
-        ConfigError, match=r"dispatch.cpus_per_task: 'one' is not of type 'integer'"
-    ):
+    with pytest.raises(ConfigError, match=r"dispatch.cpus_per_task: 'one' is not of type 'integer'"):
         validate_config({"dispatch": {"cpus_per_task": "one"}})
 
 
 def test_nested_dispatch_override_passes_the_real_dry_run(tmp_path):
     workdir = make_run(tmp_path, tiny())
-    result = snakemake(
-        workdir, "-n", "--config", 'dispatch={"cluster": "slurm", "cpus_per_task": 1}'
-    )
+    result = snakemake(workdir, "-n", "--config", 'dispatch={"cluster": "slurm", "cpus_per_task": 1}')
     assert result.returncode == 0, result.stderr[-3000:]
     assert "is not of type" not in result.stdout + result.stderr
 
@@ -58,16 +52,17 @@ def test_unknown_hdri_fails_the_dry_run(tmp_path):
     output = result.stdout + result.stderr
     assert "randomize.hdris: ['sunset_beach'] are not bundled HDRIs" in output
     assert known[0] in output  # the available names are listed
-    ok_run = snakemake(
-        make_run(tmp_path / "ok", tiny(randomize={"hdris": known[:1]})), "-n"
-    )
+    ok_run = snakemake(make_run(tmp_path / "ok", tiny(randomize={"hdris": known[:1]})), "-n")
     assert ok_run.returncode == 0, ok_run.stderr[-2000:]
 
 
 def test_resolution_against_the_preset_is_a_warning_at_config_time(capsys):
     validate_config({"preset": "ntu", "render": {"width": 640, "height": 480}})
     err = capsys.readouterr().err
-    assert "synthact: warning: render.width x render.height 640x480 (aspect 1.333) does not match preset ntu's 640x360" in err
+    assert (
+        "synthact: warning: render.width x render.height 640x480 (aspect 1.333) does not match preset ntu's 640x360"
+        in err
+    )
     validate_config({"preset": "ntu", "render": {"width": 1920, "height": 1080}})  # same aspect: quiet
     validate_config({"preset": "none", "render": {"width": 640, "height": 480}})
     assert capsys.readouterr().err == ""
@@ -79,13 +74,7 @@ def test_device_is_probed_when_asked():
     assert probe_device("CPU") == ["CPU"]
     try:
         names = probe_device("CUDA")
-    except (
-        PreflightError
-    ) as exc:  # no GPU here: the message names the key and the way out
-        assert (
-            "render.device CUDA" in str(exc)
-            and "render.device: CPU" in str(exc)
-            or "does not support" in str(exc)
-        )
+    except PreflightError as exc:  # no GPU here: the message names the key and the way out
+        assert ("render.device CUDA" in str(exc) and "render.device: CPU" in str(exc)) or "does not support" in str(exc)
     else:
         assert names

@@ -35,15 +35,12 @@ def can_mount() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.skipif(
-    not can_mount(), reason="needs root and unshare to mount a private tmpfs"
-)
+@pytest.mark.skipif(not can_mount(), reason="needs root and unshare to mount a private tmpfs")
 def test_full_disk_in_merge_through_the_workflow(run_copy):
     remove_shards(run_copy)
     shards = run_copy / "output" / "shards"
     script = (
-        f"mount -t tmpfs -o size=16k tmpfs {shards} && "
-        f'"$@"; rc=$?; ls -A {shards} > {run_copy}/listing.txt; exit $rc'
+        f'mount -t tmpfs -o size=16k tmpfs {shards} && "$@"; rc=$?; ls -A {shards} > {run_copy}/listing.txt; exit $rc'
     )
     result = snakemake(run_copy, prefix=("unshare", "-m", "sh", "-c", script, "sh"))
     assert result.returncode != 0
@@ -54,28 +51,16 @@ def test_full_disk_in_merge_through_the_workflow(run_copy):
         text = log.read_text()
         lines = [line for line in text.splitlines() if "error" in line]
         assert len(lines) == 1, text
-        assert (
-            "no space left on device while writing" in lines[0]
-            and f"shards/{log.stem}.h5" in lines[0]
-        )
-        assert (
-            "Traceback" not in text
-            and "HDF5" not in text
-            and len(text.splitlines()) <= 2
-        )
+        assert "no space left on device while writing" in lines[0] and f"shards/{log.stem}.h5" in lines[0]
+        assert "Traceback" not in text and "HDF5" not in text and len(text.splitlines()) <= 2
     assert not list(shards.glob("*"))
     ok(snakemake(run_copy))  # space is back: the rerun completes
-    assert (
-        list(shards.glob("*.h5"))
-        and ok(synthact(run_copy, "verify", "output")).returncode == 0
-    )
+    assert list(shards.glob("*.h5")) and ok(synthact(run_copy, "verify", "output")).returncode == 0
 
 
 def _limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, resource.RLIM_INFINITY))
-    signal.signal(
-        signal.SIGXFSZ, signal.SIG_IGN
-    )  # write() then fails with EFBIG instead of killing
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG instead of killing
 
 
 def test_file_size_limit_in_merge_is_one_line(run_copy):

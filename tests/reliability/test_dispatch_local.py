@@ -37,18 +37,13 @@ def start_render(workdir: Path) -> tuple[subprocess.Popen, str, Path]:
     return proc, shard, log
 
 
-def task_tree(
-    workdir: Path, shard: str, timeout_s: float = 120
-) -> list[psutil.Process]:
+def task_tree(workdir: Path, shard: str, timeout_s: float = 120) -> list[psutil.Process]:
     """The local task processes (submitit's controller and the renderer under it), once they run."""
     jobs = workdir / "output" / "work" / "logs" / "submitit" / shard / "jobs.jsonl"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if jobs.exists() and jobs.read_text().strip():
-            pids = [
-                int(j["job_id"])
-                for j in json.loads(jobs.read_text().splitlines()[-1])["jobs"]
-            ]
+            pids = [int(j["job_id"]) for j in json.loads(jobs.read_text().splitlines()[-1])["jobs"]]
             tree = []
             for pid in pids:
                 try:
@@ -62,9 +57,7 @@ def task_tree(
     pytest.fail(f"no local render task started within {timeout_s} s")
 
 
-def wait_gone(
-    tree: list[psutil.Process], timeout_s: float = 30
-) -> list[psutil.Process]:
+def wait_gone(tree: list[psutil.Process], timeout_s: float = 30) -> list[psutil.Process]:
     _, alive = psutil.wait_procs(tree, timeout=timeout_s)
     return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
@@ -78,14 +71,11 @@ def test_sigkilled_render_step_takes_its_local_tasks_down(run_copy):
     proc.wait()
     assert wait_gone(tree) == [], "render tasks outlived the render step"
     deadline = time.monotonic() + 15
-    while (
-        "died without finishing" not in log.read_text() and time.monotonic() < deadline
-    ):
+    while "died without finishing" not in log.read_text() and time.monotonic() < deadline:
         time.sleep(0.2)
     text = log.read_text()
     assert (
-        f"synthact render-shard: error: shard {shard}: the render step (pid {proc.pid}) died without finishing"
-        in text
+        f"synthact render-shard: error: shard {shard}: the render step (pid {proc.pid}) died without finishing" in text
     )
     assert "its tasks were stopped: killed" in text and "a rerun resumes" in text
 

@@ -31,23 +31,13 @@ def test_second_clone_is_refused_while_the_first_holds_the_output(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert (
-            snakemake(clone_b, "-n").returncode == 0
-        )  # a dry run writes nothing: never refused
+        assert snakemake(clone_b, "-n").returncode == 0  # a dry run writes nothing: never refused
         result = snakemake(clone_b)
         output = result.stdout + result.stderr
         assert result.returncode != 0
-        assert (
-            f"{shared}: output folder is in use by another run (pid {holder.pid}"
-            in output
-        )
-        assert (
-            f"working directory {clone_a}" in output
-            and "give this run another output_dir" in output
-        )
-        assert (
-            not (shared / "shards").exists() and not (clone_b / "data").exists()
-        )  # nothing ran
+        assert f"{shared}: output folder is in use by another run (pid {holder.pid}" in output
+        assert f"working directory {clone_a}" in output and "give this run another output_dir" in output
+        assert not (shared / "shards").exists() and not (clone_b / "data").exists()  # nothing ran
     finally:
         holder.kill()
         holder.wait()

@@ -51,9 +51,7 @@ def test_escaping_feat_p_is_refused_before_any_file_is_opened(layout, feat_p):
         resolve_feat_p(root, feat_p)
     message = str(caught.value)
     assert "feat_p" in message and ("'..'" in message or "absolute" in message)
-    assert (
-        SECRET.decode() not in message and "root:" not in message
-    )  # nothing of /etc/passwd either
+    assert SECRET.decode() not in message and "root:" not in message  # nothing of /etc/passwd either
 
 
 def test_symlink_out_of_the_root_is_refused(layout):
@@ -69,10 +67,7 @@ def test_symlink_out_of_the_root_is_refused(layout):
 
 def test_good_feat_p_with_backslashes_still_resolves(layout):
     root, _ = layout
-    assert (
-        resolve_feat_p(root, "CMU\\01\\01_01_poses.npz")
-        == root / "CMU" / "01" / "01_01_poses.npz"
-    )
+    assert resolve_feat_p(root, "CMU\\01\\01_01_poses.npz") == root / "CMU" / "01" / "01_01_poses.npz"
 
 
 def test_contained_path_names_what_it_refused(tmp_path):
@@ -80,23 +75,15 @@ def test_contained_path_names_what_it_refused(tmp_path):
         contained_path(tmp_path, "a\\..\\..\\b", "split list")
 
 
-def test_babel_refuses_escaping_feat_p_strict_and_keeps_the_good_sequence_lenient(
-    tmp_path, layout
-):
+def test_babel_refuses_escaping_feat_p_strict_and_keeps_the_good_sequence_lenient(tmp_path, layout):
     path = write_babel(tmp_path / "babel" / "train.json", [
         dense_entry(1, "CMU/01/01_01_poses.npz", 1.0, [label("s1", ["walk"])]),
         dense_entry(2, "..\\..\\outside\\X99_000_poses.npz", 1.0, [label("s2", ["walk"])]),
     ])  # fmt: skip
-    with pytest.raises(
-        LabelError, match=r"sid 2: feat_p '.*': must be a path inside the AMASS root"
-    ):
+    with pytest.raises(LabelError, match=r"sid 2: feat_p '.*': must be a path inside the AMASS root"):
         load_babel_file(path)
     errors: list[tuple[str, str]] = []
-    kept = load_babel_file(
-        path, on_error=lambda sid, exc: errors.append((sid, str(exc)))
-    )
+    kept = load_babel_file(path, on_error=lambda sid, exc: errors.append((sid, str(exc))))
     assert [s.sid for s in kept] == ["1"]
     assert [sid for sid, _ in errors] == ["2"]
-    assert (
-        json.dumps(errors).count("outside") == 1
-    )  # the name only, once; never file content
+    assert json.dumps(errors).count("outside") == 1  # the name only, once; never file content

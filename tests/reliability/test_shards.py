@@ -29,9 +29,7 @@ def flip_byte(path: Path, keep_mtime: bool = False) -> None:
 
 
 def status(workdir: Path, *args: str):
-    return synthact(
-        workdir, "status", "--config", "config.yaml", "--profile", str(PROFILE), *args
-    )
+    return synthact(workdir, "status", "--config", "config.yaml", "--profile", str(PROFILE), *args)
 
 
 def test_status_finds_a_flipped_byte_and_its_printed_command_rebuilds_that_shard_alone(
@@ -82,11 +80,7 @@ def test_verify_finds_a_flip_that_kept_size_and_mtime_and_marks_it_for_the_rerun
     flip_byte(damaged, keep_mtime=True)
     assert status(run_copy).returncode == 0  # the cheap check cannot see it
     result = status(run_copy, "--verify")
-    assert (
-        result.returncode == 2
-        and "corrupt" in result.stdout
-        and "sha256" in result.stdout
-    )
+    assert result.returncode == 2 and "corrupt" in result.stdout and "sha256" in result.stdout
     rerun = ok(snakemake(run_copy))
     assert jobs_run(rerun) == {"all": 1, "manifest": 1, "merge": 1}, rerun.stderr
     assert sha256_file(damaged) == good

@@ -55,19 +55,14 @@ def recorded_ids(workdir: Path, shard: str, timeout_s: float = 60) -> list[str]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if jobs.exists() and jobs.read_text().strip():
-            return [
-                j["job_id"]
-                for j in json.loads(jobs.read_text().splitlines()[-1])["jobs"]
-            ]
+            return [j["job_id"] for j in json.loads(jobs.read_text().splitlines()[-1])["jobs"]]
         time.sleep(0.3)
     pytest.fail("the render step recorded no job ids")
 
 
 def queued(ids: list[str]) -> str:
     bases = ",".join(sorted({i.split("_")[0] for i in ids}))
-    return subprocess.run(
-        ["squeue", "-h", "-j", bases, "-o", "%i %T"], capture_output=True, text=True
-    ).stdout.strip()
+    return subprocess.run(["squeue", "-h", "-j", bases, "-o", "%i %T"], capture_output=True, text=True).stdout.strip()
 
 
 def test_sigkilled_render_step_scancels_its_array(slurm_cluster, run_copy):
@@ -90,9 +85,7 @@ def test_sigkilled_render_step_scancels_its_array(slurm_cluster, run_copy):
     )
 
 
-def test_pending_reason_that_never_clears_fails_fast_naming_the_key(
-    slurm_cluster, run_copy
-):
+def test_pending_reason_that_never_clears_fails_fast_naming_the_key(slurm_cluster, run_copy):
     log = run_copy / "render.log"
     started = time.monotonic()
     proc, shard = render(run_copy, log, cpus_per_task=4096)
@@ -120,9 +113,7 @@ def test_accounting_sums_the_recorded_jobs(slurm_cluster, run_copy):
     ]
     row = None
     for _ in range(20):  # slurmdbd may take a moment to hold the finished job
-        result = subprocess.run(
-            command, cwd=run_copy, env=env(run_copy), capture_output=True, text=True
-        )
+        result = subprocess.run(command, cwd=run_copy, env=env(run_copy), capture_output=True, text=True)
         rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]] for line in result.stdout.splitlines()
                 if line.startswith("│") and line.count("│") == 7}  # fmt: skip
         row = rows.get(shard)
@@ -132,8 +123,6 @@ def test_accounting_sums_the_recorded_jobs(slurm_cluster, run_copy):
     assert row is not None, result.stdout + result.stderr
     jobs, elapsed_h, gpu_hours, rss_mb, states = row
     assert int(jobs) == len(ids) and states == f"{len(ids)} COMPLETED"
-    assert float(gpu_hours) == pytest.approx(
-        float(elapsed_h), abs=2e-4
-    )  # one GPU per task
+    assert float(gpu_hours) == pytest.approx(float(elapsed_h), abs=2e-4)  # one GPU per task
     assert float(rss_mb) > 50  # a Python process with numpy and bpy loaded
     assert rows["total"][0] == jobs and rows["total"][2] == gpu_hours

@@ -35,34 +35,24 @@ def test_ntu_missing_skeleton_list_with_prose_header(tmp_path):
         "S001C002P006R001A008",
         "S001C003P002R001A055",
     }
-    splits = assign_splits(
-        ["S001C002P005R002A008", "S001C002P003R001A008"], "ntu60", exclude=names
-    )
-    assert (
-        splits["ntu60_xsub"]["train"] == []
-    )  # the missing one is excluded, the other is P003 -> test
+    splits = assign_splits(["S001C002P005R002A008", "S001C002P003R001A008"], "ntu60", exclude=names)
+    assert splits["ntu60_xsub"]["train"] == []  # the missing one is excluded, the other is P003 -> test
     assert splits["ntu60_xsub"]["test"] == ["S001C002P003R001A008"]
 
 
 def test_stray_line_after_the_names_is_an_error_with_its_line(tmp_path):
     path = tmp_path / "list.txt"
     path.write_text(NTU_MISSING_LIST + "oops, not a name\n")
-    with pytest.raises(
-        SampleListError, match=r"list.txt:7: not a sample name: 'oops, not a name'"
-    ):
+    with pytest.raises(SampleListError, match=r"list.txt:7: not a sample name: 'oops, not a name'"):
         read_sample_list(path)
 
 
 def test_smarthome_pour_fromcup_is_skipped_with_a_message_not_mapped():
-    with pytest.raises(
-        UnlistedActivityError, match="Pour.Fromcup.*not one of the 31 classes.*skipped"
-    ):
+    with pytest.raises(UnlistedActivityError, match="Pour.Fromcup.*not one of the 31 classes.*skipped"):
         parse_smarthome_name("Pour.Fromcup_p03_r00_v05_c01.mp4")
     names = ["Pour.Fromcup_p03_r00_v05_c01.mp4", "Walk_p03_r00_v05_c01.mp4"]
     splits = assign_splits(names, "smarthome")
-    kept = {
-        n for protocol in splits.values() for split in protocol.values() for n in split
-    }
+    kept = {n for protocol in splits.values() for split in protocol.values() for n in split}
     assert kept == {"Walk_p03_r00_v05_c01"}
 
 
@@ -83,12 +73,8 @@ def test_smarthome_motion_rule_keeps_the_moving_person(tmp_path):
     path = write_pose_file(tmp_path / "Walk_p03_r00_v05_c01_pose3d.json", frames)
     first = read_pose_file(path)
     moving = read_pose_file(path, detection="motion")
-    assert (
-        np.ptp(first.joints[:, :, 0], axis=0).max() < 1e-6
-    )  # the old rule: the still one
-    assert (
-        np.ptp(moving.joints[:, :, 0], axis=0).min() > 0.8
-    )  # the walker, ~1.1 m across the clip
+    assert np.ptp(first.joints[:, :, 0], axis=0).max() < 1e-6  # the old rule: the still one
+    assert np.ptp(moving.joints[:, :, 0], axis=0).min() > 0.8  # the walker, ~1.1 m across the clip
     with pytest.raises(ValueError, match="detection 'largest'"):
         read_pose_file(path, detection="largest")
 
@@ -102,8 +88,6 @@ def test_lenient_babel_keeps_the_good_segments_of_a_sequence_with_one_bad_one(tm
     with pytest.raises(LabelError, match="seg_id s-bad: ends before it starts"):
         load_babel_file(path)
     errors = []
-    sequences = load_babel_file(
-        path, on_error=lambda sid, exc: errors.append((sid, str(exc)))
-    )
+    sequences = load_babel_file(path, on_error=lambda sid, exc: errors.append((sid, str(exc))))
     assert [s.seg_id for s in sequences[0].segments] == ["s-good", "s-good2"]
     assert len(errors) == 1 and errors[0][0] == "7" and "s-bad" in errors[0][1]
