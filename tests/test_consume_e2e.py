@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
 import pickle
 import re
 import runpy
@@ -50,7 +51,9 @@ def synthact(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    root = make_run(tmp_path_factory.mktemp("consume"), CONSUME)
+    """The rendered run; SYNTHACT_CONSUME_RUN=DIR reuses (and completes) a run made with CONSUME."""
+    reuse = os.environ.get("SYNTHACT_CONSUME_RUN")
+    root = make_run(Path(reuse) if reuse else tmp_path_factory.mktemp("consume"), CONSUME)
     snakemake(root)
     return root
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from synthact.consume.exportio import is_complete, progress, remove_partials, write_text_atomic
-from synthact.consume.video import write_mp4
+from synthact.consume.video import EXPORT_PIX_FMT, write_mp4
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,6 @@ def export_clip_videos(
             counts["skipped"] += 1
             continue
         frames = slice(video.take_frame_start, video.take_frame_stop)
-        write_mp4(path, read_rgb(video.take_id, video.view, frames), fps[video.take_id])
+        write_mp4(path, read_rgb(video.take_id, video.view, frames), fps[video.take_id], pix_fmt=EXPORT_PIX_FMT)
         counts["written"] += 1
     return counts
