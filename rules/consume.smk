@@ -1,6 +1,7 @@
 # Statistics and previews of a finished run, for `snakemake --report report.html`.
 # Not in `rule all` unless report.enabled: ask for them with the target
-# `consume_report` (then `snakemake --report report.html` embeds them).
+# `consume_report`, then `snakemake --report report.html consume_report` embeds them
+# (--report describes the DAG of its targets).
 REPORT = f"{OUT}/report"
 STATS_PLOTS = ["durations", "camera", "body", "appearance", "modalities"]
 
