@@ -40,6 +40,7 @@ pytestmark = pytest.mark.slow
 
 CONSUME = copy.deepcopy(TINY)
 CONSUME["render"].update(width=160, height=120)
+CONSUME["plan"] = {"frames_per_shard": 400}  # one shard per split: fewer Blender start-ups
 W, H = 160, 120
 
 
