@@ -75,7 +75,13 @@ def to_layout(name: str, array: np.ndarray, layout: str) -> np.ndarray:
 
 
 class SynthActVideoDataset(Dataset):
-    """Clip windows of one protocol and split; see the module docstring."""
+    """Clip windows of one protocol and split; see the module docstring.
+
+    ``protocol`` None: the run's first (``ClipTable.load``). ``table``: a
+    ``ClipTable`` to use instead of loading one (e.g. rows filtered or widened).
+    ``reader_factory``: what opens a shard, ``ShardReader`` by default (a
+    subclass can add caching or logging).
+    """
 
     def __init__(
         self,
