@@ -285,5 +285,7 @@ def test_snakemake_report_embeds_the_stats_and_previews(workdir, output):
         assert any(n.endswith(wanted) for n in names), (wanted, names)
     snakemake(workdir, "--report", "report.html", "consume_report")
     html = (workdir / "report.html").read_text()
-    assert "Statistics" in html and "Previews" in html and "camera.png" in html
-    assert len(html) > 100_000 and "base64" in html  # the plots and videos are inside the one file
+    assert "Statistics" in html and "Previews" in html
+    for wanted in ["camera.png", "classes_segments.png", sheets[0].name, "video/mp4"]:
+        assert wanted in html, wanted
+    assert len(html) > 1_000_000 and "base64" in html  # the plots, sheets and videos are inside the one file
