@@ -1,125 +1,108 @@
 """Data-loader speed: samples/s of SynthActVideoDataset, 16 x 4 RGB at 640x480, 0 and 2 workers.
 
     python benchmarks/dataloader.py OUTPUT_DIR [--protocol P] [--batches 20]
-    python benchmarks/dataloader.py --synthetic /tmp/bench   # before the take-format merge
 
-With OUTPUT_DIR the dataset reads the run through ShardReader/ClipTable (the v2
-reader). ``--synthetic`` writes one shard in the v2 layout (JPEG RGB per frame,
-as ``render.jpeg_quality`` 90 stores it) and reads it with a minimal stand-in
-reader that has the contract's ``read`` signature; after the merge, drop it
-and point the script at ``make demo``'s output rendered at 640x480.
-
-It prints samples/s for num_workers 0 and 2 and the share of the 0-worker time
-spent decoding JPEG (timed by decoding the same windows' bytes alone).
+OUTPUT_DIR is a finished run rendered at 640x480 (e.g. the demo with
+``render: {width: 640, height: 480}``). The dataset reads it through
+``ShardReader`` and ``ClipTable``, one random view per clip, 16 frames 4 apart
+(clips shorter than 61 frames are clamped, as in training, and then decode fewer
+distinct frames; ``--whole-takes`` makes each take one clip, ``--stride`` changes
+the spacing). It prints samples/s for num_workers 0 and 2, the 0-worker item time
+in wall and CPU seconds (CPU time is what a busy shared machine does not
+inflate), and the share of it spent decoding JPEG (timed by decoding the same
+windows' stored bytes alone).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
 import h5py
-import numpy as np
 import simplejpeg
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, RandomSampler
 
-from synthact.consume.dataset import SynthActVideoDataset, collate
+from synthact.consume.dataset import SynthActVideoDataset, collate, shard_path
+from synthact.consume.reader import ClipTable, ShardReader
 
 NUM_FRAMES, STRIDE = 16, 4
 
 
-class JpegShardReader:
-    """Stand-in for the v2 ShardReader: rgb decoded from per-frame JPEG bytes."""
-
-    def __init__(self, path: Path):
-        self.file = h5py.File(path, "r")
-
-    @property
-    def views(self) -> list[str]:
-        return ["front", "left", "back", "right"]
-
-    def read(self, take_id, view, modalities=None, frames=None):
-        blobs = self.file[f"takes/{take_id}/views/{view}/rgb"][frames]
-        return {"rgb": np.stack([simplejpeg.decode_jpeg(b.tobytes(), colorspace="RGB") for b in blobs])}
-
-
-class Table:
-    def __init__(self, rows, classes):
-        self.rows, self.classes = rows, classes
-
-
-def write_synthetic(root: Path, takes: int = 4, frames: int = 150) -> Table:
-    """One shard: ``takes`` takes x 4 views x ``frames`` JPEG frames of 640x480."""
-    (root / "shards").mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:480, 0:640]
-    rows = []
-    with h5py.File(root / "shards" / "train-00000.h5", "w") as f:
-        for k in range(takes):
-            for view in ("front", "left", "back", "right"):
-                blobs = []
-                for t in range(frames):
-                    img = np.stack([(xx + 3 * t) % 256, (yy + k * 40) % 256, np.full_like(xx, 90)], -1).astype(np.uint8)
-                    img[200:400, 250 + t:350 + t] = rng.integers(0, 255, 3)
-                    blobs.append(np.frombuffer(simplejpeg.encode_jpeg(img, quality=90), np.uint8))
-                ds = f.create_dataset(f"takes/t{k}/views/{view}/rgb", (frames,), dtype=h5py.vlen_dtype(np.uint8))
-                for i, b in enumerate(blobs):
-                    ds[i] = b
-            rows.append({"clip_id": f"c{k}", "take_id": f"t{k}", "shard": "train-00000", "split": "train",
-                         "label_index": k % 2, "take_frame_start": 0, "take_frame_stop": frames})  # fmt: skip
-    return Table(rows * 16, ["a", "b"])
-
-
 def samples_per_second(dataset, workers: int, batches: int, batch_size: int = 4) -> float:
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, shuffle=True)
+    """Steady-state rate: the first batch (worker start-up, first file opens) is not counted.
+
+    Clips are drawn with replacement, so a small run still gives ``batches`` batches.
+    """
+    sampler = RandomSampler(dataset, replacement=True, num_samples=(batches + 1) * batch_size,
+                            generator=torch.Generator().manual_seed(0))  # fmt: skip
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, sampler=sampler)
     it = iter(loader)
-    next(it)  # worker start-up and first open are not steady state
+    next(it)
     start, n = time.perf_counter(), 0
-    for _ in range(batches):
-        try:
-            n += len(next(it)["label"])
-        except StopIteration:
-            break
+    for batch in it:
+        n += len(batch["label"])
     return n / (time.perf_counter() - start)
 
 
-def decode_share(dataset, reader_path: Path, items: int = 16) -> float:
-    """Share of ``__getitem__`` time that JPEG decoding alone takes."""
-    f = h5py.File(reader_path, "r")
-    total = decode = 0.0
-    for i in range(items):
-        t0 = time.perf_counter()
+def decode_share(dataset: SynthActVideoDataset, items: int = 16) -> dict[str, float]:
+    """Per item at 0 workers: wall ms, CPU ms, distinct frames decoded, and the share of
+    the CPU time that JPEG decoding alone takes."""
+    wall = cpu = decode = 0.0
+    distinct = 0
+    n = min(items, len(dataset))
+    for i in range(n):
+        w0, c0 = time.perf_counter(), time.process_time()
         item = dataset[i]
-        total += time.perf_counter() - t0
+        wall += time.perf_counter() - w0
+        cpu += time.process_time() - c0
         row = dataset.rows[dataset.items[i].row]
-        blobs = f[f"takes/{row['take_id']}/views/{item['view']}/rgb"][item["frames"].numpy() + int(row["take_frame_start"])]
-        t0 = time.perf_counter()
+        frames = sorted(set((item["frames"].numpy() + row.take_frame_start).tolist()))
+        distinct += len(frames)
+        with h5py.File(shard_path(dataset.output_dir, row.shard), "r") as f:
+            blobs = f[f"takes/{row.take_id}/views/{item['view']}/rgb"][frames]
+        c0 = time.process_time()
         for b in blobs:
             simplejpeg.decode_jpeg(b.tobytes(), colorspace="RGB")
-        decode += time.perf_counter() - t0
-    return decode / total
+        decode += time.process_time() - c0
+    return {"wall_ms": 1000 * wall / n, "cpu_ms": 1000 * cpu / n, "distinct": distinct / n, "share": decode / cpu}
+
+
+def whole_takes(output_dir: str, protocol: str | None, split: str) -> ClipTable:
+    """The clip table with each take's first clip widened to the whole take (one clip per take)."""
+    table = ClipTable.load(output_dir, protocol)
+    rows, seen = [], set()
+    for row in table.rows:
+        if row.split == split and row.take_id not in seen:
+            seen.add(row.take_id)
+            with ShardReader(shard_path(Path(output_dir), row.shard)) as reader:
+                frames = reader.num_frames(row.take_id)
+            rows.append(dataclasses.replace(row, take_frame_start=0, take_frame_stop=frames))
+    return dataclasses.replace(table, rows=tuple(rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output_dir", nargs="?")
-    parser.add_argument("--synthetic", type=Path, help="write and read a synthetic 640x480 shard here")
+    parser.add_argument("output_dir")
     parser.add_argument("--protocol")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--stride", type=int, default=STRIDE)
+    parser.add_argument("--whole-takes", action="store_true", help="one clip per take, over all its frames")
     parser.add_argument("--batches", type=int, default=20)
     args = parser.parse_args()
-    common = dict(modalities=("rgb",), num_frames=NUM_FRAMES, stride=STRIDE, views="random", seed=0)
-    if args.synthetic:
-        table = write_synthetic(args.synthetic)
-        dataset = SynthActVideoDataset(args.synthetic, table=table, reader_factory=JpegShardReader, **common)
-        shard = args.synthetic / "shards" / "train-00000.h5"
-    else:
-        dataset = SynthActVideoDataset(args.output_dir, protocol=args.protocol, **common)
-        shard = Path(args.output_dir) / "shards" / f"{dataset.rows[0]['shard']}.h5"
+    table = whole_takes(args.output_dir, args.protocol, args.split) if args.whole_takes else None
+    dataset = SynthActVideoDataset(args.output_dir, protocol=args.protocol, split=args.split, modalities=("rgb",),
+                                   num_frames=NUM_FRAMES, stride=args.stride, views="random", seed=0, table=table)  # fmt: skip
+    size = tuple(dataset[0]["rgb"].shape)
+    print(f"{len(dataset)} clips; one item: rgb {size} (C, T, H, W) uint8, {NUM_FRAMES}x{args.stride}")
     for workers in (0, 2):
-        print(f"num_workers={workers}: {samples_per_second(dataset, workers, args.batches):.1f} samples/s "
-              f"({NUM_FRAMES}x{STRIDE} RGB, batch 4)")
-    print(f"decoding share (0 workers): {decode_share(dataset, shard):.0%}")
+        print(f"num_workers={workers}: {samples_per_second(dataset, workers, args.batches):.1f} samples/s (batch 4)")
+    d = decode_share(dataset)
+    print(f"one item, 0 workers: {d['wall_ms']:.1f} ms wall, {d['cpu_ms']:.1f} ms CPU "
+          f"({1000 / d['cpu_ms']:.1f} samples per CPU-second), {d['distinct']:.1f} distinct frames decoded; "
+          f"JPEG decoding {d['share']:.0%} of the CPU time")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ class ArrayRun:
                     keypoints_visible=vis,
                     joints_cam=rng.normal(size=(num_frames, 73, 3)).astype(np.float32),
                 )
-                a["ntu25/joints_cam"] = a["joints_cam"][:, :25] + 1.0
+                a["ntu25_joints_cam"] = a["joints_cam"][:, :25] + 1.0
                 self._arrays[(tid, view)] = a
                 self._view_attrs[(tid, view)] = {"view": view, "azimuth_deg": 90.0 * v, "distance_m": 3.0 + k, "height_m": 1.2,
                                                  "image_size": [w, h]}  # fmt: skip

@@ -1,88 +1,97 @@
-"""The training dataset over real HDF5 files, with DataLoader workers.
+"""The training dataset over HDF5 files in the shard layout, with DataLoader workers.
 
-The shard here follows CONTRACT.md's v2 layout (takes/{id}/views/{view}/...), written with
-h5py, and is read by a minimal reader with the contract's ``read(take_id, view,
-modalities=, frames=)`` signature; the lead's ShardReader replaces it after the merge.
+The files hold the parts of docs/FORMAT.md's layout that the dataset reads
+(``views`` attribute, ``takes/{id}/views/{view}/`` with per-frame JPEG RGB),
+with known values, and are read by the real ``ShardReader`` (a subclass that
+logs which process opens a file). tests/test_consume_e2e.py does the same over
+a real rendered run.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+import simplejpeg
 import torch
 from torch.utils.data import DataLoader
 
 from synthact.consume.dataset import SynthActVideoDataset, collate
+from synthact.consume.reader import ClipTable, ShardReader
+from synthact.labels.tables import ClassTable, ClipRow
 
 VIEWS = ["front", "left", "back", "right"]
 
 
-class H5Reader:
-    """Opens its file on construction and logs the opening process's pid."""
-
-    def __init__(self, path: Path):
-        self.file = h5py.File(path, "r")
-        (path.parent / f"opened-{os.getpid()}-{id(self)}").touch()
+class LoggingReader(ShardReader):
+    """The real reader; logs the pid of each process that opens the file."""
 
     @property
-    def views(self) -> list[str]:
-        return VIEWS
-
-    def close(self) -> None:
-        self.file.close()
-
-    def read(self, take_id, view, modalities=None, frames=None):
-        assert np.all(np.diff(frames) > 0)  # h5py needs increasing indices
-        group = self.file[f"takes/{take_id}/views/{view}"]
-        return {m: group[m][frames] for m in modalities}
+    def file(self) -> h5py.File:
+        if self._file is None:
+            (self.path.parent / f"opened-{os.getpid()}-{id(self)}").touch()
+        return super().file
 
 
-@dataclass
-class Table:
-    rows: list[dict]
-    classes: list[str]
+def _row(k: int, shard: str, start: int, stop: int, label: int, name: str) -> ClipRow:
+    return ClipRow(clip_id=f"c{k}", protocol="segments", take_id=f"t{k}", shard=shard, split="train", repetition=0,
+                   sequence_id=str(k), source=f"s{k}.npz", segment_id=f"g{k}", chunk=0, frame_start=start,
+                   frame_stop=stop, take_frame_start=start, take_frame_stop=stop, start_t=0.0, end_t=1.0,
+                   label=name, label_index=label, labels=(name,), label_indices=(label,), raw_label=name,
+                   proc_label=name, annotator="a")  # fmt: skip
 
 
-def _shard(root: Path) -> Table:
+def _table(rows: list[ClipRow], classes: list[str]) -> ClipTable:
+    return ClipTable("segments", tuple(rows), ClassTable("segments", tuple(classes), "frequency", (-1,) * len(classes)))
+
+
+def _write_rgb(group: h5py.Group, frames: np.ndarray) -> None:
+    ds = group.create_dataset("rgb", (len(frames),), dtype=h5py.vlen_dtype(np.uint8))
+    for i, frame in enumerate(frames):
+        ds[i] = np.frombuffer(simplejpeg.encode_jpeg(np.ascontiguousarray(frame), quality=95), np.uint8)
+    ds.attrs["encoding"] = "jpeg"
+
+
+def _shard(root: Path) -> ClipTable:
     (root / "shards").mkdir(parents=True)
     rows = []
     with h5py.File(root / "shards" / "train-00000.h5", "w") as f:
+        f.attrs["views"] = json.dumps(VIEWS)
         for k, length in enumerate((40, 9)):
             for v, view in enumerate(VIEWS):
                 g = f.create_group(f"takes/t{k}/views/{view}")
                 frame_ids = np.arange(length)
-                g["rgb"] = (frame_ids[:, None, None, None] + 100 * v + np.zeros((1, 6, 8, 3))).astype(np.uint8)
+                _write_rgb(g, (frame_ids[:, None, None, None] + 50 * v + np.zeros((1, 16, 16, 3))).astype(np.uint8))
                 g["depth"] = (frame_ids[:, None, None] + np.zeros((1, 6, 8))).astype(np.float32)
                 g["ntu25/joints_cam"] = (frame_ids[:, None, None] + np.zeros((1, 25, 3))).astype(np.float32)
                 g["ntu25/keypoints_2d"] = np.zeros((length, 25, 2), np.float32)
                 g["ntu25/keypoints_visible"] = np.ones((length, 25), bool)
-            rows.append({"clip_id": f"c{k}", "take_id": f"t{k}", "shard": "train-00000", "split": "train",
-                         "label_index": k, "take_frame_start": 2, "take_frame_stop": length})  # fmt: skip
-    return Table(rows, ["walk", "sit"])
+            rows.append(_row(k, "train-00000", 2, length, k, ["walk", "sit"][k]))
+    return _table(rows, ["walk", "sit"])
 
 
 def test_items_have_layouts_labels_and_only_the_window(tmp_path) -> None:
     table = _shard(tmp_path)
     ds = SynthActVideoDataset(tmp_path, split="train", modalities=("rgb", "depth", "ntu25"), num_frames=4, stride=3,
-                              seed=1, table=table, reader_factory=H5Reader)  # fmt: skip
+                              seed=1, table=table)  # fmt: skip
     item = ds[0]
-    assert item["rgb"].shape == (3, 4, 6, 8) and item["rgb"].dtype == torch.uint8  # C, T, H, W
+    assert item["rgb"].shape == (3, 4, 16, 16) and item["rgb"].dtype == torch.uint8  # C, T, H, W
     assert item["depth"].shape == (1, 4, 6, 8) and item["ntu25_joints_cam"].shape == (4, 25, 3)
     assert item["ntu25_keypoints_visible"].shape == (4, 25)
     frames = item["frames"].numpy()
     assert (np.diff(frames) == 3).all() and item["label"] == 0
-    view_offset = 100 * VIEWS.index(item["view"])
-    np.testing.assert_array_equal(item["rgb"][0, :, 0, 0].numpy(), frames + 2 + view_offset)  # take frame = start + window
+    view_offset = 50 * VIEWS.index(item["view"])
+    rgb = item["rgb"][0, :, 8, 8].numpy().astype(int)  # take frame = start + window; JPEG keeps a flat colour within 2
+    assert np.abs(rgb - (frames + 2 + view_offset)).max() <= 2, (rgb, frames, view_offset)
     short = ds[1]  # 7 frames < span 10: clamp repeats the last frame
     np.testing.assert_array_equal(short["depth"][0, :, 0, 0].numpy(), [2, 5, 8, 8])
-    tchw = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=4, layout="TCHW", table=table, reader_factory=H5Reader)
-    assert tchw[0]["rgb"].shape == (4, 3, 6, 8)
-    again = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=4, stride=3, seed=1, table=table, reader_factory=H5Reader)
+    tchw = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=4, layout="TCHW", table=table)
+    assert tchw[0]["rgb"].shape == (4, 3, 16, 16)
+    again = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=4, stride=3, seed=1, table=table)
     assert again[0]["view"] == item["view"] and torch.equal(again[0]["frames"], item["frames"])
     again.set_epoch(1)
     assert any(not torch.equal(again[i]["frames"], ds[i]["frames"]) or again[i]["view"] != ds[i]["view"] for i in range(2))
@@ -90,26 +99,26 @@ def test_items_have_layouts_labels_and_only_the_window(tmp_path) -> None:
 
 def test_views_all_and_stacked(tmp_path) -> None:
     table = _shard(tmp_path)
-    per_view = SynthActVideoDataset(tmp_path, views="all", num_frames=2, table=table, reader_factory=H5Reader)
+    per_view = SynthActVideoDataset(tmp_path, views="all", num_frames=2, table=table)
     assert len(per_view) == 8 and [per_view[i]["view"] for i in range(4)] == VIEWS
-    stacked = SynthActVideoDataset(tmp_path, views=["back", "front"], stack_views=True, num_frames=2, table=table, reader_factory=H5Reader)
+    stacked = SynthActVideoDataset(tmp_path, views=["back", "front"], stack_views=True, num_frames=2, table=table)
     item = stacked[0]
-    assert len(stacked) == 2 and item["rgb"].shape == (2, 3, 2, 6, 8) and item["view"] == ["back", "front"]
-    assert int(item["rgb"][0, 0, 0, 0, 0]) - int(item["rgb"][1, 0, 0, 0, 0]) == 200
+    assert len(stacked) == 2 and item["rgb"].shape == (2, 3, 2, 16, 16) and item["view"] == ["back", "front"]
+    assert abs(int(item["rgb"][0, 0, 0, 8, 8]) - int(item["rgb"][1, 0, 0, 8, 8]) - 100) <= 2
     with pytest.raises(ValueError, match="modalities"):
-        SynthActVideoDataset(tmp_path, modalities=("sound",), table=table, reader_factory=H5Reader)
+        SynthActVideoDataset(tmp_path, modalities=("sound",), table=table)
 
 
 def test_dataloader_workers_open_their_own_files(tmp_path) -> None:
-    table = _shard(tmp_path)
-    table.rows = table.rows * 8
-    ds = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=4, table=table, reader_factory=H5Reader)
+    base = _shard(tmp_path)
+    table = _table(list(base.rows) * 8, list(base.classes.classes))
+    ds = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=4, table=table, reader_factory=LoggingReader)
     loader = DataLoader(ds, batch_size=4, num_workers=2, collate_fn=collate, multiprocessing_context="fork")
     batches = list(loader)
-    assert sum(len(b["label"]) for b in batches) == 16 and batches[0]["rgb"].shape == (4, 3, 4, 6, 8)
+    assert sum(len(b["label"]) for b in batches) == 16 and batches[0]["rgb"].shape == (4, 3, 4, 16, 16)
     opened = {p.name.split("-")[1] for p in (tmp_path / "shards").glob("opened-*")}
     assert len(opened) == 2 and str(os.getpid()) not in opened
-    every = SynthActVideoDataset(tmp_path, views="all", modalities=("rgb",), num_frames=4, table=table, reader_factory=H5Reader)
+    every = SynthActVideoDataset(tmp_path, views="all", modalities=("rgb",), num_frames=4, table=table, reader_factory=LoggingReader)
     assert len(list(DataLoader(every, batch_size=8, num_workers=2, collate_fn=collate, multiprocessing_context="fork"))) == 8
 
 
@@ -118,24 +127,23 @@ def test_example_training_over_the_dataset_lowers_the_loss(tmp_path, capsys) -> 
 
     table = _class_shard(tmp_path)
     ns = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "train_dataset.py"))
-    ds = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=8, stride=2, table=table, reader_factory=H5Reader,
-                              transform=ns["to_float"])  # fmt: skip
+    ds = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=8, stride=2, table=table, transform=ns["to_float"])
     losses = ns["train"](ds, 2, steps=20, batch_size=4, num_workers=0, log_every=10)
     assert capsys.readouterr().out.count("loss") == 2
     print(f"dataset example: loss {np.mean(losses[:5]):.3f} -> {np.mean(losses[-5:]):.3f}")
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
 
 
-def _class_shard(root: Path) -> Table:
+def _class_shard(root: Path) -> ClipTable:
     """Two takes whose frames carry their class in colour: red (0) or green (1), plus noise."""
     (root / "shards").mkdir(parents=True)
     rng = np.random.default_rng(0)
     with h5py.File(root / "shards" / "s.h5", "w") as f:
+        f.attrs["views"] = json.dumps(VIEWS)
         for k in range(2):
             for view in VIEWS:
-                rgb = rng.integers(0, 120, size=(12, 6, 8, 3))
+                rgb = rng.integers(0, 120, size=(12, 16, 16, 3))
                 rgb[..., k] += 120
-                f[f"takes/t{k}/views/{view}/rgb"] = rgb.astype(np.uint8)
-    rows = [{"clip_id": f"c{k}", "take_id": f"t{k}", "shard": "s", "split": "train", "label_index": k,
-             "take_frame_start": 0, "take_frame_stop": 12} for k in range(2)]  # fmt: skip
-    return Table(rows * 4, ["red", "green"])
+                _write_rgb(f.create_group(f"takes/t{k}/views/{view}"), rgb.astype(np.uint8))
+    rows = [_row(k, "s", 0, 12, k, ["red", "green"][k]) for k in range(2)]
+    return _table(rows * 4, ["red", "green"])

@@ -38,7 +38,7 @@ def test_pyskl_run_equals_joints_cam(tmp_path) -> None:
     for ann in d3["annotations"]:
         clip_id, view = ann["frame_dir"].split("_")
         row = next(r for r in run.rows if r["clip_id"] == clip_id)
-        expected = run.arrays(row["take_id"], view)["ntu25/joints_cam"][row["take_frame_start"] : row["take_frame_stop"]]
+        expected = run.arrays(row["take_id"], view)["ntu25_joints_cam"][row["take_frame_start"] : row["take_frame_stop"]]
         np.testing.assert_array_equal(ann["keypoint"][0], expected)
         assert ann["label"] == row["label_index"] and ann["total_frames"] == len(expected)
     assert all(a["img_shape"] == (48, 64) and a["keypoint"].shape[2:] == (17, 2) for a in d2["annotations"])

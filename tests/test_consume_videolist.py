@@ -20,8 +20,8 @@ def test_videolist_reads_back(tmp_path) -> None:
     videos = plan_clip_videos(ROWS, ["front", "back"])
     asked = []
 
-    def read_rgb(take_id, view, frames):
-        asked.append(len(frames))
+    def read_rgb(take_id, view, frames):  # frames: a slice of the take, as ShardReader.read takes it
+        asked.append(frames.stop - frames.start)
         return arrays[take_id][frames]
 
     counts = export_clip_videos(tmp_path, videos, read_rgb, {"t0": 30.0, "t1": 30.0}, show_progress=False)

@@ -3,7 +3,8 @@
 Items are a dict: one tensor per asked modality, ``label`` (the protocol's
 integer class index), and metadata (clip_id, take_id, view, frames). What it
 reads is exactly the window's frames of the asked modalities of the chosen
-view(s), through ``ShardReader.read(take_id, view, modalities=..., frames=...)``.
+view(s), through ``ShardReader.read(take_id, view, modalities=..., frames=...)``;
+the clips come from ``ClipTable.load(output_dir, protocol)``.
 
 Workers: HDF5 handles must not cross a fork, so readers are opened lazily, in
 the process that uses them, and dropped when the dataset is pickled into a
@@ -31,9 +32,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from synthact.consume.reader import ClipTable, ShardReader
 from synthact.consume.sampling import choose_views, sample_rng, window_indices
+from synthact.labels.tables import ClipRow
 
-# modality -> datasets of a view group that it reads (names as in the shard).
+# modality -> the reader's arrays that it reads (ShardReader.read's names).
 MODALITIES: dict[str, tuple[str, ...]] = {
     "rgb": ("rgb",),
     "depth": ("depth",),
@@ -42,7 +45,7 @@ MODALITIES: dict[str, tuple[str, ...]] = {
     "normals": ("normals",),
     "keypoints_2d": ("keypoints_2d", "keypoints_visible"),
     "keypoints_3d": ("joints_cam",),
-    "ntu25": ("ntu25/joints_cam", "ntu25/keypoints_2d", "ntu25/keypoints_visible"),
+    "ntu25": ("ntu25_joints_cam", "ntu25_keypoints_2d", "ntu25_keypoints_visible"),
 }
 _IMAGES = {"rgb": 3, "normals": 3, "depth": 1, "mask": 1, "parts": 1}
 
@@ -55,8 +58,8 @@ class Item:
 
 
 def shard_path(output_dir: Path, shard: str) -> Path:
-    """A clip row's ``shard`` (name or relative path) -> file path."""
-    return output_dir / shard if shard.endswith(".h5") else output_dir / "shards" / f"{shard}.h5"
+    """A clip row's ``shard`` (its name, docs/FORMAT.md) -> the file."""
+    return output_dir / "shards" / f"{shard}.h5"
 
 
 def to_layout(name: str, array: np.ndarray, layout: str) -> np.ndarray:
@@ -72,7 +75,13 @@ def to_layout(name: str, array: np.ndarray, layout: str) -> np.ndarray:
 
 
 class SynthActVideoDataset(Dataset):
-    """Clip windows of one protocol and split; see the module docstring."""
+    """Clip windows of one protocol and split; see the module docstring.
+
+    ``protocol`` None: the run's first (``ClipTable.load``). ``table``: a
+    ``ClipTable`` to use instead of loading one (e.g. rows filtered or widened).
+    ``reader_factory``: what opens a shard, ``ShardReader`` by default (a
+    subclass can add caching or logging).
+    """
 
     def __init__(
         self,
@@ -91,14 +100,14 @@ class SynthActVideoDataset(Dataset):
         seed: int = 0,
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         reader_factory: Callable[[Path], Any] | None = None,
-        table: Any = None,
+        table: ClipTable | None = None,
     ):
         unknown = [m for m in modalities if m not in MODALITIES]
         if unknown or layout not in ("CTHW", "TCHW"):
             raise ValueError(f"modalities {unknown} unknown (known: {list(MODALITIES)}) or layout {layout!r} not CTHW/TCHW")
         self.output_dir = Path(output_dir)
-        self.table = table if table is not None else _load_table(self.output_dir, protocol)
-        self.rows = [r for r in self.table.rows if split is None or r["split"] == split]
+        self.table = table if table is not None else ClipTable.load(self.output_dir, protocol)
+        self.rows: list[ClipRow] = [r for r in self.table.rows if split is None or r.split == split]
         if not self.rows:
             raise ValueError(f"{self.output_dir}: no clips in split {split!r} of protocol {protocol!r}")
         self.modalities, self.layout, self.transform = tuple(modalities), layout, transform
@@ -113,7 +122,7 @@ class SynthActVideoDataset(Dataset):
     # -- items ------------------------------------------------------------------
     def _all_views(self) -> list[str]:
         # Opened and closed here, so that no handle is open when DataLoader forks.
-        reader = (self._factory or _shard_reader)(shard_path(self.output_dir, self.rows[0]["shard"]))
+        reader = (self._factory or ShardReader)(shard_path(self.output_dir, self.rows[0].shard))
         try:
             return list(reader.views)
         finally:
@@ -141,14 +150,15 @@ class SynthActVideoDataset(Dataset):
 
     @property
     def classes(self) -> list[str]:
-        return list(self.table.classes)
+        """Class names in index order (the protocol's ``classes.json``)."""
+        return list(self.table.classes.classes)
 
     # -- readers ----------------------------------------------------------------
     def _reader(self, path: Path) -> Any:
         if self._pid != os.getpid():  # forked after opening: never reuse the parent's handles
             self._readers, self._pid = {}, os.getpid()
         if path not in self._readers:
-            self._readers[path] = (self._factory or _shard_reader)(path)
+            self._readers[path] = (self._factory or ShardReader)(path)
         return self._readers[path]
 
     def __getstate__(self) -> dict:
@@ -159,45 +169,35 @@ class SynthActVideoDataset(Dataset):
         item = self.items[index]
         row = self.rows[item.row]
         rng = sample_rng(self.seed, self.epoch, index)
-        reader = self._reader(shard_path(self.output_dir, row["shard"]))
+        reader = self._reader(shard_path(self.output_dir, row.shard))
         views = list(item.views) if item.views is not None else choose_views(reader.views, "random", rng)
-        start, stop = int(row["take_frame_start"]), int(row["take_frame_stop"])
+        start, stop = row.take_frame_start, row.take_frame_stop
         offset = self.offset if self.offset != "uniform" or self.num_clips > 1 else "centre"
         local = window_indices(stop - start, self.num_frames, self.stride, offset, rng, item.clip_index, self.num_clips, self.short_policy)
         frames = start + local
         names = tuple(d for m in self.modalities for d in MODALITIES[m])
-        per_view = [self._read(reader, row["take_id"], v, names, frames) for v in views]
+        per_view = [self._read(reader, row.take_id, v, names, frames) for v in views]
         stacked = self.stack_views
         sample: dict[str, Any] = {
             k: torch.from_numpy(np.stack([p[k] for p in per_view]) if stacked else per_view[0][k]) for k in per_view[0]
         }
-        sample.update(label=int(row["label_index"]), clip_id=row["clip_id"], take_id=row["take_id"],
+        sample.update(label=int(row.label_index), clip_id=row.clip_id, take_id=row.take_id,
                       view=views if self.stack_views else views[0], frames=torch.from_numpy(local))
         return self.transform(sample) if self.transform else sample
 
     def _read(self, reader: Any, take_id: str, view: str, names: tuple[str, ...], frames: np.ndarray) -> dict[str, np.ndarray]:
-        # h5py reads increasing indices only; a clamped/looped window repeats some.
-        unique, inverse = np.unique(frames, return_inverse=True)
-        arrays = reader.read(take_id, view, modalities=names, frames=unique)
-        repeats = len(unique) != len(frames)
-        out = {}
-        for name in names:
-            key = name.replace("/", "_")
-            array = np.asarray(arrays[name] if name in arrays else arrays[key])
-            out[key] = to_layout(key, array[inverse] if repeats else array, self.layout)
-        return out
+        # A window with evenly spaced, increasing frames reads as a slice (h5py's
+        # fastest selection); a clamped or looped one (repeated frames) as an
+        # index array, which the reader reads once per distinct frame.
+        arrays = reader.read(take_id, view, modalities=names, frames=_as_slice(frames))
+        return {name: to_layout(name, np.asarray(arrays[name]), self.layout) for name in names}
 
 
-def _shard_reader(path: Path) -> Any:
-    from synthact.consume.reader import ShardReader
-
-    return ShardReader(path)
-
-
-def _load_table(output_dir: Path, protocol: str | None) -> Any:
-    from synthact.consume.reader import ClipTable  # the lead's v2 reader
-
-    return ClipTable.load(output_dir, protocol)
+def _as_slice(frames: np.ndarray) -> slice | np.ndarray:
+    steps = np.diff(frames)
+    if len(frames) > 1 and steps[0] > 0 and (steps == steps[0]).all():
+        return slice(int(frames[0]), int(frames[-1]) + 1, int(steps[0]))
+    return frames
 
 
 def collate(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ import numpy as np
 
 from synthact.consume.depth_video import body_depth, write_depth_mp4
 from synthact.consume.exportio import is_complete, progress, remove_partials, write_text_atomic
-from synthact.consume.video import write_mp4
+from synthact.consume.video import EXPORT_PIX_FMT, write_mp4
 from synthact.sources.babel_categories import BABEL_CATEGORIES
 
 AMARV_VIEWS = ("Front", "Left", "Back", "Right")
@@ -228,7 +228,7 @@ ReadView = Callable[[str, str, tuple[str, ...]], Mapping[str, np.ndarray]]
 def write_video(path: Path, kind: str, arrays: Mapping[str, np.ndarray], fps: float) -> int:
     """Write one take-view's RGB or body-only depth mp4."""
     if kind == "rgb":
-        return write_mp4(path, arrays["rgb"], fps)
+        return write_mp4(path, arrays["rgb"], fps, pix_fmt=EXPORT_PIX_FMT)
     return write_depth_mp4(path, body_depth(arrays["depth"], arrays["mask"]), fps)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from synthact.consume.exportio import is_complete, progress, remove_partials, write_text_atomic
-from synthact.consume.video import write_mp4
+from synthact.consume.video import EXPORT_PIX_FMT, write_mp4
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def write_lists(dest: str | Path, videos: Sequence[ClipVideo], classes: Sequence
 def export_clip_videos(
     dest: str | Path,
     videos: Sequence[ClipVideo],
-    read_rgb: Callable[[str, str, np.ndarray], np.ndarray],
+    read_rgb: Callable[[str, str, slice], np.ndarray],
     fps: Mapping[str, float],
     show_progress: bool = True,
 ) -> dict[str, int]:
@@ -97,7 +97,7 @@ def export_clip_videos(
         if is_complete(path):
             counts["skipped"] += 1
             continue
-        frames = np.arange(video.take_frame_start, video.take_frame_stop)
-        write_mp4(path, read_rgb(video.take_id, video.view, frames), fps[video.take_id])
+        frames = slice(video.take_frame_start, video.take_frame_stop)
+        write_mp4(path, read_rgb(video.take_id, video.view, frames), fps[video.take_id], pix_fmt=EXPORT_PIX_FMT)
         counts["written"] += 1
     return counts

@@ -117,7 +117,8 @@ def plot_all(stats: Mapping[str, Any], dest: Path) -> list[Path]:
     """One PNG per topic, drawn from ``stats`` alone."""
     out = []
     for protocol, per_split in stats["classes"].items():
-        fig, axes = plt.subplots(len(per_split), 1, figsize=(12, 3 * len(per_split)), squeeze=False)
+        rows = max(len(per_split), 1)  # a protocol without clips still gets its (empty) plot
+        fig, axes = plt.subplots(rows, 1, figsize=(12, 3 * rows), squeeze=False)
         for ax, (split, counts) in zip(axes[:, 0], sorted(per_split.items())):
             _bars(ax, counts, f"{protocol} / {split}: clips per class")
         out.append(_save(fig, dest / f"classes_{protocol}.png"))
