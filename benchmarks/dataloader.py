@@ -100,9 +100,11 @@ def main() -> None:
     for workers in (0, 2):
         print(f"num_workers={workers}: {samples_per_second(dataset, workers, args.batches):.1f} samples/s (batch 4)")
     d = decode_share(dataset)
-    print(f"one item, 0 workers: {d['wall_ms']:.1f} ms wall, {d['cpu_ms']:.1f} ms CPU "
-          f"({1000 / d['cpu_ms']:.1f} samples per CPU-second), {d['distinct']:.1f} distinct frames decoded; "
-          f"JPEG decoding {d['share']:.0%} of the CPU time")
+    print(
+        f"one item, 0 workers: {d['wall_ms']:.1f} ms wall, {d['cpu_ms']:.1f} ms CPU "
+        f"({1000 / d['cpu_ms']:.1f} samples per CPU-second), {d['distinct']:.1f} distinct frames decoded; "
+        f"JPEG decoding {d['share']:.0%} of the CPU time"
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,15 @@ def tiny_model(num_classes: int) -> nn.Module:
     )  # fmt: skip
 
 
-def train(dataset, num_classes: int, steps: int = 300, batch_size: int = 8, num_workers: int = 2, seed: int = 0,
-          log_every: int = 25) -> list[float]:
+def train(
+    dataset,
+    num_classes: int,
+    steps: int = 300,
+    batch_size: int = 8,
+    num_workers: int = 2,
+    seed: int = 0,
+    log_every: int = 25,
+) -> list[float]:
     """Loop over epochs until ``steps``; returns every step's loss."""
     torch.manual_seed(seed)
     model = tiny_model(num_classes)

@@ -45,8 +45,15 @@ def batch(anns: list[dict], size: int, num_frames: int, rng: np.random.Generator
     return torch.from_numpy(np.stack(xs).astype(np.float32)), torch.tensor(ys)
 
 
-def train(path: str | Path, split: str = "train", steps: int = 300, num_frames: int = 16, seed: int = 0,
-          batch_size: int = 16, log_every: int = 25) -> list[float]:
+def train(
+    path: str | Path,
+    split: str = "train",
+    steps: int = 300,
+    num_frames: int = 16,
+    seed: int = 0,
+    batch_size: int = 16,
+    log_every: int = 25,
+) -> list[float]:
     """Return the loss of every step; print a running mean every ``log_every`` steps."""
     anns, num_classes = load(path, split)
     torch.manual_seed(seed)

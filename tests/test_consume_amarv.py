@@ -34,8 +34,17 @@ def _takes() -> dict[str, dict]:
 
 def _rows() -> list[dict]:
     def row(cid, take, split, labels, proc, start, end):
-        return {"clip_id": cid, "take_id": take, "split": split, "labels": labels,
-                "label_indices": [CLASSES.index(x) for x in labels], "proc_label": proc, "start_t": start, "end_t": end}
+        return {
+            "clip_id": cid,
+            "take_id": take,
+            "split": split,
+            "labels": labels,
+            "label_indices": [CLASSES.index(x) for x in labels],
+            "proc_label": proc,
+            "start_t": start,
+            "end_t": end,
+        }
+
     return [
         row("c1", "t1", "train", ["walk", "kneel"], "walk, then kneel", 0.0, 0.25),
         row("c2", "t1", "train", ["stand"], "stand  still", 0.25, 0.4),
@@ -54,7 +63,11 @@ def test_label_csvs_follow_the_loader_contract(tmp_path) -> None:
         index = list(csv.reader(f, delimiter="#"))
     assert index[0] == ["category", "raw_labels"] and [r[0] for r in index[1:]] == CLASSES
     raw = {r[0]: [x.strip() for x in r[1].split(",")] for r in index[1:]}
-    assert raw["walk"] == ["walk then kneel"] and raw["stand"] == ["stand still"] and raw["wave hand funny"] == ["wave hand funny"]
+    assert (
+        raw["walk"] == ["walk then kneel"]
+        and raw["stand"] == ["stand still"]
+        and raw["wave hand funny"] == ["wave hand funny"]
+    )
     every = sorted({x for v in raw.values() for x in v})
     fields = train[0].split(",")
     assert fields == ["CMU/01/01_01", "0;2", "0;61", "walk;kneel", str(every.index("walk then kneel")), "walk then kneel",
@@ -110,7 +123,10 @@ def test_videos_decode_match_and_resume(tmp_path) -> None:
     prefix = str(tmp_path / "videos")
     found = sorted(glob.glob(os.path.join(prefix, "**/sequence_*"), recursive=True))  # the loader's glob
     assert [os.path.relpath(p, prefix) for p in found] == [
-        "BMLmovi/Subject 11/F_v3d_Subject_11/sequence_77_run0", "CMU/01/01_01/sequence_1234_run0", "CMU/01/01_01/sequence_1234_run1"]
+        "BMLmovi/Subject 11/F_v3d_Subject_11/sequence_77_run0",
+        "CMU/01/01_01/sequence_1234_run0",
+        "CMU/01/01_01/sequence_1234_run1",
+    ]
     for video in videos:
         path = tmp_path / "videos" / video.relpath
         assert re.fullmatch(r"(RGB|Depth)_(Front|Left|Back|Right)_Camera_640\.mp4", path.name)
@@ -122,7 +138,9 @@ def test_videos_decode_match_and_resume(tmp_path) -> None:
             assert min(psnr(x, y) for x, y in zip(read_mp4(path), a["rgb"])) > 30
         else:
             depth = read_depth_mp4(path)
-            inner = a["mask"].astype(bool) & np.roll(a["mask"], 2, 2).astype(bool) & np.roll(a["mask"], -2, 2).astype(bool)
+            inner = (
+                a["mask"].astype(bool) & np.roll(a["mask"], 2, 2).astype(bool) & np.roll(a["mask"], -2, 2).astype(bool)
+            )
             assert np.median(np.abs(depth - a["depth"])[inner]) < 0.02
     # Resume: nothing to do; a deleted file and a stale partial are handled.
     calls.clear()

@@ -94,7 +94,9 @@ def test_items_have_layouts_labels_and_only_the_window(tmp_path) -> None:
     again = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=4, stride=3, seed=1, table=table)
     assert again[0]["view"] == item["view"] and torch.equal(again[0]["frames"], item["frames"])
     again.set_epoch(1)
-    assert any(not torch.equal(again[i]["frames"], ds[i]["frames"]) or again[i]["view"] != ds[i]["view"] for i in range(2))
+    assert any(
+        not torch.equal(again[i]["frames"], ds[i]["frames"]) or again[i]["view"] != ds[i]["view"] for i in range(2)
+    )
 
 
 def test_views_all_and_stacked(tmp_path) -> None:
@@ -118,8 +120,13 @@ def test_dataloader_workers_open_their_own_files(tmp_path) -> None:
     assert sum(len(b["label"]) for b in batches) == 16 and batches[0]["rgb"].shape == (4, 3, 4, 16, 16)
     opened = {p.name.split("-")[1] for p in (tmp_path / "shards").glob("opened-*")}
     assert len(opened) == 2 and str(os.getpid()) not in opened
-    every = SynthActVideoDataset(tmp_path, views="all", modalities=("rgb",), num_frames=4, table=table, reader_factory=LoggingReader)
-    assert len(list(DataLoader(every, batch_size=8, num_workers=2, collate_fn=collate, multiprocessing_context="fork"))) == 8
+    every = SynthActVideoDataset(
+        tmp_path, views="all", modalities=("rgb",), num_frames=4, table=table, reader_factory=LoggingReader
+    )
+    assert (
+        len(list(DataLoader(every, batch_size=8, num_workers=2, collate_fn=collate, multiprocessing_context="fork")))
+        == 8
+    )
 
 
 def test_example_training_over_the_dataset_lowers_the_loss(tmp_path, capsys) -> None:
@@ -127,7 +134,9 @@ def test_example_training_over_the_dataset_lowers_the_loss(tmp_path, capsys) -> 
 
     table = _class_shard(tmp_path)
     ns = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "train_dataset.py"))
-    ds = SynthActVideoDataset(tmp_path, modalities=("rgb",), num_frames=8, stride=2, table=table, transform=ns["to_float"])
+    ds = SynthActVideoDataset(
+        tmp_path, modalities=("rgb",), num_frames=8, stride=2, table=table, transform=ns["to_float"]
+    )
     losses = ns["train"](ds, 2, steps=20, batch_size=4, num_workers=0, log_every=10)
     assert capsys.readouterr().out.count("loss") == 2
     print(f"dataset example: loss {np.mean(losses[:5]):.3f} -> {np.mean(losses[-5:]):.3f}")

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from synthact.consume.depth_video import (
-    LEVELS, Z_MAX_M, Z_MIN_M, body_depth, decode_depth, encode_depth, quantisation_error_m,
-    read_depth_mp4, write_depth_mp4,
+    LEVELS,
+    Z_MAX_M,
+    Z_MIN_M,
+    body_depth,
+    decode_depth,
+    encode_depth,
+    quantisation_error_m,
+    read_depth_mp4,
+    write_depth_mp4,
 )  # fmt: skip
 from synthact.consume.video import probe_mp4, write_mp4
 from tests.consume_inputs import take_arrays
@@ -30,7 +37,11 @@ def test_no_surface_is_black_and_decodes_to_zero() -> None:
     rgb = encode_depth(depth)
     assert (rgb[0, 0] == 0).all()
     back = decode_depth(rgb)
-    assert back[0, 0] == 0 and back[1, 0] == pytest.approx(Z_MAX_M, rel=1e-3) and back[1, 1] == pytest.approx(Z_MIN_M, rel=1e-3)
+    assert (
+        back[0, 0] == 0
+        and back[1, 0] == pytest.approx(Z_MAX_M, rel=1e-3)
+        and back[1, 1] == pytest.approx(Z_MIN_M, rel=1e-3)
+    )
 
 
 def test_depth_through_h264(tmp_path) -> None:
@@ -43,8 +54,10 @@ def test_depth_through_h264(tmp_path) -> None:
     np.testing.assert_array_equal(back, decode_depth(encode_depth(depth)))  # the video itself is lossless
     mask = arrays["mask"].astype(bool)
     err = np.abs(back - depth)[mask]
-    print(f"depth via mp4: median {np.median(err) * 1000:.2f} mm, max {err.max() * 1000:.2f} mm; "
-          f"bound {quantisation_error_m(depth[mask]).max() * 1000:.2f} mm")
+    print(
+        f"depth via mp4: median {np.median(err) * 1000:.2f} mm, max {err.max() * 1000:.2f} mm; "
+        f"bound {quantisation_error_m(depth[mask]).max() * 1000:.2f} mm"
+    )
     assert (err <= quantisation_error_m(depth[mask]) * 1.001 + 1e-6).all()
     assert ((back > 0) == mask).all()
 

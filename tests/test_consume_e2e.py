@@ -46,7 +46,9 @@ W, H = 160, 120
 
 def synthact(*args: str) -> subprocess.CompletedProcess:
     result = subprocess.run([str(BIN / "synthact"), *args], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"synthact {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"synthact {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result
 
 
@@ -118,11 +120,15 @@ def test_amarv_videos_decode_match_the_shards_and_the_csv_is_the_segments_table(
             assert line[0] == re.sub(r"_poses\.npz$", "", row.source)
             assert [int(i) for i in line[1].split(";")] == list(row.label_indices)
             assert line[3].split(";") == list(row.labels) and line[5] == row.proc_label
-            assert float(line[6]) == pytest.approx(row.start_t, abs=1e-6) and float(line[7]) == pytest.approx(row.end_t, abs=1e-6)
+            assert float(line[6]) == pytest.approx(row.start_t, abs=1e-6) and float(line[7]) == pytest.approx(
+                row.end_t, abs=1e-6
+            )
             assert float(line[8]) == pytest.approx(attrs["duration_s"], abs=1e-6)
     assert (dest / "labels" / "test.csv").read_text() == (dest / "labels" / "val.csv").read_text()
     categories = (dest / "labels" / "category_index.csv").read_text().splitlines()
-    assert categories[0] == "category#raw_labels" and [c.split("#")[0] for c in categories[1:]] == list(table.classes.classes)
+    assert categories[0] == "category#raw_labels" and [c.split("#")[0] for c in categories[1:]] == list(
+        table.classes.classes
+    )
     again = synthact("export", "amarv", str(output), str(dest), "--quiet")  # resumes: nothing left to write
     assert f"'written': 0, 'skipped': {2 * len(rgb_videos)}" in again.stdout
 
@@ -197,7 +203,12 @@ def expected_counts(output: Path, shards: list[ShardReader]) -> dict:
         names = json.loads((folder / "classes.json").read_text())["classes"]
         rows = [json.loads(line) for line in (folder / "clips.jsonl").read_text().splitlines()]
         classes[folder.name] = {
-            s: {c: n for c, n in zip(names, [sum(r["label_index"] == i and r["split"] == s for r in rows) for i in range(len(names))])}
+            s: {
+                c: n
+                for c, n in zip(
+                    names, [sum(r["label_index"] == i and r["split"] == s for r in rows) for i in range(len(names))]
+                )
+            }
             for s in {r["split"] for r in rows}
         }
     frames, azimuths, genders = 0, [], Counter()
@@ -240,7 +251,9 @@ def test_stats_and_preview_match_counts_from_the_shards(output, shards, tmp_path
 
 
 def test_dataloader_with_two_workers_reads_the_shards_windows(output, shards):
-    ds = SynthActVideoDataset(output, split="train", modalities=("rgb", "depth", "ntu25"), num_frames=4, stride=2, seed=3)
+    ds = SynthActVideoDataset(
+        output, split="train", modalities=("rgb", "depth", "ntu25"), num_frames=4, stride=2, seed=3
+    )
     loader = DataLoader(ds, batch_size=4, num_workers=2, collate_fn=collate)
     seen = 0
     for batch in loader:
@@ -249,7 +262,9 @@ def test_dataloader_with_two_workers_reads_the_shards_windows(output, shards):
         for k in range(len(batch["label"])):
             row = next(r for r in ds.rows if r.clip_id == batch["clip_id"][k])
             frames = row.take_frame_start + batch["frames"][k].numpy()
-            ref = reader_of(shards, row.take_id).read(row.take_id, batch["view"][k], ["rgb", "ntu25_joints_cam"], frames)
+            ref = reader_of(shards, row.take_id).read(
+                row.take_id, batch["view"][k], ["rgb", "ntu25_joints_cam"], frames
+            )
             np.testing.assert_array_equal(batch["rgb"][k].permute(1, 2, 3, 0).numpy(), ref["rgb"])
             np.testing.assert_array_equal(batch["ntu25_joints_cam"][k].numpy(), ref["ntu25_joints_cam"])
             assert int(batch["label"][k]) == row.label_index
@@ -259,7 +274,9 @@ def test_dataloader_with_two_workers_reads_the_shards_windows(output, shards):
 
 def test_both_examples_train_and_the_loss_falls(output, pyskl_dir, capsys):
     video = runpy.run_path(str(REPO / "examples" / "train_dataset.py"))
-    ds = SynthActVideoDataset(output, split="train", modalities=("rgb",), num_frames=8, stride=2, transform=video["to_float"])
+    ds = SynthActVideoDataset(
+        output, split="train", modalities=("rgb",), num_frames=8, stride=2, transform=video["to_float"]
+    )
     losses = video["train"](ds, len(ds.classes), steps=30, batch_size=4, num_workers=0, log_every=10)
     print(f"video example: loss {np.mean(losses[:5]):.3f} -> {np.mean(losses[-5:]):.3f}")
     assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])  # deterministic: seeded, no workers; measured 2.09 -> 1.77

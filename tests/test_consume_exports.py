@@ -7,10 +7,15 @@ import pickle
 
 import numpy as np
 
-from synthact.consume.exports import (
-    export_amarv_run, export_ntu_depth_run, export_pyskl_run, export_videolist_run, preview_run, stats_run,
-)  # fmt: skip
 from synthact.consume.export_ntu_depth import read_png16
+from synthact.consume.exports import (
+    export_amarv_run,
+    export_ntu_depth_run,
+    export_pyskl_run,
+    export_videolist_run,
+    preview_run,
+    stats_run,
+)  # fmt: skip
 from synthact.consume.video import probe_mp4
 from tests.consume_inputs import ArrayRun
 
@@ -19,7 +24,9 @@ def test_amarv_run(tmp_path) -> None:
     run = ArrayRun(tmp_path / "run")
     assert export_amarv_run(run, tmp_path / "out", show_progress=False) == {"written": 16, "skipped": 0}
     folder = tmp_path / "out" / "videos" / "CMU/00/00_01" / "sequence_100" / "Videos"
-    assert sorted(p.name for p in folder.iterdir())[:4] == [f"Depth_{v}_Camera_640.mp4" for v in ("Back", "Front", "Left", "Right")]
+    assert sorted(p.name for p in folder.iterdir())[:4] == [
+        f"Depth_{v}_Camera_640.mp4" for v in ("Back", "Front", "Left", "Right")
+    ]
     assert probe_mp4(folder / "RGB_Front_Camera_640.mp4").frames == 16
     train = (tmp_path / "out" / "labels" / "train.csv").read_text().splitlines()
     assert [line.split(",")[1] for line in train] == [str(r["label_index"]) for r in run.rows if r["split"] == "train"]
@@ -38,7 +45,9 @@ def test_pyskl_run_equals_joints_cam(tmp_path) -> None:
     for ann in d3["annotations"]:
         clip_id, view = ann["frame_dir"].split("_")
         row = next(r for r in run.rows if r["clip_id"] == clip_id)
-        expected = run.arrays(row["take_id"], view)["ntu25_joints_cam"][row["take_frame_start"] : row["take_frame_stop"]]
+        expected = run.arrays(row["take_id"], view)["ntu25_joints_cam"][
+            row["take_frame_start"] : row["take_frame_stop"]
+        ]
         np.testing.assert_array_equal(ann["keypoint"][0], expected)
         assert ann["label"] == row["label_index"] and ann["total_frames"] == len(expected)
     assert all(a["img_shape"] == (48, 64) and a["keypoint"].shape[2:] == (17, 2) for a in d2["annotations"])
@@ -51,7 +60,9 @@ def test_videolist_and_ntu_depth_runs(tmp_path) -> None:
     run = ArrayRun(tmp_path / "run")
     assert export_videolist_run(run, tmp_path / "vl", show_progress=False)["written"] == 16
     lines = (tmp_path / "vl" / "mmaction" / "val_list_videos.txt").read_text().splitlines()
-    assert len(lines) == 8 and all(probe_mp4(tmp_path / "vl" / "videos" / ln.split()[0]).frames in (9, 7) for ln in lines)
+    assert len(lines) == 8 and all(
+        probe_mp4(tmp_path / "vl" / "videos" / ln.split()[0]).frames in (9, 7) for ln in lines
+    )
     assert export_ntu_depth_run(run, tmp_path / "nd", show_progress=False) == {"written": 16, "skipped": 0}
     row = run.rows[1]
     png = read_png16(tmp_path / "nd" / "nturgb+d_depth_masked" / f"{row['clip_id']}_left" / "MDepth-00000002.png")
@@ -69,5 +80,7 @@ def test_preview_and_stats_runs(tmp_path) -> None:
     stats = json.loads((tmp_path / "pv" / "stats" / "stats.json").read_text())
     assert stats["classes"]["segments"]["train"] == {"walk": 1, "stand": 1, "kneel": 0}
     assert stats["camera"]["count"] == 8 and stats["volume"]["frames"] == 32 and stats["volume"]["views"] == 4
-    assert stats["volume"]["bytes"]["rgb"] == sum(run.arrays(t["take_id"], v)["rgb"].nbytes for t in run.takes() for v in run.views)
+    assert stats["volume"]["bytes"]["rgb"] == sum(
+        run.arrays(t["take_id"], v)["rgb"].nbytes for t in run.takes() for v in run.views
+    )
     assert stats_run(run, tmp_path / "st")[0].name == "stats.json"

@@ -23,7 +23,7 @@ def test_clip_preview_and_contact_sheet(tmp_path) -> None:
     assert (info.frames, info.width, info.height) == (10, 640, 120)
     decoded = read_mp4(tmp_path / "clip.mp4")
     assert min(psnr(d[:, :160], r) for d, r in zip(decoded, a["rgb"])) > 30  # tile 1 is the RGB
-    off = (a["depth"] == 0)  # none here: the wall is hit; the parts tile is black off the body
+    off = a["depth"] == 0  # none here: the wall is hit; the parts tile is black off the body
     assert not off.any() and decoded[:, :, 320:480][a["mask"] == 0].mean() < 8
     views = {"front": a["rgb"], "back": a["rgb"][::-1].copy()}
     sheet, picked = contact_sheet(views, columns=4)
@@ -31,7 +31,13 @@ def test_clip_preview_and_contact_sheet(tmp_path) -> None:
     write_png(tmp_path / "sheet.png", sheet)
     back = np.asarray(Image.open(tmp_path / "sheet.png"))
     np.testing.assert_array_equal(back[120:, 160:320], views["back"][3])
-    write_run_page(tmp_path / "index.html", "demo", {"takes": 1}, [{"clip_id": "k0", "sheet": "sheet.png", "preview": "clip.mp4"}], ["sheet.png"])
+    write_run_page(
+        tmp_path / "index.html",
+        "demo",
+        {"takes": 1},
+        [{"clip_id": "k0", "sheet": "sheet.png", "preview": "clip.mp4"}],
+        ["sheet.png"],
+    )
     page = (tmp_path / "index.html").read_text()
     for link in re.findall(r"src='([^']+)'", page):
         assert (tmp_path / link).is_file()

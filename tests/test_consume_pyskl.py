@@ -11,7 +11,14 @@ import pytest
 
 from synthact.body.skeleton import OUTPUT_JOINT_NAMES
 from synthact.consume.coco17 import COCO17_FROM_OUTPUT, COCO17_NAMES, to_coco17
-from synthact.consume.export_pyskl import PoseItem, annotation_2d, annotation_3d, frame_dir, split_table, write_pose_pickle
+from synthact.consume.export_pyskl import (
+    PoseItem,
+    annotation_2d,
+    annotation_3d,
+    frame_dir,
+    split_table,
+    write_pose_pickle,
+)
 from tests.consume_inputs import keypoints
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_pyskl.py"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from synthact.consume.export_videolist import export_clip_videos, plan_clip_videos, write_lists
 from synthact.consume.video import probe_mp4, psnr, read_mp4
 from tests.consume_inputs import take_arrays
 
 ROWS = [
     {"clip_id": "k0", "take_id": "t0", "split": "train", "label_index": 2, "take_frame_start": 0, "take_frame_stop": 8},
-    {"clip_id": "k1", "take_id": "t0", "split": "train", "label_index": 0, "take_frame_start": 8, "take_frame_stop": 20},
+    {
+        "clip_id": "k1",
+        "take_id": "t0",
+        "split": "train",
+        "label_index": 0,
+        "take_frame_start": 8,
+        "take_frame_stop": 20,
+    },
     {"clip_id": "k2", "take_id": "t1", "split": "val", "label_index": 1, "take_frame_start": 2, "take_frame_stop": 12},
 ]
 
@@ -35,7 +40,10 @@ def test_videolist_reads_back(tmp_path) -> None:
         path, label = line.split(" ")  # PySlowFast: PATH_LABEL_SEPARATOR " "
         row = next(r for r in ROWS if r["clip_id"] == path.split("/")[1].split("_")[0])
         video = tmp_path / "videos" / path
-        assert probe_mp4(video).frames == row["take_frame_stop"] - row["take_frame_start"] and int(label) == row["label_index"]
+        assert (
+            probe_mp4(video).frames == row["take_frame_stop"] - row["take_frame_start"]
+            and int(label) == row["label_index"]
+        )
         clip = arrays[row["take_id"]][row["take_frame_start"] : row["take_frame_stop"]]
         assert min(psnr(a, b) for a, b in zip(read_mp4(video), clip)) > 30
     assert export_clip_videos(tmp_path, videos, read_rgb, {"t0": 30.0, "t1": 30.0}, show_progress=False)["skipped"] == 6

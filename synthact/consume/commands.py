@@ -30,7 +30,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from synthact.consume.exports import preview_run
 
-    files = preview_run(_run(args.output_dir), Path(args.dest), args.protocol, args.max_clips, show_progress=not args.quiet)
+    files = preview_run(
+        _run(args.output_dir), Path(args.dest), args.protocol, args.max_clips, show_progress=not args.quiet
+    )
     print(f"preview: {len(files)} files; open {Path(args.dest) / 'index.html'}")
     return 0
 

@@ -104,7 +104,9 @@ class SynthActVideoDataset(Dataset):
     ):
         unknown = [m for m in modalities if m not in MODALITIES]
         if unknown or layout not in ("CTHW", "TCHW"):
-            raise ValueError(f"modalities {unknown} unknown (known: {list(MODALITIES)}) or layout {layout!r} not CTHW/TCHW")
+            raise ValueError(
+                f"modalities {unknown} unknown (known: {list(MODALITIES)}) or layout {layout!r} not CTHW/TCHW"
+            )
         self.output_dir = Path(output_dir)
         self.table = table if table is not None else ClipTable.load(self.output_dir, protocol)
         self.rows: list[ClipRow] = [r for r in self.table.rows if split is None or r.split == split]
@@ -173,7 +175,9 @@ class SynthActVideoDataset(Dataset):
         views = list(item.views) if item.views is not None else choose_views(reader.views, "random", rng)
         start, stop = row.take_frame_start, row.take_frame_stop
         offset = self.offset if self.offset != "uniform" or self.num_clips > 1 else "centre"
-        local = window_indices(stop - start, self.num_frames, self.stride, offset, rng, item.clip_index, self.num_clips, self.short_policy)
+        local = window_indices(
+            stop - start, self.num_frames, self.stride, offset, rng, item.clip_index, self.num_clips, self.short_policy
+        )
         frames = start + local
         names = tuple(d for m in self.modalities for d in MODALITIES[m])
         per_view = [self._read(reader, row.take_id, v, names, frames) for v in views]
@@ -181,11 +185,18 @@ class SynthActVideoDataset(Dataset):
         sample: dict[str, Any] = {
             k: torch.from_numpy(np.stack([p[k] for p in per_view]) if stacked else per_view[0][k]) for k in per_view[0]
         }
-        sample.update(label=int(row.label_index), clip_id=row.clip_id, take_id=row.take_id,
-                      view=views if self.stack_views else views[0], frames=torch.from_numpy(local))
+        sample.update(
+            label=int(row.label_index),
+            clip_id=row.clip_id,
+            take_id=row.take_id,
+            view=views if self.stack_views else views[0],
+            frames=torch.from_numpy(local),
+        )
         return self.transform(sample) if self.transform else sample
 
-    def _read(self, reader: Any, take_id: str, view: str, names: tuple[str, ...], frames: np.ndarray) -> dict[str, np.ndarray]:
+    def _read(
+        self, reader: Any, take_id: str, view: str, names: tuple[str, ...], frames: np.ndarray
+    ) -> dict[str, np.ndarray]:
         # A window with evenly spaced, increasing frames reads as a slice (h5py's
         # fastest selection); a clamped or looped one (repeated frames) as an
         # index array, which the reader reads once per distinct frame.

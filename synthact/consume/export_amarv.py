@@ -84,7 +84,9 @@ def amarv_relative_path(source: str) -> str:
     return out
 
 
-def sequence_folder(source: str, sequence_id: str | None, take_id: str, repetition: int, num_repetitions: int) -> PurePosixPath:
+def sequence_folder(
+    source: str, sequence_id: str | None, take_id: str, repetition: int, num_repetitions: int
+) -> PurePosixPath:
     """``<rel>/sequence_<id>[_run<k>]``: one render of one sequence."""
     name = f"sequence_{sequence_id or take_id}"
     if num_repetitions > 1:
@@ -112,13 +114,17 @@ def video_relpath(folder: PurePosixPath, amarv_view: str, kind: str) -> PurePosi
     return folder / "Videos" / f"{prefix}_{amarv_view}_Camera_640.mp4"
 
 
-def plan_videos(takes: Sequence[Mapping[str, Any]], view_map: Mapping[str, str], depth: bool = True) -> list[AmarvVideo]:
+def plan_videos(
+    takes: Sequence[Mapping[str, Any]], view_map: Mapping[str, str], depth: bool = True
+) -> list[AmarvVideo]:
     """Every mp4 of the export, in take order. ``takes``: take attrs plus ``take_id``."""
     reps = max((int(t.get("repetition", 0)) for t in takes), default=0) + 1
     kinds = ("rgb", "depth") if depth else ("rgb",)
     out = []
     for take in takes:
-        folder = sequence_folder(take["source"], take.get("sequence_id"), take["take_id"], int(take.get("repetition", 0)), reps)
+        folder = sequence_folder(
+            take["source"], take.get("sequence_id"), take["take_id"], int(take.get("repetition", 0)), reps
+        )
         for view, name in view_map.items():
             out.extend(AmarvVideo(take["take_id"], view, k, video_relpath(folder, name, k)) for k in kinds)
     _check_unique(out)
@@ -194,7 +200,9 @@ def segment_fields(row: Mapping[str, Any], take: Mapping[str, Any], raw_ids: Map
     ]
 
 
-def label_files(rows: Sequence[Mapping[str, Any]], takes: Mapping[str, Mapping[str, Any]], classes: Sequence[str]) -> dict[str, str]:
+def label_files(
+    rows: Sequence[Mapping[str, Any]], takes: Mapping[str, Mapping[str, Any]], classes: Sequence[str]
+) -> dict[str, str]:
     """File name -> text of the label CSVs (``segments`` protocol rows)."""
     raw = raw_labels_by_category(rows, classes)
     ids = raw_label_ids(raw)
@@ -210,7 +218,9 @@ def label_files(rows: Sequence[Mapping[str, Any]], takes: Mapping[str, Mapping[s
     return files
 
 
-def write_labels(dest: str | Path, rows: Sequence[Mapping[str, Any]], takes: Mapping[str, Mapping[str, Any]], classes: Sequence[str]) -> list[Path]:
+def write_labels(
+    dest: str | Path, rows: Sequence[Mapping[str, Any]], takes: Mapping[str, Mapping[str, Any]], classes: Sequence[str]
+) -> list[Path]:
     """Write ``DEST/labels/*.csv`` atomically (small: always rewritten)."""
     out = []
     for name, text in label_files(rows, takes, classes).items():
@@ -233,7 +243,10 @@ def write_video(path: Path, kind: str, arrays: Mapping[str, np.ndarray], fps: fl
 
 
 def export_videos(
-    dest: str | Path, videos: Sequence[AmarvVideo], takes: Mapping[str, Mapping[str, Any]], read_view: ReadView,
+    dest: str | Path,
+    videos: Sequence[AmarvVideo],
+    takes: Mapping[str, Mapping[str, Any]],
+    read_view: ReadView,
     show_progress: bool = True,
 ) -> dict[str, int]:
     """Write every planned mp4 not yet complete; ``read_view(take_id, view, modalities)``."""

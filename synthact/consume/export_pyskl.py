@@ -53,7 +53,12 @@ def annotation_3d(frame_dir: str, label: int, joints_cam25: np.ndarray) -> dict[
     joints = np.asarray(joints_cam25, dtype=np.float32)
     if joints.ndim != 3 or joints.shape[1:] != (25, 3):
         raise ValueError(f"{frame_dir}: NTU-25 joints must be (T, 25, 3), got {joints.shape}")
-    return {"frame_dir": frame_dir, "label": int(label), "total_frames": int(joints.shape[0]), "keypoint": joints[None].copy()}
+    return {
+        "frame_dir": frame_dir,
+        "label": int(label),
+        "total_frames": int(joints.shape[0]),
+        "keypoint": joints[None].copy(),
+    }
 
 
 def annotation_2d(
@@ -63,7 +68,9 @@ def annotation_2d(
     points = to_coco17(np.asarray(keypoints73, dtype=np.float32))
     score = to_coco17(np.asarray(visible73)).astype(np.float32)
     if points.ndim != 3 or points.shape[2] != 2 or score.shape != points.shape[:2]:
-        raise ValueError(f"{frame_dir}: keypoints (T, 73, 2) and visibility (T, 73) expected, got {keypoints73.shape}, {visible73.shape}")
+        raise ValueError(
+            f"{frame_dir}: keypoints (T, 73, 2) and visibility (T, 73) expected, got {keypoints73.shape}, {visible73.shape}"
+        )
     width, height = (int(v) for v in image_size_wh)
     return {
         "frame_dir": frame_dir, "label": int(label), "total_frames": int(points.shape[0]),
@@ -89,7 +96,9 @@ def split_table(items: Iterable[PoseItem], preset: str) -> dict[str, list[str]]:
     }
 
 
-def write_pose_pickle(path: str | Path, annotations: Sequence[Mapping[str, Any]], split: Mapping[str, list[str]]) -> Path:
+def write_pose_pickle(
+    path: str | Path, annotations: Sequence[Mapping[str, Any]], split: Mapping[str, list[str]]
+) -> Path:
     """Write the pickle atomically, after checking that every split id has an annotation."""
     names = {a["frame_dir"] for a in annotations}
     if len(names) != len(annotations):

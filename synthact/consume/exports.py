@@ -11,8 +11,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from synthact.consume import export_amarv, export_ntu_depth, export_pyskl, export_videolist
 from synthact.consume.exportio import is_complete, progress
 from synthact.consume.preview import contact_sheet, write_clip_preview, write_png, write_run_page
@@ -27,14 +25,21 @@ def _clip_frames(row: Mapping[str, Any]) -> slice:
     return slice(int(row["take_frame_start"]), int(row["take_frame_stop"]))
 
 
-def export_amarv_run(run: Run, dest: str | Path, depth: bool = True, view_map: Mapping[str, str] | None = None,
-                     show_progress: bool = True) -> dict[str, int]:
+def export_amarv_run(
+    run: Run,
+    dest: str | Path,
+    depth: bool = True,
+    view_map: Mapping[str, str] | None = None,
+    show_progress: bool = True,
+) -> dict[str, int]:
     """Videos of every take and the label CSVs of the ``segments`` protocol."""
     takes = run.takes()
     by_id = {t["take_id"]: t for t in takes}
     if view_map is None:
         first = takes[0]["take_id"]
-        view_map = export_amarv.amarv_view_names({v: float(run.view_attrs(first, v).get("azimuth_deg", 0.0)) for v in run.views})
+        view_map = export_amarv.amarv_view_names(
+            {v: float(run.view_attrs(first, v).get("azimuth_deg", 0.0)) for v in run.views}
+        )
     rows, classes = run.table(AMARV_PROTOCOL)
     export_amarv.write_labels(dest, rows, by_id, classes)
     videos = export_amarv.plan_videos(takes, view_map, depth=depth)
@@ -46,8 +51,9 @@ def split_preset(views: list[str]) -> str:
     return "ntu" if set(views) == {"c1", "c2", "c3"} else "default"
 
 
-def export_pyskl_run(run: Run, dest: str | Path, protocol: str | None = None, preset: str | None = None,
-                     show_progress: bool = True) -> list[Path]:
+def export_pyskl_run(
+    run: Run, dest: str | Path, protocol: str | None = None, preset: str | None = None, show_progress: bool = True
+) -> list[Path]:
     """``pyskl_3d.pkl`` (NTU-25 joints_cam) and ``pyskl_2d.pkl`` (COCO-17 pixels)."""
     dest = Path(dest)
     paths = [dest / "pyskl_3d.pkl", dest / "pyskl_2d.pkl"]
@@ -62,11 +68,15 @@ def export_pyskl_run(run: Run, dest: str | Path, protocol: str | None = None, pr
         key = (row["take_id"], view)
         if key not in sizes:
             sizes[key] = run.view_attrs(*key)["image_size"]
-        arrays = run.read(row["take_id"], view, ("ntu25_joints_cam", "keypoints_2d", "keypoints_visible"), _clip_frames(row))
+        arrays = run.read(
+            row["take_id"], view, ("ntu25_joints_cam", "keypoints_2d", "keypoints_visible"), _clip_frames(row)
+        )
         name = export_pyskl.frame_dir(row["clip_id"], view)
         label = int(row["label_index"])
         anns3.append(export_pyskl.annotation_3d(name, label, arrays["ntu25_joints_cam"]))
-        anns2.append(export_pyskl.annotation_2d(name, label, arrays["keypoints_2d"], arrays["keypoints_visible"], sizes[key]))
+        anns2.append(
+            export_pyskl.annotation_2d(name, label, arrays["keypoints_2d"], arrays["keypoints_visible"], sizes[key])
+        )
         items.append(export_pyskl.PoseItem(name, row["split"], view))
     split = export_pyskl.split_table(items, preset)
     export_pyskl.write_pose_pickle(paths[0], anns3, split)
@@ -74,7 +84,9 @@ def export_pyskl_run(run: Run, dest: str | Path, protocol: str | None = None, pr
     return paths
 
 
-def export_videolist_run(run: Run, dest: str | Path, protocol: str | None = None, show_progress: bool = True) -> dict[str, int]:
+def export_videolist_run(
+    run: Run, dest: str | Path, protocol: str | None = None, show_progress: bool = True
+) -> dict[str, int]:
     rows, classes = run.table(protocol)
     fps = {t["take_id"]: float(t["fps"]) for t in run.takes()}
     videos = export_videolist.plan_clip_videos(rows, run.views)
@@ -83,10 +95,14 @@ def export_videolist_run(run: Run, dest: str | Path, protocol: str | None = None
     return export_videolist.export_clip_videos(dest, videos, read, fps, show_progress)
 
 
-def export_ntu_depth_run(run: Run, dest: str | Path, protocol: str | None = None, show_progress: bool = True) -> dict[str, int]:
+def export_ntu_depth_run(
+    run: Run, dest: str | Path, protocol: str | None = None, show_progress: bool = True
+) -> dict[str, int]:
     rows, _ = run.table(protocol)
     sources = {t["take_id"]: t["source"] for t in run.takes()}
-    work = [{"clip_id": r["clip_id"], "view": v, "source": sources[r["take_id"]], "row": r} for r in rows for v in run.views]
+    work = [
+        {"clip_id": r["clip_id"], "view": v, "source": sources[r["take_id"]], "row": r} for r in rows for v in run.views
+    ]
     names = export_ntu_depth.sample_names(work)
     counts = {"written": 0, "skipped": 0}
     for item in progress(work, "ntu depth samples", enabled=show_progress):
@@ -119,8 +135,14 @@ def stats_run(run: Run, dest: str | Path) -> list[Path]:
     return write_stats(dest, run_stats(tables, takes, views, run.modality_bytes()))
 
 
-def preview_run(run: Run, dest: str | Path, protocol: str | None = None, max_clips: int = 8, columns: int = 6,
-                show_progress: bool = True) -> list[Path]:
+def preview_run(
+    run: Run,
+    dest: str | Path,
+    protocol: str | None = None,
+    max_clips: int = 8,
+    columns: int = 6,
+    show_progress: bool = True,
+) -> list[Path]:
     """Per clip (the first ``max_clips``): a side-by-side mp4 of its first view and a
     views x frames contact sheet; then the stats and ``index.html`` linking it all."""
     dest = Path(dest)

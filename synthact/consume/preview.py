@@ -59,7 +59,9 @@ def draw_skeleton(rgb: np.ndarray, keypoints73: np.ndarray, visible73: np.ndarra
     return np.asarray(image)
 
 
-def preview_frame(rgb: np.ndarray, depth: np.ndarray, parts: np.ndarray, keypoints73: np.ndarray, visible73: np.ndarray) -> np.ndarray:
+def preview_frame(
+    rgb: np.ndarray, depth: np.ndarray, parts: np.ndarray, keypoints73: np.ndarray, visible73: np.ndarray
+) -> np.ndarray:
     """One frame: RGB | depth | parts | skeleton over RGB, (H, 4W, 3)."""
     tiles = (rgb, colorize_depth(depth), colorize_parts(parts), draw_skeleton(rgb, keypoints73, visible73))
     return np.concatenate(tiles, axis=1)
@@ -69,7 +71,13 @@ def write_clip_preview(path: str | Path, arrays: Mapping[str, np.ndarray], fps: 
     """The side-by-side mp4 of one clip-view; ``arrays`` holds rgb, depth, parts,
     keypoints_2d, keypoints_visible (per frame)."""
     frames = (
-        preview_frame(arrays["rgb"][t], arrays["depth"][t], arrays["parts"][t], arrays["keypoints_2d"][t], arrays["keypoints_visible"][t])
+        preview_frame(
+            arrays["rgb"][t],
+            arrays["depth"][t],
+            arrays["parts"][t],
+            arrays["keypoints_2d"][t],
+            arrays["keypoints_visible"][t],
+        )
         for t in range(len(arrays["rgb"]))
     )
     return write_mp4(path, frames, fps)
@@ -93,7 +101,13 @@ def write_png(path: str | Path, image: np.ndarray) -> None:
         Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG")
 
 
-def write_run_page(path: str | Path, title: str, summary: Mapping[str, object], clips: Sequence[Mapping[str, str]], plots: Sequence[str]) -> None:
+def write_run_page(
+    path: str | Path,
+    title: str,
+    summary: Mapping[str, object],
+    clips: Sequence[Mapping[str, str]],
+    plots: Sequence[str],
+) -> None:
     """``index.html``: the summary numbers, every plot, and per clip its sheet and preview.
 
     ``clips``: dicts with ``clip_id``, ``sheet`` and ``preview`` paths relative to the page.

@@ -23,6 +23,7 @@ import numpy as np
 
 from synthact.consume.reader import ClipTable, Frames, ShardReader, shard_paths_from_manifest
 
+
 class Run(Protocol):
     output_dir: Path
 
@@ -33,7 +34,9 @@ class Run(Protocol):
 
     def view_attrs(self, take_id: str, view: str) -> dict[str, Any]: ...
 
-    def read(self, take_id: str, view: str, modalities: Sequence[str], frames: Frames = None) -> dict[str, np.ndarray]: ...
+    def read(
+        self, take_id: str, view: str, modalities: Sequence[str], frames: Frames = None
+    ) -> dict[str, np.ndarray]: ...
 
     def protocols(self) -> list[str]: ...
 

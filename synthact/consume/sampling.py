@@ -87,7 +87,9 @@ def _check(clip_frames, num_frames, stride, offset, short_policy, rng, clip_inde
         raise ValueError(f"clip_index {clip_index} outside 0..{num_clips - 1}")
 
 
-def choose_views(available: Sequence[str], views: str | Sequence[str], rng: np.random.Generator | None = None) -> list[str]:
+def choose_views(
+    available: Sequence[str], views: str | Sequence[str], rng: np.random.Generator | None = None
+) -> list[str]:
     """``"random"``: one view drawn with ``rng`` (the AMARV authors' choice);
     ``"all"``: every view in order; a list: those views, each checked."""
     available = list(available)

@@ -17,10 +17,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # no display on render nodes
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from synthact.consume.exportio import atomic_output, write_text_atomic  # noqa: E402
+from synthact.consume.exportio import atomic_output, write_text_atomic
 
 DURATION_BIN_S = 0.5
 
@@ -29,7 +29,7 @@ def class_histogram(rows: Iterable[Mapping[str, Any]], classes: Sequence[str]) -
     """split -> class -> number of clips (primary label), every class listed."""
     out: dict[str, dict[str, int]] = {}
     for row in rows:
-        split = out.setdefault(row["split"], {c: 0 for c in classes})
+        split = out.setdefault(row["split"], dict.fromkeys(classes, 0))
         split[classes[int(row["label_index"])]] += 1
     return out
 
@@ -74,7 +74,9 @@ def body_stats(takes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 def appearance_stats(appearances: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     """How often each HDRI, clothing pattern and sleeve/leg length was used."""
-    counters: dict[str, Counter] = {k: Counter() for k in ("hdri", "top_pattern", "bottom_pattern", "long_sleeves", "long_legs")}
+    counters: dict[str, Counter] = {
+        k: Counter() for k in ("hdri", "top_pattern", "bottom_pattern", "long_sleeves", "long_legs")
+    }
     for a in appearances:
         counters["hdri"][Path(str(a["hdri"])).name] += 1
         counters["top_pattern"][a["top"]["pattern"]] += 1

@@ -74,26 +74,27 @@ def write_mp4(
     path = Path(path)
     rate = _rate(fps)
     count = 0
-    with atomic_output(path) as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            for key, value in (metadata or {}).items():
-                container.metadata[key] = value
-            stream = None
-            for frame in frames:
-                frame = _check_frame(path, frame, count)
-                if stream is None:
-                    stream = _open_stream(container, path, frame.shape, rate, crf, preset, pix_fmt, gop, lossless_rgb)
-                elif frame.shape[:2] != (stream.height, stream.width):
-                    raise ValueError(f"{path}: frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
-                                     f"the video is {stream.width}x{stream.height}")
-                vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
-                vf.pts = count
-                vf.time_base = 1 / rate
-                container.mux(stream.encode(vf))
-                count += 1
+    with atomic_output(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        for key, value in (metadata or {}).items():
+            container.metadata[key] = value
+        stream = None
+        for frame in frames:
+            frame = _check_frame(path, frame, count)
             if stream is None:
-                raise ValueError(f"{path}: no frames to write")
-            container.mux(stream.encode(None))
+                stream = _open_stream(container, path, frame.shape, rate, crf, preset, pix_fmt, gop, lossless_rgb)
+            elif frame.shape[:2] != (stream.height, stream.width):
+                raise ValueError(
+                    f"{path}: frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
+                    f"the video is {stream.width}x{stream.height}"
+                )
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            vf.pts = count
+            vf.time_base = 1 / rate
+            container.mux(stream.encode(vf))
+            count += 1
+        if stream is None:
+            raise ValueError(f"{path}: no frames to write")
+        container.mux(stream.encode(None))
     return count
 
 
@@ -104,8 +105,17 @@ def _check_frame(path: Path, frame: np.ndarray, index: int) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-def _open_stream(container, path: Path, shape, rate: Fraction, crf: int, preset: str, pix_fmt: str, gop: int | None,
-                 lossless_rgb: bool):
+def _open_stream(
+    container,
+    path: Path,
+    shape,
+    rate: Fraction,
+    crf: int,
+    preset: str,
+    pix_fmt: str,
+    gop: int | None,
+    lossless_rgb: bool,
+):
     height, width = shape[:2]
     if lossless_rgb:
         pix_fmt = "rgb24"
