@@ -412,8 +412,9 @@ def test_killed_render_task_leaves_nothing_that_looks_finished_and_resumes(
     assert sorted(p.name for p in (out / "shards").iterdir()) == [f"{other}.h5"]
     kept = cache_files(workdir, victim)
     assert 0 < len(kept) < len(everything)
-    for path in render_cache(workdir).root.rglob("*"):
-        if path.is_file() and not (path.suffix == ".npz" and path in kept):
+    victim_takes = {t.take.take_id for t in shard_document(workdir, victim).takes}
+    for path in render_cache(workdir).root.glob("*/*/*"):
+        if path.parent.name in victim_takes and not (path.suffix == ".npz" and path in kept):
             assert path.name.startswith(".") and path.name.endswith(".tmp"), f"unexpected file {path}"
     for path in kept:
         with np.load(path) as data:  # complete archives: every member reads
