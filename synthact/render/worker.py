@@ -13,9 +13,9 @@ window of a take shares them: the video runs on without a seam.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,8 @@ import numpy as np
 
 from synthact import atomic
 from synthact.render.cache import RenderCache, windows
+from synthact.render.encode import StorageSettings, WindowCoder
+from synthact.render.pipeline import Pipeline
 from synthact.render.cameras import Camera, project
 from synthact.render.rig import CameraPath, Rig, view_cameras
 from synthact.seeding import derive_seed, rng_for
@@ -37,6 +39,9 @@ log = logging.getLogger("synthact.render")
 # and lies at most this far in front of it: joints sit inside limbs (radius
 # < 0.15 m), while an occluding limb is further in front.
 VISIBILITY_DEPTH_TOLERANCE_M = 0.25
+# Jobs (frames) the coding thread may lag behind the render: enough to absorb
+# a slow frame, few enough that memory stays a few frames' EXRs.
+PIPELINE_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -103,20 +108,47 @@ def select_hdris(available: list[str], wanted: list[str]) -> list[str]:
     return sorted(set(wanted))
 
 
-def encode_jpegs(rgb: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
-    """JPEG-encode frames; returns (all bytes, offsets with T+1 entries)."""
-    import simplejpeg
-
-    blobs = [simplejpeg.encode_jpeg(np.ascontiguousarray(f), quality=quality, colorspace="RGB") for f in rgb]
-    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
-    return np.frombuffer(b"".join(blobs), dtype=np.uint8), offsets
-
-
 def save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """One cache result, compressed; fsynced so that a killed node cannot lose a finished window."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic.write_bytes(path, buffer.getvalue(), fsync=True)
+    """One cache result, fsynced so that a killed node cannot lose a finished window.
+
+    Stored without deflate: its images are already compressed chunks and its
+    RGB a video stream (``render/encode.py``); the rest is a few KB of joints.
+    """
+    with atomic.atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+class WindowJob:
+    """The CPU side of one rendered window, run on the pipeline thread.
+
+    Each frame's EXR is read, decoded, coded and deleted as soon as it is
+    rendered; ``finish`` writes the window's cache file. Only compressed bytes
+    and per-frame labels are held, never the window's raw frames.
+    """
+
+    def __init__(self, path: Path, base: dict[str, np.ndarray], uv: np.ndarray, z: np.ndarray,
+                 coder: WindowCoder):  # fmt: skip
+        self.path, self.base, self.uv, self.z, self.coder = path, base, uv, z, coder
+        self.visible = np.zeros(uv.shape[:2], bool)
+        self.bbox = np.full((len(uv), 4), np.nan, np.float32)
+
+    def frame(self, i: int, exr: Path, R: np.ndarray) -> None:
+        from synthact.render.blender import BODY_PASS_INDEX
+        from synthact.render.exr import decode_frame, read_passes
+
+        passes = read_passes(exr)
+        exr.unlink()
+        rgb, depth, mask, parts, normals = decode_frame(passes, R, BODY_PASS_INDEX)
+        self.coder.add(rgb, depth, mask, parts, normals)
+        self.visible[i] = keypoint_visibility(self.uv[i : i + 1], self.z[i : i + 1], depth[None], mask[None])[0]
+        self.bbox[i] = mask_bboxes(mask[None])[0]
+
+    def finish(self) -> None:
+        arrays = {**self.base, **self.coder.finish(), "keypoints_visible": self.visible, "bbox": self.bbox}
+        save_atomic(self.path, arrays)
 
 
 @dataclass
@@ -158,6 +190,7 @@ class TakeRenderer:
         self.ranges = AppearanceRanges.from_config(randomize)
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
         self.rig = Rig.from_config(config["rig"], config["render"])
+        self.storage = StorageSettings.from_config(config["render"])
 
     def any_body_model(self) -> Any:
         """A model whose topology builds the scene: genders share faces and
@@ -209,8 +242,13 @@ class TakeRenderer:
             cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
         )  # fmt: skip
 
-    def render_window(self, prepared: PreparedTake, view: str, window: int, a: int, b: int) -> dict[str, np.ndarray]:
-        """Render take frames [a, b) from ``view``: every per-frame array of the window."""
+    def render_window(self, prepared: PreparedTake, view: str, window: int, a: int, b: int, out: Path,
+                      pipeline: Pipeline) -> None:  # fmt: skip
+        """Render take frames [a, b) from ``view``; ``pipeline`` codes them and writes ``out``.
+
+        Returns as soon as the last frame is rendered: the window's coding
+        and cache write overlap the next window's posing and rendering.
+        """
         take = prepared.plan.take
         frames = prepared.source_frames[a:b]
         motion = prepared.motion
@@ -220,23 +258,12 @@ class TakeRenderer:
         cameras = [Camera(K=path.K, R=path.R[i], t=path.t[i], width=self.rig.width, height=self.rig.height)
                    for i in range(a, b)]  # fmt: skip
         seed = derive_seed(prepared.plan.view(view).seed, window) % (2**31 - 1)
-        out = self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
-                                     room_origin=tuple(take.path_center))  # fmt: skip
         joints_cam = np.einsum("tij,tkj->tki", path.R[a:b], posed.joints) + path.t[a:b, None, :]
         uv = project(joints_cam, path.K)
-        jpeg, offsets = encode_jpegs(out.rgb, self.config["render"]["jpeg_quality"])
-        return {
-            "rgb_jpeg": jpeg,
-            "rgb_offsets": offsets,
-            "depth": out.depth.astype(np.float32),
-            "mask": out.mask.astype(np.uint8),
-            "parts": out.parts.astype(np.uint8),
-            "normals": out.normals.astype(np.float16),
+        base = {
             "keypoints_2d": uv.astype(np.float32),
-            "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask.astype(bool)),
             "joints_cam": joints_cam.astype(np.float32),
             "joints_world": posed.joints.astype(np.float32),
-            "bbox": mask_bboxes(out.mask.astype(bool)),
             "K": np.asarray(path.K, np.float64),
             "R": path.R[a:b].astype(np.float64),
             "t": path.t[a:b].astype(np.float64),
@@ -251,6 +278,15 @@ class TakeRenderer:
             "gender": np.array(motion.gender),
             "appearance": np.array(json.dumps(prepared.appearance.to_dict(), sort_keys=True)),
         }
+        coder = WindowCoder(self.rig.width, self.rig.height, self.storage)
+        job = WindowJob(out, base, uv, joints_cam[..., 2], coder)
+
+        def sink(i: int, exr: Path, camera: Camera) -> None:
+            pipeline.submit(job.frame, i, exr, np.asarray(camera.R))
+
+        self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
+                               room_origin=tuple(take.path_center), frame_sink=sink)  # fmt: skip
+        pipeline.submit(job.finish)
 
 
 def pending_windows(plan: ShardPlan, view: str, cache: RenderCache) -> list[tuple[TakePlan, int, int, int]]:
@@ -282,14 +318,15 @@ def render_view(task: ViewTask) -> dict[str, Any]:
     renderer = TakeRenderer(config)
     started, frames_done = time.monotonic(), 0
     prepared: PreparedTake | None = None
-    for done, (take, index, a, b) in enumerate(todo, start=1):
-        if prepared is None or prepared.plan.take.take_id != take.take.take_id:
-            prepared = renderer.prepare(take, task.view)
-        arrays = renderer.render_window(prepared, task.view, index, a, b)
-        save_atomic(cache.window_path(task.view, take.take.take_id, index), arrays)
-        frames_done += b - a
-        log.info("%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s", label,
-                 take.take.take_id, index, b - a, done, len(todo), frames_done / (time.monotonic() - started))  # fmt: skip
+    with Pipeline(depth=PIPELINE_DEPTH) as pipeline:
+        for done, (take, index, a, b) in enumerate(todo, start=1):
+            if prepared is None or prepared.plan.take.take_id != take.take.take_id:
+                prepared = renderer.prepare(take, task.view)
+            out = cache.window_path(task.view, take.take.take_id, index)
+            renderer.render_window(prepared, task.view, index, a, b, out, pipeline)
+            frames_done += b - a
+            log.info("%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s", label,
+                     take.take.take_id, index, b - a, done, len(todo), frames_done / (time.monotonic() - started))  # fmt: skip
     return {"view": task.view, "rendered": len(todo), "frames": frames_done, "seconds": time.monotonic() - started}
 
 
