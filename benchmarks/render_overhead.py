@@ -123,7 +123,8 @@ def prepared_take(model, motion, width: int, height: int, seed: int = 1):
     R, t = look_at(centre + np.array([3.5, 0.0, 0.4]), centre)
     cameras = CameraPath(K=intrinsics(width, height, 55.0), R=np.repeat(R[None], T, 0), t=np.repeat(t[None], T, 0),
                          distance_m=3.5)  # fmt: skip
-    plan = SimpleNamespace(take=SimpleNamespace(path_center=(0.0, 0.0)), view=lambda v: SimpleNamespace(seed=11))
+    plan = SimpleNamespace(take=SimpleNamespace(path_center=(0.0, 0.0), take_id="bench"),
+                           view=lambda v: SimpleNamespace(seed=11))  # fmt: skip
     return PreparedTake(plan=plan, motion=motion, source_frames=np.arange(T), betas=np.asarray(motion.betas, np.float32),
                         noise=np.zeros(16, np.float32), offset=0.0,
                         appearance=sample_appearance(seed, blender.available_hdris()), cameras=cameras)  # fmt: skip
@@ -131,8 +132,7 @@ def prepared_take(model, motion, width: int, height: int, seed: int = 1):
 
 def run_task(loop: str, renderer, timed, prepared, frames: int, window: int, out_dir: Path) -> dict[str, float]:
     """One render task over ``frames`` frames in windows; wall and render-call seconds."""
-    from synthact.render.pipeline import Pipeline
-    from synthact.render.worker import PIPELINE_DEPTH
+    from synthact.render.worker import render_windows
 
     timed.seconds, timed.calls = 0.0, 0
     started = time.perf_counter()
@@ -140,10 +140,10 @@ def run_task(loop: str, renderer, timed, prepared, frames: int, window: int, out
     if loop == "old":
         for i, a, b in windows:
             old_loop(renderer, prepared, "front", i, a, b, out_dir / f"old{i}.npz")
-    else:
-        with Pipeline(depth=PIPELINE_DEPTH) as pipeline:
-            for i, a, b in windows:
-                renderer.render_window(prepared, "front", i, a, b, out_dir / f"new{i}.npz", pipeline)
+    else:  # the worker's own loop (pose ahead, code behind)
+        renderer.prepare = lambda take, view: prepared
+        take = SimpleNamespace(take=SimpleNamespace(take_id="bench"))
+        render_windows(renderer, "front", [(take, i, a, b, out_dir / f"new{i}.npz") for i, a, b in windows])
     wall = time.perf_counter() - started
     return {"wall": wall, "render": timed.seconds, "frames": timed.calls}
 

@@ -172,8 +172,10 @@ class ShardReader:
         return data
 
     def _read_rgb(self, node: h5py.HLObject, frames: Frames) -> np.ndarray:
-        if isinstance(node, h5py.Dataset):  # one JPEG per frame
-            return np.stack([decode_jpeg(b) for b in _select(node, frames)])
+        if isinstance(node, h5py.Dataset):
+            if h5py.check_vlen_dtype(node.dtype) is None:  # raw (T, H, W, 3) uint8, as tools may write
+                return _select(node, frames)
+            return np.stack([decode_jpeg(b) for b in _select(node, frames)])  # one JPEG per frame
         index = self._video_index.get(node.name)
         if index is None:
             index = self._video_index[node.name] = storage.read_video_index(node)

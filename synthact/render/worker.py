@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,18 +243,24 @@ class TakeRenderer:
             cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
         )  # fmt: skip
 
+    def pose_window(self, prepared: PreparedTake, a: int, b: int) -> Any:
+        """The posed body (vertices, joints) of take frames [a, b)."""
+        motion = prepared.motion
+        model = self.body_model(motion.gender)
+        return model.pose(motion.poses[prepared.source_frames[a:b]], prepared.trans(a, b), prepared.betas + prepared.noise)
+
     def render_window(self, prepared: PreparedTake, view: str, window: int, a: int, b: int, out: Path,
-                      pipeline: Pipeline) -> None:  # fmt: skip
+                      pipeline: Pipeline, posed: Any = None) -> None:  # fmt: skip
         """Render take frames [a, b) from ``view``; ``pipeline`` codes them and writes ``out``.
 
         Returns as soon as the last frame is rendered: the window's coding
-        and cache write overlap the next window's posing and rendering.
+        and cache write overlap the next window's rendering. ``posed``: the
+        window's body if posed ahead (``render_windows``), else posed here.
         """
         take = prepared.plan.take
         frames = prepared.source_frames[a:b]
         motion = prepared.motion
-        model = self.body_model(motion.gender)
-        posed = model.pose(motion.poses[frames], prepared.trans(a, b), prepared.betas + prepared.noise)
+        posed = self.pose_window(prepared, a, b) if posed is None else posed
         path = prepared.cameras
         cameras = [Camera(K=path.K, R=path.R[i], t=path.t[i], width=self.rig.width, height=self.rig.height)
                    for i in range(a, b)]  # fmt: skip
@@ -316,18 +323,45 @@ def render_view(task: ViewTask) -> dict[str, Any]:
     if not todo:
         return {"view": task.view, "rendered": 0, "frames": 0, "seconds": 0.0}
     renderer = TakeRenderer(config)
+    started = time.monotonic()
+    jobs = [(take, index, a, b, cache.window_path(task.view, take.take.take_id, index)) for take, index, a, b in todo]
+    frames_done = render_windows(renderer, task.view, jobs, label)
+    return {"view": task.view, "rendered": len(todo), "frames": frames_done, "seconds": time.monotonic() - started}
+
+
+def render_windows(renderer: TakeRenderer, view: str, jobs: list[tuple[TakePlan, int, int, int, Path]],
+                   label: str = "") -> int:  # fmt: skip
+    """Render windows (take, index, start, stop, cache file) in order; returns the frames rendered.
+
+    Three things run at once: Blender renders window k in this thread; a
+    pose thread prepares and poses window k + 1 (motion file, smplx, torch:
+    off the render's critical path, the next take's first window included);
+    the pipeline thread codes window k's frames as they come and writes the
+    finished windows' cache files. Memory: one window's posed body ahead,
+    ``PIPELINE_DEPTH`` frames behind.
+    """
+    current: dict[str, PreparedTake] = {}  # touched by the pose thread only
+
+    def ahead(take: TakePlan, a: int, b: int) -> tuple[PreparedTake, Any]:
+        prepared = current.get("take")
+        if prepared is None or prepared.plan.take.take_id != take.take.take_id:
+            prepared = current["take"] = renderer.prepare(take, view)
+        return prepared, renderer.pose_window(prepared, a, b)
+
     started, frames_done = time.monotonic(), 0
-    prepared: PreparedTake | None = None
-    with Pipeline(depth=PIPELINE_DEPTH) as pipeline:
-        for done, (take, index, a, b) in enumerate(todo, start=1):
-            if prepared is None or prepared.plan.take.take_id != take.take.take_id:
-                prepared = renderer.prepare(take, task.view)
-            out = cache.window_path(task.view, take.take.take_id, index)
-            renderer.render_window(prepared, task.view, index, a, b, out, pipeline)
+    with Pipeline(depth=PIPELINE_DEPTH) as pipeline, ThreadPoolExecutor(1, thread_name_prefix="synthact-pose") as poser:
+        future = poser.submit(ahead, jobs[0][0], jobs[0][2], jobs[0][3]) if jobs else None
+        for done, (take, index, a, b, out) in enumerate(jobs, start=1):
+            assert future is not None
+            prepared, posed = future.result()
+            if done < len(jobs):
+                following = jobs[done]
+                future = poser.submit(ahead, following[0], following[2], following[3])
+            renderer.render_window(prepared, view, index, a, b, out, pipeline, posed=posed)
             frames_done += b - a
             log.info("%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s", label,
-                     take.take.take_id, index, b - a, done, len(todo), frames_done / (time.monotonic() - started))  # fmt: skip
-    return {"view": task.view, "rendered": len(todo), "frames": frames_done, "seconds": time.monotonic() - started}
+                     take.take.take_id, index, b - a, done, len(jobs), frames_done / (time.monotonic() - started))  # fmt: skip
+    return frames_done
 
 
 def render_key(config: dict[str, Any]) -> str:
