@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -115,11 +114,9 @@ def save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     Stored without deflate: its images are already compressed chunks and its
     RGB a video stream (``render/encode.py``); the rest is a few KB of joints.
     """
-    with atomic.atomic_path(path) as tmp:
+    with atomic.atomic_path(path, fsync=True) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
 
 
 class WindowJob:
