@@ -213,7 +213,12 @@ def memory(args, data_dir: Path) -> dict:
 
     rss = []
     with tempfile.TemporaryDirectory() as out, Pipeline() as pipeline:
+        from synthact.render import blender
+        from synthact.render.appearance import sample_appearance
+
+        hdris = blender.available_hdris()
         for take in range(args.memory_takes):
+            prepared.appearance = sample_appearance(take, hdris)  # a new look per take, as in a shard
             renderer.render_window(prepared, "front", take, 0, args.memory_frames, Path(out) / "w.npz", pipeline)
             pipeline.drain()
             rss.append(rss_mb())
