@@ -44,16 +44,21 @@ def test_pipeline_raises_the_first_error_in_the_render_loop():
     pipeline.close()
 
 
-def test_chunks_are_what_hdf5_filters_decode(tmp_path: Path):
+@pytest.mark.parametrize("compressor", ["gzip", "zstd"])
+def test_chunks_are_what_hdf5_filters_decode(tmp_path: Path, compressor: str):
     from synthact.codecs.storage import image_options
 
+    if compressor == "zstd":
+        pytest.importorskip("zstandard")
+        import hdf5plugin  # noqa: F401  (registers the zstd filter for reading)
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 65535, (24, 32), dtype=np.uint16)
-    blob = compress_chunk(frame, "gzip", 4)
-    assert np.array_equal(decompress_chunk(blob, "gzip", frame.dtype, frame.shape), frame)
+    blob = compress_chunk(frame, compressor, 4)
+    assert np.array_equal(decompress_chunk(blob, compressor, frame.dtype, frame.shape), frame)
     assert shuffle_bytes(np.array([0x0102, 0x0304], np.uint16)) == bytes([2, 4, 1, 3])  # low bytes, then high
     with h5py.File(tmp_path / "c.h5", "w") as f:
-        dset = f.create_dataset("d", shape=(3, 24, 32), dtype=np.uint16, **image_options((3, 24, 32), np.uint16, "gzip"))
+        options = image_options((3, 24, 32), np.uint16, compressor)
+        dset = f.create_dataset("d", shape=(3, 24, 32), dtype=np.uint16, **options)
         dset.id.write_direct_chunk((1, 0, 0), blob)
     with h5py.File(tmp_path / "c.h5") as f:
         assert np.array_equal(f["d"][1], frame)  # HDF5's own shuffle + deflate read it

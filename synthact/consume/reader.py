@@ -92,6 +92,10 @@ class ShardReader:
     @property
     def file(self) -> h5py.File:
         if self._file is None:
+            try:  # registers the zstd filter of render.compressor: zstd shards; gzip needs nothing
+                import hdf5plugin  # noqa: F401
+            except ImportError:
+                pass
             self._file = h5py.File(self.path, "r")
         return self._file
 
