@@ -13,8 +13,10 @@ import pytest
 from synthact.consume.reader import ShardReader
 from synthact.render.cache import RenderCache, windows
 from synthact.render.rig import ViewPlan
+from synthact.codecs import normals as normals_codec
+from synthact.render.encode import StorageSettings, WindowCoder
 from synthact.render.visibility import keypoint_visibility
-from synthact.render.worker import encode_jpegs, mask_bboxes, save_atomic
+from synthact.render.worker import mask_bboxes, save_atomic
 from synthact.shards.manifest import verify, write_manifest
 from synthact.shards.writer import MergeError, write_shard
 from synthact.takes.plan import ShardPlan, TakePlan
@@ -25,18 +27,33 @@ WINDOW = 2  # windows of 2, 2 and 1 frames
 VIEWS = ["front", "back"]
 
 
-def fake_window_arrays(rng: np.random.Generator, joints_world: np.ndarray, a: int, b: int) -> dict:
+KEYFRAMES = StorageSettings(keyframe_interval=2)  # windows of 2 frames: each starts a GOP
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def fake_window_arrays(rng: np.random.Generator, joints_world: np.ndarray, a: int, b: int,
+                       settings: StorageSettings = KEYFRAMES) -> dict:  # fmt: skip
+    """A window as the render loop caches it: coded by the real WindowCoder, with the
+    raw frames kept beside it (``raw_*``) so tests can compare what the shard gives back."""
     n = b - a
     mask = np.zeros((n, H, W), dtype=np.uint8)
     mask[:, 5:20, 10:22] = 1
-    rgb = rng.integers(0, 255, (n, H, W, 3), dtype=np.uint8)
-    jpeg, offsets = encode_jpegs(rgb, 90)
+    yy, xx = np.mgrid[0:H, 0:W]
+    rgb = np.stack([np.stack([(xx * 7 + t * 5) % 256, (yy * 9) % 256, np.full_like(xx, 90 + 10 * t)], -1)
+                    for t in range(a, b)]).astype(np.uint8)  # smooth, so the video codes it well
     depth = np.where(mask, 3.0 + rng.random((n, H, W)), 0).astype(np.float32)
+    depth[:, 0, :] = 131.0  # the far ground plane, beyond uint16 millimetres
+    normals = np.where(depth[..., None] > 0, unit(rng.standard_normal((n, H, W, 3))), 0).astype(np.float32)
+    parts = (mask * rng.integers(1, 17, (n, H, W))).astype(np.uint8)
+    coder = WindowCoder(W, H, settings)
+    for i in range(n):
+        coder.add(rgb[i], depth[i], mask[i], parts[i], normals[i])
     R = np.repeat(np.eye(3)[None], n, 0)
     return {
-        "rgb_jpeg": jpeg, "rgb_offsets": offsets, "depth": depth, "mask": mask,
-        "parts": (mask * rng.integers(1, 17, (n, H, W))).astype(np.uint8),
-        "normals": rng.standard_normal((n, H, W, 3)).astype(np.float16),
+        **coder.finish(), "raw_rgb": rgb, "raw_depth": depth, "mask": mask, "parts": parts, "raw_normals": normals,
         "keypoints_2d": rng.uniform(0, W, (n, J, 2)).astype(np.float32),
         "keypoints_visible": rng.random((n, J)) > 0.5, "joints_cam": rng.standard_normal((n, J, 3)).astype(np.float32),
         "joints_world": joints_world[a:b], "bbox": mask_bboxes(mask.astype(bool)),
@@ -90,9 +107,20 @@ def test_round_trip_through_our_reader(tmp_path, cache):
     got = reader.read("t2", "back")
     for i, (a, b) in enumerate(windows(T, WINDOW)):
         with np.load(cache.window_path("back", "t2", i)) as expected:
-            for key in ("depth", "mask", "parts", "keypoints_2d", "keypoints_visible", "joints_cam", "bbox", "R", "t"):
+            for key in ("mask", "parts", "keypoints_2d", "keypoints_visible", "joints_cam", "bbox", "R", "t"):
                 assert np.array_equal(got[key][a:b], expected[key], equal_nan=True), key  # lossless, in order
             assert np.array_equal(got["joints_world"][a:b], expected["joints_world"])
+            raw = expected["raw_depth"]
+            near = (raw > 0) & (raw < 60)
+            assert np.abs(got["depth"][a:b][near] - raw[near]).max() <= 0.0005 + 1e-6  # to the millimetre
+            far = raw > 60
+            assert (np.abs(got["depth"][a:b][far] - raw[far]) <= 2.6e-4 * raw[far]).all()  # the log band
+            assert (got["depth"][a:b][raw == 0] == 0).all()  # no surface stays 0
+            cos = np.sum(got["normals"][a:b] * expected["raw_normals"], axis=-1)[raw > 0]
+            assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() <= normals_codec.MAX_ERROR_DEG[8]
+            assert (got["normals"][a:b][raw == 0] == 0).all()
+            psnr = 10 * np.log10(255**2 / np.mean((got["rgb"][a:b].astype(float) - expected["raw_rgb"]) ** 2))
+            assert psnr > 30, psnr
     assert got["rgb"].shape == (T, H, W, 3) and got["K"].shape == (T, 3, 3)  # a camera per frame
     assert got["t"][:, 2].tolist() == [3.0, 3.0, 5.0, 5.0, 7.0]
     attrs = reader.take_attrs("t2")
@@ -130,7 +158,11 @@ def test_independent_hdf5_tools_read_the_shard(tmp_path, cache):
     write_shard(plan, cache, out, {"seed": 0})
     listing = subprocess.run(["h5ls", "-r", str(out)], capture_output=True, text=True, check=True).stdout
     assert f"/takes/t1/views/front/depth Dataset {{{T}, 24, 32}}" in listing
-    assert f"/takes/t2/views/back/rgb Dataset {{{T}}}" in listing
+    assert re.search(r"/takes/t2/views/back/rgb +Group", listing)
+    assert re.search(rf"/takes/t2/views/back/rgb/keyframe +Dataset \{{{T}\}}", listing)
+    depth = subprocess.run(["h5dump", "-d", "/takes/t1/views/front/depth", "-s", "0,0,0", "-c", "1,1,4", str(out)],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "65535, 65535" not in depth and re.search(r"\(0,0,0\): 6\d{4}, 6\d{4}", depth)  # far band codes, no plugin
     assert re.search(rf"/takes/t2/views/back/R +Dataset {{{T}, 3, 3}}", listing)
     dump = subprocess.run(["h5dump", "-d", "/takes/t1/views/front/bbox", str(out)], capture_output=True, text=True, check=True)
     assert "10, 5, 22, 20" in dump.stdout  # the fake mask's box, read by HDF5's own tool

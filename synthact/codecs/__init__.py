@@ -1,4 +1,4 @@
-"""Codecs between rendered arrays and what a shard stores (docs/ENCODINGS.md).
+"""Codecs between rendered arrays and what a shard stores (docs/FORMAT.md, Encodings).
 
 Pure functions over numpy arrays and bytes; where the results go in the
 HDF5 file is the shard writer's business. One module per modality:

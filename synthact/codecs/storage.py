@@ -2,7 +2,7 @@
 normal codes, mask, parts), and the keyword set for a stored bitstream.
 
 Why these settings (measured by ``benchmarks/storage.py`` at 320x240; the
-figures are in docs/ENCODINGS.md):
+figures are in docs/FORMAT.md, Encodings):
 - one frame per chunk: deflate's 32 KB window cannot reach the previous
   frame (a frame is 77-154 KB), so bigger chunks gain almost nothing in size
   but make a window read decompress frames it does not return;

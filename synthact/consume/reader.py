@@ -3,7 +3,10 @@
 File handles open lazily, once per process, so a DataLoader's workers each
 get their own handle after the fork (HDF5 handles must not cross a fork).
 Reads touch only the frames and modalities asked for: a 16-frame window of RGB
-reads 16 JPEGs, not the take.
+reads the byte range from the keyframe before it to its last frame, depth and
+normals only their frames' chunks. Stored encodings (docs/FORMAT.md) are
+decoded here: RGB video to uint8 frames, depth codes to float32 metres,
+octahedral normal codes to float32 unit vectors.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from typing import Any, Iterable
 import h5py
 import numpy as np
 
+from synthact.codecs import depth as depth_codec
+from synthact.codecs import normals as normals_codec
+from synthact.codecs import storage
 from synthact.labels.tables import ClassTable, ClipRow, read_class_table, read_clip_rows
 
 # Per-view datasets; a subgroup's arrays are named with an underscore ("ntu25/joints_cam" -> "ntu25_joints_cam").
@@ -33,6 +39,31 @@ def decode_jpeg(blob: np.ndarray) -> np.ndarray:
     import simplejpeg
 
     return simplejpeg.decode_jpeg(np.asarray(blob).tobytes(), colorspace="RGB")
+
+
+def _frame_range(frames: Frames, total: int) -> tuple[int, int, np.ndarray | None]:
+    """The contiguous [start, stop) holding ``frames``, and the picks inside it (None: all, in order)."""
+    if frames is None:
+        return 0, total, None
+    if isinstance(frames, slice):
+        start, stop, step = frames.indices(total)
+        if step == 1:
+            return start, max(start, stop), None
+        index = np.arange(start, stop, step)
+    else:
+        index = np.asarray(frames, dtype=np.int64)
+    index = np.where(index < 0, index + total, index)
+    if index.size == 0:
+        return 0, 0, index
+    if index.min() < 0 or index.max() >= total:
+        raise IndexError(f"frames {frames!r} out of range for a take of {total} frames")
+    start = int(index.min())
+    return start, int(index.max()) + 1, index - start
+
+
+def _attr(node: h5py.HLObject, key: str) -> str:
+    value = node.attrs.get(key, "")
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _h5_name(modality: str) -> str:
@@ -56,10 +87,15 @@ class ShardReader:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._file: h5py.File | None = None
+        self._video_index: dict[str, dict[str, np.ndarray]] = {}
 
     @property
     def file(self) -> h5py.File:
         if self._file is None:
+            try:  # registers the zstd filter of render.compressor: zstd shards; gzip needs nothing
+                import hdf5plugin  # noqa: F401
+            except ImportError:
+                pass
             self._file = h5py.File(self.path, "r")
         return self._file
 
@@ -67,6 +103,7 @@ class ShardReader:
         if self._file is not None:
             self._file.close()
             self._file = None
+            self._video_index.clear()
 
     def __enter__(self) -> "ShardReader":
         return self
@@ -107,11 +144,13 @@ class ShardReader:
 
         ``frames`` is a slice or an index array into the take's frames (None: all).
         Per-view modalities are ``VIEW_MODALITIES``, per-take ones ``TAKE_MODALITIES``;
-        ``rgb`` comes back decoded, (T, H, W, 3) uint8.
+        Stored encodings come back decoded: ``rgb`` (T, H, W, 3) uint8, ``depth``
+        (T, H, W) float32 metres (0: no surface), ``normals`` (T, H, W, 3) float32
+        unit vectors (0: no surface).
         """
         take = self.file[f"takes/{take_id}"]
         group = take[f"views/{view}"]
-        if modalities is None:  # everything stored
+        if modalities is None:  # everything stored (a GEOMETRY take has no rgb)
             wanted = [m for m in VIEW_MODALITIES if _h5_name(m) in group] + list(TAKE_MODALITIES)
         else:
             wanted = list(modalities)
@@ -122,13 +161,39 @@ class ShardReader:
                 if name not in group:
                     raise KeyError(f"{self.path}: take {take_id} view {view} has no {modality!r} "
                                    "(render.engine GEOMETRY renders no RGB)")  # fmt: skip
-                data = _select(group[name], frames)
-                out[modality] = np.stack([decode_jpeg(b) for b in data]) if modality == "rgb" else data
+                out[modality] = self._read_view(group, name, frames)
             elif modality in TAKE_MODALITIES:
                 out[modality] = _select(take[name], frames)
             else:
                 raise KeyError(f"{self.path}: unknown modality {modality!r}; known: {VIEW_MODALITIES + TAKE_MODALITIES}")
         return out
+
+
+    def _read_view(self, group: h5py.Group, name: str, frames: Frames) -> np.ndarray:
+        node = group[name]
+        if name == "rgb":
+            return self._read_rgb(node, frames)
+        data = _select(node, frames)
+        encoding = _attr(node, "encoding")
+        if encoding == depth_codec.ENCODING:
+            return depth_codec.decode_depth(data)
+        if encoding == normals_codec.ENCODING:
+            return normals_codec.decode_normals(data)
+        return data
+
+    def _read_rgb(self, node: h5py.HLObject, frames: Frames) -> np.ndarray:
+        if isinstance(node, h5py.Dataset):
+            if h5py.check_vlen_dtype(node.dtype) is None:  # raw (T, H, W, 3) uint8, as tools may write
+                return _select(node, frames)
+            return np.stack([decode_jpeg(b) for b in _select(node, frames)])  # one JPEG per frame
+        index = self._video_index.get(node.name)
+        if index is None:
+            index = self._video_index[node.name] = storage.read_video_index(node)
+        start, stop, picks = _frame_range(frames, len(index["pts"]))
+        if stop <= start:
+            return np.zeros((0, int(node.attrs["height"]), int(node.attrs["width"]), 3), np.uint8)
+        window = storage.read_video_window(node, start, stop, index)
+        return window if picks is None else window[picks]
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ PASSES = (
 _GROUND_HALF_SIZE_M = 100.0
 _SENSOR_WIDTH_MM = 36.0  # arbitrary: only lens / sensor width matters
 _REST_ATTRIBUTE = "synthact_rest"  # per-vertex coordinates the clothing patterns follow
+# frame_sink(frame index in the clip, EXR path it now owns, the frame's camera)
+FrameSink = Callable[[int, Path, Camera], None]
 _OPENCV_TO_BLENDER_CAM = np.diag([1.0, -1.0, -1.0])  # y down/z forward → y up/z backward
 
 
@@ -740,7 +742,8 @@ class BlenderScene:
         progress: Callable[[int], None] | None = None,
         seed: int = 0,
         room_origin: tuple[float, float] = (0.0, 0.0),
-    ) -> RenderedClip:
+        frame_sink: FrameSink | None = None,
+    ) -> RenderedClip | None:
         """Render every frame of one clip (a take's window) from one view.
 
         Args:
@@ -754,9 +757,14 @@ class BlenderScene:
                 and seed the output arrays are identical.
             room_origin: World XY of the room's centre (room scene only): the
                 clip's path centre, where the room rig's cameras are placed.
+            frame_sink: Called as ``frame_sink(i, exr_path, camera)`` right after
+                frame i is rendered, instead of reading it here: the sink owns
+                the EXR file (reads it with ``exr.read_passes``, decodes it with
+                ``exr.decode_frame``, deletes it), so a render loop can do that
+                on another thread while the next frame renders.
 
         Returns:
-            The clip's RGB, depth, mask, parts and normals.
+            The clip's RGB, depth, mask, parts and normals; None with a ``frame_sink``.
         """
         if self._generation_id != BlenderScene._generation:
             raise RuntimeError("a newer BlenderScene replaced this one; use that one")
@@ -785,7 +793,7 @@ class BlenderScene:
             if self._room is not None:
                 self._place_room(appearance, room_origin)
             self._scene.cycles.seed = seed % 2**31
-            return self._render_frames(per_frame, progress)
+            return self._render_frames(per_frame, progress, frame_sink)
         finally:
             cache.unlink(missing_ok=True)
 
@@ -863,22 +871,28 @@ class BlenderScene:
         # check_existing: each HDRI is loaded once per process, however many clips use it.
         return self._bpy.data.images.load(str(path), check_existing=True)
 
-    def _render_frames(self, cameras: list[Camera], progress: Callable[[int], None] | None) -> RenderedClip:
+    def _render_frames(
+        self, cameras: list[Camera], progress: Callable[[int], None] | None, frame_sink: FrameSink | None = None
+    ) -> RenderedClip | None:
         s = self.settings
-        out = RenderedClip.empty(len(cameras), s.height, s.width)
-        exr = self.scratch / "frame.exr"
-        self._scene.render.filepath = str(exr)
+        out = None if frame_sink is not None else RenderedClip.empty(len(cameras), s.height, s.width)
         for i, camera in enumerate(cameras):
+            # A file per frame: a sink may still be reading the previous one.
+            exr = self.scratch / f"clip{self._clips:06d}-frame{i:05d}.exr"
+            self._scene.render.filepath = str(exr)
             self._scene.frame_current = i + 1  # the point cache's frame_start is 1
             self._set_camera(camera)
             with _stdout_silenced(s.quiet):
                 self._bpy.ops.render.render(write_still=True)
             if not exr.is_file():
                 raise RuntimeError(f"Blender wrote no image for frame {i + 1} ({exr})")
-            passes = read_passes(exr)
-            exr.unlink()
-            frame = decode_frame(passes, np.asarray(camera.R), BODY_PASS_INDEX)
-            out.rgb[i], out.depth[i], out.mask[i], out.parts[i], out.normals[i] = frame
+            if frame_sink is not None:
+                frame_sink(i, exr, camera)
+            else:
+                passes = read_passes(exr)
+                exr.unlink()
+                frame = decode_frame(passes, np.asarray(camera.R), BODY_PASS_INDEX)
+                out.rgb[i], out.depth[i], out.mask[i], out.parts[i], out.normals[i] = frame
             if progress is not None:
                 progress(i + 1)
         return out

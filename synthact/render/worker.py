@@ -13,10 +13,10 @@ window of a take shares them: the video runs on without a seam.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ import numpy as np
 
 from synthact import atomic
 from synthact.render.cache import RenderCache, windows
+from synthact.render.encode import StorageSettings, WindowCoder
+from synthact.render.pipeline import Pipeline
 from synthact.render.cameras import Camera, project
 from synthact.render.rig import CameraPath, Rig, view_cameras
 from synthact.render.visibility import keypoint_visibility, output_joint_parts
@@ -33,6 +35,11 @@ from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan, TakePlan
 
 log = logging.getLogger("synthact.render")
+
+# Jobs (frames) the coding thread may lag behind the render: enough to absorb
+# a slow frame, few enough that memory stays a few frames' EXRs.
+PIPELINE_DEPTH = 4
+
 
 @dataclass(frozen=True)
 class ViewTask:
@@ -86,20 +93,52 @@ def select_hdris(available: list[str], wanted: list[str]) -> list[str]:
     return sorted(set(wanted))
 
 
-def encode_jpegs(rgb: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
-    """JPEG-encode frames; returns (all bytes, offsets with T+1 entries)."""
-    import simplejpeg
-
-    blobs = [simplejpeg.encode_jpeg(np.ascontiguousarray(f), quality=quality, colorspace="RGB") for f in rgb]
-    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
-    return np.frombuffer(b"".join(blobs), dtype=np.uint8), offsets
-
-
 def save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """One cache result, compressed; fsynced so that a killed node cannot lose a finished window."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic.write_bytes(path, buffer.getvalue(), fsync=True)
+    """One cache result, fsynced so that a killed node cannot lose a finished window.
+
+    Stored without deflate: its images are already compressed chunks and its
+    RGB a video stream (``render/encode.py``); the rest is a few KB of joints.
+    """
+    with atomic.atomic_path(path, fsync=True) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
+class WindowJob:
+    """The CPU side of one rendered window, run on the pipeline thread.
+
+    Each frame's EXR is read, decoded, coded and deleted as soon as it is
+    rendered; ``finish`` writes the window's cache file. Only compressed bytes
+    and per-frame labels are held, never the window's raw frames.
+    """
+
+    def __init__(self, path: Path, base: dict[str, np.ndarray], uv: np.ndarray, z: np.ndarray,
+                 coder: WindowCoder, joint_parts: np.ndarray):  # fmt: skip
+        self.path, self.base, self.uv, self.z, self.coder = path, base, uv, z, coder
+        self.joint_parts = joint_parts
+        self.visible = np.zeros(uv.shape[:2], bool)
+        self.bbox = np.full((len(uv), 4), np.nan, np.float32)
+
+    def frame(self, i: int, exr: Path, R: np.ndarray) -> None:
+        from synthact.render.blender import BODY_PASS_INDEX
+        from synthact.render.exr import decode_frame, read_passes
+
+        passes = read_passes(exr)
+        exr.unlink()
+        self.arrays(i, *decode_frame(passes, R, BODY_PASS_INDEX))
+
+    def arrays(self, i: int, rgb: np.ndarray | None, depth: np.ndarray, mask: np.ndarray, parts: np.ndarray,
+               normals: np.ndarray) -> None:  # fmt: skip
+        """Code one frame's images (``rgb`` None: the geometry engine draws no colour) and label it."""
+        self.coder.add(rgb, depth, mask, parts, normals)
+        # A keypoint is visible only where its pixel shows its own body part or a neighbour.
+        self.visible[i] = keypoint_visibility(self.uv[i : i + 1], self.z[i : i + 1], depth[None], mask[None],
+                                              parts[None], joint_parts=self.joint_parts)[0]  # fmt: skip
+        self.bbox[i] = mask_bboxes(mask[None])[0]
+
+    def finish(self) -> None:
+        arrays = {**self.base, **self.coder.finish(), "keypoints_visible": self.visible, "bbox": self.bbox}
+        save_atomic(self.path, arrays)
 
 
 @dataclass
@@ -146,7 +185,7 @@ class TakeRenderer:
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
         self.mass_range = tuple(randomize.get("body_mass_range", (0.0, 0.0)))
         self.rig = Rig.from_config(config["rig"], config["render"])
-        # A keypoint is visible only where its pixel shows its own body part or a neighbour.
+        self.storage = StorageSettings.from_config(config["render"])
         self.joint_parts = output_joint_parts(neutral.lbs_weights)
 
     def any_body_model(self) -> Any:
@@ -207,36 +246,34 @@ class TakeRenderer:
             cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
         )  # fmt: skip
 
-    def render_window(self, prepared: PreparedTake, view: str, window: int, a: int, b: int) -> dict[str, np.ndarray]:
-        """Render take frames [a, b) from ``view``: every per-frame array of the window."""
+    def pose_window(self, prepared: PreparedTake, a: int, b: int) -> Any:
+        """The posed body (vertices, joints) of take frames [a, b)."""
+        motion = prepared.motion
+        model = self.body_model(motion.gender)
+        return model.pose(motion.poses[prepared.source_frames[a:b]], prepared.trans(a, b), prepared.betas + prepared.noise)
+
+    def render_window(self, prepared: PreparedTake, view: str, window: int, a: int, b: int, out: Path,
+                      pipeline: Pipeline, posed: Any = None) -> None:  # fmt: skip
+        """Render take frames [a, b) from ``view``; ``pipeline`` codes them and writes ``out``.
+
+        Returns as soon as the last frame is rendered: the window's coding
+        and cache write overlap the next window's rendering. ``posed``: the
+        window's body if posed ahead (``render_windows``), else posed here.
+        """
         take = prepared.plan.take
         frames = prepared.source_frames[a:b]
         motion = prepared.motion
-        model = self.body_model(motion.gender)
-        posed = model.pose(motion.poses[frames], prepared.trans(a, b), prepared.betas + prepared.noise)
+        posed = self.pose_window(prepared, a, b) if posed is None else posed
         path = prepared.cameras
         cameras = [Camera(K=path.K, R=path.R[i], t=path.t[i], width=self.rig.width, height=self.rig.height)
                    for i in range(a, b)]  # fmt: skip
         seed = derive_seed(prepared.plan.view(view).seed, window) % (2**31 - 1)
-        out = self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
-                                     room_origin=tuple(take.path_center))  # fmt: skip
         joints_cam = np.einsum("tij,tkj->tki", path.R[a:b], posed.joints) + path.t[a:b, None, :]
         uv = project(joints_cam, path.K)
-        rgb: dict[str, np.ndarray] = {}
-        if out.rgb is not None:  # the geometry engine renders no colour
-            rgb["rgb_jpeg"], rgb["rgb_offsets"] = encode_jpegs(out.rgb, self.config["render"]["jpeg_quality"])
-        return {
-            **rgb,
-            "depth": out.depth.astype(np.float32),
-            "mask": out.mask.astype(np.uint8),
-            "parts": out.parts.astype(np.uint8),
-            "normals": out.normals.astype(np.float16),
+        base = {
             "keypoints_2d": uv.astype(np.float32),
-            "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask.astype(bool), out.parts,
-                                                     joint_parts=self.joint_parts),  # fmt: skip
             "joints_cam": joints_cam.astype(np.float32),
             "joints_world": posed.joints.astype(np.float32),
-            "bbox": mask_bboxes(out.mask.astype(bool)),
             "K": np.asarray(path.K, np.float64),
             "R": path.R[a:b].astype(np.float64),
             "t": path.t[a:b].astype(np.float64),
@@ -251,6 +288,23 @@ class TakeRenderer:
             "gender": np.array(motion.gender),
             "appearance": np.array(json.dumps(prepared.appearance.to_dict(), sort_keys=True)),
         }
+        coder = WindowCoder(self.rig.width, self.rig.height, self.storage)
+        job = WindowJob(out, base, uv, joints_cam[..., 2], coder, self.joint_parts)
+        if self.settings.engine == "GEOMETRY":  # no EXR: the z-buffer hands back arrays at once
+            out_clip = self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
+                                              room_origin=tuple(take.path_center))  # fmt: skip
+            for i in range(b - a):
+                pipeline.submit(job.arrays, i, None, out_clip.depth[i], out_clip.mask[i], out_clip.parts[i],
+                                out_clip.normals[i])  # fmt: skip
+            pipeline.submit(job.finish)
+            return
+
+        def sink(i: int, exr: Path, camera: Camera) -> None:
+            pipeline.submit(job.frame, i, exr, np.asarray(camera.R))
+
+        self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
+                               room_origin=tuple(take.path_center), frame_sink=sink)  # fmt: skip
+        pipeline.submit(job.finish)
 
 
 def pending_windows(plan: ShardPlan, view: str, cache: RenderCache) -> list[tuple[TakePlan, int, int, int]]:
@@ -280,17 +334,45 @@ def render_view(task: ViewTask) -> dict[str, Any]:
     if not todo:
         return {"view": task.view, "rendered": 0, "frames": 0, "seconds": 0.0}
     renderer = TakeRenderer(config)
-    started, frames_done = time.monotonic(), 0
-    prepared: PreparedTake | None = None
-    for done, (take, index, a, b) in enumerate(todo, start=1):
-        if prepared is None or prepared.plan.take.take_id != take.take.take_id:
-            prepared = renderer.prepare(take, task.view)
-        arrays = renderer.render_window(prepared, task.view, index, a, b)
-        save_atomic(cache.window_path(task.view, take.take.take_id, index), arrays)
-        frames_done += b - a
-        log.info("%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s", label,
-                 take.take.take_id, index, b - a, done, len(todo), frames_done / (time.monotonic() - started))  # fmt: skip
+    started = time.monotonic()
+    jobs = [(take, index, a, b, cache.window_path(task.view, take.take.take_id, index)) for take, index, a, b in todo]
+    frames_done = render_windows(renderer, task.view, jobs, label)
     return {"view": task.view, "rendered": len(todo), "frames": frames_done, "seconds": time.monotonic() - started}
+
+
+def render_windows(renderer: TakeRenderer, view: str, jobs: list[tuple[TakePlan, int, int, int, Path]],
+                   label: str = "") -> int:  # fmt: skip
+    """Render windows (take, index, start, stop, cache file) in order; returns the frames rendered.
+
+    Three things run at once: Blender renders window k in this thread; a
+    pose thread prepares and poses window k + 1 (motion file, smplx, torch:
+    off the render's critical path, the next take's first window included);
+    the pipeline thread codes window k's frames as they come and writes the
+    finished windows' cache files. Memory: one window's posed body ahead,
+    ``PIPELINE_DEPTH`` frames behind.
+    """
+    current: dict[str, PreparedTake] = {}  # touched by the pose thread only
+
+    def ahead(take: TakePlan, a: int, b: int) -> tuple[PreparedTake, Any]:
+        prepared = current.get("take")
+        if prepared is None or prepared.plan.take.take_id != take.take.take_id:
+            prepared = current["take"] = renderer.prepare(take, view)
+        return prepared, renderer.pose_window(prepared, a, b)
+
+    started, frames_done = time.monotonic(), 0
+    with Pipeline(depth=PIPELINE_DEPTH) as pipeline, ThreadPoolExecutor(1, thread_name_prefix="synthact-pose") as poser:
+        future = poser.submit(ahead, jobs[0][0], jobs[0][2], jobs[0][3]) if jobs else None
+        for done, (take, index, a, b, out) in enumerate(jobs, start=1):
+            assert future is not None
+            prepared, posed = future.result()
+            if done < len(jobs):
+                following = jobs[done]
+                future = poser.submit(ahead, following[0], following[2], following[3])
+            renderer.render_window(prepared, view, index, a, b, out, pipeline, posed=posed)
+            frames_done += b - a
+            log.info("%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s", label,
+                     take.take.take_id, index, b - a, done, len(jobs), frames_done / (time.monotonic() - started))  # fmt: skip
+    return frames_done
 
 
 def render_key(config: dict[str, Any]) -> str:

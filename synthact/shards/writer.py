@@ -2,10 +2,14 @@
 
 Layout (docs/FORMAT.md is the reference): one group per take, one subgroup per
 view, every per-frame array over the whole take (its windows concatenated).
-- RGB: one JPEG per frame as variable-length bytes (any frame readable alone,
-  decodable by every image library).
-- depth, mask, parts, keypoints: lossless, gzip (HDF5's built-in filter, so
-  any HDF5 reader opens the file) with shuffle, one frame per chunk.
+- RGB: one video stream per take and view (H.264 by default; AV1 or JPEG),
+  keyframes every K frames, with a packet index (``synthact.codecs.storage``).
+- depth as uint16 codes (mm to 60 m, a log band beyond), normals as two
+  octahedral components, mask and parts: one frame per chunk, shuffle +
+  gzip (HDF5's built-in filter, so any HDF5 reader opens the file). The
+  render cache already holds each frame's compressed chunk, so the merge
+  copies chunks (``write_direct_chunk``) and never inflates a frame.
+- keypoints, cameras: lossless, gzip with shuffle.
 - Cameras per frame (K, R, t), since a camera that follows the actor moves.
 - NTU RGB+D's 25-joint skeleton (``ntu25/``) is selected here from the 73
   rendered joints, so every preset carries it without a second render output.
@@ -29,7 +33,12 @@ import numpy as np
 from synthact import __version__, atomic
 from synthact.body.skeleton import OUTPUT_JOINT_NAMES, PART_NAMES
 from synthact.errors import SynthActError
+from synthact.codecs import depth as depth_codec
+from synthact.codecs import normals as normals_codec
+from synthact.codecs.storage import image_options, write_video
+from synthact.codecs.video import EncodedVideo, concat_videos
 from synthact.render.cache import RenderCache
+from synthact.render.encode import IMAGES
 from synthact.sources.ntu import SMPLH_TO_NTU25
 from synthact.takes.plan import ShardPlan, TakePlan
 
@@ -37,12 +46,6 @@ FORMAT_NAME = "synthact-shard"
 FORMAT_VERSION = 2
 SOFTWARE = ("synthact", "bpy", "smplx", "torch", "numpy", "h5py", "submitit", "snakemake")
 
-PER_FRAME_IMAGES = {  # name -> (dtype stored, gzip level)
-    "depth": (np.float32, 4),
-    "mask": (np.uint8, 4),
-    "parts": (np.uint8, 4),
-    "normals": (np.float16, 4),
-}
 PER_FRAME_ARRAYS = ("keypoints_2d", "keypoints_visible", "joints_cam", "bbox", "R", "t")
 NTU25_PER_VIEW = ("keypoints_2d", "keypoints_visible", "joints_cam")  # selected from the 73 joints
 VIEW_SCALARS = ("seed", "azimuth_deg", "height_m", "camera_motion")
@@ -72,9 +75,17 @@ def _load_window(path: Path) -> dict[str, np.ndarray]:
         raise MergeError(f"{path}: unreadable render result ({exc}); delete it and rerun the render step") from exc
 
 
-def _jpegs(window: dict[str, np.ndarray]) -> list[bytes]:
-    data, offsets = window["rgb_jpeg"], window["rgb_offsets"]
-    return [data[offsets[i] : offsets[i + 1]].tobytes() for i in range(len(offsets) - 1)]
+def _storage(window: dict[str, np.ndarray], path: Path) -> dict[str, Any]:
+    if "storage" not in window:
+        raise MergeError(f"{path}: render result of an older format (no coded streams); delete it and rerun the render step")
+    return json.loads(str(window["storage"]))
+
+
+def _video(window: dict[str, np.ndarray], storage: dict[str, Any]) -> EncodedVideo:
+    attrs = storage["video"]
+    return EncodedVideo(codec=attrs["codec"], width=int(attrs["width"]), height=int(attrs["height"]),
+                        data=window["rgb_data"], offsets=window["rgb_offsets"], pts=window["rgb_pts"],
+                        keyframe=window["rgb_keyframe"], settings=json.loads(attrs["settings"]))  # fmt: skip
 
 
 def _ntu25(per_joint: np.ndarray) -> np.ndarray:
@@ -97,25 +108,45 @@ class _Streams:
             self.group.create_dataset(name, shape=(self.num_frames, *data.shape[1:]), dtype=data.dtype, **options)
         self.group[name][start : start + len(data)] = data
 
-    def write_rgb(self, jpegs: list[bytes], start: int) -> None:
-        if "rgb" not in self.group:
-            dset = self.group.create_dataset("rgb", shape=(self.num_frames,), dtype=h5py.vlen_dtype(np.uint8),
-                                             track_times=False)  # fmt: skip
-            dset.attrs["encoding"] = "jpeg"
-        for i, blob in enumerate(jpegs):
-            self.group["rgb"][start + i] = np.frombuffer(blob, dtype=np.uint8)
+    def write_chunks(self, name: str, window: dict[str, np.ndarray], image: dict[str, Any], compressor: str,
+                     start: int) -> None:  # fmt: skip
+        """Copy a window's compressed one-frame chunks into the take's image dataset."""
+        shape, dtype = tuple(image["shape"]), np.dtype(image["dtype"])
+        if name not in self.group:
+            full = (self.num_frames, *shape)
+            self.group.create_dataset(name, shape=full, dtype=dtype, **image_options(full, dtype, compressor))
+        dset = self.group[name]
+        data, offsets = window[f"{name}_chunks"], window[f"{name}_chunk_offsets"]
+        zeros = (0,) * len(shape)
+        for i in range(len(offsets) - 1):
+            dset.id.write_direct_chunk((start + i, *zeros), data[offsets[i] : offsets[i + 1]].tobytes())
 
 
-def _write_view_window(view: _Streams, window: dict[str, np.ndarray], start: int) -> None:
-    if "rgb_jpeg" in window:  # render.engine GEOMETRY draws no colour
-        view.write_rgb(_jpegs(window), start)
-    for name, (dtype, level) in PER_FRAME_IMAGES.items():
-        view.write(name, window[name].astype(dtype), start, gzip=level)
+def _write_view_window(view: _Streams, window: dict[str, np.ndarray], storage: dict[str, Any], start: int) -> None:
+    for name in IMAGES:
+        view.write_chunks(name, window, storage["images"][name], storage["compressor"], start)
     for name in PER_FRAME_ARRAYS:
         view.write(name, window[name], start)
     for name in NTU25_PER_VIEW:
         view.write(f"ntu25/{name}", _ntu25(window[name]), start)
     view.write("K", np.repeat(np.asarray(window["K"], np.float64)[None], len(window["R"]), axis=0), start)
+
+
+def _image_attrs(group: h5py.Group, storage: dict[str, Any]) -> None:
+    """The decoding constants every image dataset carries (docs/FORMAT.md)."""
+    group["depth"].attrs.update(depth_codec.depth_attrs())
+    group["normals"].attrs.update(normals_codec.normals_attrs(int(storage["settings"]["normal_bits"])))
+    for name in ("mask", "parts"):
+        group[name].attrs["encoding"] = "uint8"
+
+
+def _write_video(group: h5py.Group, parts: list[EncodedVideo], where: Path) -> None:
+    """The take-view's RGB: its windows' streams joined (each starts on a keyframe)."""
+    try:
+        coded = concat_videos(parts)
+    except ValueError as exc:
+        raise MergeError(f"{where}: {exc}; delete that folder and rerun the render step") from exc
+    write_video(group.create_group("rgb"), coded)
 
 
 def _write_take_window(take: _Streams, window: dict[str, np.ndarray], start: int) -> None:
@@ -126,12 +157,14 @@ def _write_take_window(take: _Streams, window: dict[str, np.ndarray], start: int
     take.write("smplh/trans", window["trans"], start)
 
 
-def _view_attrs(group: h5py.Group, take: TakePlan, view: str, first: dict[str, np.ndarray]) -> None:
+def _view_attrs(group: h5py.Group, take: TakePlan, view: str, first: dict[str, np.ndarray],
+                storage: dict[str, Any]) -> None:  # fmt: skip
     plan = take.view(view)
     group.attrs.update({k: getattr(plan, k) for k in VIEW_SCALARS})
     group.attrs["distance_m"] = float(first["distance_m"])
     group.attrs["placement"] = json.dumps(plan.placement, sort_keys=True)
-    group.attrs["image_size"] = (first["depth"].shape[2], first["depth"].shape[1])
+    height, width = storage["images"]["depth"]["shape"]
+    group.attrs["image_size"] = (width, height)
 
 
 TAKE_SCALARS = ("sequence_key", "source", "sequence_id", "split", "repetition", "fps", "source_fps",
@@ -164,11 +197,12 @@ def _write_take(takes_group: h5py.Group, take: TakePlan, views: list[str], cache
     for v, view in enumerate(views):
         view_group = group.create_group(f"views/{view}")
         view_streams = _Streams(view_group, record.num_frames)
-        start = 0
+        start, videos, storage = 0, [], {}
         for path in cache.take_windows(view, record.take_id, record.num_frames, window):
             arrays = _load_window(path)
+            storage = _storage(arrays, path)
             if start == 0:
-                _view_attrs(view_group, take, view, arrays)
+                _view_attrs(view_group, take, view, arrays, storage)
                 if v == 0:
                     _take_attrs(group, take, arrays)
             if v == 0:
@@ -176,11 +210,16 @@ def _write_take(takes_group: h5py.Group, take: TakePlan, views: list[str], cache
             elif not np.array_equal(group["joints_world"][start : start + len(arrays["joints_world"])],
                                     arrays["joints_world"]):  # fmt: skip
                 raise MergeError(f"{path}: view {view!r} saw a different body than {views[0]!r}; rerun its render step")
-            _write_view_window(view_streams, arrays, start)
+            _write_view_window(view_streams, arrays, storage, start)
+            if "rgb_data" in arrays:  # render.engine GEOMETRY draws no colour
+                videos.append(_video(arrays, storage))
             start += len(arrays["source_frames"])
         if start != record.num_frames:
             raise MergeError(f"{cache.root / view / record.take_id}: {start} frames rendered, the take has "
                              f"{record.num_frames}; delete that folder and rerun the render step")  # fmt: skip
+        if videos:
+            _write_video(view_group, videos, cache.root / view / record.take_id)
+        _image_attrs(view_group, storage)
 
 
 def write_shard(plan: ShardPlan, cache: RenderCache, out_path: Path, extra_attrs: dict[str, Any]) -> tuple[int, int]:

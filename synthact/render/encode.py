@@ -1,0 +1,162 @@
+"""Code one window of rendered frames into what the shard stores, frame by frame.
+
+Why here, and not in the merge: the render cache then holds the final
+streams (the window's H.264 packets, and each per-frame image as the exact
+compressed HDF5 chunk the shard will hold), so the merge only copies bytes
+(``h5py``'s ``write_direct_chunk``) and no window is ever decompressed,
+re-encoded or held raw in memory. A ``WindowCoder`` keeps only compressed
+bytes: a window of any length costs a few KB per frame.
+
+Chunks are what HDF5's own filter pipeline writes for a one-frame chunk:
+the shuffle filter (bytes regrouped by significance, for multi-byte types)
+then deflate (``gzip``, HDF5's built-in filter) or zstd (filter 32015, the
+``hdf5plugin`` one). Any HDF5 reader decodes them with those filters.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from synthact.codecs import depth as depth_codec
+from synthact.codecs import normals as normals_codec
+from synthact.codecs.storage import COMPRESSORS, GZIP_LEVEL, ZSTD_LEVEL
+from synthact.codecs.video import VideoEncoder, VideoSettings
+
+IMAGES = ("depth", "normals", "mask", "parts")  # per-frame images stored as compressed chunks
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """How a take-view is stored (``render.rgb_*``, ``render.keyframe_interval``, ...).
+
+    They live in ``render`` because the render cache holds the coded streams:
+    changing one re-renders, as any ``render`` setting does.
+    """
+
+    rgb_codec: str = "h264"
+    rgb_crf: int = 23
+    keyframe_interval: int = 8
+    jpeg_quality: int = 90
+    normal_bits: int = 8
+    compressor: str = "gzip"
+    level: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.compressor not in COMPRESSORS:
+            raise ValueError(f"render.compressor {self.compressor!r}: expected one of {COMPRESSORS}")
+        if self.normal_bits not in (8, 16):
+            raise ValueError(f"render.normal_bits {self.normal_bits}: expected 8 or 16")
+
+    @classmethod
+    def from_config(cls, render: Mapping[str, Any]) -> "StorageSettings":
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in render.items() if k in names})
+
+    def video(self) -> VideoSettings:
+        return VideoSettings(codec=self.rgb_codec, crf=self.rgb_crf, keyframe_interval=self.keyframe_interval,
+                             jpeg_quality=self.jpeg_quality)  # fmt: skip
+
+    @property
+    def compression_level(self) -> int:
+        if self.level is not None:
+            return self.level
+        return GZIP_LEVEL if self.compressor == "gzip" else ZSTD_LEVEL
+
+
+def shuffle_bytes(frame: np.ndarray) -> bytes:
+    """HDF5's shuffle filter on one chunk: byte 0 of every element, then byte 1, ..."""
+    frame = np.ascontiguousarray(frame)
+    size = frame.dtype.itemsize
+    if size == 1:
+        return frame.tobytes()
+    return np.ascontiguousarray(frame.view(np.uint8).reshape(-1, size).T).tobytes()
+
+
+def unshuffle_bytes(raw: bytes, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of ``shuffle_bytes``."""
+    dtype = np.dtype(dtype)
+    size = dtype.itemsize
+    flat = np.frombuffer(raw, np.uint8)
+    if size > 1:
+        flat = np.ascontiguousarray(flat.reshape(size, -1).T)
+    return flat.view(dtype).reshape(shape)
+
+
+def compress_chunk(frame: np.ndarray, compressor: str, level: int) -> bytes:
+    """One frame as the chunk HDF5 stores with ``image_options(..., compressor)``."""
+    raw = shuffle_bytes(frame)
+    if compressor == "gzip":
+        return zlib.compress(raw, level)
+    try:
+        import zstandard
+    except ImportError as err:
+        raise ImportError("render.compressor zstd needs the zstandard package: pip install zstandard") from err
+    return zstandard.ZstdCompressor(level=level).compress(raw)
+
+
+def decompress_chunk(blob: bytes, compressor: str, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of ``compress_chunk`` (tests and tools; readers use HDF5's filters)."""
+    if compressor == "gzip":
+        raw = zlib.decompress(blob)
+    else:
+        import zstandard
+
+        raw = zstandard.ZstdDecompressor().decompress(blob)
+    return unshuffle_bytes(raw, dtype, shape)
+
+
+def image_codes(depth: np.ndarray, mask: np.ndarray, parts: np.ndarray, normals: np.ndarray,
+                bits: int) -> dict[str, np.ndarray]:  # fmt: skip
+    """One frame's stored arrays: depth uint16 codes, octahedral normal codes, mask, parts."""
+    return {
+        "depth": depth_codec.encode_depth(depth),
+        "normals": normals_codec.encode_normals(normals, bits=bits),
+        "mask": np.asarray(mask, np.uint8),
+        "parts": np.asarray(parts, np.uint8),
+    }
+
+
+class WindowCoder:
+    """Frames in, coded window out; holds compressed bytes only."""
+
+    def __init__(self, width: int, height: int, settings: StorageSettings):
+        self.width, self.height, self.settings = width, height, settings
+        self._video = VideoEncoder(width, height, settings.video())
+        self._frames_with_rgb = 0
+        self._chunks: dict[str, list[bytes]] = {name: [] for name in IMAGES}
+        self._meta: dict[str, tuple[str, tuple[int, ...]]] = {}
+
+    def add(self, rgb: np.ndarray | None, depth: np.ndarray, mask: np.ndarray, parts: np.ndarray,
+            normals: np.ndarray) -> None:  # fmt: skip
+        """Code one frame (float depth in metres, unit normals in the camera frame; ``rgb`` None:
+        the geometry engine, which draws no colour)."""
+        if rgb is not None:
+            self._video.add(rgb)
+            self._frames_with_rgb += 1
+        s = self.settings
+        for name, codes in image_codes(depth, mask, parts, normals, s.normal_bits).items():
+            self._meta[name] = (codes.dtype.str, codes.shape)
+            self._chunks[name].append(compress_chunk(codes, s.compressor, s.compression_level))
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """The window's arrays for the render cache (see ``synthact.shards.writer``)."""
+        out: dict[str, np.ndarray] = {}
+        video_attrs: dict[str, Any] = {}
+        if self._frames_with_rgb:
+            video = self._video.finish()
+            out.update(rgb_data=video.data, rgb_offsets=video.offsets, rgb_pts=video.pts, rgb_keyframe=video.keyframe)
+            video_attrs = video.attrs()
+        for name, chunks in self._chunks.items():
+            out[f"{name}_chunks"] = np.frombuffer(b"".join(chunks), np.uint8).copy()
+            out[f"{name}_chunk_offsets"] = np.cumsum([0] + [len(c) for c in chunks]).astype(np.int64)
+        storage = {
+            "settings": asdict(self.settings), "video": video_attrs, "compressor": self.settings.compressor,
+            "images": {name: {"dtype": dtype, "shape": list(shape)} for name, (dtype, shape) in self._meta.items()},
+        }  # fmt: skip
+        out["storage"] = np.array(json.dumps(storage, sort_keys=True))
+        return out
