@@ -98,6 +98,7 @@ def make_renderer(model, width: int, height: int, samples: int, device: str, thr
     from synthact.body.skeleton import vertex_parts
     from synthact.render import blender
     from synthact.render.encode import StorageSettings
+    from synthact.render.visibility import output_joint_parts
     from synthact.render.worker import TakeRenderer
 
     renderer = TakeRenderer.__new__(TakeRenderer)
@@ -107,6 +108,7 @@ def make_renderer(model, width: int, height: int, samples: int, device: str, thr
                                       denoise=denoise)
     renderer.settings = settings
     renderer.scene = blender.BlenderScene(settings, model.faces, vertex_parts(model.lbs_weights))
+    renderer.joint_parts = output_joint_parts(model.lbs_weights)
     renderer.rig = SimpleNamespace(width=width, height=height)
     renderer.storage = StorageSettings()
     timed = TimedBpy(renderer.scene._bpy)

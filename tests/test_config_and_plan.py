@@ -105,7 +105,7 @@ def test_build_plan_writes_typed_shard_plans_and_seeds(tmp_path):
     )
     assert plan["num_frames"] == 90 and plan["plan_key"] == stage_key(config, "plan")
     doc = ShardPlan.read(paths.shard_plan("train-00000-of-00002"))
-    assert doc == shards[0] and doc.views == ("front", "left", "back", "right") and doc.window_frames == 300
+    assert doc == shards[0] and doc.views == ("front", "left", "back", "right") and doc.window_frames == 304
     take = doc.takes[0]
     assert [v.name for v in take.views] == list(doc.views) and take.views[0].camera_motion == "follow"
     assert take.appearance_seed == derive_seed(0, take.take.take_id, "appearance")

@@ -107,14 +107,16 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
     from synthact.render.encode import decompress_chunk
     from synthact.render.rig import CameraPath
     from synthact.render.worker import PreparedTake, TakeRenderer, render_windows
+    from synthact.render.visibility import output_joint_parts
     from synthact.seeding import derive_seed
 
     model, motion = demo
     W, H, T = 48, 36, 4
     renderer = TakeRenderer.__new__(TakeRenderer)
     renderer._models = {motion.gender: model}
-    renderer.scene = blender.BlenderScene(blender.RenderSettings(width=W, height=H, samples=1), model.faces,
-                                          vertex_parts(model.lbs_weights))  # fmt: skip
+    renderer.settings = blender.RenderSettings(width=W, height=H, samples=1)
+    renderer.scene = blender.BlenderScene(renderer.settings, model.faces, vertex_parts(model.lbs_weights))
+    renderer.joint_parts = output_joint_parts(model.lbs_weights)
     renderer.rig, renderer.storage = SimpleNamespace(width=W, height=H), StorageSettings(keyframe_interval=2)
     centre = motion.trans[:T].mean(axis=0) + np.array([0.0, 0.0, 0.2])
     R, t = look_at(centre + np.array([3.5, 0.0, 0.4]), centre)
