@@ -72,8 +72,11 @@ def cmd_render_shard(args: argparse.Namespace) -> None:
         render_log=paths.work_dir / "logs" / "render" / f"{args.shard}.log",
     )
     rendered = sum(v["rendered"] for v in summary["views"])
-    print(f"[{args.shard}] done: {rendered} take-view windows rendered now; {summary['num_takes']} takes "
-          f"({summary['num_frames']} frames) x {len(summary['views'])} views in {cache.root}", file=sys.stderr)  # fmt: skip
+    print(
+        f"[{args.shard}] done: {rendered} take-view windows rendered now; {summary['num_takes']} takes "
+        f"({summary['num_frames']} frames) x {len(summary['views'])} views in {cache.root}",
+        file=sys.stderr,
+    )
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
@@ -251,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--dispatch-json", help="dispatch settings as JSON (overrides the config's)")
     p = sub.add_parser(
         "fit",
-        help="fit SMPL-H to NTU RGB+D / Smarthome skeletons, or convert 3D pose estimates (motion.source), as AMASS + BABEL files",
+        help="fit SMPL-H to NTU RGB+D / Smarthome skeletons, or convert 3D pose estimates (motion.source),"
+        " as AMASS + BABEL files",
     )
     _add_config_args(p)
     p.add_argument("--workers", type=int, default=1, help="parallel fitting processes (Snakemake's {threads})")

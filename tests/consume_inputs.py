@@ -52,11 +52,28 @@ class ArrayRun:
         self._takes, self._arrays, self._view_attrs = [], {}, {}
         for k in range(num_takes):
             tid = f"t{k:03d}"
-            self._takes.append({"take_id": tid, "source": f"CMU/0{k}/0{k}_01_poses.npz", "sequence_id": str(100 + k),
-                                "repetition": 0, "fps": 30.0, "num_frames": num_frames, "duration_s": num_frames / 30,
-                                "first_frame": 0, "split": "train" if k == 0 else "val", "gender": "neutral",
-                                "betas_used": [0.1 * k] * 16, "appearance": {"hdri": f"h{k}.exr", "top": {"pattern": "plain"},
-                                "bottom": {"pattern": "plain"}, "long_sleeves": True, "long_legs": False}})  # fmt: skip
+            self._takes.append(
+                {
+                    "take_id": tid,
+                    "source": f"CMU/0{k}/0{k}_01_poses.npz",
+                    "sequence_id": str(100 + k),
+                    "repetition": 0,
+                    "fps": 30.0,
+                    "num_frames": num_frames,
+                    "duration_s": num_frames / 30,
+                    "first_frame": 0,
+                    "split": "train" if k == 0 else "val",
+                    "gender": "neutral",
+                    "betas_used": [0.1 * k] * 16,
+                    "appearance": {
+                        "hdri": f"h{k}.exr",
+                        "top": {"pattern": "plain"},
+                        "bottom": {"pattern": "plain"},
+                        "long_sleeves": True,
+                        "long_legs": False,
+                    },
+                }
+            )
             for v, view in enumerate(self.VIEWS):
                 a = take_arrays(num_frames, h, w, seed=10 * k + v)
                 kp, vis = keypoints(num_frames, h, w, seed=10 * k + v)
@@ -68,8 +85,13 @@ class ArrayRun:
                 )
                 a["ntu25_joints_cam"] = a["joints_cam"][:, :25] + 1.0
                 self._arrays[(tid, view)] = a
-                self._view_attrs[(tid, view)] = {"view": view, "azimuth_deg": 90.0 * v, "distance_m": 3.0 + k, "height_m": 1.2,
-                                                 "image_size": [w, h]}  # fmt: skip
+                self._view_attrs[(tid, view)] = {
+                    "view": view,
+                    "azimuth_deg": 90.0 * v,
+                    "distance_m": 3.0 + k,
+                    "height_m": 1.2,
+                    "image_size": [w, h],
+                }
         self.classes = ["walk", "stand", "kneel"]
         self.rows = []
         for k, take in enumerate(self._takes):

@@ -44,7 +44,7 @@ def record_jobs(path: Path, cluster: str, views: list[str], jobs: list) -> None:
     """Append this submission's job ids (one JSON line), for ``synthact status --accounting``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     line = {"cluster": cluster, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "jobs": [{"view": v, "job_id": j} for v, j in zip(views, job_ids(jobs))]}  # fmt: skip
+            "jobs": [{"view": v, "job_id": j} for v, j in zip(views, job_ids(jobs), strict=True)]}  # fmt: skip
     with open(path, "a") as f:
         f.write(json.dumps(line) + "\n")
 
@@ -168,8 +168,11 @@ def partition_limits(partition: str) -> dict[str, int]:
             for p in gres.split(",")
             if p.startswith("gpu") and p.split(":")[-1].split("(")[0].isdigit()
         )
-        best = {"cpus": max(best["cpus"], int(cpus.rstrip("+") or 0)), "mem_mb": max(best["mem_mb"], int(mem.rstrip("+") or 0)),
-                "gpus": max(best["gpus"], gpus)}  # fmt: skip
+        best = {
+            "cpus": max(best["cpus"], int(cpus.rstrip("+") or 0)),
+            "mem_mb": max(best["mem_mb"], int(mem.rstrip("+") or 0)),
+            "gpus": max(best["gpus"], gpus),
+        }
     return best
 
 

@@ -147,7 +147,7 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
     while not all(has_result(job) for job in jobs) and time.monotonic() < deadline:
         time.sleep(0.5)
     results, failures = [], []
-    for job, view in zip(jobs, views):
+    for job, view in zip(jobs, views, strict=True):
         if not has_result(job):
             failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job)}\n    log: {job.paths.stderr}")
             continue
@@ -156,8 +156,10 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
         except Exception as exc:  # submitit re-raises the task's error, or UncompletedJobError
             failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job, exc)}\n    log: {job.paths.stderr}")
     if failures:
-        raise RenderFailed(f"shard {shard}: {len(failures)} of {len(jobs)} render tasks failed; "
-                           "finished windows are kept and a rerun renders only the rest:\n" + "\n".join(failures))  # fmt: skip
+        raise RenderFailed(
+            f"shard {shard}: {len(failures)} of {len(jobs)} render tasks failed; "
+            "finished windows are kept and a rerun renders only the rest:\n" + "\n".join(failures)
+        )
     return results
 
 
@@ -203,8 +205,10 @@ def render_shard(
         results = collect(jobs, views, plan.name)
     except Interrupted as stop:
         done = cancel_tasks(config["dispatch"]["cluster"], job_ids(jobs))
-        raise RenderFailed(f"shard {plan.name}: the render step got {signal.Signals(stop.signum).name} and "
-                           f"stopped its tasks ({done}); finished windows are kept and a rerun resumes") from None  # fmt: skip
+        raise RenderFailed(
+            f"shard {plan.name}: the render step got {signal.Signals(stop.signum).name} and "
+            f"stopped its tasks ({done}); finished windows are kept and a rerun resumes"
+        ) from None
     except RenderFailed:
         cancel_tasks(config["dispatch"]["cluster"], [j.job_id for j in jobs if not j.done()])
         raise

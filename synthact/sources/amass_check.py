@@ -170,7 +170,7 @@ def check_amass(
     problems: list[FileProblem] = []
     inspect = _inspect_deep if deep else _inspect_headers
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for done, (path, found) in enumerate(zip(files, pool.map(inspect, files)), start=1):
+        for done, (path, found) in enumerate(zip(files, pool.map(inspect, files), strict=True), start=1):
             _summary_for(summaries, root, path).add(found)
             if found.error is not None:
                 problems.append(FileProblem(path, found.error))
