@@ -52,7 +52,7 @@ def check_hdris(config: dict, source: str) -> None:
 _warned: set[str] = set()
 
 
-def check_resolution(config: dict, source: str) -> None:
+def check_resolution(config: dict, source: str) -> None:  # noqa: ARG001  same (config, source) as every check
     """The preset's camera (``rig.hfov_deg``) models its dataset's aspect ratio: warn, once, when it differs.
 
     A warning, not an error: small test renders and deliberate crops are

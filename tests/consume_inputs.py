@@ -6,6 +6,8 @@ as on renders (not on noise, which no codec compresses).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 
@@ -43,7 +45,7 @@ def keypoints(num_frames: int, h: int = 48, w: int = 64, seed: int = 0) -> tuple
 class ArrayRun:
     """A ``synthact.consume.run.Run`` over in-memory arrays: takes x views of real-shaped data."""
 
-    VIEWS = ["front", "left", "back", "right"]
+    VIEWS: ClassVar[list[str]] = ["front", "left", "back", "right"]
 
     def __init__(self, output_dir, num_takes: int = 2, num_frames: int = 16, h: int = 48, w: int = 64):
         from pathlib import Path

@@ -11,6 +11,7 @@ import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def _model_arrays(num_vertices: int, num_betas: int, seed: int = 0, hands: bool 
 class _Py2Pickler(pickle._Pickler):  # type: ignore[name-defined]
     """Writes bytes as Python 2 ``str`` opcodes, like the MANO-era cPickle files."""
 
-    dispatch = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
+    dispatch: ClassVar[dict] = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
 
     def save_py2_str(self, obj: bytes) -> None:
         if len(obj) < 256:

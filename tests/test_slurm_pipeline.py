@@ -25,6 +25,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -94,7 +95,7 @@ def slurm_workflow_command(workdir: Path, *args: str) -> list[str]:
 class Run:
     """One Snakemake invocation; its output goes to a log file in the run folder."""
 
-    started: list[Run] = []  # every run of this module, for the cleanup after a failed test
+    started: ClassVar[list[Run]] = []  # every run of this module, for the cleanup after a failed test
 
     def __init__(self, workdir: Path, command: list[str], timeout_s: int):
         self.workdir = workdir

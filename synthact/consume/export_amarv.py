@@ -101,9 +101,9 @@ def amarv_view_names(view_azimuths: Mapping[str, float]) -> dict[str, str]:
     first = next(iter(view_azimuths.values()))
     out: dict[str, str] = {}
     for view, azimuth in view_azimuths.items():
-        quadrant = int(round(((azimuth - first) % 360.0) / 90.0)) % 4
+        quadrant = round(((azimuth - first) % 360.0) / 90.0) % 4
         out[view] = AMARV_VIEWS[quadrant]
-    taken = [n for n in out.values()]
+    taken = list(out.values())
     if len(set(taken)) != len(taken):
         raise ValueError(f"views {dict(view_azimuths)} share an AMARV name ({out}); pass an explicit view mapping")
     return out

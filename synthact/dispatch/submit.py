@@ -153,7 +153,7 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
             continue
         try:
             results.append(job.result())
-        except Exception as exc:  # submitit re-raises the task's error, or UncompletedJobError
+        except Exception as exc:  # noqa: BLE001  submitit re-raises the task's error (any type), or UncompletedJobError
             failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job, exc)}\n    log: {job.paths.stderr}")
     if failures:
         raise RenderFailed(

@@ -95,9 +95,9 @@ def check_shard(
     if stat.st_size != record.size:
         return f"size {stat.st_size} bytes, merge wrote {record.size}"
     entry = (manifest_entries(paths) if entries is None else entries).get(shard)
-    if entry is not None and entry.get("sha256") == record.sha256 and entry.get("mtime_ns"):
-        if stat.st_mtime_ns != entry["mtime_ns"]:
-            return "modified after the manifest was written (mtime differs)"
+    recorded = entry is not None and entry.get("sha256") == record.sha256 and entry.get("mtime_ns")
+    if recorded and stat.st_mtime_ns != entry["mtime_ns"]:
+        return "modified after the manifest was written (mtime differs)"
     if full:
         digest = sha256_file(shard_file)
         if digest != record.sha256:

@@ -116,7 +116,7 @@ def label_entries(output_dir: Path, protocol: str, clips_path: Path, classes_pat
             path.stat().st_size,
             num_clips,
             num_classes,
-        )  # fmt: skip
+        )
         for path in (clips_path, classes_path)
     ]
 

@@ -122,7 +122,7 @@ def run_status(config: dict, verify: bool = False) -> list[ShardStatus]:
 def rerun_command(config: dict, statuses: list[ShardStatus], profile: str, configfile: str | None) -> str:
     """The command that rebuilds just the failed and unfinished shards, then the manifest."""
     paths = RunPaths.from_config(config)
-    targets = [str(paths.shard_file(s.name)) for s in statuses if s.state not in ("done",)]
+    targets = [str(paths.shard_file(s.name)) for s in statuses if s.state != "done"]
     if not targets:
         return ""
     parts = ["snakemake", f"--profile {profile}", *targets, str(paths.manifest), str(paths.checksums)]

@@ -214,7 +214,7 @@ def _inspect_deep(path: Path) -> Inspection:
         motion = load_motion(path)
     except MotionError as exc:  # its message starts with the path, which the report shows anyway
         return Inspection(_guess_model(path), None, str(exc).removeprefix(f"{path}: "))
-    except Exception as exc:  # one odd file must not end a scan of thousands
+    except Exception as exc:  # noqa: BLE001  one odd file must not end a scan of thousands
         return Inspection(_guess_model(path), None, f"{type(exc).__name__}: {exc}")
     return Inspection(motion.source_model, motion.fps, None)
 
@@ -230,7 +230,7 @@ def _inspect_headers(path: Path) -> Inspection:
             else:
                 return Inspection(_guess_model(path), None, f"no 'poses' array (keys: {sorted(data.files)})")
             rate = _frame_rate(data)
-    except Exception as exc:  # zipfile, OSError, ValueError, EOFError: all "unusable"
+    except Exception as exc:  # noqa: BLE001  zipfile, OSError, ValueError, EOFError: all "unusable"
         return Inspection(_guess_model(path), None, f"unreadable: {type(exc).__name__}: {exc}")
     model = POSE_MODELS.get(width, _guess_model(path)) if width is not None else _guess_model(path)
     if width is not None and width not in POSE_MODELS:

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.helpers import BIN, env
-from tests.slurm_fixture import slurm_cluster  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -35,7 +34,7 @@ def render(workdir: Path, log: Path, **dispatch) -> tuple[subprocess.Popen, str]
     shutil.rmtree(work / "logs" / "submitit")  # the finished run's job records
     for done in (work / "render").glob("*.json"):
         done.unlink()
-    shard = sorted(p.stem for p in (work / "plan" / "shards").glob("*.json"))[0]
+    shard = min(p.stem for p in (work / "plan" / "shards").glob("*.json"))
     command = [str(BIN / "synthact"), "render-shard", "--config", "config.yaml", "--shard", shard,
                "--dispatch-json", json.dumps(DISPATCH | dispatch)]  # fmt: skip
     with open(log, "w") as f:
