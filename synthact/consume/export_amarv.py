@@ -120,7 +120,7 @@ def plan_videos(
     """Every mp4 of the export, in take order. ``takes``: take attrs plus ``take_id``."""
     reps = max((int(t.get("repetition", 0)) for t in takes), default=0) + 1
     kinds = ("rgb", "depth") if depth else ("rgb",)
-    out = []
+    out: list[AmarvVideo] = []
     for take in takes:
         folder = sequence_folder(
             take["source"], take.get("sequence_id"), take["take_id"], int(take.get("repetition", 0)), reps

@@ -60,7 +60,7 @@ def _render_failure(log: Path) -> str:
     starts = [i for i, line in enumerate(lines) if _RENDER_FAILED.search(line)]
     if not starts:
         return _last_error(log)
-    summary = _RENDER_FAILED.search(lines[starts[-1]])["summary"]
+    summary = _RENDER_FAILED.search(lines[starts[-1]])["summary"]  # type: ignore[index]  # starts: lines that match
     task = error = task_log = ""
     for line in lines[starts[-1] + 1 :]:
         if not task and (m := _TASK_FAILED.match(line)):
