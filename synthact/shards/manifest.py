@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -128,9 +129,16 @@ def write_manifest(
     label_files: list[tuple[str, Path, Path]],
     config_hash: str,
     views: list[str],
+    check: Callable[[ShardEntry], None] | None = None,
 ) -> Manifest:
-    """Checksum every shard and clip table; ``label_files`` are (protocol, clips, classes)."""
+    """Checksum every shard and clip table; ``label_files`` are (protocol, clips, classes).
+
+    ``check(entry)`` may refuse a shard before anything is written (it raises).
+    """
     entries = [shard_entry(output_dir, p) for p in shard_paths]
+    for entry in entries:
+        if check is not None:
+            check(entry)
     labels = [
         e for protocol, clips, classes in label_files for e in label_entries(output_dir, protocol, clips, classes)
     ]
