@@ -201,7 +201,7 @@ def never_clearing(reasons: dict[str, str], dispatch: dict) -> str:
 def _watch(args: argparse.Namespace) -> int:
     stood_down = False
 
-    def stand_down(*_):
+    def stand_down(*_: object) -> None:
         nonlocal stood_down
         stood_down = True
 

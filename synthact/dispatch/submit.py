@@ -118,7 +118,7 @@ def wait_with_progress(jobs: list, plan: ShardPlan, cache: RenderCache, dispatch
         time.sleep(POLL_SECONDS)
 
 
-def task_error(job, exc: Exception | None = None) -> str:
+def task_error(job: submitit.Job, exc: Exception | None = None) -> str:
     """The task's own error line, from its log; submitit's message wraps it."""
     try:
         lines = [line.strip() for line in Path(job.paths.stderr).read_text(errors="replace").splitlines()]
@@ -134,7 +134,7 @@ def task_error(job, exc: Exception | None = None) -> str:
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
 
 
-def has_result(job) -> bool:
+def has_result(job: submitit.Job) -> bool:
     # A debug job runs when its result is asked for; the others leave a result file.
     return isinstance(job, submitit.DebugJob) or job.paths.result_pickle.exists()
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.npyio import NpzFile
@@ -30,6 +31,9 @@ from synthact.sources.amass import (
     iter_motion_files,
     load_motion,
 )
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # Subsets of AMASS, under their current download names.
 KNOWN_SUBSETS: tuple[str, ...] = (
@@ -281,7 +285,7 @@ def format_report(report: AmassCheckReport, width: int = 110, max_problems: int 
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
-def _subset_table(report: AmassCheckReport):  # -> rich.table.Table
+def _subset_table(report: AmassCheckReport) -> Table:
     from rich.table import Table
 
     table = Table(title=f"AMASS at {report.root}", title_justify="left")
