@@ -93,8 +93,17 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     args = parser.parse_args()
     table = whole_takes(args.output_dir, args.protocol, args.split) if args.whole_takes else None
-    dataset = SynthActVideoDataset(args.output_dir, protocol=args.protocol, split=args.split, modalities=("rgb",),
-                                   num_frames=NUM_FRAMES, stride=args.stride, views="random", seed=0, table=table)  # fmt: skip
+    dataset = SynthActVideoDataset(
+        args.output_dir,
+        protocol=args.protocol,
+        split=args.split,
+        modalities=("rgb",),
+        num_frames=NUM_FRAMES,
+        stride=args.stride,
+        views="random",
+        seed=0,
+        table=table,
+    )
     size = tuple(dataset[0]["rgb"].shape)
     print(f"{len(dataset)} clips; one item: rgb {size} (C, T, H, W) uint8, {NUM_FRAMES}x{args.stride}")
     for workers in (0, 2):

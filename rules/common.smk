@@ -70,3 +70,25 @@ onstart:
     from synthact.locking import acquire_output_lock
 
     acquire_output_lock(OUT)
+
+
+# The functions of the other rule files (snakemake --lint wants them in one place): each is called
+# only when its rule file's globals (DEMO_STAMP, FIT_OUTPUTS, rules.consume_report) exist.
+def render_threads():
+    if config["dispatch"]["cluster"] == "slurm":
+        return 1  # it only waits; the GPU tasks have their own allocation
+    return len(config["rig"]["views"]) * max(1, config["render"]["threads"])
+
+
+def demo_inputs(wildcards):
+    return [DEMO_STAMP] if config["demo"]["enabled"] else []
+
+
+def fit_inputs(wildcards):
+    """The index's inputs from the fit stage (none for AMASS)."""
+    return FIT_OUTPUTS["labels"] if FIT_OUTPUTS is not None else []
+
+
+def report_outputs(wildcards):
+    """What `rule all` adds when report.enabled is set."""
+    return list(rules.consume_report.input) if config["report"]["enabled"] else []

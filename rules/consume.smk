@@ -18,7 +18,7 @@ rule stats:
     log:
         f"{WORK}/logs/stats.log",
     shell:
-        "synthact stats {OUT:q} {REPORT:q}/stats 2>&1 | tee {log}"
+        "synthact stats \"$(dirname {input.manifest:q})\" \"$(dirname {output.json:q})\" 2>&1 | tee {log}"
 
 
 rule preview:
@@ -43,15 +43,11 @@ rule preview:
     log:
         f"{WORK}/logs/preview.log",
     shell:
-        "synthact preview {OUT:q} {REPORT:q}/preview --max-clips {params.max_clips} --quiet 2>&1 | tee {log}"
+        "synthact preview \"$(dirname {input.manifest:q})\" \"$(dirname {output.page:q})\""
+        " --max-clips {params.max_clips} --quiet 2>&1 | tee {log}"
 
 
 rule consume_report:
     input:
         rules.stats.output,
         rules.preview.output,
-
-
-def report_outputs(wildcards):
-    """What `rule all` adds when report.enabled is set."""
-    return list(rules.consume_report.input) if config["report"]["enabled"] else []

@@ -14,7 +14,3 @@ rule demo_data:
     threads: 1
     shell:
         "synthact demo-data --config-json {CONTENT_CONFIG:q} 2>&1 | tee {log}"
-
-
-def demo_inputs(wildcards):
-    return [DEMO_STAMP] if config["demo"]["enabled"] else []

@@ -38,8 +38,3 @@ if FIT_OUTPUTS is not None:
             runtime=1440,
         shell:
             "synthact fit --config-json {CONTENT_CONFIG:q} --workers {threads} 2>&1 | tee {log}"
-
-
-def fit_inputs(wildcards):
-    """The index's inputs from the fit stage (none for AMASS)."""
-    return FIT_OUTPUTS["labels"] if FIT_OUTPUTS is not None else []

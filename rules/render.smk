@@ -6,12 +6,6 @@ localrules:
     render,
 
 
-def render_threads():
-    if config["dispatch"]["cluster"] == "slurm":
-        return 1  # it only waits; the GPU tasks have their own allocation
-    return len(config["rig"]["views"]) * max(1, config["render"]["threads"])
-
-
 rule render:
     conda:
         "../envs/synthact.yaml"

@@ -11,9 +11,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from synthact.config import RunPaths, config_from_json, config_hash, load_config, validate_config
 from synthact.errors import OutputError, SynthActError, describe_os_error, output_error
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _config(args: argparse.Namespace) -> dict:
@@ -72,8 +76,11 @@ def cmd_render_shard(args: argparse.Namespace) -> None:
         render_log=paths.work_dir / "logs" / "render" / f"{args.shard}.log",
     )
     rendered = sum(v["rendered"] for v in summary["views"])
-    print(f"[{args.shard}] done: {rendered} take-view windows rendered now; {summary['num_takes']} takes "
-          f"({summary['num_frames']} frames) x {len(summary['views'])} views in {cache.root}", file=sys.stderr)  # fmt: skip
+    print(
+        f"[{args.shard}] done: {rendered} take-view windows rendered now; {summary['num_takes']} takes "
+        f"({summary['num_frames']} frames) x {len(summary['views'])} views in {cache.root}",
+        file=sys.stderr,
+    )
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
@@ -175,17 +182,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if not command else 2
 
 
-def _print_accounting(console, config: dict, shards: list[str]) -> None:
+def _print_accounting(console: Console, config: dict, shards: list[str]) -> None:
     from rich.table import Table
 
-    from synthact.dispatch.accounting import run_accounting
+    from synthact.dispatch.accounting import Usage, run_accounting
 
     per_shard, total = run_accounting(config, shards)
     table = Table(title="Slurm render tasks (sacct)")
     for column in ("shard", "jobs", "elapsed h", "GPU-hours", "peak RSS MB", "states"):
         table.add_column(column)
 
-    def row(name, u):
+    def row(name: str, u: Usage) -> None:
         states = ", ".join(f"{n} {s}" for s, n in sorted(u.states.items()))
         table.add_row(
             name,
@@ -251,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--dispatch-json", help="dispatch settings as JSON (overrides the config's)")
     p = sub.add_parser(
         "fit",
-        help="fit SMPL-H to NTU RGB+D / Smarthome skeletons, or convert 3D pose estimates (motion.source), as AMASS + BABEL files",
+        help="fit SMPL-H to NTU RGB+D / Smarthome skeletons, or convert 3D pose estimates (motion.source),"
+        " as AMASS + BABEL files",
     )
     _add_config_args(p)
     p.add_argument("--workers", type=int, default=1, help="parallel fitting processes (Snakemake's {threads})")
@@ -293,9 +301,10 @@ def known_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    one_line: tuple[type[BaseException], ...] = (*known_errors(), OSError)
     try:
         return args.func(args) or 0
-    except (*known_errors(), OSError) as exc:  # OSError: disk full, permission denied, ...: one line, the file named
+    except one_line as exc:  # OSError: disk full, permission denied, ...: one line, the file named
         message = describe_os_error(exc) if isinstance(exc, OSError) and not isinstance(exc, OutputError) else str(exc)
         print(f"synthact {args.command}: error: {message}", file=sys.stderr)
         return 1

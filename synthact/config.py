@@ -233,7 +233,8 @@ def _check_views(rig: dict, source: str) -> None:
             raise ConfigError(f"{where}: room mode needs position_m (the camera's XY in the room)")
     if rig["mode"] == "room" and rig["camera_motion"] == "follow":
         raise ConfigError(
-            f"{source}: rig.camera_motion: follow moves cameras with the actor; room cameras are fixed (use static or auto)"
+            f"{source}: rig.camera_motion: follow moves cameras with the actor;"
+            " room cameras are fixed (use static or auto)"
         )
     if rig["mode"] == "room" and (rig["setups"] or rig["facing"]):
         raise ConfigError(f"{source}: rig.setups / rig.facing place cameras around the actor: use them with mode actor")

@@ -33,7 +33,7 @@ class OutputError(SynthActError, OSError):
     """A stage could not write its output; the message names the file and the cause."""
 
 
-def space_errno(exc: BaseException) -> int | None:
+def space_errno(exc: BaseException | None) -> int | None:
     """The errno of a full-disk / quota / file-size failure anywhere in ``exc``'s chain, else None."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:

@@ -36,7 +36,10 @@ def _holder(fd: int) -> str:
         info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
     except (OSError, ValueError):
         return "another process"
-    return f"pid {info.get('pid')} on {info.get('host')}, working directory {info.get('workdir')}, since {info.get('since')}"
+    return (
+        f"pid {info.get('pid')} on {info.get('host')}, working directory {info.get('workdir')},"
+        f" since {info.get('since')}"
+    )
 
 
 def acquire_output_lock(output_dir: str | Path) -> Path:

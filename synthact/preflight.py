@@ -52,7 +52,7 @@ def check_hdris(config: dict, source: str) -> None:
 _warned: set[str] = set()
 
 
-def check_resolution(config: dict, source: str) -> None:
+def check_resolution(config: dict, source: str) -> None:  # noqa: ARG001  same (config, source) as every check
     """The preset's camera (``rig.hfov_deg``) models its dataset's aspect ratio: warn, once, when it differs.
 
     A warning, not an error: small test renders and deliberate crops are
@@ -66,9 +66,10 @@ def check_resolution(config: dict, source: str) -> None:
     want = preset_render["width"] / preset_render["height"]
     if abs(width / height - want) > ASPECT_TOLERANCE * want:
         message = (
-            f"synthact: warning: render.width x render.height {width}x{height} (aspect {width / height:.3f}) does not match "
-            f"preset {name}'s {preset_render['width']}x{preset_render['height']} (aspect {want:.3f}), whose camera "
-            f"field of view is that dataset's; keep the aspect (e.g. {round(height * want)}x{height}) or use preset: none"
+            f"synthact: warning: render.width x render.height {width}x{height} (aspect {width / height:.3f})"
+            f" does not match preset {name}'s {preset_render['width']}x{preset_render['height']}"
+            f" (aspect {want:.3f}), whose camera field of view is that dataset's;"
+            f" keep the aspect (e.g. {round(height * want)}x{height}) or use preset: none"
         )
         if message not in _warned:
             _warned.add(message)

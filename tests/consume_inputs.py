@@ -6,6 +6,8 @@ as on renders (not on noise, which no codec compresses).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 
@@ -43,7 +45,7 @@ def keypoints(num_frames: int, h: int = 48, w: int = 64, seed: int = 0) -> tuple
 class ArrayRun:
     """A ``synthact.consume.run.Run`` over in-memory arrays: takes x views of real-shaped data."""
 
-    VIEWS = ["front", "left", "back", "right"]
+    VIEWS: ClassVar[list[str]] = ["front", "left", "back", "right"]
 
     def __init__(self, output_dir, num_takes: int = 2, num_frames: int = 16, h: int = 48, w: int = 64):
         from pathlib import Path
@@ -52,11 +54,28 @@ class ArrayRun:
         self._takes, self._arrays, self._view_attrs = [], {}, {}
         for k in range(num_takes):
             tid = f"t{k:03d}"
-            self._takes.append({"take_id": tid, "source": f"CMU/0{k}/0{k}_01_poses.npz", "sequence_id": str(100 + k),
-                                "repetition": 0, "fps": 30.0, "num_frames": num_frames, "duration_s": num_frames / 30,
-                                "first_frame": 0, "split": "train" if k == 0 else "val", "gender": "neutral",
-                                "betas_used": [0.1 * k] * 16, "appearance": {"hdri": f"h{k}.exr", "top": {"pattern": "plain"},
-                                "bottom": {"pattern": "plain"}, "long_sleeves": True, "long_legs": False}})  # fmt: skip
+            self._takes.append(
+                {
+                    "take_id": tid,
+                    "source": f"CMU/0{k}/0{k}_01_poses.npz",
+                    "sequence_id": str(100 + k),
+                    "repetition": 0,
+                    "fps": 30.0,
+                    "num_frames": num_frames,
+                    "duration_s": num_frames / 30,
+                    "first_frame": 0,
+                    "split": "train" if k == 0 else "val",
+                    "gender": "neutral",
+                    "betas_used": [0.1 * k] * 16,
+                    "appearance": {
+                        "hdri": f"h{k}.exr",
+                        "top": {"pattern": "plain"},
+                        "bottom": {"pattern": "plain"},
+                        "long_sleeves": True,
+                        "long_legs": False,
+                    },
+                }
+            )
             for v, view in enumerate(self.VIEWS):
                 a = take_arrays(num_frames, h, w, seed=10 * k + v)
                 kp, vis = keypoints(num_frames, h, w, seed=10 * k + v)
@@ -68,8 +87,13 @@ class ArrayRun:
                 )
                 a["ntu25_joints_cam"] = a["joints_cam"][:, :25] + 1.0
                 self._arrays[(tid, view)] = a
-                self._view_attrs[(tid, view)] = {"view": view, "azimuth_deg": 90.0 * v, "distance_m": 3.0 + k, "height_m": 1.2,
-                                                 "image_size": [w, h]}  # fmt: skip
+                self._view_attrs[(tid, view)] = {
+                    "view": view,
+                    "azimuth_deg": 90.0 * v,
+                    "distance_m": 3.0 + k,
+                    "height_m": 1.2,
+                    "image_size": [w, h],
+                }
         self.classes = ["walk", "stand", "kneel"]
         self.rows = []
         for k, take in enumerate(self._takes):

@@ -112,5 +112,5 @@ def test_smplx_file_does_not_count(tmp_path: Path) -> None:
     _build(tmp_path)
     cmu = tmp_path / SCRIPT_FILES[4]
     cmu.rename(cmu.with_name("01_01_stageii.npz"))
-    with pytest.raises(MissingAmassFiles, match="CMU/CMU/01/01_01_poses.npz"):
+    with pytest.raises(MissingAmassFiles, match=r"CMU/CMU/01/01_01_poses\.npz"):
         amarv_password(tmp_path)

@@ -39,7 +39,7 @@ def add_bad_inputs(workdir) -> set[str]:
     labels_path = workdir / "data" / "babel" / "train.json"
     labels = json.loads(labels_path.read_text())
     good = {entry["feat_p"] for entry in labels.values()}
-    template_sid, template = next(iter(labels.items()))
+    template = next(iter(labels.values()))
     good_file = workdir / "data" / "amass" / template["feat_p"]
     for i, (name, how) in enumerate(BAD.items()):
         feat_p = str(PurePosixPath(template["feat_p"]).parent / name)

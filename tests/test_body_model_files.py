@@ -11,6 +11,7 @@ import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def _model_arrays(num_vertices: int, num_betas: int, seed: int = 0, hands: bool 
 class _Py2Pickler(pickle._Pickler):  # type: ignore[name-defined]
     """Writes bytes as Python 2 ``str`` opcodes, like the MANO-era cPickle files."""
 
-    dispatch = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
+    dispatch: ClassVar[dict] = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
 
     def save_py2_str(self, obj: bytes) -> None:
         if len(obj) < 256:
@@ -217,7 +218,7 @@ def test_pickle_with_other_globals_is_refused(tmp_path: Path) -> None:
             return (os.system, ("echo pwned",))
 
     (tmp_path / "SMPLH_MALE.pkl").write_bytes(pickle.dumps({"v_template": Evil()}, protocol=2))
-    with pytest.raises(BodyModelError, match="refusing to load .*system"):
+    with pytest.raises(BodyModelError, match=r"refusing to load .*system"):
         load_smplh_arrays(tmp_path, "male")
 
 
@@ -249,7 +250,7 @@ def test_faces_out_of_range(tmp_path: Path) -> None:
     arrays = _model_arrays(60, 16)
     arrays["f"][0, 0] = 60
     np.savez(tmp_path / "SMPLH_MALE.npz", **arrays)
-    with pytest.raises(BodyModelError, match="'f' indexes vertices outside 0..59"):
+    with pytest.raises(BodyModelError, match=r"'f' indexes vertices outside 0\.\.59"):
         load_smplh_arrays(tmp_path, "male")
 
 
@@ -260,7 +261,7 @@ def test_missing_key_and_corrupt_file(tmp_path: Path) -> None:
     with pytest.raises(BodyModelError, match=r"lacks keys \['posedirs'\]"):
         load_smplh_arrays(tmp_path, "male")
     (tmp_path / "SMPLH_FEMALE.pkl").write_bytes(b"\x80\x02 garbage")
-    with pytest.raises(BodyModelError, match="SMPLH_FEMALE.pkl: cannot read SMPL-H model"):
+    with pytest.raises(BodyModelError, match=r"SMPLH_FEMALE\.pkl: cannot read SMPL-H model"):
         load_smplh_arrays(tmp_path, "female")
 
 

@@ -70,8 +70,17 @@ def test_label_csvs_follow_the_loader_contract(tmp_path) -> None:
     )
     every = sorted({x for v in raw.values() for x in v})
     fields = train[0].split(",")
-    assert fields == ["CMU/01/01_01", "0;2", "0;61", "walk;kneel", str(every.index("walk then kneel")), "walk then kneel",
-                      "0.0", "0.25", "0.4"]  # fmt: skip
+    assert fields == [
+        "CMU/01/01_01",
+        "0;2",
+        "0;61",
+        "walk;kneel",
+        str(every.index("walk then kneel")),
+        "walk then kneel",
+        "0.0",
+        "0.25",
+        "0.4",
+    ]
     # The loader zips the two id lists, and evaluation takes BABEL-150 ids < 60 / < 120.
     assert len(fields[1].split(";")) == len(fields[2].split(";"))
     val = (labels / "val.csv").read_text().splitlines()
@@ -85,7 +94,7 @@ def test_rows_equal_the_clip_table(tmp_path) -> None:
     takes, rows = _takes(), _rows()
     files = amarv.label_files(rows, takes, CLASSES)
     parsed = [line.split(",") for line in files["train.csv"].splitlines()]
-    for fields, row in zip(parsed, [r for r in rows if r["split"] == "train"]):
+    for fields, row in zip(parsed, [r for r in rows if r["split"] == "train"], strict=True):
         assert [int(i) for i in fields[1].split(";")] == row["label_indices"]
         assert fields[3].split(";") == row["labels"]
         assert (float(fields[6]), float(fields[7])) == (row["start_t"], row["end_t"])
@@ -135,7 +144,7 @@ def test_videos_decode_match_and_resume(tmp_path) -> None:
         assert info.frames == take["num_frames"] and info.duration_s == pytest.approx(take["num_frames"] / 30)
         a = arrays[video.take_id]
         if video.kind == "rgb":
-            assert min(psnr(x, y) for x, y in zip(read_mp4(path), a["rgb"])) > 30
+            assert min(psnr(x, y) for x, y in zip(read_mp4(path), a["rgb"], strict=True)) > 30
         else:
             depth = read_depth_mp4(path)
             inner = (

@@ -99,7 +99,7 @@ def test_amarv_videos_decode_match_the_shards_and_the_csv_is_the_segments_table(
         reference = takes[take_id].read(take_id, view, ["rgb"])["rgb"]
         decoded = read_mp4(path)  # PyAV
         assert probe_mp4(path).frames == len(decoded) == takes[take_id].num_frames(take_id), path
-        worst = min(worst, min(psnr(d, r) for d, r in zip(decoded, reference)))
+        worst = min(worst, min(psnr(d, r) for d, r in zip(decoded, reference, strict=True)))
         if view == "front":  # body-only depth, hue-coded: back within its quantisation step
             arrays = takes[take_id].read(take_id, view, ["depth", "mask"])
             depth = read_depth_mp4(path.with_name(path.name.replace("RGB_", "Depth_")))
@@ -115,7 +115,7 @@ def test_amarv_videos_decode_match_the_shards_and_the_csv_is_the_segments_table(
         with open(dest / "labels" / f"{split}.csv", newline="") as f:
             lines = list(csv.reader(f))
         assert len(lines) == len(rows) and all(len(line) == 9 for line in lines)
-        for line, row in zip(lines, rows):
+        for line, row in zip(lines, rows, strict=True):
             attrs = takes[row.take_id].take_attrs(row.take_id)
             assert line[0] == re.sub(r"_poses\.npz$", "", row.source)
             assert [int(i) for i in line[1].split(";")] == list(row.label_indices)
@@ -142,7 +142,7 @@ def test_pyskl_pickles_hold_the_shards_ntu25_joints(output, shards, pyskl_dir):
     assert d3["split"] == d2["split"] and set(d3["split"]) == {"train", "val"}
     assert len(d3["annotations"]) == len(d2["annotations"]) == len(table.rows) * 4
     by_clip = {r.clip_id: r for r in table.rows}
-    for a3, a2 in zip(d3["annotations"], d2["annotations"]):
+    for a3, a2 in zip(d3["annotations"], d2["annotations"], strict=True):
         clip_id, view = a3["frame_dir"].rsplit("_", 1)
         row = by_clip[clip_id]
         T = row.take_frame_stop - row.take_frame_start
@@ -188,7 +188,7 @@ def test_ntu_depth_pngs_are_the_shards_depth_in_mm_on_the_mask(output, shards, t
         arrays = reader_of(shards, row.take_id).read(row.take_id, view, ["depth", "mask"], frames)
         pngs = sorted(folder.glob("MDepth-*.png"))
         assert [p.name for p in pngs] == [f"MDepth-{i:08d}.png" for i in range(1, row.num_frames + 1)]
-        for png, depth, mask in zip(pngs, arrays["depth"], arrays["mask"]):
+        for png, depth, mask in zip(pngs, arrays["depth"], arrays["mask"], strict=True):
             got = read_png16(png)
             on = mask > 0
             assert got.dtype == np.uint16 and got.shape == (H, W)
@@ -203,18 +203,19 @@ def expected_counts(output: Path, shards: list[ShardReader]) -> dict:
         names = json.loads((folder / "classes.json").read_text())["classes"]
         rows = [json.loads(line) for line in (folder / "clips.jsonl").read_text().splitlines()]
         classes[folder.name] = {
-            s: {
-                c: n
-                for c, n in zip(
-                    names, [sum(r["label_index"] == i and r["split"] == s for r in rows) for i in range(len(names))]
+            s: dict(
+                zip(
+                    names,
+                    [sum(r["label_index"] == i and r["split"] == s for r in rows) for i in range(len(names))],
+                    strict=True,
                 )
-            }
+            )
             for s in {r["split"] for r in rows}
         }
     frames, azimuths, genders = 0, [], Counter()
     for reader in shards:
         with h5py.File(reader.path, "r") as f:
-            for take_id, take in f["takes"].items():
+            for take in f["takes"].values():
                 frames += int(take.attrs["num_frames"])
                 genders[str(take.attrs["gender"])] += 1
                 azimuths += [float(v.attrs["azimuth_deg"]) % 360 for v in take["views"].values()]
@@ -232,8 +233,13 @@ def test_stats_and_preview_match_counts_from_the_shards(output, shards, tmp_path
     assert sum(az["counts"]) == len(want["azimuths"]) == stats["takes"] * 4
     for i in range(len(az["counts"])):
         assert az["counts"][i] == sum(az["edges"][i] <= a < az["edges"][i + 1] for a in want["azimuths"])
-    rgb_bytes = sum(f[f"takes/{t}/views/{v}/rgb"].id.get_storage_size() for r in shards for t in r.take_ids for v in r.views
-                    for f in [r.file])  # fmt: skip
+    rgb_bytes = sum(
+        f[f"takes/{t}/views/{v}/rgb"].id.get_storage_size()
+        for r in shards
+        for t in r.take_ids
+        for v in r.views
+        for f in [r.file]
+    )
     assert stats["volume"]["bytes"]["rgb"] == rgb_bytes and stats["volume"]["bytes"]["ntu25_joints_cam"] > 0
     for name in ["durations", "camera", "body", "appearance", "modalities"] + [f"classes_{p}" for p in want["classes"]]:
         with Image.open(tmp_path / "stats" / f"{name}.png") as image:

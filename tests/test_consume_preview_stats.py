@@ -22,7 +22,7 @@ def test_clip_preview_and_contact_sheet(tmp_path) -> None:
     info = probe_mp4(tmp_path / "clip.mp4")
     assert (info.frames, info.width, info.height) == (10, 640, 120)
     decoded = read_mp4(tmp_path / "clip.mp4")
-    assert min(psnr(d[:, :160], r) for d, r in zip(decoded, a["rgb"])) > 30  # tile 1 is the RGB
+    assert min(psnr(d[:, :160], r) for d, r in zip(decoded, a["rgb"], strict=True)) > 30  # tile 1 is the RGB
     off = a["depth"] == 0  # none here: the wall is hit; the parts tile is black off the body
     assert not off.any() and decoded[:, :, 320:480][a["mask"] == 0].mean() < 8
     views = {"front": a["rgb"], "back": a["rgb"][::-1].copy()}
@@ -48,12 +48,31 @@ def _inputs():
     classes = ["walk", "sit", "jump"]
     rows = [{"split": s, "label_index": int(rng.integers(0, 3)), "start_t": 0.0, "end_t": float(rng.uniform(0.2, 5))}
             for s in ["train"] * 30 + ["val"] * 10]  # fmt: skip
-    takes = [{"num_frames": 40 + i, "gender": ["male", "female"][i % 2], "betas_used": rng.normal(size=16).tolist(),
-              "appearance": {"hdri": f"hdri/{['a', 'b', 'c'][i % 3]}.exr", "top": {"pattern": "plain"},
-                             "bottom": {"pattern": ["noise", "plain"][i % 2]}, "long_sleeves": i % 3 == 0, "long_legs": True}}
-             for i in range(7)]  # fmt: skip
-    views = [{"view": v, "azimuth_deg": az + rng.uniform(-8, 8), "distance_m": rng.uniform(2.5, 4.5), "height_m": rng.uniform(0.8, 2)}
-             for _ in takes for v, az in (("front", 0), ("left", 90), ("back", 180), ("right", 270))]  # fmt: skip
+    takes = [
+        {
+            "num_frames": 40 + i,
+            "gender": ["male", "female"][i % 2],
+            "betas_used": rng.normal(size=16).tolist(),
+            "appearance": {
+                "hdri": f"hdri/{['a', 'b', 'c'][i % 3]}.exr",
+                "top": {"pattern": "plain"},
+                "bottom": {"pattern": ["noise", "plain"][i % 2]},
+                "long_sleeves": i % 3 == 0,
+                "long_legs": True,
+            },
+        }
+        for i in range(7)
+    ]
+    views = [
+        {
+            "view": v,
+            "azimuth_deg": az + rng.uniform(-8, 8),
+            "distance_m": rng.uniform(2.5, 4.5),
+            "height_m": rng.uniform(0.8, 2),
+        }
+        for _ in takes
+        for v, az in (("front", 0), ("left", 90), ("back", 180), ("right", 270))
+    ]
     return classes, rows, takes, views
 
 
@@ -79,5 +98,9 @@ def test_stats_numbers_match_the_inputs(tmp_path) -> None:
     assert saved["appearance"]["hdri"] == {"a.exr": 3, "b.exr": 2, "c.exr": 2}
     assert saved["appearance"]["long_sleeves"] == {"False": 4, "True": 3}
     assert saved["body"]["gender"] == {"male": 4, "female": 3}
-    assert saved["volume"] == {"frames": sum(t["num_frames"] for t in takes), "views": 4, "frame_views": 4 * sum(t["num_frames"] for t in takes),
-                               "bytes": {"depth": 3 << 20, "rgb": 5 << 20}}  # fmt: skip
+    assert saved["volume"] == {
+        "frames": sum(t["num_frames"] for t in takes),
+        "views": 4,
+        "frame_views": 4 * sum(t["num_frames"] for t in takes),
+        "bytes": {"depth": 3 << 20, "rgb": 5 << 20},
+    }

@@ -37,13 +37,13 @@ def test_pickles_load_with_plain_pickle(tmp_path) -> None:
     rng = np.random.default_rng(0)
     joints = {f"c{i}": rng.normal(size=(20 + i, 25, 3)).astype(np.float64) for i in range(3)}
     anns3 = [annotation_3d(frame_dir(c, "front"), i, j) for i, (c, j) in enumerate(joints.items())]
-    items = [PoseItem(a["frame_dir"], s, "front") for a, s in zip(anns3, ("train", "train", "val"))]
+    items = [PoseItem(a["frame_dir"], s, "front") for a, s in zip(anns3, ("train", "train", "val"), strict=True)]
     write_pose_pickle(tmp_path / "3d.pkl", anns3, split_table(items, "amarv"))
     with open(tmp_path / "3d.pkl", "rb") as f:
         data = pickle.load(f)
     assert set(data) == {"split", "annotations"}
     assert data["split"] == {"train": ["c0_front", "c1_front"], "val": ["c2_front"]}
-    for ann, (cid, j) in zip(data["annotations"], joints.items()):
+    for ann, j in zip(data["annotations"], joints.values(), strict=True):
         assert ann["keypoint"].dtype == np.float32 and ann["keypoint"].shape == (1, len(j), 25, 3)
         assert ann["total_frames"] == len(j) and isinstance(ann["label"], int)
         np.testing.assert_array_equal(ann["keypoint"][0], j.astype(np.float32))

@@ -24,7 +24,7 @@ def test_mp4_header_frames_and_quality(tmp_path) -> None:
         assert stream.frames == 30 and float(stream.duration * stream.time_base) == pytest.approx(1.0)
     decoded = read_mp4(path)
     assert decoded.shape == rgb.shape
-    assert min(psnr(a, b) for a, b in zip(decoded, rgb)) > 30
+    assert min(psnr(a, b) for a, b in zip(decoded, rgb, strict=True)) > 30
 
 
 def test_mp4_is_deterministic(tmp_path) -> None:

@@ -45,5 +45,5 @@ def test_videolist_reads_back(tmp_path) -> None:
             and int(label) == row["label_index"]
         )
         clip = arrays[row["take_id"]][row["take_frame_start"] : row["take_frame_stop"]]
-        assert min(psnr(a, b) for a, b in zip(read_mp4(video), clip)) > 30
+        assert min(psnr(a, b) for a, b in zip(read_mp4(video), clip, strict=True)) > 30
     assert export_clip_videos(tmp_path, videos, read_rgb, {"t0": 30.0, "t1": 30.0}, show_progress=False)["skipped"] == 6

@@ -10,6 +10,7 @@ shards are checked against the geometry of the dataset the preset mirrors.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 from pathlib import Path
@@ -82,9 +83,9 @@ def test_preset_and_rig_errors_name_their_key():
         validate_config({"preset": "kinetics"})
     with pytest.raises(ConfigError, match="position_m"):
         validate_config({"rig": {"mode": "room"}})  # the default views have no room positions
-    with pytest.raises(ConfigError, match="rig.facing"):
+    with pytest.raises(ConfigError, match=r"rig\.facing"):
         validate_config({"rig": {"facing": ["nowhere"]}})
-    with pytest.raises(ConfigError, match="randomize.hdri_strength"):
+    with pytest.raises(ConfigError, match=r"randomize\.hdri_strength"):
         validate_config({"randomize": {"hdri_strength": [2.0, 1.0]}})
 
 
@@ -140,9 +141,9 @@ def test_amarv_views_are_90_degrees_apart():
     assert rig.camera_motion == "follow"
     take = make_take()
     azimuths = camera_azimuths(cameras_at_rest(rig, take, seed=0), take.path_center)
-    assert [wrap(b - a) for a, b in zip(azimuths, azimuths[1:])] == pytest.approx([90.0, 90.0, 90.0])
+    assert [wrap(b - a) for a, b in itertools.pairwise(azimuths)] == pytest.approx([90.0, 90.0, 90.0])
     jittered = cameras_at_rest(rig_of("amarv"), take, seed=0)
-    for (view, _, _), expected in zip(jittered, (0, 90, 180, 270)):
+    for (view, _, _), expected in zip(jittered, (0, 90, 180, 270), strict=True):
         jitter = view.placement["azimuth_jitter_deg"]
         assert abs(jitter) <= 10 and wrap(view.azimuth_deg - take.heading_deg - expected - jitter) == pytest.approx(
             0.0, abs=1e-9
@@ -175,7 +176,7 @@ def test_smarthome_cameras_hang_high_in_the_room_and_look_down_at_it():
         assert 0 <= u < rig.width and 0 <= v < rig.height, view.name
     # Fixed in the room: turning the actor moves no camera (only per-view jitter is drawn).
     turned = cameras_at_rest(rig, make_take(path_center=(4.0, -1.5), heading_deg=-50.0), seed=0)
-    assert all(np.allclose(a[2].t, b[2].t) for a, b in zip(views, turned))
+    assert all(np.allclose(a[2].t, b[2].t) for a, b in zip(views, turned, strict=True))
 
 
 # --- domain randomisation ---------------------------------------------------------------
@@ -189,8 +190,9 @@ def test_body_shape_noise_is_seeded_per_take():
 
 
 def test_appearance_ranges_come_from_the_config():
-    ranges = AppearanceRanges.from_config(validate_config({"randomize": {"hdri_strength": [2.0, 2.5],
-                                                                         "clothing_patterns": ["checker"]}})["randomize"])  # fmt: skip
+    ranges = AppearanceRanges.from_config(
+        validate_config({"randomize": {"hdri_strength": [2.0, 2.5], "clothing_patterns": ["checker"]}})["randomize"]
+    )
     assert AppearanceRanges.from_config(validate_config({})["randomize"]) == AppearanceRanges()
     for seed in range(30):
         look = sample_appearance(seed, HDRIS, ranges, room=True)
@@ -202,7 +204,7 @@ def test_appearance_ranges_come_from_the_config():
         assert {k: v for k, v in look.to_dict().items() if k != "room"} == outdoor
     assert set(PATTERNS) == set(AppearanceRanges().clothing_patterns)
     assert select_hdris(HDRIS, []) == HDRIS and select_hdris(HDRIS, ["night"]) == ["night"]
-    with pytest.raises(ValueError, match="randomize.hdris"):
+    with pytest.raises(ValueError, match=r"randomize\.hdris"):
         select_hdris(HDRIS, ["moon"])
 
 
@@ -312,7 +314,7 @@ def check_common(workdir: Path, views: list[str]) -> int:
         assert np.array_equal(take["ntu25/joints_world"][()], world[:, list(SMPLH_TO_NTU25)])
         betas, used, noise = (take[f"smplh/{k}"][()] for k in ("betas", "betas_used", "shape_noise"))
         assert np.allclose(used, betas + noise, atol=1e-6)
-        for name, (_, R, group) in stored.items():
+        for _, R, group in stored.values():
             cam, uv = group["ntu25/joints_cam"][()], group["ntu25/keypoints_2d"][()]
             assert cam.shape == (len(world), 25, 3) and group["ntu25/keypoints_visible"].shape == (len(world), 25)
             K = group["K"][()]
@@ -335,8 +337,8 @@ def test_amarv_preset_builds_four_views_90_degrees_apart_that_follow(amarv_run):
     for take, stored in stored_views(amarv_run):
         assert take.attrs["fps"] == 2.0 and not take["smplh/shape_noise"][()].any()  # AMASS shapes kept
         assert take.attrs["camera_motion"] == "follow"
-        for name, offset in zip(("front", "left", "back", "right"), (0, 90, 180, 270)):
-            centre, R, group = stored[name]
+        for name, offset in zip(("front", "left", "back", "right"), (0, 90, 180, 270), strict=True):
+            _, R, group = stored[name]
             jitter = json.loads(group.attrs["placement"])["azimuth_jitter_deg"]
             expected = take.attrs["heading_deg"] + offset + jitter
             for i in range(len(R)):  # the camera keeps its azimuth around the actor as it follows

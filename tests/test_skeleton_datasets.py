@@ -342,7 +342,8 @@ def test_synthetic_ntu_through_the_workflow(tmp_path, body_dir, wave):
     assert json.loads((output / "manifest.json").read_text())["splits"] == {"test": 1}
     report = json.loads((output / "work" / "fitted" / "ntu" / "fit_report.json").read_text())
     print(
-        f"\nworkflow NTU fit error: mean {100 * report['mean_error_m']:.2f} cm, max {100 * report['max_error_m']:.2f} cm"
+        f"\nworkflow NTU fit error: mean {100 * report['mean_error_m']:.2f} cm,"
+        f" max {100 * report['max_error_m']:.2f} cm"
     )
     assert report["mean_error_m"] < 0.01
 

@@ -25,6 +25,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -94,7 +95,7 @@ def slurm_workflow_command(workdir: Path, *args: str) -> list[str]:
 class Run:
     """One Snakemake invocation; its output goes to a log file in the run folder."""
 
-    started: list[Run] = []  # every run of this module, for the cleanup after a failed test
+    started: ClassVar[list[Run]] = []  # every run of this module, for the cleanup after a failed test
 
     def __init__(self, workdir: Path, command: list[str], timeout_s: int):
         self.workdir = workdir
@@ -252,9 +253,9 @@ def kill_workers(log_dir: Path) -> list[int]:
         except OSError:
             continue
         # python -u -m submitit.core._submit LOG_DIR/%j (srun's command line holds the same words)
-        if Path(argv[0]).name.startswith("python") and "submitit.core._submit" in argv:
-            if any(a.startswith(f"{log_dir.resolve()}/") for a in argv):
-                pids.append(int(proc.name))
+        is_submitit = Path(argv[0]).name.startswith("python") and "submitit.core._submit" in argv
+        if is_submitit and any(a.startswith(f"{log_dir.resolve()}/") for a in argv):
+            pids.append(int(proc.name))
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
     return pids
@@ -312,7 +313,7 @@ def sacct(cluster: SlurmCluster, job: str, *fields: str, duplicates: bool = Fals
     rows = []
     for line in cluster.run(*cmd).splitlines():
         values = line.split("|")
-        rows.append(dict(zip(("JobID", *fields), values)))
+        rows.append(dict(zip(("JobID", *fields), values, strict=False)))
     return rows
 
 
@@ -514,7 +515,7 @@ def test_failing_clip_fails_its_shard_only_and_status_names_it(
     good = motion.read_bytes()
     motion.write_bytes(b"this is not a zip archive" * 10)
 
-    run = run_workflow(workdir, timeout_s=420, expect_ok=False)
+    run_workflow(workdir, timeout_s=420, expect_ok=False)
     out = output_dir(workdir)
     assert (out / "shards" / f"{TRAIN}.h5").exists()
     assert not (out / "shards" / f"{VAL}.h5").exists() and not (out / "manifest.json").exists()

@@ -7,13 +7,14 @@ eyes and ears, so every COCO keypoint has a counterpart:
 
 | COCO | ours (``OUTPUT_JOINT_NAMES``) | note |
 |---|---|---|
-| nose, left/right eye, left/right ear | ``nose``, ``leye``/``reye``, ``lear``/``rear`` | surface landmarks, as in COCO |
+| nose, left/right eye and ear | ``nose``, ``leye``/``reye``, ``lear``/``rear`` | surface landmarks, as in COCO |
 | left/right shoulder, elbow, wrist | SMPL-H ``left_shoulder`` ... ``right_wrist`` | joint centres (inside the body) |
-| left/right hip, knee, ankle | SMPL-H ``left_hip`` ... ``right_ankle`` | joint centres; SMPL hips sit a few cm inside and below COCO's annotated hips |
+| left/right hip, knee, ankle | SMPL-H ``left_hip`` ... ``right_ankle`` | joint centres (inside the body) |
 
 "Left" is the subject's left in both. The head points are on the surface,
 the limb points are rotation centres: a model fitted to COCO annotations
-sees slightly narrower hips and shoulders.
+sees slightly narrower hips and shoulders (SMPL's hips sit a few cm inside and
+below COCO's annotated hips).
 """
 
 from __future__ import annotations

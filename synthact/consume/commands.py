@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from synthact.consume.run import ShardRun
 
 
-def _run(output_dir: str):
+def _run(output_dir: str) -> ShardRun:
     from synthact.consume.run import ShardRun
 
     return ShardRun(output_dir)

@@ -101,9 +101,9 @@ def amarv_view_names(view_azimuths: Mapping[str, float]) -> dict[str, str]:
     first = next(iter(view_azimuths.values()))
     out: dict[str, str] = {}
     for view, azimuth in view_azimuths.items():
-        quadrant = int(round(((azimuth - first) % 360.0) / 90.0)) % 4
+        quadrant = round(((azimuth - first) % 360.0) / 90.0) % 4
         out[view] = AMARV_VIEWS[quadrant]
-    taken = [n for n in out.values()]
+    taken = list(out.values())
     if len(set(taken)) != len(taken):
         raise ValueError(f"views {dict(view_azimuths)} share an AMARV name ({out}); pass an explicit view mapping")
     return out
@@ -120,7 +120,7 @@ def plan_videos(
     """Every mp4 of the export, in take order. ``takes``: take attrs plus ``take_id``."""
     reps = max((int(t.get("repetition", 0)) for t in takes), default=0) + 1
     kinds = ("rgb", "depth") if depth else ("rgb",)
-    out = []
+    out: list[AmarvVideo] = []
     for take in takes:
         folder = sequence_folder(
             take["source"], take.get("sequence_id"), take["take_id"], int(take.get("repetition", 0)), reps

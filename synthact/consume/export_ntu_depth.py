@@ -51,7 +51,7 @@ def write_sample(dest: str | Path, sample: str, depth_m: np.ndarray, mask: np.nd
     """Write one sample's frames that are not yet there; returns how many were written."""
     folder = Path(dest) / ROOT / sample
     written = 0
-    for index, (depth, m) in enumerate(zip(depth_m, mask)):
+    for index, (depth, m) in enumerate(zip(depth_m, mask, strict=True)):
         path = folder / frame_filename(index)
         if not is_complete(path):
             write_png16(path, masked_depth_mm(depth, m))

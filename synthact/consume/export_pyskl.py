@@ -69,7 +69,8 @@ def annotation_2d(
     score = to_coco17(np.asarray(visible73)).astype(np.float32)
     if points.ndim != 3 or points.shape[2] != 2 or score.shape != points.shape[:2]:
         raise ValueError(
-            f"{frame_dir}: keypoints (T, 73, 2) and visibility (T, 73) expected, got {keypoints73.shape}, {visible73.shape}"
+            f"{frame_dir}: keypoints (T, 73, 2) and visibility (T, 73) expected,"
+            f" got {keypoints73.shape}, {visible73.shape}"
         )
     width, height = (int(v) for v in image_size_wh)
     return {

@@ -45,13 +45,19 @@ class ClipVideo:
 
 def plan_clip_videos(rows: Iterable[Mapping[str, Any]], views: Sequence[str]) -> list[ClipVideo]:
     """One ``ClipVideo`` per clip-table row and view."""
-    out = []
-    for row in rows:
-        for view in views:
-            out.append(ClipVideo(
-                row["clip_id"], row["take_id"], view, row["split"], int(row["label_index"]),
-                int(row["take_frame_start"]), int(row["take_frame_stop"]),
-            ))  # fmt: skip
+    out = [
+        ClipVideo(
+            row["clip_id"],
+            row["take_id"],
+            view,
+            row["split"],
+            int(row["label_index"]),
+            int(row["take_frame_start"]),
+            int(row["take_frame_stop"]),
+        )
+        for row in rows
+        for view in views
+    ]
     for video in out:
         if " " in str(video.relpath):
             raise ValueError(f"clip {video.clip_id} view {video.view}: a space in the name breaks the list files")

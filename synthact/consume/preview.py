@@ -54,7 +54,7 @@ def draw_skeleton(rgb: np.ndarray, keypoints73: np.ndarray, visible73: np.ndarra
     for a, b in COCO17_EDGES:
         colour = (0, 230, 0) if vis[a] and vis[b] else (230, 40, 40)
         draw.line([tuple(points[a]), tuple(points[b])], fill=colour, width=width)
-    for (x, y), v in zip(points, vis):
+    for (x, y), v in zip(points, vis, strict=True):
         draw.ellipse([x - width, y - width, x + width, y + width], fill=(255, 255, 0) if v else (128, 128, 128))
     return np.asarray(image)
 

@@ -61,7 +61,7 @@ def window_indices(
     elif offset == "centre":
         start = last // 2
     else:
-        start = last // 2 if num_clips == 1 else int(round(clip_index * last / (num_clips - 1)))
+        start = last // 2 if num_clips == 1 else round(clip_index * last / (num_clips - 1))
     return start + stride * np.arange(num_frames, dtype=np.int64)
 
 

@@ -48,8 +48,12 @@ def histogram(values: Sequence[float], bin_width: float) -> dict[str, list[float
 def durations(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Clip durations in seconds (end_t - start_t): summary and histogram."""
     values = [float(r["end_t"]) - float(r["start_t"]) for r in rows]
-    return {"count": len(values), "total_s": round(sum(values), 6), "mean_s": round(float(np.mean(values)), 6) if values else 0.0,
-            "histogram": histogram(values, DURATION_BIN_S)}  # fmt: skip
+    return {
+        "count": len(values),
+        "total_s": round(sum(values), 6),
+        "mean_s": round(float(np.mean(values)), 6) if values else 0.0,
+        "histogram": histogram(values, DURATION_BIN_S),
+    }
 
 
 def camera_stats(views: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -121,15 +125,17 @@ def plot_all(stats: Mapping[str, Any], dest: Path) -> list[Path]:
     for protocol, per_split in stats["classes"].items():
         rows = max(len(per_split), 1)  # a protocol without clips still gets its (empty) plot
         fig, axes = plt.subplots(rows, 1, figsize=(12, 3 * rows), squeeze=False)
-        for ax, (split, counts) in zip(axes[:, 0], sorted(per_split.items())):
+        for ax, (split, counts) in zip(
+            axes[:, 0], sorted(per_split.items()), strict=False
+        ):  # one empty axis when there are no splits
             _bars(ax, counts, f"{protocol} / {split}: clips per class")
         out.append(_save(fig, dest / f"classes_{protocol}.png"))
     fig, axes = plt.subplots(1, len(stats["durations"]), figsize=(5 * len(stats["durations"]), 3), squeeze=False)
-    for ax, (protocol, d) in zip(axes[0], stats["durations"].items()):
+    for ax, (protocol, d) in zip(axes[0], stats["durations"].items(), strict=True):
         _hist(ax, d["histogram"], f"{protocol}: clip duration (s)")
     out.append(_save(fig, dest / "durations.png"))
     fig, axes = plt.subplots(1, 3, figsize=(15, 3))
-    for ax, key in zip(axes, ("azimuth_deg", "distance_m", "height_m")):
+    for ax, key in zip(axes, ("azimuth_deg", "distance_m", "height_m"), strict=True):
         _hist(ax, stats["camera"][key]["histogram"], f"camera {key}")
     out.append(_save(fig, dest / "camera.png"))
     fig, axes = plt.subplots(1, 3, figsize=(15, 3))
@@ -138,7 +144,7 @@ def plot_all(stats: Mapping[str, Any], dest: Path) -> list[Path]:
     _hist(axes[2], stats["body"]["beta1"], "betas_used[1]")
     out.append(_save(fig, dest / "body.png"))
     fig, axes = plt.subplots(1, len(stats["appearance"]), figsize=(4 * len(stats["appearance"]), 3))
-    for ax, (key, counts) in zip(np.atleast_1d(axes), stats["appearance"].items()):
+    for ax, (key, counts) in zip(np.atleast_1d(axes), stats["appearance"].items(), strict=True):
         _bars(ax, counts, key)
     out.append(_save(fig, dest / "appearance.png"))
     fig, ax = plt.subplots(figsize=(6, 3))

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 import psutil
 
@@ -44,7 +45,7 @@ def record_jobs(path: Path, cluster: str, views: list[str], jobs: list) -> None:
     """Append this submission's job ids (one JSON line), for ``synthact status --accounting``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     line = {"cluster": cluster, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "jobs": [{"view": v, "job_id": j} for v, j in zip(views, job_ids(jobs))]}  # fmt: skip
+            "jobs": [{"view": v, "job_id": j} for v, j in zip(views, job_ids(jobs), strict=True)]}  # fmt: skip
     with open(path, "a") as f:
         f.write(json.dumps(line) + "\n")
 
@@ -112,7 +113,7 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
-def _raise_interrupted(signum: int, frame) -> None:
+def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
@@ -168,8 +169,11 @@ def partition_limits(partition: str) -> dict[str, int]:
             for p in gres.split(",")
             if p.startswith("gpu") and p.split(":")[-1].split("(")[0].isdigit()
         )
-        best = {"cpus": max(best["cpus"], int(cpus.rstrip("+") or 0)), "mem_mb": max(best["mem_mb"], int(mem.rstrip("+") or 0)),
-                "gpus": max(best["gpus"], gpus)}  # fmt: skip
+        best = {
+            "cpus": max(best["cpus"], int(cpus.rstrip("+") or 0)),
+            "mem_mb": max(best["mem_mb"], int(mem.rstrip("+") or 0)),
+            "gpus": max(best["gpus"], gpus),
+        }
     return best
 
 
@@ -197,7 +201,7 @@ def never_clearing(reasons: dict[str, str], dispatch: dict) -> str:
 def _watch(args: argparse.Namespace) -> int:
     stood_down = False
 
-    def stand_down(*_):
+    def stand_down(*_: object) -> None:
         nonlocal stood_down
         stood_down = True
 

@@ -118,7 +118,7 @@ def wait_with_progress(jobs: list, plan: ShardPlan, cache: RenderCache, dispatch
         time.sleep(POLL_SECONDS)
 
 
-def task_error(job, exc: Exception | None = None) -> str:
+def task_error(job: submitit.Job, exc: Exception | None = None) -> str:
     """The task's own error line, from its log; submitit's message wraps it."""
     try:
         lines = [line.strip() for line in Path(job.paths.stderr).read_text(errors="replace").splitlines()]
@@ -134,7 +134,7 @@ def task_error(job, exc: Exception | None = None) -> str:
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
 
 
-def has_result(job) -> bool:
+def has_result(job: submitit.Job) -> bool:
     # A debug job runs when its result is asked for; the others leave a result file.
     return isinstance(job, submitit.DebugJob) or job.paths.result_pickle.exists()
 
@@ -147,17 +147,19 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
     while not all(has_result(job) for job in jobs) and time.monotonic() < deadline:
         time.sleep(0.5)
     results, failures = [], []
-    for job, view in zip(jobs, views):
+    for job, view in zip(jobs, views, strict=True):
         if not has_result(job):
             failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job)}\n    log: {job.paths.stderr}")
             continue
         try:
             results.append(job.result())
-        except Exception as exc:  # submitit re-raises the task's error, or UncompletedJobError
+        except Exception as exc:  # noqa: BLE001  submitit re-raises the task's error (any type), or UncompletedJobError
             failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job, exc)}\n    log: {job.paths.stderr}")
     if failures:
-        raise RenderFailed(f"shard {shard}: {len(failures)} of {len(jobs)} render tasks failed; "
-                           "finished windows are kept and a rerun renders only the rest:\n" + "\n".join(failures))  # fmt: skip
+        raise RenderFailed(
+            f"shard {shard}: {len(failures)} of {len(jobs)} render tasks failed; "
+            "finished windows are kept and a rerun renders only the rest:\n" + "\n".join(failures)
+        )
     return results
 
 
@@ -203,8 +205,10 @@ def render_shard(
         results = collect(jobs, views, plan.name)
     except Interrupted as stop:
         done = cancel_tasks(config["dispatch"]["cluster"], job_ids(jobs))
-        raise RenderFailed(f"shard {plan.name}: the render step got {signal.Signals(stop.signum).name} and "
-                           f"stopped its tasks ({done}); finished windows are kept and a rerun resumes") from None  # fmt: skip
+        raise RenderFailed(
+            f"shard {plan.name}: the render step got {signal.Signals(stop.signum).name} and "
+            f"stopped its tasks ({done}); finished windows are kept and a rerun resumes"
+        ) from None
     except RenderFailed:
         cancel_tasks(config["dispatch"]["cluster"], [j.job_id for j in jobs if not j.done()])
         raise

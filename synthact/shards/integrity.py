@@ -21,7 +21,7 @@ from pathlib import Path
 
 from synthact.config import RunPaths
 from synthact.errors import SynthActError
-from synthact.shards.manifest import sha256_file
+from synthact.shards.manifest import ShardEntry, sha256_file
 
 
 @dataclass(frozen=True)
@@ -95,9 +95,13 @@ def check_shard(
     if stat.st_size != record.size:
         return f"size {stat.st_size} bytes, merge wrote {record.size}"
     entry = (manifest_entries(paths) if entries is None else entries).get(shard)
-    if entry is not None and entry.get("sha256") == record.sha256 and entry.get("mtime_ns"):
-        if stat.st_mtime_ns != entry["mtime_ns"]:
-            return "modified after the manifest was written (mtime differs)"
+    if (
+        entry is not None
+        and entry.get("sha256") == record.sha256
+        and entry.get("mtime_ns")
+        and stat.st_mtime_ns != entry["mtime_ns"]
+    ):
+        return "modified after the manifest was written (mtime differs)"
     if full:
         digest = sha256_file(shard_file)
         if digest != record.sha256:
@@ -147,7 +151,7 @@ class ShardChanged(SynthActError, RuntimeError):
     """A shard's bytes are not the ones merge wrote (found while writing the manifest)."""
 
 
-def refuse_changed_shard(paths: RunPaths, entry) -> None:
+def refuse_changed_shard(paths: RunPaths, entry: ShardEntry) -> None:
     """The manifest must describe merge's bytes: a shard changed since merge is marked and refused."""
     record = read_record(paths, entry.name)
     if record is not None and record.sha256 != entry.sha256:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from collections.abc import Callable
 from pathlib import Path
@@ -117,7 +118,7 @@ def label_entries(output_dir: Path, protocol: str, clips_path: Path, classes_pat
             path.stat().st_size,
             num_clips,
             num_classes,
-        )  # fmt: skip
+        )
         for path in (clips_path, classes_path)
     ]
 
@@ -166,7 +167,7 @@ class Problem:
     detail: str
 
 
-def verify(output_dir: Path, progress=None) -> tuple[Manifest, list[Problem]]:
+def verify(output_dir: Path, progress: Callable[..., object] | None = None) -> tuple[Manifest, list[Problem]]:
     """Recompute every shard's and clip table's checksum; returns the manifest and the problems found."""
     manifest_path = output_dir / "manifest.json"
     if not manifest_path.exists():

@@ -60,7 +60,7 @@ def _render_failure(log: Path) -> str:
     starts = [i for i, line in enumerate(lines) if _RENDER_FAILED.search(line)]
     if not starts:
         return _last_error(log)
-    summary = _RENDER_FAILED.search(lines[starts[-1]])["summary"]
+    summary = _RENDER_FAILED.search(lines[starts[-1]])["summary"]  # type: ignore[index]  # starts: lines that match
     task = error = task_log = ""
     for line in lines[starts[-1] + 1 :]:
         if not task and (m := _TASK_FAILED.match(line)):
@@ -122,7 +122,7 @@ def run_status(config: dict, verify: bool = False) -> list[ShardStatus]:
 def rerun_command(config: dict, statuses: list[ShardStatus], profile: str, configfile: str | None) -> str:
     """The command that rebuilds just the failed and unfinished shards, then the manifest."""
     paths = RunPaths.from_config(config)
-    targets = [str(paths.shard_file(s.name)) for s in statuses if s.state not in ("done",)]
+    targets = [str(paths.shard_file(s.name)) for s in statuses if s.state != "done"]
     if not targets:
         return ""
     parts = ["snakemake", f"--profile {profile}", *targets, str(paths.manifest), str(paths.checksums)]

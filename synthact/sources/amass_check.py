@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.npyio import NpzFile
@@ -30,6 +31,9 @@ from synthact.sources.amass import (
     iter_motion_files,
     load_motion,
 )
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # Subsets of AMASS, under their current download names.
 KNOWN_SUBSETS: tuple[str, ...] = (
@@ -170,7 +174,7 @@ def check_amass(
     problems: list[FileProblem] = []
     inspect = _inspect_deep if deep else _inspect_headers
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for done, (path, found) in enumerate(zip(files, pool.map(inspect, files)), start=1):
+        for done, (path, found) in enumerate(zip(files, pool.map(inspect, files), strict=True), start=1):
             _summary_for(summaries, root, path).add(found)
             if found.error is not None:
                 problems.append(FileProblem(path, found.error))
@@ -214,7 +218,7 @@ def _inspect_deep(path: Path) -> Inspection:
         motion = load_motion(path)
     except MotionError as exc:  # its message starts with the path, which the report shows anyway
         return Inspection(_guess_model(path), None, str(exc).removeprefix(f"{path}: "))
-    except Exception as exc:  # one odd file must not end a scan of thousands
+    except Exception as exc:  # noqa: BLE001  one odd file must not end a scan of thousands
         return Inspection(_guess_model(path), None, f"{type(exc).__name__}: {exc}")
     return Inspection(motion.source_model, motion.fps, None)
 
@@ -230,7 +234,7 @@ def _inspect_headers(path: Path) -> Inspection:
             else:
                 return Inspection(_guess_model(path), None, f"no 'poses' array (keys: {sorted(data.files)})")
             rate = _frame_rate(data)
-    except Exception as exc:  # zipfile, OSError, ValueError, EOFError: all "unusable"
+    except Exception as exc:  # noqa: BLE001  zipfile, OSError, ValueError, EOFError: all "unusable"
         return Inspection(_guess_model(path), None, f"unreadable: {type(exc).__name__}: {exc}")
     model = POSE_MODELS.get(width, _guess_model(path)) if width is not None else _guess_model(path)
     if width is not None and width not in POSE_MODELS:
@@ -281,7 +285,7 @@ def format_report(report: AmassCheckReport, width: int = 110, max_problems: int 
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
-def _subset_table(report: AmassCheckReport):  # -> rich.table.Table
+def _subset_table(report: AmassCheckReport) -> Table:
     from rich.table import Table
 
     table = Table(title=f"AMASS at {report.root}", title_justify="left")

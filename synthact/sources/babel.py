@@ -217,7 +217,7 @@ def _chosen_labels(where: str, entry: dict[str, Any], prefer: str = "") -> list[
         annotations, whole = ([entry["seq_ann"]] if entry.get("seq_ann") is not None else []), True
     if not isinstance(annotations, list):
         raise LabelError(f"{where}: annotation list is {type(annotations).__name__}, expected a list")
-    chosen = []
+    chosen: list[tuple[str, str, Any, bool]] = []
     for index, annotation in enumerate(annotations):
         annotation_id = str(annotation.get("babel_lid") or index) if isinstance(annotation, dict) else str(index)
         annotator = str(annotation.get("anntr_id") or "") if isinstance(annotation, dict) else ""

@@ -64,7 +64,7 @@ def _limit_file_size():
 
 
 def test_file_size_limit_in_merge_is_one_line(run_copy):
-    shard = sorted((run_copy / "output" / "shards").glob("*.h5"))[0]
+    shard = min((run_copy / "output" / "shards").glob("*.h5"))
     shard.unlink()
     result = synthact(
         run_copy,

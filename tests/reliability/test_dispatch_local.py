@@ -21,7 +21,7 @@ def start_render(workdir: Path) -> tuple[subprocess.Popen, str, Path]:
     shutil.rmtree(work / "logs" / "submitit")  # the finished run's job records
     for done in (work / "render").glob("*.json"):
         done.unlink()
-    shard = sorted(p.stem for p in (work / "plan" / "shards").glob("*.json"))[0]
+    shard = min(p.stem for p in (work / "plan" / "shards").glob("*.json"))
     log = workdir / "render-shard.log"
     command = [str(BIN / "synthact"), "render-shard", "--config", "config.yaml", "--shard", shard, "--threads", "1",
                "--dispatch-json", json.dumps({"cluster": "local"})]  # fmt: skip

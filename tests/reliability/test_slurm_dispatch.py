@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.helpers import BIN, env
-from tests.slurm_fixture import slurm_cluster  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -35,7 +34,7 @@ def render(workdir: Path, log: Path, **dispatch) -> tuple[subprocess.Popen, str]
     shutil.rmtree(work / "logs" / "submitit")  # the finished run's job records
     for done in (work / "render").glob("*.json"):
         done.unlink()
-    shard = sorted(p.stem for p in (work / "plan" / "shards").glob("*.json"))[0]
+    shard = min(p.stem for p in (work / "plan" / "shards").glob("*.json"))
     command = [str(BIN / "synthact"), "render-shard", "--config", "config.yaml", "--shard", shard,
                "--dispatch-json", json.dumps(DISPATCH | dispatch)]  # fmt: skip
     with open(log, "w") as f:
@@ -92,8 +91,11 @@ def test_pending_reason_that_never_clears_fails_fast_naming_the_key(slurm_cluste
     assert proc.wait(timeout=120) == 1
     took = time.monotonic() - started
     text = log.read_text()
-    assert re.search(r"shard \S+: Slurm will never start these tasks: pending reason PartitionConfig: on partition "
-                     r"'gpu': dispatch.cpus_per_task 4096 > \d+ CPUs per node; change it and rerun", text), text  # fmt: skip
+    assert re.search(
+        r"shard \S+: Slurm will never start these tasks: pending reason PartitionConfig: on partition "
+        r"'gpu': dispatch.cpus_per_task 4096 > \d+ CPUs per node; change it and rerun",
+        text,
+    ), text
     assert "Traceback" not in text and took < 90
     assert queued(recorded_ids(run_copy, shard)) == ""  # cancelled, not left pending
 
@@ -114,8 +116,11 @@ def test_accounting_sums_the_recorded_jobs(slurm_cluster, run_copy):
     row = None
     for _ in range(20):  # slurmdbd may take a moment to hold the finished job
         result = subprocess.run(command, cwd=run_copy, env=env(run_copy), capture_output=True, text=True)
-        rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]] for line in result.stdout.splitlines()
-                if line.startswith("│") and line.count("│") == 7}  # fmt: skip
+        rows = {
+            line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in result.stdout.splitlines()
+            if line.startswith("│") and line.count("│") == 7
+        }
         row = rows.get(shard)
         if row and float(row[1]) > 0 and float(row[3]) > 0:
             break

@@ -48,7 +48,7 @@ def test_stray_line_after_the_names_is_an_error_with_its_line(tmp_path):
 
 
 def test_smarthome_pour_fromcup_is_skipped_with_a_message_not_mapped():
-    with pytest.raises(UnlistedActivityError, match="Pour.Fromcup.*not one of the 31 classes.*skipped"):
+    with pytest.raises(UnlistedActivityError, match=r"Pour\.Fromcup.*not one of the 31 classes.*skipped"):
         parse_smarthome_name("Pour.Fromcup_p03_r00_v05_c01.mp4")
     names = ["Pour.Fromcup_p03_r00_v05_c01.mp4", "Walk_p03_r00_v05_c01.mp4"]
     splits = assign_splits(names, "smarthome")

@@ -57,7 +57,7 @@ def test_the_depth_band_and_image_checks_still_hold():
 
 def test_tree_adjacency_is_the_anatomy():
     adjacent = tree_part_adjacency()
-    pairs = {frozenset((PART_NAMES[a], PART_NAMES[b])) for a, b in zip(*np.nonzero(np.triu(adjacent, 1)))}
+    pairs = {frozenset((PART_NAMES[a], PART_NAMES[b])) for a, b in zip(*np.nonzero(np.triu(adjacent, 1)), strict=True)}
     for a, b in [("left_thigh", "left_shin"), ("hips", "left_thigh"), ("left_hand", "left_forearm"), ("head", "neck"),
                  ("torso", "neck"), ("torso", "right_upper_arm"), ("right_shin", "right_foot")]:  # fmt: skip
         assert frozenset((a, b)) in pairs
@@ -74,7 +74,7 @@ def test_tree_adjacency_agrees_with_the_demo_body_mesh():
     tree = tree_part_adjacency()
     assert (tree & ~from_mesh).sum() == 0, "a bone joins parts whose surfaces do not touch"
     # The mesh may join a few more (e.g. upper arm and torso skin); none across the body's sides.
-    extra = {(PART_NAMES[a], PART_NAMES[b]) for a, b in zip(*np.nonzero(np.triu(from_mesh & ~tree, 1)))}
+    extra = {(PART_NAMES[a], PART_NAMES[b]) for a, b in zip(*np.nonzero(np.triu(from_mesh & ~tree, 1)), strict=True)}
     assert not {p for p in extra if ("left" in p[0] and "right" in p[1]) or ("right" in p[0] and "left" in p[1])}
 
 
