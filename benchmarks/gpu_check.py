@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from render_overhead import load_motion_frames, make_renderer, prepared_take, run_task  # noqa: E402
+from render_overhead import load_motion_frames, make_renderer, prepared_take, run_task
 
 
 def main() -> int:
@@ -38,8 +38,9 @@ def main() -> int:
             for size in args.sizes:
                 width, height = (int(x) for x in size.split("x"))
                 try:
-                    renderer, timed = make_renderer(model, width, height, args.samples, device, 0,
-                                                    denoise=not args.no_denoise)
+                    renderer, timed = make_renderer(
+                        model, width, height, args.samples, device, 0, denoise=not args.no_denoise
+                    )
                 except RuntimeError as exc:
                     print(f"gpu_check: {device}: {exc}", file=sys.stderr)
                     return 2

@@ -34,7 +34,7 @@ from types import SimpleNamespace
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from render_speed import posed_demo_clip  # noqa: E402
+from render_speed import posed_demo_clip
 
 
 class TimedBpy:
@@ -62,10 +62,12 @@ class TimedBpy:
 
 def old_loop(renderer, prepared, view: str, window: int, a: int, b: int, out: Path) -> None:
     """The render window as it was before the pipeline: everything serial with the render."""
+    import simplejpeg
+
     from synthact import atomic
     from synthact.render.cameras import Camera, project
-    from synthact.render.worker import keypoint_visibility, mask_bboxes
-    import simplejpeg
+    from synthact.render.visibility import keypoint_visibility
+    from synthact.render.worker import mask_bboxes
 
     frames = prepared.source_frames[a:b]
     motion = prepared.motion
@@ -84,7 +86,7 @@ def old_loop(renderer, prepared, view: str, window: int, a: int, b: int, out: Pa
         "depth": rendered.depth.astype(np.float32), "mask": rendered.mask.astype(np.uint8),
         "parts": rendered.parts, "normals": rendered.normals.astype(np.float16),
         "keypoints_2d": uv.astype(np.float32),
-        "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], rendered.depth, rendered.mask),
+        "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], rendered.depth, rendered.mask, rendered.parts),
         "joints_cam": joints_cam.astype(np.float32), "joints_world": posed.joints.astype(np.float32),
         "bbox": mask_bboxes(rendered.mask),
     }  # fmt: skip
@@ -104,8 +106,9 @@ def make_renderer(model, width: int, height: int, samples: int, device: str, thr
     renderer = TakeRenderer.__new__(TakeRenderer)
     renderer.config = {"render": {}}
     renderer._models = {model.gender: model}
-    settings = blender.RenderSettings(width=width, height=height, samples=samples, device=device, threads=threads,
-                                      denoise=denoise)
+    settings = blender.RenderSettings(
+        width=width, height=height, samples=samples, device=device, threads=threads, denoise=denoise
+    )
     renderer.settings = settings
     renderer.scene = blender.BlenderScene(settings, model.faces, vertex_parts(model.lbs_weights))
     renderer.joint_parts = output_joint_parts(model.lbs_weights)
@@ -131,7 +134,8 @@ def prepared_take(model, motion, width: int, height: int, seed: int = 1):
                          distance_m=3.5)  # fmt: skip
     plan = SimpleNamespace(take=SimpleNamespace(path_center=(0.0, 0.0), take_id="bench"),
                            view=lambda v: SimpleNamespace(seed=11))  # fmt: skip
-    return PreparedTake(plan=plan, motion=motion, source_frames=np.arange(T), betas=np.asarray(motion.betas, np.float32),
+    betas = np.asarray(motion.betas, np.float32)
+    return PreparedTake(plan=plan, motion=motion, source_frames=np.arange(T), betas=betas,
                         noise=np.zeros(16, np.float32), offset=0.0,
                         appearance=sample_appearance(seed, blender.available_hdris()), cameras=cameras)  # fmt: skip
 
@@ -209,7 +213,7 @@ def rss_mb() -> float:
 def memory(args, data_dir: Path) -> dict:
     """RSS after every tiny take of the new loop; growth from take 50 to the last."""
     model, motion = load_motion_frames(data_dir, args.memory_frames)
-    renderer, timed = make_renderer(model, 32, 24, 1, args.device, args.threads)
+    renderer, _ = make_renderer(model, 32, 24, 1, args.device, args.threads)
     prepared = prepared_take(model, motion, 32, 24)
     from synthact.render.pipeline import Pipeline
 
@@ -227,7 +231,8 @@ def memory(args, data_dir: Path) -> dict:
     base = rss[min(49, len(rss) - 1)]
     growth = 100 * (rss[-1] - base) / base
     print(f"memory: RSS {rss[0]:.0f} MB after take 1, {base:.0f} MB after take 50, {rss[-1]:.0f} MB after take "
-          f"{len(rss)}: {growth:+.2f} % from take 50 to the last ({args.memory_frames} frames of 32x24 per take)")  # fmt: skip
+          f"{len(rss)}: {growth:+.2f} % from take 50 to the last "
+          f"({args.memory_frames} frames of 32x24 per take)")  # fmt: skip
     return {"rss_mb": rss[::10], "growth_pct_50_to_last": growth, "takes": len(rss)}
 
 

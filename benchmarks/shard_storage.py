@@ -29,8 +29,8 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from render_overhead import load_motion_frames, make_renderer, prepared_take  # noqa: E402
-from storage import SURREAL_BYTES, psnr, stored_bytes, write_old  # noqa: E402
+from render_overhead import load_motion_frames, make_renderer, prepared_take
+from storage import SURREAL_BYTES, psnr, stored_bytes, write_old
 
 WINDOW = 16
 SURREAL_SET = ("rgb", "depth", "parts", "keypoints_2d", "keypoints_visible", "joints_cam")
@@ -39,7 +39,7 @@ SURREAL_SET = ("rgb", "depth", "parts", "keypoints_2d", "keypoints_visible", "jo
 def render_take(renderer, prepared, frames: int) -> dict[str, np.ndarray]:
     """The lossless arrays of one take-view (what the old loop had in memory)."""
     from synthact.render.cameras import Camera, project
-    from synthact.render.worker import keypoint_visibility
+    from synthact.render.visibility import keypoint_visibility
 
     motion, path = prepared.motion, prepared.cameras
     model = renderer.body_model(motion.gender)
@@ -50,7 +50,8 @@ def render_take(renderer, prepared, frames: int) -> dict[str, np.ndarray]:
     joints_cam = (np.einsum("tij,tkj->tki", path.R[:frames], posed.joints) + path.t[:frames, None]).astype(np.float32)
     uv = project(joints_cam.astype(np.float64), path.K).astype(np.float32)
     return {"rgb": out.rgb, "depth": out.depth, "mask": out.mask, "parts": out.parts, "normals": out.normals,
-            "keypoints_2d": uv, "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask),
+            "keypoints_2d": uv,
+            "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask, out.parts),
             "joints_cam": joints_cam, "joints_world": posed.joints.astype(np.float32),
             "R": path.R[:frames], "t": path.t[:frames], "K": path.K}  # fmt: skip
 
@@ -68,7 +69,8 @@ def cache_windows(fr: dict[str, np.ndarray], cache, take_id: str, window: int) -
             coder.add(fr["rgb"][i], fr["depth"][i], fr["mask"][i], fr["parts"][i], fr["normals"][i])
         n = b - a
         save_atomic(cache.window_path("front", take_id, index), {
-            **coder.finish(), "keypoints_2d": fr["keypoints_2d"][a:b], "keypoints_visible": fr["keypoints_visible"][a:b],
+            **coder.finish(), "keypoints_2d": fr["keypoints_2d"][a:b],
+            "keypoints_visible": fr["keypoints_visible"][a:b],
             "joints_cam": fr["joints_cam"][a:b], "joints_world": fr["joints_world"][a:b],
             "bbox": mask_bboxes(fr["mask"][a:b]), "K": np.asarray(fr["K"], np.float64), "R": fr["R"][a:b],
             "t": fr["t"][a:b], "distance_m": np.float64(3.5), "source_frames": np.arange(a, b),
@@ -162,7 +164,9 @@ def main() -> None:
             pick = np.arange(k * args.frames, (k + 1) * args.frames)
             motion_k = SimpleNamespace(poses=motion.poses[pick], trans=motion.trans[pick], betas=motion.betas,
                                        gender=motion.gender)  # fmt: skip
-            takes[f"t{k}"] = render_take(renderer, prepared_take(model, motion_k, width, height, seed=1 + k), args.frames)
+            takes[f"t{k}"] = render_take(
+                renderer, prepared_take(model, motion_k, width, height, seed=1 + k), args.frames
+            )
         n = args.takes * args.frames
         print(f"rendered {n} frame-views at {args.size}, {args.samples} samples{' + denoise' if args.denoise else ''}: "
               f"{time.perf_counter() - started:.0f} s")  # fmt: skip
@@ -185,7 +189,9 @@ def main() -> None:
         keys = ("rgb", "depth", "normals", "mask", "parts", "keypoints_2d", "keypoints_visible", "joints_cam")
         print(f"  those 8 modalities   {sum(old[x] for x in keys) / n / 1e3:8.2f} KB "
               f"{sum(new[x] for x in keys) / n / 1e3:8.2f} KB")  # fmt: skip
-        print(f"  whole new shard: {shard.stat().st_size / n / 1e3:.2f} KB per frame-view (every dataset and attribute)")
+        print(
+            f"  whole new shard: {shard.stat().st_size / n / 1e3:.2f} KB per frame-view (every dataset and attribute)"
+        )
 
         from synthact.consume.reader import ShardReader
 
@@ -204,8 +210,13 @@ def main() -> None:
         print(f"random {WINDOW}-frame RGB + depth window, warm handle: median {wall:.1f} ms wall (p95 {p95:.1f}), "
               f"{cpu:.1f} ms CPU")  # fmt: skip
         with h5py.File(shard) as f:
-            print("depth filters:", f["takes/t0/views/front/depth"].compression,
-                  f["takes/t0/views/front/depth"].compression_opts, "shuffle", f["takes/t0/views/front/depth"].shuffle)
+            print(
+                "depth filters:",
+                f["takes/t0/views/front/depth"].compression,
+                f["takes/t0/views/front/depth"].compression_opts,
+                "shuffle",
+                f["takes/t0/views/front/depth"].shuffle,
+            )
 
 
 if __name__ == "__main__":

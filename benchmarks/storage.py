@@ -52,7 +52,7 @@ def render_frames(frames: int, width: int, height: int, samples: int, denoise: b
     from synthact.render import blender
     from synthact.render.appearance import sample_appearance
     from synthact.render.cameras import project, to_camera
-    from synthact.render.worker import keypoint_visibility
+    from synthact.render.visibility import keypoint_visibility
 
     with tempfile.TemporaryDirectory() as tmp:
         model, posed = posed_demo_clip(Path(tmp), frames)
@@ -65,7 +65,7 @@ def render_frames(frames: int, width: int, height: int, samples: int, denoise: b
           f"{' + denoise' if denoise else ''}: {time.perf_counter() - started:.1f} s")  # fmt: skip
     joints_cam = to_camera(posed.joints, camera).astype(np.float32)
     uv = project(joints_cam.astype(np.float64), camera.K).astype(np.float32)
-    visible = keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask)
+    visible = keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask, out.parts)
     return {"rgb": out.rgb, "depth": out.depth, "mask": out.mask, "parts": out.parts, "normals": out.normals,
             "keypoints_2d": uv, "keypoints_visible": visible, "joints_cam": joints_cam}  # fmt: skip
 

@@ -106,8 +106,8 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
     from synthact.render.cameras import Camera, intrinsics, look_at
     from synthact.render.encode import decompress_chunk
     from synthact.render.rig import CameraPath
-    from synthact.render.worker import PreparedTake, TakeRenderer, render_windows
     from synthact.render.visibility import output_joint_parts
+    from synthact.render.worker import PreparedTake, TakeRenderer, render_windows
     from synthact.seeding import derive_seed
 
     model, motion = demo
@@ -121,8 +121,11 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
     centre = motion.trans[:T].mean(axis=0) + np.array([0.0, 0.0, 0.2])
     R, t = look_at(centre + np.array([3.5, 0.0, 0.4]), centre)
     path = CameraPath(K=intrinsics(W, H, 55.0), R=np.repeat(R[None], T, 0), t=np.repeat(t[None], T, 0), distance_m=3.5)
-    plan = SimpleNamespace(take=SimpleNamespace(path_center=(0.0, 0.0), take_id="t0"), view=lambda v: SimpleNamespace(seed=5))
-    prepared = PreparedTake(plan=plan, motion=motion, source_frames=np.arange(T), betas=np.asarray(motion.betas, np.float32),
+    plan = SimpleNamespace(
+        take=SimpleNamespace(path_center=(0.0, 0.0), take_id="t0"), view=lambda v: SimpleNamespace(seed=5)
+    )
+    betas = np.asarray(motion.betas, np.float32)
+    prepared = PreparedTake(plan=plan, motion=motion, source_frames=np.arange(T), betas=betas,
                             noise=np.zeros(16, np.float32), offset=0.0, appearance=sample_appearance(2, ["forest"]),
                             cameras=path)  # fmt: skip
     renderer.prepare = lambda take, view: prepared

@@ -1,20 +1,18 @@
 """HDF5 shards and the manifest: a round trip through our writer, our reader,
 and HDF5's own command-line tools (h5ls, h5dump), without rendering."""
 
-import json
 import re
 import shutil
 import subprocess
 
-import h5py
 import numpy as np
 import pytest
 
+from synthact.codecs import normals as normals_codec
 from synthact.consume.reader import ShardReader
 from synthact.render.cache import RenderCache, windows
-from synthact.render.rig import ViewPlan
-from synthact.codecs import normals as normals_codec
 from synthact.render.encode import StorageSettings, WindowCoder
+from synthact.render.rig import ViewPlan
 from synthact.render.visibility import keypoint_visibility
 from synthact.render.worker import mask_bboxes, save_atomic
 from synthact.shards.manifest import verify, write_manifest
@@ -42,8 +40,9 @@ def fake_window_arrays(rng: np.random.Generator, joints_world: np.ndarray, a: in
     mask = np.zeros((n, H, W), dtype=np.uint8)
     mask[:, 5:20, 10:22] = 1
     yy, xx = np.mgrid[0:H, 0:W]
-    rgb = np.stack([np.stack([(xx * 7 + t * 5) % 256, (yy * 9) % 256, np.full_like(xx, 90 + 10 * t)], -1)
-                    for t in range(a, b)]).astype(np.uint8)  # smooth, so the video codes it well
+    rgb = np.stack(
+        [np.stack([(xx * 7 + t * 5) % 256, (yy * 9) % 256, np.full_like(xx, 90 + 10 * t)], -1) for t in range(a, b)]
+    ).astype(np.uint8)  # smooth, so the video codes it well
     depth = np.where(mask, 3.0 + rng.random((n, H, W)), 0).astype(np.float32)
     depth[:, 0, :] = 131.0  # the far ground plane, beyond uint16 millimetres
     normals = np.where(depth[..., None] > 0, unit(rng.standard_normal((n, H, W, 3))), 0).astype(np.float32)
@@ -59,14 +58,17 @@ def fake_window_arrays(rng: np.random.Generator, joints_world: np.ndarray, a: in
         "joints_world": joints_world[a:b], "bbox": mask_bboxes(mask.astype(bool)),
         "K": np.array([[30.0, 0, 16], [0, 30.0, 12], [0, 0, 1]]), "R": R, "t": np.tile([0.0, 0.0, 3.0 + a], (n, 1)),
         "distance_m": np.float64(3.5), "source_frames": np.arange(a, b) * 4, "poses": np.zeros((n, 156), np.float32),
-        "trans": np.zeros((n, 3), np.float32), "betas": np.zeros(16, np.float32), "betas_used": np.zeros(16, np.float32),
+        "trans": np.zeros((n, 3), np.float32), "betas": np.zeros(16, np.float32),
+        "betas_used": np.zeros(16, np.float32),
         "shape_noise": np.zeros(16, np.float32), "ground_offset_m": np.float64(0.0), "gender": np.array("female"),
         "appearance": np.array('{"hdri": "forest"}'),
     }  # fmt: skip
 
 
 def make_take(take_id: str) -> Take:
-    walk = SourceLabel("seg", 0.0, 0.2, ("walk", "forward movement"), "walks", "walk", "lid", "anntr", False, "train.json")
+    walk = SourceLabel(
+        "seg", 0.0, 0.2, ("walk", "forward movement"), "walks", "walk", "lid", "anntr", False, "train.json"
+    )
     return Take(
         take_id=take_id, sequence_key=f"Demo/Demo/S01/{take_id}_poses.npz", source=f"Demo/S01/{take_id}_poses.npz",
         sequence_id="3", split="train", repetition=0, fps=30.0, source_fps=120.0, num_sequence_frames=T,
@@ -77,8 +79,11 @@ def make_take(take_id: str) -> Take:
 
 def make_plan(take_ids: list[str]) -> ShardPlan:
     takes = tuple(
-        TakePlan(make_take(t), 123, tuple(ViewPlan(v, 7, "follow", 0.0, 3.0, 1.2, {"azimuth_jitter_deg": 1.0})
-                                          for v in VIEWS))  # fmt: skip
+        TakePlan(
+            make_take(t),
+            123,
+            tuple(ViewPlan(v, 7, "follow", 0.0, 3.0, 1.2, {"azimuth_jitter_deg": 1.0}) for v in VIEWS),
+        )
         for t in take_ids
     )
     return ShardPlan("train-00000-of-00001", "train", tuple(VIEWS), WINDOW, "plankey", takes)
@@ -164,18 +169,20 @@ def test_independent_hdf5_tools_read_the_shard(tmp_path, cache):
                            capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert "65535, 65535" not in depth and re.search(r"\(0,0,0\): 6\d{4}, 6\d{4}", depth)  # far band codes, no plugin
     assert re.search(rf"/takes/t2/views/back/R +Dataset {{{T}, 3, 3}}", listing)
-    dump = subprocess.run(["h5dump", "-d", "/takes/t1/views/front/bbox", str(out)], capture_output=True, text=True, check=True)
+    dump = subprocess.run(
+        ["h5dump", "-d", "/takes/t1/views/front/bbox", str(out)], capture_output=True, text=True, check=True
+    )
     assert "10, 5, 22, 20" in dump.stdout  # the fake mask's box, read by HDF5's own tool
 
 
 def test_missing_and_corrupt_results_name_the_file(tmp_path, cache):
     plan, cache = cache
     cache.window_path("back", "t2", 1).unlink()
-    with pytest.raises(MergeError, match="t2/w00001.npz: render result missing"):
+    with pytest.raises(MergeError, match=r"t2/w00001\.npz: render result missing"):
         write_shard(plan, cache, tmp_path / "s.h5", {})
     assert not (tmp_path / "s.h5").exists() and not list(tmp_path.glob(".s.h5*"))
     cache.window_path("back", "t2", 1).write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(MergeError, match="t2/w00001.npz: unreadable"):
+    with pytest.raises(MergeError, match=r"t2/w00001\.npz: unreadable"):
         write_shard(plan, cache, tmp_path / "s.h5", {})
 
 
@@ -203,7 +210,9 @@ def test_manifest_checksums_shards_and_clip_tables(tmp_path, cache):
     assert manifest.num_takes == 2 and manifest.num_frames == 2 * T and manifest.shards[0].take_ids == ["t1", "t2"]
     assert manifest.shards[0].render_key == "rk"
     assert [(e.path, e.num_clips, e.num_classes) for e in manifest.labels] == [
-        ("labels/segments/clips.jsonl", 2, 1), ("labels/segments/classes.json", 2, 1)]
+        ("labels/segments/clips.jsonl", 2, 1),
+        ("labels/segments/classes.json", 2, 1),
+    ]
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
     assert check.returncode == 0 and "train-00000-of-00001.h5: OK" in check.stdout
     assert "labels/segments/clips.jsonl: OK" in check.stdout
@@ -216,7 +225,9 @@ def test_manifest_checksums_shards_and_clip_tables(tmp_path, cache):
     clips.write_text('{"clip_id": "c1"}\n{"clip_id": "c3"}\n')  # same size, other content
     problems = verify(out)[1]
     assert [(p.path, p.kind) for p in problems] == [
-        ("shards/train-00000-of-00001.h5", "checksum"), ("labels/segments/clips.jsonl", "checksum")]
+        ("shards/train-00000-of-00001.h5", "checksum"),
+        ("labels/segments/clips.jsonl", "checksum"),
+    ]
     shard.unlink()
     assert verify(out)[1][0].kind == "missing"
 

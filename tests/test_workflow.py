@@ -22,7 +22,6 @@ from synthact.consume.reader import ClipTable, ShardReader
 from synthact.render.cameras import project
 from tests.helpers import BIN, TINY, make_run, shard_files, snakemake
 
-
 WALK_M = 7.0  # metres the first train sequence is made to travel
 
 
@@ -154,10 +153,10 @@ def test_ground_truth_is_consistent_on_every_frame_with_per_frame_cameras(tiny_r
 @pytest.mark.slow
 def test_a_walking_actor_stays_in_frame_and_keeps_its_size(tiny_run):
     walked = 0.0
-    for reader, take_id, view, s in iter_take_views(tiny_run):
+    for _reader, take_id, view, s in iter_take_views(tiny_run):
         pelvis = s["joints_world"][:, 0]
         walked = max(walked, float(np.linalg.norm(pelvis[:, None, :2] - pelvis[None, :, :2], axis=-1).max()))
-        T, H, W = s["mask"].shape
+        _, H, W = s["mask"].shape
         uv = s["keypoints_2d"][:, 0]
         assert ((uv[:, 0] >= 0) & (uv[:, 0] < W) & (uv[:, 1] >= 0) & (uv[:, 1] < H)).all(), f"{take_id}/{view}"
         # The camera keeps its distance as it follows: the person's box height stays within a factor 2.
@@ -197,12 +196,11 @@ def test_takes_keep_their_source_labels_and_clip_tables_point_into_them(tiny_run
 
 def rendered_windows(workdir: Path) -> list[tuple[str, str, int, int]]:
     """(view, take, window, frames) of every render the worker logs report."""
-    pattern = re.compile(r"\[(?P<shard>[^/\]]+)/(?P<view>\w+)\] rendered take (?P<take>t\w+) window (?P<w>\d+) \((?P<n>\d+) frames")
-    found = []
-    for log in (workdir / "output" / "work" / "logs" / "submitit").rglob("*.err"):
-        for m in pattern.finditer(log.read_text()):
-            found.append((m["view"], m["take"], int(m["w"]), int(m["n"])))
-    return found
+    pattern = re.compile(
+        r"\[(?P<shard>[^/\]]+)/(?P<view>\w+)\] rendered take (?P<take>t\w+) window (?P<w>\d+) \((?P<n>\d+) frames"
+    )
+    logs = (workdir / "output" / "work" / "logs" / "submitit").rglob("*.err")
+    return [(m["view"], m["take"], int(m["w"]), int(m["n"])) for log in logs for m in pattern.finditer(log.read_text())]
 
 
 @pytest.mark.slow
@@ -218,10 +216,12 @@ def test_every_frame_of_every_view_is_rendered_exactly_once(tiny_run):
 def test_relabelling_reruns_only_labels_and_manifest(tiny_run, tmp_path):
     copy = tmp_path / "relabel"
     shutil.copytree(tiny_run, copy, symlinks=True)
-    config = json.loads(json.dumps(TINY)) | {"labels": {"protocols": ["babel-chunks-60", "segments"], "chunk_seconds": 2.0}}
+    config = json.loads(json.dumps(TINY)) | {
+        "labels": {"protocols": ["babel-chunks-60", "segments"], "chunk_seconds": 2.0}
+    }
     make_run(copy, config)
     dry = snakemake(copy, "-n").stdout
-    jobs = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", dry, re.M))
+    jobs = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", dry, re.MULTILINE))
     assert jobs - {"all"} == {"labels", "manifest"}, dry
     before = {p: p.read_bytes() for p in shard_files(copy)}
     started = time.monotonic()
@@ -241,7 +241,7 @@ def test_a_render_setting_reruns_render_and_merge_and_changes_the_pixels(tiny_ru
     config["randomize"] = {"hdri_strength": [3.0, 3.5]}
     make_run(copy, config)
     dry = snakemake(copy, "-n").stdout
-    jobs = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", dry, re.M))
+    jobs = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", dry, re.MULTILINE))
     assert jobs - {"all"} == {"render", "merge", "manifest"}, dry
     shard = shard_files(copy)[-1]
     snakemake(copy, str(shard.relative_to(copy)))  # one shard is enough to see the change
@@ -288,5 +288,8 @@ def test_same_config_and_seed_give_identical_arrays(tiny_run, tmp_path):
                     x, y = (f[f"takes/{take_id}/views/back/rgb/{name}"][()] for f in (a, b))
                     assert np.array_equal(x, y), f"{path.name}/{take_id}/rgb/{name}"
     assert first == second  # byte-identical shards
-    labels = lambda run: {e["path"]: e["sha256"] for e in json.loads((run / "output/manifest.json").read_text())["labels"]}  # noqa: E731
+
+    def labels(run: Path) -> dict[str, str]:
+        return {e["path"]: e["sha256"] for e in json.loads((run / "output/manifest.json").read_text())["labels"]}
+
     assert labels(tiny_run) == labels(again)  # and identical clip tables

@@ -11,10 +11,12 @@ octahedral normal codes to float32 unit vectors.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import h5py
 import numpy as np
@@ -92,10 +94,9 @@ class ShardReader:
     @property
     def file(self) -> h5py.File:
         if self._file is None:
-            try:  # registers the zstd filter of render.compressor: zstd shards; gzip needs nothing
+            # Registers the zstd filter of render.compressor: zstd shards; gzip needs nothing.
+            with contextlib.suppress(ImportError):
                 import hdf5plugin  # noqa: F401
-            except ImportError:
-                pass
             self._file = h5py.File(self.path, "r")
         return self._file
 
@@ -105,7 +106,7 @@ class ShardReader:
             self._file = None
             self._video_index.clear()
 
-    def __enter__(self) -> "ShardReader":
+    def __enter__(self) -> ShardReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -165,9 +166,10 @@ class ShardReader:
             elif modality in TAKE_MODALITIES:
                 out[modality] = _select(take[name], frames)
             else:
-                raise KeyError(f"{self.path}: unknown modality {modality!r}; known: {VIEW_MODALITIES + TAKE_MODALITIES}")
+                raise KeyError(
+                    f"{self.path}: unknown modality {modality!r}; known: {VIEW_MODALITIES + TAKE_MODALITIES}"
+                )
         return out
-
 
     def _read_view(self, group: h5py.Group, name: str, frames: Frames) -> np.ndarray:
         node = group[name]
@@ -205,7 +207,7 @@ class ClipTable:
     classes: ClassTable
 
     @classmethod
-    def load(cls, output_dir: str | Path, protocol: str | None = None) -> "ClipTable":
+    def load(cls, output_dir: str | Path, protocol: str | None = None) -> ClipTable:
         """``protocol`` None: the run's default, the first of ``labels.protocols`` (the manifest says)."""
         output_dir = Path(output_dir)
         if protocol is None:

@@ -65,7 +65,9 @@ ENGINES = ("CYCLES", "GEOMETRY")
 # (docs/PRESETS.md). Keys set explicitly in the config win over these.
 QUALITY = {
     "draft": {"samples": 1, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 4},
-    "standard": {"samples": 4, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 6},
+    "standard": {
+        "samples": 4, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 6,
+    },
     "high": {"samples": 16, "denoise": True, "denoise_prefilter": "ACCURATE", "adaptive_sampling": False,
              "max_bounces": 12},
 }  # fmt: skip
@@ -557,7 +559,7 @@ class BlenderScene:
             node.operation, node.use_clamp = op, clamp
             if name:
                 node.name = name
-            for socket, value in zip(node.inputs, (a, b)):
+            for socket, value in zip(node.inputs, (a, b), strict=False):  # a math node has 3 inputs
                 if isinstance(value, float):
                     socket.default_value = value
                 else:
@@ -846,6 +848,7 @@ class BlenderScene:
         _set_surface(self._ground_group, appearance.ground)
         garments = garment_of_part(appearance)
         if appearance.texture is not None:
+            assert self._texture_group is not None, "a texture was drawn, but the scene has no UV layout"
             self._texture_group.nodes["image"].image = self._texture(appearance.texture)
         for part, material in enumerate(self._materials, start=1):
             group = self._texture_group if appearance.texture is not None else self._groups[garments[part]]
@@ -892,6 +895,7 @@ class BlenderScene:
                 passes = read_passes(exr)
                 exr.unlink()
                 frame = decode_frame(passes, np.asarray(camera.R), BODY_PASS_INDEX)
+                assert out is not None  # allocated when no sink takes the frames
                 out.rgb[i], out.depth[i], out.mask[i], out.parts[i], out.normals[i] = frame
             if progress is not None:
                 progress(i + 1)

@@ -19,9 +19,9 @@ only cost time: the merge reads it once and copies the chunks.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 
 def windows(num_frames: int, window_frames: int) -> list[tuple[int, int]]:
@@ -38,7 +38,7 @@ class RenderCache:
     root: Path
 
     @classmethod
-    def for_key(cls, work_dir: Path, render_key: str) -> "RenderCache":
+    def for_key(cls, work_dir: Path, render_key: str) -> RenderCache:
         return cls(Path(work_dir) / "cache" / render_key[:16])
 
     def window_path(self, view: str, take_id: str, window: int) -> Path:

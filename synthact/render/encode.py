@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class StorageSettings:
             raise ValueError(f"render.normal_bits {self.normal_bits}: expected 8 or 16")
 
     @classmethod
-    def from_config(cls, render: Mapping[str, Any]) -> "StorageSettings":
+    def from_config(cls, render: Mapping[str, Any]) -> StorageSettings:
         names = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in render.items() if k in names})
 

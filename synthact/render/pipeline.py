@@ -15,6 +15,7 @@ raised in the render loop at its next ``submit`` or at ``join``.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -46,7 +47,7 @@ class Pipeline:
             started = time.perf_counter()
             try:
                 fn(*args)
-            except BaseException as exc:  # handed to the render loop
+            except BaseException as exc:  # noqa: BLE001  handed to the render loop, which raises it
                 self._error = exc
             self.busy_s += time.perf_counter() - started
 
@@ -80,14 +81,13 @@ class Pipeline:
             self._thread.join()
         self._raise()
 
-    def __enter__(self) -> "Pipeline":
+    def __enter__(self) -> Pipeline:
         return self
 
     def __exit__(self, exc_type: type | None, *exc: object) -> None:
         if exc_type is None:
             self.close()
             return
-        try:  # the render loop's own error is the one to see
+        # The render loop's own error is the one to see, not a later one from closing.
+        with contextlib.suppress(BaseException):
             self.close()
-        except BaseException:
-            pass

@@ -25,9 +25,9 @@ import numpy as np
 
 from synthact import atomic
 from synthact.render.cache import RenderCache, windows
+from synthact.render.cameras import Camera, project
 from synthact.render.encode import StorageSettings, WindowCoder
 from synthact.render.pipeline import Pipeline
-from synthact.render.cameras import Camera, project
 from synthact.render.rig import CameraPath, Rig, view_cameras
 from synthact.render.visibility import keypoint_visibility, output_joint_parts
 from synthact.seeding import derive_seed, rng_for
@@ -99,9 +99,8 @@ def save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     Stored without deflate: its images are already compressed chunks and its
     RGB a video stream (``render/encode.py``); the rest is a few KB of joints.
     """
-    with atomic.atomic_path(path, fsync=True) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+    with atomic.atomic_path(path, fsync=True) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 class WindowJob:
@@ -212,7 +211,7 @@ class TakeRenderer:
 
         if self._motion_cache is None or self._motion_cache[0] != source:
             root = Path(self.config["motion"]["amass_root"])
-            self._motion_cache = (source, load_motion(source, root=root))
+            self._motion_cache = (source, load_motion(Path(source), root=root))
         return self._motion_cache[1]
 
     def shape_draw(self, take_id: str, count: int) -> np.ndarray:
@@ -240,17 +239,25 @@ class TakeRenderer:
         pelvis_xy = (motion.trans[source_frames] + pelvis_rest)[:, :2]
         room = self.settings.scene == "room"
         return PreparedTake(
-            plan=plan, motion=motion, source_frames=source_frames, betas=betas, noise=noise, offset=offset,
-            appearance=sample_appearance(plan.appearance_seed, self.hdri_names, self.ranges, room=room,
-                                         textures=self.texture_names),  # fmt: skip
+            plan=plan,
+            motion=motion,
+            source_frames=source_frames,
+            betas=betas,
+            noise=noise,
+            offset=offset,
+            appearance=sample_appearance(
+                plan.appearance_seed, self.hdri_names, self.ranges, room=room, textures=self.texture_names
+            ),
             cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
-        )  # fmt: skip
+        )
 
     def pose_window(self, prepared: PreparedTake, a: int, b: int) -> Any:
         """The posed body (vertices, joints) of take frames [a, b)."""
         motion = prepared.motion
         model = self.body_model(motion.gender)
-        return model.pose(motion.poses[prepared.source_frames[a:b]], prepared.trans(a, b), prepared.betas + prepared.noise)
+        return model.pose(
+            motion.poses[prepared.source_frames[a:b]], prepared.trans(a, b), prepared.betas + prepared.noise
+        )
 
     def render_window(self, prepared: PreparedTake, view: str, window: int, a: int, b: int, out: Path,
                       pipeline: Pipeline, posed: Any = None) -> None:  # fmt: skip
@@ -370,8 +377,9 @@ def render_windows(renderer: TakeRenderer, view: str, jobs: list[tuple[TakePlan,
                 future = poser.submit(ahead, following[0], following[2], following[3])
             renderer.render_window(prepared, view, index, a, b, out, pipeline, posed=posed)
             frames_done += b - a
+            rate = frames_done / (time.monotonic() - started)
             log.info("%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s", label,
-                     take.take.take_id, index, b - a, done, len(jobs), frames_done / (time.monotonic() - started))  # fmt: skip
+                     take.take.take_id, index, b - a, done, len(jobs), rate)  # fmt: skip
     return frames_done
 
 

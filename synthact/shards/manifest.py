@@ -12,7 +12,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from collections.abc import Callable
 from pathlib import Path
 
 import h5py

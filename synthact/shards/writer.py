@@ -32,11 +32,11 @@ import numpy as np
 
 from synthact import __version__, atomic
 from synthact.body.skeleton import OUTPUT_JOINT_NAMES, PART_NAMES
-from synthact.errors import SynthActError
 from synthact.codecs import depth as depth_codec
 from synthact.codecs import normals as normals_codec
 from synthact.codecs.storage import image_options, write_video
 from synthact.codecs.video import EncodedVideo, concat_videos
+from synthact.errors import SynthActError
 from synthact.render.cache import RenderCache
 from synthact.render.encode import IMAGES
 from synthact.sources.ntu import SMPLH_TO_NTU25
@@ -77,7 +77,9 @@ def _load_window(path: Path) -> dict[str, np.ndarray]:
 
 def _storage(window: dict[str, np.ndarray], path: Path) -> dict[str, Any]:
     if "storage" not in window:
-        raise MergeError(f"{path}: render result of an older format (no coded streams); delete it and rerun the render step")
+        raise MergeError(
+            f"{path}: render result of an older format (no coded streams); delete it and rerun the render step"
+        )
     return json.loads(str(window["storage"]))
 
 
@@ -225,17 +227,16 @@ def _write_take(takes_group: h5py.Group, take: TakePlan, views: list[str], cache
 def write_shard(plan: ShardPlan, cache: RenderCache, out_path: Path, extra_attrs: dict[str, Any]) -> tuple[int, int]:
     """Write the shard for ``plan``; returns (number of takes, bytes)."""
     take_ids = [t.take.take_id for t in plan.takes]
-    with atomic.atomic_path(out_path) as tmp:
-        with h5py.File(tmp, "w", track_order=False) as f:
-            f.attrs.update({
-                "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "generator_version": __version__,
-                "shard": plan.name, "split": plan.split, "num_takes": len(take_ids), "num_frames": plan.num_frames,
-                "views": json.dumps(list(plan.views)), "joint_names": json.dumps(OUTPUT_JOINT_NAMES),
-                "part_names": json.dumps(PART_NAMES), "software": json.dumps(software_versions(), sort_keys=True),
-                **extra_attrs,
-            })  # fmt: skip
-            f.create_dataset("index/take_ids", data=np.array(take_ids, dtype=h5py.string_dtype()), track_times=False)
-            takes_group = f.create_group("takes")
-            for take in plan.takes:
-                _write_take(takes_group, take, list(plan.views), cache, plan.window_frames)
+    with atomic.atomic_path(out_path) as tmp, h5py.File(tmp, "w", track_order=False) as f:
+        f.attrs.update({
+            "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "generator_version": __version__,
+            "shard": plan.name, "split": plan.split, "num_takes": len(take_ids), "num_frames": plan.num_frames,
+            "views": json.dumps(list(plan.views)), "joint_names": json.dumps(OUTPUT_JOINT_NAMES),
+            "part_names": json.dumps(PART_NAMES), "software": json.dumps(software_versions(), sort_keys=True),
+            **extra_attrs,
+        })  # fmt: skip
+        f.create_dataset("index/take_ids", data=np.array(take_ids, dtype=h5py.string_dtype()), track_times=False)
+        takes_group = f.create_group("takes")
+        for take in plan.takes:
+            _write_take(takes_group, take, list(plan.views), cache, plan.window_frames)
     return len(take_ids), out_path.stat().st_size
