@@ -42,7 +42,14 @@ from typing import TYPE_CHECKING, Any
 from synthact.config import ConfigError, RunPaths
 from synthact.errors import SynthActError
 from synthact.fitting.export import LABEL_FILES, babel_entry, file_digest, write_json, write_label_files
-from synthact.fitting.skeleton_sources import DATASETS, SkeletonDataset, class_name, in_ntu60, sample_fields
+from synthact.fitting.skeleton_sources import (
+    DATASETS,
+    SkeletonDataset,
+    class_name,
+    in_ntu60,
+    require_dataset_protocols,
+    sample_fields,
+)
 from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
 from synthact.sources.smarthome import UnlistedActivityError
 
@@ -93,12 +100,7 @@ def check_skeleton_config(config: dict[str, Any]) -> None:
     if not motion["skeleton_dir"]:
         raise ConfigError(f"motion.skeleton_dir: required when motion.source is {source} (the skeleton files' folder)")
     dataset = DATASETS[source]
-    chunked = [p for p in config["labels"]["protocols"] if p.startswith("babel-chunks")]
-    if chunked:
-        raise ConfigError(
-            f"labels.protocols has {chunked}, but motion.source {source} labels every sample "
-            f"with its {dataset.title} class name, not a BABEL category; set labels.protocols: [segments]"
-        )
+    require_dataset_protocols(config, f"motion.source {source}", dataset.title)
     if config["demo"]["enabled"]:
         raise ConfigError(
             f"demo.enabled is true, but motion.source {source} reads no demo data; set demo.enabled: false "

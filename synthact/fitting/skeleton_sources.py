@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,3 +149,19 @@ DATASETS: dict[str, SkeletonDataset] = {
         read=read_smarthome_world,
     ),
 }
+
+
+def require_dataset_protocols(config: dict[str, Any], what: str, title: str) -> None:
+    """Dataset-labelled motion has one class name per sample, not BABEL categories: only ``segments`` applies.
+
+    Raises:
+        ConfigError: ``labels.protocols`` names a BABEL chunk protocol; ``what`` says which motion.
+    """
+    from synthact.config import ConfigError
+
+    chunked = [p for p in config["labels"]["protocols"] if p.startswith("babel-chunks")]
+    if chunked:
+        raise ConfigError(
+            f"labels.protocols has {chunked}, but {what} is labelled with {title} class names, "
+            "not BABEL categories; set labels.protocols: [segments]"
+        )

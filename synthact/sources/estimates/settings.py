@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from synthact.config import ConfigError
-from synthact.fitting.skeleton_sources import DATASETS
+from synthact.fitting.skeleton_sources import DATASETS, require_dataset_protocols
 from synthact.sources.estimates.labels import DATASET_LABELS
 
 CSV_PROTOCOL = "csv"  # the label-file folder and split-file name of CSV-labelled runs
@@ -57,12 +57,7 @@ def check_estimates_config(config: dict[str, Any]) -> None:
     if mode == "csv":
         return
     dataset = DATASETS[mode]
-    chunked = [p for p in config["labels"]["protocols"] if p.startswith("babel-chunks")]
-    if chunked:
-        raise ConfigError(
-            f"labels.protocols has {chunked}, but {dataset.title}-named estimates are labelled "
-            f"with {dataset.title} class names, not BABEL categories; set labels.protocols: [segments]"
-        )
+    require_dataset_protocols(config, f"{dataset.title}-named estimated motion", dataset.title)
     protocol = estimates_protocol(config)
     if protocol not in dataset.protocols:
         choices = ", ".join(sorted(dataset.protocols))
