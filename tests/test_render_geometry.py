@@ -149,3 +149,28 @@ def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
         seen = [keypoint_visibility(uv, joints_cam[..., 2], o.depth[i : i + 1], o.mask[i : i + 1], o.parts[i : i + 1])
                 for o, i in ((out, k), (ref, 0))]  # fmt: skip
         assert (seen[0] == seen[1]).mean() >= 0.98 and seen[0].sum() >= 10, f"frame {k}: visibility"
+
+
+@pytest.mark.slow
+def test_the_geometry_engine_builds_a_dataset_without_rgb(tmp_path) -> None:
+    """render.engine GEOMETRY through the whole workflow: labels and geometry, no colour."""
+    import glob
+
+    from synthact.consume.reader import ShardReader
+    from tests.helpers import make_run, snakemake
+
+    config = {
+        "seed": 7, "output_dir": "output", "demo": {"enabled": True, "data_dir": "data", "sequences": 1, "seed": 1},
+        "motion": {"amass_root": "data/amass", "babel_dir": "data/babel", "body_model_dir": "data/body_models"},
+        "clips": {"fps": 6}, "render": {"width": 96, "height": 72, "engine": "GEOMETRY", "window_frames": 16},
+    }  # fmt: skip
+    run = make_run(tmp_path / "run", config)
+    snakemake(run)
+    (shard,) = glob.glob(str(run / "output" / "shards" / "*.h5"))
+    with ShardReader(shard) as reader:
+        take = reader.take_ids[0]
+        got = reader.read(take, "front")
+        assert "rgb" not in got and got["mask"].any(axis=(1, 2)).all()
+        assert got["keypoints_visible"].any() and got["depth"].shape[1:] == (72, 96)
+        with pytest.raises(KeyError, match="GEOMETRY renders no RGB"):
+            reader.read(take, "front", ["rgb"])
