@@ -62,8 +62,12 @@ class RenderFailed(SynthActError, RuntimeError):
 def make_executor(dispatch: dict, log_dir: Path, threads: int) -> submitit.Executor:
     # How often a timed-out task may be requeued is a constructor argument in
     # submitit, not an update_parameters one (that raises NameError).
+    # A folder per job (%j) only on Slurm: submitit's local controller opens its log under
+    # <folder>/<pid>/ before the submitting process has made that folder, and on a loaded
+    # machine it loses the race (FileNotFoundError, a task that ends without a result).
+    folder = log_dir / "%j" if dispatch["cluster"] == "slurm" else log_dir
     executor = submitit.AutoExecutor(
-        folder=str(log_dir / "%j"), cluster=dispatch["cluster"], slurm_max_num_timeout=dispatch["max_requeues"]
+        folder=str(folder), cluster=dispatch["cluster"], slurm_max_num_timeout=dispatch["max_requeues"]
     )
     executor.update_parameters(timeout_min=dispatch["timeout_min"], name="synthact-render")
     if dispatch["cluster"] == "slurm":
