@@ -262,19 +262,20 @@ def kill_workers(log_dir: Path) -> list[int]:
 
 
 CALIBRATE = """
-import sys, time
+import sys, tempfile, time
+from pathlib import Path
 from synthact.config import load_config
-from synthact.render.worker import TakeRenderer
+from synthact.render.worker import TakeRenderer, render_windows
 from synthact.takes.plan import ShardPlan
 config = load_config("config.yaml")
 config["render"]["threads"] = 1
 plan = ShardPlan.read(sys.argv[1])
 take = plan.takes[0]
 renderer = TakeRenderer(config)
-prepared = renderer.prepare(take, plan.views[0])
 frames = min(plan.window_frames, take.take.num_frames)
+out = Path(tempfile.mkdtemp()) / "w.npz"
 started = time.monotonic()
-renderer.render_window(prepared, plan.views[0], 0, 0, frames)
+render_windows(renderer, plan.views[0], [(take, 0, 0, frames, out)])
 print((time.monotonic() - started) / frames)
 """
 
