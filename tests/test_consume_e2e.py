@@ -234,11 +234,12 @@ def test_stats_and_preview_match_counts_from_the_shards(output, shards, tmp_path
     for i in range(len(az["counts"])):
         assert az["counts"][i] == sum(az["edges"][i] <= a < az["edges"][i + 1] for a in want["azimuths"])
     rgb_bytes = sum(
-        f[f"takes/{t}/views/{v}/rgb"].id.get_storage_size()
+        f[f"takes/{t}/views/{v}/rgb/{part}"].id.get_storage_size()
         for r in shards
         for t in r.take_ids
         for v in r.views
         for f in [r.file]
+        for part in ("data", "offsets", "pts", "keyframe")
     )
     assert stats["volume"]["bytes"]["rgb"] == rgb_bytes and stats["volume"]["bytes"]["ntu25_joints_cam"] > 0
     for name in ["durations", "camera", "body", "appearance", "modalities"] + [f"classes_{p}" for p in want["classes"]]:

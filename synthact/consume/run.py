@@ -109,7 +109,10 @@ class ShardRun:
 
         def visit(name: str, obj: Any) -> None:
             if isinstance(obj, h5py.Dataset) and "/views/" in name:
-                key = name.split("/views/")[1].split("/", 1)[1].replace("/", "_")
+                key = name.split("/views/")[1].split("/", 1)[1]
+                if key.startswith("rgb/"):  # a coded video is a group: bitstream plus its frame index
+                    key = "rgb"
+                key = key.replace("/", "_")
                 totals[key] = totals.get(key, 0) + int(obj.id.get_storage_size())
 
         for reader in self._readers.values():
