@@ -41,6 +41,12 @@ def test_depth_codes_are_monotonic_and_zero_means_no_surface() -> None:
     assert depth.encode_depth(np.array([0.0, 1e-5]))[1] == 1  # a surface stays a surface
 
 
+def test_depth_decode_equals_the_table_for_every_code() -> None:
+    codes = np.arange(65536, dtype=np.uint16)
+    np.testing.assert_array_equal(depth.decode_depth(codes), depth.depth_table())
+    assert depth.decode_depth(codes.reshape(256, 256)).shape == (256, 256)
+
+
 def test_depth_rejects_what_is_not_a_depth() -> None:
     for bad in (np.nan, np.inf, -0.1):
         with pytest.raises(ValueError, match="finite"):
