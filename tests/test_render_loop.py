@@ -3,6 +3,7 @@ Blender render through ``render_windows`` against the serial ``render_clip``."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
-from synthact.render.encode import StorageSettings, WindowCoder, compress_chunk, decompress_chunk, shuffle_bytes
+from synthact.codecs.chunks import compress_chunk, decompress_chunk, shuffle_bytes
+from synthact.render.encode import StorageSettings, WindowCoder
 from synthact.render.pipeline import Pipeline
 
 
@@ -83,14 +85,13 @@ def test_window_coder_is_deterministic():
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, demo_body_model_dir):
     from synthact.body.smplh import BodyModel
-    from synthact.demo.body_model import write_demo_body_models
     from synthact.demo.dataset import write_demo_dataset
     from synthact.sources.amass import iter_motion_files, load_motion
 
     root = tmp_path_factory.mktemp("demo")
-    write_demo_body_models(root / "body_models")
+    shutil.copytree(demo_body_model_dir, root / "body_models")  # generated once per session
     write_demo_dataset(root, root / "body_models", num_sequences=1, seed=0)
     motion = load_motion(next(iter_motion_files(root / "amass")))
     return BodyModel(root / "body_models", motion.gender), motion
@@ -101,10 +102,10 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
     the same frames rendered and decoded inline: labels exact, depth to the millimetre."""
     from synthact.body.skeleton import vertex_parts
     from synthact.codecs import depth as depth_codec
+    from synthact.codecs.chunks import decompress_chunk
     from synthact.render import blender
     from synthact.render.appearance import sample_appearance
     from synthact.render.cameras import Camera, intrinsics, look_at
-    from synthact.render.encode import decompress_chunk
     from synthact.render.rig import CameraPath
     from synthact.render.visibility import output_joint_parts
     from synthact.render.worker import PreparedTake, TakeRenderer, render_windows

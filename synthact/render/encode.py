@@ -7,16 +7,13 @@ compressed HDF5 chunk the shard will hold), so the merge only copies bytes
 re-encoded or held raw in memory. A ``WindowCoder`` keeps only compressed
 bytes: a window of any length costs a few KB per frame.
 
-Chunks are what HDF5's own filter pipeline writes for a one-frame chunk:
-the shuffle filter (bytes regrouped by significance, for multi-byte types)
-then deflate (``gzip``, HDF5's built-in filter) or zstd (filter 32015, the
-``hdf5plugin`` one). Any HDF5 reader decodes them with those filters.
+Chunks are what HDF5's own filter pipeline writes for a one-frame chunk
+(``synthact.codecs.chunks``), so any HDF5 reader decodes them.
 """
 
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,6 +22,7 @@ import numpy as np
 
 from synthact.codecs import depth as depth_codec
 from synthact.codecs import normals as normals_codec
+from synthact.codecs.chunks import compress_chunk
 from synthact.codecs.storage import COMPRESSORS, GZIP_LEVEL, ZSTD_LEVEL
 from synthact.codecs.video import VideoEncoder, VideoSettings
 
@@ -67,48 +65,6 @@ class StorageSettings:
         if self.level is not None:
             return self.level
         return GZIP_LEVEL if self.compressor == "gzip" else ZSTD_LEVEL
-
-
-def shuffle_bytes(frame: np.ndarray) -> bytes:
-    """HDF5's shuffle filter on one chunk: byte 0 of every element, then byte 1, ..."""
-    frame = np.ascontiguousarray(frame)
-    size = frame.dtype.itemsize
-    if size == 1:
-        return frame.tobytes()
-    return np.ascontiguousarray(frame.view(np.uint8).reshape(-1, size).T).tobytes()
-
-
-def unshuffle_bytes(raw: bytes, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-    """Inverse of ``shuffle_bytes``."""
-    dtype = np.dtype(dtype)
-    size = dtype.itemsize
-    flat = np.frombuffer(raw, np.uint8)
-    if size > 1:
-        flat = np.ascontiguousarray(flat.reshape(size, -1).T)
-    return flat.view(dtype).reshape(shape)
-
-
-def compress_chunk(frame: np.ndarray, compressor: str, level: int) -> bytes:
-    """One frame as the chunk HDF5 stores with ``image_options(..., compressor)``."""
-    raw = shuffle_bytes(frame)
-    if compressor == "gzip":
-        return zlib.compress(raw, level)
-    try:
-        import zstandard
-    except ImportError as err:
-        raise ImportError("render.compressor zstd needs the zstandard package: pip install zstandard") from err
-    return zstandard.ZstdCompressor(level=level).compress(raw)
-
-
-def decompress_chunk(blob: bytes, compressor: str, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-    """Inverse of ``compress_chunk`` (tests and tools; readers use HDF5's filters)."""
-    if compressor == "gzip":
-        raw = zlib.decompress(blob)
-    else:
-        import zstandard
-
-        raw = zstandard.ZstdDecompressor().decompress(blob)
-    return unshuffle_bytes(raw, dtype, shape)
 
 
 def image_codes(depth: np.ndarray, mask: np.ndarray, parts: np.ndarray, normals: np.ndarray,
