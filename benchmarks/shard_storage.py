@@ -56,7 +56,7 @@ def render_take(renderer, prepared, frames: int) -> dict[str, np.ndarray]:
             "R": path.R[:frames], "t": path.t[:frames], "K": path.K}  # fmt: skip
 
 
-def cache_windows(fr: dict[str, np.ndarray], cache, take_id: str, window: int) -> None:
+def cache_windows(fr: dict[str, np.ndarray], cache, take_id: str, window: int, settings=None) -> None:
     """The render loop's cache files for one take-view (same coder, same keys)."""
     from synthact.render.encode import StorageSettings, WindowCoder
     from synthact.render.worker import mask_bboxes, save_atomic
@@ -64,7 +64,7 @@ def cache_windows(fr: dict[str, np.ndarray], cache, take_id: str, window: int) -
     T, H, W = fr["mask"].shape
     for index, a in enumerate(range(0, T, window)):
         b = min(a + window, T)
-        coder = WindowCoder(W, H, StorageSettings())
+        coder = WindowCoder(W, H, settings or StorageSettings())
         for i in range(a, b):
             coder.add(fr["rgb"][i], fr["depth"][i], fr["mask"][i], fr["parts"][i], fr["normals"][i])
         n = b - a
@@ -122,8 +122,10 @@ def new_sizes(path: Path) -> dict[str, int]:
     return total
 
 
-def time_reads(path: Path, take_ids: list[str], frames: int, reads: int) -> tuple[float, float, float]:
-    """(median wall, p95 wall, mean CPU) ms of a random 16-frame RGB + depth window, warm handle."""
+def time_reads(
+    path: Path, take_ids: list[str], frames: int, reads: int, modalities: tuple[str, ...] = ("rgb", "depth")
+) -> tuple[float, float, float]:
+    """(median wall, p95 wall, mean CPU) ms of a random 16-frame window of ``modalities``, warm handle."""
     from synthact.consume.reader import ShardReader
 
     rng = np.random.default_rng(0)
@@ -133,7 +135,7 @@ def time_reads(path: Path, take_ids: list[str], frames: int, reads: int) -> tupl
             take_id = take_ids[i % len(take_ids)]
             a = int(rng.integers(0, frames - WINDOW + 1))
             t0, c0 = time.perf_counter(), time.process_time()
-            reader.read(take_id, "front", ["rgb", "depth"], slice(a, a + WINDOW))
+            reader.read(take_id, "front", list(modalities), slice(a, a + WINDOW))
             if i >= 4:  # the first reads open the file and cache each take-view's index
                 wall.append(1e3 * (time.perf_counter() - t0))
                 cpu.append(1e3 * (time.process_time() - c0))
@@ -141,8 +143,7 @@ def time_reads(path: Path, take_ids: list[str], frames: int, reads: int) -> tupl
 
 
 def main() -> None:
-    from synthact.render.cache import RenderCache
-    from synthact.shards.writer import write_shard
+    from synthact.render.encode import StorageSettings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--takes", type=int, default=2)
@@ -152,6 +153,9 @@ def main() -> None:
     parser.add_argument("--denoise", action="store_true")
     parser.add_argument("--window", type=int, default=16)
     parser.add_argument("--reads", type=int, default=60)
+    parser.add_argument("--compressors", nargs="+", choices=("gzip", "zstd"), default=["gzip", "zstd"],
+                        help="render.compressor values to write and compare (same renders)")  # fmt: skip
+    parser.add_argument("--keyframe-interval", type=int, default=8, help="render.keyframe_interval")
     args = parser.parse_args()
     width, height = (int(x) for x in args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,52 +175,56 @@ def main() -> None:
         print(f"rendered {n} frame-views at {args.size}, {args.samples} samples{' + denoise' if args.denoise else ''}: "
               f"{time.perf_counter() - started:.0f} s")  # fmt: skip
         old = old_shard(tmp / "old.h5", takes)
-        cache = RenderCache(tmp / "cache")
+        for compressor in args.compressors:
+            print(f"\n=== render.compressor: {compressor}, keyframe_interval {args.keyframe_interval}")
+            settings = StorageSettings(compressor=compressor, keyframe_interval=args.keyframe_interval)
+            report_after(tmp / compressor, settings, takes, old, args)
+
+
+def report_after(tmp: Path, settings, takes: dict[str, dict[str, np.ndarray]], old: dict[str, int], args) -> None:
+    """Write the takes the new way with ``settings``; print sizes, errors and window read times."""
+    from synthact.consume.reader import ShardReader
+    from synthact.render.cache import RenderCache
+    from synthact.shards.writer import write_shard
+
+    n = len(takes) * args.frames
+    cache = RenderCache(tmp / "cache")
+    for take_id, fr in takes.items():
+        cache_windows(fr, cache, take_id, args.window, settings)
+    shard = tmp / "new.h5"
+    t0 = time.perf_counter()
+    write_shard(plan_for(list(takes), args.frames, args.window), cache, shard, {})
+    merge_s = time.perf_counter() - t0
+    new = new_sizes(shard)
+    print(f"merge (copies chunks and packets): {1e3 * merge_s / n:.2f} ms per frame-view")
+    print("\nbytes per frame-view      before      after")
+    keys = ("rgb", "depth", "normals", "mask", "parts", "keypoints_2d", "keypoints_visible", "joints_cam")
+    for name in keys:
+        print(f"  {name:20s} {old.get(name, 0) / n / 1e3:8.2f} KB {new.get(name, 0) / n / 1e3:8.2f} KB")
+    so = sum(old[x] for x in SURREAL_SET) / n
+    sn = sum(new[x] for x in SURREAL_SET) / n
+    print(f"  RGB+depth+seg+joints {so / 1e3:8.2f} KB {sn / 1e3:8.2f} KB   (SURREAL {SURREAL_BYTES / 1e3:.1f} KB)")
+    print(f"  those 8 modalities   {sum(old[x] for x in keys) / n / 1e3:8.2f} KB "
+          f"{sum(new[x] for x in keys) / n / 1e3:8.2f} KB")  # fmt: skip
+    print(f"  whole new shard: {shard.stat().st_size / n / 1e3:.2f} KB per frame-view (every dataset and attribute)")
+    with ShardReader(shard) as reader:
+        q, dmax, amax = [], 0.0, 0.0
         for take_id, fr in takes.items():
-            cache_windows(fr, cache, take_id, args.window)
-        shard = tmp / "new.h5"
-        t0 = time.perf_counter()
-        write_shard(plan_for(list(takes), args.frames, args.window), cache, shard, {})
-        merge_s = time.perf_counter() - t0
-        new = new_sizes(shard)
-        print(f"merge (copies chunks and packets): {1e3 * merge_s / n:.2f} ms per frame-view")
-        print("\nbytes per frame-view      before      after")
-        for name in ("rgb", "depth", "normals", "mask", "parts", "keypoints_2d", "keypoints_visible", "joints_cam"):
-            print(f"  {name:20s} {old.get(name, 0) / n / 1e3:8.2f} KB {new.get(name, 0) / n / 1e3:8.2f} KB")
-        so = sum(old[x] for x in SURREAL_SET) / n
-        sn = sum(new[x] for x in SURREAL_SET) / n
-        print(f"  RGB+depth+seg+joints {so / 1e3:8.2f} KB {sn / 1e3:8.2f} KB   (SURREAL {SURREAL_BYTES / 1e3:.1f} KB)")
-        keys = ("rgb", "depth", "normals", "mask", "parts", "keypoints_2d", "keypoints_visible", "joints_cam")
-        print(f"  those 8 modalities   {sum(old[x] for x in keys) / n / 1e3:8.2f} KB "
-              f"{sum(new[x] for x in keys) / n / 1e3:8.2f} KB")  # fmt: skip
-        print(
-            f"  whole new shard: {shard.stat().st_size / n / 1e3:.2f} KB per frame-view (every dataset and attribute)"
-        )
-
-        from synthact.consume.reader import ShardReader
-
-        with ShardReader(shard) as reader:
-            q, dmax, amax = [], 0.0, 0.0
-            for take_id, fr in takes.items():
-                got = reader.read(take_id, "front", ["rgb", "depth", "normals"])
-                q.append(psnr(got["rgb"], fr["rgb"]))
-                dmax = max(dmax, float(np.abs(got["depth"] - fr["depth"])[fr["mask"]].max()))
-                hit = np.linalg.norm(fr["normals"], axis=-1) > 0
-                cos = np.sum(got["normals"][hit].astype(np.float64) * fr["normals"][hit], axis=-1)
-                amax = max(amax, float(np.degrees(np.arccos(np.clip(cos, -1, 1))).max()))
-        print(f"\nRGB PSNR against the lossless render: {min(q):.2f} dB (worst take); depth error on the mask: "
-              f"max {dmax * 1e3:.3f} mm; normals: max {amax:.3f} deg")  # fmt: skip
-        wall, p95, cpu = time_reads(shard, list(takes), args.frames, args.reads)
-        print(f"random {WINDOW}-frame RGB + depth window, warm handle: median {wall:.1f} ms wall (p95 {p95:.1f}), "
-              f"{cpu:.1f} ms CPU")  # fmt: skip
-        with h5py.File(shard) as f:
-            print(
-                "depth filters:",
-                f["takes/t0/views/front/depth"].compression,
-                f["takes/t0/views/front/depth"].compression_opts,
-                "shuffle",
-                f["takes/t0/views/front/depth"].shuffle,
-            )
+            got = reader.read(take_id, "front", ["rgb", "depth", "normals"])
+            q.append(psnr(got["rgb"], fr["rgb"]))
+            dmax = max(dmax, float(np.abs(got["depth"] - fr["depth"])[fr["mask"]].max()))
+            hit = np.linalg.norm(fr["normals"], axis=-1) > 0
+            cos = np.sum(got["normals"][hit].astype(np.float64) * fr["normals"][hit], axis=-1)
+            amax = max(amax, float(np.degrees(np.arccos(np.clip(cos, -1, 1))).max()))
+    print(f"\nRGB PSNR against the lossless render: {min(q):.2f} dB (worst take); depth error on the mask: "
+          f"max {dmax * 1e3:.3f} mm; normals: max {amax:.3f} deg")  # fmt: skip
+    for parts in (("rgb", "depth"), ("rgb",), ("depth",)):
+        wall, p95, cpu = time_reads(shard, list(takes), args.frames, args.reads, parts)
+        print(f"random {WINDOW}-frame {' + '.join(parts)} window, warm handle: median {wall:.1f} ms wall "
+              f"(p95 {p95:.1f}), {cpu:.1f} ms CPU")  # fmt: skip
+    with h5py.File(shard) as f:
+        d = f["takes/t0/views/front/depth"]
+        print("depth filters:", d.compression or "zstd (plugin 32015)", d.compression_opts, "shuffle", d.shuffle)
 
 
 if __name__ == "__main__":

@@ -144,6 +144,16 @@ def test_reads_only_the_frames_and_modalities_asked_for(tmp_path, cache):
     assert np.array_equal(window["depth"], full["depth"][1:4]) and np.array_equal(window["rgb"], full["rgb"][1:4])
     picked = reader.read("t1", "front", modalities=["keypoints_2d"], frames=[4, 0, 4])
     assert np.array_equal(picked["keypoints_2d"], full["keypoints_2d"][[4, 0, 4]])
+    images = ["rgb", "depth", "normals", "mask", "parts"]
+    with ShardReader(out, parallel_decode=False) as serial:  # the RGB thread changes nothing but the time
+        for frames in ([4, 0, 4, -1], slice(3, 0, -1), slice(0, 5, 2), None):
+            side_by_side, one_by_one = (
+                reader.read("t1", "front", images, frames),
+                serial.read("t1", "front", images, frames),
+            )
+            for name in images:
+                want = full[name] if frames is None else full[name][frames]
+                assert np.array_equal(side_by_side[name], want) and np.array_equal(one_by_one[name], want), name
     with pytest.raises(KeyError, match="unknown modality 'colour'"):
         reader.read("t1", "front", modalities=["colour"])
 

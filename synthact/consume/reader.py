@@ -7,13 +7,20 @@ reads the byte range from the keyframe before it to its last frame, depth and
 normals only their frames' chunks. Stored encodings (docs/FORMAT.md) are
 decoded here: RGB video to uint8 frames, depth codes to float32 metres,
 octahedral normal codes to float32 unit vectors.
+
+When RGB is read with other images, it decodes on a second thread while
+HDF5 inflates the depth (or mask, parts, normals) chunks in the caller's:
+PyAV releases the GIL, so a 16-frame RGB + depth window costs about the
+longer of the two, not their sum (benchmarks/shard_storage.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +42,7 @@ TAKE_MODALITIES = ("joints_world", "ntu25_joints_world", "frames", "source_frame
 JSON_TAKE_ATTRS = ("appearance", "rig", "segments", "spans")
 
 Frames = slice | np.ndarray | list[int] | None
+IMAGE_MODALITIES = ("depth", "mask", "parts", "normals")  # one chunk per frame
 
 
 def decode_jpeg(blob: np.ndarray) -> np.ndarray:
@@ -76,20 +84,36 @@ def _select(dataset: h5py.Dataset, frames: Frames) -> np.ndarray:
     """Rows ``frames`` of a dataset, reading only those (h5py wants sorted, unique indices)."""
     if frames is None:
         return dataset[()]
-    if isinstance(frames, slice):
+    if isinstance(frames, slice) and (frames.step or 1) > 0:
         return dataset[frames]
-    index = np.asarray(frames, dtype=np.int64)
-    unique, inverse = np.unique(index, return_inverse=True)
+    start, stop, picks = _frame_range(frames, len(dataset))  # negative steps and indices, any order
+    if picks is None:
+        return dataset[start:stop]
+    unique, inverse = np.unique(picks + start, return_inverse=True)
     return dataset[unique][inverse]
 
 
 class ShardReader:
     """Lazy reader of one shard file."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, parallel_decode: bool = True):
+        """``parallel_decode``: decode RGB on a second thread beside the other images (False: all in the caller's)."""
         self.path = Path(path)
+        self.parallel_decode = parallel_decode
         self._file: h5py.File | None = None
         self._video_index: dict[str, dict[str, np.ndarray]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+
+    @property
+    def pool(self) -> ThreadPoolExecutor | None:
+        """The RGB decode thread of this process (a forked DataLoader worker starts its own)."""
+        if not self.parallel_decode:
+            return None
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="synthact-rgb")
+            self._pool_pid = os.getpid()
+        return self._pool
 
     @property
     def file(self) -> h5py.File:
@@ -101,6 +125,9 @@ class ShardReader:
         return self._file
 
     def close(self) -> None:
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.shutdown(wait=True)
+        self._pool = None
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -156,13 +183,16 @@ class ShardReader:
         else:
             wanted = list(modalities)
         out: dict[str, np.ndarray] = {}
+        rgb = self._rgb_ahead(group, wanted, frames)
         for modality in wanted:
             name = _h5_name(modality)
             if modality in VIEW_MODALITIES:
                 if name not in group:
                     raise KeyError(f"{self.path}: take {take_id} view {view} has no {modality!r} "
                                    "(render.engine GEOMETRY renders no RGB)")  # fmt: skip
-                out[modality] = self._read_view(group, name, frames)
+                out[modality] = (
+                    rgb.result() if rgb is not None and name == "rgb" else self._read_view(group, name, frames)
+                )
             elif modality in TAKE_MODALITIES:
                 out[modality] = _select(take[name], frames)
             else:
@@ -170,6 +200,13 @@ class ShardReader:
                     f"{self.path}: unknown modality {modality!r}; known: {VIEW_MODALITIES + TAKE_MODALITIES}"
                 )
         return out
+
+    def _rgb_ahead(self, group: h5py.Group, wanted: list[str], frames: Frames) -> Future[np.ndarray] | None:
+        """The RGB decode started on a decode thread, when other images are read beside it."""
+        if "rgb" not in wanted or "rgb" not in group or not set(wanted) & set(IMAGE_MODALITIES):
+            return None
+        pool = self.pool
+        return None if pool is None else pool.submit(self._read_view, group, "rgb", frames)
 
     def _read_view(self, group: h5py.Group, name: str, frames: Frames) -> np.ndarray:
         node = group[name]
