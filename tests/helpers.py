@@ -8,9 +8,12 @@ module cannot break another.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -36,10 +39,36 @@ TINY = {
 # --------------------------------------------------------------------------- the workflow
 
 
+def run_bounded(command: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    """``subprocess.run(command, capture_output=True, text=True)`` that cannot hang past ``timeout``.
+
+    The command runs in its own session and, at the timeout, its whole process
+    group is killed: with plain ``subprocess.run`` a grandchild (a render task
+    of snakemake) keeps the output pipes open and the wait never ends.
+    Output goes through files for the same reason. Raises AssertionError
+    with the output's tail at the timeout.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True, start_new_session=True, **kwargs)
+        try:
+            code = child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # what is left of the group: the command's children
+        child.wait()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if code is None:
+        raise AssertionError(f"{' '.join(command[:4])} ... ran past {timeout} s:\n{stdout[-3000:]}\n{stderr[-6000:]}")
+    return subprocess.CompletedProcess(command, code, stdout, stderr)
+
+
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(workdir), "PYTHONHASHSEED": "0"}
     command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2", *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    result = run_bounded(command, timeout, env=env)
     if result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result

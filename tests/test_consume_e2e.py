@@ -34,7 +34,7 @@ from synthact.consume.export_ntu_depth import ROOT as NTU_ROOT
 from synthact.consume.export_ntu_depth import read_png16
 from synthact.consume.reader import ClipTable, ShardReader
 from synthact.consume.video import probe_mp4, psnr, read_mp4
-from tests.helpers import BIN, REPO, TINY, make_run, snakemake
+from tests.helpers import BIN, REPO, TINY, make_run, run_bounded, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ W, H = 160, 120
 
 
 def synthact(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(BIN / "synthact"), *args], capture_output=True, text=True, timeout=600)
+    result = run_bounded([str(BIN / "synthact"), *args], 600)
     assert result.returncode == 0, (
         f"synthact {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     )

@@ -35,6 +35,7 @@ from synthact.config import load_config
 from synthact.render.cache import RenderCache, windows
 from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan
+from tests.helpers import run_bounded
 from tests.slurm_fixture import SlurmCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -153,7 +154,7 @@ def make_run(root: Path, config: dict) -> Path:
 
 def local_snakemake(workdir: Path, *targets: str) -> None:
     command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2", *targets]
-    result = subprocess.run(command, capture_output=True, text=True, env=run_env(workdir), timeout=300, cwd=workdir)
+    result = run_bounded(command, 300, env=run_env(workdir), cwd=workdir)
     assert result.returncode == 0, f"local snakemake {' '.join(targets)} failed:\n{result.stderr[-6000:]}"
 
 
