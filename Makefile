@@ -9,6 +9,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synthact-installed
 CORES ?= all
+# Test workers (pytest-xdist): TEST_WORKERS=1 runs the suite in one process.
+TEST_WORKERS ?= 2
+PYTEST_WORKERS := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 # Runtime libraries of the bpy wheel, and h5ls/h5dump for reading shards.
 APT_PACKAGES := libgl1 libegl1 libx11-6 libxext6 libxfixes3 libxi6 libxrender1 libxkbcommon0 libsm6 libice6 hdf5-tools
 
@@ -42,10 +45,10 @@ dry-run: setup
 	$(BIN)/snakemake -n --cores $(CORES)
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_WORKERS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow and not slurm"
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m "not slow and not slurm"
 
 # Each step runs even when an earlier one fails, so one run shows every finding.
 check: setup

@@ -129,6 +129,7 @@ def test_dataloader_workers_open_their_own_files(tmp_path) -> None:
     )
 
 
+@pytest.mark.slow  # trains a model for several seconds
 def test_example_training_over_the_dataset_lowers_the_loss(tmp_path, capsys) -> None:
     import runpy
 

@@ -6,6 +6,7 @@ import json
 import pickle
 
 import numpy as np
+import pytest
 
 from synthact.consume.export_ntu_depth import read_png16
 from synthact.consume.exports import (
@@ -72,6 +73,7 @@ def test_videolist_and_ntu_depth_runs(tmp_path) -> None:
     assert export_ntu_depth_run(run, tmp_path / "nd", show_progress=False) == {"written": 0, "skipped": 16}
 
 
+@pytest.mark.slow  # renders the preview videos and plots
 def test_preview_and_stats_runs(tmp_path) -> None:
     run = ArrayRun(tmp_path / "run")
     files = preview_run(run, tmp_path / "pv", max_clips=2, show_progress=False)

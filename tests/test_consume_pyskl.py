@@ -79,6 +79,7 @@ def _separable_pickle(path: Path, num_classes: int = 4, per_class: int = 12) -> 
     write_pose_pickle(path, anns, {"train": [a["frame_dir"] for a in anns], "val": []})
 
 
+@pytest.mark.slow  # trains a model for several seconds
 def test_example_training_on_the_pickle_lowers_the_loss(tmp_path, capsys) -> None:
     _separable_pickle(tmp_path / "p.pkl")
     train = runpy.run_path(str(EXAMPLE))["train"]

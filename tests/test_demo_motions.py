@@ -267,6 +267,7 @@ def _lowest_foot_z(body: BodyModel, data: np.lib.npyio.NpzFile, frames: np.ndarr
     return np.minimum(posed.vertices[:, foot, 2].min(axis=1), posed.joints[:, SOLE_LANDMARKS, 2].min(axis=1))
 
 
+@pytest.mark.slow  # poses every sequence of the demo (about 10 s)
 def test_feet_on_the_ground(demo: demo_dataset.DemoDataset, babel: dict[str, dict], body_model_dir: Path) -> None:
     """The mesh of the moving sequences touches z = 0 except in jump flight.
 

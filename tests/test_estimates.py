@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import joblib
@@ -20,7 +21,6 @@ import pytest
 
 from synthact.body.smplh import BodyModel
 from synthact.config import ConfigError, validate_config
-from synthact.demo.body_model import build_demo_body_models, write_demo_body_models
 from synthact.demo.estimator_models import write_source_models
 from synthact.fitting.convert import effective_motion, fit_outputs, run_fit
 from synthact.fitting.export import ground_translation
@@ -38,10 +38,12 @@ BODY_JOINTS = 22
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(tmp_path_factory, demo_body_model_dir):
     folder = tmp_path_factory.mktemp("models")
-    write_demo_body_models(folder / "smplh_models")
-    sources = write_source_models(folder / "estimator_models", build_demo_body_models()["neutral"])
+    shutil.copytree(demo_body_model_dir, folder / "smplh_models")  # generated once per session
+    with np.load(folder / "smplh_models" / "smplh" / "SMPLH_NEUTRAL.npz") as data:
+        neutral = {k: data[k] for k in data.files}
+    sources = write_source_models(folder / "estimator_models", neutral)
     return folder / "smplh_models", sources
 
 
@@ -357,6 +359,7 @@ def workflow_config(estimates_dir: Path, models) -> dict:
     }
 
 
+@pytest.mark.slow  # a real snakemake dry-run (about 12 s)
 def test_dry_run_of_estimates_converts_before_the_index(tmp_path, models):
     from tests.helpers import make_run, snakemake
 

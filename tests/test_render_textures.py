@@ -15,10 +15,8 @@ from tests.fixtures.render_scene import HDRIS, make_camera
 
 
 @pytest.fixture(scope="module")
-def demo_body():
-    from synthact.demo.body_model import build_demo_body_models
-
-    model = build_demo_body_models()["neutral"]
+def demo_body(demo_neutral_arrays):
+    model = demo_neutral_arrays
     template = np.asarray(model["v_template"], np.float64)
     verts = np.stack([template[:, 0], -template[:, 2], template[:, 1]], axis=-1)  # stand it up, Z-up
     verts[:, 2] -= verts[:, 2].min()
@@ -126,8 +124,7 @@ def test_demo_appearance_assets_are_written(tmp_path: Path) -> None:
     assert uv_path.is_file() and len(textures.list_textures(folder)) == 3
 
 
-def test_body_mass_offset_moves_beta_1_within_bounds() -> None:
-    from synthact.demo.body_model import build_demo_body_models
+def test_body_mass_offset_moves_beta_1_within_bounds(demo_neutral_arrays) -> None:
     from synthact.render.appearance import BODY_MASS_BETA, body_mass_offset
 
     draws = np.array([body_mass_offset(np.random.default_rng(s), (-2.0, 2.0), 16) for s in range(100)])
@@ -137,7 +134,7 @@ def test_body_mass_offset_moves_beta_1_within_bounds() -> None:
     with pytest.raises(ValueError, match="body_mass_range"):
         body_mass_offset(np.random.default_rng(0), (-4, 1), 16)
     # On the demo body, +2 on beta 1 widens the trunk and keeps the stature.
-    model = build_demo_body_models()["neutral"]
+    model = demo_neutral_arrays
     v0 = np.asarray(model["v_template"])
     heavy = v0 + np.asarray(model["shapedirs"]) @ body_mass_offset(np.random.default_rng(0), (2, 2), 16)
     assert abs(np.ptp(heavy[:, 1]) - np.ptp(v0[:, 1])) < 0.01  # Y-up template: height

@@ -316,6 +316,7 @@ def shard_clips(root: Path) -> list[dict]:
     return clips
 
 
+@pytest.mark.slow  # a real snakemake dry-run (about 12 s)
 def test_dry_run_of_a_skeleton_source_fits_before_the_index(tmp_path, body_dir):
     from tests.helpers import make_run, snakemake
 

@@ -53,6 +53,7 @@ def tiny_run(tmp_path_factory) -> Path:
     return build_tiny(make_run(tmp_path_factory.mktemp("tiny"), TINY))
 
 
+@pytest.mark.slow  # a real snakemake dry-run (about 12 s)
 def test_dry_run_lists_the_stages(tmp_path):
     workdir = make_run(tmp_path, TINY)
     out = snakemake(workdir, "-n").stdout

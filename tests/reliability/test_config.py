@@ -22,6 +22,7 @@ def test_nested_command_line_values_are_coerced_to_the_schema_types():
         validate_config({"dispatch": {"cpus_per_task": "one"}})
 
 
+@pytest.mark.slow  # a real snakemake dry-run (about 12 s)
 def test_nested_dispatch_override_passes_the_real_dry_run(tmp_path):
     workdir = make_run(tmp_path, tiny())
     result = snakemake(workdir, "-n", "--config", 'dispatch={"cluster": "slurm", "cpus_per_task": 1}')
@@ -29,6 +30,7 @@ def test_nested_dispatch_override_passes_the_real_dry_run(tmp_path):
     assert "is not of type" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow  # a real snakemake dry-run (about 12 s)
 def test_unknown_top_level_key_is_one_short_message(tmp_path):
     config = tiny()
     config["randomise"] = {"hdris": []}
@@ -44,6 +46,7 @@ def test_unknown_top_level_key_is_one_short_message(tmp_path):
 
 
 @pytest.mark.skipif(bundled_hdris() is None, reason="bpy is not installed")
+@pytest.mark.slow  # a real snakemake dry-run (about 12 s)
 def test_unknown_hdri_fails_the_dry_run(tmp_path):
     known = bundled_hdris()
     workdir = make_run(tmp_path, tiny(randomize={"hdris": [known[0], "sunset_beach"]}))

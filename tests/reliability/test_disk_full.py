@@ -36,6 +36,7 @@ def can_mount() -> bool:
 
 
 @pytest.mark.skipif(not can_mount(), reason="needs root and unshare to mount a private tmpfs")
+@pytest.mark.slow  # runs the workflow
 def test_full_disk_in_merge_through_the_workflow(run_copy):
     remove_shards(run_copy)
     shards = run_copy / "output" / "shards"
@@ -63,6 +64,7 @@ def _limit_file_size():
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG instead of killing
 
 
+@pytest.mark.slow  # runs the workflow
 def test_file_size_limit_in_merge_is_one_line(run_copy):
     shard = min((run_copy / "output" / "shards").glob("*.h5"))
     shard.unlink()

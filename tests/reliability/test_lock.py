@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.reliability.conftest import small_config
 from tests.reliability.helpers import make_run, snakemake
 
@@ -18,6 +20,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow  # runs the workflow
 def test_second_clone_is_refused_while_the_first_holds_the_output(tmp_path):
     shared = tmp_path / "shared-output"
     clone_a, clone_b = tmp_path / "a", tmp_path / "b"

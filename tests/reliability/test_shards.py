@@ -6,6 +6,8 @@ import os
 import shlex
 from pathlib import Path
 
+import pytest
+
 from synthact.shards.manifest import sha256_file
 from tests.reliability.helpers import jobs_run, ok, snakemake, synthact
 
@@ -32,6 +34,7 @@ def status(workdir: Path, *args: str):
     return synthact(workdir, "status", "--config", "config.yaml", "--profile", str(PROFILE), *args)
 
 
+@pytest.mark.slow  # runs the workflow
 def test_status_finds_a_flipped_byte_and_its_printed_command_rebuilds_that_shard_alone(
     run_copy,
 ):
@@ -58,6 +61,7 @@ def test_status_finds_a_flipped_byte_and_its_printed_command_rebuilds_that_shard
     assert status(run_copy).returncode == 0
 
 
+@pytest.mark.slow  # runs the workflow
 def test_a_plain_rerun_rebuilds_a_damaged_shard(run_copy):
     damaged = shards(run_copy)[0]
     good = sha256_file(damaged)
@@ -72,6 +76,7 @@ def test_a_plain_rerun_rebuilds_a_damaged_shard(run_copy):
     assert "Nothing to be done" in ok(snakemake(run_copy)).stderr
 
 
+@pytest.mark.slow  # runs the workflow
 def test_verify_finds_a_flip_that_kept_size_and_mtime_and_marks_it_for_the_rerun(
     run_copy,
 ):

@@ -66,10 +66,8 @@ def test_tree_adjacency_is_the_anatomy():
     assert not adjacent[0].any()
 
 
-def test_tree_adjacency_agrees_with_the_demo_body_mesh():
-    from synthact.demo.body_model import build_demo_body_models
-
-    model = build_demo_body_models()["neutral"]
+def test_tree_adjacency_agrees_with_the_demo_body_mesh(demo_neutral_arrays):
+    model = demo_neutral_arrays
     from_mesh = mesh_part_adjacency(model["f"].astype(np.int64), vertex_parts(model["weights"]))
     tree = tree_part_adjacency()
     assert (tree & ~from_mesh).sum() == 0, "a bone joins parts whose surfaces do not touch"
@@ -78,10 +76,8 @@ def test_tree_adjacency_agrees_with_the_demo_body_mesh():
     assert not {p for p in extra if ("left" in p[0] and "right" in p[1]) or ("right" in p[0] and "left" in p[1])}
 
 
-def test_landmark_parts_from_skinning_weights_match_their_names():
-    from synthact.demo.body_model import build_demo_body_models
-
-    weights = build_demo_body_models()["neutral"]["weights"]
+def test_landmark_parts_from_skinning_weights_match_their_names(demo_neutral_arrays):
+    weights = demo_neutral_arrays["weights"]
     by_weights, by_name = output_joint_parts(weights), output_joint_parts()
     assert (by_weights[: len(JOINT_NAMES)] == by_name[: len(JOINT_NAMES)]).all()
     assert by_name[J["LHeel"]] == P["left_foot"] and by_name[J["rthumb"]] == P["right_hand"]
