@@ -50,13 +50,15 @@ def run_bounded(command: list[str], timeout: float, **kwargs) -> subprocess.Comp
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(command, stdout=out, stderr=err, text=True, start_new_session=True, **kwargs)
+        code = None
         try:
             code = child.wait(timeout)
         except subprocess.TimeoutExpired:
-            code = None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)  # what is left of the group: the command's children
-        child.wait()
+            pass
+        finally:  # also when pytest-timeout interrupts the wait: nothing may outlive the test
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)  # what is left of the group: the command's children
+            child.wait()
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
