@@ -11,7 +11,7 @@ octahedral normal codes to float32 unit vectors.
 When RGB is read with other images, it decodes on a second thread while
 HDF5 inflates the depth (or mask, parts, normals) chunks in the caller's:
 PyAV releases the GIL, so a 16-frame RGB + depth window costs about the
-longer of the two, not their sum (benchmarks/shard_storage.py).
+longer of the two, not their sum (benchmarks/window_read.py).
 """
 
 from __future__ import annotations
