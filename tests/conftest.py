@@ -16,9 +16,9 @@ pytest_plugins = ("tests.slurm_fixture",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for ``pytest -n N --dist loadgroup`` (make test-fast; TEST_WORKERS=2 make test): every test that uses the one
-    Slurm cluster runs on one worker, and each other module stays on one worker, so its
-    module fixtures (a rendered run) are built once."""
+    """Groups for ``pytest -n N --dist loadgroup`` (make test-fast; TEST_WORKERS=2 make test):
+    every test that uses the one Slurm cluster runs on one worker, and each other module stays
+    on one worker, so its module fixtures (a rendered run) are built once."""
     for item in items:
         group = "slurm" if "slurm_cluster" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
