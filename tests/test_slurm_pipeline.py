@@ -400,7 +400,10 @@ def test_killed_render_task_leaves_nothing_that_looks_finished_and_resumes(
     killed = kill_workers(work_dir(workdir) / "logs" / "submitit" / victim)
     assert killed, "no running render task found to kill"
     states = slurm_cluster.wait(int(array), array_tasks=2)
-    assert "FAILED" in states.values() and set(states.values()) <= {"FAILED", "CANCELLED", "COMPLETED"}, states
+    # The killed task ends FAILED, or CANCELLED when Slurm tears its step down first ("srun:
+    # Force Terminated"); which one depends on timing, and either ends it without a result.
+    ended = set(states.values())
+    assert ended & {"FAILED", "CANCELLED"} and ended <= {"FAILED", "CANCELLED", "COMPLETED"}, states
 
     code = run.wait(360)
     assert code not in (0, 124, 137), f"snakemake exited {code}\n{run.tail()}"
