@@ -64,6 +64,20 @@ def run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[
     )
 
 
+def _array_tasks(job_id: int, states: dict[str, str]) -> set[int]:
+    """The task ids that sacct's lines of array ``job_id`` account for ("ID_3", "ID_[0-2,5%2]")."""
+    tasks: set[int] = set()
+    for key in states:
+        if not key.startswith(f"{job_id}_"):
+            continue  # the bare "ID" line of a finished array, before its tasks are listed
+        spec = key.split("_", 1)[1].strip("[]").split("%")[0]
+        for part in spec.split(","):
+            low, _, high = part.partition("-")
+            if low.isdigit() and (not high or high.isdigit()):
+                tasks.update(range(int(low), int(high or low) + 1))
+    return tasks
+
+
 @dataclass
 class SlurmCluster:
     """Handle on the running cluster, with small helpers for tests."""
@@ -103,7 +117,8 @@ class SlurmCluster:
         For a job array pass ARRAY_TASKS, the number of tasks: sacct shows a pending
         array as one "ID_[0-1]" line, and (measured with Slurm 22.05) may briefly show
         a finished array as one bare "ID" line in a terminal state before it lists
-        the tasks "ID_0", "ID_1", ...
+        the tasks "ID_0", "ID_1", ... Tasks cancelled while still pending stay one
+        "ID_[1-3%2]" line, in state CANCELLED: that line counts for its tasks.
         """
         deadline = time.monotonic() + timeout
         states: dict[str, str] = {}
@@ -112,7 +127,7 @@ class SlurmCluster:
             # Empty right after submission: the record is not in slurmdbd yet.
             done = bool(states) and all(s in TERMINAL_STATES for s in states.values())
             if done and array_tasks is not None:
-                done = len(states) == array_tasks and all(k.startswith(f"{job_id}_") and "[" not in k for k in states)
+                done = len(_array_tasks(job_id, states)) == array_tasks
             if done:
                 return states
             time.sleep(0.3)
