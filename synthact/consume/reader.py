@@ -86,9 +86,8 @@ def _select(dataset: h5py.Dataset, frames: Frames) -> np.ndarray:
         return dataset[()]
     if isinstance(frames, slice) and (frames.step or 1) > 0:
         return dataset[frames]
-    start, stop, picks = _frame_range(frames, len(dataset))  # negative steps and indices, any order
-    if picks is None:
-        return dataset[start:stop]
+    start, _, picks = _frame_range(frames, len(dataset))  # negative steps and indices, any order
+    assert picks is not None  # None only for frames None or a step-1 slice, both read above
     unique, inverse = np.unique(picks + start, return_inverse=True)
     return dataset[unique][inverse]
 
