@@ -151,11 +151,24 @@ def test_reads_only_the_frames_and_modalities_asked_for(tmp_path, cache):
                 reader.read("t1", "front", images, frames),
                 serial.read("t1", "front", images, frames),
             )
+            assert list(side_by_side) == images  # in the order asked for, RGB collected last or not
             for name in images:
                 want = full[name] if frames is None else full[name][frames]
                 assert np.array_equal(side_by_side[name], want) and np.array_equal(one_by_one[name], want), name
     with pytest.raises(KeyError, match="unknown modality 'colour'"):
         reader.read("t1", "front", modalities=["colour"])
+
+
+def test_the_rgb_decode_thread_gets_bytes_already_read(tmp_path, cache):
+    """h5py holds the GIL while it reads: the caller reads the window's packets, so
+    the decode thread never waits for the depth read. Its job works on a closed file."""
+    plan, cache = cache
+    out = tmp_path / "s.h5"
+    write_shard(plan, cache, out, {})
+    with ShardReader(out) as reader:
+        want = reader.read("t1", "front", ["rgb"], slice(1, 4))["rgb"]
+        decode = reader._rgb_decoder(reader.file["takes/t1/views/front/rgb"], slice(1, 4))
+    assert np.array_equal(decode(), want)
 
 
 def test_same_inputs_give_byte_identical_shards(tmp_path, cache):

@@ -6,9 +6,10 @@ figures are in docs/FORMAT.md, Encodings):
 - one frame per chunk: deflate's 32 KB window cannot reach the previous
   frame (a frame is 77-154 KB), so bigger chunks gain almost nothing in size
   but make a window read decompress frames it does not return;
-- zstd level 9 by default: a 16-frame depth window inflates in about half
-  gzip's time (the 10 ms window budget), and is smaller; gzip level 4 stays
-  selectable for readers that cannot load an HDF5 plugin;
+- gzip level 4 by default (``render.compressor``): HDF5's built-in filter,
+  so every HDF5 tool opens the shards; zstd level 9 is selectable: a 16-frame
+  depth window inflates in about a third of gzip's time, and is smaller, but
+  readers must load an HDF5 plugin;
 - shuffle for multi-byte types (uint16 depth and normals): high and low
   bytes compress separately, about 2x better on depth; for uint8 it is a
   no-op and is left off.
@@ -25,7 +26,7 @@ import numpy as np
 if TYPE_CHECKING:  # h5py loads its C library; the codecs are imported where no shard is open
     import h5py
 
-    from synthact.codecs.video import EncodedVideo
+    from synthact.codecs.video import EncodedVideo, WindowPackets
 
 GZIP_LEVEL = 4
 ZSTD_LEVEL = 9
@@ -84,16 +85,23 @@ def read_video_index(group: h5py.Group) -> dict[str, np.ndarray]:
     return {name: group[name][()] for name in VIDEO_INDEX}
 
 
-def read_video_window(
+def read_video_packets(
     group: h5py.Group, start: int, stop: int, index: dict[str, np.ndarray] | None = None
-) -> np.ndarray:
-    """Frames [start, stop) of a video stored by ``write_video``, as (n, H, W, 3) uint8.
+) -> WindowPackets:
+    """The packets of frames [start, stop) of a video stored by ``write_video``, read, not decoded.
 
     Reads only the window's byte range of ``data`` (plus the index unless given).
     """
-    from synthact.codecs.video import decode_window
+    from synthact.codecs.video import window_packets
 
     index = read_video_index(group) if index is None else index
     codec = group.attrs["codec"]
     codec = codec.decode() if isinstance(codec, bytes) else str(codec)
-    return decode_window(group["data"], index["offsets"], index["pts"], index["keyframe"], codec, start, stop)
+    return window_packets(group["data"], index["offsets"], index["pts"], index["keyframe"], codec, start, stop)
+
+
+def read_video_window(
+    group: h5py.Group, start: int, stop: int, index: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
+    """Frames [start, stop) of a video stored by ``write_video``, as (n, H, W, 3) uint8."""
+    return read_video_packets(group, start, stop, index).decode()

@@ -266,11 +266,33 @@ def plan_window(offsets: np.ndarray, pts: np.ndarray, keyframe: np.ndarray, star
     return WindowPlan(first, stop_packet, int(offsets[first]), int(offsets[stop_packet]), int(pts[first]))
 
 
-def decode_window(
+@dataclass(frozen=True)
+class WindowPackets:
+    """The bytes of a frame window, read; decoding them needs no file.
+
+    A reader reads these in its own thread (h5py holds the GIL and its own lock
+    while it reads) and may decode them on another (the decoders release it).
+    """
+
+    codec: str
+    packets: list[bytes]
+    skip: int  # frames decoded before the window (from its keyframe on)
+    count: int
+
+    def decode(self) -> np.ndarray:
+        """The window's frames, (count, H, W, 3) uint8."""
+        if self.codec == "jpeg":
+            import simplejpeg
+
+            return np.stack([simplejpeg.decode_jpeg(p, colorspace="RGB") for p in self.packets[self.skip :]])
+        return _decode_packets(self.packets, self.codec, skip=self.skip, count=self.count)
+
+
+def window_packets(
     data: _Sliceable, offsets: np.ndarray, pts: np.ndarray, keyframe: np.ndarray,
     codec: str, start: int, stop: int,
-) -> np.ndarray:  # fmt: skip
-    """Frames [start, stop) as (n, H, W, 3) uint8, reading only their bytes.
+) -> WindowPackets:  # fmt: skip
+    """Read the packets that decode frames [start, stop), and nothing else.
 
     Args:
         data: The bitstream, or anything sliceable into it without reading
@@ -283,11 +305,15 @@ def decode_window(
     blob = np.asarray(data[plan.byte_start : plan.byte_stop], np.uint8).tobytes()
     rel = offsets[plan.first_packet : plan.stop_packet + 1] - plan.byte_start
     packets = [blob[rel[i] : rel[i + 1]] for i in range(len(rel) - 1)]
-    if codec == "jpeg":
-        import simplejpeg
+    return WindowPackets(codec=codec, packets=packets, skip=start - plan.first_frame, count=stop - start)
 
-        return np.stack([simplejpeg.decode_jpeg(p, colorspace="RGB") for p in packets[start - plan.first_frame :]])
-    return _decode_packets(packets, codec, skip=start - plan.first_frame, count=stop - start)
+
+def decode_window(
+    data: _Sliceable, offsets: np.ndarray, pts: np.ndarray, keyframe: np.ndarray,
+    codec: str, start: int, stop: int,
+) -> np.ndarray:  # fmt: skip
+    """Frames [start, stop) as (n, H, W, 3) uint8, reading only their bytes (``window_packets``)."""
+    return window_packets(data, offsets, pts, keyframe, codec, start, stop).decode()
 
 
 def _decode_packets(packets: list[bytes], codec: str, skip: int, count: int) -> np.ndarray:

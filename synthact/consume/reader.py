@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,28 +189,34 @@ class ShardReader:
                 if name not in group:
                     raise KeyError(f"{self.path}: take {take_id} view {view} has no {modality!r} "
                                    "(render.engine GEOMETRY renders no RGB)")  # fmt: skip
-                out[modality] = (
-                    rgb.result() if rgb is not None and name == "rgb" else self._read_view(group, name, frames)
-                )
+                if rgb is None or name != "rgb":
+                    out[modality] = self._read_view(group, name, frames)
             elif modality in TAKE_MODALITIES:
                 out[modality] = _select(take[name], frames)
             else:
                 raise KeyError(
                     f"{self.path}: unknown modality {modality!r}; known: {VIEW_MODALITIES + TAKE_MODALITIES}"
                 )
-        return out
+        if rgb is not None:  # collected last, so the other images were read while it decoded
+            out["rgb"] = rgb.result()
+        return {modality: out[modality] for modality in wanted}
 
     def _rgb_ahead(self, group: h5py.Group, wanted: list[str], frames: Frames) -> Future[np.ndarray] | None:
-        """The RGB decode started on a decode thread, when other images are read beside it."""
+        """The RGB window's bytes, read here, decoding on the decode thread while other images are read.
+
+        The bytes are read in the caller's thread, before the other images:
+        h5py holds the GIL while it reads, so a decode thread that had to read
+        its own bytes would wait for the depth read to end.
+        """
         if "rgb" not in wanted or "rgb" not in group or not set(wanted) & set(IMAGE_MODALITIES):
             return None
         pool = self.pool
-        return None if pool is None else pool.submit(self._read_view, group, "rgb", frames)
+        return None if pool is None else pool.submit(self._rgb_decoder(group["rgb"], frames))
 
     def _read_view(self, group: h5py.Group, name: str, frames: Frames) -> np.ndarray:
         node = group[name]
         if name == "rgb":
-            return self._read_rgb(node, frames)
+            return self._rgb_decoder(node, frames)()
         data = _select(node, frames)
         encoding = _attr(node, "encoding")
         if encoding == depth_codec.ENCODING:
@@ -219,19 +225,22 @@ class ShardReader:
             return normals_codec.decode_normals(data)
         return data
 
-    def _read_rgb(self, node: h5py.HLObject, frames: Frames) -> np.ndarray:
+    def _rgb_decoder(self, node: h5py.HLObject, frames: Frames) -> Callable[[], np.ndarray]:
+        """Read the RGB frames' bytes now; the returned call decodes them, touching no file."""
         if isinstance(node, h5py.Dataset):
+            data = _select(node, frames)
             if h5py.check_vlen_dtype(node.dtype) is None:  # raw (T, H, W, 3) uint8, as tools may write
-                return _select(node, frames)
-            return np.stack([decode_jpeg(b) for b in _select(node, frames)])  # one JPEG per frame
+                return lambda: data
+            return lambda: np.stack([decode_jpeg(b) for b in data])  # one JPEG per frame
         index = self._video_index.get(node.name)
         if index is None:
             index = self._video_index[node.name] = storage.read_video_index(node)
         start, stop, picks = _frame_range(frames, len(index["pts"]))
         if stop <= start:
-            return np.zeros((0, int(node.attrs["height"]), int(node.attrs["width"]), 3), np.uint8)
-        window = storage.read_video_window(node, start, stop, index)
-        return window if picks is None else window[picks]
+            empty = np.zeros((0, int(node.attrs["height"]), int(node.attrs["width"]), 3), np.uint8)
+            return lambda: empty
+        packets = storage.read_video_packets(node, start, stop, index)
+        return packets.decode if picks is None else lambda: packets.decode()[picks]
 
 
 @dataclass(frozen=True)
