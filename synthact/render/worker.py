@@ -324,12 +324,26 @@ def pending_windows(plan: ShardPlan, view: str, cache: RenderCache) -> list[tupl
     return todo
 
 
+def pin_torch_threads(threads: int) -> None:
+    """Give torch (smplx posing, the geometry engine) the task's own cores.
+
+    By default torch starts a thread per core of the node in every view task,
+    on top of the cores the task's Cycles threads already use: with four view
+    tasks on a node, four times the node's cores.
+    """
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
 def render_view(task: ViewTask) -> dict[str, Any]:
     """Render every unfinished window of one view; returns a small summary."""
     from synthact.config import config_from_json
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = config_from_json(task.config_json)
+    pin_torch_threads(int(config["render"].get("threads", 0)))
     plan = ShardPlan.read(task.shard_plan)
     if task.view not in plan.views:
         raise ValueError(f"{task.shard_plan}: view {task.view!r} is not in the plan (has {list(plan.views)})")
