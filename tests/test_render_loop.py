@@ -3,7 +3,9 @@ Blender render through ``render_windows`` against the serial ``render_clip``."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 
 from synthact.codecs.chunks import compress_chunk, decompress_chunk, shuffle_bytes
 from synthact.render.encode import StorageSettings, WindowCoder
-from synthact.render.pipeline import Pipeline
+from synthact.render.pipeline import CODING_NICE, Pipeline
 
 
 def test_pipeline_runs_jobs_in_order_and_bounds_its_queue():
@@ -44,6 +46,21 @@ def test_pipeline_raises_the_first_error_in_the_render_loop():
     with pytest.raises(ValueError, match="bad frame"):
         pipeline.drain()
     pipeline.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="nice is per thread on Linux only")
+def test_the_coding_thread_yields_to_the_render_threads():
+    def nice_here() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: list[int] = []
+    with Pipeline(depth=2) as pipeline:
+        pipeline.submit(lambda: seen.append(nice_here()))
+        pipeline.drain()
+    assert seen == [min(19, nice_here() + CODING_NICE)]  # the caller (the render thread) keeps its own
+    with Pipeline(depth=2, nice=0) as pipeline:
+        pipeline.submit(lambda: seen.append(nice_here()))
+    assert seen[-1] == nice_here()
 
 
 @pytest.mark.parametrize("compressor", ["gzip", "zstd"])
