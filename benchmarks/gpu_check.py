@@ -52,7 +52,8 @@ def main() -> int:
                     wall = time.perf_counter() - started
                     print(f"{device} {size} {args.samples} spp {loop}: {wall / r['frames']:.4f} s/frame, "
                           f"render call {r['render'] / r['frames']:.4f} s/frame, "
-                          f"wall/render-call {r['wall'] / r['render']:.3f}", flush=True)  # fmt: skip
+                          f"wall/render-call {r['wall'] / r['render']:.3f}, gap between frames of a window "
+                          f"{1e3 * np.median(r['in_window']):.1f} ms", flush=True)  # fmt: skip
     return 0
 
 

@@ -2,13 +2,20 @@
 pipelined loop, side by side in one run, as a GPU would see them.
 
 For each size, one demo take is rendered window by window, twice per repeat,
-alternating: by ``old_loop`` (kept here only: read the EXR, decode, JPEG and
-``np.savez_compressed`` in the render thread after every frame) and by the
-worker's own ``TakeRenderer.render_window`` (the EXR handed to a background
-thread that decodes and codes it while the next frame renders). It prints, per
-loop: the task's wall time / summed ``bpy.ops.render.render`` time, and the
-non-overlapped CPU time per frame, (wall - render calls) / frames, which is
-what a GPU would sit idle for. Posing runs in the render thread in both.
+alternating: by ``old_loop`` (kept here only: pose, render, then read the EXR,
+decode, JPEG and ``np.savez_compressed`` in the render thread) and by the
+worker's own ``render_windows`` (a pose thread poses the next window; each
+EXR is handed to a coding thread that decodes and codes it while the next
+frame renders). It prints, per loop:
+- the task's wall time / summed ``bpy.ops.render.render`` time;
+- the non-overlapped CPU time per frame, (wall - render calls) / frames, over
+  this short task, and its parts: the gap between frames of a window, the gap
+  where a window is set up, the head (start to the first render call) and the
+  tail (last render call to the end);
+- those parts summed for a task of ``--project-frames`` frames in windows of
+  ``--project-window`` (an AMARV shard's view task: head and tail once, set-up
+  once per window), which is what a GPU would sit idle for per frame;
+- the EXR write that Blender does inside each render call, timed apart.
 
     .venv/bin/python benchmarks/render_overhead.py                       # 320x240 and 640x480, CPU
     .venv/bin/python benchmarks/render_overhead.py --device OPTIX --samples 64
@@ -41,20 +48,16 @@ class TimedBpy:
     """bpy, with ``ops.render.render`` timed: the render call and nothing else."""
 
     def __init__(self, bpy):
-        self._bpy, self.seconds, self.calls = bpy, 0.0, 0
-        self.first_start = self.last_end = 0.0
+        self._bpy = bpy
+        self.calls: list[tuple[float, float]] = []  # (start, end) of each render call
         self.ops = SimpleNamespace(render=SimpleNamespace(render=self._render))
 
     def _render(self, **kwargs):
         started = time.perf_counter()
-        if not self.calls:
-            self.first_start = started
         try:
             return self._bpy.ops.render.render(**kwargs)
         finally:
-            self.last_end = time.perf_counter()
-            self.seconds += self.last_end - started
-            self.calls += 1
+            self.calls.append((started, time.perf_counter()))
 
     def __getattr__(self, name):
         return getattr(self._bpy, name)
@@ -141,10 +144,17 @@ def prepared_take(model, motion, width: int, height: int, seed: int = 1):
 
 
 def run_task(loop: str, renderer, timed, prepared, frames: int, window: int, out_dir: Path) -> dict[str, float]:
-    """One render task over ``frames`` frames in windows; wall and render-call seconds."""
+    """One render task over ``frames`` frames in windows; where its wall time went.
+
+    Returns wall and summed render-call seconds, and the time the render
+    thread spent outside render calls split into: ``head`` (start to the first
+    render call: posing the first window), ``in_window`` (gaps between frames
+    of one window), ``between_windows`` (the gaps where a new window is set
+    up) and ``tail`` (last render call to the end: coding the last frames).
+    """
     from synthact.render.worker import render_windows
 
-    timed.seconds, timed.calls = 0.0, 0
+    timed.calls.clear()
     started = time.perf_counter()
     windows = [(i, a, min(a + window, frames)) for i, a in enumerate(range(0, frames, window))]
     if loop == "old":
@@ -154,11 +164,55 @@ def run_task(loop: str, renderer, timed, prepared, frames: int, window: int, out
         renderer.prepare = lambda take, view: prepared
         take = SimpleNamespace(take=SimpleNamespace(take_id="bench"))
         render_windows(renderer, "front", [(take, i, a, b, out_dir / f"new{i}.npz") for i, a, b in windows])
-    wall = time.perf_counter() - started
-    # Steady state: from the first render call's start to the last one's end, so the
-    # task's start (first pose) and end (coding the last frames) are left out.
-    steady = timed.last_end - timed.first_start
-    return {"wall": wall, "render": timed.seconds, "frames": timed.calls, "steady": steady}
+    ended = time.perf_counter()
+    calls = timed.calls
+    gaps = [calls[i][0] - calls[i - 1][1] for i in range(1, len(calls))]
+    window_starts = {a for _, a, _ in windows}
+    return {
+        "wall": ended - started, "render": sum(e - s for s, e in calls), "frames": len(calls),
+        "head": calls[0][0] - started, "tail": ended - calls[-1][1],
+        "in_window": [g for i, g in enumerate(gaps, start=1) if i not in window_starts],
+        "between_windows": [g for i, g in enumerate(gaps, start=1) if i in window_starts],
+    }  # fmt: skip
+
+
+def exr_write_ms(renderer, timed, prepared, repeats: int = 8) -> float:
+    """Median ms Blender takes to write one frame's EXR, the write the render call
+    does when it ends: serial CPU work inside the render call, which bpy 5.0 cannot
+    avoid in background mode (no in-memory render result). Timed by saving the
+    render result again with the scene's image settings, so the render's own
+    noise does not enter."""
+    scene = renderer.scene
+    posed = renderer.pose_window(prepared, 0, 1)
+    scene.render_clip(posed.vertices, [_camera(renderer, prepared, 0)], prepared.appearance)  # leaves a result
+    result = timed._bpy.data.images["Render Result"]
+    seconds = []
+    with tempfile.TemporaryDirectory(dir=scene.scratch) as tmp:
+        for i in range(repeats):
+            path = Path(tmp) / f"again{i}.exr"
+            started = time.perf_counter()
+            result.save_render(str(path), scene=scene._scene)
+            seconds.append(time.perf_counter() - started)
+            path.unlink()
+    return 1e3 * float(np.median(seconds))
+
+
+def _camera(renderer, prepared, i: int):
+    from synthact.render.cameras import Camera
+
+    path = prepared.cameras
+    return Camera(K=path.K, R=path.R[i], t=path.t[i], width=renderer.rig.width, height=renderer.rig.height)
+
+
+def per_frame_ms(run: dict, frames: int, window: int) -> float:
+    """Non-overlapped ms per frame of a task of ``frames`` frames in windows of
+    ``window``, from one measured run's parts (the head and tail once per task,
+    the set-up gap once per window)."""
+    in_window = float(np.median(run["in_window"])) if run["in_window"] else 0.0
+    between = float(np.median(run["between_windows"])) if run["between_windows"] else in_window
+    windows = -(-frames // window)
+    total = run["head"] + run["tail"] + (windows - 1) * between + (frames - windows) * in_window
+    return 1e3 * total / frames
 
 
 def load_motion_frames(data_dir: Path, frames: int):
@@ -186,23 +240,45 @@ def overhead(args, data_dir: Path) -> list[dict]:
             for _ in range(args.repeats):
                 for loop in ("old", "new"):
                     results[loop].append(run_task(loop, renderer, timed, prepared, args.frames, args.window, Path(out)))
+            exr_ms = exr_write_ms(renderer, timed, prepared)
+        print(f"{size}: the EXR write inside each render call: {exr_ms:.1f} ms", flush=True)
         for loop, runs in results.items():
-            ratio = [r["wall"] / r["render"] for r in runs]
-            cpu_ms = [1e3 * (r["wall"] - r["render"]) / r["frames"] for r in runs]
-            render_ms = [1e3 * r["render"] / r["frames"] for r in runs]
-            steady_ms = [1e3 * (r["steady"] - r["render"]) / max(r["frames"] - 1, 1) for r in runs]
-            row = {"size": size, "loop": loop, "device": args.device, "samples": args.samples,
-                   "wall_over_render": ratio, "non_overlapped_cpu_ms_per_frame": cpu_ms,
-                   "render_call_ms_per_frame": render_ms, "steady_gap_ms_per_frame": steady_ms}  # fmt: skip
-            rows.append(row)
-            print(f"{size} {loop:3s}: wall/render-call {' '.join(f'{x:.3f}' for x in ratio)}; "
-                  f"non-overlapped CPU {' '.join(f'{x:.1f}' for x in cpu_ms)} ms/frame; "
-                  f"render call {np.median(render_ms):.1f} ms/frame; steady-state gap between render calls "
-                  f"{' '.join(f'{x:.1f}' for x in steady_ms)} ms/frame", flush=True)  # fmt: skip
+            rows.append(report_loop(size, loop, runs, args, exr_ms))
         old = np.median([r["wall"] for r in results["old"]])
         new = np.median([r["wall"] for r in results["new"]])
         print(f"{size}: old / new task wall time = {old / new:.3f}", flush=True)
     return rows
+
+
+def report_loop(size: str, loop: str, runs: list[dict], args, exr_ms: float) -> dict:
+    """Print one loop's figures and return them as a row."""
+
+    def ms(values) -> str:
+        return " ".join(f"{1e3 * v:.1f}" for v in values)
+
+    ratio = [r["wall"] / r["render"] for r in runs]
+    cpu = [(r["wall"] - r["render"]) / r["frames"] for r in runs]
+    in_window = [float(np.median(r["in_window"])) for r in runs if r["in_window"]]
+    between = [float(np.median(r["between_windows"])) for r in runs if r["between_windows"]]
+    projected = [per_frame_ms(r, args.project_frames, args.project_window) for r in runs]
+    projected_ratio = [1 + p / (1e3 * r["render"] / r["frames"]) for p, r in zip(projected, runs, strict=True)]
+    row = {"size": size, "loop": loop, "device": args.device, "samples": args.samples, "frames": args.frames,
+           "window": args.window, "wall_over_render": ratio, "non_overlapped_cpu_ms_per_frame": [1e3 * c for c in cpu],
+           "render_call_ms_per_frame": [1e3 * r["render"] / r["frames"] for r in runs],
+           "in_window_gap_ms": [1e3 * g for g in in_window], "window_setup_gap_ms": [1e3 * g for g in between],
+           "head_ms": [1e3 * r["head"] for r in runs], "tail_ms": [1e3 * r["tail"] for r in runs],
+           "exr_write_ms": exr_ms, "projected_ms_per_frame": projected,
+           "projected_wall_over_render": projected_ratio}  # fmt: skip
+    print(f"{size} {loop}: wall/render-call {' '.join(f'{x:.3f}' for x in ratio)}; non-overlapped CPU {ms(cpu)} "
+          f"ms/frame over this task; render call {np.median(row['render_call_ms_per_frame']):.1f} ms/frame\n"
+          f"    gap between frames of a window {ms(in_window)} ms; window set-up gap {ms(between)} ms; "
+          f"head {ms(r['head'] for r in runs)} ms; tail {ms(r['tail'] for r in runs)} ms\n"
+          f"    -> a task of {args.project_frames} frames in windows of {args.project_window}: "
+          f"{' '.join(f'{x:.1f}' for x in projected)} ms/frame not overlapped (wall/render-call "
+          f"{' '.join(f'{x:.3f}' for x in projected_ratio)}); with the EXR write inside the "
+          f"render call, {' '.join(f'{x + exr_ms:.1f}' for x in projected)} ms/frame of CPU a GPU waits for",
+          flush=True)  # fmt: skip
+    return row
 
 
 def rss_mb() -> float:
@@ -245,6 +321,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", choices=["CPU", "CUDA", "OPTIX"], default="CPU")
     parser.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
+    parser.add_argument(
+        "--project-frames",
+        type=int,
+        default=30000,
+        help="task length for the projection (an AMARV shard's frames per view)",
+    )
+    parser.add_argument("--project-window", type=int, default=304, help="window for the projection")
     parser.add_argument("--memory-takes", type=int, default=0, help="also measure RSS over this many tiny takes")
     parser.add_argument("--memory-frames", type=int, default=2)
     parser.add_argument("--skip-overhead", action="store_true")

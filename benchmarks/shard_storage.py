@@ -19,6 +19,7 @@ render, depth error on the mask, normal error, and the window read time.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=60)
     parser.add_argument("--compressors", nargs="+", choices=("gzip", "zstd"), default=["gzip", "zstd"],
                         help="render.compressor values to write and compare (same renders)")  # fmt: skip
+    parser.add_argument("--keep", type=Path, help="copy the new shards here (<compressor>.h5), to time reads again")
     parser.add_argument("--keyframe-interval", type=int, default=8, help="render.keyframe_interval")
     args = parser.parse_args()
     width, height = (int(x) for x in args.size.split("x"))
@@ -222,6 +224,9 @@ def report_after(tmp: Path, settings, takes: dict[str, dict[str, np.ndarray]], o
         wall, p95, cpu = time_reads(shard, list(takes), args.frames, args.reads, parts)
         print(f"random {WINDOW}-frame {' + '.join(parts)} window, warm handle: median {wall:.1f} ms wall "
               f"(p95 {p95:.1f}), {cpu:.1f} ms CPU")  # fmt: skip
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shard, args.keep / f"{settings.compressor}.h5")
     with h5py.File(shard) as f:
         d = f["takes/t0/views/front/depth"]
         print("depth filters:", d.compression or "zstd (plugin 32015)", d.compression_opts, "shuffle", d.shuffle)
