@@ -10,8 +10,8 @@ only serial step. A process would need every frame's passes pickled across.
 The thread runs at a lower priority (``CODING_NICE``): on a CPU render it
 shares the cores with Cycles' threads, and a render waits for its slowest
 thread, so a coding thread at equal priority slowed each render call by more
-than the coding itself cost (640x480 on 2 cores: render calls 7 % slower
-than the old serial loop's at equal priority, equal at nice 10). On a GPU
+than the coding itself cost (640x480 on 2 cores: render calls 7-23 % slower
+than the old serial loop's at equal priority, 0-8 % at nice 10). On a GPU
 node the cores are mostly idle and the priority changes nothing.
 
 The queue is bounded (``depth`` jobs): when the CPU work falls behind, the
