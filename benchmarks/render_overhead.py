@@ -68,7 +68,7 @@ def old_loop(renderer, prepared, view: str, window: int, a: int, b: int, out: Pa
     import simplejpeg
 
     from synthact import atomic
-    from synthact.render.cameras import Camera, project
+    from synthact.render.cameras import project
     from synthact.render.visibility import keypoint_visibility
     from synthact.render.worker import mask_bboxes
 
@@ -77,8 +77,7 @@ def old_loop(renderer, prepared, view: str, window: int, a: int, b: int, out: Pa
     model = renderer.body_model(motion.gender)
     posed = model.pose(motion.poses[frames], prepared.trans(a, b), prepared.betas + prepared.noise)
     path = prepared.cameras
-    cameras = [Camera(K=path.K, R=path.R[i], t=path.t[i], width=renderer.rig.width, height=renderer.rig.height)
-               for i in range(a, b)]  # fmt: skip
+    cameras = [_camera(renderer, prepared, i) for i in range(a, b)]
     rendered = renderer.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=window)
     joints_cam = np.einsum("tij,tkj->tki", path.R[a:b], posed.joints) + path.t[a:b, None, :]
     uv = project(joints_cam, path.K)

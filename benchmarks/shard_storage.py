@@ -124,14 +124,16 @@ def new_sizes(path: Path) -> dict[str, int]:
 
 
 def time_reads(
-    path: Path, take_ids: list[str], frames: int, reads: int, modalities: tuple[str, ...] = ("rgb", "depth")
-) -> tuple[float, float, float]:
-    """(median wall, p95 wall, mean CPU) ms of a random 16-frame window of ``modalities``, warm handle."""
+    path: Path, take_ids: list[str], frames: int, reads: int, modalities: tuple[str, ...] = ("rgb", "depth"),
+    parallel: bool = True,
+) -> tuple[float, float, float]:  # fmt: skip
+    """(median wall, p95 wall, mean CPU) ms of a random 16-frame window of ``modalities``, warm
+    handle, view "front"; ``parallel``: ``ShardReader``'s ``parallel_decode``."""
     from synthact.consume.reader import ShardReader
 
     rng = np.random.default_rng(0)
     wall, cpu = [], []
-    with ShardReader(path) as reader:
+    with ShardReader(path, parallel_decode=parallel) as reader:
         for i in range(reads + 4):
             take_id = take_ids[i % len(take_ids)]
             a = int(rng.integers(0, frames - WINDOW + 1))

@@ -12,8 +12,8 @@ the denoised demo renders), and smooth depth stored as the project's uint16 code
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import h5py
@@ -22,9 +22,9 @@ import numpy as np
 from synthact.codecs import depth as depth_codec
 from synthact.codecs import storage
 from synthact.codecs.video import VideoSettings, encode_video
-from synthact.consume.reader import ShardReader
 
-WINDOW = 16
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shard_storage import time_reads  # the real-shard benchmark's window timing
 
 
 def synthetic_take(frames: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,19 +48,6 @@ def write_take(path: Path, rgb: np.ndarray, codes: np.ndarray, compressor: str) 
     return len(coded.data) / len(rgb) / 1e3
 
 
-def time_window(path: Path, frames: int, reads: int, parallel: bool, modalities: list[str]) -> list[float]:
-    rng = np.random.default_rng(1)
-    wall = []
-    with ShardReader(path, parallel_decode=parallel) as reader:
-        for i in range(reads + 4):
-            a = int(rng.integers(0, frames - WINDOW + 1))
-            started = time.perf_counter()
-            reader.read("t0", "front", modalities, slice(a, a + WINDOW))
-            if i >= 4:  # the first reads open the file and cache the stream index
-                wall.append(1e3 * (time.perf_counter() - started))
-    return wall
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=48)
@@ -78,8 +65,8 @@ def main() -> None:
                  ("rgb + depth, one thread", ["rgb", "depth"], False),
                  ("rgb + depth, side by side", ["rgb", "depth"], True)]  # fmt: skip
         for name, modalities, parallel in cases:
-            wall = time_window(path, args.frames, args.reads, parallel, modalities)
-            print(f"  {name:28s} median {np.median(wall):6.1f} ms   p95 {np.percentile(wall, 95):6.1f} ms")
+            median, p95, _ = time_reads(path, ["t0"], args.frames, args.reads, tuple(modalities), parallel)
+            print(f"  {name:28s} median {median:6.1f} ms   p95 {p95:6.1f} ms")
 
 
 if __name__ == "__main__":
