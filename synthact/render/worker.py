@@ -343,7 +343,7 @@ def render_view(task: ViewTask) -> dict[str, Any]:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = config_from_json(task.config_json)
-    pin_torch_threads(int(config["render"].get("threads", 0)))
+    pin_torch_threads(config["render"]["threads"])
     plan = ShardPlan.read(task.shard_plan)
     if task.view not in plan.views:
         raise ValueError(f"{task.shard_plan}: view {task.view!r} is not in the plan (has {list(plan.views)})")
