@@ -7,7 +7,7 @@ seen, and each file that cannot be used (with the error). ``format_report``
 turns the result into a table for the terminal.
 
 Subsets are recognised under both their current download names and the old
-archive names that BABEL's ``feat_p`` paths use (FORMATS.md, "Folder names").
+archive names that BABEL's ``feat_p`` paths use.
 """
 
 from __future__ import annotations
@@ -305,7 +305,7 @@ def _subset_table(report: AmassCheckReport) -> Table:
 
 
 def _format_rates(rates: Counter[float]) -> str:
-    # Rates like 120.00004577636719 are real (FORMATS.md): show enough digits to tell them apart.
+    # Rates like 120.00004577636719 occur in real AMASS files: show enough digits to tell them apart.
     return ", ".join(f"{rate:.10g} ({n})" for rate, n in sorted(rates.items())) or "-"
 
 

@@ -8,8 +8,8 @@ categories are ordered by frequency: BABEL-60 is ids < 60, BABEL-120 ids < 120.
 Provenance note: the public repository's history also holds another version of
 that file (commit ``9d81e04de96c``) with a different order and spellings (for
 example ``"grab person / body part": 59``, ``"kneel": 60``). That one is not
-used here: the a338184 version is the one whose names and ids FORMATS.md
-records (first 60, and anchors such as kneel 61, telephone call 77, eat 126,
+used here: the a338184 version is the one whose names and ids BABEL's own label
+files use (first 60, and anchors such as kneel 61, telephone call 77, eat 126,
 march 133), and the one third-party BABEL v1.0 pipelines copy. The spellings
 below are BABEL's ``act_cat`` strings and must not be "tidied".
 """

@@ -1,6 +1,6 @@
 """Read NTU RGB+D 60/120 skeletons (``.skeleton`` text files) and name their samples.
 
-Facts (FORMATS.md, and the public repository ``shahroudy/NTURGB-D``):
+Facts (the NTU RGB+D papers, and the public repository ``shahroudy/NTURGB-D``):
 
 - Sample names are ``SsssCcccPpppRrrrAaaa``: setup, camera, performer (subject),
   replication, action. A1-A60 are NTU-60, A1-A120 NTU-120; A50-A60 and A106-A120

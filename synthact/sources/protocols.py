@@ -4,7 +4,8 @@ Each protocol is a function from a parsed sample name to ``"train"``, ``"val"``,
 ``"test"`` or ``None`` (the sample is not part of that protocol), so the synthetic
 datasets inherit the originals' splits clip for clip.
 
-Sources: FORMATS.md (NTU lists, Smarthome subjects and cameras); the Smarthome skeleton
+Sources: the NTU RGB+D papers (subject and camera lists), the Toyota Smarthome paper
+(subjects and cameras); the Smarthome skeleton
 baseline ``YangDi666/2s-AGCN-For-Daily-Living`` (the 19 cross-view classes, its
 ``action_cv``; cameras train 1 / 1,3,4,6,7, val 5, test 2); the I3D baseline's released split
 files ``srijandas07/i3d_smarthome/splits``: ``validation_CS.txt`` holds subjects 19 and 25

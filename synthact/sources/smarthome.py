@@ -47,8 +47,8 @@ SMARTHOME_FPS = 20.0
 NUM_LCR_JOINTS = 13
 SMARTHOME_CAMERAS = tuple(range(1, 8))
 
-# Index = label id of the official skeleton baseline (2s-AGCN ``action_classes``). FORMATS.md
-# lists the same 31 names alphabetically, which swaps Usetelephone and Usetablet.
+# Index = label id of the official skeleton baseline (2s-AGCN ``action_classes``). This is not
+# alphabetical order: sorting the names would swap Usetelephone and Usetablet.
 SMARTHOME_CLASSES: tuple[str, ...] = (
     "Cook.Cleandishes", "Cook.Cleanup", "Cook.Cut", "Cook.Stir", "Cook.Usestove", "Cutbread",
     "Drink.Frombottle", "Drink.Fromcan", "Drink.Fromcup", "Drink.Fromglass", "Eat.Attable", "Eat.Snack",
