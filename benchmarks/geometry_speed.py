@@ -59,8 +59,8 @@ def main() -> None:
 
     from synthact.body.skeleton import vertex_parts
     from synthact.render import blender
-    from synthact.render.appearance import sample_appearance
     from synthact.render.geometry import GeometryScene
+    from synthact.scene.appearance import sample_appearance
 
     with tempfile.TemporaryDirectory() as tmp:
         model, posed = posed_demo_clip(Path(tmp), args.frames)

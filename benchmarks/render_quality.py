@@ -133,7 +133,7 @@ def main() -> None:
     candidates = [parse_candidate(t) for t in args.candidates]
 
     from synthact.render import blender
-    from synthact.render.appearance import sample_appearance
+    from synthact.scene.appearance import sample_appearance
 
     with tempfile.TemporaryDirectory() as tmp:
         model, posed = posed_demo_clip(Path(tmp), args.frames)

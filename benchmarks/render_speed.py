@@ -44,7 +44,7 @@ def posed_demo_clip(data_dir: Path, frames: int):
 
 
 def camera_for(posed, width: int, height: int):
-    from synthact.render.cameras import Camera, intrinsics, look_at
+    from synthact.scene.cameras import Camera, intrinsics, look_at
 
     centre = posed.joints[:, 0].mean(axis=0)
     R, t = look_at(centre + np.array([3.5, 0.0, 0.4]), centre)
@@ -62,7 +62,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model, posed = posed_demo_clip(Path(tmp), args.frames)
         from synthact.body.skeleton import vertex_parts
-        from synthact.render.appearance import sample_appearance
+        from synthact.scene.appearance import sample_appearance
 
         started = time.perf_counter()
         from synthact.render import blender

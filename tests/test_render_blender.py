@@ -19,13 +19,6 @@ import numpy as np
 import pytest
 
 from synthact.body.skeleton import PART_NAMES
-from synthact.render.appearance import (
-    GARMENTS,
-    PATTERNS,
-    Appearance,
-    garment_of_part,
-    sample_appearance,
-)
 from synthact.render.blender import (
     BlenderScene,
     RenderSettings,
@@ -36,8 +29,15 @@ from synthact.render.blender import (
     settings_from_config,
     write_pc2,
 )
-from synthact.render.cameras import Camera
 from synthact.render.exr import decode_frame, linear_to_srgb8, read_passes
+from synthact.scene.appearance import (
+    GARMENTS,
+    PATTERNS,
+    Appearance,
+    garment_of_part,
+    sample_appearance,
+)
+from synthact.scene.cameras import Camera
 from tests.fixtures.render_scene import HDRIS, boundary, make_camera, ray_cast, toy_body, walk
 
 # --- appearance (no Blender) -------------------------------------------------------------

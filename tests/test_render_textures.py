@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from synthact.body.skeleton import PART_NAMES, vertex_parts
-from synthact.render import textures
-from synthact.render.appearance import Appearance, sample_appearance
+from synthact.scene import textures
+from synthact.scene.appearance import Appearance, sample_appearance
 from tests.fixtures.render_scene import HDRIS, make_camera
 
 
@@ -125,7 +125,7 @@ def test_demo_appearance_assets_are_written(tmp_path: Path) -> None:
 
 
 def test_body_mass_offset_moves_beta_1_within_bounds(demo_neutral_arrays) -> None:
-    from synthact.render.appearance import BODY_MASS_BETA, body_mass_offset
+    from synthact.scene.appearance import BODY_MASS_BETA, body_mass_offset
 
     draws = np.array([body_mass_offset(np.random.default_rng(s), (-2.0, 2.0), 16) for s in range(100)])
     assert (np.delete(draws, BODY_MASS_BETA, axis=1) == 0).all()

@@ -171,7 +171,7 @@ def write_demo_appearance(out_dir: Path, count: int = 12, seed: int = 0, size: i
         ``randomize.uv_file`` and ``randomize.textures_dir``.
     """
     from synthact.body.skeleton import vertex_parts
-    from synthact.render import textures
+    from synthact.scene import textures
 
     model = build_demo_body_models()["neutral"]
     verts, faces = model["v_template"], model["f"].astype(np.int64)

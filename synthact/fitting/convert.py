@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # the worker imports torch; the workflow imports this module 
     from synthact.fitting.worker import SampleTask
 
 SKELETON_SOURCES = tuple(DATASETS)
-ESTIMATES_SOURCE = "estimates"  # 3D pose estimators' outputs (synthact.sources.estimates), same outputs as a fit
+ESTIMATES_SOURCE = "estimates"  # 3D pose estimators' outputs (synthact.fitting.estimates), same outputs as a fit
 LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad files and list them in the fit report"
 FIT_FORMAT = 1  # bump when the fit or its outputs change: older fits are then redone
 _FIT_OPTION_KEYS = ("shape_iterations", "global_iterations", "body_iterations", "joint_accel_weight", "robust_sigma")
@@ -74,7 +74,7 @@ def protocol_of(config: dict[str, Any]) -> str:
     """The chosen protocol's config name (``xsub``, ``cs``, ...), the dataset's default if empty."""
     motion = config["motion"]
     if motion["source"] == ESTIMATES_SOURCE:
-        from synthact.sources.estimates.settings import estimates_protocol
+        from synthact.fitting.estimates.settings import estimates_protocol
 
         return estimates_protocol(config)
     return motion["protocol"] or DATASETS[motion["source"]].default_protocol
@@ -84,7 +84,7 @@ def split_dataset(config: dict[str, Any]) -> str:
     """The ``synthact.sources.protocols`` dataset whose protocols apply: ntu60, ntu, smarthome (or csv)."""
     source = config["motion"]["source"]
     if source == ESTIMATES_SOURCE:
-        from synthact.sources.estimates.settings import labels_mode
+        from synthact.fitting.estimates.settings import labels_mode
 
         source = labels_mode(config)
     if source == "ntu":
@@ -162,7 +162,7 @@ def effective_motion(config: dict[str, Any]) -> dict[str, Any]:
     if motion.get("source", "amass") == "amass":
         return motion
     if motion["source"] == ESTIMATES_SOURCE:
-        from synthact.sources.estimates.settings import check_estimates_config
+        from synthact.fitting.estimates.settings import check_estimates_config
 
         check_estimates_config(config)
     else:
@@ -362,7 +362,7 @@ def _summarise(report: FitReport, outcomes: list[dict]) -> list[dict]:
 def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport:
     """Fit every skeleton file of the configured dataset; write motions, labels, splits and report.
 
-    ``motion.source: estimates`` runs the estimates stage instead (``synthact.sources.estimates``),
+    ``motion.source: estimates`` runs the estimates stage instead (``synthact.fitting.estimates``),
     which writes the same outputs; its report is an ``EstimatesReport``.
 
     Args:
@@ -380,7 +380,7 @@ def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport:
     from synthact.fitting.worker import SampleTask
 
     if config["motion"]["source"] == ESTIMATES_SOURCE:  # same stage and outputs, other inputs
-        from synthact.sources.estimates.stage import run_estimates
+        from synthact.fitting.estimates.stage import run_estimates
 
         return run_estimates(config)
     check_skeleton_config(config)

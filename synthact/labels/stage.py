@@ -23,7 +23,7 @@ def official_classes(config: dict[str, Any]) -> tuple[str, ...] | None:
     """The source dataset's own class order, where it has one (class index = its action id)."""
     source = config["motion"].get("source", "amass")
     if source == "estimates":  # estimates of NTU or Smarthome videos carry those datasets' classes
-        from synthact.sources.estimates.settings import labels_mode
+        from synthact.fitting.estimates.settings import labels_mode
 
         source = labels_mode(config)
     if source == "ntu":

@@ -52,10 +52,10 @@ from typing import Any
 import numpy as np
 
 from synthact.body.skeleton import PART_NAMES
-from synthact.render import room as room_layout
-from synthact.render.appearance import GARMENTS, Appearance, Surface, garment_of_part
-from synthact.render.cameras import Camera
 from synthact.render.exr import decode_frame, read_passes
+from synthact.scene import room as room_layout
+from synthact.scene.appearance import GARMENTS, Appearance, Surface, garment_of_part
+from synthact.scene.cameras import Camera
 
 NUM_PARTS = len(PART_NAMES) - 1  # 16; id 0 is background
 BODY_PASS_INDEX = 1  # Object Index of the body: the person mask

@@ -48,9 +48,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthact.render import room as room_layout
-from synthact.render.appearance import Appearance
-from synthact.render.cameras import Camera
+from synthact.scene import room as room_layout
+from synthact.scene.appearance import Appearance
+from synthact.scene.cameras import Camera
 
 if TYPE_CHECKING:  # torch is imported on first use: a Cycles-only run never loads it
     import torch

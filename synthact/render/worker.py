@@ -25,11 +25,11 @@ import numpy as np
 
 from synthact import atomic
 from synthact.render.cache import RenderCache, windows
-from synthact.render.cameras import Camera, project
 from synthact.render.encode import StorageSettings, WindowCoder
 from synthact.render.pipeline import Pipeline
-from synthact.render.rig import CameraPath, Rig, view_cameras
 from synthact.render.visibility import keypoint_visibility, output_joint_parts
+from synthact.scene.cameras import Camera, project
+from synthact.scene.rig import CameraPath, Rig, view_cameras
 from synthact.seeding import derive_seed, rng_for
 from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan, TakePlan
@@ -165,9 +165,9 @@ class TakeRenderer:
         from synthact.body.skeleton import vertex_parts
         from synthact.body.smplh import BodyModel
         from synthact.render import blender
-        from synthact.render.appearance import AppearanceRanges
         from synthact.render.geometry import render_scene
-        from synthact.render.textures import texture_assets
+        from synthact.scene.appearance import AppearanceRanges
+        from synthact.scene.textures import texture_assets
 
         self.config = config
         self._body_model_cls = BodyModel
@@ -216,14 +216,14 @@ class TakeRenderer:
 
     def shape_draw(self, take_id: str, count: int) -> np.ndarray:
         """The take's change to the motion's betas: Gaussian noise plus a body-mass offset (beta 1)."""
-        from synthact.render.appearance import body_mass_offset
+        from synthact.scene.appearance import body_mass_offset
 
         mass = body_mass_offset(rng_for(self.config["seed"], take_id, "body_mass"), self.mass_range, count)
         return (body_shape_noise(self.config["seed"], take_id, self.shape_std, count) + mass).astype(np.float32)
 
     def prepare(self, plan: TakePlan, view: str) -> PreparedTake:
         """Load the take's motion, draw its body and look, and trace this view's cameras."""
-        from synthact.render.appearance import sample_appearance
+        from synthact.scene.appearance import sample_appearance
         from synthact.takes.resample import resample_indices
 
         take = plan.take

@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from synthact.render.cameras import intrinsics, look_at, vertical_fov_deg
-from synthact.render.framing import draw_hfov_deg, max_distance_for_share
+from synthact.scene.cameras import intrinsics, look_at, vertical_fov_deg
+from synthact.scene.framing import draw_hfov_deg, max_distance_for_share
 from synthact.seeding import derive_seed, rng_for
 from synthact.takes.records import Take
 

@@ -433,7 +433,7 @@ def sample_appearance(
 
 
 def _draw_texture(rng: np.random.Generator, names: Sequence[str]) -> str | None:
-    from synthact.render.textures import draw_texture
+    from synthact.scene.textures import draw_texture
 
     return draw_texture(rng, names) if names else None
 

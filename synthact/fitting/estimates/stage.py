@@ -27,6 +27,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from synthact.config import ConfigError
+from synthact.fitting.estimates import gvhmr, phalp, slahmr, tram, vibe, wham
+from synthact.fitting.estimates.conversion import amass_pose, world_motion
+from synthact.fitting.estimates.detect import EstimateFile, find_estimate_files
+from synthact.fitting.estimates.labels import (
+    CsvLabels,
+    csv_entry,
+    dataset_category,
+    dataset_sample,
+    read_label_csv,
+    sample_name,
+)
+from synthact.fitting.estimates.records import EstimateError, Track
+from synthact.fitting.estimates.settings import CSV_PROTOCOL, EstimateSettings, check_estimates_config
 from synthact.fitting.export import (
     babel_entry,
     ground_translation,
@@ -35,24 +48,11 @@ from synthact.fitting.export import (
     write_label_files,
     write_motion,
 )
-from synthact.sources.estimates import gvhmr, phalp, slahmr, tram, vibe, wham
-from synthact.sources.estimates.conversion import amass_pose, world_motion
-from synthact.sources.estimates.detect import EstimateFile, find_estimate_files
-from synthact.sources.estimates.labels import (
-    CsvLabels,
-    csv_entry,
-    dataset_category,
-    dataset_sample,
-    read_label_csv,
-    sample_name,
-)
-from synthact.sources.estimates.records import EstimateError, Track
-from synthact.sources.estimates.settings import CSV_PROTOCOL, EstimateSettings, check_estimates_config
 
 if TYPE_CHECKING:  # synthact.fitting imports this module's package: import it where it is used
     from synthact.fitting.convert import FittedPaths
-    from synthact.sources.estimates.body_shape import SourceShape
-from synthact.sources.estimates.tracks import choose_tracks
+    from synthact.fitting.estimates.body_shape import SourceShape
+from synthact.fitting.estimates.tracks import choose_tracks
 
 LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad files and list them in the report"
 
@@ -92,7 +92,7 @@ class Converter:
     def __init__(self, body_model_dir: str, settings: EstimateSettings):
         from synthact.body.model_files import BodyModelError
         from synthact.body.smplh import BodyModel
-        from synthact.sources.estimates.body_shape import SmplhShapeSpace
+        from synthact.fitting.estimates.body_shape import SmplhShapeSpace
 
         try:
             self.body = BodyModel(body_model_dir, "neutral")
@@ -103,7 +103,7 @@ class Converter:
         self._sources: dict[str, Any] = {}
 
     def source_shape(self, body: str) -> SourceShape:
-        from synthact.sources.estimates.body_shape import find_source_model, load_source_shape
+        from synthact.fitting.estimates.body_shape import find_source_model, load_source_shape
 
         if body not in self._sources:
             self._sources[body] = load_source_shape(find_source_model(self.settings.source_models_dir, body), body)
@@ -111,7 +111,7 @@ class Converter:
 
     def shape(self, track: Track) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """SMPL-H betas, the estimator body's pelvis J0, and the shape fit's summary."""
-        from synthact.sources.estimates.body_shape import fit_betas
+        from synthact.fitting.estimates.body_shape import fit_betas
 
         if track.body == "smplh":  # SLAHMR: already SMPL-H betas
             betas = np.zeros(self.space.num_betas)

@@ -31,7 +31,7 @@ import numpy as np
 
 from synthact.body.model_files import BodyModelError, read_body_model_arrays
 from synthact.body.smplh import BodyModel
-from synthact.sources.estimates.records import EstimateError
+from synthact.fitting.estimates.records import EstimateError
 
 SOURCE_BETAS = 10  # what every estimator predicts
 BODY_JOINTS = 22  # shared by SMPL, SMPL-H and SMPL-X
