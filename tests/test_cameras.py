@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from synthact.scene.cameras import Camera, intrinsics, look_at, project, to_camera, vertical_fov_deg
-from synthact.scene.rig import Setup, ViewSpec, min_distance, plan_views, smooth_path, view_cameras
+from synthact.scene.rig import Setup, ViewSpec, min_distance, smooth_path, view_cameras
 from synthact.takes.records import Take
+from synthact.takes.views import plan_views
 from tests.fixtures.takes import cameras_at_rest, make_rig, make_take
 
 
