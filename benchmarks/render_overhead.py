@@ -102,13 +102,14 @@ def make_renderer(model, width: int, height: int, samples: int, device: str, thr
     from synthact.body.skeleton import vertex_parts
     from synthact.render import blender
     from synthact.render.encode import StorageSettings
+    from synthact.render.renderer import RenderSettings
     from synthact.render.visibility import output_joint_parts
     from synthact.render.worker import TakeRenderer
 
     renderer = TakeRenderer.__new__(TakeRenderer)
     renderer.config = {"render": {}}
     renderer._models = {model.gender: model}
-    settings = blender.RenderSettings(
+    settings = RenderSettings(
         width=width, height=height, samples=samples, device=device, threads=threads, denoise=denoise
     )
     renderer.settings = settings

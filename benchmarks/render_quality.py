@@ -103,8 +103,9 @@ def render(candidate: Candidate, model, posed, camera, appearance, width: int, h
     """
     from synthact.body.skeleton import vertex_parts
     from synthact.render import blender
+    from synthact.render.renderer import RenderSettings
 
-    settings = blender.RenderSettings(
+    settings = RenderSettings(
         width=width, height=height, samples=candidate.samples, denoise=candidate.denoise,
         adaptive_sampling=candidate.adaptive, max_bounces=candidate.bounces,
         filter_width=candidate.filter_width, threads=threads, denoise_prefilter=candidate.prefilter,

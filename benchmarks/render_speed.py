@@ -66,6 +66,7 @@ def main() -> None:
 
         started = time.perf_counter()
         from synthact.render import blender
+        from synthact.render.renderer import RenderSettings
 
         blender._import_bpy()
         import_s = time.perf_counter() - started
@@ -73,7 +74,7 @@ def main() -> None:
         appearance = sample_appearance(1, blender.available_hdris())
         for setting in args.settings:
             width, height, samples = parse_setting(setting)
-            settings = blender.RenderSettings(width=width, height=height, samples=samples, threads=args.threads)
+            settings = RenderSettings(width=width, height=height, samples=samples, threads=args.threads)
             started = time.perf_counter()
             scene = blender.BlenderScene(settings, model.faces, vertex_parts(model.lbs_weights))
             build_s = time.perf_counter() - started

@@ -18,18 +18,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthact.body.skeleton import PART_NAMES
+from synthact.body.skeleton import PART_NAMES, face_parts
 from synthact.render.blender import (
     BlenderScene,
-    RenderSettings,
     available_hdris,
     blender_camera_params,
-    face_parts,
     hdri_dir,
-    settings_from_config,
     write_pc2,
 )
 from synthact.render.exr import decode_frame, linear_to_srgb8, read_passes
+from synthact.render.renderer import RenderSettings, settings_from_config
 from synthact.scene.appearance import (
     GARMENTS,
     PATTERNS,

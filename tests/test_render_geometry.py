@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthact.render.blender import RenderSettings, face_parts, settings_from_config
-from synthact.render.geometry import GeometryScene, render_scene, vertex_normals
+from synthact.body.skeleton import face_parts
+from synthact.render.engines import render_scene
+from synthact.render.geometry import GeometryScene, vertex_normals
+from synthact.render.renderer import RenderSettings, settings_from_config
 from synthact.scene.appearance import sample_appearance
 from tests.fixtures.render_scene import HDRIS, boundary, make_camera, ray_cast, toy_body, walk
 

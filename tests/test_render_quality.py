@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from benchmarks.render_quality import parse_candidate, psnr, ssim
-from synthact.render.blender import QUALITY, BlenderScene, RenderSettings, settings_from_config
+from synthact.render.blender import BlenderScene
+from synthact.render.renderer import QUALITY, RenderSettings, settings_from_config
 from synthact.scene.appearance import sample_appearance
 from tests.fixtures.render_scene import HDRIS, make_camera, toy_body, walk
 

@@ -24,7 +24,7 @@ def demo_body(demo_neutral_arrays):
 
 
 def test_uv_layout_puts_every_part_in_its_cell(demo_body, tmp_path: Path) -> None:
-    from synthact.render.blender import face_parts
+    from synthact.body.skeleton import face_parts
 
     verts, faces, parts = demo_body
     uv = textures.cylinder_uv_layout(verts, faces, parts)
@@ -71,7 +71,8 @@ def _hue(rgb: np.ndarray) -> float:
 
 @pytest.mark.slow
 def test_the_rendered_body_follows_the_texture_per_part(demo_body, tmp_path: Path) -> None:
-    from synthact.render.blender import BlenderScene, RenderSettings
+    from synthact.render.blender import BlenderScene
+    from synthact.render.renderer import RenderSettings
 
     verts, faces, parts = demo_body
     uv_path = tmp_path / "demo_uv.obj"

@@ -165,7 +165,8 @@ class TakeRenderer:
         from synthact.body.skeleton import vertex_parts
         from synthact.body.smplh import BodyModel
         from synthact.render import blender
-        from synthact.render.geometry import render_scene
+        from synthact.render.engines import render_scene
+        from synthact.render.renderer import settings_from_config
         from synthact.scene.appearance import AppearanceRanges
         from synthact.scene.textures import texture_assets
 
@@ -174,7 +175,7 @@ class TakeRenderer:
         self._models: dict[str, BodyModel] = {}
         self._motion_cache: tuple[str, Any] | None = None
         neutral = self.any_body_model()
-        self.settings = blender.settings_from_config(config["render"])
+        self.settings = settings_from_config(config["render"])
         randomize = config.get("randomize", {})
         face_uv, textures_dir, self.texture_names = texture_assets(randomize, neutral.faces)
         self.scene = render_scene(self.settings, neutral.faces, vertex_parts(neutral.lbs_weights), face_uv=face_uv,
@@ -300,6 +301,7 @@ class TakeRenderer:
         if self.settings.engine == "GEOMETRY":  # no EXR: the z-buffer hands back arrays at once
             out_clip = self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
                                               room_origin=tuple(take.path_center))  # fmt: skip
+            assert out_clip is not None  # without a frame_sink every engine hands the arrays back
             for i in range(b - a):
                 pipeline.submit(job.arrays, i, None, out_clip.depth[i], out_clip.mask[i], out_clip.parts[i],
                                 out_clip.normals[i])  # fmt: skip

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthact.body.skeleton import PART_NAMES
+from synthact.body.skeleton import PART_NAMES, face_parts
 
 TEXTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
 GRID = 4  # demo atlas: GRID x GRID cells, part p in cell p - 1
@@ -131,8 +131,6 @@ def cylinder_uv_layout(vertices: np.ndarray, faces: np.ndarray, vertex_part: np.
     seam continue past 1, into the cell's spare width), local v the position
     along it. Faces take the cell of their first vertex's part.
     """
-    from synthact.render.blender import face_parts
-
     verts = np.asarray(vertices, np.float64)
     faces = np.asarray(faces)
     part_of_face = face_parts(faces, np.asarray(vertex_part))
