@@ -14,7 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from synthact.config import ConfigError, preset_values
+from synthact.errors import ConfigError
+from synthact.presets.catalog import preset_values
 
 ASPECT_TOLERANCE = 0.02  # relative; 640x360 vs 1920x1080 is the same aspect
 

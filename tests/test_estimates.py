@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 from synthact.body.smplh import BodyModel
-from synthact.config import ConfigError, validate_config
+from synthact.config import validate_config
 from synthact.demo.estimator_models import write_source_models
+from synthact.errors import ConfigError
 from synthact.fitting.convert import effective_motion, fit_outputs, run_fit
 from synthact.fitting.estimates.body_shape import SmplhShapeSpace, fit_betas, load_source_shape
 from synthact.fitting.estimates.detect import find_estimate_files

@@ -19,7 +19,9 @@ import h5py
 import numpy as np
 import pytest
 
-from synthact.config import PRESETS, ConfigError, apply_preset, config_hash, preset_values, validate_config
+from synthact.config import apply_preset, config_hash, validate_config
+from synthact.errors import ConfigError
+from synthact.presets.catalog import PRESETS, preset_values
 from synthact.render.worker import body_shape_noise, select_hdris
 from synthact.scene import room
 from synthact.scene.appearance import PATTERNS, AppearanceRanges, sample_appearance

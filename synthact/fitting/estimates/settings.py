@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synthact.config import ConfigError
+from synthact.errors import ConfigError
 from synthact.fitting.estimates.labels import DATASET_LABELS
 from synthact.fitting.skeleton_sources import DATASETS, require_dataset_protocols
 
