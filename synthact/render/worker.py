@@ -31,7 +31,6 @@ from synthact.render.visibility import keypoint_visibility, output_joint_parts
 from synthact.scene.cameras import Camera, project
 from synthact.scene.rig import CameraPath, Rig, view_cameras
 from synthact.seeding import derive_seed, rng_for
-from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan, TakePlan
 
 log = logging.getLogger("synthact.render")
@@ -397,8 +396,3 @@ def render_windows(renderer: TakeRenderer, view: str, jobs: list[tuple[TakePlan,
             log.info("%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s", label,
                      take.take.take_id, index, b - a, done, len(jobs), rate)  # fmt: skip
     return frames_done
-
-
-def render_key(config: dict[str, Any]) -> str:
-    """The render cache key of ``config`` (``synthact.stages``)."""
-    return stage_key(config, "render")

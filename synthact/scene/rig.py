@@ -45,7 +45,6 @@ from synthact.scene.framing import max_distance_for_share
 BODY_HALF_WIDTH_M = 0.9
 BODY_HALF_HEIGHT_M = 1.0
 PERSON_HEIGHT_M = 1.7  # the standing person the size rule measures
-CAMERA_MOTIONS = ("static", "follow")
 
 
 class TakePath(Protocol):

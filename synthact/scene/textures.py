@@ -281,14 +281,6 @@ def generate_textures(out_dir: str | Path, count: int = 12, seed: int = 0, size:
     return paths
 
 
-def sample_uv(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Nearest texel of ``image`` (row 0 on top) at UVs (..., 2)."""
-    h, w = image.shape[:2]
-    x = np.clip((uv[..., 0] * w).astype(int), 0, w - 1)
-    y = np.clip(((1.0 - uv[..., 1]) * h).astype(int), 0, h - 1)
-    return image[y, x]
-
-
 def texture_assets(randomize: dict, faces: np.ndarray) -> tuple[np.ndarray | None, Path | None, list[str]]:
     """(face_uv, textures_dir, texture names) from the config's ``randomize`` section.
 
