@@ -5,7 +5,7 @@ import graphlib
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "synthact"
-FLOORS = (  # lowest first
+FLOORS = (  # lowest first; docs/ARCHITECTURE.md draws them
     ("__init__", "errors", "atomic", "seeding", "progress", "stages", "codecs"),
     ("presets",),
     ("preflight",),
@@ -14,13 +14,13 @@ FLOORS = (  # lowest first
     ("sources",),
     ("fitting",),
     ("scene",),
+    ("demo",),
     ("takes",),
     ("render",),
     ("dispatch",),
     ("shards",),
     ("labels",),
     ("consume",),
-    ("demo",),
     ("cli",),
 )
 FLOOR = {unit: level for level, units in enumerate(FLOORS) for unit in units}
