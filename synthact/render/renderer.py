@@ -3,8 +3,8 @@
 Two engines implement ``Renderer``: Cycles through bpy (``blender.BlenderScene``,
 RGB and every label pass) and a torch z-buffer (``geometry.GeometryScene``, the
 label passes without RGB). The render task builds one through
-``engines.render_scene`` and talks to it only through this interface, so
-nothing here imports bpy or torch.
+``engines.render_scene`` and renders through this interface; nothing here
+imports bpy or torch.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ FrameSink = Callable[[int, Path, Camera], None]
 
 @dataclass(frozen=True)
 class RenderSettings:
-    """How frames are rendered; fixed for the life of a ``BlenderScene``.
+    """How frames are rendered; fixed for the life of a renderer.
 
     Attributes:
         width: Image width in pixels.
