@@ -59,8 +59,9 @@ def main() -> None:
 
     from synthact.body.skeleton import vertex_parts
     from synthact.render import blender
-    from synthact.render.appearance import sample_appearance
     from synthact.render.geometry import GeometryScene
+    from synthact.render.renderer import RenderSettings
+    from synthact.scene.appearance import sample_appearance
 
     with tempfile.TemporaryDirectory() as tmp:
         model, posed = posed_demo_clip(Path(tmp), args.frames)
@@ -72,10 +73,10 @@ def main() -> None:
     for size in args.sizes:
         width, height = (int(v) for v in size.split("x"))
         camera = camera_for(posed, width, height)
-        settings = blender.RenderSettings(width=width, height=height, samples=args.samples, denoise=False)
+        settings = RenderSettings(width=width, height=height, samples=args.samples, denoise=False)
         with blender.BlenderScene(settings, model.faces, parts) as scene:
             ref, cycles_s, cycles_cpu = timed(scene, posed.vertices, camera, appearance)
-        geo_settings = blender.RenderSettings(width=width, height=height, engine="GEOMETRY", device=args.device,
+        geo_settings = RenderSettings(width=width, height=height, engine="GEOMETRY", device=args.device,
                                               threads=args.geometry_threads)  # fmt: skip
         out, geo_s, geo_cpu = timed(GeometryScene(geo_settings, model.faces, parts), posed.vertices, camera, appearance)
         both = out.mask & ref.mask

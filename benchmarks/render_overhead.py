@@ -68,9 +68,9 @@ def old_loop(renderer, prepared, view: str, window: int, a: int, b: int, out: Pa
     import simplejpeg
 
     from synthact import atomic
-    from synthact.render.cameras import project
     from synthact.render.visibility import keypoint_visibility
     from synthact.render.worker import mask_bboxes
+    from synthact.scene.cameras import project
 
     frames = prepared.source_frames[a:b]
     motion = prepared.motion
@@ -102,13 +102,14 @@ def make_renderer(model, width: int, height: int, samples: int, device: str, thr
     from synthact.body.skeleton import vertex_parts
     from synthact.render import blender
     from synthact.render.encode import StorageSettings
+    from synthact.render.renderer import RenderSettings
     from synthact.render.visibility import output_joint_parts
     from synthact.render.worker import TakeRenderer
 
     renderer = TakeRenderer.__new__(TakeRenderer)
     renderer.config = {"render": {}}
     renderer._models = {model.gender: model}
-    settings = blender.RenderSettings(
+    settings = RenderSettings(
         width=width, height=height, samples=samples, device=device, threads=threads, denoise=denoise
     )
     renderer.settings = settings
@@ -124,10 +125,10 @@ def make_renderer(model, width: int, height: int, samples: int, device: str, thr
 def prepared_take(model, motion, width: int, height: int, seed: int = 1):
     """A ``PreparedTake`` of the demo motion seen by a static camera."""
     from synthact.render import blender
-    from synthact.render.appearance import sample_appearance
-    from synthact.render.cameras import intrinsics, look_at
-    from synthact.render.rig import CameraPath
     from synthact.render.worker import PreparedTake
+    from synthact.scene.appearance import sample_appearance
+    from synthact.scene.cameras import intrinsics, look_at
+    from synthact.scene.rig import CameraPath
 
     T = len(motion.poses)
     centre = motion.trans.mean(axis=0) + np.array([0.0, 0.0, 0.2])
@@ -197,7 +198,7 @@ def exr_write_ms(renderer, timed, prepared, repeats: int = 8) -> float:
 
 
 def _camera(renderer, prepared, i: int):
-    from synthact.render.cameras import Camera
+    from synthact.scene.cameras import Camera
 
     path = prepared.cameras
     return Camera(K=path.K, R=path.R[i], t=path.t[i], width=renderer.rig.width, height=renderer.rig.height)
@@ -295,7 +296,7 @@ def memory(args, data_dir: Path) -> dict:
     rss = []
     with tempfile.TemporaryDirectory() as out, Pipeline() as pipeline:
         from synthact.render import blender
-        from synthact.render.appearance import sample_appearance
+        from synthact.scene.appearance import sample_appearance
 
         hdris = blender.available_hdris()
         for take in range(args.memory_takes):

@@ -103,8 +103,9 @@ def render(candidate: Candidate, model, posed, camera, appearance, width: int, h
     """
     from synthact.body.skeleton import vertex_parts
     from synthact.render import blender
+    from synthact.render.renderer import RenderSettings
 
-    settings = blender.RenderSettings(
+    settings = RenderSettings(
         width=width, height=height, samples=candidate.samples, denoise=candidate.denoise,
         adaptive_sampling=candidate.adaptive, max_bounces=candidate.bounces,
         filter_width=candidate.filter_width, threads=threads, denoise_prefilter=candidate.prefilter,
@@ -133,7 +134,7 @@ def main() -> None:
     candidates = [parse_candidate(t) for t in args.candidates]
 
     from synthact.render import blender
-    from synthact.render.appearance import sample_appearance
+    from synthact.scene.appearance import sample_appearance
 
     with tempfile.TemporaryDirectory() as tmp:
         model, posed = posed_demo_clip(Path(tmp), args.frames)

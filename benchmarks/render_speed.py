@@ -44,7 +44,7 @@ def posed_demo_clip(data_dir: Path, frames: int):
 
 
 def camera_for(posed, width: int, height: int):
-    from synthact.render.cameras import Camera, intrinsics, look_at
+    from synthact.scene.cameras import Camera, intrinsics, look_at
 
     centre = posed.joints[:, 0].mean(axis=0)
     R, t = look_at(centre + np.array([3.5, 0.0, 0.4]), centre)
@@ -62,10 +62,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model, posed = posed_demo_clip(Path(tmp), args.frames)
         from synthact.body.skeleton import vertex_parts
-        from synthact.render.appearance import sample_appearance
+        from synthact.scene.appearance import sample_appearance
 
         started = time.perf_counter()
         from synthact.render import blender
+        from synthact.render.renderer import RenderSettings
 
         blender._import_bpy()
         import_s = time.perf_counter() - started
@@ -73,7 +74,7 @@ def main() -> None:
         appearance = sample_appearance(1, blender.available_hdris())
         for setting in args.settings:
             width, height, samples = parse_setting(setting)
-            settings = blender.RenderSettings(width=width, height=height, samples=samples, threads=args.threads)
+            settings = RenderSettings(width=width, height=height, samples=samples, threads=args.threads)
             started = time.perf_counter()
             scene = blender.BlenderScene(settings, model.faces, vertex_parts(model.lbs_weights))
             build_s = time.perf_counter() - started

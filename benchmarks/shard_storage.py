@@ -39,8 +39,8 @@ SURREAL_SET = ("rgb", "depth", "parts", "keypoints_2d", "keypoints_visible", "jo
 
 def render_take(renderer, prepared, frames: int) -> dict[str, np.ndarray]:
     """The lossless arrays of one take-view (what the old loop had in memory)."""
-    from synthact.render.cameras import Camera, project
     from synthact.render.visibility import keypoint_visibility
+    from synthact.scene.cameras import Camera, project
 
     motion, path = prepared.motion, prepared.cameras
     model = renderer.body_model(motion.gender)
@@ -83,7 +83,7 @@ def cache_windows(fr: dict[str, np.ndarray], cache, take_id: str, window: int, s
 
 
 def plan_for(take_ids: list[str], frames: int, window: int):
-    from synthact.render.rig import ViewPlan
+    from synthact.scene.rig import ViewPlan
     from synthact.takes.plan import ShardPlan, TakePlan
     from synthact.takes.records import Take
 

@@ -50,13 +50,14 @@ def render_frames(frames: int, width: int, height: int, samples: int, denoise: b
 
     from synthact.body.skeleton import vertex_parts
     from synthact.render import blender
-    from synthact.render.appearance import sample_appearance
-    from synthact.render.cameras import project, to_camera
+    from synthact.render.renderer import RenderSettings
     from synthact.render.visibility import keypoint_visibility
+    from synthact.scene.appearance import sample_appearance
+    from synthact.scene.cameras import project, to_camera
 
     with tempfile.TemporaryDirectory() as tmp:
         model, posed = posed_demo_clip(Path(tmp), frames)
-    settings = blender.RenderSettings(width=width, height=height, samples=samples, denoise=denoise)
+    settings = RenderSettings(width=width, height=height, samples=samples, denoise=denoise)
     camera = camera_for(posed, width, height)
     started = time.perf_counter()
     with blender.BlenderScene(settings, model.faces, vertex_parts(model.lbs_weights)) as scene:

@@ -47,7 +47,7 @@ def all_outputs(wildcards):
     return shards + label_tables() + [str(PATHS.manifest), str(PATHS.checksums)]
 
 
-# --- Integrity and locking (issue 11; synthact/shards/integrity.py, synthact/locking.py) ---
+# --- Integrity and locking (synthact/shards/integrity.py, synthact/locking.py) ---
 # A finished shard that is no longer the file merge wrote (size/mtime differ from
 # the manifest, or `synthact status --verify` marked it) is moved to WORK/damaged/,
 # so a plain rerun rebuilds that shard alone (from the render cache), then the

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from synthact.config import RunPaths, config_from_json, config_hash, load_config, validate_config
 from synthact.errors import OutputError, SynthActError, describe_os_error, output_error
+from synthact.render.cache import RenderCache
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -65,7 +66,7 @@ def cmd_render_shard(args: argparse.Namespace) -> None:
 
     config = _config(args)
     paths = RunPaths.from_config(config)
-    cache = paths.render_cache(stage_key(config, "render"))
+    cache = RenderCache.for_key(paths.work_dir, stage_key(config, "render"))
     summary = render_shard(
         config,
         shard_plan=paths.shard_plan(args.shard),
@@ -98,7 +99,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
     # In a child: on a full disk HDF5 floods stderr and may crash; the parent says one line and cleans up.
     target = paths.shard_file(args.shard)
     n_takes, n_bytes = run_writer(
-        write_shard, (plan, paths.render_cache(key), target, attrs), target,
+        write_shard, (plan, RenderCache.for_key(paths.work_dir, key), target, attrs), target,
         paths.work_dir / "logs" / "merge-writer" / f"{args.shard}.log",
     )  # fmt: skip
     from synthact.shards.integrity import write_record

@@ -3,7 +3,7 @@
 The same JSON schema serves Snakemake's ``validate`` (in the Snakefile) and the
 CLI, so a value that one accepts the other accepts too.
 
-Layers, lowest first: schema defaults < preset (``synthact/presets/NAME.yaml``)
+Layers, lowest first: schema defaults < preset (``synthact/presets/NAME.yaml``, ``presets.catalog``)
 < the user's config. ``apply_preset`` merges the preset under the user's values
 in place; it must run before anything fills schema defaults (the Snakefile
 calls it before ``validate``), and running it again on its own output changes
@@ -19,19 +19,16 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema
 import yaml
 
-from synthact.errors import SynthActError
-
-if TYPE_CHECKING:
-    from synthact.render.cache import RenderCache
+from synthact.errors import ConfigError
+from synthact.preflight import check_content
+from synthact.presets.catalog import PRESETS, preset_values
 
 SCHEMA_PATH = Path(str(resources.files("synthact") / "schemas" / "config.schema.yaml"))
-PRESET_DIR = Path(str(resources.files("synthact") / "presets"))
-PRESETS = ("none", "amarv", "smarthome", "ntu")
 
 # Sections that do not change what is rendered: excluded from the config hash
 # so that moving a run to Slurm or to another folder keeps its identity.
@@ -41,10 +38,6 @@ RANGE_KEYS = (
     "rig.distance_m", "rig.height_m", "randomize.hdri_rotation_deg", "randomize.hdri_strength",
     "randomize.sun_strength", "randomize.sun_elevation_deg", "randomize.room_light_w", "randomize.room_sky_strength",
 )  # fmt: skip
-
-
-class ConfigError(SynthActError, ValueError):
-    """A configuration value is invalid; the message names the key."""
 
 
 def load_schema() -> dict:
@@ -63,15 +56,6 @@ def _with_defaults(validator_class: type) -> type:
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-def preset_values(name: str) -> dict[str, Any]:
-    """The values a preset sets (empty for ``none``)."""
-    if name == "none":
-        return {}
-    if name not in PRESETS:
-        raise ConfigError(f"preset: unknown preset {name!r}; expected one of {list(PRESETS)}")
-    return yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text()) or {}
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -218,9 +202,7 @@ def _check_cross_field(config: dict, source: str) -> None:
         if low > high:
             raise ConfigError(f"{source}: {key}: range [{low}, {high}] has min > max")
     _check_views(rig, source)
-    from synthact.preflight import check_content  # config-time checks that need more than the schema
-
-    check_content(config, source)
+    check_content(config, source)  # config-time checks that need more than the schema
 
 
 def _check_views(rig: dict, source: str) -> None:
@@ -293,12 +275,6 @@ class RunPaths:
 
     def shard_plan(self, shard: str) -> Path:
         return self.work_dir / "plan" / "shards" / f"{shard}.json"
-
-    def render_cache(self, render_key: str) -> RenderCache:
-        """Per-window results; not a Snakemake output, so they survive reruns (render/cache.py)."""
-        from synthact.render.cache import RenderCache
-
-        return RenderCache.for_key(self.work_dir, render_key)
 
     def render_done(self, shard: str) -> Path:
         return self.work_dir / "render" / f"{shard}.json"

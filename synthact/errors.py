@@ -29,6 +29,10 @@ class SynthActError(Exception):
     """An error whose message is complete for the user: it names the file or key and the problem."""
 
 
+class ConfigError(SynthActError, ValueError):
+    """A configuration value is invalid; the message names the key."""
+
+
 class OutputError(SynthActError, OSError):
     """A stage could not write its output; the message names the file and the cause."""
 

@@ -3,8 +3,9 @@
 ``check_content`` runs inside ``validate_config`` (dry run, every CLI stage):
 HDRI names against the HDRIs bundled in the bpy wheel (found on disk, bpy is
 not imported) and the resolution against the preset's camera. ``probe_device``
-asks Cycles for the configured device; it imports bpy, so it runs only when
-asked (``synthact check --device``) and before local render tasks start.
+asks Cycles for the configured device; it imports bpy, so it runs in a child
+process, and only where the GPU is: before a shard's local render tasks start
+(``dispatch.submit``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from synthact.config import ConfigError, preset_values
+from synthact.errors import ConfigError
+from synthact.presets.catalog import preset_values
 
 ASPECT_TOLERANCE = 0.02  # relative; 640x360 vs 1920x1080 is the same aspect
 

@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from synthact.render.cameras import Camera, intrinsics, look_at, project, to_camera, vertical_fov_deg
-from synthact.render.rig import Setup, ViewSpec, min_distance, plan_views, smooth_path, view_cameras
+from synthact.scene.cameras import Camera, intrinsics, look_at, project, to_camera, vertical_fov_deg
+from synthact.scene.rig import Setup, ViewSpec, min_distance, smooth_path, view_cameras
 from synthact.takes.records import Take
+from synthact.takes.views import plan_views
 from tests.fixtures.takes import cameras_at_rest, make_rig, make_take
 
 

@@ -262,8 +262,9 @@ def test_unknown_compressor_is_refused() -> None:
 @pytest.mark.slow
 def test_codecs_on_a_real_render() -> None:
     """Blender's own frames through every codec: the bounds hold on real data."""
-    from synthact.render.appearance import sample_appearance
-    from synthact.render.blender import BlenderScene, RenderSettings, available_hdris
+    from synthact.render.blender import BlenderScene, available_hdris
+    from synthact.render.renderer import RenderSettings
+    from synthact.scene.appearance import sample_appearance
     from tests.fixtures.render_scene import make_camera, toy_body, walk
 
     verts, faces, parts = toy_body()

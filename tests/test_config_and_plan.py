@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from synthact.config import ConfigError, RunPaths, config_hash, load_config, validate_config
+from synthact.config import RunPaths, config_hash, load_config, validate_config
+from synthact.errors import ConfigError
 from synthact.seeding import derive_seed
 from synthact.stages import STAGE_INPUTS, stage_config, stage_key
 from synthact.takes.plan import ShardPlan, balanced_groups, build_plan, group_into_shards, shard_name

@@ -20,15 +20,16 @@ import numpy as np
 import pytest
 
 from synthact.body.smplh import BodyModel
-from synthact.config import ConfigError, validate_config
+from synthact.config import validate_config
 from synthact.demo.estimator_models import write_source_models
+from synthact.errors import ConfigError
 from synthact.fitting.convert import effective_motion, fit_outputs, run_fit
+from synthact.fitting.estimates.body_shape import SmplhShapeSpace, fit_betas, load_source_shape
+from synthact.fitting.estimates.detect import find_estimate_files
+from synthact.fitting.estimates.records import EstimateError
 from synthact.fitting.export import ground_translation
 from synthact.sources.amass import load_motion
 from synthact.sources.babel import load_babel_file
-from synthact.sources.estimates.body_shape import SmplhShapeSpace, fit_betas, load_source_shape
-from synthact.sources.estimates.detect import find_estimate_files
-from synthact.sources.estimates.records import EstimateError
 from tests.fixtures.estimates import WRITERS, KnownMotion, known_motion, write_phalp, write_vibe, write_wham
 
 BODY_JOINTS = 22

@@ -19,12 +19,14 @@ import h5py
 import numpy as np
 import pytest
 
-from synthact.config import PRESETS, ConfigError, apply_preset, config_hash, preset_values, validate_config
-from synthact.render import room
-from synthact.render.appearance import PATTERNS, AppearanceRanges, sample_appearance
-from synthact.render.cameras import project
-from synthact.render.rig import Rig, min_distance
+from synthact.config import apply_preset, config_hash, validate_config
+from synthact.errors import ConfigError
+from synthact.presets.catalog import PRESETS, preset_values
 from synthact.render.worker import body_shape_noise, select_hdris
+from synthact.scene import room
+from synthact.scene.appearance import PATTERNS, AppearanceRanges, sample_appearance
+from synthact.scene.cameras import project
+from synthact.scene.rig import Rig, min_distance
 from synthact.sources.ntu import SMPLH_TO_NTU25
 from tests.fixtures.takes import cameras_at_rest, make_take
 from tests.helpers import make_run, shard_files, snakemake

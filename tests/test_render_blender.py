@@ -18,26 +18,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthact.body.skeleton import PART_NAMES
-from synthact.render.appearance import (
+from synthact.body.skeleton import PART_NAMES, face_parts
+from synthact.render.blender import (
+    BlenderScene,
+    available_hdris,
+    blender_camera_params,
+    hdri_dir,
+    write_pc2,
+)
+from synthact.render.exr import decode_frame, linear_to_srgb8, read_passes
+from synthact.render.renderer import RenderSettings, settings_from_config
+from synthact.scene.appearance import (
     GARMENTS,
     PATTERNS,
     Appearance,
     garment_of_part,
     sample_appearance,
 )
-from synthact.render.blender import (
-    BlenderScene,
-    RenderSettings,
-    available_hdris,
-    blender_camera_params,
-    face_parts,
-    hdri_dir,
-    settings_from_config,
-    write_pc2,
-)
-from synthact.render.cameras import Camera
-from synthact.render.exr import decode_frame, linear_to_srgb8, read_passes
+from synthact.scene.cameras import Camera
 from tests.fixtures.render_scene import HDRIS, boundary, make_camera, ray_cast, toy_body, walk
 
 # --- appearance (no Blender) -------------------------------------------------------------

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from synthact.render.cameras import Camera, intrinsics, look_at, project, to_camera
-from synthact.render.framing import draw_hfov_deg, focal_px, max_distance_for_share, person_height_px
+from synthact.scene.cameras import Camera, intrinsics, look_at, project, to_camera
+from synthact.scene.framing import draw_hfov_deg, focal_px, max_distance_for_share, person_height_px
 
 
 def test_hfov_draws_stay_in_range_and_are_seeded() -> None:

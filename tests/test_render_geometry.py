@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthact.render.appearance import sample_appearance
-from synthact.render.blender import RenderSettings, face_parts, settings_from_config
-from synthact.render.geometry import GeometryScene, render_scene, vertex_normals
+from synthact.body.skeleton import face_parts
+from synthact.render.engines import render_scene
+from synthact.render.geometry import GeometryScene, vertex_normals
+from synthact.render.renderer import RenderSettings, settings_from_config
+from synthact.scene.appearance import sample_appearance
 from tests.fixtures.render_scene import HDRIS, boundary, make_camera, ray_cast, toy_body, walk
 
 
@@ -115,8 +117,8 @@ def demo_take(tmp_path_factory):
 @pytest.mark.parametrize("scene_kind", ["outdoor", "room"])
 def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
     from synthact.render.blender import BlenderScene
-    from synthact.render.cameras import project, to_camera
     from synthact.render.visibility import keypoint_visibility
+    from synthact.scene.cameras import project, to_camera
 
     verts, faces, parts, cams, joints = demo_take
     origin = tuple(verts[0].mean(0)[:2])

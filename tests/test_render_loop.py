@@ -121,18 +121,19 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
     from synthact.codecs import depth as depth_codec
     from synthact.codecs.chunks import decompress_chunk
     from synthact.render import blender
-    from synthact.render.appearance import sample_appearance
-    from synthact.render.cameras import Camera, intrinsics, look_at
-    from synthact.render.rig import CameraPath
+    from synthact.render.renderer import RenderSettings
     from synthact.render.visibility import output_joint_parts
     from synthact.render.worker import PreparedTake, TakeRenderer, render_windows
+    from synthact.scene.appearance import sample_appearance
+    from synthact.scene.cameras import Camera, intrinsics, look_at
+    from synthact.scene.rig import CameraPath
     from synthact.seeding import derive_seed
 
     model, motion = demo
     W, H, T = 48, 36, 4
     renderer = TakeRenderer.__new__(TakeRenderer)
     renderer._models = {motion.gender: model}
-    renderer.settings = blender.RenderSettings(width=W, height=H, samples=1)
+    renderer.settings = RenderSettings(width=W, height=H, samples=1)
     renderer.scene = blender.BlenderScene(renderer.settings, model.faces, vertex_parts(model.lbs_weights))
     renderer.joint_parts = output_joint_parts(model.lbs_weights)
     renderer.rig, renderer.storage = SimpleNamespace(width=W, height=H), StorageSettings(keyframe_interval=2)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from benchmarks.render_quality import parse_candidate, psnr, ssim
-from synthact.render.appearance import sample_appearance
-from synthact.render.blender import QUALITY, BlenderScene, RenderSettings, settings_from_config
+from synthact.render.blender import BlenderScene
+from synthact.render.renderer import QUALITY, RenderSettings, settings_from_config
+from synthact.scene.appearance import sample_appearance
 from tests.fixtures.render_scene import HDRIS, make_camera, toy_body, walk
 
 
@@ -57,7 +58,7 @@ def test_ground_patterns_finer_than_a_pixel_fade_to_their_mean() -> None:
     """A 5 mm checker seen from metres away is grey, not speckle; a 1 m checker keeps its squares."""
     import bpy
 
-    from synthact.render.appearance import Appearance, Surface
+    from synthact.scene.appearance import Appearance, Surface
 
     verts, faces, parts = toy_body()
     cam = make_camera((0.0, -6.0, 1.6), (0, 0, 0.6), 60.0, 64, 48)

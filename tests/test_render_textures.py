@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from synthact.body.skeleton import PART_NAMES, vertex_parts
-from synthact.render import textures
-from synthact.render.appearance import Appearance, sample_appearance
+from synthact.scene import textures
+from synthact.scene.appearance import Appearance, sample_appearance
 from tests.fixtures.render_scene import HDRIS, make_camera
 
 
@@ -24,7 +24,7 @@ def demo_body(demo_neutral_arrays):
 
 
 def test_uv_layout_puts_every_part_in_its_cell(demo_body, tmp_path: Path) -> None:
-    from synthact.render.blender import face_parts
+    from synthact.body.skeleton import face_parts
 
     verts, faces, parts = demo_body
     uv = textures.cylinder_uv_layout(verts, faces, parts)
@@ -71,7 +71,8 @@ def _hue(rgb: np.ndarray) -> float:
 
 @pytest.mark.slow
 def test_the_rendered_body_follows_the_texture_per_part(demo_body, tmp_path: Path) -> None:
-    from synthact.render.blender import BlenderScene, RenderSettings
+    from synthact.render.blender import BlenderScene
+    from synthact.render.renderer import RenderSettings
 
     verts, faces, parts = demo_body
     uv_path = tmp_path / "demo_uv.obj"
@@ -125,7 +126,7 @@ def test_demo_appearance_assets_are_written(tmp_path: Path) -> None:
 
 
 def test_body_mass_offset_moves_beta_1_within_bounds(demo_neutral_arrays) -> None:
-    from synthact.render.appearance import BODY_MASS_BETA, body_mass_offset
+    from synthact.scene.appearance import BODY_MASS_BETA, body_mass_offset
 
     draws = np.array([body_mass_offset(np.random.default_rng(s), (-2.0, 2.0), 16) for s in range(100)])
     assert (np.delete(draws, BODY_MASS_BETA, axis=1) == 0).all()

@@ -12,9 +12,9 @@ from synthact.codecs import normals as normals_codec
 from synthact.consume.reader import ShardReader
 from synthact.render.cache import RenderCache, windows
 from synthact.render.encode import StorageSettings, WindowCoder
-from synthact.render.rig import ViewPlan
 from synthact.render.visibility import keypoint_visibility
 from synthact.render.worker import mask_bboxes, save_atomic
+from synthact.scene.rig import ViewPlan
 from synthact.shards.manifest import verify, write_manifest
 from synthact.shards.writer import MergeError, write_shard
 from synthact.takes.plan import ShardPlan, TakePlan

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from synthact.body.smplh import BodyModel
-from synthact.config import ConfigError, validate_config
+from synthact.config import validate_config
+from synthact.errors import ConfigError
 from synthact.fitting.convert import FitStageError, effective_motion, fit_outputs, run_fit
 from synthact.fitting.skeleton_sources import LCR_JOINT_MAP
 from synthact.sources.amass import load_motion

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from synthact.consume.reader import ClipTable, ShardReader
-from synthact.render.cameras import project
+from synthact.scene.cameras import project
 from tests.helpers import BIN, TINY, make_run, shard_files, snakemake
 
 WALK_M = 7.0  # metres the first train sequence is made to travel

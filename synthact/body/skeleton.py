@@ -99,6 +99,12 @@ def vertex_parts(lbs_weights: np.ndarray) -> np.ndarray:
     return PART_OF_JOINT[np.argmax(lbs_weights, axis=1)]
 
 
+def face_parts(faces: np.ndarray, vertex_part: np.ndarray) -> np.ndarray:
+    """Part of each face: the majority part of its three vertices (ties: first vertex)."""
+    a, b, c = (vertex_part[faces[:, k]] for k in range(3))
+    return np.where((b == c) & (a != b), b, a)
+
+
 def _demo_rest_joints() -> np.ndarray:
     """Rest joints of the neutral demo body (1.70 m), template space, floor at y=0."""
     body = {

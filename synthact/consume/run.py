@@ -13,7 +13,6 @@ and ``betas_used``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -122,8 +121,3 @@ class ShardRun:
     def close(self) -> None:
         for reader in self._readers.values():
             reader.close()
-
-
-def read_classes(path: Path) -> list[str]:
-    """``classes.json``'s class list (for callers that have only the file)."""
-    return list(json.loads(Path(path).read_text())["classes"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthact.body.skeleton import DEMO_REST_JOINTS, FINGERS, LANDMARK_VERTEX_IDS, NUM_JOINTS, PARENTS
+from synthact.body.skeleton import DEMO_REST_JOINTS, FINGERS, LANDMARK_VERTEX_IDS, NUM_JOINTS, PARENTS, vertex_parts
 from synthact.demo.body_mesh import NUM_VERTICES, BodyMesh, build_body_mesh
 from synthact.demo.body_rig import (
     hand_components,
@@ -29,6 +29,7 @@ from synthact.demo.body_rig import (
 )
 from synthact.demo.body_sdf import PARTS, finger_chain
 from synthact.demo.body_shape import SHAPE_COMPONENT_NAMES, gender_betas, shape_directions
+from synthact.scene import textures
 
 __all__ = ["GENDERS", "SHAPE_COMPONENT_NAMES", "build_demo_body_models", "write_demo_body_models"]
 
@@ -170,9 +171,6 @@ def write_demo_appearance(out_dir: Path, count: int = 12, seed: int = 0, size: i
         (``out_dir/demo_uv.obj``, ``out_dir/textures``): the values for
         ``randomize.uv_file`` and ``randomize.textures_dir``.
     """
-    from synthact.body.skeleton import vertex_parts
-    from synthact.render import textures
-
     model = build_demo_body_models()["neutral"]
     verts, faces = model["v_template"], model["f"].astype(np.int64)
     face_uv = textures.cylinder_uv_layout(verts, faces, vertex_parts(model["weights"]))

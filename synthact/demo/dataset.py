@@ -16,12 +16,12 @@ import json
 import os
 import shutil
 import uuid
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from synthact.atomic import save_npz
 from synthact.body.skeleton import LANDMARK_NAMES, NUM_BETAS, NUM_JOINTS, PART_NAMES, vertex_parts
 from synthact.body.smplh import BodyModel
 from synthact.demo.kinematics import forward_kinematics, joint_index, quat_axis, quat_mul, quat_to_axis_angle
@@ -159,17 +159,6 @@ def _foot_points(body: BodyModel) -> tuple[np.ndarray, np.ndarray]:
         for n in _SOLE_LANDMARK_NAMES
     ]
     return np.concatenate([vertices, marks]), np.concatenate([vertex_bones, mark_bones])
-
-
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Like ``np.savez`` but byte-reproducible (fixed zip timestamps), written atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-        for key, value in arrays.items():
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
-    os.replace(tmp, path)
 
 
 def _gender_value(gender: str, as_bytes: bool) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Licence-free SMPL- and SMPL-X-layout body models derived from the demo SMPL-H model.
 
 3D pose estimators predict SMPL (or SMPL-X) bodies with 10 betas; converting them
-needs those models' shape spaces (``synthact.sources.estimates.body_shape``), and the
+needs those models' shape spaces (``synthact.fitting.estimates.body_shape``), and the
 real files may not ship. Tests and demos use these stand-ins instead:
 
 - ``SMPL_NEUTRAL.npz``: SMPL's layout (6890 vertices, 24 joints, 10 betas, 207 pose

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from synthact import atomic
-from synthact.config import ConfigError
+from synthact.errors import ConfigError
 
 STAMP_NAME = "synthact-demo.json"
 

@@ -39,9 +39,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthact.config import ConfigError, RunPaths
-from synthact.errors import SynthActError
+from synthact.body.model_files import BodyModelError, find_smplh_file
+from synthact.errors import ConfigError, SynthActError
+from synthact.fitting.estimates.settings import check_estimates_config
 from synthact.fitting.export import LABEL_FILES, babel_entry, file_digest, write_json, write_label_files
+from synthact.fitting.fitted import ESTIMATES_SOURCE, FittedPaths, protocol_of, split_dataset
 from synthact.fitting.skeleton_sources import (
     DATASETS,
     SkeletonDataset,
@@ -57,7 +59,6 @@ if TYPE_CHECKING:  # the worker imports torch; the workflow imports this module 
     from synthact.fitting.worker import SampleTask
 
 SKELETON_SOURCES = tuple(DATASETS)
-ESTIMATES_SOURCE = "estimates"  # 3D pose estimators' outputs (synthact.sources.estimates), same outputs as a fit
 LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad files and list them in the fit report"
 FIT_FORMAT = 1  # bump when the fit or its outputs change: older fits are then redone
 _FIT_OPTION_KEYS = ("shape_iterations", "global_iterations", "body_iterations", "joint_accel_weight", "robust_sigma")
@@ -68,28 +69,6 @@ class FitStageError(SynthActError, ValueError):
 
 
 # --------------------------------------------------------------------------- configuration
-
-
-def protocol_of(config: dict[str, Any]) -> str:
-    """The chosen protocol's config name (``xsub``, ``cs``, ...), the dataset's default if empty."""
-    motion = config["motion"]
-    if motion["source"] == ESTIMATES_SOURCE:
-        from synthact.sources.estimates.settings import estimates_protocol
-
-        return estimates_protocol(config)
-    return motion["protocol"] or DATASETS[motion["source"]].default_protocol
-
-
-def split_dataset(config: dict[str, Any]) -> str:
-    """The ``synthact.sources.protocols`` dataset whose protocols apply: ntu60, ntu, smarthome (or csv)."""
-    source = config["motion"]["source"]
-    if source == ESTIMATES_SOURCE:
-        from synthact.sources.estimates.settings import labels_mode
-
-        source = labels_mode(config)
-    if source == "ntu":
-        return "ntu60" if config["motion"]["ntu_classes"] == 60 else "ntu"
-    return source
 
 
 def check_skeleton_config(config: dict[str, Any]) -> None:
@@ -114,43 +93,6 @@ def check_skeleton_config(config: dict[str, Any]) -> None:
         raise ConfigError(f"motion.protocol: {protocol} is an NTU RGB+D 120 protocol; set motion.ntu_classes: 120")
 
 
-@dataclass(frozen=True)
-class FittedPaths:
-    """Where the fit stage writes (see the module notes)."""
-
-    root: Path  # WORK/fitted: the AMASS root the index reads
-    source: str
-    protocol: str
-    splits_dir: Path
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> FittedPaths:
-        paths = RunPaths.from_config(config)
-        source = config["motion"]["source"]
-        return cls(paths.work_dir / "fitted", source, protocol_of(config), paths.output_dir / "splits")
-
-    @property
-    def motion_dir(self) -> Path:
-        # The doubled folder mirrors AMASS archives (CMU/CMU/01/...).
-        return self.root / self.source / self.source
-
-    @property
-    def fits_dir(self) -> Path:
-        return self.root / self.source / "fits"
-
-    @property
-    def labels_dir(self) -> Path:
-        return self.root / self.source / "labels" / self.protocol
-
-    @property
-    def report(self) -> Path:
-        return self.root / self.source / "fit_report.json"
-
-    def feat_p(self, sample: str) -> str:
-        """The motion file of ``sample``, relative to ``root`` (BABEL's ``feat_p``)."""
-        return f"{self.source}/{self.source}/{sample}_poses.npz"
-
-
 def effective_motion(config: dict[str, Any]) -> dict[str, Any]:
     """The ``motion`` section the index and the renderer read.
 
@@ -162,8 +104,6 @@ def effective_motion(config: dict[str, Any]) -> dict[str, Any]:
     if motion.get("source", "amass") == "amass":
         return motion
     if motion["source"] == ESTIMATES_SOURCE:
-        from synthact.sources.estimates.settings import check_estimates_config
-
         check_estimates_config(config)
     else:
         check_skeleton_config(config)
@@ -362,7 +302,7 @@ def _summarise(report: FitReport, outcomes: list[dict]) -> list[dict]:
 def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport:
     """Fit every skeleton file of the configured dataset; write motions, labels, splits and report.
 
-    ``motion.source: estimates`` runs the estimates stage instead (``synthact.sources.estimates``),
+    ``motion.source: estimates`` runs the estimates stage instead (``synthact.fitting.estimates``),
     which writes the same outputs; its report is an ``EstimatesReport``.
 
     Args:
@@ -376,11 +316,10 @@ def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport:
         ConfigError: A configuration problem (source, folders, protocol, body model).
         FitStageError: A bad skeleton file under ``clips.on_bad_input: strict``.
     """
-    from synthact.body.model_files import BodyModelError, find_smplh_file
     from synthact.fitting.worker import SampleTask
 
     if config["motion"]["source"] == ESTIMATES_SOURCE:  # same stage and outputs, other inputs
-        from synthact.sources.estimates.stage import run_estimates
+        from synthact.fitting.estimates.stage import run_estimates  # imports torch: not at workflow parse time
 
         return run_estimates(config)
     check_skeleton_config(config)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from synthact.atomic import save_npz
+
 if TYPE_CHECKING:  # torch and smplx load only where a motion is posed
     from synthact.body.smplh import BodyModel
 
@@ -38,8 +40,6 @@ def motion_arrays(poses: np.ndarray, trans: np.ndarray, betas: np.ndarray, gende
 
 def write_motion(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write one ``*_poses.npz`` atomically and byte-reproducibly."""
-    from synthact.demo.dataset import save_npz
-
     path.parent.mkdir(parents=True, exist_ok=True)
     save_npz(path, arrays)
 

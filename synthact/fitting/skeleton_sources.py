@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from synthact.body.skeleton import JOINT_NAMES
+from synthact.errors import ConfigError
 from synthact.sources.ntu import (
     NTU_FPS,
     SMPLH_TO_NTU25,
@@ -157,8 +158,6 @@ def require_dataset_protocols(config: dict[str, Any], what: str, title: str) -> 
     Raises:
         ConfigError: ``labels.protocols`` names a BABEL chunk protocol; ``what`` says which motion.
     """
-    from synthact.config import ConfigError
-
     chunked = [p for p in config["labels"]["protocols"] if p.startswith("babel-chunks")]
     if chunked:
         raise ConfigError(

@@ -13,8 +13,11 @@ from typing import Any
 
 from synthact import atomic
 from synthact.config import RunPaths
+from synthact.fitting.estimates.settings import labels_mode
 from synthact.labels.protocols import ProtocolReport, choose_clips, class_table, clip_rows
 from synthact.labels.tables import write_protocol
+from synthact.sources.ntu_classes import NTU_CLASSES
+from synthact.sources.smarthome import SMARTHOME_CLASSES
 from synthact.takes.plan import ShardPlan, read_plan
 from synthact.takes.records import Take
 
@@ -23,16 +26,10 @@ def official_classes(config: dict[str, Any]) -> tuple[str, ...] | None:
     """The source dataset's own class order, where it has one (class index = its action id)."""
     source = config["motion"].get("source", "amass")
     if source == "estimates":  # estimates of NTU or Smarthome videos carry those datasets' classes
-        from synthact.sources.estimates.settings import labels_mode
-
         source = labels_mode(config)
     if source == "ntu":
-        from synthact.sources.ntu_classes import NTU_CLASSES
-
         return NTU_CLASSES[: 60 if config["motion"].get("ntu_classes", 60) == 60 else 120]
     if source == "smarthome":
-        from synthact.sources.smarthome import SMARTHOME_CLASSES
-
         return SMARTHOME_CLASSES
     return None
 

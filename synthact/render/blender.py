@@ -43,35 +43,22 @@ import struct
 import sys
 import tempfile
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from synthact.body.skeleton import PART_NAMES
-from synthact.render import room as room_layout
-from synthact.render.appearance import GARMENTS, Appearance, Surface, garment_of_part
-from synthact.render.cameras import Camera
+from synthact.body.skeleton import PART_NAMES, face_parts
 from synthact.render.exr import decode_frame, read_passes
+from synthact.render.renderer import FrameSink, RenderedClip, RenderSettings
+from synthact.scene import room as room_layout
+from synthact.scene.appearance import GARMENTS, Appearance, Surface, garment_of_part
+from synthact.scene.cameras import Camera
 
 NUM_PARTS = len(PART_NAMES) - 1  # 16; id 0 is background
 BODY_PASS_INDEX = 1  # Object Index of the body: the person mask
-DEVICES = ("CPU", "CUDA", "OPTIX")
-ENGINES = ("CYCLES", "GEOMETRY")
-# ``render.quality`` shortcuts, chosen from benchmarks/render_quality.py's figures
-# (docs/PRESETS.md). Keys set explicitly in the config win over these.
-QUALITY = {
-    "draft": {"samples": 1, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 4},
-    "standard": {
-        "samples": 4, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 6,
-    },
-    "high": {"samples": 16, "denoise": True, "denoise_prefilter": "ACCURATE", "adaptive_sampling": False,
-             "max_bounces": 12},
-}  # fmt: skip
-SCENES = ("outdoor", "room")
 PASSES = (
     "use_pass_combined",
     "use_pass_z",
@@ -83,8 +70,6 @@ PASSES = (
 _GROUND_HALF_SIZE_M = 100.0
 _SENSOR_WIDTH_MM = 36.0  # arbitrary: only lens / sensor width matters
 _REST_ATTRIBUTE = "synthact_rest"  # per-vertex coordinates the clothing patterns follow
-# frame_sink(frame index in the clip, EXR path it now owns, the frame's camera)
-FrameSink = Callable[[int, Path, Camera], None]
 _OPENCV_TO_BLENDER_CAM = np.diag([1.0, -1.0, -1.0])  # y down/z forward → y up/z backward
 
 
@@ -119,113 +104,6 @@ def hdri_dir() -> Path:
 def available_hdris() -> list[str]:
     """Names (file stems) of the bundled HDRIs, sorted."""
     return sorted(p.stem for p in hdri_dir().glob("*.exr"))
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    """How frames are rendered; fixed for the life of a ``BlenderScene``.
-
-    Attributes:
-        width: Image width in pixels.
-        height: Image height in pixels.
-        engine: ``"CYCLES"``, or ``"GEOMETRY"`` for labels without RGB
-            (``geometry.GeometryScene``; Blender's other engines write no
-            index passes).
-        device: ``"CPU"``, ``"CUDA"`` or ``"OPTIX"``.
-        samples: Cycles samples per pixel.
-        denoise: Run OpenImageDenoise on Combined, guided by albedo and
-            normal; the label passes are never denoised.
-        threads: CPU render threads; 0 lets Blender use every core.
-        scratch_dir: Where EXR and point-cache files go; a private folder is
-            made inside it. Default: /dev/shm if present, else the temp dir.
-        filter_width: Cycles pixel filter width in pixels (see module doc).
-        quiet: Hide Blender's per-frame log lines on stdout.
-        scene: ``"outdoor"`` (ground plane under the HDRI) or ``"room"``.
-        adaptive_sampling: Let Cycles stop sampling converged pixels
-            (``samples`` stays the maximum).
-        adaptive_threshold: Cycles' noise threshold for adaptive sampling.
-        max_bounces: Cycles' total light-path bounces (diffuse, glossy,
-            transmission and volume bounces are capped by it too).
-        denoise_prefilter: How OIDN cleans its albedo and normal guides:
-            ``"ACCURATE"``, ``"FAST"`` or ``"NONE"``.
-    """
-
-    width: int = 320
-    height: int = 240
-    engine: str = "CYCLES"
-    device: str = "CPU"
-    samples: int = 4
-    denoise: bool = False
-    threads: int = 0
-    scratch_dir: Path | None = None
-    filter_width: float = 1.5
-    quiet: bool = True
-    scene: str = "outdoor"
-    adaptive_sampling: bool = False
-    adaptive_threshold: float = 0.01
-    max_bounces: int = 12
-    denoise_prefilter: str = "ACCURATE"
-
-    def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise ValueError(f"engine {self.engine!r}: expected one of {ENGINES}")
-        if self.denoise_prefilter not in ("ACCURATE", "FAST", "NONE"):
-            raise ValueError(f"denoise_prefilter {self.denoise_prefilter!r}: expected ACCURATE, FAST or NONE")
-        if self.max_bounces < 0 or not self.adaptive_threshold > 0:
-            raise ValueError(f"invalid settings: {self}")
-        if self.device not in DEVICES:
-            raise ValueError(f"device {self.device!r}: expected one of {DEVICES}")
-        if self.scene not in SCENES:
-            raise ValueError(f"scene {self.scene!r}: expected one of {SCENES}")
-        if self.width < 1 or self.height < 1 or self.samples < 1 or self.threads < 0:
-            raise ValueError(f"invalid settings: {self}")
-
-
-def settings_from_config(render: Mapping[str, Any]) -> RenderSettings:
-    """``RenderSettings`` from the config's ``render`` section (unknown keys ignored).
-
-    ``quality`` (draft, standard, high; default standard) fills in the
-    sampling keys the section does not set itself.
-    """
-    quality = render.get("quality", "standard")
-    if quality not in QUALITY:
-        raise ValueError(f"render.quality {quality!r}: expected one of {sorted(QUALITY)}")
-    values = {**QUALITY[quality], **render}
-    names = {f.name for f in fields(RenderSettings)}
-    return RenderSettings(**{k: v for k, v in values.items() if k in names})
-
-
-@dataclass
-class RenderedClip:
-    """Per-frame images of one clip from one camera.
-
-    Attributes:
-        rgb: (T, H, W, 3) uint8 sRGB display image.
-        depth: (T, H, W) float32 metres along the camera axis; 0 where no
-            surface was hit (sky).
-        mask: (T, H, W) bool, the person.
-        parts: (T, H, W) uint8 part id (``skeleton.PART_NAMES``), 0 off the person.
-        normals: (T, H, W, 3) float32 unit normals in the OpenCV camera frame;
-            0 where no surface was hit.
-    """
-
-    rgb: np.ndarray
-    depth: np.ndarray
-    mask: np.ndarray
-    parts: np.ndarray
-    normals: np.ndarray
-
-    @classmethod
-    def empty(cls, frames: int, height: int, width: int) -> RenderedClip:
-        """Zeroed arrays for ``frames`` frames."""
-        shape = (frames, height, width)
-        return cls(
-            rgb=np.zeros((*shape, 3), np.uint8),
-            depth=np.zeros(shape, np.float32),
-            mask=np.zeros(shape, bool),
-            parts=np.zeros(shape, np.uint8),
-            normals=np.zeros((*shape, 3), np.float32),
-        )
 
 
 # --- pure numpy helpers (tested without Blender) -------------------------------------
@@ -275,12 +153,6 @@ def write_pc2(path: Path, vertices: np.ndarray) -> None:
     with open(path, "wb") as f:
         f.write(header)
         f.write(verts.tobytes())
-
-
-def face_parts(faces: np.ndarray, vertex_part: np.ndarray) -> np.ndarray:
-    """Part of each face: the majority part of its three vertices (ties: first vertex)."""
-    a, b, c = (vertex_part[faces[:, k]] for k in range(3))
-    return np.where((b == c) & (a != b), b, a)
 
 
 @contextlib.contextmanager
@@ -743,7 +615,7 @@ class BlenderScene:
         appearance: Appearance,
         progress: Callable[[int], None] | None = None,
         seed: int = 0,
-        room_origin: tuple[float, float] = (0.0, 0.0),
+        room_origin: Sequence[float] = (0.0, 0.0),
         frame_sink: FrameSink | None = None,
     ) -> RenderedClip | None:
         """Render every frame of one clip (a take's window) from one view.
@@ -854,7 +726,7 @@ class BlenderScene:
             group = self._texture_group if appearance.texture is not None else self._groups[garments[part]]
             material.node_tree.nodes["surface"].node_tree = group
 
-    def _place_room(self, appearance: Appearance, origin: tuple[float, float]) -> None:
+    def _place_room(self, appearance: Appearance, origin: Sequence[float]) -> None:
         """Centre the room on ``origin`` and apply its materials and lights."""
         look = appearance.room
         assert look is not None and self._room is not None

@@ -1,7 +1,7 @@
 """Geometry-only rendering (``render.engine: GEOMETRY``): labels without Cycles or RGB.
 
-``GeometryScene`` has ``BlenderScene``'s interface and returns the same
-``RenderedClip`` (``rgb`` is None): depth along the camera axis (0 = no
+``GeometryScene`` implements ``renderer.Renderer`` as ``BlenderScene`` does and
+returns the same ``RenderedClip`` (``rgb`` is None): depth along the camera axis (0 = no
 hit), the person mask, part ids and camera-frame normals, in the
 conventions of docs/FORMAT.md. Keypoints and their visibility follow from
 depth and mask exactly as on the Cycles path (the worker projects the
@@ -48,9 +48,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthact.render import room as room_layout
-from synthact.render.appearance import Appearance
-from synthact.render.cameras import Camera
+from synthact.body.skeleton import face_parts
+from synthact.render.renderer import FrameSink, RenderedClip
+from synthact.scene import room as room_layout
+from synthact.scene.appearance import Appearance
+from synthact.scene.cameras import Camera
 
 if TYPE_CHECKING:  # torch is imported on first use: a Cycles-only run never loads it
     import torch
@@ -238,18 +240,16 @@ def cast_scene(origin, dirs, boxes: np.ndarray) -> tuple:
 
 
 class GeometryScene:
-    """Depth, mask, parts and normals of clips without Blender; same interface as ``BlenderScene``."""
+    """Depth, mask, parts and normals of clips without Blender: a ``renderer.Renderer``."""
 
     def __init__(self, settings, faces: np.ndarray, vertex_part: np.ndarray):
         """Keep the body topology and part ids.
 
         Args:
-            settings: ``blender.RenderSettings`` (width, height, device, scene).
+            settings: ``renderer.RenderSettings`` (width, height, device, scene).
             faces: (F, 3) vertex indices of the body's triangles.
             vertex_part: (V,) part id (1..16) of each vertex.
         """
-        from synthact.render.blender import face_parts
-
         torch = _torch()
         faces = np.asarray(faces)
         vertex_part = np.asarray(vertex_part)
@@ -270,10 +270,11 @@ class GeometryScene:
         self,
         vertices: np.ndarray,
         cameras: Camera | Sequence[Camera],
-        appearance: Appearance | None = None,  # noqa: ARG002  BlenderScene.render_clip's signature
+        appearance: Appearance | None = None,  # noqa: ARG002  Renderer.render_clip's signature
         progress: Callable[[int], None] | None = None,
-        seed: int = 0,  # noqa: ARG002  BlenderScene.render_clip's signature
-        room_origin: tuple[float, float] = (0.0, 0.0),
+        seed: int = 0,  # noqa: ARG002  Renderer.render_clip's signature
+        room_origin: Sequence[float] = (0.0, 0.0),
+        frame_sink: FrameSink | None = None,
     ):
         """Label passes of every frame; ``appearance`` and ``seed`` are unused (no RGB, no noise).
 
@@ -284,12 +285,13 @@ class GeometryScene:
             progress: Called with the number of frames done after each frame.
             seed: Accepted for the shared interface.
             room_origin: World XY of the room's centre (room scene only).
+            frame_sink: Must be None: there is no EXR to hand on (``Renderer``).
 
         Returns:
             ``RenderedClip`` with ``rgb=None``.
         """
-        from synthact.render.blender import RenderedClip
-
+        if frame_sink is not None:
+            raise ValueError("the geometry engine writes no EXR frames: call render_clip without frame_sink")
         torch = _torch()
         verts = np.asarray(vertices, np.float64)
         if verts.ndim != 3 or verts.shape[1:] != (self.num_vertices, 3) or len(verts) == 0:
@@ -340,16 +342,3 @@ class GeometryScene:
         normal = torch.where(hit[..., None], normal, torch.zeros_like(normal))
         parts = torch.where(mask, self._face_part[body.face.clamp_min(0)], torch.zeros_like(self._face_part[:1]))
         return (depth.float().cpu().numpy(), mask.cpu().numpy(), parts.cpu().numpy(), normal.float().cpu().numpy())
-
-
-def render_scene(settings, faces: np.ndarray, vertex_part: np.ndarray, face_uv=None, textures_dir=None):
-    """The renderer ``settings.engine`` asks for: ``GeometryScene`` or ``BlenderScene``.
-
-    ``face_uv`` and ``textures_dir`` (``textures.texture_assets``) matter to
-    Cycles only: the geometry mode draws no clothing.
-    """
-    if settings.engine == "GEOMETRY":
-        return GeometryScene(settings, faces, vertex_part)
-    from synthact.render.blender import BlenderScene
-
-    return BlenderScene(settings, faces, vertex_part, face_uv=face_uv, textures_dir=textures_dir)

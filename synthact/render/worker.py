@@ -24,15 +24,26 @@ from typing import Any
 import numpy as np
 
 from synthact import atomic
+from synthact.body.model_files import BodyModelError
+from synthact.body.skeleton import vertex_parts
+from synthact.config import config_from_json
+from synthact.render import blender
+from synthact.render.blender import BODY_PASS_INDEX
 from synthact.render.cache import RenderCache, windows
-from synthact.render.cameras import Camera, project
 from synthact.render.encode import StorageSettings, WindowCoder
+from synthact.render.engines import render_scene
+from synthact.render.exr import decode_frame, read_passes
 from synthact.render.pipeline import Pipeline
-from synthact.render.rig import CameraPath, Rig, view_cameras
+from synthact.render.renderer import settings_from_config
 from synthact.render.visibility import keypoint_visibility, output_joint_parts
+from synthact.scene.appearance import AppearanceRanges, body_mass_offset, sample_appearance
+from synthact.scene.cameras import Camera, project
+from synthact.scene.rig import CameraPath, Rig, view_cameras
+from synthact.scene.textures import texture_assets
 from synthact.seeding import derive_seed, rng_for
-from synthact.stages import stage_key
+from synthact.sources.amass import load_motion
 from synthact.takes.plan import ShardPlan, TakePlan
+from synthact.takes.resample import resample_indices
 
 log = logging.getLogger("synthact.render")
 
@@ -119,9 +130,6 @@ class WindowJob:
         self.bbox = np.full((len(uv), 4), np.nan, np.float32)
 
     def frame(self, i: int, exr: Path, R: np.ndarray) -> None:
-        from synthact.render.blender import BODY_PASS_INDEX
-        from synthact.render.exr import decode_frame, read_passes
-
         passes = read_passes(exr)
         exr.unlink()
         self.arrays(i, *decode_frame(passes, R, BODY_PASS_INDEX))
@@ -162,19 +170,14 @@ class TakeRenderer:
     """Holds the long-lived state of a task: body models, motion cache, scene."""
 
     def __init__(self, config: dict[str, Any]):
-        from synthact.body.skeleton import vertex_parts
-        from synthact.body.smplh import BodyModel
-        from synthact.render import blender
-        from synthact.render.appearance import AppearanceRanges
-        from synthact.render.geometry import render_scene
-        from synthact.render.textures import texture_assets
+        from synthact.body.smplh import BodyModel  # torch and smplx: not in the dispatcher, which imports this module
 
         self.config = config
         self._body_model_cls = BodyModel
         self._models: dict[str, BodyModel] = {}
         self._motion_cache: tuple[str, Any] | None = None
         neutral = self.any_body_model()
-        self.settings = blender.settings_from_config(config["render"])
+        self.settings = settings_from_config(config["render"])
         randomize = config.get("randomize", {})
         face_uv, textures_dir, self.texture_names = texture_assets(randomize, neutral.faces)
         self.scene = render_scene(self.settings, neutral.faces, vertex_parts(neutral.lbs_weights), face_uv=face_uv,
@@ -190,8 +193,6 @@ class TakeRenderer:
     def any_body_model(self) -> Any:
         """A model whose topology builds the scene: genders share faces and
         weights, and the MANO release has no neutral model."""
-        from synthact.body.model_files import BodyModelError
-
         error: Exception | None = None
         for gender in ("neutral", "female", "male"):
             try:
@@ -207,8 +208,6 @@ class TakeRenderer:
         return self._models[gender]
 
     def motion(self, source: str) -> Any:
-        from synthact.sources.amass import load_motion
-
         if self._motion_cache is None or self._motion_cache[0] != source:
             root = Path(self.config["motion"]["amass_root"])
             self._motion_cache = (source, load_motion(Path(source), root=root))
@@ -216,16 +215,11 @@ class TakeRenderer:
 
     def shape_draw(self, take_id: str, count: int) -> np.ndarray:
         """The take's change to the motion's betas: Gaussian noise plus a body-mass offset (beta 1)."""
-        from synthact.render.appearance import body_mass_offset
-
         mass = body_mass_offset(rng_for(self.config["seed"], take_id, "body_mass"), self.mass_range, count)
         return (body_shape_noise(self.config["seed"], take_id, self.shape_std, count) + mass).astype(np.float32)
 
     def prepare(self, plan: TakePlan, view: str) -> PreparedTake:
         """Load the take's motion, draw its body and look, and trace this view's cameras."""
-        from synthact.render.appearance import sample_appearance
-        from synthact.takes.resample import resample_indices
-
         take = plan.take
         motion = self.motion(take.source)
         timeline = resample_indices(len(motion.poses), motion.fps, take.fps)
@@ -300,6 +294,7 @@ class TakeRenderer:
         if self.settings.engine == "GEOMETRY":  # no EXR: the z-buffer hands back arrays at once
             out_clip = self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
                                               room_origin=tuple(take.path_center))  # fmt: skip
+            assert out_clip is not None  # without a frame_sink every engine hands the arrays back
             for i in range(b - a):
                 pipeline.submit(job.arrays, i, None, out_clip.depth[i], out_clip.mask[i], out_clip.parts[i],
                                 out_clip.normals[i])  # fmt: skip
@@ -339,8 +334,6 @@ def pin_torch_threads(threads: int) -> None:
 
 def render_view(task: ViewTask) -> dict[str, Any]:
     """Render every unfinished window of one view; returns a small summary."""
-    from synthact.config import config_from_json
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = config_from_json(task.config_json)
     pin_torch_threads(config["render"]["threads"])
@@ -395,8 +388,3 @@ def render_windows(renderer: TakeRenderer, view: str, jobs: list[tuple[TakePlan,
             log.info("%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s", label,
                      take.take.take_id, index, b - a, done, len(jobs), rate)  # fmt: skip
     return frames_done
-
-
-def render_key(config: dict[str, Any]) -> str:
-    """The render cache key of ``config`` (``synthact.stages``)."""
-    return stage_key(config, "render")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthact.config import RunPaths
+from synthact.render.cache import RenderCache
 from synthact.shards.integrity import check_shard
 from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan
@@ -84,7 +85,7 @@ def shard_status(
     paths: RunPaths, shard: str, manifest_sizes: dict[str, int] | None, render_key: str, verify: bool = False
 ) -> ShardStatus:
     plan = ShardPlan.read(paths.shard_plan(shard))
-    cache = paths.render_cache(render_key)
+    cache = RenderCache.for_key(paths.work_dir, render_key)
     total = cache.count(plan.take_frames(), list(plan.views), plan.window_frames)
     rendered = total - len(cache.missing(plan.take_frames(), list(plan.views), plan.window_frames))
     shard_file = paths.shard_file(shard)

@@ -15,7 +15,6 @@ configuration problem, not a bad input, and always stops the run.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections import Counter, defaultdict
@@ -313,7 +312,3 @@ def build_index(config: dict[str, Any], out_path: Path, report_path: Path) -> In
 def _take_order(take: Take) -> tuple:
     sid = take.sequence_id
     return (take.source, (0, int(sid)) if sid.isdigit() else (1, sid), take.repetition)
-
-
-def read_report(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())

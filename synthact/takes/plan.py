@@ -21,10 +21,11 @@ from typing import Any
 
 from synthact import atomic
 from synthact.config import RunPaths
-from synthact.render.rig import Rig, ViewPlan, plan_views
+from synthact.scene.rig import Rig, ViewPlan
 from synthact.seeding import derive_seed
 from synthact.stages import stage_key
 from synthact.takes.records import Take, read_take_table
+from synthact.takes.views import plan_views
 
 SPLIT_ORDER = ("train", "val", "test", "none")
 

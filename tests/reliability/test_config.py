@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from synthact.config import ConfigError, apply_preset, validate_config
+from synthact.config import apply_preset, validate_config
+from synthact.errors import ConfigError
 from synthact.preflight import bundled_hdris
 from tests.reliability.helpers import make_run, snakemake, tiny
 

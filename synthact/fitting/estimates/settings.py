@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synthact.config import ConfigError
+from synthact.errors import ConfigError
+from synthact.fitting.estimates.labels import DATASET_LABELS
 from synthact.fitting.skeleton_sources import DATASETS, require_dataset_protocols
-from synthact.sources.estimates.labels import DATASET_LABELS
 
 CSV_PROTOCOL = "csv"  # the label-file folder and split-file name of CSV-labelled runs
 

@@ -1,9 +1,10 @@
 """Person size in the image: focal-length draws and the camera-distance rule (pure, no bpy).
 
-For ``rig.py`` to use (the lead's): a preset states a horizontal field-of-view
-range and a minimum share of the image height the person must fill; the rig
-draws the FOV per view and caps the camera distance so that a standing person
-stays at least that tall. Sizes use the pinhole model: an object of height
+For the rig (``rig.py``) and the plan's view draws (``takes/views.py``): a
+preset states a horizontal field-of-view range and a minimum share of the
+image height the person must fill; the plan draws the FOV per view, and the
+rig caps the camera distance so that a standing person stays at least that
+tall. Sizes use the pinhole model: an object of height
 ``h`` at distance ``d`` spans ``fy * h / d`` pixels.
 """
 

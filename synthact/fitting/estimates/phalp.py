@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from synthact.sources.estimates.loading import load_joblib
-from synthact.sources.estimates.records import EstimateError, Track, as_array, need
-from synthact.sources.estimates.smpl_pose import from_rotmats
+from synthact.fitting.estimates.loading import load_joblib
+from synthact.fitting.estimates.records import EstimateError, Track, as_array, need
+from synthact.fitting.estimates.smpl_pose import from_rotmats
 
 NAME = "phalp"
 FOLDER = "results"

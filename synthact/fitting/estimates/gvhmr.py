@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from synthact.fitting.estimates.loading import load_torch
+from synthact.fitting.estimates.records import Track, as_array, mean_betas, need, same_length
 from synthact.fitting.rotations import axis_angle_to_matrix_np
-from synthact.sources.estimates.loading import load_torch
-from synthact.sources.estimates.records import Track, as_array, mean_betas, need, same_length
 
 NAME = "gvhmr"
 FILE_NAME = "hmr4d_results.pt"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from synthact.fitting.estimates.records import EstimateError
 from synthact.fitting.rotations import axis_angle_to_matrix_np, matrix_to_axis_angle_np
-from synthact.sources.estimates.records import EstimateError
 
 BODY_JOINTS = 21  # joints 1..21
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from synthact.sources.estimates.records import EstimateError
+from synthact.fitting.estimates.records import EstimateError
 
 
 def load_joblib(path: Path) -> Any:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synthact.sources.estimates.loading import load_joblib
-from synthact.sources.estimates.records import (
+from synthact.fitting.estimates.loading import load_joblib
+from synthact.fitting.estimates.records import (
     EstimateError,
     Track,
     as_array,
@@ -27,7 +27,7 @@ from synthact.sources.estimates.records import (
     need,
     same_length,
 )
-from synthact.sources.estimates.smpl_pose import from_pose72
+from synthact.fitting.estimates.smpl_pose import from_pose72
 
 NAME = "vibe"
 FILE_NAME = "vibe_output.pkl"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthact.body.skeleton import PART_NAMES
+from synthact.body.skeleton import PART_NAMES, face_parts
 
 TEXTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
 GRID = 4  # demo atlas: GRID x GRID cells, part p in cell p - 1
@@ -131,8 +131,6 @@ def cylinder_uv_layout(vertices: np.ndarray, faces: np.ndarray, vertex_part: np.
     seam continue past 1, into the cell's spare width), local v the position
     along it. Faces take the cell of their first vertex's part.
     """
-    from synthact.render.blender import face_parts
-
     verts = np.asarray(vertices, np.float64)
     faces = np.asarray(faces)
     part_of_face = face_parts(faces, np.asarray(vertex_part))
@@ -281,14 +279,6 @@ def generate_textures(out_dir: str | Path, count: int = 12, seed: int = 0, size:
         write_texture(path, procedural_texture(seed * 100003 + k, size))
         paths.append(path)
     return paths
-
-
-def sample_uv(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Nearest texel of ``image`` (row 0 on top) at UVs (..., 2)."""
-    h, w = image.shape[:2]
-    x = np.clip((uv[..., 0] * w).astype(int), 0, w - 1)
-    y = np.clip(((1.0 - uv[..., 1]) * h).astype(int), 0, h - 1)
-    return image[y, x]
 
 
 def texture_assets(randomize: dict, faces: np.ndarray) -> tuple[np.ndarray | None, Path | None, list[str]]:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from synthact.body.skeleton import PART_NAMES
+from synthact.scene.textures import draw_texture
 
 PATTERNS = ("plain", "noise", "stripes", "checker")
 GARMENTS = ("skin", "top", "bottom", "shoes")
@@ -433,8 +434,6 @@ def sample_appearance(
 
 
 def _draw_texture(rng: np.random.Generator, names: Sequence[str]) -> str | None:
-    from synthact.render.textures import draw_texture
-
     return draw_texture(rng, names) if names else None
 
 

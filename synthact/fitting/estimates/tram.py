@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synthact.sources.estimates.loading import load_npy_dict
-from synthact.sources.estimates.records import (
+from synthact.fitting.estimates.loading import load_npy_dict
+from synthact.fitting.estimates.records import (
     EstimateError,
     Track,
     as_array,
@@ -25,7 +25,7 @@ from synthact.sources.estimates.records import (
     need,
     same_length,
 )
-from synthact.sources.estimates.smpl_pose import from_rotmats
+from synthact.fitting.estimates.smpl_pose import from_rotmats
 
 NAME = "tram"
 PATTERN = re.compile(r"hps_track_(\d+)\.npy$")

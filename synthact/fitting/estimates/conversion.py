@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthact.body.skeleton import POSE_WIDTH
+from synthact.fitting.estimates.records import Track
 from synthact.fitting.rotations import axis_angle_to_matrix_np, matrix_to_axis_angle_np, matrix_to_quaternion_np
-from synthact.sources.estimates.records import Track
 
 # Rotations from each frame convention to SynthAct's world (Z up).
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # +Y -> +Z, +Z -> -Y

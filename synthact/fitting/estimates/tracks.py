@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from synthact.fitting.estimates.conversion import continuous_quaternions, quaternion_to_matrix
+from synthact.fitting.estimates.records import Track
 from synthact.fitting.rotations import axis_angle_to_matrix_np, matrix_to_axis_angle_np, matrix_to_quaternion_np
-from synthact.sources.estimates.conversion import continuous_quaternions, quaternion_to_matrix
-from synthact.sources.estimates.records import Track
 
 TRACK_MODES = ("longest", "all", "stitch")
 STITCH_DISTANCE_M = 0.5  # how far a track may begin from where the previous one ended, to be joined

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from synthact.fitting.estimates.loading import load_npz
+from synthact.fitting.estimates.records import EstimateError, Track, as_array, need
 from synthact.fitting.rotations import axis_angle_to_matrix_np
-from synthact.sources.estimates.loading import load_npz
-from synthact.sources.estimates.records import EstimateError, Track, as_array, need
 
 NAME = "slahmr"
 PATTERN = re.compile(r"^(?P<seq>.+)_(?P<iteration>\d+)_world_results\.npz$")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synthact.sources.estimates.loading import load_joblib
-from synthact.sources.estimates.records import (
+from synthact.fitting.estimates.loading import load_joblib
+from synthact.fitting.estimates.records import (
     EstimateError,
     Track,
     as_array,
@@ -20,7 +20,7 @@ from synthact.sources.estimates.records import (
     need,
     same_length,
 )
-from synthact.sources.estimates.smpl_pose import from_pose72
+from synthact.fitting.estimates.smpl_pose import from_pose72
 
 NAME = "wham"
 FILE_NAME = "wham_output.pkl"

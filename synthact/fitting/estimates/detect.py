@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthact.sources.estimates import gvhmr, phalp, slahmr, tram, vibe, wham
-from synthact.sources.estimates.records import ESTIMATORS, EstimateError
+from synthact.fitting.estimates import gvhmr, phalp, slahmr, tram, vibe, wham
+from synthact.fitting.estimates.records import ESTIMATORS, EstimateError
 
 _MATCHERS: dict[str, Callable[[Path], bool]] = {
     "wham": lambda p: p.name == wham.FILE_NAME,

@@ -1,6 +1,6 @@
 """The estimates stage: estimator outputs -> AMASS SMPL+H motions + BABEL labels + splits.
 
-It writes where the skeleton fit stage writes (``synthact.fitting.convert.FittedPaths``
+It writes where the skeleton fit stage writes (``synthact.fitting.fitted.FittedPaths``
 with source ``estimates``), so ``effective_motion`` points the index at it and
 nothing downstream knows the motion came from video::
 
@@ -22,11 +22,34 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from synthact.config import ConfigError
+from synthact.body.model_files import BodyModelError
+from synthact.body.smplh import BodyModel
+from synthact.errors import ConfigError
+from synthact.fitting.estimates import gvhmr, phalp, slahmr, tram, vibe, wham
+from synthact.fitting.estimates.body_shape import (
+    SmplhShapeSpace,
+    SourceShape,
+    find_source_model,
+    fit_betas,
+    load_source_shape,
+)
+from synthact.fitting.estimates.conversion import amass_pose, world_motion
+from synthact.fitting.estimates.detect import EstimateFile, find_estimate_files
+from synthact.fitting.estimates.labels import (
+    CsvLabels,
+    csv_entry,
+    dataset_category,
+    dataset_sample,
+    read_label_csv,
+    sample_name,
+)
+from synthact.fitting.estimates.records import EstimateError, Track
+from synthact.fitting.estimates.settings import CSV_PROTOCOL, EstimateSettings, check_estimates_config
+from synthact.fitting.estimates.tracks import choose_tracks
 from synthact.fitting.export import (
     babel_entry,
     ground_translation,
@@ -35,24 +58,9 @@ from synthact.fitting.export import (
     write_label_files,
     write_motion,
 )
-from synthact.sources.estimates import gvhmr, phalp, slahmr, tram, vibe, wham
-from synthact.sources.estimates.conversion import amass_pose, world_motion
-from synthact.sources.estimates.detect import EstimateFile, find_estimate_files
-from synthact.sources.estimates.labels import (
-    CsvLabels,
-    csv_entry,
-    dataset_category,
-    dataset_sample,
-    read_label_csv,
-    sample_name,
-)
-from synthact.sources.estimates.records import EstimateError, Track
-from synthact.sources.estimates.settings import CSV_PROTOCOL, EstimateSettings, check_estimates_config
-
-if TYPE_CHECKING:  # synthact.fitting imports this module's package: import it where it is used
-    from synthact.fitting.convert import FittedPaths
-    from synthact.sources.estimates.body_shape import SourceShape
-from synthact.sources.estimates.tracks import choose_tracks
+from synthact.fitting.fitted import FittedPaths, split_dataset
+from synthact.fitting.skeleton_sources import DATASETS
+from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
 
 LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad files and list them in the report"
 
@@ -90,10 +98,6 @@ class Converter:
     """Turns tracks into SMPL-H motions: holds the SMPL-H body and the estimators' shape spaces."""
 
     def __init__(self, body_model_dir: str, settings: EstimateSettings):
-        from synthact.body.model_files import BodyModelError
-        from synthact.body.smplh import BodyModel
-        from synthact.sources.estimates.body_shape import SmplhShapeSpace
-
         try:
             self.body = BodyModel(body_model_dir, "neutral")
         except BodyModelError as exc:
@@ -103,16 +107,12 @@ class Converter:
         self._sources: dict[str, Any] = {}
 
     def source_shape(self, body: str) -> SourceShape:
-        from synthact.sources.estimates.body_shape import find_source_model, load_source_shape
-
         if body not in self._sources:
             self._sources[body] = load_source_shape(find_source_model(self.settings.source_models_dir, body), body)
         return self._sources[body]
 
     def shape(self, track: Track) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """SMPL-H betas, the estimator body's pelvis J0, and the shape fit's summary."""
-        from synthact.sources.estimates.body_shape import fit_betas
-
         if track.body == "smplh":  # SLAHMR: already SMPL-H betas
             betas = np.zeros(self.space.num_betas)
             n = min(len(track.betas), len(betas))
@@ -142,8 +142,6 @@ def run_estimates(config: dict[str, Any]) -> EstimatesReport:
         ConfigError: a configuration problem (folders, labels, body models).
         EstimateError: a bad estimator file under ``clips.on_bad_input: strict``.
     """
-    from synthact.fitting.convert import FittedPaths
-
     check_estimates_config(config)
     settings = EstimateSettings.from_config(config)
     strict = config["clips"]["on_bad_input"] == "strict"
@@ -222,10 +220,6 @@ def _write_outputs(config: dict[str, Any], settings: EstimateSettings, fitted: F
                    entries: dict[str, dict[str, Any]], motions_of_video: dict[str, list[str]],
                    report: EstimatesReport, csv: CsvLabels | None) -> None:  # fmt: skip
     """Label files of the chosen protocol, split files, the report."""
-    from synthact.fitting.convert import split_dataset
-    from synthact.fitting.skeleton_sources import DATASETS
-    from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
-
     if csv is not None:
         split_of = {name: csv.split_of(video) for video, names in motions_of_video.items() for name in names}
         splits = {s: sorted(n for n, sp in split_of.items() if sp == s) for s in ("train", "val", "test")}

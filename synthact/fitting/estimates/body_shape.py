@@ -31,7 +31,10 @@ import numpy as np
 
 from synthact.body.model_files import BodyModelError, read_body_model_arrays
 from synthact.body.smplh import BodyModel
-from synthact.sources.estimates.records import EstimateError
+from synthact.fitting.estimates.records import EstimateError
+from synthact.fitting.kinematics import SmplhKinematics
+from synthact.fitting.options import FitOptions
+from synthact.fitting.shape import estimate_betas
 
 SOURCE_BETAS = 10  # what every estimator predicts
 BODY_JOINTS = 22  # shared by SMPL, SMPL-H and SMPL-X
@@ -177,10 +180,6 @@ def _fit_vertices(space: SmplhShapeSpace, target: np.ndarray) -> np.ndarray:
 
 def _fit_joints(space: SmplhShapeSpace, target: np.ndarray) -> np.ndarray:
     """The skeleton fit's stage 1 (bone lengths) with the rest joints as a one-frame target."""
-    from synthact.fitting.kinematics import SmplhKinematics
-    from synthact.fitting.options import FitOptions
-    from synthact.fitting.shape import estimate_betas
-
     kin = SmplhKinematics(space.body, np.arange(BODY_JOINTS))
     options = FitOptions()
     betas, _ = estimate_betas(kin, target[None], np.ones((1, BODY_JOINTS), dtype=bool),

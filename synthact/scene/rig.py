@@ -22,32 +22,42 @@ And two camera motions (``rig.camera_motion``) for the actor mode:
   camera operator: it keeps the drawn distance, height and azimuth, with no
   shake. Distance is raised where the pelvis strays from the smoothed path.
 
-Room cameras never move. The plan draws every random value (``plan_views``);
-the worker turns the draws into per-frame cameras (``view_cameras``), because
-following needs the posed pelvis path. Per-view draws come from a seed derived
-from (global seed, take id, view name), per-take draws from (global seed, take
-id, "rig"), so a take's cameras never depend on its shard or on run order.
+Room cameras never move. The plan draws every random value
+(``takes.views.plan_views``) into a ``ViewPlan`` per view; the worker turns the
+draws into per-frame cameras (``view_cameras``), because following needs the
+posed pelvis path. This module knows no take table: a camera path needs only a
+take's frame rate and path (``TakePath``), so the scene stays below the takes.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from synthact.render.cameras import intrinsics, look_at, vertical_fov_deg
-from synthact.render.framing import draw_hfov_deg, max_distance_for_share
-from synthact.seeding import derive_seed, rng_for
-from synthact.takes.records import Take
+from synthact.scene.cameras import intrinsics, look_at, vertical_fov_deg
+from synthact.scene.framing import max_distance_for_share
 
 # Half-width and height margins (metres) that keep limbs in frame: an arm
 # stretched sideways reaches ~0.9 m from the pelvis, the head ~0.9 m above it.
 BODY_HALF_WIDTH_M = 0.9
 BODY_HALF_HEIGHT_M = 1.0
 PERSON_HEIGHT_M = 1.7  # the standing person the size rule measures
-CAMERA_MOTIONS = ("static", "follow")
+
+
+class TakePath(Protocol):
+    """What a camera path needs of a take (``takes.records.Take`` has it)."""
+
+    @property
+    def fps(self) -> float: ...
+
+    @property
+    def path_center(self) -> tuple[float, float]: ...
+
+    @property
+    def path_radius(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -155,38 +165,6 @@ def resolved_camera_motion(rig: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class TakeDraws:
-    """What one take draws once for all its views (actor mode).
-
-    Attributes:
-        setup: Index into ``Rig.setups`` (0-based), or None without setups.
-        setup_from: ``"source"`` (the source's capture setup, e.g. NTU's) or ``"draw"``.
-        facing: Name of the view the actor faces, or None.
-        facing_from: ``"source"`` (the source's replication) or ``"draw"``.
-        turn_deg: Rotation of the whole rig about the actor (facing offset plus jitter).
-        facing_jitter_deg: The jitter part of ``turn_deg``.
-    """
-
-    setup: int | None
-    setup_from: str
-    facing: str | None
-    facing_from: str
-    turn_deg: float
-    facing_jitter_deg: float
-    setup_values: Setup | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "setup": self.setup, "setup_from": self.setup_from, "facing": self.facing,
-            "facing_from": self.facing_from, "turn_deg": self.turn_deg, "facing_jitter_deg": self.facing_jitter_deg,
-        }  # fmt: skip
-        if self.setup_values is not None:
-            out["setup_height_m"] = self.setup_values.height_m
-            out["setup_distance_m"] = self.setup_values.distance_m
-        return out
-
-
-@dataclass(frozen=True)
 class ViewPlan:
     """One view's drawn placement for one take: what the worker turns into cameras.
 
@@ -232,104 +210,6 @@ def min_distance(rig: Rig, path_radius: float, hfov_deg: float | None = None) ->
     return path_radius + max(fit_width, fit_height)
 
 
-def draw_take(rig: Rig, take: Take, seed: int) -> TakeDraws | None:
-    """The take's setup, facing and rig turn, or None when the rig has none of them.
-
-    Every value is drawn, whether used or not, so the draws stay the same
-    whichever comes from the source's own capture ids.
-    """
-    if rig.mode != "actor" or not rig.draws_per_take:
-        return None
-    rng = rng_for(seed, take.take_id, "rig")
-    setup_draw = int(rng.integers(len(rig.setups))) if rig.setups else None
-    facing_draw = int(rng.integers(len(rig.facing))) if rig.facing else None
-    jitter = float(rng.uniform(-rig.facing_jitter_deg, rig.facing_jitter_deg))
-    setup, setup_from = setup_draw, "draw"
-    if setup is not None and take.capture_setup is not None and take.capture_setup <= len(rig.setups):
-        setup, setup_from = take.capture_setup - 1, "source"
-    facing, facing_from, turn = None, "draw", jitter
-    if facing_draw is not None:
-        index = facing_draw
-        if take.capture_replication is not None:
-            index, facing_from = (take.capture_replication - 1) % len(rig.facing), "source"
-        facing = rig.facing[index]
-        # Turn the rig so that the faced view is in front of the actor.
-        turn = jitter - next(v.azimuth_deg or 0.0 for v in rig.views if v.name == facing)
-    return TakeDraws(
-        setup=setup, setup_from=setup_from, facing=facing, facing_from=facing_from, turn_deg=turn,
-        facing_jitter_deg=jitter, setup_values=rig.setups[setup] if setup is not None else None,
-    )  # fmt: skip
-
-
-def plan_views(rig: Rig, take: Take, seed: int) -> list[ViewPlan]:
-    """Draw every view's placement for ``take``."""
-    if rig.mode == "room":
-        return [_plan_room_view(rig, view, take, seed) for view in rig.views]
-    draws = draw_take(rig, take, seed)
-    return [_plan_actor_view(rig, view, take, seed, draws) for view in rig.views]
-
-
-def _render_seed(seed: int, take: Take, view: ViewSpec) -> int:
-    return derive_seed(seed, take.take_id, view.name, "render") % (2**31 - 1)
-
-
-def _lens(rig: Rig, take: Take, view: ViewSpec, seed: int) -> float:
-    """The view's horizontal field of view: drawn from ``hfov_range_deg`` (its own seed), else fixed."""
-    if rig.hfov_range_deg is None:
-        return rig.hfov_deg
-    return draw_hfov_deg(rng_for(seed, take.take_id, view.name, "lens"), rig.hfov_range_deg)
-
-
-def _plan_actor_view(rig: Rig, view: ViewSpec, take: Take, seed: int, draws: TakeDraws | None) -> ViewPlan:
-    rng = rng_for(seed, take.take_id, view.name, "camera")
-    jitter = rng.uniform(-rig.azimuth_jitter_deg, rig.azimuth_jitter_deg)
-    distance = rng.uniform(*rig.distance_m)
-    height = rng.uniform(*rig.height_m)
-    relative = view.azimuth_deg or 0.0
-    placement: dict[str, Any] = {"azimuth_jitter_deg": float(jitter), "look_at_height_m": rig.look_at_height_m,
-                                 "hfov_deg": _lens(rig, take, view, seed)}  # fmt: skip
-    if draws is not None:
-        relative += draws.turn_deg
-        if draws.setup_values is not None:
-            distance, height = draws.setup_values.distance_m, draws.setup_values.height_m
-        placement["take"] = draws.to_dict()
-    if view.height_m is not None:
-        height = view.height_m
-    return ViewPlan(
-        name=view.name, seed=_render_seed(seed, take, view), camera_motion=rig.camera_motion,
-        azimuth_deg=float(take.heading_deg + relative + jitter), distance_m=float(distance),
-        height_m=float(height), placement=placement,
-    )  # fmt: skip
-
-
-def _plan_room_view(rig: Rig, view: ViewSpec, take: Take, seed: int) -> ViewPlan:
-    rng = rng_for(seed, take.take_id, view.name, "camera")
-    pan_jitter = float(rng.uniform(-rig.azimuth_jitter_deg, rig.azimuth_jitter_deg))
-    tilt_jitter = float(rng.uniform(-rig.tilt_jitter_deg, rig.tilt_jitter_deg))
-    dx = float(rng.uniform(-rig.position_jitter_m, rig.position_jitter_m))
-    dy = float(rng.uniform(-rig.position_jitter_m, rig.position_jitter_m))
-    drawn_height = float(rng.uniform(*rig.height_m))
-    height = view.height_m if view.height_m is not None else drawn_height
-    if view.position_m is None:
-        raise ValueError(f"view {view.name!r}: room mode needs position_m")
-    rx, ry = view.position_m[0] + dx, view.position_m[1] + dy
-    # Aim at the room centre (at look-at height) unless the view fixes pan or tilt.
-    across = math.hypot(rx, ry)
-    pan = view.azimuth_deg if view.azimuth_deg is not None else math.degrees(math.atan2(-ry, -rx))
-    tilt = (
-        view.tilt_deg if view.tilt_deg is not None else math.degrees(math.atan2(height - rig.look_at_height_m, across))
-    )
-    placement = {
-        "mode": "room", "room_position_m": [rx, ry], "position_jitter_m": [dx, dy], "pan_deg": pan + pan_jitter,
-        "tilt_deg": tilt + tilt_jitter, "pan_jitter_deg": pan_jitter, "tilt_jitter_deg": tilt_jitter,
-        "hfov_deg": _lens(rig, take, view, seed),
-    }  # fmt: skip
-    return ViewPlan(
-        name=view.name, seed=_render_seed(seed, take, view), camera_motion="static",
-        azimuth_deg=math.degrees(math.atan2(ry, rx)), distance_m=across, height_m=float(height), placement=placement,
-    )  # fmt: skip
-
-
 # --- per-frame cameras (the worker) -------------------------------------------------
 
 
@@ -363,7 +243,7 @@ def smooth_path(xy: np.ndarray, sigma_frames: float) -> np.ndarray:
     return np.stack([np.convolve(padded[:, k], weights, mode="valid") for k in range(2)], axis=1)
 
 
-def view_cameras(rig: Rig, view: ViewPlan, take: Take, pelvis_xy: np.ndarray) -> CameraPath:
+def view_cameras(rig: Rig, view: ViewPlan, take: TakePath, pelvis_xy: np.ndarray) -> CameraPath:
     """Every frame's camera of one view of ``take``.
 
     Args:
@@ -408,7 +288,7 @@ def camera_distance(rig: Rig, drawn: float, stray: float, K: np.ndarray) -> floa
     return max(drawn, min_distance(rig, stray, hfov))
 
 
-def _room_camera(view: ViewPlan, take: Take) -> tuple[np.ndarray, np.ndarray]:
+def _room_camera(view: ViewPlan, take: TakePath) -> tuple[np.ndarray, np.ndarray]:
     """A camera fixed in the room, whose origin is the take's path centre."""
     p = view.placement
     rx, ry = p["room_position_m"]

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synthact.fitting.estimates.records import EstimateError
 from synthact.fitting.export import babel_entry
 from synthact.fitting.skeleton_sources import DATASETS, class_name
-from synthact.sources.estimates.records import EstimateError
 from synthact.sources.ntu import NtuSampleId
 from synthact.sources.smarthome import SmarthomeSampleId
 
