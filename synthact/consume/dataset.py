@@ -107,7 +107,7 @@ class SynthActVideoDataset(Dataset):
         layout: str = "CTHW",
         seed: int = 0,
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-        reader_factory: Callable[[Path], Any] | None = None,
+        reader_factory: Callable[[Path], ShardReader] | None = None,
         table: ClipTable | None = None,
     ):
         unknown = [m for m in modalities if m not in MODALITIES]
@@ -125,7 +125,7 @@ class SynthActVideoDataset(Dataset):
         self.views, self.stack_views, self.num_clips, self.seed = views, stack_views, num_clips, seed
         self.epoch = 0
         self._factory = reader_factory
-        self._readers: dict[Path, Any] = {}
+        self._readers: dict[Path, ShardReader] = {}
         self._pid = os.getpid()
         self.items = self._items()
 
@@ -136,7 +136,7 @@ class SynthActVideoDataset(Dataset):
         try:
             return list(reader.views)
         finally:
-            getattr(reader, "close", lambda: None)()
+            reader.close()
 
     def _items(self) -> list[Item]:
         if isinstance(self.views, str) and self.views == "random":
@@ -164,7 +164,7 @@ class SynthActVideoDataset(Dataset):
         return list(self.table.classes.classes)
 
     # -- readers ----------------------------------------------------------------
-    def _reader(self, path: Path) -> Any:
+    def _reader(self, path: Path) -> ShardReader:
         if self._pid != os.getpid():  # forked after opening: never reuse the parent's handles
             self._readers, self._pid = {}, os.getpid()
         if path not in self._readers:
@@ -203,7 +203,7 @@ class SynthActVideoDataset(Dataset):
         return self.transform(sample) if self.transform else sample
 
     def _read(
-        self, reader: Any, take_id: str, view: str, names: tuple[str, ...], frames: np.ndarray
+        self, reader: ShardReader, take_id: str, view: str, names: tuple[str, ...], frames: np.ndarray
     ) -> dict[str, np.ndarray]:
         # A window with evenly spaced, increasing frames reads as a slice (h5py's
         # fastest selection); a clamped or looped one (repeated frames) as an
