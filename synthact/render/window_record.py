@@ -143,8 +143,13 @@ class CodedWindow:
         if VIDEO_PREFIX + VIDEO_ARRAYS[0] in arrays:
             attrs = storage["video"]
             packets = {name: arrays[VIDEO_PREFIX + name] for name in VIDEO_ARRAYS}
-            video = EncodedVideo(codec=attrs["codec"], width=int(attrs["width"]), height=int(attrs["height"]),
-                                 settings=json.loads(attrs["settings"]), **packets)  # fmt: skip
+            video = EncodedVideo(
+                codec=attrs["codec"],
+                width=int(attrs["width"]),
+                height=int(attrs["height"]),
+                settings=json.loads(attrs["settings"]),
+                **packets,
+            )
         return cls(video=video, images=images, compressor=storage["compressor"], settings=storage["settings"])
 
     @property
