@@ -60,7 +60,8 @@ def render_take(renderer, prepared, frames: int) -> dict[str, np.ndarray]:
 def cache_windows(fr: dict[str, np.ndarray], cache, take_id: str, window: int, settings=None) -> None:
     """The render loop's cache files for one take-view (same coder, same keys)."""
     from synthact.render.encode import StorageSettings, WindowCoder
-    from synthact.render.worker import mask_bboxes, save_atomic
+    from synthact.render.window_record import WindowRecord
+    from synthact.render.worker import mask_bboxes
 
     T, H, W = fr["mask"].shape
     for index, a in enumerate(range(0, T, window)):
@@ -69,8 +70,8 @@ def cache_windows(fr: dict[str, np.ndarray], cache, take_id: str, window: int, s
         for i in range(a, b):
             coder.add(fr["rgb"][i], fr["depth"][i], fr["mask"][i], fr["parts"][i], fr["normals"][i])
         n = b - a
-        save_atomic(cache.window_path("front", take_id, index), {
-            **coder.finish(), "keypoints_2d": fr["keypoints_2d"][a:b],
+        WindowRecord.from_arrays({
+            **coder.finish().arrays(), "keypoints_2d": fr["keypoints_2d"][a:b],
             "keypoints_visible": fr["keypoints_visible"][a:b],
             "joints_cam": fr["joints_cam"][a:b], "joints_world": fr["joints_world"][a:b],
             "bbox": mask_bboxes(fr["mask"][a:b]), "K": np.asarray(fr["K"], np.float64), "R": fr["R"][a:b],
@@ -79,7 +80,7 @@ def cache_windows(fr: dict[str, np.ndarray], cache, take_id: str, window: int, s
             "betas": np.zeros(16, np.float32), "betas_used": np.zeros(16, np.float32),
             "shape_noise": np.zeros(16, np.float32), "ground_offset_m": np.float64(0.0),
             "gender": np.array("neutral"), "appearance": np.array("{}"),
-        })  # fmt: skip
+        }).write(cache.window_path("front", take_id, index))  # fmt: skip
 
 
 def plan_for(take_ids: list[str], frames: int, window: int):

@@ -22,6 +22,7 @@ import numpy as np
 from synthact.codecs import depth as depth_codec
 from synthact.codecs import storage
 from synthact.codecs.video import VideoSettings, encode_video
+from synthact.shard_format import FORMAT_VERSION
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shard_storage import time_reads  # the real-shard benchmark's window timing
@@ -41,6 +42,7 @@ def write_take(path: Path, rgb: np.ndarray, codes: np.ndarray, compressor: str) 
     """A one-take, one-view file in the shard layout; returns KB per frame of the RGB stream."""
     coded = encode_video(rgb, VideoSettings())
     with h5py.File(path, "w") as f:
+        f.attrs["format_version"] = FORMAT_VERSION  # the reader refuses a file without it
         view = f.create_group("takes/t0/views/front")
         storage.write_video(view.create_group("rgb"), coded)
         depth = view.create_dataset("depth", data=codes, **storage.image_options(codes.shape, codes.dtype, compressor))

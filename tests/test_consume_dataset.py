@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from synthact.consume.dataset import SynthActVideoDataset, collate
 from synthact.consume.reader import ClipTable, ShardReader
 from synthact.labels.tables import ClassTable, ClipRow
+from synthact.shard_format import FORMAT_VERSION, FORMAT_VERSION_ATTRIBUTE, VIEWS_ATTRIBUTE
 
 VIEWS = ["front", "left", "back", "right"]
 
@@ -60,7 +61,8 @@ def _shard(root: Path) -> ClipTable:
     (root / "shards").mkdir(parents=True)
     rows = []
     with h5py.File(root / "shards" / "train-00000.h5", "w") as f:
-        f.attrs["views"] = json.dumps(VIEWS)
+        f.attrs[VIEWS_ATTRIBUTE.name] = json.dumps(VIEWS)
+        f.attrs[FORMAT_VERSION_ATTRIBUTE.name] = FORMAT_VERSION
         for k, length in enumerate((40, 9)):
             for v, view in enumerate(VIEWS):
                 g = f.create_group(f"takes/t{k}/views/{view}")
@@ -149,7 +151,8 @@ def _class_shard(root: Path) -> ClipTable:
     (root / "shards").mkdir(parents=True)
     rng = np.random.default_rng(0)
     with h5py.File(root / "shards" / "s.h5", "w") as f:
-        f.attrs["views"] = json.dumps(VIEWS)
+        f.attrs[VIEWS_ATTRIBUTE.name] = json.dumps(VIEWS)
+        f.attrs[FORMAT_VERSION_ATTRIBUTE.name] = FORMAT_VERSION
         for k in range(2):
             for view in VIEWS:
                 rgb = rng.integers(0, 120, size=(12, 16, 16, 3))

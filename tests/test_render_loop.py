@@ -95,7 +95,7 @@ def test_window_coder_is_deterministic():
         coder = WindowCoder(32, 24, StorageSettings())
         for i in range(4):
             coder.add(rgb[i], depth[i], mask[i], mask[i] * 3, normals[i])
-        return coder.finish()
+        return coder.finish().arrays()
 
     a, b = code(), code()
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
@@ -123,6 +123,7 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
     from synthact.render import blender
     from synthact.render.renderer import RenderSettings
     from synthact.render.visibility import output_joint_parts
+    from synthact.render.window_record import WindowRecord
     from synthact.render.worker import PreparedTake, TakeRenderer, render_windows
     from synthact.scene.appearance import sample_appearance
     from synthact.scene.cameras import Camera, intrinsics, look_at
@@ -155,16 +156,15 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
         cams = [Camera(K=path.K, R=path.R[i], t=path.t[i], width=W, height=H) for i in range(a, b)]
         serial = renderer.scene.render_clip(posed.vertices, cams, prepared.appearance,
                                             seed=derive_seed(5, index) % (2**31 - 1))  # fmt: skip
-        with np.load(jobs[index][4]) as window:
-            offsets = window["depth_chunk_offsets"]
-            for i in range(b - a):
-                blob = window["depth_chunks"][offsets[i] : offsets[i + 1]].tobytes()
-                depth = depth_codec.decode_depth(decompress_chunk(blob, "gzip", np.uint16, (H, W)))
-                assert np.abs(depth - serial.depth[i])[serial.mask[i]].max() <= 0.0005 + 1e-6
-                mo = window["mask_chunk_offsets"]
-                mask = decompress_chunk(window["mask_chunks"][mo[i] : mo[i + 1]].tobytes(), "gzip", np.uint8, (H, W))
-                assert np.array_equal(mask, serial.mask[i])
-            assert window["rgb_keyframe"][0] and len(window["rgb_pts"]) == b - a
-            assert window["keypoints_visible"].any()
+        window = WindowRecord.read(jobs[index][4])
+        images = window.coded.images
+        for i in range(b - a):
+            depth = depth_codec.decode_depth(decompress_chunk(images["depth"].chunk(i), "gzip", np.uint16, (H, W)))
+            assert np.abs(depth - serial.depth[i])[serial.mask[i]].max() <= 0.0005 + 1e-6
+            mask = decompress_chunk(images["mask"].chunk(i), "gzip", np.uint8, (H, W))
+            assert np.array_equal(mask, serial.mask[i])
+        video = window.coded.video
+        assert video is not None and video.keyframe[0] and len(video.pts) == b - a
+        assert window.keypoints_visible.any() and window.num_frames == b - a
     assert not list(renderer.scene.scratch.glob("*.exr"))  # every frame's EXR read and deleted
     renderer.scene.close()

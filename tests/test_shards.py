@@ -4,16 +4,21 @@ and HDF5's own command-line tools (h5ls, h5dump), without rendering."""
 import re
 import shutil
 import subprocess
+from dataclasses import replace
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
+from synthact import shard_format
 from synthact.codecs import normals as normals_codec
-from synthact.consume.reader import ShardReader
+from synthact.consume.reader import ShardReader, ShardVersionError
 from synthact.render.cache import RenderCache, windows
 from synthact.render.encode import StorageSettings, WindowCoder
 from synthact.render.visibility import keypoint_visibility
-from synthact.render.worker import mask_bboxes, save_atomic
+from synthact.render.window_record import WindowRecord, WindowRecordError, WindowScene, expected_keys
+from synthact.render.worker import mask_bboxes
 from synthact.scene.rig import ViewPlan
 from synthact.shards.manifest import verify, write_manifest
 from synthact.shards.writer import MergeError, write_shard
@@ -32,10 +37,16 @@ def unit(v: np.ndarray) -> np.ndarray:
     return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def fake_window_arrays(rng: np.random.Generator, joints_world: np.ndarray, a: int, b: int,
-                       settings: StorageSettings = KEYFRAMES) -> dict:  # fmt: skip
-    """A window as the render loop caches it: coded by the real WindowCoder, with the
-    raw frames kept beside it (``raw_*``) so tests can compare what the shard gives back."""
+def raw_path(window_path: Path) -> Path:
+    """Where a test window's raw frames are kept, beside the cache (not in it)."""
+    return window_path.parents[3] / "raw" / window_path.relative_to(window_path.parents[2])
+
+
+def fake_window(
+    rng: np.random.Generator, joints_world: np.ndarray, a: int, b: int, settings: StorageSettings = KEYFRAMES
+) -> tuple[WindowRecord, dict[str, np.ndarray]]:
+    """A window as the render loop caches it, coded by the real WindowCoder, and its raw
+    frames (``raw_*``, ``mask``, ``parts``) so tests can compare what the shard gives back."""
     n = b - a
     mask = np.zeros((n, H, W), dtype=np.uint8)
     mask[:, 5:20, 10:22] = 1
@@ -51,18 +62,28 @@ def fake_window_arrays(rng: np.random.Generator, joints_world: np.ndarray, a: in
     for i in range(n):
         coder.add(rgb[i], depth[i], mask[i], parts[i], normals[i])
     R = np.repeat(np.eye(3)[None], n, 0)
-    return {
-        **coder.finish(), "raw_rgb": rgb, "raw_depth": depth, "mask": mask, "parts": parts, "raw_normals": normals,
-        "keypoints_2d": rng.uniform(0, W, (n, J, 2)).astype(np.float32),
-        "keypoints_visible": rng.random((n, J)) > 0.5, "joints_cam": rng.standard_normal((n, J, 3)).astype(np.float32),
-        "joints_world": joints_world[a:b], "bbox": mask_bboxes(mask.astype(bool)),
-        "K": np.array([[30.0, 0, 16], [0, 30.0, 12], [0, 0, 1]]), "R": R, "t": np.tile([0.0, 0.0, 3.0 + a], (n, 1)),
-        "distance_m": np.float64(3.5), "source_frames": np.arange(a, b) * 4, "poses": np.zeros((n, 156), np.float32),
-        "trans": np.zeros((n, 3), np.float32), "betas": np.zeros(16, np.float32),
-        "betas_used": np.zeros(16, np.float32),
-        "shape_noise": np.zeros(16, np.float32), "ground_offset_m": np.float64(0.0), "gender": np.array("female"),
-        "appearance": np.array('{"hdri": "forest"}'),
-    }  # fmt: skip
+    keypoints_2d = rng.uniform(0, W, (n, J, 2)).astype(np.float32)
+    visible = rng.random((n, J)) > 0.5
+    scene = WindowScene(
+        keypoints_2d=keypoints_2d,
+        joints_cam=rng.standard_normal((n, J, 3)).astype(np.float32),
+        joints_world=joints_world[a:b],
+        K=np.array([[30.0, 0, 16], [0, 30.0, 12], [0, 0, 1]]),
+        R=R,
+        t=np.tile([0.0, 0.0, 3.0 + a], (n, 1)),
+        distance_m=3.5,
+        source_frames=np.arange(a, b) * 4,
+        poses=np.zeros((n, 156), np.float32),
+        trans=np.zeros((n, 3), np.float32),
+        betas=np.zeros(16, np.float32),
+        betas_used=np.zeros(16, np.float32),
+        shape_noise=np.zeros(16, np.float32),
+        ground_offset_m=0.0,
+        gender="female",
+        appearance='{"hdri": "forest"}',
+    )
+    record = WindowRecord(scene, coder.finish(), keypoints_visible=visible, bbox=mask_bboxes(mask.astype(bool)))
+    return record, {"raw_rgb": rgb, "raw_depth": depth, "mask": mask, "parts": parts, "raw_normals": normals}
 
 
 def make_take(take_id: str) -> Take:
@@ -98,7 +119,11 @@ def cache(tmp_path):
         joints_world = rng.standard_normal((T, J, 3)).astype(np.float32)
         for view in VIEWS:
             for i, (a, b) in enumerate(windows(T, WINDOW)):
-                save_atomic(cache.window_path(view, take.take.take_id, i), fake_window_arrays(rng, joints_world, a, b))
+                path = cache.window_path(view, take.take.take_id, i)
+                record, raw = fake_window(rng, joints_world, a, b)
+                record.write(path)
+                raw_path(path).parent.mkdir(parents=True, exist_ok=True)
+                np.savez(raw_path(path), **raw)
     return plan, cache
 
 
@@ -111,7 +136,11 @@ def test_round_trip_through_our_reader(tmp_path, cache):
     assert reader.take_ids == ["t1", "t2"] and reader.views == VIEWS
     got = reader.read("t2", "back")
     for i, (a, b) in enumerate(windows(T, WINDOW)):
-        with np.load(cache.window_path("back", "t2", i)) as expected:
+        path = cache.window_path("back", "t2", i)
+        record = WindowRecord.read(path)
+        with np.load(raw_path(path)) as raw:
+            fields = ("keypoints_2d", "keypoints_visible", "joints_cam", "bbox", "R", "t", "joints_world")
+            expected = {**{k: record.field(k) for k in fields}, **raw}
             for key in ("mask", "parts", "keypoints_2d", "keypoints_visible", "joints_cam", "bbox", "R", "t"):
                 assert np.array_equal(got[key][a:b], expected[key], equal_nan=True), key  # lossless, in order
             assert np.array_equal(got["joints_world"][a:b], expected["joints_world"])
@@ -179,6 +208,87 @@ def test_same_inputs_give_byte_identical_shards(tmp_path, cache):
     assert a.read_bytes() == b.read_bytes()
 
 
+def _tree(group: h5py.Group) -> tuple[set[str], set[str]]:
+    """Datasets (a group with a video's index counts as one) and subgroups under ``group``, as paths."""
+    datasets, groups = set(), set()
+
+    def visit(name: str, node: h5py.HLObject) -> None:
+        (datasets if isinstance(node, h5py.Dataset) else groups).add(name)
+
+    group.visititems(visit)
+    return datasets, groups
+
+
+def test_the_shard_holds_exactly_what_the_format_module_declares(tmp_path, cache):
+    plan, cache = cache
+    out = tmp_path / "s.h5"
+    write_shard(plan, cache, out, {"seed": 0, "render_key": "rk"})
+    rgb = shard_format.RGB.name
+    view_names = {s.name for s in shard_format.VIEW_DATASETS if s is not shard_format.RGB}
+    view_names |= {f"{rgb}/{name}" for name in shard_format.VIDEO_DATASETS}
+    with h5py.File(out) as f:
+        assert set(f.attrs) == {a.name for a in shard_format.FILE_ATTRIBUTES}
+        assert f.attrs["format_version"] == shard_format.FORMAT_VERSION
+        for take_id in ("t1", "t2"):
+            take = f[shard_format.take_path(take_id)]
+            assert set(take.attrs) == {a.name for a in shard_format.TAKE_ATTRIBUTES}
+            assert set(take[shard_format.SMPLH_GROUP].attrs) == {a.name for a in shard_format.SMPLH_ATTRIBUTES}
+            datasets, _ = _tree(take)
+            take_names = {s.name for s in shard_format.TAKE_DATASETS}
+            assert datasets == take_names | {f"views/{v}/{n}" for v in VIEWS for n in view_names}
+            for view in VIEWS:
+                group = f[shard_format.view_path(take_id, view)]
+                assert set(group.attrs) == {a.name for a in shard_format.VIEW_ATTRIBUTES}
+                assert set(group[rgb].attrs) == {a.name for a in shard_format.VIDEO_ATTRIBUTES}
+                for spec in shard_format.VIEW_DATASETS:
+                    if spec is not shard_format.RGB:
+                        assert group[spec.name].dtype == np.dtype(spec.dtype), spec.name
+                        assert (
+                            group[spec.name].shape[0] == T and len(group[spec.name].shape) == spec.shape.count(",") + 1
+                        )
+                    if spec.chunked_image:
+                        assert group[spec.name].attrs["encoding"] == shard_format.ENCODINGS[spec.codec]
+            for spec in shard_format.TAKE_DATASETS:
+                assert take[spec.name].dtype == np.dtype(spec.dtype), spec.name
+
+
+@pytest.mark.parametrize("version", [1, 3, None])
+def test_the_reader_refuses_a_format_version_it_does_not_know(tmp_path, cache, version):
+    plan, cache = cache
+    out = tmp_path / "s.h5"
+    write_shard(plan, cache, out, {})
+    with h5py.File(out, "r+") as f:  # what an older or newer SynthAct would have written
+        if version is None:
+            del f.attrs["format_version"]
+        else:
+            f.attrs["format_version"] = version
+    found = "no format_version" if version is None else f"format_version {version};"
+    with pytest.raises(ShardVersionError, match=rf"^{re.escape(str(out))}: {found}.* reads format_version 2\b"):
+        ShardReader(out).read("t1", "front", ["depth"])
+    with h5py.File(out, "r+") as f:
+        f.attrs["format_version"] = shard_format.FORMAT_VERSION
+    with ShardReader(out) as reader:  # the same file, its version restored, reads
+        assert reader.read("t1", "front", ["depth"])["depth"].shape == (T, H, W)
+
+
+def test_window_records_round_trip_and_name_the_file_when_damaged(tmp_path, cache):
+    _, cache = cache
+    path = cache.window_path("front", "t1", 0)
+    record = WindowRecord.read(path)
+    with np.load(path) as data:
+        assert data.files == expected_keys(video=True)  # the npz keys, in the order the render task writes them
+        stored = {k: data[k] for k in data.files}
+    copy = tmp_path / "copy" / "w00000.npz"
+    record.write(copy)
+    with np.load(copy) as data:
+        assert all(np.array_equal(data[k], stored[k]) and data[k].dtype == stored[k].dtype for k in stored)
+    assert record.num_frames == 2 and record.coded.video is not None and record.coded.normal_bits == 8
+    del stored["bbox"]
+    np.savez(copy, **stored)
+    with pytest.raises(WindowRecordError, match=rf"^{re.escape(str(copy))}: render result lacks \['bbox'\]"):
+        WindowRecord.read(copy)
+
+
 @pytest.mark.skipif(shutil.which("h5ls") is None, reason="hdf5-tools not installed (make setup installs it)")
 def test_independent_hdf5_tools_read_the_shard(tmp_path, cache):
     plan, cache = cache
@@ -212,10 +322,8 @@ def test_missing_and_corrupt_results_name_the_file(tmp_path, cache):
 def test_a_view_that_saw_another_body_is_refused(tmp_path, cache):
     plan, cache = cache
     path = cache.window_path("back", "t1", 2)
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
-    arrays["joints_world"] = arrays["joints_world"] + 1.0
-    save_atomic(path, arrays)
+    record = WindowRecord.read(path)
+    replace(record, scene=replace(record.scene, joints_world=record.scene.joints_world + 1.0)).write(path)
     with pytest.raises(MergeError, match="saw a different body"):
         write_shard(plan, cache, tmp_path / "s.h5", {})
 

@@ -35,19 +35,27 @@ from torch.utils.data import Dataset
 from synthact.consume.reader import ClipTable, ShardReader
 from synthact.consume.sampling import choose_views, sample_rng, window_indices
 from synthact.labels.tables import ClipRow
+from synthact.shard_format import (
+    JOINTS_CAM,
+    KEYPOINTS_2D,
+    KEYPOINTS_VISIBLE,
+    NTU25_JOINTS_CAM,
+    NTU25_KEYPOINTS_2D,
+    NTU25_KEYPOINTS_VISIBLE,
+    RGB,
+    VIEW_DATASETS,
+)
 
-# modality -> the reader's arrays that it reads (ShardReader.read's names).
+# Channels of every image the reader decodes (rgb, depth, mask, parts, normals), by its name.
+_IMAGES = {spec.key: spec.channels for spec in VIEW_DATASETS if spec.channels}
+# modality -> the reader's arrays that it reads (ShardReader.read's names): each image alone,
+# and the joints grouped as models take them.
 MODALITIES: dict[str, tuple[str, ...]] = {
-    "rgb": ("rgb",),
-    "depth": ("depth",),
-    "mask": ("mask",),
-    "parts": ("parts",),
-    "normals": ("normals",),
-    "keypoints_2d": ("keypoints_2d", "keypoints_visible"),
-    "keypoints_3d": ("joints_cam",),
-    "ntu25": ("ntu25_joints_cam", "ntu25_keypoints_2d", "ntu25_keypoints_visible"),
+    **{name: (name,) for name in _IMAGES},
+    KEYPOINTS_2D.key: (KEYPOINTS_2D.key, KEYPOINTS_VISIBLE.key),
+    "keypoints_3d": (JOINTS_CAM.key,),
+    "ntu25": (NTU25_JOINTS_CAM.key, NTU25_KEYPOINTS_2D.key, NTU25_KEYPOINTS_VISIBLE.key),
 }
-_IMAGES = {"rgb": 3, "normals": 3, "depth": 1, "mask": 1, "parts": 1}
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ class SynthActVideoDataset(Dataset):
         output_dir: str | Path,
         protocol: str | None = None,
         split: str | None = "train",
-        modalities: Sequence[str] = ("rgb",),
+        modalities: Sequence[str] = (RGB.key,),
         num_frames: int = 16,
         stride: int = 4,
         offset: str = "random",
@@ -99,7 +107,7 @@ class SynthActVideoDataset(Dataset):
         layout: str = "CTHW",
         seed: int = 0,
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-        reader_factory: Callable[[Path], Any] | None = None,
+        reader_factory: Callable[[Path], ShardReader] | None = None,
         table: ClipTable | None = None,
     ):
         unknown = [m for m in modalities if m not in MODALITIES]
@@ -117,7 +125,7 @@ class SynthActVideoDataset(Dataset):
         self.views, self.stack_views, self.num_clips, self.seed = views, stack_views, num_clips, seed
         self.epoch = 0
         self._factory = reader_factory
-        self._readers: dict[Path, Any] = {}
+        self._readers: dict[Path, ShardReader] = {}
         self._pid = os.getpid()
         self.items = self._items()
 
@@ -128,7 +136,7 @@ class SynthActVideoDataset(Dataset):
         try:
             return list(reader.views)
         finally:
-            getattr(reader, "close", lambda: None)()
+            reader.close()
 
     def _items(self) -> list[Item]:
         if isinstance(self.views, str) and self.views == "random":
@@ -156,7 +164,7 @@ class SynthActVideoDataset(Dataset):
         return list(self.table.classes.classes)
 
     # -- readers ----------------------------------------------------------------
-    def _reader(self, path: Path) -> Any:
+    def _reader(self, path: Path) -> ShardReader:
         if self._pid != os.getpid():  # forked after opening: never reuse the parent's handles
             self._readers, self._pid = {}, os.getpid()
         if path not in self._readers:
@@ -195,7 +203,7 @@ class SynthActVideoDataset(Dataset):
         return self.transform(sample) if self.transform else sample
 
     def _read(
-        self, reader: Any, take_id: str, view: str, names: tuple[str, ...], frames: np.ndarray
+        self, reader: ShardReader, take_id: str, view: str, names: tuple[str, ...], frames: np.ndarray
     ) -> dict[str, np.ndarray]:
         # A window with evenly spaced, increasing frames reads as a slice (h5py's
         # fastest selection); a clamped or looped one (repeated frames) as an

@@ -6,7 +6,9 @@ Reads touch only the frames and modalities asked for: a 16-frame window of RGB
 reads the byte range from the keyframe before it to its last frame, depth and
 normals only their frames' chunks. Stored encodings (docs/FORMAT.md) are
 decoded here: RGB video to uint8 frames, depth codes to float32 metres,
-octahedral normal codes to float32 unit vectors.
+octahedral normal codes to float32 unit vectors. The names come from
+``synthact/shard_format.py``; a shard of a ``format_version`` this reader does
+not know is refused when it is opened (``ShardVersionError``), never misread.
 
 When RGB is read with other images, it decodes on a second thread while
 HDF5 inflates the depth (or mask, parts, normals) chunks in the caller's:
@@ -31,18 +33,40 @@ import numpy as np
 from synthact.codecs import depth as depth_codec
 from synthact.codecs import normals as normals_codec
 from synthact.codecs import storage
+from synthact.errors import SynthActError
 from synthact.labels.tables import ClassTable, ClipRow, read_class_table, read_clip_rows
+from synthact.shard_format import (
+    ENCODING_ATTRIBUTE,
+    ENCODINGS,
+    FORMAT_VERSION,
+    FORMAT_VERSION_ATTRIBUTE,
+    FRAMES,
+    READABLE_VERSIONS,
+    RGB,
+    TAKE_ATTRIBUTES,
+    TAKE_DATASETS,
+    TAKE_IDS,
+    VIEW_ATTRIBUTES,
+    VIEW_DATASETS,
+    VIEWS_ATTRIBUTE,
+    Codec,
+    DatasetSpec,
+    json_attributes,
+    take_path,
+    view_path,
+)
 
-# Per-view datasets; a subgroup's arrays are named with an underscore ("ntu25/joints_cam" -> "ntu25_joints_cam").
-VIEW_MODALITIES = (
-    "rgb", "depth", "mask", "parts", "normals", "keypoints_2d", "keypoints_visible", "joints_cam", "bbox",
-    "K", "R", "t", "ntu25_keypoints_2d", "ntu25_keypoints_visible", "ntu25_joints_cam",
-)  # fmt: skip
-TAKE_MODALITIES = ("joints_world", "ntu25_joints_world", "frames", "source_frames")
-JSON_TAKE_ATTRS = ("appearance", "rig", "segments", "spans")
+# The reader's names: a subgroup's arrays joined with an underscore ("ntu25/joints_cam" -> "ntu25_joints_cam").
+VIEW_MODALITIES = tuple(spec.key for spec in VIEW_DATASETS)
+TAKE_MODALITIES = tuple(spec.key for spec in TAKE_DATASETS if spec.per_frame)  # per take frame, like a view's
+_SPECS: dict[str, DatasetSpec] = {spec.key: spec for spec in VIEW_DATASETS + TAKE_DATASETS}
+IMAGE_MODALITIES = tuple(spec.key for spec in VIEW_DATASETS if spec.chunked_image)  # one chunk per frame
 
 Frames = slice | np.ndarray | list[int] | None
-IMAGE_MODALITIES = ("depth", "mask", "parts", "normals")  # one chunk per frame
+
+
+class ShardVersionError(SynthActError, ValueError):
+    """A shard of a layout this reader does not know; the message names the file and the versions."""
 
 
 def decode_jpeg(blob: np.ndarray) -> np.ndarray:
@@ -76,8 +100,15 @@ def _attr(node: h5py.HLObject, key: str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _h5_name(modality: str) -> str:
-    return modality.replace("ntu25_", "ntu25/", 1) if modality.startswith("ntu25_") else modality
+def check_format_version(path: Path, attrs: h5py.AttributeManager) -> None:
+    """Refuse a shard whose layout this reader cannot decode, before any dataset is touched."""
+    found = attrs.get(FORMAT_VERSION_ATTRIBUTE.name)
+    if found is None or int(found) not in READABLE_VERSIONS:
+        what = "no format_version (not a SynthAct shard?)" if found is None else f"format_version {found}"
+        raise ShardVersionError(
+            f"{path}: {what}; this SynthAct reads format_version {', '.join(map(str, READABLE_VERSIONS))}: read it "
+            f"with the SynthAct that wrote it, or rerun the merge to rewrite it (format_version {FORMAT_VERSION})"
+        )
 
 
 def _select(dataset: h5py.Dataset, frames: Frames) -> np.ndarray:
@@ -120,7 +151,13 @@ class ShardReader:
             # Registers the zstd filter of render.compressor: zstd shards; gzip needs nothing.
             with contextlib.suppress(ImportError):
                 import hdf5plugin  # noqa: F401
-            self._file = h5py.File(self.path, "r")
+            handle = h5py.File(self.path, "r")
+            try:
+                check_format_version(self.path, handle.attrs)
+            except ShardVersionError:
+                handle.close()
+                raise
+            self._file = handle
         return self._file
 
     def close(self) -> None:
@@ -140,29 +177,30 @@ class ShardReader:
 
     @property
     def take_ids(self) -> list[str]:
-        return [c.decode() if isinstance(c, bytes) else str(c) for c in self.file["index/take_ids"][()]]
+        return [c.decode() if isinstance(c, bytes) else str(c) for c in self.file[TAKE_IDS][()]]
 
     @property
     def views(self) -> list[str]:
-        return json.loads(self.file.attrs["views"])
+        return json.loads(self.file.attrs[VIEWS_ATTRIBUTE.name])
 
     def take_attrs(self, take_id: str) -> dict[str, Any]:
         """The take's attributes, JSON ones decoded (``segments``: the source labels as given)."""
-        attrs = dict(self.file[f"takes/{take_id}"].attrs)
-        for key in JSON_TAKE_ATTRS:
+        attrs = dict(self.file[take_path(take_id)].attrs)
+        for key in json_attributes(TAKE_ATTRIBUTES):
             if key in attrs:
                 attrs[key] = json.loads(attrs[key])
         return attrs
 
     def view_attrs(self, take_id: str, view: str) -> dict[str, Any]:
         """One view's attributes, ``placement`` (every drawn camera value) decoded."""
-        attrs = dict(self.file[f"takes/{take_id}/views/{view}"].attrs)
-        if "placement" in attrs:
-            attrs["placement"] = json.loads(attrs["placement"])
+        attrs = dict(self.file[view_path(take_id, view)].attrs)
+        for key in json_attributes(VIEW_ATTRIBUTES):
+            if key in attrs:
+                attrs[key] = json.loads(attrs[key])
         return attrs
 
     def num_frames(self, take_id: str) -> int:
-        return int(self.file[f"takes/{take_id}"].attrs["num_frames"])
+        return len(self.file[take_path(take_id)][FRAMES.name])
 
     def read(
         self, take_id: str, view: str, modalities: Iterable[str] | None = None, frames: Frames = None
@@ -175,30 +213,30 @@ class ShardReader:
         (T, H, W) float32 metres (0: no surface), ``normals`` (T, H, W, 3) float32
         unit vectors (0: no surface).
         """
-        take = self.file[f"takes/{take_id}"]
-        group = take[f"views/{view}"]
+        take = self.file[take_path(take_id)]
+        group = self.file[view_path(take_id, view)]
         if modalities is None:  # everything stored (a GEOMETRY take has no rgb)
-            wanted = [m for m in VIEW_MODALITIES if _h5_name(m) in group] + list(TAKE_MODALITIES)
+            wanted = [m for m in VIEW_MODALITIES if _SPECS[m].name in group] + list(TAKE_MODALITIES)
         else:
             wanted = list(modalities)
         out: dict[str, np.ndarray] = {}
         rgb = self._rgb_ahead(group, wanted, frames)
         for modality in wanted:
-            name = _h5_name(modality)
             if modality in VIEW_MODALITIES:
-                if name not in group:
+                spec = _SPECS[modality]
+                if spec.name not in group:
                     raise KeyError(f"{self.path}: take {take_id} view {view} has no {modality!r} "
                                    "(render.engine GEOMETRY renders no RGB)")  # fmt: skip
-                if rgb is None or name != "rgb":
-                    out[modality] = self._read_view(group, name, frames)
+                if rgb is None or spec.codec is not Codec.VIDEO:
+                    out[modality] = self._read_view(group, spec, frames)
             elif modality in TAKE_MODALITIES:
-                out[modality] = _select(take[name], frames)
+                out[modality] = _select(take[_SPECS[modality].name], frames)
             else:
                 raise KeyError(
                     f"{self.path}: unknown modality {modality!r}; known: {VIEW_MODALITIES + TAKE_MODALITIES}"
                 )
         if rgb is not None:  # collected last, so the other images were read while it decoded
-            out["rgb"] = rgb.result()
+            out[RGB.key] = rgb.result()
         return {modality: out[modality] for modality in wanted}
 
     def _rgb_ahead(self, group: h5py.Group, wanted: list[str], frames: Frames) -> Future[np.ndarray] | None:
@@ -208,20 +246,22 @@ class ShardReader:
         h5py holds the GIL while it reads, so a decode thread that had to read
         its own bytes would wait for the depth read to end.
         """
-        if "rgb" not in wanted or "rgb" not in group or not set(wanted) & set(IMAGE_MODALITIES):
+        if RGB.key not in wanted or RGB.name not in group or not set(wanted) & set(IMAGE_MODALITIES):
             return None
         pool = self.pool
-        return None if pool is None else pool.submit(self._rgb_decoder(group["rgb"], frames))
+        return None if pool is None else pool.submit(self._rgb_decoder(group[RGB.name], frames))
 
-    def _read_view(self, group: h5py.Group, name: str, frames: Frames) -> np.ndarray:
-        node = group[name]
-        if name == "rgb":
+    def _read_view(self, group: h5py.Group, spec: DatasetSpec, frames: Frames) -> np.ndarray:
+        node = group[spec.name]
+        if spec.codec is Codec.VIDEO:
             return self._rgb_decoder(node, frames)()
         data = _select(node, frames)
-        encoding = _attr(node, "encoding")
-        if encoding == depth_codec.ENCODING:
+        # By the dataset's own encoding attribute, not its spec: files that tools wrote in
+        # this layout may hold plain arrays (float metres, unit vectors) where we store codes.
+        encoding = _attr(node, ENCODING_ATTRIBUTE)
+        if encoding == ENCODINGS[Codec.DEPTH]:
             return depth_codec.decode_depth(data)
-        if encoding == normals_codec.ENCODING:
+        if encoding == ENCODINGS[Codec.NORMALS]:
             return normals_codec.decode_normals(data)
         return data
 

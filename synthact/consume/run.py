@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from synthact.consume.reader import ClipTable, Frames, ShardReader, shard_paths_from_manifest
+from synthact.shard_format import BETAS_USED, take_path
 
 
 class Run(Protocol):
@@ -77,7 +78,7 @@ class ShardRun:
     @staticmethod
     def _take(reader: ShardReader, path: Path, take_id: str) -> dict[str, Any]:
         frames = reader.read(take_id, reader.views[0], ["frames"], frames=slice(0, 1))["frames"]
-        betas = reader.file[f"takes/{take_id}/smplh/betas_used"][()]
+        betas = reader.file[f"{take_path(take_id)}/{BETAS_USED.name}"][()]
         return dict(reader.take_attrs(take_id), take_id=take_id, shard=str(path), first_frame=int(frames[0]),
                     betas_used=betas.tolist())  # fmt: skip
 

@@ -8,13 +8,8 @@ re-sharding a run (``plan.frames_per_shard``) re-renders nothing.
 
 Layout: ``<work>/cache/<render key[:16]>/<view>/<take id>/w<window:05d>.npz``.
 
-A window file is an uncompressed npz of the final bytes (``render/encode.py``):
-the window's video packets (``rgb_data``, ``rgb_offsets``, ``rgb_pts``,
-``rgb_keyframe``), each image as one compressed HDF5 chunk per frame
-(``<name>_chunks``, ``<name>_chunk_offsets`` for depth, normals, mask, parts),
-a ``storage`` JSON (settings, video attributes, image dtypes and shapes) and
-the small per-frame arrays (joints, cameras, boxes). Deflating it again would
-only cost time: the merge reads it once and copies the chunks.
+A window file is a ``WindowRecord`` (``render/window_record.py``): an
+uncompressed npz of the final bytes, which the merge only copies.
 """
 
 from __future__ import annotations

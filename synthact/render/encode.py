@@ -13,7 +13,6 @@ Chunks are what HDF5's own filter pipeline writes for a one-frame chunk
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,8 +24,8 @@ from synthact.codecs import normals as normals_codec
 from synthact.codecs.chunks import compress_chunk
 from synthact.codecs.storage import COMPRESSORS, GZIP_LEVEL, ZSTD_LEVEL
 from synthact.codecs.video import VideoEncoder, VideoSettings
-
-IMAGES = ("depth", "normals", "mask", "parts")  # per-frame images stored as compressed chunks
+from synthact.render.window_record import IMAGE_NAMES, CodedImage, CodedWindow
+from synthact.shard_format import DEPTH, MASK, NORMALS, PARTS
 
 
 @dataclass(frozen=True)
@@ -71,10 +70,10 @@ def image_codes(depth: np.ndarray, mask: np.ndarray, parts: np.ndarray, normals:
                 bits: int) -> dict[str, np.ndarray]:  # fmt: skip
     """One frame's stored arrays: depth uint16 codes, octahedral normal codes, mask, parts."""
     return {
-        "depth": depth_codec.encode_depth(depth),
-        "normals": normals_codec.encode_normals(normals, bits=bits),
-        "mask": np.asarray(mask, np.uint8),
-        "parts": np.asarray(parts, np.uint8),
+        DEPTH.field: depth_codec.encode_depth(depth),
+        NORMALS.field: normals_codec.encode_normals(normals, bits=bits),
+        MASK.field: np.asarray(mask, np.uint8),
+        PARTS.field: np.asarray(parts, np.uint8),
     }
 
 
@@ -85,7 +84,7 @@ class WindowCoder:
         self.width, self.height, self.settings = width, height, settings
         self._video = VideoEncoder(width, height, settings.video())
         self._frames_with_rgb = 0
-        self._chunks: dict[str, list[bytes]] = {name: [] for name in IMAGES}
+        self._chunks: dict[str, list[bytes]] = {name: [] for name in IMAGE_NAMES}
         self._meta: dict[str, tuple[str, tuple[int, ...]]] = {}
 
     def add(self, rgb: np.ndarray | None, depth: np.ndarray, mask: np.ndarray, parts: np.ndarray,
@@ -100,20 +99,15 @@ class WindowCoder:
             self._meta[name] = (codes.dtype.str, codes.shape)
             self._chunks[name].append(compress_chunk(codes, s.compressor, s.compression_level))
 
-    def finish(self) -> dict[str, np.ndarray]:
-        """The window's arrays for the render cache (see ``synthact.shards.writer``)."""
-        out: dict[str, np.ndarray] = {}
-        video_attrs: dict[str, Any] = {}
-        if self._frames_with_rgb:
-            video = self._video.finish()
-            out.update(rgb_data=video.data, rgb_offsets=video.offsets, rgb_pts=video.pts, rgb_keyframe=video.keyframe)
-            video_attrs = video.attrs()
+    def finish(self) -> CodedWindow:
+        """The window's coded streams for the render cache (``render/window_record.py``)."""
+        video = self._video.finish() if self._frames_with_rgb else None
+        images = {}
         for name, chunks in self._chunks.items():
-            out[f"{name}_chunks"] = np.frombuffer(b"".join(chunks), np.uint8).copy()
-            out[f"{name}_chunk_offsets"] = np.cumsum([0] + [len(c) for c in chunks]).astype(np.int64)
-        storage = {
-            "settings": asdict(self.settings), "video": video_attrs, "compressor": self.settings.compressor,
-            "images": {name: {"dtype": dtype, "shape": list(shape)} for name, (dtype, shape) in self._meta.items()},
-        }  # fmt: skip
-        out["storage"] = np.array(json.dumps(storage, sort_keys=True))
-        return out
+            dtype, shape = self._meta[name]
+            data = np.frombuffer(b"".join(chunks), np.uint8).copy()
+            offsets = np.cumsum([0] + [len(c) for c in chunks]).astype(np.int64)
+            images[name] = CodedImage(dtype=dtype, shape=shape, chunks=data, offsets=offsets)
+        return CodedWindow(
+            video=video, images=images, compressor=self.settings.compressor, settings=asdict(self.settings)
+        )

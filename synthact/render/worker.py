@@ -19,11 +19,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
-from synthact import atomic
 from synthact.body.model_files import BodyModelError
 from synthact.body.skeleton import vertex_parts
 from synthact.config import config_from_json
@@ -36,6 +35,7 @@ from synthact.render.exr import decode_frame, read_passes
 from synthact.render.pipeline import Pipeline
 from synthact.render.renderer import settings_from_config
 from synthact.render.visibility import keypoint_visibility, output_joint_parts
+from synthact.render.window_record import WindowRecord, WindowScene
 from synthact.scene.appearance import AppearanceRanges, body_mass_offset, sample_appearance
 from synthact.scene.cameras import Camera, project
 from synthact.scene.rig import CameraPath, Rig, view_cameras
@@ -44,6 +44,11 @@ from synthact.seeding import derive_seed, rng_for
 from synthact.sources.amass import load_motion
 from synthact.takes.plan import ShardPlan, TakePlan
 from synthact.takes.resample import resample_indices
+
+if TYPE_CHECKING:  # torch, smplx and the motion readers load only in the task that renders
+    from synthact.body.smplh import BodyModel, PosedBody
+    from synthact.scene.appearance import Appearance
+    from synthact.sources.amass import Motion
 
 log = logging.getLogger("synthact.render")
 
@@ -60,6 +65,15 @@ class ViewTask:
     view: str
     cache_root: str
     config_json: str
+
+
+class ViewSummary(TypedDict):
+    """What a render task reports back to the render step."""
+
+    view: str
+    rendered: int  # windows
+    frames: int
+    seconds: float
 
 
 def mask_bboxes(mask: np.ndarray) -> np.ndarray:
@@ -80,7 +94,9 @@ def body_shape_noise(seed: int, take_id: str, std: float, count: int) -> np.ndar
     return rng_for(seed, take_id, "body_shape").normal(0.0, std, size=count).astype(np.float32)
 
 
-def ground_offset(model: Any, poses: np.ndarray, trans: np.ndarray, betas: np.ndarray, noise: np.ndarray) -> float:
+def ground_offset(
+    model: BodyModel, poses: np.ndarray, trans: np.ndarray, betas: np.ndarray, noise: np.ndarray
+) -> float:
     """Height to add to ``trans`` so that a reshaped body stands where the motion's own shape stood.
 
     The body's lowest point at the take's first frame stays at the height it had
@@ -104,16 +120,6 @@ def select_hdris(available: list[str], wanted: list[str]) -> list[str]:
     return sorted(set(wanted))
 
 
-def save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """One cache result, fsynced so that a killed node cannot lose a finished window.
-
-    Stored without deflate: its images are already compressed chunks and its
-    RGB a video stream (``render/encode.py``); the rest is a few KB of joints.
-    """
-    with atomic.atomic_path(path, fsync=True) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-
-
 class WindowJob:
     """The CPU side of one rendered window, run on the pipeline thread.
 
@@ -122,9 +128,11 @@ class WindowJob:
     and per-frame labels are held, never the window's raw frames.
     """
 
-    def __init__(self, path: Path, base: dict[str, np.ndarray], uv: np.ndarray, z: np.ndarray,
-                 coder: WindowCoder, joint_parts: np.ndarray):  # fmt: skip
-        self.path, self.base, self.uv, self.z, self.coder = path, base, uv, z, coder
+    def __init__(
+        self, path: Path, scene: WindowScene, uv: np.ndarray, z: np.ndarray, coder: WindowCoder, joint_parts: np.ndarray
+    ):
+        # uv and z at full precision: visibility is tested before the record's float32 rounding.
+        self.path, self.scene, self.uv, self.z, self.coder = path, scene, uv, z, coder
         self.joint_parts = joint_parts
         self.visible = np.zeros(uv.shape[:2], bool)
         self.bbox = np.full((len(uv), 4), np.nan, np.float32)
@@ -144,8 +152,7 @@ class WindowJob:
         self.bbox[i] = mask_bboxes(mask[None])[0]
 
     def finish(self) -> None:
-        arrays = {**self.base, **self.coder.finish(), "keypoints_visible": self.visible, "bbox": self.bbox}
-        save_atomic(self.path, arrays)
+        WindowRecord(self.scene, self.coder.finish(), keypoints_visible=self.visible, bbox=self.bbox).write(self.path)
 
 
 @dataclass
@@ -153,12 +160,12 @@ class PreparedTake:
     """What every window of one take shares: its motion frames, body and camera path."""
 
     plan: TakePlan
-    motion: Any
+    motion: Motion
     source_frames: np.ndarray  # (T,) source frame of each take frame
     betas: np.ndarray
     noise: np.ndarray
     offset: float
-    appearance: Any
+    appearance: Appearance
     cameras: CameraPath
 
     def trans(self, a: int, b: int) -> np.ndarray:
@@ -175,7 +182,7 @@ class TakeRenderer:
         self.config = config
         self._body_model_cls = BodyModel
         self._models: dict[str, BodyModel] = {}
-        self._motion_cache: tuple[str, Any] | None = None
+        self._motion_cache: tuple[str, Motion] | None = None
         neutral = self.any_body_model()
         self.settings = settings_from_config(config["render"])
         randomize = config.get("randomize", {})
@@ -190,7 +197,7 @@ class TakeRenderer:
         self.storage = StorageSettings.from_config(config["render"])
         self.joint_parts = output_joint_parts(neutral.lbs_weights)
 
-    def any_body_model(self) -> Any:
+    def any_body_model(self) -> BodyModel:
         """A model whose topology builds the scene: genders share faces and
         weights, and the MANO release has no neutral model."""
         error: Exception | None = None
@@ -202,12 +209,12 @@ class TakeRenderer:
         assert error is not None
         raise error
 
-    def body_model(self, gender: str) -> Any:
+    def body_model(self, gender: str) -> BodyModel:
         if gender not in self._models:
             self._models[gender] = self._body_model_cls(self.config["motion"]["body_model_dir"], gender)
         return self._models[gender]
 
-    def motion(self, source: str) -> Any:
+    def motion(self, source: str) -> Motion:
         if self._motion_cache is None or self._motion_cache[0] != source:
             root = Path(self.config["motion"]["amass_root"])
             self._motion_cache = (source, load_motion(Path(source), root=root))
@@ -245,7 +252,7 @@ class TakeRenderer:
             cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
         )
 
-    def pose_window(self, prepared: PreparedTake, a: int, b: int) -> Any:
+    def pose_window(self, prepared: PreparedTake, a: int, b: int) -> PosedBody:
         """The posed body (vertices, joints) of take frames [a, b)."""
         motion = prepared.motion
         model = self.body_model(motion.gender)
@@ -254,7 +261,7 @@ class TakeRenderer:
         )
 
     def render_window(self, prepared: PreparedTake, view: str, window: int, a: int, b: int, out: Path,
-                      pipeline: Pipeline, posed: Any = None) -> None:  # fmt: skip
+                      pipeline: Pipeline, posed: PosedBody | None = None) -> None:  # fmt: skip
         """Render take frames [a, b) from ``view``; ``pipeline`` codes them and writes ``out``.
 
         Returns as soon as the last frame is rendered: the window's coding
@@ -271,26 +278,26 @@ class TakeRenderer:
         seed = derive_seed(prepared.plan.view(view).seed, window) % (2**31 - 1)
         joints_cam = np.einsum("tij,tkj->tki", path.R[a:b], posed.joints) + path.t[a:b, None, :]
         uv = project(joints_cam, path.K)
-        base = {
-            "keypoints_2d": uv.astype(np.float32),
-            "joints_cam": joints_cam.astype(np.float32),
-            "joints_world": posed.joints.astype(np.float32),
-            "K": np.asarray(path.K, np.float64),
-            "R": path.R[a:b].astype(np.float64),
-            "t": path.t[a:b].astype(np.float64),
-            "distance_m": np.float64(path.distance_m),
-            "source_frames": frames.astype(np.int64),
-            "poses": motion.poses[frames].astype(np.float32),
-            "trans": motion.trans[frames].astype(np.float32),
-            "betas": prepared.betas,
-            "betas_used": (prepared.betas + prepared.noise).astype(np.float32),
-            "shape_noise": prepared.noise,
-            "ground_offset_m": np.float64(prepared.offset),
-            "gender": np.array(motion.gender),
-            "appearance": np.array(json.dumps(prepared.appearance.to_dict(), sort_keys=True)),
-        }
+        scene = WindowScene(
+            keypoints_2d=uv.astype(np.float32),
+            joints_cam=joints_cam.astype(np.float32),
+            joints_world=posed.joints.astype(np.float32),
+            K=np.asarray(path.K, np.float64),
+            R=path.R[a:b].astype(np.float64),
+            t=path.t[a:b].astype(np.float64),
+            distance_m=float(path.distance_m),
+            source_frames=frames.astype(np.int64),
+            poses=motion.poses[frames].astype(np.float32),
+            trans=motion.trans[frames].astype(np.float32),
+            betas=prepared.betas,
+            betas_used=(prepared.betas + prepared.noise).astype(np.float32),
+            shape_noise=prepared.noise,
+            ground_offset_m=float(prepared.offset),
+            gender=str(motion.gender),
+            appearance=json.dumps(prepared.appearance.to_dict(), sort_keys=True),
+        )
         coder = WindowCoder(self.rig.width, self.rig.height, self.storage)
-        job = WindowJob(out, base, uv, joints_cam[..., 2], coder, self.joint_parts)
+        job = WindowJob(out, scene, uv, joints_cam[..., 2], coder, self.joint_parts)
         if self.settings.engine == "GEOMETRY":  # no EXR: the z-buffer hands back arrays at once
             out_clip = self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
                                               room_origin=tuple(take.path_center))  # fmt: skip
@@ -332,7 +339,7 @@ def pin_torch_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def render_view(task: ViewTask) -> dict[str, Any]:
+def render_view(task: ViewTask) -> ViewSummary:
     """Render every unfinished window of one view; returns a small summary."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = config_from_json(task.config_json)
@@ -367,7 +374,7 @@ def render_windows(renderer: TakeRenderer, view: str, jobs: list[tuple[TakePlan,
     """
     current: dict[str, PreparedTake] = {}  # touched by the pose thread only
 
-    def ahead(take: TakePlan, a: int, b: int) -> tuple[PreparedTake, Any]:
+    def ahead(take: TakePlan, a: int, b: int) -> tuple[PreparedTake, PosedBody]:
         prepared = current.get("take")
         if prepared is None or prepared.plan.take.take_id != take.take.take_id:
             prepared = current["take"] = renderer.prepare(take, view)

@@ -17,7 +17,8 @@ from pathlib import Path
 import h5py
 
 from synthact import __version__, atomic
-from synthact.shards.writer import FORMAT_NAME, FORMAT_VERSION, software_versions
+from synthact.shard_format import FORMAT_NAME, FORMAT_VERSION
+from synthact.shards.writer import software_versions
 
 CHUNK_BYTES = 1 << 20
 
