@@ -32,7 +32,7 @@ class UnsafePickleError(SynthActError, ValueError):
     """A pickle names a type that plain data does not need; the message names the file and the type."""
 
 
-class RefusedGlobal(pickle.UnpicklingError):
+class RefusedGlobal(SynthActError, pickle.UnpicklingError):
     """Raised from ``find_class``: the pickle asked for ``qualified_name``, which is not admitted."""
 
     def __init__(self, qualified_name: str, reason: str):

@@ -184,7 +184,7 @@ def build_plan(config: dict[str, Any]) -> list[ShardPlan]:
     paths = RunPaths.from_config(config)
     takes = list(read_take_table(paths.take_table))
     if not takes:
-        raise EmptyTakeTable(f"{paths.take_table}: no takes to render: {why_no_takes(paths.index_report)}")
+        raise EmptyTakeTable(f"{paths.take_table}: the take table is empty: {why_no_takes(paths.index_report)}")
     rig = Rig.from_config(config["rig"], config["render"])
     key = stage_key(config, "plan")
     shards = [

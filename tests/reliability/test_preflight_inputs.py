@@ -129,7 +129,7 @@ def test_an_empty_take_table_says_why_in_one_line_with_the_log(tmp_path):
     skipped = len(json.loads(report.read_text())["skipped"])
     (line,) = [ln for ln in output.splitlines() if ln.startswith("synthact plan: error:")]
     assert line == (
-        "synthact plan: error: output/work/index/takes.jsonl: no takes to render: the index read 0 labelled"
+        "synthact plan: error: output/work/index/takes.jsonl: the take table is empty: the index read 0 labelled"
         f" sequences from 0 motion files under {tmp_path / 'amass'} (BABEL files ['train.json', 'val.json'] in"
         f" {demo / 'data' / 'babel'}), and skipped {skipped} inputs (on_bad_input: lenient):"
         f" {skipped} x motion file not found under {tmp_path / 'amass'};"
