@@ -86,7 +86,7 @@ def check_content(config: dict, source: str) -> None:
     check_resolution(config, source)
 
 
-SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scontrol")
+SLURM_COMMANDS = ("sbatch", "srun", "squeue", "sacct", "scontrol")  # submitit looks for srun on the submit host
 # The body model genders each motion source poses: AMASS sequences carry their
 # actor's gender; fitted and estimated motions use the neutral model.
 GENDERS_BY_SOURCE = {"amass": ("female", "male")}

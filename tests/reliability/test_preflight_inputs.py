@@ -31,7 +31,7 @@ def without_slurm(folder: Path) -> Path:
     """A PATH folder with this machine's commands except Slurm's: a machine where Slurm is not installed."""
     folder.mkdir()
     for command in Path("/usr/bin").iterdir():
-        if command.name not in {*SLURM_COMMANDS, "srun", "sinfo", "scancel", "salloc"}:
+        if command.name not in {*SLURM_COMMANDS, "sinfo", "scancel", "salloc"}:
             (folder / command.name).symlink_to(command)
     return folder
 
@@ -83,7 +83,7 @@ def test_the_slurm_client_is_checked_only_for_slurm_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(without_slurm(tmp_path / "bin")))
     assert slurm_problems(validate_config({"dispatch": {"cluster": "local"}})) == []
     assert slurm_problems(validate_config({"dispatch": {"cluster": "slurm"}})) == [
-        "dispatch.cluster: slurm, but sbatch, squeue, sacct, scontrol are not on PATH:"
+        "dispatch.cluster: slurm, but sbatch, srun, squeue, sacct, scontrol are not on PATH:"
         " run on a Slurm submit host, or set dispatch.cluster: local"
     ]
 
@@ -106,7 +106,7 @@ def test_a_dry_run_names_every_missing_input_and_the_missing_slurm_client(tmp_pa
         "motion.amass_root: /data/amass does not exist: give your AMASS download's root folder",
         "motion.babel_dir: /data/babel does not exist",
         "motion.body_model_dir: /data/models does not exist",
-        "dispatch.cluster: slurm, but sbatch, squeue, sacct, scontrol are not on PATH",
+        "dispatch.cluster: slurm, but sbatch, srun, squeue, sacct, scontrol are not on PATH",
     ):
         assert line in output, output
     assert len(output.splitlines()) < 12, output
