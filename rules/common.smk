@@ -5,6 +5,10 @@ from synthact.config import RunPaths, validate_config
 from synthact.stages import stage_params
 
 validate_config(config, source="workflow config")  # the CLI's own cross-field checks
+if workflow.is_main_process:  # inputs and the Slurm client, where the run starts (dry runs too), once
+    from synthact.run_inputs import check_run_inputs
+
+    check_run_inputs(config, source="workflow config")
 # Skeleton sources (ntu, smarthome): the index and renderer read the fit stage's outputs.
 from synthact.fitting.convert import effective_motion
 
@@ -15,8 +19,13 @@ OUT = str(PATHS.output_dir)
 
 # The whole config goes to the CLI; each rule's params hold only what its output
 # depends on (synthact/stages.py), so a change reruns exactly the stages it affects,
-# and dispatch settings rerun nothing.
-CONTENT_CONFIG = json.dumps({k: v for k, v in config.items() if k != "dispatch"}, sort_keys=True)
+# and dispatch settings rerun nothing. It goes as a file named by its content, written
+# when jobs start (onstart, below): Snakemake prints a failed job's command twice, and
+# a path reads better there than the whole config.
+import hashlib
+
+CONTENT_JSON = json.dumps({k: v for k, v in config.items() if k != "dispatch"}, sort_keys=True)
+CONTENT_CONFIG = f"{WORK}/config/{hashlib.sha256(CONTENT_JSON.encode()).hexdigest()[:16]}.json"
 DISPATCH_CONFIG = json.dumps(config["dispatch"], sort_keys=True)
 PROTOCOLS = config["labels"]["protocols"]
 
@@ -67,9 +76,11 @@ if workflow.is_main_process:
 # The output folder's own lock (two clones, one absolute output_dir): taken when
 # jobs are about to run, so dry runs never wait on it; dropped when Snakemake exits.
 onstart:
+    from synthact.atomic import write_text as write_atomic
     from synthact.locking import acquire_output_lock
 
     acquire_output_lock(OUT)
+    write_atomic(CONTENT_CONFIG, CONTENT_JSON)
 
 
 # The functions of the other rule files (snakemake --lint wants them in one place): each is called

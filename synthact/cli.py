@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from synthact.config import RunPaths, config_from_json, config_hash, load_config, validate_config
-from synthact.errors import OutputError, SynthActError, describe_os_error, output_error
+from synthact.errors import SynthActError, describe_os_error, output_error
 from synthact.render.cache import RenderCache
 
 if TYPE_CHECKING:
@@ -22,11 +22,16 @@ if TYPE_CHECKING:
 
 
 def _config(args: argparse.Namespace) -> dict:
-    config = config_from_json(args.config_json) if args.config_json else load_config(args.config)
+    config = config_from_json(_json_text(args.config_json)) if args.config_json else load_config(args.config)
     if getattr(args, "dispatch_json", None):
         # The workflow keeps dispatch settings out of the content config.
         config = validate_config(dict(config, dispatch=json.loads(args.dispatch_json)), source="--dispatch-json")
     return config
+
+
+def _json_text(value: str) -> str:
+    """``--config-json`` takes the JSON itself or, as the workflow passes it, a file holding it."""
+    return value if value.lstrip().startswith("{") else Path(value).read_text()
 
 
 def cmd_demo_data(args: argparse.Namespace) -> None:
@@ -233,7 +238,9 @@ def cmd_amarv_password(args: argparse.Namespace) -> None:
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--config", help="configuration YAML file")
-    group.add_argument("--config-json", help="validated configuration as JSON (what the workflow passes)")
+    group.add_argument(
+        "--config-json", help="validated configuration as JSON, or a JSON file (what the workflow passes)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -306,9 +313,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except one_line as exc:  # OSError: disk full, permission denied, ...: one line, the file named
-        message = describe_os_error(exc) if isinstance(exc, OSError) and not isinstance(exc, OutputError) else str(exc)
-        print(f"synthact {args.command}: error: {message}", file=sys.stderr)
+        print(f"synthact {args.command}: error: {user_message(exc)}", file=sys.stderr)
         return 1
+
+
+def user_message(exc: BaseException) -> str:
+    """Our own errors whole (a list of missing files and the fix may follow the first line);
+    other OSErrors as one line naming the file, without HDF5's error stack."""
+    if isinstance(exc, SynthActError) or not isinstance(exc, OSError):
+        return str(exc)
+    return describe_os_error(exc)
 
 
 if __name__ == "__main__":

@@ -113,9 +113,22 @@ def source_defaults(config: dict[str, Any]) -> dict[str, Any]:
 
 def _scalar_type_of(schema: dict) -> str | None:
     kinds = schema.get("type")
-    if isinstance(kinds, str) and kinds in ("integer", "number", "boolean"):
+    if isinstance(kinds, str) and kinds in ("integer", "number", "boolean", "string"):
         return kinds
     return None
+
+
+def _coerce_parsed(value: Any, wanted: str) -> Any:
+    """Snakemake's own parse of a top-level ``--config key=VALUE`` (int, then float, then bool, then
+    text) where the schema wants another type: ``seed=1e3`` arrives as 1000.0, ``output_dir=2024``
+    as 2024. Only lossless conversions; anything else is left for validation to name."""
+    if isinstance(value, bool):
+        return value
+    if wanted == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if wanted == "string" and isinstance(value, int):
+        return str(value)
+    return value
 
 
 def coerce_types(value: Any, schema: dict, root: dict | None = None) -> Any:
@@ -123,8 +136,9 @@ def coerce_types(value: Any, schema: dict, root: dict | None = None) -> Any:
 
     Snakemake's ``--config key=VALUE`` parses VALUE as YAML at the top level but
     hands nested mappings on with string leaves (``dispatch={"cpus_per_task": 1}``
-    arrives as ``"1"``). A string that does not parse to the wanted type is left
-    as it is, for validation to name.
+    arrives as ``"1"``), and parses a top-level VALUE as a number first
+    (``_coerce_parsed``). A value that does not convert to the wanted type
+    without loss is left as it is, for validation to name with its key.
     """
     root = schema if root is None else root
     if "$ref" in schema:
@@ -139,7 +153,11 @@ def coerce_types(value: Any, schema: dict, root: dict | None = None) -> Any:
         value[:] = [coerce_types(item, schema["items"], root) for item in value]
         return value
     wanted = _scalar_type_of(schema)
-    if wanted is None or not isinstance(value, str):
+    if wanted is None:
+        return value
+    if not isinstance(value, str):
+        return _coerce_parsed(value, wanted)
+    if wanted == "string":
         return value
     try:
         parsed = yaml.safe_load(value)

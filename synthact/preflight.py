@@ -2,10 +2,11 @@
 
 ``check_content`` runs inside ``validate_config`` (dry run, every CLI stage):
 HDRI names against the HDRIs bundled in the bpy wheel (found on disk, bpy is
-not imported) and the resolution against the preset's camera. ``probe_device``
-asks Cycles for the configured device; it imports bpy, so it runs in a child
-process, and only where the GPU is: before a shard's local render tasks start
-(``dispatch.submit``).
+not imported) and the resolution against the preset's camera (the run's own
+inputs are checked by ``synthact.run_inputs`` when the workflow starts).
+``probe_device`` asks Cycles for the configured device; it
+imports bpy, so it runs in a child process, and only where the GPU is: before a
+shard's local render tasks start (``dispatch.submit``).
 """
 
 from __future__ import annotations

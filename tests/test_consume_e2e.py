@@ -196,6 +196,32 @@ def test_ntu_depth_pngs_are_the_shards_depth_in_mm_on_the_mask(output, shards, t
             assert not got[~on].any()
 
 
+def test_two_video_list_exports_never_mix_in_one_destination(output, tmp_path):
+    dest = tmp_path / "lists"
+    synthact("export", "video-list", str(output), str(dest), "--quiet", "--protocol", "segments")
+    first = sorted(p.relative_to(dest) for p in dest.rglob("*.mp4"))
+    refused = run_bounded([str(BIN / "synthact"), "export", "video-list", str(output), str(dest), "--quiet",
+                           "--protocol", "babel-chunks-150"], 600)  # fmt: skip
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        f"synthact export: error: {dest}: holds another export (video-list export of protocol segments from"
+        f" {output.resolve()}; this one is a video-list export of protocol babel-chunks-150 from"
+        f" {output.resolve()}): choose another folder, or pass --replace to delete that export and write this one"
+    ]
+    assert sorted(p.relative_to(dest) for p in dest.rglob("*.mp4")) == first
+    synthact("export", "video-list", str(output), str(dest), "--quiet", "--protocol", "babel-chunks-150", "--replace")
+    listed = {
+        line.split(" ")[0]
+        for path in (dest / "mmaction").glob("*_list_videos.txt")
+        for line in path.read_text().split("\n")
+        if line
+    }
+    assert {str(p.relative_to(dest / "videos")) for p in dest.rglob("*.mp4")} == listed  # every mp4 is on a list
+    inside = run_bounded([str(BIN / "synthact"), "export", "pyskl", str(output), str(output / "pyskl")], 600)
+    assert inside.returncode == 1 and "inside the run's own folder" in inside.stderr
+    assert not (output / "pyskl").exists()
+
+
 def expected_counts(output: Path, shards: list[ShardReader]) -> dict:
     """What the stats must say, counted here straight from the files."""
     classes = {}

@@ -6,12 +6,12 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "synthact"
 FLOORS = (  # lowest first; docs/ARCHITECTURE.md draws them
-    ("__init__", "errors", "atomic", "seeding", "progress", "stages", "codecs", "shard_format"),
+    ("__init__", "errors", "atomic", "seeding", "progress", "stages", "codecs", "shard_format", "safe_unpickle"),
     ("presets",),
     ("preflight",),
     ("config", "locking", "isolate"),
     ("body",),
-    ("sources",),
+    ("sources", "run_inputs"),
     ("fitting",),
     ("scene",),
     ("demo",),

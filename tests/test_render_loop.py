@@ -7,7 +7,6 @@ import os
 import shutil
 import sys
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,7 +23,6 @@ def test_pipeline_runs_jobs_in_order_and_bounds_its_queue():
     done, gate = [], threading.Event()
     with Pipeline(depth=2) as pipeline:
         pipeline.submit(gate.wait)
-        started = time.perf_counter()
         for i in range(2):
             pipeline.submit(done.append, i)
         blocker = threading.Thread(target=pipeline.submit, args=(done.append, 2))
@@ -34,7 +32,7 @@ def test_pipeline_runs_jobs_in_order_and_bounds_its_queue():
         gate.set()
         blocker.join()
         pipeline.drain()
-        assert done == [0, 1, 2] and time.perf_counter() - started >= 0.2
+        assert done == [0, 1, 2]
 
 
 def test_pipeline_raises_the_first_error_in_the_render_loop():

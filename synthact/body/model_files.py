@@ -14,7 +14,6 @@ real release has, so SynthAct reads the file itself and hands smplx a ready
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from synthact.errors import SynthActError
+from synthact.safe_unpickle import RestrictedUnpickler
 
 REQUIRED_KEYS = ("v_template", "f", "J_regressor", "weights", "kintree_table", "shapedirs", "posedirs")
 HAND_PCA_KEYS = ("hands_componentsl", "hands_componentsr", "hands_meanl", "hands_meanr")
@@ -332,45 +332,21 @@ class _SparseStandIn:
         return dense
 
 
-def _safe_globals() -> dict[tuple[str, str], Any]:
-    """The only plain globals a model pickle may name (Python 2 and 3 spellings)."""
-    import _codecs
-    import collections
-    import copyreg
-
-    from numpy._core import multiarray  # numpy 2 name; numpy >= 1.26 ships it too
-
-    table: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        table[(module, "_reconstruct")] = multiarray._reconstruct  # type: ignore[attr-defined]
-        table[(module, "scalar")] = multiarray.scalar  # type: ignore[attr-defined]
-    for module in ("copy_reg", "copyreg"):
-        table[(module, "_reconstructor")] = copyreg._reconstructor  # type: ignore[attr-defined]
-    for module in ("__builtin__", "builtins"):
-        table.update({(module, "object"): object, (module, "set"): set, (module, "frozenset"): frozenset})
-    table[("_codecs", "encode")] = _codecs.encode  # how Python 3 protocol-2 pickles write bytes
-    table[("collections", "OrderedDict")] = collections.OrderedDict
-    return table
-
-
-_SAFE_GLOBALS = _safe_globals()
 _SPARSE_FORMATS = {"csc_matrix": "csc", "csr_matrix": "csr", "coo_matrix": "coo"}
 
 
-class _ModelUnpickler(pickle.Unpickler):
-    """Unpickler that allows numpy arrays, chumpy and scipy.sparse stand-ins, nothing else."""
+class _ModelUnpickler(RestrictedUnpickler):
+    """Plain data (the shared restricted table), chumpy and scipy.sparse stand-ins, nothing else."""
 
     _stand_ins: ClassVar[dict[tuple[str, str], type]] = {}  # shared by every unpickler, by design
+    refusal = "not part of a body model file"
 
     def find_class(self, module: str, name: str) -> Any:
-        key = (module, name)
-        if key in _SAFE_GLOBALS:
-            return _SAFE_GLOBALS[key]
         if module == "chumpy" or module.startswith("chumpy."):
-            return self._stand_in(key, _ChumpyStandIn, chumpy_class=f"{module}.{name}")
+            return self._stand_in((module, name), _ChumpyStandIn, chumpy_class=f"{module}.{name}")
         if module.startswith("scipy.sparse") and name in _SPARSE_FORMATS:
-            return self._stand_in(key, _SparseStandIn, sparse_format=_SPARSE_FORMATS[name])
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not part of a body model file")
+            return self._stand_in((module, name), _SparseStandIn, sparse_format=_SPARSE_FORMATS[name])
+        return super().find_class(module, name)
 
     @classmethod
     def _stand_in(cls, key: tuple[str, str], base: type, **attrs: str) -> type:

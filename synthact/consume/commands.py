@@ -21,12 +21,10 @@ def _run(output_dir: str) -> ShardRun:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from synthact.consume.exports import EXPORTERS
+    from synthact.consume.exports import export_run
 
-    kwargs = {"show_progress": not args.quiet}
-    if args.format != "amarv" and args.protocol:
-        kwargs["protocol"] = args.protocol
-    result = EXPORTERS[args.format](_run(args.output_dir), Path(args.dest), **kwargs)
+    run, dest = _run(args.output_dir), Path(args.dest)
+    result = export_run(args.format, run, dest, args.protocol, replace=args.replace, show_progress=not args.quiet)
     print(f"export {args.format}: {result}")
     return 0
 
@@ -55,9 +53,10 @@ def add_consume_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a run in a format people train with: " + ", ".join(formats))
     p.add_argument("format", choices=formats)
     p.add_argument("output_dir", help="the run's output folder (manifest.json, shards/, labels/)")
-    p.add_argument("dest", help="where to write; an interrupted export resumes here")
+    p.add_argument("dest", help="where to write, outside the run; an interrupted export resumes here")
     p.add_argument("--protocol", help="clip table to export (default: the run's first; amarv always uses segments)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--replace", action="store_true", help="DEST holds another export: delete it, then write this one")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("preview", help="per-clip preview videos, contact sheets and one index.html for the run")
     p.add_argument("output_dir")

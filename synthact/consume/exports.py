@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from synthact.consume import export_amarv, export_ntu_depth, export_pyskl, export_videolist
+from synthact.consume.export_dest import ExportIdentity, claim_destination
 from synthact.consume.exportio import is_complete, progress
 from synthact.consume.preview import contact_sheet, write_clip_preview, write_png, write_run_page
 from synthact.consume.run import Run
@@ -124,6 +125,26 @@ EXPORTERS: dict[str, Callable[..., Any]] = {
     "video-list": export_videolist_run,
     "ntu-depth": export_ntu_depth_run,
 }
+
+
+def export_run(
+    fmt: str,
+    run: Run,
+    dest: str | Path,
+    protocol: str | None = None,
+    replace: bool = False,
+    show_progress: bool = True,
+) -> Any:
+    """Export ``run`` as ``fmt`` into ``dest``, once ``dest`` is this export's own folder (export_dest.py)."""
+    from synthact.consume.reader import default_protocol
+
+    dest = Path(dest)
+    protocol = AMARV_PROTOCOL if fmt == "amarv" else protocol or default_protocol(run.output_dir)
+    claim_destination(dest, ExportIdentity.of(fmt, protocol, run.output_dir), replace=replace)
+    kwargs: dict[str, Any] = {"show_progress": show_progress}
+    if fmt != "amarv":
+        kwargs["protocol"] = protocol
+    return EXPORTERS[fmt](run, dest, **kwargs)
 
 
 def stats_run(run: Run, dest: str | Path) -> list[Path]:

@@ -14,13 +14,15 @@ are their field names, defined here once.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from synthact import atomic
 from synthact.config import RunPaths
+from synthact.errors import SynthActError
 from synthact.scene.rig import Rig, ViewPlan
 from synthact.seeding import derive_seed
 from synthact.stages import stage_key
@@ -143,12 +145,47 @@ def plan_take(take: Take, rig: Rig, seed: int) -> TakePlan:
     )
 
 
+class EmptyTakeTable(SynthActError, ValueError):
+    """The index found nothing to render; the message says what it read and what it skipped."""
+
+
+_SUBJECT = re.compile(r"^[^']*'[^']*':\s*")  # "feat_p 'CMU/x_poses.npz': " names one input, not the cause
+
+
+def why_no_takes(report_path: Path) -> str:
+    """What the index read and, by cause, what it skipped, from its report (one line)."""
+    try:
+        report = json.loads(report_path.read_text())
+    except (OSError, ValueError):
+        return f"the index left no readable report ({report_path}); rerun the index"
+    settings = report.get("settings", {})
+    read = (
+        f"the index read {report.get('num_sequences', 0)} labelled sequences from"
+        f" {report.get('num_motion_files', 0)} motion files under {settings.get('amass_root', '?')}"
+        f" (BABEL files {settings.get('babel_files', [])} in {settings.get('babel_dir', '?')})"
+    )
+    causes = Counter(_cause(item.get("reason", "")) for item in report.get("skipped", []))
+    if not causes:
+        return f"{read} and skipped nothing: do the BABEL files list sequences of this AMASS root? ({report_path})"
+    listed = "; ".join(f"{n} x {cause}" for cause, n in causes.most_common(3))
+    more = f"; {len(causes) - 3} other causes" if len(causes) > 3 else ""
+    total = sum(causes.values())
+    return (
+        f"{read}, and skipped {total} inputs (on_bad_input: lenient): {listed}{more}; each is listed in {report_path}"
+    )
+
+
+def _cause(reason: str) -> str:
+    first = (reason.strip().splitlines() or ["no reason given"])[0]
+    return _SUBJECT.sub("", first).split(";")[0].strip()[:160]
+
+
 def build_plan(config: dict[str, Any]) -> list[ShardPlan]:
     """Read the take table, write every shard plan, then plan.json last."""
     paths = RunPaths.from_config(config)
     takes = list(read_take_table(paths.take_table))
     if not takes:
-        raise ValueError(f"{paths.take_table}: the take table is empty; nothing to render (see {paths.index_report})")
+        raise EmptyTakeTable(f"{paths.take_table}: the take table is empty: {why_no_takes(paths.index_report)}")
     rig = Rig.from_config(config["rig"], config["render"])
     key = stage_key(config, "plan")
     shards = [

@@ -1,8 +1,9 @@
 """Open the estimators' files as they save them: joblib pickles, torch.save, numpy.
 
-joblib and pickled numpy files can run code when loaded, exactly like the
-estimators' own scripts that read them back: load only outputs you produced.
-torch files are loaded with ``weights_only=True`` (GVHMR stores plain tensors).
+joblib and pickled numpy files are read through ``synthact.safe_unpickle``,
+which admits only the plain data estimators store and refuses any other type
+before it is created, so a shared file cannot run code. torch files are loaded
+with ``weights_only=True`` (GVHMR stores plain tensors).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from synthact.fitting.estimates.records import EstimateError
 
 def load_joblib(path: Path) -> Any:
     """A joblib dump (WHAM, VIBE, PHALP)."""
-    import joblib
+    from synthact.safe_unpickle import UnsafePickleError, load_joblib_file
 
     try:
-        return joblib.load(path)
+        return load_joblib_file(path, "pose estimator's output")
+    except UnsafePickleError as exc:
+        raise EstimateError(str(exc)) from None
     except Exception as exc:  # pickle, zlib, EOF: all mean the file is unreadable
         raise EstimateError(f"{path}: cannot read as a joblib file: {type(exc).__name__}: {exc}") from exc
 
@@ -37,8 +40,12 @@ def load_torch(path: Path) -> Any:
 
 def load_npy_dict(path: Path) -> dict:
     """A ``np.save`` of a dict (TRAM): a 0-d object array holding it."""
+    from synthact.safe_unpickle import UnsafePickleError, load_npy
+
     try:
-        value = np.load(path, allow_pickle=True)
+        value = load_npy(path, "pose estimator's output")
+    except UnsafePickleError as exc:
+        raise EstimateError(str(exc)) from None
     except Exception as exc:
         raise EstimateError(f"{path}: cannot read as a numpy file: {type(exc).__name__}: {exc}") from exc
     if isinstance(value, np.ndarray) and value.dtype == object and value.shape == ():
