@@ -83,12 +83,25 @@ TARGET_MB = 2048.0
 # AMASS sub-datasets with their capture rates, in the AMASS folder layout
 # (``<dataset>/<dataset>/<subject>/<trial>_poses.npz``, as BABEL's feat_p).
 AMASS_DATASETS = (
-    ("ACCAD", 120.0), ("BMLhandball", 240.0), ("BMLmovi", 120.0), ("BMLrub", 120.0),
-    ("CMU", 120.0), ("DFaust", 60.0), ("EKUT", 100.0), ("EyesJapanDataset", 120.0),
-    ("HDM05", 120.0), ("HumanEva", 120.0), ("KIT", 100.0), ("MoSh", 120.0),
-    ("PosePrior", 120.0), ("SFU", 120.0), ("SSM", 120.0), ("TCDHands", 120.0),
-    ("TotalCapture", 60.0), ("Transitions", 120.0),
-)  # fmt: skip
+    ("ACCAD", 120.0),
+    ("BMLhandball", 240.0),
+    ("BMLmovi", 120.0),
+    ("BMLrub", 120.0),
+    ("CMU", 120.0),
+    ("DFaust", 60.0),
+    ("EKUT", 100.0),
+    ("EyesJapanDataset", 120.0),
+    ("HDM05", 120.0),
+    ("HumanEva", 120.0),
+    ("KIT", 100.0),
+    ("MoSh", 120.0),
+    ("PosePrior", 120.0),
+    ("SFU", 120.0),
+    ("SSM", 120.0),
+    ("TCDHands", 120.0),
+    ("TotalCapture", 60.0),
+    ("Transitions", 120.0),
+)
 FPS = 30.0
 MEAN_SECONDS = 11.8  # 43.5 h over BABEL's sequences
 RAW_SUFFIXES = ("", " forward", " slowly", " to the left", " with right hand", " in place", " and turn")
@@ -114,21 +127,39 @@ def synthetic_takes(sequences: int, repetitions: int, val_fraction: float, seed:
             for _ in range(rng.randint(2, 11)):
                 a = rng.uniform(0, seconds - 0.5)
                 cats = tuple(dict.fromkeys(rng.choices(BABEL_CATEGORIES, cum_weights=cum_weights, k=rng.randint(1, 3))))
-                labels.append(SourceLabel(
-                    seg_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), start_t=round(a, 3),
-                    end_t=round(min(seconds, a + rng.uniform(0.5, 8.0)), 3), act_cat=cats,
-                    raw_label=cats[0] + rng.choice(RAW_SUFFIXES), proc_label=cats[0], annotation_id=f"lid-{sid}",
-                    annotator="a", whole_sequence=False, label_file=f"{split}.json",
-                ))  # fmt: skip
+                labels.append(
+                    SourceLabel(
+                        seg_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                        start_t=round(a, 3),
+                        end_t=round(min(seconds, a + rng.uniform(0.5, 8.0)), 3),
+                        act_cat=cats,
+                        raw_label=cats[0] + rng.choice(RAW_SUFFIXES),
+                        proc_label=cats[0],
+                        annotation_id=f"lid-{sid}",
+                        annotator="a",
+                        whole_sequence=False,
+                        label_file=f"{split}.json",
+                    )
+                )
             for repetition in range(repetitions):
                 yield Take(
-                    take_id=make_take_id(source, repetition), sequence_key=source, source=source,
-                    sequence_id=str(sid), split=split, repetition=repetition, fps=FPS, source_fps=source_fps,
-                    num_sequence_frames=frames, duration_s=round(seconds, 3), spans=((0, frames),),
-                    gender=rng.choice(("female", "male", "neutral")), labels=tuple(labels),
+                    take_id=make_take_id(source, repetition),
+                    sequence_key=source,
+                    source=source,
+                    sequence_id=str(sid),
+                    split=split,
+                    repetition=repetition,
+                    fps=FPS,
+                    source_fps=source_fps,
+                    num_sequence_frames=frames,
+                    duration_s=round(seconds, 3),
+                    spans=((0, frames),),
+                    gender=rng.choice(("female", "male", "neutral")),
+                    labels=tuple(labels),
                     path_center=(round(rng.gauss(0, 0.8), 6), round(rng.gauss(0, 0.8), 6)),
-                    path_radius=round(rng.gammavariate(1.5, 0.8), 6), heading_deg=round(rng.uniform(-180, 180), 6),
-                )  # fmt: skip
+                    path_radius=round(rng.gammavariate(1.5, 0.8), 6),
+                    heading_deg=round(rng.uniform(-180, 180), 6),
+                )
             produced += 1
             if produced == sequences:
                 return
@@ -190,8 +221,13 @@ def run_measured(cmd: list[str], stdout_path: Path, cwd: Path) -> tuple[int, flo
     """
     report = stdout_path.with_suffix(".rusage.json")
     with open(stdout_path, "wb") as out:
-        subprocess.run([sys.executable, "-c", LAUNCHER, json.dumps(cmd), str(report)], cwd=cwd, stdout=out,
-                       stderr=subprocess.STDOUT, check=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-c", LAUNCHER, json.dumps(cmd), str(report)],
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
     result = json.loads(report.read_text())
     return result["rc"], result["wall"], result["maxrss_kib"] / 1024.0, result["cpu"]
 
@@ -292,8 +328,10 @@ def _benchmark(args: argparse.Namespace, root: Path) -> int:
         start = time.perf_counter()
         takes = synthetic_takes(args.sequences, args.repetitions, args.val_fraction, args.seed)
         num_takes = write_take_table(paths.take_table, takes)
-        print(f"take table: {num_takes:,} takes, {paths.take_table.stat().st_size / 2**20:.0f} MB, "
-              f"written in {time.perf_counter() - start:.1f} s")  # fmt: skip
+        print(
+            f"take table: {num_takes:,} takes, {paths.take_table.stat().st_size / 2**20:.0f} MB, "
+            f"written in {time.perf_counter() - start:.1f} s"
+        )
     paths.index_report.write_text(json.dumps({"num_takes": num_takes, "synthetic": True}) + "\n")
     # A plan from an earlier run in the same folder: plan afresh.
     paths.plan.unlink(missing_ok=True)
@@ -311,17 +349,29 @@ def _benchmark(args: argparse.Namespace, root: Path) -> int:
     num_shards = plan_result["shards"]
     plan_bytes = sum(f.stat().st_size for f in (paths.plan.parent / "shards").iterdir())
     num_frames = json.loads(paths.plan.read_text())["num_frames"]
-    print(f"plan: {num_shards:,} shards in {plan_result['plan_seconds']:.1f} s "
-          f"({plan_result['plan_cpu']:.1f} s CPU; {plan_wall:.1f} s with start-up), peak {plan_mb:.0f} MB; "
-          f"shard documents {plan_bytes / 2**20:.0f} MB")  # fmt: skip
+    print(
+        f"plan: {num_shards:,} shards in {plan_result['plan_seconds']:.1f} s "
+        f"({plan_result['plan_cpu']:.1f} s CPU; {plan_wall:.1f} s with start-up), peak {plan_mb:.0f} MB; "
+        f"shard documents {plan_bytes / 2**20:.0f} MB"
+    )
 
     # 3. The dry-run, from the repository root, as users run it: the Snakefile
     # and its rules use paths relative to it (config.yaml, which a --configfile
     # replaces). A dry-run takes no lock and records no metadata; it only
     # refreshes .snakemake/iocache/latest.pkl (read only with --trust-io-cache).
     dry_log = root / "dryrun.out"
-    cmd = [sys.executable, "-m", "snakemake", "-n", "--cores", str(args.cores), "--snakefile", "workflow/Snakefile",
-           "--configfile", str(config_file)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--cores",
+        str(args.cores),
+        "--snakefile",
+        "workflow/Snakefile",
+        "--configfile",
+        str(config_file),
+    ]
     print("dry-run: " + " ".join(cmd[2:]))
     rc, dry_wall, dry_mb, dry_cpu = run_measured(cmd, dry_log, cwd=REPO)
     dry_text = dry_log.read_text()

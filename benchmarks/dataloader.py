@@ -36,8 +36,9 @@ def samples_per_second(dataset, workers: int, batches: int, batch_size: int = 4)
 
     Clips are drawn with replacement, so a small run still gives ``batches`` batches.
     """
-    sampler = RandomSampler(dataset, replacement=True, num_samples=(batches + 1) * batch_size,
-                            generator=torch.Generator().manual_seed(0))  # fmt: skip
+    sampler = RandomSampler(
+        dataset, replacement=True, num_samples=(batches + 1) * batch_size, generator=torch.Generator().manual_seed(0)
+    )
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, sampler=sampler)
     it = iter(loader)
     next(it)

@@ -51,10 +51,14 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--samples", type=int, default=4, help="Cycles samples")
     parser.add_argument("--device", default="CPU", help="GEOMETRY device: CPU, or CUDA for the GPU")
-    parser.add_argument("--geometry-threads", type=int, default=1,
-                        help="torch CPU threads of GEOMETRY (0: torch's default). One per task is the "
-                             "efficient setting: the work per frame is small and extra threads spin on a busy "
-                             "machine")  # fmt: skip
+    parser.add_argument(
+        "--geometry-threads",
+        type=int,
+        default=1,
+        help="torch CPU threads of GEOMETRY (0: torch's default). One per task is the "
+        "efficient setting: the work per frame is small and extra threads spin on a busy "
+        "machine",
+    )
     args = parser.parse_args()
 
     from synthact.body.skeleton import vertex_parts
@@ -67,8 +71,10 @@ def main() -> None:
         model, posed = posed_demo_clip(Path(tmp), args.frames)
     parts = vertex_parts(model.lbs_weights)
     appearance = sample_appearance(1, blender.available_hdris())
-    print("| size | Cycles s/frame | GEOMETRY s/frame | speed-up | CPU s/frame Cycles / GEOMETRY | CPU speed-up "
-          "| mask IoU | depth diff max (same part) / median (mm) | pixels > 1 mm | parts equal |")  # fmt: skip
+    print(
+        "| size | Cycles s/frame | GEOMETRY s/frame | speed-up | CPU s/frame Cycles / GEOMETRY | CPU speed-up "
+        "| mask IoU | depth diff max (same part) / median (mm) | pixels > 1 mm | parts equal |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         width, height = (int(v) for v in size.split("x"))
@@ -76,8 +82,9 @@ def main() -> None:
         settings = RenderSettings(width=width, height=height, samples=args.samples, denoise=False)
         with blender.BlenderScene(settings, model.faces, parts) as scene:
             ref, cycles_s, cycles_cpu = timed(scene, posed.vertices, camera, appearance)
-        geo_settings = RenderSettings(width=width, height=height, engine="GEOMETRY", device=args.device,
-                                              threads=args.geometry_threads)  # fmt: skip
+        geo_settings = RenderSettings(
+            width=width, height=height, engine="GEOMETRY", device=args.device, threads=args.geometry_threads
+        )
         out, geo_s, geo_cpu = timed(GeometryScene(geo_settings, model.faces, parts), posed.vertices, camera, appearance)
         both = out.mask & ref.mask
         iou = both.sum() / (out.mask | ref.mask).sum()
@@ -87,9 +94,12 @@ def main() -> None:
         depth_med_mm = 1000 * np.median(gap)
         over_mm = int((gap > 1e-3).sum())
         parts_ok = (out.parts[both] == ref.parts[both]).mean()
-        print(f"| {size} | {cycles_s:.3f} | {geo_s:.4f} | {cycles_s / geo_s:.0f}x | {cycles_cpu:.3f} / {geo_cpu:.4f} | "
-              f"{cycles_cpu / geo_cpu:.0f}x | {iou:.4f} | {depth_mm:.2f} / {depth_med_mm:.3f} | "
-              f"{over_mm} of {both.sum()} | {100 * parts_ok:.3f} % |", flush=True)  # fmt: skip
+        print(
+            f"| {size} | {cycles_s:.3f} | {geo_s:.4f} | {cycles_s / geo_s:.0f}x | {cycles_cpu:.3f} / {geo_cpu:.4f} | "
+            f"{cycles_cpu / geo_cpu:.0f}x | {iou:.4f} | {depth_mm:.2f} / {depth_med_mm:.3f} | "
+            f"{over_mm} of {both.sum()} | {100 * parts_ok:.3f} % |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -50,10 +50,13 @@ def main() -> int:
                     started = time.perf_counter()
                     r = run_task(loop, renderer, timed, prepared, args.frames, args.window, Path(tmp))
                     wall = time.perf_counter() - started
-                    print(f"{device} {size} {args.samples} spp {loop}: {wall / r['frames']:.4f} s/frame, "
-                          f"render call {r['render'] / r['frames']:.4f} s/frame, "
-                          f"wall/render-call {r['wall'] / r['render']:.3f}, gap between frames of a window "
-                          f"{1e3 * np.median(r['in_window']):.1f} ms", flush=True)  # fmt: skip
+                    print(
+                        f"{device} {size} {args.samples} spp {loop}: {wall / r['frames']:.4f} s/frame, "
+                        f"render call {r['render'] / r['frames']:.4f} s/frame, "
+                        f"wall/render-call {r['wall'] / r['render']:.3f}, gap between frames of a window "
+                        f"{1e3 * np.median(r['in_window']):.1f} ms",
+                        flush=True,
+                    )
     return 0
 
 

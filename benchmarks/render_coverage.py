@@ -47,7 +47,9 @@ def add_second_annotator(babel_dir: Path) -> int:
             label["end_t"] = min(entry["dur"], label["end_t"] + 0.4)
         annotation = {"anntr_id": "second", "babel_lid": f"x-{sid}", "mul_act": True, "labels": labels}
         extra[sid] = {k: entry[k] for k in ("babel_sid", "dur", "feat_p", "url")} | {
-            "seq_anns": [entry["seq_ann"]], "frame_anns": [annotation]}  # fmt: skip
+            "seq_anns": [entry["seq_ann"]],
+            "frame_anns": [annotation],
+        }
     (babel_dir / "extra_train.json").write_text(json.dumps(extra))
     return len(extra)
 
@@ -72,9 +74,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        motion = {"amass_root": str(root / "amass"), "babel_dir": str(root / "babel"),
-                  "body_model_dir": str(root / "body_models"),
-                  "babel_files": ["train.json", "val.json", "extra_train.json"]}  # fmt: skip
+        motion = {
+            "amass_root": str(root / "amass"),
+            "babel_dir": str(root / "babel"),
+            "body_model_dir": str(root / "body_models"),
+            "babel_files": ["train.json", "val.json", "extra_train.json"],
+        }
         generate_demo_inputs(
             validate_config({"demo": {"data_dir": str(root), "sequences": args.sequences}, "motion": motion})
         )
@@ -96,8 +101,10 @@ def main() -> None:
     print(f"fixture: {len(takes)} sequences, {labels} labels ({extra} with a second annotator), {args.fps:g} fps")
     print(f"needed frames per view:            {needed}")
     print(f"takes render per view:             {rendered}   -> {rendered / needed:.3f} rendered per needed frame")
-    print(f"old per-chunk render per view:     {old}   -> {old / needed:.3f} rendered per needed frame "
-          f"({len(chunks)} chunks; {int((~covered).sum())} needed frames never rendered)")  # fmt: skip
+    print(
+        f"old per-chunk render per view:     {old}   -> {old / needed:.3f} rendered per needed frame "
+        f"({len(chunks)} chunks; {int((~covered).sum())} needed frames never rendered)"
+    )
     if args.output:
         frames, windows = logged_frames(args.output)
         print(f"{args.output}: its tasks rendered {frames} frames in {windows} distinct (view, take, window)")

@@ -85,13 +85,16 @@ def old_loop(renderer, prepared, view: str, window: int, a: int, b: int, out: Pa
     arrays = {
         "rgb_jpeg": np.frombuffer(b"".join(blobs), np.uint8),
         "rgb_offsets": np.cumsum([0] + [len(x) for x in blobs]),
-        "depth": rendered.depth.astype(np.float32), "mask": rendered.mask.astype(np.uint8),
-        "parts": rendered.parts, "normals": rendered.normals.astype(np.float16),
+        "depth": rendered.depth.astype(np.float32),
+        "mask": rendered.mask.astype(np.uint8),
+        "parts": rendered.parts,
+        "normals": rendered.normals.astype(np.float16),
         "keypoints_2d": uv.astype(np.float32),
         "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], rendered.depth, rendered.mask, rendered.parts),
-        "joints_cam": joints_cam.astype(np.float32), "joints_world": posed.joints.astype(np.float32),
+        "joints_cam": joints_cam.astype(np.float32),
+        "joints_world": posed.joints.astype(np.float32),
         "bbox": mask_bboxes(rendered.mask),
-    }  # fmt: skip
+    }
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     atomic.write_bytes(out, buffer.getvalue(), fsync=True)
@@ -133,14 +136,23 @@ def prepared_take(model, motion, width: int, height: int, seed: int = 1):
     T = len(motion.poses)
     centre = motion.trans.mean(axis=0) + np.array([0.0, 0.0, 0.2])
     R, t = look_at(centre + np.array([3.5, 0.0, 0.4]), centre)
-    cameras = CameraPath(K=intrinsics(width, height, 55.0), R=np.repeat(R[None], T, 0), t=np.repeat(t[None], T, 0),
-                         distance_m=3.5)  # fmt: skip
-    plan = SimpleNamespace(take=SimpleNamespace(path_center=(0.0, 0.0), take_id="bench"),
-                           view=lambda v: SimpleNamespace(seed=11))  # fmt: skip
+    cameras = CameraPath(
+        K=intrinsics(width, height, 55.0), R=np.repeat(R[None], T, 0), t=np.repeat(t[None], T, 0), distance_m=3.5
+    )
+    plan = SimpleNamespace(
+        take=SimpleNamespace(path_center=(0.0, 0.0), take_id="bench"), view=lambda v: SimpleNamespace(seed=11)
+    )
     betas = np.asarray(motion.betas, np.float32)
-    return PreparedTake(plan=plan, motion=motion, source_frames=np.arange(T), betas=betas,
-                        noise=np.zeros(16, np.float32), offset=0.0,
-                        appearance=sample_appearance(seed, blender.available_hdris()), cameras=cameras)  # fmt: skip
+    return PreparedTake(
+        plan=plan,
+        motion=motion,
+        source_frames=np.arange(T),
+        betas=betas,
+        noise=np.zeros(16, np.float32),
+        offset=0.0,
+        appearance=sample_appearance(seed, blender.available_hdris()),
+        cameras=cameras,
+    )
 
 
 def run_task(loop: str, renderer, timed, prepared, frames: int, window: int, out_dir: Path) -> dict[str, float]:
@@ -169,11 +181,14 @@ def run_task(loop: str, renderer, timed, prepared, frames: int, window: int, out
     gaps = [calls[i][0] - calls[i - 1][1] for i in range(1, len(calls))]
     window_starts = {a for _, a, _ in windows}
     return {
-        "wall": ended - started, "render": sum(e - s for s, e in calls), "frames": len(calls),
-        "head": calls[0][0] - started, "tail": ended - calls[-1][1],
+        "wall": ended - started,
+        "render": sum(e - s for s, e in calls),
+        "frames": len(calls),
+        "head": calls[0][0] - started,
+        "tail": ended - calls[-1][1],
         "in_window": [g for i, g in enumerate(gaps, start=1) if i not in window_starts],
         "between_windows": [g for i, g in enumerate(gaps, start=1) if i in window_starts],
-    }  # fmt: skip
+    }
 
 
 def exr_write_ms(renderer, timed, prepared, repeats: int = 8) -> float:
@@ -222,8 +237,9 @@ def load_motion_frames(data_dir: Path, frames: int):
     motion = load_motion(next(iter_motion_files(data_dir / "amass")))
     step = max(1, round(motion.fps / 30))
     pick = np.resize(np.arange(0, len(motion.poses), step), frames)  # loop the motion if short
-    motion = SimpleNamespace(poses=motion.poses[pick], trans=motion.trans[pick], betas=motion.betas,
-                             gender=motion.gender)  # fmt: skip
+    motion = SimpleNamespace(
+        poses=motion.poses[pick], trans=motion.trans[pick], betas=motion.betas, gender=motion.gender
+    )
     return model, motion
 
 
@@ -262,22 +278,35 @@ def report_loop(size: str, loop: str, runs: list[dict], args, exr_ms: float) -> 
     between = [float(np.median(r["between_windows"])) for r in runs if r["between_windows"]]
     projected = [per_frame_ms(r, args.project_frames, args.project_window) for r in runs]
     projected_ratio = [1 + p / (1e3 * r["render"] / r["frames"]) for p, r in zip(projected, runs, strict=True)]
-    row = {"size": size, "loop": loop, "device": args.device, "samples": args.samples, "frames": args.frames,
-           "window": args.window, "wall_over_render": ratio, "non_overlapped_cpu_ms_per_frame": [1e3 * c for c in cpu],
-           "render_call_ms_per_frame": [1e3 * r["render"] / r["frames"] for r in runs],
-           "in_window_gap_ms": [1e3 * g for g in in_window], "window_setup_gap_ms": [1e3 * g for g in between],
-           "head_ms": [1e3 * r["head"] for r in runs], "tail_ms": [1e3 * r["tail"] for r in runs],
-           "exr_write_ms": exr_ms, "projected_ms_per_frame": projected,
-           "projected_wall_over_render": projected_ratio}  # fmt: skip
-    print(f"{size} {loop}: wall/render-call {' '.join(f'{x:.3f}' for x in ratio)}; non-overlapped CPU {ms(cpu)} "
-          f"ms/frame over this task; render call {np.median(row['render_call_ms_per_frame']):.1f} ms/frame\n"
-          f"    gap between frames of a window {ms(in_window)} ms; window set-up gap {ms(between)} ms; "
-          f"head {ms(r['head'] for r in runs)} ms; tail {ms(r['tail'] for r in runs)} ms\n"
-          f"    -> a task of {args.project_frames} frames in windows of {args.project_window}: "
-          f"{' '.join(f'{x:.1f}' for x in projected)} ms/frame not overlapped (wall/render-call "
-          f"{' '.join(f'{x:.3f}' for x in projected_ratio)}); with the EXR write inside the "
-          f"render call, {' '.join(f'{x + exr_ms:.1f}' for x in projected)} ms/frame of CPU a GPU waits for",
-          flush=True)  # fmt: skip
+    row = {
+        "size": size,
+        "loop": loop,
+        "device": args.device,
+        "samples": args.samples,
+        "frames": args.frames,
+        "window": args.window,
+        "wall_over_render": ratio,
+        "non_overlapped_cpu_ms_per_frame": [1e3 * c for c in cpu],
+        "render_call_ms_per_frame": [1e3 * r["render"] / r["frames"] for r in runs],
+        "in_window_gap_ms": [1e3 * g for g in in_window],
+        "window_setup_gap_ms": [1e3 * g for g in between],
+        "head_ms": [1e3 * r["head"] for r in runs],
+        "tail_ms": [1e3 * r["tail"] for r in runs],
+        "exr_write_ms": exr_ms,
+        "projected_ms_per_frame": projected,
+        "projected_wall_over_render": projected_ratio,
+    }
+    print(
+        f"{size} {loop}: wall/render-call {' '.join(f'{x:.3f}' for x in ratio)}; non-overlapped CPU {ms(cpu)} "
+        f"ms/frame over this task; render call {np.median(row['render_call_ms_per_frame']):.1f} ms/frame\n"
+        f"    gap between frames of a window {ms(in_window)} ms; window set-up gap {ms(between)} ms; "
+        f"head {ms(r['head'] for r in runs)} ms; tail {ms(r['tail'] for r in runs)} ms\n"
+        f"    -> a task of {args.project_frames} frames in windows of {args.project_window}: "
+        f"{' '.join(f'{x:.1f}' for x in projected)} ms/frame not overlapped (wall/render-call "
+        f"{' '.join(f'{x:.3f}' for x in projected_ratio)}); with the EXR write inside the "
+        f"render call, {' '.join(f'{x + exr_ms:.1f}' for x in projected)} ms/frame of CPU a GPU waits for",
+        flush=True,
+    )
     return row
 
 
@@ -306,9 +335,11 @@ def memory(args, data_dir: Path) -> dict:
             rss.append(rss_mb())
     base = rss[min(49, len(rss) - 1)]
     growth = 100 * (rss[-1] - base) / base
-    print(f"memory: RSS {rss[0]:.0f} MB after take 1, {base:.0f} MB after take 50, {rss[-1]:.0f} MB after take "
-          f"{len(rss)}: {growth:+.2f} % from take 50 to the last "
-          f"({args.memory_frames} frames of 32x24 per take)")  # fmt: skip
+    print(
+        f"memory: RSS {rss[0]:.0f} MB after take 1, {base:.0f} MB after take 50, {rss[-1]:.0f} MB after take "
+        f"{len(rss)}: {growth:+.2f} % from take 50 to the last "
+        f"({args.memory_frames} frames of 32x24 per take)"
+    )
     return {"rss_mb": rss[::10], "growth_pct_50_to_last": growth, "takes": len(rss)}
 
 

@@ -59,8 +59,15 @@ def parse_candidate(token: str) -> Candidate:
     if not match:
         raise ValueError(f"candidate {token!r}: expected SAMPLES[dn][ad][bBOUNCES][fWIDTH], e.g. 16dnb4")
     samples, dn, ad, bounces, width, prefilter = match.groups()
-    return Candidate(token, int(samples), bool(dn), bool(ad), int(bounces or 12), float(width or 1.5),
-                     (prefilter or "accurate").upper())  # fmt: skip
+    return Candidate(
+        token,
+        int(samples),
+        bool(dn),
+        bool(ad),
+        int(bounces or 12),
+        float(width or 1.5),
+        (prefilter or "accurate").upper(),
+    )
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -106,10 +113,16 @@ def render(candidate: Candidate, model, posed, camera, appearance, width: int, h
     from synthact.render.renderer import RenderSettings
 
     settings = RenderSettings(
-        width=width, height=height, samples=candidate.samples, denoise=candidate.denoise,
-        adaptive_sampling=candidate.adaptive, max_bounces=candidate.bounces,
-        filter_width=candidate.filter_width, threads=threads, denoise_prefilter=candidate.prefilter,
-    )  # fmt: skip
+        width=width,
+        height=height,
+        samples=candidate.samples,
+        denoise=candidate.denoise,
+        adaptive_sampling=candidate.adaptive,
+        max_bounces=candidate.bounces,
+        filter_width=candidate.filter_width,
+        threads=threads,
+        denoise_prefilter=candidate.prefilter,
+    )
     with blender.BlenderScene(settings, model.faces, vertex_parts(model.lbs_weights)) as scene:
         scene.render_clip(posed.vertices[:1], camera, appearance, seed=3)  # warm-up: kernels, HDRI maps
         started, cpu = time.perf_counter(), _cpu_seconds()
@@ -145,8 +158,16 @@ def main() -> None:
     if cache is not None and cache.is_file() and str(np.load(cache)["key"]) == key:
         reference, ref_s, ref_cpu = np.load(cache)["rgb"], float("nan"), float("nan")
     else:
-        reference, ref_s, ref_cpu = render(Candidate("reference", args.reference_samples), model, posed, camera,
-                                           appearance, width, height, args.threads)  # fmt: skip
+        reference, ref_s, ref_cpu = render(
+            Candidate("reference", args.reference_samples),
+            model,
+            posed,
+            camera,
+            appearance,
+            width,
+            height,
+            args.threads,
+        )
         if cache is not None:
             np.savez(cache, rgb=reference, key=key)
     print(f"reference: {args.reference_samples} samples, {ref_s:.2f} s/frame ({ref_cpu:.2f} CPU s) at {width}x{height}")
@@ -157,11 +178,14 @@ def main() -> None:
         rgb, seconds, cpu_seconds = render(c, model, posed, camera, appearance, width, height, args.threads)
         p = float(np.mean([psnr(a, b) for a, b in zip(rgb, reference, strict=True)]))
         s = float(np.mean([ssim(a, b) for a, b in zip(rgb, reference, strict=True)]))
-        rows.append({**c.__dict__, "seconds_per_frame": seconds, "cpu_seconds_per_frame": cpu_seconds,
-                     "psnr_db": p, "ssim": s})  # fmt: skip
-        print(f"| {c.name} | {c.samples} | {'on' if c.denoise else 'off'} | {'on' if c.adaptive else 'off'} | "
-              f"{c.bounces} | {c.filter_width} | {seconds:.3f} | {cpu_seconds:.3f} | {p:.2f} | {s:.4f} |",
-              flush=True)  # fmt: skip
+        rows.append(
+            {**c.__dict__, "seconds_per_frame": seconds, "cpu_seconds_per_frame": cpu_seconds, "psnr_db": p, "ssim": s}
+        )
+        print(
+            f"| {c.name} | {c.samples} | {'on' if c.denoise else 'off'} | {'on' if c.adaptive else 'off'} | "
+            f"{c.bounces} | {c.filter_width} | {seconds:.3f} | {cpu_seconds:.3f} | {p:.2f} | {s:.4f} |",
+            flush=True,
+        )
     if args.json:
         tmp_path = args.json.with_name(f".{args.json.name}.tmp")
         tmp_path.write_text(json.dumps({"size": [width, height], "frames": args.frames, "rows": rows}, indent=1))

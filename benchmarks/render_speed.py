@@ -54,8 +54,9 @@ def camera_for(posed, width: int, height: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=30, help="frames per timed clip")
-    parser.add_argument("--settings", nargs="+", default=["160x120x4", "320x240x4", "640x480x16"],
-                        help="WIDTHxHEIGHTxSAMPLES to time")  # fmt: skip
+    parser.add_argument(
+        "--settings", nargs="+", default=["160x120x4", "320x240x4", "640x480x16"], help="WIDTHxHEIGHTxSAMPLES to time"
+    )
     parser.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
     args = parser.parse_args()
 
@@ -83,8 +84,10 @@ def main() -> None:
             started = time.perf_counter()
             scene.render_clip(posed.vertices, camera, appearance, seed=0)
             per_frame = (time.perf_counter() - started) / len(posed.vertices)
-            print(f"{width}x{height}, {samples} samples: scene build {build_s:.2f} s, {per_frame:.3f} s/frame "
-                  f"over {len(posed.vertices)} frames ({1 / per_frame:.1f} frames/s)")  # fmt: skip
+            print(
+                f"{width}x{height}, {samples} samples: scene build {build_s:.2f} s, {per_frame:.3f} s/frame "
+                f"over {len(posed.vertices)} frames ({1 / per_frame:.1f} frames/s)"
+            )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this task: {peak_mb:.0f} MB")
 

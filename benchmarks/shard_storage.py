@@ -45,16 +45,27 @@ def render_take(renderer, prepared, frames: int) -> dict[str, np.ndarray]:
     motion, path = prepared.motion, prepared.cameras
     model = renderer.body_model(motion.gender)
     posed = model.pose(motion.poses[:frames], prepared.trans(0, frames), prepared.betas)
-    cameras = [Camera(K=path.K, R=path.R[i], t=path.t[i], width=renderer.rig.width, height=renderer.rig.height)
-               for i in range(frames)]  # fmt: skip
+    cameras = [
+        Camera(K=path.K, R=path.R[i], t=path.t[i], width=renderer.rig.width, height=renderer.rig.height)
+        for i in range(frames)
+    ]
     out = renderer.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=3)
     joints_cam = (np.einsum("tij,tkj->tki", path.R[:frames], posed.joints) + path.t[:frames, None]).astype(np.float32)
     uv = project(joints_cam.astype(np.float64), path.K).astype(np.float32)
-    return {"rgb": out.rgb, "depth": out.depth, "mask": out.mask, "parts": out.parts, "normals": out.normals,
-            "keypoints_2d": uv,
-            "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask, out.parts),
-            "joints_cam": joints_cam, "joints_world": posed.joints.astype(np.float32),
-            "R": path.R[:frames], "t": path.t[:frames], "K": path.K}  # fmt: skip
+    return {
+        "rgb": out.rgb,
+        "depth": out.depth,
+        "mask": out.mask,
+        "parts": out.parts,
+        "normals": out.normals,
+        "keypoints_2d": uv,
+        "keypoints_visible": keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask, out.parts),
+        "joints_cam": joints_cam,
+        "joints_world": posed.joints.astype(np.float32),
+        "R": path.R[:frames],
+        "t": path.t[:frames],
+        "K": path.K,
+    }
 
 
 def cache_windows(fr: dict[str, np.ndarray], cache, take_id: str, window: int, settings=None) -> None:
@@ -70,17 +81,29 @@ def cache_windows(fr: dict[str, np.ndarray], cache, take_id: str, window: int, s
         for i in range(a, b):
             coder.add(fr["rgb"][i], fr["depth"][i], fr["mask"][i], fr["parts"][i], fr["normals"][i])
         n = b - a
-        WindowRecord.from_arrays({
-            **coder.finish().arrays(), "keypoints_2d": fr["keypoints_2d"][a:b],
-            "keypoints_visible": fr["keypoints_visible"][a:b],
-            "joints_cam": fr["joints_cam"][a:b], "joints_world": fr["joints_world"][a:b],
-            "bbox": mask_bboxes(fr["mask"][a:b]), "K": np.asarray(fr["K"], np.float64), "R": fr["R"][a:b],
-            "t": fr["t"][a:b], "distance_m": np.float64(3.5), "source_frames": np.arange(a, b),
-            "poses": np.zeros((n, 156), np.float32), "trans": np.zeros((n, 3), np.float32),
-            "betas": np.zeros(16, np.float32), "betas_used": np.zeros(16, np.float32),
-            "shape_noise": np.zeros(16, np.float32), "ground_offset_m": np.float64(0.0),
-            "gender": np.array("neutral"), "appearance": np.array("{}"),
-        }).write(cache.window_path("front", take_id, index))  # fmt: skip
+        WindowRecord.from_arrays(
+            {
+                **coder.finish().arrays(),
+                "keypoints_2d": fr["keypoints_2d"][a:b],
+                "keypoints_visible": fr["keypoints_visible"][a:b],
+                "joints_cam": fr["joints_cam"][a:b],
+                "joints_world": fr["joints_world"][a:b],
+                "bbox": mask_bboxes(fr["mask"][a:b]),
+                "K": np.asarray(fr["K"], np.float64),
+                "R": fr["R"][a:b],
+                "t": fr["t"][a:b],
+                "distance_m": np.float64(3.5),
+                "source_frames": np.arange(a, b),
+                "poses": np.zeros((n, 156), np.float32),
+                "trans": np.zeros((n, 3), np.float32),
+                "betas": np.zeros(16, np.float32),
+                "betas_used": np.zeros(16, np.float32),
+                "shape_noise": np.zeros(16, np.float32),
+                "ground_offset_m": np.float64(0.0),
+                "gender": np.array("neutral"),
+                "appearance": np.array("{}"),
+            }
+        ).write(cache.window_path("front", take_id, index))
 
 
 def plan_for(take_ids: list[str], frames: int, window: int):
@@ -89,10 +112,24 @@ def plan_for(take_ids: list[str], frames: int, window: int):
     from synthact.takes.records import Take
 
     def take(take_id: str) -> Take:
-        return Take(take_id=take_id, sequence_key=take_id, source=take_id, sequence_id="0", split="train",
-                    repetition=0, fps=30.0, source_fps=30.0, num_sequence_frames=frames, duration_s=frames / 30,
-                    spans=((0, frames),), gender="neutral", labels=(), path_center=(0.0, 0.0), path_radius=0.0,
-                    heading_deg=0.0)  # fmt: skip
+        return Take(
+            take_id=take_id,
+            sequence_key=take_id,
+            source=take_id,
+            sequence_id="0",
+            split="train",
+            repetition=0,
+            fps=30.0,
+            source_fps=30.0,
+            num_sequence_frames=frames,
+            duration_s=frames / 30,
+            spans=((0, frames),),
+            gender="neutral",
+            labels=(),
+            path_center=(0.0, 0.0),
+            path_radius=0.0,
+            heading_deg=0.0,
+        )
 
     views = (ViewPlan("front", 7, "static", 0.0, 3.5, 1.2, {}),)
     takes = tuple(TakePlan(take(t), 1, views) for t in take_ids)
@@ -125,9 +162,13 @@ def new_sizes(path: Path) -> dict[str, int]:
 
 
 def time_reads(
-    path: Path, take_ids: list[str], frames: int, reads: int, modalities: tuple[str, ...] = ("rgb", "depth"),
+    path: Path,
+    take_ids: list[str],
+    frames: int,
+    reads: int,
+    modalities: tuple[str, ...] = ("rgb", "depth"),
     parallel: bool = True,
-) -> tuple[float, float, float]:  # fmt: skip
+) -> tuple[float, float, float]:
     """(median wall, p95 wall, mean CPU) ms of a random 16-frame window of ``modalities``, warm
     handle, view "front"; ``parallel``: ``ShardReader``'s ``parallel_decode``."""
     from synthact.consume.reader import ShardReader
@@ -157,8 +198,13 @@ def main() -> None:
     parser.add_argument("--denoise", action="store_true")
     parser.add_argument("--window", type=int, default=16)
     parser.add_argument("--reads", type=int, default=60)
-    parser.add_argument("--compressors", nargs="+", choices=("gzip", "zstd"), default=["gzip", "zstd"],
-                        help="render.compressor values to write and compare (same renders)")  # fmt: skip
+    parser.add_argument(
+        "--compressors",
+        nargs="+",
+        choices=("gzip", "zstd"),
+        default=["gzip", "zstd"],
+        help="render.compressor values to write and compare (same renders)",
+    )
     parser.add_argument("--keep", type=Path, help="copy the new shards here (<compressor>.h5), to time reads again")
     parser.add_argument("--keyframe-interval", type=int, default=8, help="render.keyframe_interval")
     args = parser.parse_args()
@@ -171,14 +217,17 @@ def main() -> None:
         started = time.perf_counter()
         for k in range(args.takes):
             pick = np.arange(k * args.frames, (k + 1) * args.frames)
-            motion_k = SimpleNamespace(poses=motion.poses[pick], trans=motion.trans[pick], betas=motion.betas,
-                                       gender=motion.gender)  # fmt: skip
+            motion_k = SimpleNamespace(
+                poses=motion.poses[pick], trans=motion.trans[pick], betas=motion.betas, gender=motion.gender
+            )
             takes[f"t{k}"] = render_take(
                 renderer, prepared_take(model, motion_k, width, height, seed=1 + k), args.frames
             )
         n = args.takes * args.frames
-        print(f"rendered {n} frame-views at {args.size}, {args.samples} samples{' + denoise' if args.denoise else ''}: "
-              f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+        print(
+            f"rendered {n} frame-views at {args.size}, {args.samples} samples{' + denoise' if args.denoise else ''}: "
+            f"{time.perf_counter() - started:.0f} s"
+        )
         old = old_shard(tmp / "old.h5", takes)
         for compressor in args.compressors:
             print(f"\n=== render.compressor: {compressor}, keyframe_interval {args.keyframe_interval}")
@@ -209,8 +258,10 @@ def report_after(tmp: Path, settings, takes: dict[str, dict[str, np.ndarray]], o
     so = sum(old[x] for x in SURREAL_SET) / n
     sn = sum(new[x] for x in SURREAL_SET) / n
     print(f"  RGB+depth+seg+joints {so / 1e3:8.2f} KB {sn / 1e3:8.2f} KB   (SURREAL {SURREAL_BYTES / 1e3:.1f} KB)")
-    print(f"  those 8 modalities   {sum(old[x] for x in keys) / n / 1e3:8.2f} KB "
-          f"{sum(new[x] for x in keys) / n / 1e3:8.2f} KB")  # fmt: skip
+    print(
+        f"  those 8 modalities   {sum(old[x] for x in keys) / n / 1e3:8.2f} KB "
+        f"{sum(new[x] for x in keys) / n / 1e3:8.2f} KB"
+    )
     print(f"  whole new shard: {shard.stat().st_size / n / 1e3:.2f} KB per frame-view (every dataset and attribute)")
     with ShardReader(shard) as reader:
         q, dmax, amax = [], 0.0, 0.0
@@ -221,12 +272,16 @@ def report_after(tmp: Path, settings, takes: dict[str, dict[str, np.ndarray]], o
             hit = np.linalg.norm(fr["normals"], axis=-1) > 0
             cos = np.sum(got["normals"][hit].astype(np.float64) * fr["normals"][hit], axis=-1)
             amax = max(amax, float(np.degrees(np.arccos(np.clip(cos, -1, 1))).max()))
-    print(f"\nRGB PSNR against the lossless render: {min(q):.2f} dB (worst take); depth error on the mask: "
-          f"max {dmax * 1e3:.3f} mm; normals: max {amax:.3f} deg")  # fmt: skip
+    print(
+        f"\nRGB PSNR against the lossless render: {min(q):.2f} dB (worst take); depth error on the mask: "
+        f"max {dmax * 1e3:.3f} mm; normals: max {amax:.3f} deg"
+    )
     for parts in (("rgb", "depth"), ("rgb",), ("depth",)):
         wall, p95, cpu = time_reads(shard, list(takes), args.frames, args.reads, parts)
-        print(f"random {WINDOW}-frame {' + '.join(parts)} window, warm handle: median {wall:.1f} ms wall "
-              f"(p95 {p95:.1f}), {cpu:.1f} ms CPU")  # fmt: skip
+        print(
+            f"random {WINDOW}-frame {' + '.join(parts)} window, warm handle: median {wall:.1f} ms wall "
+            f"(p95 {p95:.1f}), {cpu:.1f} ms CPU"
+        )
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shard, args.keep / f"{settings.compressor}.h5")

@@ -62,13 +62,23 @@ def render_frames(frames: int, width: int, height: int, samples: int, denoise: b
     started = time.perf_counter()
     with blender.BlenderScene(settings, model.faces, vertex_parts(model.lbs_weights)) as scene:
         out = scene.render_clip(posed.vertices, camera, sample_appearance(1, blender.available_hdris()), seed=0)
-    print(f"rendered {len(posed.vertices)} frames at {width}x{height}, {samples} samples"
-          f"{' + denoise' if denoise else ''}: {time.perf_counter() - started:.1f} s")  # fmt: skip
+    print(
+        f"rendered {len(posed.vertices)} frames at {width}x{height}, {samples} samples"
+        f"{' + denoise' if denoise else ''}: {time.perf_counter() - started:.1f} s"
+    )
     joints_cam = to_camera(posed.joints, camera).astype(np.float32)
     uv = project(joints_cam.astype(np.float64), camera.K).astype(np.float32)
     visible = keypoint_visibility(uv, joints_cam[..., 2], out.depth, out.mask, out.parts)
-    return {"rgb": out.rgb, "depth": out.depth, "mask": out.mask, "parts": out.parts, "normals": out.normals,
-            "keypoints_2d": uv, "keypoints_visible": visible, "joints_cam": joints_cam}  # fmt: skip
+    return {
+        "rgb": out.rgb,
+        "depth": out.depth,
+        "mask": out.mask,
+        "parts": out.parts,
+        "normals": out.normals,
+        "keypoints_2d": uv,
+        "keypoints_visible": visible,
+        "joints_cam": joints_cam,
+    }
 
 
 def stored_bytes(path: Path) -> dict[str, int]:
@@ -103,14 +113,21 @@ def write_old(path: Path, fr: dict[str, np.ndarray]) -> None:
         for i, im in enumerate(fr["rgb"]):
             rgb[i] = np.frombuffer(simplejpeg.encode_jpeg(im, quality=90, colorspace="RGB"), np.uint8)
         for name, dtype in (("depth", np.float32), ("normals", np.float16), ("mask", np.uint8), ("parts", np.uint8)):
-            f.create_dataset(name, data=fr[name].astype(dtype), compression="gzip", compression_opts=4,
-                             shuffle=True, chunks=(1, *fr[name].shape[1:]))  # fmt: skip
+            f.create_dataset(
+                name,
+                data=fr[name].astype(dtype),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+                chunks=(1, *fr[name].shape[1:]),
+            )
         for name in ("keypoints_2d", "keypoints_visible", "joints_cam"):
             f.create_dataset(name, data=fr[name], compression="gzip", compression_opts=4, shuffle=True)
 
 
-def write_new(path: Path, fr: dict[str, np.ndarray], coded: video.EncodedVideo, normal_bits: int,
-              compressor: str) -> None:  # fmt: skip
+def write_new(
+    path: Path, fr: dict[str, np.ndarray], coded: video.EncodedVideo, normal_bits: int, compressor: str
+) -> None:
     def image(f: h5py.File, name: str, data: np.ndarray) -> None:
         f.create_dataset(name, data=data, **storage.image_options(data.shape, data.dtype, compressor))
 
@@ -129,8 +146,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
-def time_windows(path: Path, num_frames: int, reads: int, what: tuple[str, ...] = ("rgb", "depth"),
-                 seed: int = 0) -> tuple[float, float, float]:  # fmt: skip
+def time_windows(
+    path: Path, num_frames: int, reads: int, what: tuple[str, ...] = ("rgb", "depth"), seed: int = 0
+) -> tuple[float, float, float]:
     """(mean wall, p95 wall, mean CPU) ms to read and decode random 16-frame windows.
 
     CPU time (this process) is the cost on an idle core; wall time includes
@@ -183,9 +201,11 @@ def main() -> None:
         if args.frames_cache:
             np.savez(args.frames_cache, **fr)
     n, k = len(fr["rgb"]), args.keyframe_interval
-    print(f"{n} frames of {fr['rgb'].shape[2]}x{fr['rgb'].shape[1]}; mask == (parts > 0): "
-          f"{np.array_equal(fr['mask'], fr['parts'] > 0)}; depth max {fr['depth'].max():.1f} m, "
-          f"{(fr['depth'] > depth_codec.LINEAR_MAX_M).mean():.1%} of pixels beyond 60 m")  # fmt: skip
+    print(
+        f"{n} frames of {fr['rgb'].shape[2]}x{fr['rgb'].shape[1]}; mask == (parts > 0): "
+        f"{np.array_equal(fr['mask'], fr['parts'] > 0)}; depth max {fr['depth'].max():.1f} m, "
+        f"{(fr['depth'] > depth_codec.LINEAR_MAX_M).mean():.1%} of pixels beyond 60 m"
+    )
 
     # --- RGB codings ---
     print("\nRGB per frame-view, PSNR against the lossless render, CPU ms (encode / frame; 16-frame window):")
@@ -196,9 +216,14 @@ def main() -> None:
     print(f"  {'JPEG q90 (old)':42s}{kb(sum(map(len, jpeg)) / n)}  {psnr(jpeg_rgb, fr['rgb']):5.2f} dB")
     V = video.VideoSettings
     candidates = [V(crf=c, keyframe_interval=k) for c in args.crf]  # the default settings, but the CRF
-    candidates += [V(crf=23, keyframe_interval=16), V(crf=23, keyframe_interval=16, tune=""),
-                   V(crf=23, keyframe_interval=k, tune=""), V(crf=23, keyframe_interval=k, bframes=3, tune=""),
-                   V(crf=23, keyframe_interval=k, pix_fmt="yuv444p"), V(codec="jpeg", keyframe_interval=1)]  # fmt: skip
+    candidates += [
+        V(crf=23, keyframe_interval=16),
+        V(crf=23, keyframe_interval=16, tune=""),
+        V(crf=23, keyframe_interval=k, tune=""),
+        V(crf=23, keyframe_interval=k, bframes=3, tune=""),
+        V(crf=23, keyframe_interval=k, pix_fmt="yuv444p"),
+        V(codec="jpeg", keyframe_interval=1),
+    ]
     candidates += [V(codec="av1", crf=c, keyframe_interval=k, preset="8") for c in args.av1_crf]
     rng = np.random.default_rng(0)
     starts = rng.integers(0, n - WINDOW + 1, size=20) if n >= WINDOW else []
@@ -216,17 +241,21 @@ def main() -> None:
     settings = V(keyframe_interval=k)  # the default
     coded = video.encode_video(fr["rgb"], settings)
     rgb_psnr = psnr(video.decode_all(coded), fr["rgb"])
-    print(f"  -> default: {settings.codec} crf {settings.crf}, K={k}, {settings.pix_fmt}, tune {settings.tune} "
-          f"({kb(len(coded.data) / n)}, {rgb_psnr:.2f} dB)")  # fmt: skip
+    print(
+        f"  -> default: {settings.codec} crf {settings.crf}, K={k}, {settings.pix_fmt}, tune {settings.tune} "
+        f"({kb(len(coded.data) / n)}, {rgb_psnr:.2f} dB)"
+    )
 
     # --- errors of the bounded codecs ---
     d = fr["depth"]
     back = depth_codec.decode_depth(depth_codec.encode_depth(d))
     on_mask = fr["mask"]
-    print(f"\ndepth error: on the mask max {np.abs(back - d)[on_mask].max() * 1e3:.3f} mm; "
-          f"<= 60 m max {np.abs(back - d)[d <= 60].max() * 1e3:.3f} mm; "
-          f"beyond 60 m max {np.abs(back - d)[d > 60].max(initial=0) * 1e2:.2f} cm "
-          f"(relative {np.abs(back / np.where(d > 0, d, 1) - 1)[d > 60].max(initial=0):.2e})")  # fmt: skip
+    print(
+        f"\ndepth error: on the mask max {np.abs(back - d)[on_mask].max() * 1e3:.3f} mm; "
+        f"<= 60 m max {np.abs(back - d)[d <= 60].max() * 1e3:.3f} mm; "
+        f"beyond 60 m max {np.abs(back - d)[d > 60].max(initial=0) * 1e2:.2f} cm "
+        f"(relative {np.abs(back / np.where(d > 0, d, 1) - 1)[d > 60].max(initial=0):.2e})"
+    )
     nrm = fr["normals"]
     hit = np.linalg.norm(nrm, axis=-1) > 0
     a = nrm[hit].astype(np.float64)

@@ -31,8 +31,9 @@ from shard_storage import time_reads  # the real-shard benchmark's window timing
 def synthetic_take(frames: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:height, 0:width]
-    rgb = np.stack([np.stack([(xx + 3 * t) % 256, (yy + 2 * t) % 256, ((xx + yy) // 2 + t) % 256], -1)
-                    for t in range(frames)])  # fmt: skip
+    rgb = np.stack(
+        [np.stack([(xx + 3 * t) % 256, (yy + 2 * t) % 256, ((xx + yy) // 2 + t) % 256], -1) for t in range(frames)]
+    )
     rgb = np.clip(rgb + rng.integers(-6, 7, rgb.shape), 0, 255).astype(np.uint8)
     depth = 2.0 + 0.5 * np.sin(xx / 40.0)[None] + 0.01 * np.arange(frames)[:, None, None]
     return rgb, depth_codec.encode_depth(depth)
@@ -63,9 +64,12 @@ def main() -> None:
         path = Path(tmp) / "take.h5"
         kb = write_take(path, rgb, codes, args.compressor)
         print(f"{args.frames} frames at {args.size}, RGB {kb:.2f} KB/frame, depth {args.compressor}")
-        cases = [("rgb alone", ["rgb"], True), ("depth alone", ["depth"], True),
-                 ("rgb + depth, one thread", ["rgb", "depth"], False),
-                 ("rgb + depth, side by side", ["rgb", "depth"], True)]  # fmt: skip
+        cases = [
+            ("rgb alone", ["rgb"], True),
+            ("depth alone", ["depth"], True),
+            ("rgb + depth, one thread", ["rgb", "depth"], False),
+            ("rgb + depth, side by side", ["rgb", "depth"], True),
+        ]
         for name, modalities, parallel in cases:
             median, p95, _ = time_reads(path, ["t0"], args.frames, args.reads, tuple(modalities), parallel)
             print(f"  {name:28s} median {median:6.1f} ms   p95 {p95:6.1f} ms")

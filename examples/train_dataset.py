@@ -29,10 +29,14 @@ def to_float(sample: dict) -> dict:
 
 def tiny_model(num_classes: int) -> nn.Module:
     return nn.Sequential(
-        nn.Conv3d(3, 16, kernel_size=3, stride=(1, 2, 2), padding=1), nn.ReLU(),
-        nn.Conv3d(16, 32, kernel_size=3, stride=(1, 2, 2), padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(32, num_classes),
-    )  # fmt: skip
+        nn.Conv3d(3, 16, kernel_size=3, stride=(1, 2, 2), padding=1),
+        nn.ReLU(),
+        nn.Conv3d(16, 32, kernel_size=3, stride=(1, 2, 2), padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(32, num_classes),
+    )
 
 
 def train(
@@ -52,8 +56,14 @@ def train(
     epoch = 0
     while len(losses) < steps:
         dataset.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=num_workers, collate_fn=collate,
-                            generator=torch.Generator().manual_seed(seed + epoch))  # fmt: skip
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=True,
+            num_workers=num_workers,
+            collate_fn=collate,
+            generator=torch.Generator().manual_seed(seed + epoch),
+        )
         for batch in loader:
             loss = nn.functional.cross_entropy(model(batch["rgb"]), batch["label"])
             opt.zero_grad()
@@ -76,8 +86,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    dataset = SynthActVideoDataset(args.output_dir, protocol=args.protocol, split=args.split, modalities=("rgb",),
-                                   num_frames=8, stride=2, views="random", transform=to_float)  # fmt: skip
+    dataset = SynthActVideoDataset(
+        args.output_dir,
+        protocol=args.protocol,
+        split=args.split,
+        modalities=("rgb",),
+        num_frames=8,
+        stride=2,
+        views="random",
+        transform=to_float,
+    )
     train(dataset, len(dataset.classes), args.steps, num_workers=args.workers)
 
 

@@ -98,11 +98,22 @@ class ArrayRun:
         self.rows = []
         for k, take in enumerate(self._takes):
             for c, (a, b) in enumerate(((0, 9), (9, num_frames))):
-                self.rows.append({"clip_id": f"k{k}{c}", "take_id": take["take_id"], "split": take["split"],
-                                  "take_frame_start": a, "take_frame_stop": b, "start_t": a / 30, "end_t": b / 30,
-                                  "label": self.classes[(k + c) % 3], "label_index": (k + c) % 3,
-                                  "labels": [self.classes[(k + c) % 3]], "label_indices": [(k + c) % 3],
-                                  "proc_label": f"do {self.classes[(k + c) % 3]}"})  # fmt: skip
+                self.rows.append(
+                    {
+                        "clip_id": f"k{k}{c}",
+                        "take_id": take["take_id"],
+                        "split": take["split"],
+                        "take_frame_start": a,
+                        "take_frame_stop": b,
+                        "start_t": a / 30,
+                        "end_t": b / 30,
+                        "label": self.classes[(k + c) % 3],
+                        "label_index": (k + c) % 3,
+                        "labels": [self.classes[(k + c) % 3]],
+                        "label_indices": [(k + c) % 3],
+                        "proc_label": f"do {self.classes[(k + c) % 3]}",
+                    }
+                )
         self.reads: list[tuple] = []
 
     @property

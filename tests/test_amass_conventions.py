@@ -30,8 +30,15 @@ def write_standing_motion(path, body: BodyModel, betas: np.ndarray, heading_deg:
     # origin and the soles on z = 0.
     sole = body.pose(np.r_[UPRIGHT, np.zeros(153)][None], np.zeros((1, 3)), betas).vertices[0, :, 2].min()
     trans = np.tile([-rest[0, 0], -rest[0, 1], -sole], (frames, 1))
-    np.savez(path, poses=poses, trans=trans, betas=betas, dmpls=np.zeros((frames, 8)),
-             gender=np.array("female"), mocap_framerate=np.array(120.0))  # fmt: skip
+    np.savez(
+        path,
+        poses=poses,
+        trans=trans,
+        betas=betas,
+        dmpls=np.zeros((frames, 8)),
+        gender=np.array("female"),
+        mocap_framerate=np.array(120.0),
+    )
 
 
 def _rotation(axis_angle: np.ndarray) -> np.ndarray:

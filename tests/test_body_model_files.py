@@ -71,8 +71,9 @@ def _fake_chumpy_modules() -> dict[str, types.ModuleType]:
     class Ch:
         def __init__(self, x: np.ndarray) -> None:
             # What chumpy keeps in __dict__ for a plain value (caches are dropped when pickling).
-            self.__dict__.update(x=x, _dirty_vars=set(), _itr=None, _make_dense=False,
-                                 _make_sparse=False, _depends_on_deps={})  # fmt: skip
+            self.__dict__.update(
+                x=x, _dirty_vars=set(), _itr=None, _make_dense=False, _make_sparse=False, _depends_on_deps={}
+            )
 
     class transpose:
         def __init__(self, a: Ch, axes: tuple[int, ...]) -> None:
@@ -88,8 +89,10 @@ def _fake_chumpy_modules() -> dict[str, types.ModuleType]:
             self.maxprint = 50
             self.format = "csc"
 
-    modules = {name: types.ModuleType(name) for name in ("chumpy", "chumpy.ch", "chumpy.reordering",
-                                                        "scipy", "scipy.sparse", "scipy.sparse.csc")}  # fmt: skip
+    modules = {
+        name: types.ModuleType(name)
+        for name in ("chumpy", "chumpy.ch", "chumpy.reordering", "scipy", "scipy.sparse", "scipy.sparse.csc")
+    }
     for cls, module in ((Ch, "chumpy.ch"), (transpose, "chumpy.reordering"), (csc_matrix, "scipy.sparse.csc")):
         cls.__module__ = module
         cls.__qualname__ = cls.__name__

@@ -70,8 +70,9 @@ def walking_take(metres: float, frames: int) -> tuple[Take, np.ndarray]:
     pelvis = np.stack([x, 0.3 * np.sin(x)], axis=1)
     centre = pelvis.mean(axis=0)
     radius = float(np.linalg.norm(pelvis - centre, axis=1).max())
-    take = make_take(num_sequence_frames=frames, spans=((0, frames),), path_center=tuple(centre),
-                     path_radius=radius, heading_deg=0.0)  # fmt: skip
+    take = make_take(
+        num_sequence_frames=frames, spans=((0, frames),), path_center=tuple(centre), path_radius=radius, heading_deg=0.0
+    )
     return take, pelvis
 
 
@@ -150,8 +151,11 @@ def test_room_views_stand_fixed_in_the_room_with_their_own_pan_and_tilt():
     assert np.allclose(fixed.R[2], (0.0, math.cos(math.radians(30)), -s30))  # forward: +Y, 30 deg down
     assert fixed_plan.placement["tilt_deg"] == 30.0 and fixed_plan.placement["pan_deg"] == 90.0
     # Jitter moves each camera a little, per view and take, and is recorded.
-    jittered = plan_views(make_rig(views=views, mode="room", azimuth_jitter_deg=3.0, tilt_jitter_deg=2.0,
-                                   position_jitter_m=0.1), take, seed=0)  # fmt: skip
+    jittered = plan_views(
+        make_rig(views=views, mode="room", azimuth_jitter_deg=3.0, tilt_jitter_deg=2.0, position_jitter_m=0.1),
+        take,
+        seed=0,
+    )
     for view in jittered:
         p = view.placement
         assert abs(p["pan_jitter_deg"]) <= 3 and abs(p["tilt_jitter_deg"]) <= 2
@@ -161,8 +165,10 @@ def test_room_views_stand_fixed_in_the_room_with_their_own_pan_and_tilt():
 def test_take_draws_turn_the_whole_rig_and_share_one_setup():
     rig = make_rig(
         views=(ViewSpec("mid", 0.0), ViewSpec("left", 45.0), ViewSpec("right", -45.0)),
-        setups=(Setup(0.5, 4.5), Setup(2.7, 2.0)), facing=("left", "right"), facing_jitter_deg=5.0,
-    )  # fmt: skip
+        setups=(Setup(0.5, 4.5), Setup(2.7, 2.0)),
+        facing=("left", "right"),
+        facing_jitter_deg=5.0,
+    )
     take = make_take(path_radius=0.0)
     views = cameras_at_rest(rig, take, seed=0)
     draws = views[0][0].placement["take"]
@@ -175,8 +181,11 @@ def test_take_draws_turn_the_whole_rig_and_share_one_setup():
 
 
 def test_a_source_capture_id_picks_the_setup_and_facing():
-    rig = make_rig(views=(ViewSpec("mid", 0.0), ViewSpec("left", 45.0), ViewSpec("right", -45.0)),
-                   setups=(Setup(0.5, 4.5), Setup(2.7, 2.0)), facing=("left", "right"))  # fmt: skip
+    rig = make_rig(
+        views=(ViewSpec("mid", 0.0), ViewSpec("left", 45.0), ViewSpec("right", -45.0)),
+        setups=(Setup(0.5, 4.5), Setup(2.7, 2.0)),
+        facing=("left", "right"),
+    )
     draws = plan_views(rig, make_take(capture_setup=2, capture_replication=2), seed=0)[0].placement["take"]
     got = (draws["setup"], draws["setup_from"], draws["facing"], draws["facing_from"])
     assert got == (1, "source", "right", "source")

@@ -89,7 +89,7 @@ OFFSETS_250 = [
     241,
 ]  # floor(25/3 * j)
 # 59.9999885559082 fps: blocks of int(59.99..) = 59 frames; floor(1.99999962 * j) = 2j - 1 for j >= 1.
-OFFSETS_5999 = [0] + [2 * j - 1 for j in range(1, 30)]  # fmt: skip
+OFFSETS_5999 = [0] + [2 * j - 1 for j in range(1, 30)]
 
 
 @pytest.mark.parametrize(
@@ -295,8 +295,10 @@ def test_whole_span_is_every_frame_labelled_or_not() -> None:
 
 
 def test_labelled_span_is_the_union_with_short_gaps_merged() -> None:
-    labels = [seg(name, ["walk"], a, b) for name, a, b in
-              (("a", 0.0, 1.0), ("b", 0.5, 2.0), ("c", 2.1, 3.0), ("d", 5.0, 6.0), ("e", 9.0, 99.0))]  # fmt: skip
+    labels = [
+        seg(name, ["walk"], a, b)
+        for name, a, b in (("a", 0.0, 1.0), ("b", 0.5, 2.0), ("c", 2.1, 3.0), ("d", 5.0, 6.0), ("e", 9.0, 99.0))
+    ]
     # 2.0 -> 2.1 s is a 3-frame gap: merged with a 1 s limit; 3.0 -> 5.0 s is 60 frames: kept apart.
     assert take_spans(labels, 30.0, 300, "labelled", 30) == [(0, 90), (150, 180), (270, 300)]
     assert take_spans(labels, 30.0, 300, "labelled", 0) == [(0, 60), (63, 90), (150, 180), (270, 300)]

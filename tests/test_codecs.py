@@ -58,8 +58,11 @@ def test_depth_rejects_what_is_not_a_depth() -> None:
 def test_depth_attrs_decode_without_the_module() -> None:
     a = depth.depth_attrs()
     codes = np.array([1, 60000, 60001, 65535])
-    metres = np.where(codes <= a["linear_max_code"], codes / 1000.0,
-                      a["linear_max_m"] * a["far_ratio"] ** (codes - a["linear_max_code"]))  # fmt: skip
+    metres = np.where(
+        codes <= a["linear_max_code"],
+        codes / 1000.0,
+        a["linear_max_m"] * a["far_ratio"] ** (codes - a["linear_max_code"]),
+    )
     assert np.allclose(metres, depth.decode_depth(codes.astype(np.uint16)), rtol=1e-6)
 
 
@@ -282,5 +285,6 @@ def test_codecs_on_a_real_render() -> None:
     coded = video.encode_video(out.rgb)
     assert coded.data.tobytes() == video.encode_video(out.rgb).data.tobytes()
     full = video.decode_all(coded)
-    assert np.array_equal(video.decode_window(coded.data, coded.offsets, coded.pts, coded.keyframe,
-                                              "h264", 3, 10), full[3:10])  # fmt: skip
+    assert np.array_equal(
+        video.decode_window(coded.data, coded.offsets, coded.pts, coded.keyframe, "h264", 3, 10), full[3:10]
+    )

@@ -63,8 +63,10 @@ def test_derive_seed_is_stable_and_identity_sensitive():
     assert derive_seed(0, "c1", "front") == derive_seed(0, "c1", "front")
     assert len({derive_seed(0, "c1", "front"), derive_seed(0, "c1", "back"), derive_seed(1, "c1", "front")}) == 3
     # A fixed value: seeds must not change between releases or machines.
-    assert derive_seed(0, "c1", "front") == int.from_bytes(
-        __import__("hashlib").sha256(b"0|c1|front").digest()[:8], "little") >> 1  # fmt: skip
+    assert (
+        derive_seed(0, "c1", "front")
+        == int.from_bytes(__import__("hashlib").sha256(b"0|c1|front").digest()[:8], "little") >> 1
+    )
 
 
 def test_take_table_round_trip(tmp_path):
@@ -83,7 +85,11 @@ def test_shards_hold_whole_takes_never_mix_splits_and_balance_frames():
     takes += [make_take(take_id=f"v{i}", split="val") for i in range(2)]
     shards = group_into_shards(takes, frames_per_shard=300)
     assert [name for name, _, _ in shards] == [
-        "train-00000-of-00003", "train-00001-of-00003", "train-00002-of-00003", "val-00000-of-00001"]  # fmt: skip
+        "train-00000-of-00003",
+        "train-00001-of-00003",
+        "train-00002-of-00003",
+        "val-00000-of-00001",
+    ]
     assert all(t.split == split for _, split, members in shards for t in members)
     assert sorted(t.take_id for _, _, m in shards for t in m) == sorted(t.take_id for t in takes)  # each once
     totals = [sum(t.num_frames for t in m) for _, split, m in shards if split == "train"]

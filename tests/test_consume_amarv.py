@@ -23,13 +23,35 @@ VIEWS = ("front", "left", "back", "right")
 def _takes() -> dict[str, dict]:
     base = {"fps": 30.0, "first_frame": 0}
     return {
-        "t1": {**base, "take_id": "t1", "source": "CMU/01/01_01_poses.npz", "sequence_id": "1234", "repetition": 0,
-               "num_frames": 12, "duration_s": 0.4},
-        "t2": {**base, "take_id": "t2", "source": "CMU/01/01_01_poses.npz", "sequence_id": "1234", "repetition": 1,
-               "num_frames": 12, "duration_s": 0.4},
-        "t3": {**base, "take_id": "t3", "source": "BMLmovi/Subject 11/F_v3d_Subject_11_poses.npz", "sequence_id": "77",
-               "repetition": 0, "num_frames": 10, "duration_s": 10 / 30, "first_frame": 3},
-    }  # fmt: skip
+        "t1": {
+            **base,
+            "take_id": "t1",
+            "source": "CMU/01/01_01_poses.npz",
+            "sequence_id": "1234",
+            "repetition": 0,
+            "num_frames": 12,
+            "duration_s": 0.4,
+        },
+        "t2": {
+            **base,
+            "take_id": "t2",
+            "source": "CMU/01/01_01_poses.npz",
+            "sequence_id": "1234",
+            "repetition": 1,
+            "num_frames": 12,
+            "duration_s": 0.4,
+        },
+        "t3": {
+            **base,
+            "take_id": "t3",
+            "source": "BMLmovi/Subject 11/F_v3d_Subject_11_poses.npz",
+            "sequence_id": "77",
+            "repetition": 0,
+            "num_frames": 10,
+            "duration_s": 10 / 30,
+            "first_frame": 3,
+        },
+    }
 
 
 def _rows() -> list[dict]:
@@ -49,7 +71,7 @@ def _rows() -> list[dict]:
         row("c1", "t1", "train", ["walk", "kneel"], "walk, then kneel", 0.0, 0.25),
         row("c2", "t1", "train", ["stand"], "stand  still", 0.25, 0.4),
         row("c3", "t3", "val", ["wave hand funny"], None, 0.2, 0.3),
-    ]  # fmt: skip
+    ]
 
 
 def test_label_csvs_follow_the_loader_contract(tmp_path) -> None:

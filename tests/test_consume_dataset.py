@@ -39,11 +39,31 @@ class LoggingReader(ShardReader):
 
 
 def _row(k: int, shard: str, start: int, stop: int, label: int, name: str) -> ClipRow:
-    return ClipRow(clip_id=f"c{k}", protocol="segments", take_id=f"t{k}", shard=shard, split="train", repetition=0,
-                   sequence_id=str(k), source=f"s{k}.npz", segment_id=f"g{k}", chunk=0, frame_start=start,
-                   frame_stop=stop, take_frame_start=start, take_frame_stop=stop, start_t=0.0, end_t=1.0,
-                   label=name, label_index=label, labels=(name,), label_indices=(label,), raw_label=name,
-                   proc_label=name, annotator="a")  # fmt: skip
+    return ClipRow(
+        clip_id=f"c{k}",
+        protocol="segments",
+        take_id=f"t{k}",
+        shard=shard,
+        split="train",
+        repetition=0,
+        sequence_id=str(k),
+        source=f"s{k}.npz",
+        segment_id=f"g{k}",
+        chunk=0,
+        frame_start=start,
+        frame_stop=stop,
+        take_frame_start=start,
+        take_frame_stop=stop,
+        start_t=0.0,
+        end_t=1.0,
+        label=name,
+        label_index=label,
+        labels=(name,),
+        label_indices=(label,),
+        raw_label=name,
+        proc_label=name,
+        annotator="a",
+    )
 
 
 def _table(rows: list[ClipRow], classes: list[str]) -> ClipTable:
@@ -78,8 +98,9 @@ def _shard(root: Path) -> ClipTable:
 
 def test_items_have_layouts_labels_and_only_the_window(tmp_path) -> None:
     table = _shard(tmp_path)
-    ds = SynthActVideoDataset(tmp_path, split="train", modalities=("rgb", "depth", "ntu25"), num_frames=4, stride=3,
-                              seed=1, table=table)  # fmt: skip
+    ds = SynthActVideoDataset(
+        tmp_path, split="train", modalities=("rgb", "depth", "ntu25"), num_frames=4, stride=3, seed=1, table=table
+    )
     item = ds[0]
     assert item["rgb"].shape == (3, 4, 16, 16) and item["rgb"].dtype == torch.uint8  # C, T, H, W
     assert item["depth"].shape == (1, 4, 6, 8) and item["ntu25_joints_cam"].shape == (4, 25, 3)

@@ -15,7 +15,7 @@ from synthact.consume.depth_video import (
     quantisation_error_m,
     read_depth_mp4,
     write_depth_mp4,
-)  # fmt: skip
+)
 from synthact.consume.video import probe_mp4, write_mp4
 from tests.consume_inputs import take_arrays
 

@@ -200,8 +200,19 @@ def test_two_video_list_exports_never_mix_in_one_destination(output, tmp_path):
     dest = tmp_path / "lists"
     synthact("export", "video-list", str(output), str(dest), "--quiet", "--protocol", "segments")
     first = sorted(p.relative_to(dest) for p in dest.rglob("*.mp4"))
-    refused = run_bounded([str(BIN / "synthact"), "export", "video-list", str(output), str(dest), "--quiet",
-                           "--protocol", "babel-chunks-150"], 600)  # fmt: skip
+    refused = run_bounded(
+        [
+            str(BIN / "synthact"),
+            "export",
+            "video-list",
+            str(output),
+            str(dest),
+            "--quiet",
+            "--protocol",
+            "babel-chunks-150",
+        ],
+        600,
+    )
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert refused.stderr.strip().splitlines() == [
         f"synthact export: error: {dest}: holds another export (video-list export of protocol segments from"

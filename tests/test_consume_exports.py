@@ -16,7 +16,7 @@ from synthact.consume.exports import (
     export_videolist_run,
     preview_run,
     stats_run,
-)  # fmt: skip
+)
 from synthact.consume.video import probe_mp4
 from tests.consume_inputs import ArrayRun
 

@@ -27,13 +27,15 @@ def test_pngs_equal_the_depth_in_mm_on_the_mask(tmp_path) -> None:
 def test_clipping_and_names() -> None:
     mm = masked_depth_mm(np.array([[0.0, 70.0, 1.2345]]), np.array([[1, 1, 1]]))
     assert mm.dtype == np.uint16 and mm.tolist() == [[0, 65535, 1234]]
-    names = sample_names([
-        {"clip_id": "a", "view": "c1", "source": "nturgbd/S001C002P003R001A013.skeleton"},
-        {"clip_id": "a", "view": "c3", "source": "nturgbd/S001C002P003R001A013.skeleton"},
-        {"clip_id": "b", "view": "front", "source": "CMU/01/01_01_poses.npz"},
-        {"clip_id": "c", "view": "c1", "source": "x/S002C001P001R001A001.skeleton"},
-        {"clip_id": "d", "view": "c1", "source": "y/S002C001P001R001A001.skeleton"},
-    ])  # fmt: skip
+    names = sample_names(
+        [
+            {"clip_id": "a", "view": "c1", "source": "nturgbd/S001C002P003R001A013.skeleton"},
+            {"clip_id": "a", "view": "c3", "source": "nturgbd/S001C002P003R001A013.skeleton"},
+            {"clip_id": "b", "view": "front", "source": "CMU/01/01_01_poses.npz"},
+            {"clip_id": "c", "view": "c1", "source": "x/S002C001P001R001A001.skeleton"},
+            {"clip_id": "d", "view": "c1", "source": "y/S002C001P001R001A001.skeleton"},
+        ]
+    )
     assert names[("a", "c1")] == "S001C001P003R001A013" and names[("a", "c3")] == "S001C003P003R001A013"
     assert names[("b", "front")] == "b_front"
     assert names[("c", "c1")] == "c_c1" and names[("d", "c1")] == "d_c1"  # would collide

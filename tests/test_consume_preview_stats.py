@@ -46,8 +46,10 @@ def test_clip_preview_and_contact_sheet(tmp_path) -> None:
 def _inputs():
     rng = np.random.default_rng(0)
     classes = ["walk", "sit", "jump"]
-    rows = [{"split": s, "label_index": int(rng.integers(0, 3)), "start_t": 0.0, "end_t": float(rng.uniform(0.2, 5))}
-            for s in ["train"] * 30 + ["val"] * 10]  # fmt: skip
+    rows = [
+        {"split": s, "label_index": int(rng.integers(0, 3)), "start_t": 0.0, "end_t": float(rng.uniform(0.2, 5))}
+        for s in ["train"] * 30 + ["val"] * 10
+    ]
     takes = [
         {
             "num_frames": 40 + i,
@@ -80,8 +82,15 @@ def test_stats_numbers_match_the_inputs(tmp_path) -> None:
     classes, rows, takes, views = _inputs()
     stats = run_stats({"segments": (rows, classes)}, takes, views, {"rgb": 5 << 20, "depth": 3 << 20})
     files = write_stats(tmp_path, stats)
-    assert {f.name for f in files} == {"stats.json", "classes_segments.png", "durations.png", "camera.png", "body.png",
-                                       "appearance.png", "modalities.png"}  # fmt: skip
+    assert {f.name for f in files} == {
+        "stats.json",
+        "classes_segments.png",
+        "durations.png",
+        "camera.png",
+        "body.png",
+        "appearance.png",
+        "modalities.png",
+    }
     for f in files[1:]:
         with Image.open(f) as image:
             assert image.format == "PNG" and image.size[0] > 100

@@ -243,8 +243,7 @@ def test_smplx_loads_and_poses_each_gender(generated: Generated) -> None:
     torch = pytest.importorskip("torch")
     out = generated[0]
     for gender in GENDERS:
-        model = smplx.create(str(out), model_type="smplh", ext="npz", gender=gender, use_pca=False,
-                             flat_hand_mean=True)  # fmt: skip
+        model = smplx.create(str(out), model_type="smplh", ext="npz", gender=gender, use_pca=False, flat_hand_mean=True)
         body = torch.zeros(1, 63)
         body[0, 3 * (J["left_knee"] - 1)] = 1.5  # knee bent
         body[0, 3 * (J["left_shoulder"] - 1) + 2] = -1.2  # arm down

@@ -24,7 +24,7 @@ from synthact.sources.babel_categories import BABEL_CATEGORIES
 REQUIRED_ACTIONS = {
     "walk", "jog", "turn_left", "turn_right", "step_left", "step_right", "step_back", "wave", "clap",
     "jump", "squat", "sit_down", "stand_up", "kick", "punch", "bow", "raise_arms",
-}  # fmt: skip
+}  # fmt: skip  # a table, in rows as its source has them
 LOCOMOTION = {"walk", "jog", "sideways movement", "backwards movement", "jump"}
 NPZ_KEYS = {"poses", "trans", "betas", "dmpls", "gender", "mocap_framerate"}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

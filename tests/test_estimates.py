@@ -108,8 +108,14 @@ def round_trip(tmp_path: Path, models, body, truth: KnownMotion, estimator: str,
     error = np.linalg.norm(got - expected, axis=-1)
     rel = np.linalg.norm((got - got[:, :1]) - (expected - expected[:, :1]), axis=-1)
     (sidecar,) = report.motions
-    return {"mean": float(error.mean()), "max": float(error.max()), "root_relative": float(rel.mean()),
-            "motion": motion, "sidecar": sidecar, "report": report}  # fmt: skip
+    return {
+        "mean": float(error.mean()),
+        "max": float(error.max()),
+        "root_relative": float(rel.mean()),
+        "motion": motion,
+        "sidecar": sidecar,
+        "report": report,
+    }
 
 
 # --------------------------------------------------------------------------- round trips
@@ -119,9 +125,11 @@ def round_trip(tmp_path: Path, models, body, truth: KnownMotion, estimator: str,
 def test_round_trip_through_each_estimator_format(tmp_path, models, body, truth, estimator):
     result = round_trip(tmp_path, models, body, truth, estimator)
     shape, seconds = result["sidecar"]["shape_fit"], result["sidecar"]["seconds"]
-    print(f"\n{estimator}: world joints mean {100 * result['mean']:.3f} cm, max {100 * result['max']:.3f} cm; "
-          f"root-relative {100 * result['root_relative']:.3f} cm; shape fit {shape['method']} "
-          f"{1000 * shape['seconds']:.1f} ms; whole conversion {1000 * seconds:.0f} ms")  # fmt: skip
+    print(
+        f"\n{estimator}: world joints mean {100 * result['mean']:.3f} cm, max {100 * result['max']:.3f} cm; "
+        f"root-relative {100 * result['root_relative']:.3f} cm; shape fit {shape['method']} "
+        f"{1000 * shape['seconds']:.1f} ms; whole conversion {1000 * seconds:.0f} ms"
+    )
     assert result["mean"] < 0.02
     motion = result["motion"]
     assert motion["poses"].shape == (len(truth), 156) and motion["betas"].shape == (16,)
@@ -141,8 +149,10 @@ def test_fitted_betas_beat_a_plain_pad(models, body, truth):
     padded = np.concatenate([truth.betas10, np.zeros(6)])
     target = smpl.rest_vertices(truth.betas10)
     pad_error = np.sqrt(np.mean(np.sum((space.rest_vertices(padded) - target) ** 2, axis=1)))
-    print(f"\nshape fit by vertices: rms {1000 * fit.rms_vertex_error_m:.3f} mm in {1000 * fit.seconds:.1f} ms; "
-          f"a plain pad is off by {1000 * pad_error:.1f} mm")  # fmt: skip
+    print(
+        f"\nshape fit by vertices: rms {1000 * fit.rms_vertex_error_m:.3f} mm in {1000 * fit.seconds:.1f} ms; "
+        f"a plain pad is off by {1000 * pad_error:.1f} mm"
+    )
     assert fit.rms_vertex_error_m < 0.004 < 0.01 < pad_error  # 3.5 mm: the templates keep their deviation
     assert np.abs(fit.betas - truth.betas16).max() < 0.05
 
@@ -150,8 +160,10 @@ def test_fitted_betas_beat_a_plain_pad(models, body, truth):
 def test_vibe_recovers_pose_and_shape_and_a_path_up_to_the_assumed_field_of_view(tmp_path, models, body, truth):
     write_vibe(tmp_path / "estimates", truth)
     wrong = round_trip(tmp_path, models, body, truth, "vibe", vibe_hfov_deg=45.0)
-    print(f"\nvibe with a 45 instead of 55 degree FOV: world joints mean {100 * wrong['mean']:.1f} cm, "
-          f"root-relative {100 * wrong['root_relative']:.3f} cm")  # fmt: skip
+    print(
+        f"\nvibe with a 45 instead of 55 degree FOV: world joints mean {100 * wrong['mean']:.1f} cm, "
+        f"root-relative {100 * wrong['root_relative']:.3f} cm"
+    )
     assert wrong["root_relative"] < 0.005  # pose and shape do not depend on the camera
     assert wrong["mean"] > 0.2  # the depth does
 
@@ -219,8 +231,10 @@ def test_stitch_joins_a_track_that_continues_under_a_new_id(tmp_path, models, bo
 def test_csv_labels_become_babel_frame_labels_shifted_to_the_motion(tmp_path, models, truth):
     estimates = tmp_path / "estimates"
     write_phalp(estimates, truth, hole=range(6))  # the person appears at frame 6 = 0.2 s
-    write_labels(tmp_path / "labels.csv", [("clip", 0.5, 1.0, "walk", "val"), ("clip", 1.2, 9.0, "jump", "val"),
-                                           ("other", 0, 1, "sit", "train")])  # fmt: skip
+    write_labels(
+        tmp_path / "labels.csv",
+        [("clip", 0.5, 1.0, "walk", "val"), ("clip", 1.2, 9.0, "jump", "val"), ("other", 0, 1, "sit", "train")],
+    )
     config = estimates_config(tmp_path, models)
     run_fit(config)
     motion = effective_motion(config)

@@ -291,7 +291,7 @@ def test_a_13_joint_skeleton_without_pelvis_or_landmarks(body):
     """A Smarthome-like (LCR-Net) skeleton: head, shoulders, elbows, wrists, hips, knees, ankles."""
     smplh = [J[n] for n in ("head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
                             "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
-                            "right_ankle")]  # fmt: skip
+                            "right_ankle")]  # fmt: skip  # a table, in rows as its source has them
     poses, trans, betas = known_motion(30, seed=9)
     truth = body.pose(poses, trans, betas).joints.astype(np.float64)
     result = fit_smplh(truth[:, smplh], None, list(enumerate(smplh)), body, FitOptions(body_iterations=120))

@@ -87,10 +87,20 @@ def test_labelled_span_renders_the_segments_and_short_gaps_only(tmp_path: Path) 
     world = World(tmp_path)
     write_fake_smplh(tmp_path / "body")
     write_smplh_poses(world.amass / CMU, num_frames=1200, fps=120.0)  # 10 s, 300 frames at 30 fps
-    world.add("train.json", dense_entry(1, CMU, 10.0, [], [
-        label("a", ["walk"], 0.5, 2.0), label("b", ["turn"], 2.3, 3.0),  # 9 frames apart: one span
-        label("c", ["transition"], 6.0, 7.0),  # 3 s later: its own span
-    ]))  # fmt: skip
+    world.add(
+        "train.json",
+        dense_entry(
+            1,
+            CMU,
+            10.0,
+            [],
+            [
+                label("a", ["walk"], 0.5, 2.0),
+                label("b", ["turn"], 2.3, 3.0),  # 9 frames apart: one span
+                label("c", ["transition"], 6.0, 7.0),  # 3 s later: its own span
+            ],
+        ),
+    )
     world.render.update(span="labelled", span_merge_gap_s=0.5)
     _, (take,) = world.run()
     assert take.spans == ((15, 90), (180, 210)) and take.num_frames == 105

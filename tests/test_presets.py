@@ -169,8 +169,12 @@ def test_smarthome_cameras_hang_high_in_the_room_and_look_down_at_it():
         c = camera.position
         local = c[:2] - np.array(take.path_center)
         assert 2.0 < c[2] <= 2.6 and room.inside_room(*local, margin=0.0), view.name
-        assert not any(abs(local[0] - b.centre[0]) < b.size[0] / 2 and abs(local[1] - b.centre[1]) < b.size[1] / 2
-                       and c[2] < b.centre[2] + b.size[2] / 2 for b in blocks), view.name  # fmt: skip
+        assert not any(
+            abs(local[0] - b.centre[0]) < b.size[0] / 2
+            and abs(local[1] - b.centre[1]) < b.size[1] / 2
+            and c[2] < b.centre[2] + b.size[2] / 2
+            for b in blocks
+        ), view.name
         forward = camera.R[2]
         assert forward[2] < -0.15, view.name  # tilted down
         # The room centre (the actor's path centre) is in the image.
@@ -228,8 +232,11 @@ def demo_data(tmp_path_factory) -> dict:
     from synthact.demo.generate import generate_demo_inputs
 
     root = tmp_path_factory.mktemp("preset-demo")
-    motion = {"amass_root": str(root / "amass"), "babel_dir": str(root / "babel"),
-              "body_model_dir": str(root / "body_models")}  # fmt: skip
+    motion = {
+        "amass_root": str(root / "amass"),
+        "babel_dir": str(root / "babel"),
+        "body_model_dir": str(root / "body_models"),
+    }
     generate_demo_inputs(
         validate_config({"demo": {"data_dir": str(root), "sequences": 1, "seed": 1}, "motion": motion})
     )

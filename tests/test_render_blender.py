@@ -100,8 +100,9 @@ def _blender_projection(lens, shift_x, shift_y, matrix, width, height, points):
 def test_blender_camera_params_reproduce_the_opencv_projection() -> None:
     rng = np.random.default_rng(0)
     for width, height in ((96, 72), (60, 80)):
-        cam = make_camera(rng.normal(size=3) * 3 + (0, 0, 2), (0, 0, 1), 70.0, width, height,
-                          dc=tuple(rng.uniform(-5, 5, 2)))  # fmt: skip
+        cam = make_camera(
+            rng.normal(size=3) * 3 + (0, 0, 2), (0, 0, 1), 70.0, width, height, dc=tuple(rng.uniform(-5, 5, 2))
+        )
         points = rng.normal(size=(50, 3)) * 0.5 + (0, 0, 1)
         uvw = (points @ cam.R.T + cam.t) @ cam.K.T
         expected = uvw[:, :2] / uvw[:, 2:]
@@ -227,9 +228,16 @@ def test_labels_match_ray_casting(width: int, height: int, offset: tuple[float, 
         ground = (hit == -1) & ~boundary(person) & ~boundary(hit == -2)
         up = np.tile(cam.R[:, 2], (ground.sum(), 1))
         np.testing.assert_allclose(out.normals[k][ground], up, atol=1e-3)
-        facing = np.einsum("hwk,hwk->hw", out.normals[k], np.dstack([*np.meshgrid(
-            np.arange(width) + 0.5 - cam.K[0, 2], np.arange(height) + 0.5 - cam.K[1, 2]),
-            np.full((height, width), cam.K[0, 0])]))  # fmt: skip
+        facing = np.einsum(
+            "hwk,hwk->hw",
+            out.normals[k],
+            np.dstack(
+                [
+                    *np.meshgrid(np.arange(width) + 0.5 - cam.K[0, 2], np.arange(height) + 0.5 - cam.K[1, 2]),
+                    np.full((height, width), cam.K[0, 0]),
+                ]
+            ),
+        )
         assert (facing[person & ~boundary(person)] < 0).mean() > 0.97
 
 

@@ -26,8 +26,10 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def test_geometry_matches_ray_casting_without_blender() -> None:
     verts, faces, parts = toy_body()
     clip = walk(verts, 2)
-    cams = [make_camera((1.2, -3.0, 1.4), (0, 0, 0.9), 90.0, 80, 60, dc=(1.3, -0.7)),
-            make_camera((-2.0, -2.5, 0.6), (0, 0, 0.9), 70.0, 80, 60)]  # fmt: skip
+    cams = [
+        make_camera((1.2, -3.0, 1.4), (0, 0, 0.9), 90.0, 80, 60, dc=(1.3, -0.7)),
+        make_camera((-2.0, -2.5, 0.6), (0, 0, 0.9), 70.0, 80, 60),
+    ]
     scene = GeometryScene(RenderSettings(width=80, height=60, engine="GEOMETRY"), faces, parts)
     done: list[int] = []
     out = scene.render_clip(clip, cams, None, progress=done.append)
@@ -108,8 +110,10 @@ def demo_take(tmp_path_factory):
 
     model, posed = posed_demo_clip(tmp_path_factory.mktemp("demo"), frames=3)
     centre = posed.joints[:, 0].mean(axis=0)
-    cams = [make_camera(centre + (2.2 * np.cos(a), 2.2 * np.sin(a), 0.3), centre - (0, 0, 0.05), 95.0, 96, 120)
-            for a in (-1.2, -0.6, 0.3)]  # fmt: skip
+    cams = [
+        make_camera(centre + (2.2 * np.cos(a), 2.2 * np.sin(a), 0.3), centre - (0, 0, 0.05), 95.0, 96, 120)
+        for a in (-1.2, -0.6, 0.3)
+    ]
     return posed.vertices, np.asarray(model.faces), vertex_parts(model.lbs_weights), cams, posed.joints
 
 
@@ -148,8 +152,10 @@ def test_geometry_matches_cycles(demo_take, scene_kind: str) -> None:
         # Keypoint visibility, computed by the worker from depth and mask, is the same.
         joints_cam = to_camera(joints[k : k + 1], cams[k])
         uv = project(joints_cam, cams[k].K)
-        seen = [keypoint_visibility(uv, joints_cam[..., 2], o.depth[i : i + 1], o.mask[i : i + 1], o.parts[i : i + 1])
-                for o, i in ((out, k), (ref, 0))]  # fmt: skip
+        seen = [
+            keypoint_visibility(uv, joints_cam[..., 2], o.depth[i : i + 1], o.mask[i : i + 1], o.parts[i : i + 1])
+            for o, i in ((out, k), (ref, 0))
+        ]
         assert (seen[0] == seen[1]).mean() >= 0.98 and seen[0].sum() >= 10, f"frame {k}: visibility"
 
 
@@ -162,10 +168,13 @@ def test_the_geometry_engine_builds_a_dataset_without_rgb(tmp_path) -> None:
     from tests.helpers import make_run, snakemake
 
     config = {
-        "seed": 7, "output_dir": "output", "demo": {"enabled": True, "data_dir": "data", "sequences": 1, "seed": 1},
+        "seed": 7,
+        "output_dir": "output",
+        "demo": {"enabled": True, "data_dir": "data", "sequences": 1, "seed": 1},
         "motion": {"amass_root": "data/amass", "babel_dir": "data/babel", "body_model_dir": "data/body_models"},
-        "clips": {"fps": 6}, "render": {"width": 96, "height": 72, "engine": "GEOMETRY", "window_frames": 16},
-    }  # fmt: skip
+        "clips": {"fps": 6},
+        "render": {"width": 96, "height": 72, "engine": "GEOMETRY", "window_frames": 16},
+    }
     run = make_run(tmp_path / "run", config)
     snakemake(run)
     (shard,) = glob.glob(str(run / "output" / "shards" / "*.h5"))

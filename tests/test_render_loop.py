@@ -143,17 +143,25 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
         take=SimpleNamespace(path_center=(0.0, 0.0), take_id="t0"), view=lambda v: SimpleNamespace(seed=5)
     )
     betas = np.asarray(motion.betas, np.float32)
-    prepared = PreparedTake(plan=plan, motion=motion, source_frames=np.arange(T), betas=betas,
-                            noise=np.zeros(16, np.float32), offset=0.0, appearance=sample_appearance(2, ["forest"]),
-                            cameras=path)  # fmt: skip
+    prepared = PreparedTake(
+        plan=plan,
+        motion=motion,
+        source_frames=np.arange(T),
+        betas=betas,
+        noise=np.zeros(16, np.float32),
+        offset=0.0,
+        appearance=sample_appearance(2, ["forest"]),
+        cameras=path,
+    )
     renderer.prepare = lambda take, view: prepared
     jobs = [(plan, 0, 0, 2, tmp_path / "w0.npz"), (plan, 1, 2, 4, tmp_path / "w1.npz")]
     assert render_windows(renderer, "front", jobs) == T
     for index, (a, b) in enumerate([(0, 2), (2, 4)]):
         posed = renderer.pose_window(prepared, a, b)
         cams = [Camera(K=path.K, R=path.R[i], t=path.t[i], width=W, height=H) for i in range(a, b)]
-        serial = renderer.scene.render_clip(posed.vertices, cams, prepared.appearance,
-                                            seed=derive_seed(5, index) % (2**31 - 1))  # fmt: skip
+        serial = renderer.scene.render_clip(
+            posed.vertices, cams, prepared.appearance, seed=derive_seed(5, index) % (2**31 - 1)
+        )
         window = WindowRecord.read(jobs[index][4])
         images = window.coded.images
         for i in range(b - a):

@@ -91,11 +91,23 @@ def make_take(take_id: str) -> Take:
         "seg", 0.0, 0.2, ("walk", "forward movement"), "walks", "walk", "lid", "anntr", False, "train.json"
     )
     return Take(
-        take_id=take_id, sequence_key=f"Demo/Demo/S01/{take_id}_poses.npz", source=f"Demo/S01/{take_id}_poses.npz",
-        sequence_id="3", split="train", repetition=0, fps=30.0, source_fps=120.0, num_sequence_frames=T,
-        duration_s=T / 30, spans=((0, T),), gender="female", labels=(walk,), path_center=(0.0, 0.0),
-        path_radius=0.2, heading_deg=10.0,
-    )  # fmt: skip
+        take_id=take_id,
+        sequence_key=f"Demo/Demo/S01/{take_id}_poses.npz",
+        source=f"Demo/S01/{take_id}_poses.npz",
+        sequence_id="3",
+        split="train",
+        repetition=0,
+        fps=30.0,
+        source_fps=120.0,
+        num_sequence_frames=T,
+        duration_s=T / 30,
+        spans=((0, T),),
+        gender="female",
+        labels=(walk,),
+        path_center=(0.0, 0.0),
+        path_radius=0.2,
+        heading_deg=10.0,
+    )
 
 
 def make_plan(take_ids: list[str]) -> ShardPlan:
@@ -298,8 +310,12 @@ def test_independent_hdf5_tools_read_the_shard(tmp_path, cache):
     assert f"/takes/t1/views/front/depth Dataset {{{T}, 24, 32}}" in listing
     assert re.search(r"/takes/t2/views/back/rgb +Group", listing)
     assert re.search(rf"/takes/t2/views/back/rgb/keyframe +Dataset \{{{T}\}}", listing)
-    depth = subprocess.run(["h5dump", "-d", "/takes/t1/views/front/depth", "-s", "0,0,0", "-c", "1,1,4", str(out)],
-                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    depth = subprocess.run(
+        ["h5dump", "-d", "/takes/t1/views/front/depth", "-s", "0,0,0", "-c", "1,1,4", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "65535, 65535" not in depth and re.search(r"\(0,0,0\): 6\d{4}, 6\d{4}", depth)  # far band codes, no plugin
     assert re.search(rf"/takes/t2/views/back/R +Dataset {{{T}, 3, 3}}", listing)
     dump = subprocess.run(

@@ -99,8 +99,12 @@ def rigid_residual(moving: np.ndarray, fixed: np.ndarray) -> np.ndarray:
 
 def fitted_joints(config: dict, sample: str, body_dir: Path) -> np.ndarray:
     """(T, 73, 3) joints of a fitted npz, posed with the neutral body through the AMASS reader."""
-    motion_file = Path(effective_motion(config)["amass_root"]) / config["motion"]["source"] / config["motion"][
-        "source"] / f"{sample}_poses.npz"  # fmt: skip
+    motion_file = (
+        Path(effective_motion(config)["amass_root"])
+        / config["motion"]["source"]
+        / config["motion"]["source"]
+        / f"{sample}_poses.npz"
+    )
     motion = load_motion(motion_file)
     return BodyModel(body_dir, motion.gender).pose(motion.poses, motion.trans, motion.betas).joints.astype(np.float64)
 
@@ -123,7 +127,11 @@ def test_skeleton_sources_read_the_fitted_folder(tmp_path, body_dir):
     assert effective_motion({**config, "motion": motion}) == motion  # idempotent
     outputs = fit_outputs(config)
     assert sorted(Path(p).name for p in outputs["splits"]) == [
-        "ntu120_xset.json", "ntu120_xsub.json", "ntu60_xsub.json", "ntu60_xview.json"]  # fmt: skip
+        "ntu120_xset.json",
+        "ntu120_xsub.json",
+        "ntu60_xsub.json",
+        "ntu60_xview.json",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -150,8 +158,10 @@ def test_bad_skeleton_configs_name_the_key(tmp_path, body_dir, change, message):
 def test_ntu_fit_writes_an_amass_motion_that_is_the_known_motion(ntu_run, body_dir, wave):
     config, report = ntu_run
     (outcome,) = report.samples
-    print(f"\nNTU fit: mean {100 * outcome['mean_error_m']:.2f} cm, max {100 * outcome['max_error_m']:.2f} cm, "
-          f"{outcome['seconds']} s for {outcome['frames']} frames")  # fmt: skip
+    print(
+        f"\nNTU fit: mean {100 * outcome['mean_error_m']:.2f} cm, max {100 * outcome['max_error_m']:.2f} cm, "
+        f"{outcome['seconds']} s for {outcome['frames']} frames"
+    )
     assert (report.fitted, report.failures, outcome["frames"]) == (1, [], 45)
     assert outcome["mean_error_m"] < 0.01 and outcome["max_error_m"] < 0.04
     assert outcome["fields"] == {"setup": 1, "camera": 1, "performer": 1, "replication": 1, "action": 23}
@@ -201,8 +211,9 @@ def test_smarthome_fit_labels_and_splits(smarthome_run, body_dir, walk):
     (outcome,) = report.samples
     print(f"\nSmarthome fit: mean {100 * outcome['mean_error_m']:.2f} cm, max {100 * outcome['max_error_m']:.2f} cm")
     assert outcome["mean_error_m"] < 0.01 and outcome["ground"] == "per_frame"  # the file is pelvis-centred
-    motion = load_motion(Path(effective_motion(config)["amass_root"]) / "smarthome" / "smarthome" /
-                         f"{SMARTHOME_SAMPLE}_poses.npz")  # fmt: skip
+    motion = load_motion(
+        Path(effective_motion(config)["amass_root"]) / "smarthome" / "smarthome" / f"{SMARTHOME_SAMPLE}_poses.npz"
+    )
     assert motion.fps == 20.0 and motion.num_frames == 40
     (sequence,) = load_babel_file(Path(effective_motion(config)["babel_dir"]) / "val.json")  # CS: subject 25
     assert sequence.split == "val" and sequence.segments[0].act_cat == ("Walk",)

@@ -223,8 +223,11 @@ def cache_files(workdir: Path, shard: str) -> dict[Path, tuple[int, int]]:
     """Finished window results of SHARD's takes (not the dot-prefixed temporary files): path -> (inode, mtime)."""
     root = render_cache(workdir).root
     takes = {t.take.take_id for t in shard_document(workdir, shard).takes}
-    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.glob("*/*/*.npz")
-            if not p.name.startswith(".") and p.parent.name in takes}  # fmt: skip
+    return {
+        p: (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in root.glob("*/*/*.npz")
+        if not p.name.startswith(".") and p.parent.name in takes
+    }
 
 
 def render_arrays(workdir: Path, shard: str) -> list[str]:
@@ -291,8 +294,12 @@ def calibrated_samples(workdir: Path, shard: str, seconds: float) -> int:
     document = work_dir(workdir) / "plan" / "shards" / f"{shard}.json"
     result = subprocess.run(
         [str(BIN / "python"), "-c", CALIBRATE, str(document)],
-        cwd=workdir, env=run_env(workdir), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=workdir,
+        env=run_env(workdir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     per_frame = float(result.stdout.split()[-1])
     frames = ShardPlan.read(document).num_frames
@@ -304,8 +311,12 @@ def calibrated_samples(workdir: Path, shard: str, seconds: float) -> int:
 def all_windows(workdir: Path, shard: str) -> set[tuple[str, str, int]]:
     """(view, take, window) of every window the shard needs."""
     plan = shard_document(workdir, shard)
-    return {(v, t.take.take_id, i) for t in plan.takes for v in plan.views
-            for i in range(len(windows(t.take.num_frames, plan.window_frames)))}  # fmt: skip
+    return {
+        (v, t.take.take_id, i)
+        for t in plan.takes
+        for v in plan.views
+        for i in range(len(windows(t.take.num_frames, plan.window_frames)))
+    }
 
 
 def sacct(cluster: SlurmCluster, job: str, *fields: str, duplicates: bool = False) -> list[dict[str, str]]:
@@ -351,8 +362,14 @@ def test_profile_builds_the_dataset_through_slurm(slurm_cluster: SlurmCluster, t
 
     # Every CPU rule ran as a Slurm job on the cpu partition; render only waited, locally.
     jobs = {m["job"]: m["rule"] for m in SUBMITTED.finditer(log)}
-    assert Counter(jobs.values()) == {"demo_data": 1, "index": 1, "plan": 1, "merge": len(shards), "labels": 1,
-                                      "manifest": 1}, log  # fmt: skip
+    assert Counter(jobs.values()) == {
+        "demo_data": 1,
+        "index": 1,
+        "plan": 1,
+        "merge": len(shards),
+        "labels": 1,
+        "manifest": 1,
+    }, log
     for job, rule in jobs.items():
         (row,) = sacct(slurm_cluster, job, "Partition", "State")
         assert (row["Partition"], row["State"]) == ("cpu", "COMPLETED"), (rule, row)

@@ -169,8 +169,10 @@ def test_missing_frames_are_marked_and_interpolated(tmp_path: Path) -> None:
 
 
 def test_partner_entering_late_is_valid_only_once_seen(tmp_path: Path) -> None:
-    frames = [[Sighting(1, kinect_body(phase=t))] + ([Sighting(2, kinect_body(lateral=1.0))] if t >= 6 else [])
-              for t in range(10)]  # fmt: skip
+    frames = [
+        [Sighting(1, kinect_body(phase=t))] + ([Sighting(2, kinect_body(lateral=1.0))] if t >= 6 else [])
+        for t in range(10)
+    ]
     skeleton = read_skeleton_file(write_skeleton(tmp_path / PAIR, frames))
     assert skeleton.valid[:, 0].all() and skeleton.valid[:, 1].tolist() == [t >= 6 for t in range(10)]
     np.testing.assert_allclose(skeleton.joints[0, 1], skeleton.joints[6, 1])
@@ -308,8 +310,14 @@ def test_ntu_protocols() -> None:
 
 
 def test_write_split_files_ntu(tmp_path: Path) -> None:
-    names = ["S001C001P001R001A001.skeleton", "S001C001P001R001A001", "S001C002P003R001A005.skeleton",
-             "S002C003P001R002A050", "S018C001P045R001A061.skeleton", "S019C002P046R001A120"]  # fmt: skip
+    names = [
+        "S001C001P001R001A001.skeleton",
+        "S001C001P001R001A001",
+        "S001C002P003R001A005.skeleton",
+        "S002C003P001R002A050",
+        "S018C001P045R001A061.skeleton",
+        "S019C002P046R001A120",
+    ]
     missing = tmp_path / "missing.txt"
     missing.write_text("# missing skeletons\nS001C002P003R001A005\n\n")
     written = write_split_files(names, tmp_path / "splits", "ntu", exclude=read_sample_list(missing))

@@ -188,8 +188,13 @@ def test_smarthome_protocols() -> None:
 
 
 def test_write_split_files_smarthome(tmp_path: Path) -> None:
-    names = [f"{CLIP}.mp4", "Walk_p19_r01_v05_c05_pose3d.json", "Drink.Fromcup_p02_r00_v11_c02.mp4",
-             "Readbook_p03_r00_v15_c01", "Readbook_p03_r00_v15_c01.mp4"]  # fmt: skip
+    names = [
+        f"{CLIP}.mp4",
+        "Walk_p19_r01_v05_c05_pose3d.json",
+        "Drink.Fromcup_p02_r00_v11_c02.mp4",
+        "Readbook_p03_r00_v15_c01",
+        "Readbook_p03_r00_v15_c01.mp4",
+    ]
     written = write_split_files(names, tmp_path, "smarthome")
     assert sorted(written) == ["smarthome_cs", "smarthome_cv1", "smarthome_cv2"]
     cs = json.loads(written["smarthome_cs"].read_text())["smarthome_cs"]
@@ -199,7 +204,10 @@ def test_write_split_files_smarthome(tmp_path: Path) -> None:
         "test": [CLIP, "Drink.Fromcup_p02_r00_v11_c02"],
     }
     cv1 = json.loads(written["smarthome_cv1"].read_text())["smarthome_cv1"]
-    assert cv1 == {"train": ["Readbook_p03_r00_v15_c01"], "val": ["Walk_p19_r01_v05_c05"],
-                   "test": ["Drink.Fromcup_p02_r00_v11_c02"]}  # fmt: skip
+    assert cv1 == {
+        "train": ["Readbook_p03_r00_v15_c01"],
+        "val": ["Walk_p19_r01_v05_c05"],
+        "test": ["Drink.Fromcup_p02_r00_v11_c02"],
+    }
     excluded = assign_splits(names, "smarthome", exclude=["Walk_p19_r01_v05_c05.mp4"])
     assert excluded["smarthome_cs"]["val"] == []

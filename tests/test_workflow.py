@@ -71,8 +71,11 @@ def test_dataset_shards_clip_tables_and_manifest(tiny_run):
     assert manifest["num_takes"] == sum(s["num_takes"] for s in manifest["shards"]) == 3
     assert set(manifest["splits"]) <= {"train", "val"}
     assert [e["path"] for e in manifest["labels"]] == [
-        "labels/segments/clips.jsonl", "labels/segments/classes.json",
-        "labels/babel-chunks-150/clips.jsonl", "labels/babel-chunks-150/classes.json"]  # fmt: skip
+        "labels/segments/clips.jsonl",
+        "labels/segments/classes.json",
+        "labels/babel-chunks-150/clips.jsonl",
+        "labels/babel-chunks-150/classes.json",
+    ]
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=output, capture_output=True, text=True)
     assert check.returncode == 0 and check.stdout.count(": OK") == len(shards) + 4, check.stdout + check.stderr
     verify = subprocess.run([str(BIN / "synthact"), "verify", str(output)], capture_output=True, text=True)

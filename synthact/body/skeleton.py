@@ -23,7 +23,7 @@ BODY_JOINT_NAMES = (
     "spine2", "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot",
     "neck", "left_collar", "right_collar", "head", "left_shoulder",
     "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 HAND_JOINT_NAMES = tuple(f"{side}_{finger}{k}" for side in ("left", "right") for finger in FINGERS for k in (1, 2, 3))
 
@@ -35,7 +35,7 @@ PARENTS = np.array(
      20, 22, 23, 20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35,
      21, 37, 38, 21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50],
     dtype=np.int64,
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 # The 21 extra points smplx's VertexJointSelector appends after the 52 joints,
 # in its order: face, feet, then finger tips (left hand first).
@@ -44,7 +44,7 @@ LANDMARK_NAMES = (
     "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
     "lthumb", "lindex", "lmiddle", "lring", "lpinky",
     "rthumb", "rindex", "rmiddle", "rring", "rpinky",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 # Vertex ids smplx reads for those landmarks (smplx/vertex_ids.py, 'smplh').
 LANDMARK_VERTEX_IDS = {
@@ -53,7 +53,7 @@ LANDMARK_VERTEX_IDS = {
     "lthumb": 2746, "lindex": 2319, "lmiddle": 2445, "lring": 2556, "lpinky": 2673,
     "LBigToe": 3216, "LSmallToe": 3226, "LHeel": 3387,
     "RBigToe": 6617, "RSmallToe": 6624, "RHeel": 6787,
-}  # fmt: skip
+}  # fmt: skip  # a table, in rows as its source has them
 
 OUTPUT_JOINT_NAMES = JOINT_NAMES + LANDMARK_NAMES  # 73, what smplx returns
 NUM_OUTPUT_JOINTS = len(OUTPUT_JOINT_NAMES)
@@ -68,7 +68,7 @@ PART_NAMES = (
     "left_upper_arm", "right_upper_arm", "left_forearm", "right_forearm",
     "left_hand", "right_hand", "left_thigh", "right_thigh",
     "left_shin", "right_shin", "left_foot", "right_foot",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 
 def _part_of_joint(name: str) -> str:
@@ -84,7 +84,7 @@ def _part_of_joint(name: str) -> str:
     suffix_to_part = {
         "_knee": "shin", "_ankle": "foot", "_foot": "foot",
         "_shoulder": "upper_arm", "_elbow": "forearm", "_wrist": "hand",
-    }  # fmt: skip
+    }  # fmt: skip  # a table, in rows as its source has them
     for suffix, part in suffix_to_part.items():
         if name.endswith(suffix):
             return f"{side}_{part}"

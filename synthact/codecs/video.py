@@ -105,8 +105,12 @@ class EncodedVideo:
 
     def attrs(self) -> dict[str, Any]:
         """Attributes for the stored bitstream (what a reader needs besides the index)."""
-        return {"codec": self.codec, "width": self.width, "height": self.height,
-                "settings": json.dumps(self.settings, sort_keys=True)}  # fmt: skip
+        return {
+            "codec": self.codec,
+            "width": self.width,
+            "height": self.height,
+            "settings": json.dumps(self.settings, sort_keys=True),
+        }
 
 
 class _Sliceable(Protocol):
@@ -190,10 +194,15 @@ class VideoEncoder:
         np.cumsum(sizes, out=offsets[1:])
         data = np.frombuffer(b"".join(p[0] for p in self._packets), np.uint8).copy()
         return EncodedVideo(
-            codec=self.settings.codec, width=self.width, height=self.height, data=data, offsets=offsets,
+            codec=self.settings.codec,
+            width=self.width,
+            height=self.height,
+            data=data,
+            offsets=offsets,
             pts=np.array([p[1] for p in self._packets], np.int64),
-            keyframe=np.array([p[2] for p in self._packets], bool), settings=asdict(self.settings),
-        )  # fmt: skip
+            keyframe=np.array([p[2] for p in self._packets], bool),
+            settings=asdict(self.settings),
+        )
 
 
 def encode_video(frames: np.ndarray, settings: VideoSettings = VideoSettings()) -> EncodedVideo:
@@ -223,11 +232,15 @@ def concat_videos(parts: list[EncodedVideo]) -> EncodedVideo:
     # starts and frames end with the totals, one entry more than parts
     offsets = np.concatenate([p.offsets[:-1] + s for p, s in zip(parts, starts, strict=False)] + [starts[-1:]])
     return EncodedVideo(
-        codec=first.codec, width=first.width, height=first.height,
-        data=np.concatenate([p.data for p in parts]), offsets=offsets.astype(np.int64),
+        codec=first.codec,
+        width=first.width,
+        height=first.height,
+        data=np.concatenate([p.data for p in parts]),
+        offsets=offsets.astype(np.int64),
         pts=np.concatenate([p.pts + f for p, f in zip(parts, frames, strict=False)]),
-        keyframe=np.concatenate([p.keyframe for p in parts]), settings=first.settings,
-    )  # fmt: skip
+        keyframe=np.concatenate([p.keyframe for p in parts]),
+        settings=first.settings,
+    )
 
 
 # --- decoding ---------------------------------------------------------------------
@@ -289,9 +302,14 @@ class WindowPackets:
 
 
 def window_packets(
-    data: _Sliceable, offsets: np.ndarray, pts: np.ndarray, keyframe: np.ndarray,
-    codec: str, start: int, stop: int,
-) -> WindowPackets:  # fmt: skip
+    data: _Sliceable,
+    offsets: np.ndarray,
+    pts: np.ndarray,
+    keyframe: np.ndarray,
+    codec: str,
+    start: int,
+    stop: int,
+) -> WindowPackets:
     """Read the packets that decode frames [start, stop), and nothing else.
 
     Args:
@@ -309,9 +327,14 @@ def window_packets(
 
 
 def decode_window(
-    data: _Sliceable, offsets: np.ndarray, pts: np.ndarray, keyframe: np.ndarray,
-    codec: str, start: int, stop: int,
-) -> np.ndarray:  # fmt: skip
+    data: _Sliceable,
+    offsets: np.ndarray,
+    pts: np.ndarray,
+    keyframe: np.ndarray,
+    codec: str,
+    start: int,
+    stop: int,
+) -> np.ndarray:
     """Frames [start, stop) as (n, H, W, 3) uint8, reading only their bytes (``window_packets``)."""
     return window_packets(data, offsets, pts, keyframe, codec, start, stop).decode()
 

@@ -27,7 +27,7 @@ COCO17_NAMES = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 _OURS = {"nose": "nose", "left_eye": "leye", "right_eye": "reye", "left_ear": "lear", "right_ear": "rear"}
 
@@ -37,7 +37,7 @@ COCO17_FROM_OUTPUT = np.array([OUTPUT_JOINT_NAMES.index(_OURS.get(n, n)) for n i
 COCO17_EDGES = (
     (0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10),
     (5, 11), (6, 12), (11, 12), (11, 13), (13, 15), (12, 14), (14, 16),
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 
 def to_coco17(per_joint: np.ndarray) -> np.ndarray:

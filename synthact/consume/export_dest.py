@@ -47,8 +47,10 @@ class ExportIdentity:
     def same_export(self, other: ExportIdentity) -> bool:
         """The run's path is left out: a run that was moved is still the same run."""
         return (self.format, self.protocol, self.manifest_sha256) == (
-            other.format, other.protocol, other.manifest_sha256,
-        )  # fmt: skip
+            other.format,
+            other.protocol,
+            other.manifest_sha256,
+        )
 
     def describe(self) -> str:
         return f"{self.format} export of protocol {self.protocol} from {self.run}"

@@ -74,10 +74,14 @@ def annotation_2d(
         )
     width, height = (int(v) for v in image_size_wh)
     return {
-        "frame_dir": frame_dir, "label": int(label), "total_frames": int(points.shape[0]),
-        "keypoint": points[None].copy(), "keypoint_score": score[None].copy(),
-        "img_shape": (height, width), "original_shape": (height, width),
-    }  # fmt: skip
+        "frame_dir": frame_dir,
+        "label": int(label),
+        "total_frames": int(points.shape[0]),
+        "keypoint": points[None].copy(),
+        "keypoint_score": score[None].copy(),
+        "img_shape": (height, width),
+        "original_shape": (height, width),
+    }
 
 
 def split_table(items: Iterable[PoseItem], preset: str) -> dict[str, list[str]]:

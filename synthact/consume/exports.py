@@ -181,11 +181,21 @@ def preview_run(
         if not is_complete(png):
             write_png(png, contact_sheet({v: a["rgb"] for v, a in per_view.items()}, columns)[0])
         written += [mp4, png]
-        clips.append({"clip_id": f"{row['clip_id']} ({classes[int(row['label_index'])]}, {row['split']})",
-                      "sheet": f"sheets/{png.name}", "preview": f"clips/{mp4.name}"})  # fmt: skip
+        clips.append(
+            {
+                "clip_id": f"{row['clip_id']} ({classes[int(row['label_index'])]}, {row['split']})",
+                "sheet": f"sheets/{png.name}",
+                "preview": f"clips/{mp4.name}",
+            }
+        )
     stat_files = stats_run(run, dest / "stats")
-    summary = {"output": str(run.output_dir), "takes": len(fps), "clips": len(rows), "views": ", ".join(run.views),
-               "classes": len(classes)}  # fmt: skip
+    summary = {
+        "output": str(run.output_dir),
+        "takes": len(fps),
+        "clips": len(rows),
+        "views": ", ".join(run.views),
+        "classes": len(classes),
+    }
     plots = [f"stats/{p.name}" for p in stat_files if p.suffix == ".png"]
     write_run_page(dest / "index.html", f"SynthAct run {run.output_dir.name}", summary, clips, plots)
     return [*written, *stat_files, dest / "index.html"]

@@ -113,14 +113,18 @@ def write_run_page(
     ``clips``: dicts with ``clip_id``, ``sheet`` and ``preview`` paths relative to the page.
     """
     esc = html.escape
-    parts = [f"<!doctype html><meta charset='utf-8'><title>{esc(title)}</title>",
-             "<style>body{font-family:sans-serif;margin:2em} img,video{max-width:100%} td{padding:0 1em}</style>",
-             f"<h1>{esc(title)}</h1><table>"]  # fmt: skip
+    parts = [
+        f"<!doctype html><meta charset='utf-8'><title>{esc(title)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em} img,video{max-width:100%} td{padding:0 1em}</style>",
+        f"<h1>{esc(title)}</h1><table>",
+    ]
     parts += [f"<tr><td>{esc(str(k))}</td><td>{esc(str(v))}</td></tr>" for k, v in summary.items()]
     parts.append("</table><h2>Statistics</h2>")
     parts += [f"<p><img src='{esc(p)}' alt='{esc(p)}'></p>" for p in plots]
     parts.append("<h2>Clips</h2>")
     for clip in clips:
-        parts.append(f"<h3>{esc(clip['clip_id'])}</h3><p><img src='{esc(clip['sheet'])}'></p>"
-                     f"<p><video controls muted loop src='{esc(clip['preview'])}'></video></p>")  # fmt: skip
+        parts.append(
+            f"<h3>{esc(clip['clip_id'])}</h3><p><img src='{esc(clip['sheet'])}'></p>"
+            f"<p><video controls muted loop src='{esc(clip['preview'])}'></video></p>"
+        )
     write_text_atomic(path, "\n".join(parts) + "\n")

@@ -225,8 +225,10 @@ class ShardReader:
             if modality in VIEW_MODALITIES:
                 spec = _SPECS[modality]
                 if spec.name not in group:
-                    raise KeyError(f"{self.path}: take {take_id} view {view} has no {modality!r} "
-                                   "(render.engine GEOMETRY renders no RGB)")  # fmt: skip
+                    raise KeyError(
+                        f"{self.path}: take {take_id} view {view} has no {modality!r} "
+                        "(render.engine GEOMETRY renders no RGB)"
+                    )
                 if rgb is None or spec.codec is not Codec.VIDEO:
                     out[modality] = self._read_view(group, spec, frames)
             elif modality in TAKE_MODALITIES:

@@ -79,8 +79,13 @@ class ShardRun:
     def _take(reader: ShardReader, path: Path, take_id: str) -> dict[str, Any]:
         frames = reader.read(take_id, reader.views[0], ["frames"], frames=slice(0, 1))["frames"]
         betas = reader.file[f"{take_path(take_id)}/{BETAS_USED.name}"][()]
-        return dict(reader.take_attrs(take_id), take_id=take_id, shard=str(path), first_frame=int(frames[0]),
-                    betas_used=betas.tolist())  # fmt: skip
+        return dict(
+            reader.take_attrs(take_id),
+            take_id=take_id,
+            shard=str(path),
+            first_frame=int(frames[0]),
+            betas_used=betas.tolist(),
+        )
 
     def _reader(self, take_id: str) -> ShardReader:
         if take_id not in self._where:

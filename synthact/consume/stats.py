@@ -72,8 +72,9 @@ def body_stats(takes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     betas = np.array([np.asarray(t["betas_used"], dtype=np.float64)[:2] for t in takes]).reshape(-1, 2)
     return {
         "gender": dict(Counter(str(t["gender"]) for t in takes)),
-        "beta0": histogram(betas[:, 0], 0.5), "beta1": histogram(betas[:, 1], 0.5),
-    }  # fmt: skip
+        "beta0": histogram(betas[:, 0], 0.5),
+        "beta1": histogram(betas[:, 1], 0.5),
+    }
 
 
 def appearance_stats(appearances: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
@@ -92,8 +93,12 @@ def appearance_stats(appearances: Iterable[Mapping[str, Any]]) -> dict[str, dict
 
 def volume_stats(num_frames: int, num_views: int, bytes_per_modality: Mapping[str, int]) -> dict[str, Any]:
     """Frames (per take timeline), views, frame-views, and stored bytes per modality."""
-    return {"frames": int(num_frames), "views": int(num_views), "frame_views": int(num_frames) * int(num_views),
-            "bytes": {k: int(v) for k, v in sorted(bytes_per_modality.items())}}  # fmt: skip
+    return {
+        "frames": int(num_frames),
+        "views": int(num_views),
+        "frame_views": int(num_frames) * int(num_views),
+        "bytes": {k: int(v) for k, v in sorted(bytes_per_modality.items())},
+    }
 
 
 # --------------------------------------------------------------------------- plots

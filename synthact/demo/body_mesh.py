@@ -132,8 +132,13 @@ def _arm(b: Builder, loop: np.ndarray, sx: int) -> None:
     chain = np.stack([sh, el, wr])
     xs = np.concatenate([np.linspace(0.218, 0.44, 12), np.linspace(0.462, 0.672, 11)])
     centers = _along(chain, xs - 0.185)
-    half = [(np.interp(x, (0.2, 0.44, 0.5, 0.68), (0.05, 0.038, 0.042, 0.027)),
-             np.interp(x, (0.2, 0.44, 0.5, 0.68), (0.05, 0.036, 0.037, 0.02))) for x in xs]  # fmt: skip
+    half = [
+        (
+            np.interp(x, (0.2, 0.44, 0.5, 0.68), (0.05, 0.038, 0.042, 0.027)),
+            np.interp(x, (0.2, 0.44, 0.5, 0.68), (0.05, 0.036, 0.037, 0.02)),
+        )
+        for x in xs
+    ]
     base = Ring(loop, b.rough[loop].mean(axis=0), frame)
     upper = b.tube(base, centers[:12], [frame] * 12, half[:12], "arm", sx)
     fore = b.tube(upper, centers[12:], [frame] * 11, half[12:], "arm", sx, count=18)
@@ -221,8 +226,10 @@ def _foot(b: Builder, ankle_ring: Ring, shin_end: np.ndarray, sx: int) -> None:
     frames = [_fan_frame(a) for a in psi]
     reach = np.interp(psi, (0, np.pi / 2), (line[2] - shin_end[2], shin_end[1] - 0.035))
     centers = [line + s * np.array([0, -np.sin(a), -np.cos(a)]) for a, s in zip(psi, reach, strict=True)]
-    radii = [(np.interp(a, (0, 1.0, np.pi / 2), (0.034, 0.05, 0.032)), np.interp(a, (0, np.pi / 2), (0.034, 0.045)))
-             for a in psi]  # fmt: skip
+    radii = [
+        (np.interp(a, (0, 1.0, np.pi / 2), (0.034, 0.05, 0.032)), np.interp(a, (0, np.pi / 2), (0.034, 0.045)))
+        for a in psi
+    ]
     ring = b.tube(ankle_ring, centers, frames, radii, "foot", sx, settle=1)
     zs = np.linspace(0.08, 0.145, 6)
     centers = [np.array([sx * 0.108, np.interp(z, (0.06, 0.15), (0.035, 0.022)), z]) for z in zs]
@@ -243,8 +250,10 @@ def _neighbour_mean(pos: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Mean position of each vertex's neighbours (the umbrella operator's target)."""
     n = len(pos)
     deg = np.bincount(edges.ravel(), minlength=n).astype(float)
-    cols = [np.bincount(edges[:, 0], pos[edges[:, 1], k], n) + np.bincount(edges[:, 1], pos[edges[:, 0], k], n)
-            for k in range(3)]  # fmt: skip
+    cols = [
+        np.bincount(edges[:, 0], pos[edges[:, 1], k], n) + np.bincount(edges[:, 1], pos[edges[:, 0], k], n)
+        for k in range(3)
+    ]
     return np.column_stack(cols) / deg[:, None]
 
 

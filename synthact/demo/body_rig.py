@@ -99,8 +99,9 @@ def _finger_bones(v: np.ndarray, finger: str, sx: int) -> np.ndarray:
     chain = finger_chain(finger) * (sx, 1, 1)
     pos = _chain_position(v, chain)
     ends = np.cumsum(np.linalg.norm(np.diff(chain, axis=0), axis=1))
-    return np.select([pos < ends[0], pos < ends[1]], [_side(f"{finger}1", sx), _side(f"{finger}2", sx)],
-                     _side(f"{finger}3", sx))  # fmt: skip
+    return np.select(
+        [pos < ends[0], pos < ends[1]], [_side(f"{finger}1", sx), _side(f"{finger}2", sx)], _side(f"{finger}3", sx)
+    )
 
 
 def _leg_bones(v: np.ndarray, is_leg_part: np.ndarray, sx: int, joints: np.ndarray) -> np.ndarray:
@@ -143,8 +144,14 @@ def bone_of_vertex(vertices: np.ndarray, part: np.ndarray, side: np.ndarray, joi
     return bone
 
 
-def skinning_weights(vertices: np.ndarray, faces: np.ndarray, part: np.ndarray, side: np.ndarray,
-                     joints: np.ndarray, iterations: int = 10) -> np.ndarray:  # fmt: skip
+def skinning_weights(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    part: np.ndarray,
+    side: np.ndarray,
+    joints: np.ndarray,
+    iterations: int = 10,
+) -> np.ndarray:
     """Smooth LBS weights (V, 52): non-negative, rows sum to 1, at most 3 joints per vertex.
 
     One-hot bones (``bone_of_vertex``) are diffused over the surface for

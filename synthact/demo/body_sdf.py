@@ -202,9 +202,14 @@ class BodySdf:
 
     def __init__(self) -> None:
         self.solids: dict[str, list[Solid]] = {
-            "torso": _torso(), "neck": _neck(), "head": _head(), "arm": _arm(), "palm": _palm(),
-            "leg": _leg(), "foot": _foot(),
-        }  # fmt: skip
+            "torso": _torso(),
+            "neck": _neck(),
+            "head": _head(),
+            "arm": _arm(),
+            "palm": _palm(),
+            "leg": _leg(),
+            "foot": _foot(),
+        }
         for finger in FINGER_PARTS:
             self.solids[finger] = _finger(finger)
         self.box: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -38,12 +38,31 @@ SHAPE_COMPONENT_NAMES = (
 # How the gendered templates differ from the neutral one, in these components.
 GENDER_BETAS = {
     "neutral": {},
-    "male": {"height": 0.6, "shoulder_width": 1.0, "hip_width": -0.6, "chest": 0.3, "waist": 0.3,
-             "limb_thickness": 0.8, "neck_length": 0.3, "hand_size": 0.8, "foot_size": 0.8, "head_size": 0.3},
-    "female": {"height": -0.9, "shoulder_width": -0.9, "hip_width": 1.2, "chest": 1.3, "waist": -0.8,
-               "limb_thickness": -0.6, "hand_size": -0.8, "foot_size": -0.8, "head_size": -0.3,
-               "torso_depth": -0.3},
-}  # fmt: skip
+    "male": {
+        "height": 0.6,
+        "shoulder_width": 1.0,
+        "hip_width": -0.6,
+        "chest": 0.3,
+        "waist": 0.3,
+        "limb_thickness": 0.8,
+        "neck_length": 0.3,
+        "hand_size": 0.8,
+        "foot_size": 0.8,
+        "head_size": 0.3,
+    },
+    "female": {
+        "height": -0.9,
+        "shoulder_width": -0.9,
+        "hip_width": 1.2,
+        "chest": 1.3,
+        "waist": -0.8,
+        "limb_thickness": -0.6,
+        "hand_size": -0.8,
+        "foot_size": -0.8,
+        "head_size": -0.3,
+        "torso_depth": -0.3,
+    },
+}
 
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
 

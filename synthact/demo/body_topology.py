@@ -67,8 +67,9 @@ class Builder:
 
     # ------------------------------------------------------------------ vertices and faces
 
-    def add(self, anchor: Sequence[float] | np.ndarray, offsets: np.ndarray, part: str, side: int,
-            reach: float) -> np.ndarray:  # fmt: skip
+    def add(
+        self, anchor: Sequence[float] | np.ndarray, offsets: np.ndarray, part: str, side: int, reach: float
+    ) -> np.ndarray:
         """Add vertices on rays ``anchor + s * offset``; rough position at s = 1.
 
         Args:
@@ -124,8 +125,16 @@ class Builder:
             raise ValueError("ring winds the wrong way")
         return theta
 
-    def ring(self, center: np.ndarray, frame: np.ndarray, theta: np.ndarray, radii: tuple[float, float], part: str,
-             side: int, tilt: Tilt | None = None) -> Ring:  # fmt: skip
+    def ring(
+        self,
+        center: np.ndarray,
+        frame: np.ndarray,
+        theta: np.ndarray,
+        radii: tuple[float, float],
+        part: str,
+        side: int,
+        tilt: Tilt | None = None,
+    ) -> Ring:
         """New ring of rays from ``center`` at angles theta, with elliptic radii along (e1, e2)."""
         offsets = np.outer(radii[0] * np.cos(theta), frame[0]) + np.outer(radii[1] * np.sin(theta), frame[1])
         if tilt is not None:
@@ -220,8 +229,16 @@ class Builder:
             prev = ring
         return prev
 
-    def dome(self, last: Ring, anchor: np.ndarray, tip: float, radii: tuple[float, float], part: str, side: int,
-             counts: Sequence[int]) -> int:  # fmt: skip
+    def dome(
+        self,
+        last: Ring,
+        anchor: np.ndarray,
+        tip: float,
+        radii: tuple[float, float],
+        part: str,
+        side: int,
+        counts: Sequence[int],
+    ) -> int:
         """Close a tube with shrinking rings and a pole; returns the pole's vertex id.
 
         Args:

@@ -66,8 +66,14 @@ def smpl_arrays(smplh: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     right = [JOINT_NAMES.index(n) for n in JOINT_NAMES[22:] if n.startswith("right")]
     reg = smplh["J_regressor"]
     middle = (JOINT_NAMES.index("left_middle1"), JOINT_NAMES.index("right_middle1"))
-    weights = np.concatenate([smplh["weights"][:, :22], smplh["weights"][:, left].sum(1, keepdims=True),
-                              smplh["weights"][:, right].sum(1, keepdims=True)], axis=1)  # fmt: skip
+    weights = np.concatenate(
+        [
+            smplh["weights"][:, :22],
+            smplh["weights"][:, left].sum(1, keepdims=True),
+            smplh["weights"][:, right].sum(1, keepdims=True),
+        ],
+        axis=1,
+    )
     kintree = np.stack([np.append(PARENTS[:22], [20, 21]), np.arange(SMPL_JOINTS)]).astype(np.uint32)
     kintree[0, 0] = np.uint32(0xFFFFFFFF)
     posedirs = np.zeros(smplh["posedirs"].shape[:2] + (9 * (SMPL_JOINTS - 1),), dtype=np.float32)
@@ -118,8 +124,10 @@ def write_source_models(out_dir: Path, smplh: dict[str, np.ndarray]) -> SourceMo
     offset, mixing = shape_mix(smplh["shapedirs"].shape[2])
     mixed = _mixed(smplh, offset, mixing)
     paths = {}
-    for name, file, arrays in (("smpl", "SMPL_NEUTRAL.npz", smpl_arrays(mixed)),
-                               ("smplx", "SMPLX_NEUTRAL.npz", smplx_arrays(mixed))):  # fmt: skip
+    for name, file, arrays in (
+        ("smpl", "SMPL_NEUTRAL.npz", smpl_arrays(mixed)),
+        ("smplx", "SMPLX_NEUTRAL.npz", smplx_arrays(mixed)),
+    ):
         folder = Path(out_dir) / name
         folder.mkdir(parents=True, exist_ok=True)
         paths[name] = folder / file

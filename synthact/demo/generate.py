@@ -48,8 +48,12 @@ def generate_demo_inputs(config: dict) -> Path:
     print(f"demo: generating {demo['sequences']} motion sequences in {data_dir}", file=sys.stderr, flush=True)
     dataset = write_demo_dataset(data_dir, data_dir / "body_models", num_sequences=demo["sequences"], seed=demo["seed"])
     stamp = data_dir / STAMP_NAME
-    record = {"body_models": {g: str(p) for g, p in models.items()}, "uv_file": str(uv_file),
-              "textures_dir": str(textures_dir), "dataset": repr(dataset)}  # fmt: skip
+    record = {
+        "body_models": {g: str(p) for g, p in models.items()},
+        "uv_file": str(uv_file),
+        "textures_dir": str(textures_dir),
+        "dataset": repr(dataset),
+    }
     atomic.write_text(stamp, json.dumps(record, indent=1))
     print(f"demo: inputs ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return stamp

@@ -44,8 +44,11 @@ def job_ids(jobs: list) -> list[str]:
 def record_jobs(path: Path, cluster: str, views: list[str], jobs: list) -> None:
     """Append this submission's job ids (one JSON line), for ``synthact status --accounting``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = {"cluster": cluster, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "jobs": [{"view": v, "job_id": j} for v, j in zip(views, job_ids(jobs), strict=True)]}  # fmt: skip
+    line = {
+        "cluster": cluster,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "jobs": [{"view": v, "job_id": j} for v, j in zip(views, job_ids(jobs), strict=True)],
+    }
     with open(path, "a") as f:
         f.write(json.dumps(line) + "\n")
 
@@ -126,8 +129,20 @@ class Watchdog:
     """A child in its own session that cancels the tasks if this process dies without doing it."""
 
     def __init__(self, cluster: str, ids: list[str], log: Path | None, shard: str):
-        command = [sys.executable, "-m", "synthact.dispatch.guard", "--parent", str(os.getpid()),
-                   "--cluster", cluster, "--shard", shard, "--log", str(log or ""), *ids]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "synthact.dispatch.guard",
+            "--parent",
+            str(os.getpid()),
+            "--cluster",
+            cluster,
+            "--shard",
+            shard,
+            "--log",
+            str(log or ""),
+            *ids,
+        ]
         self.process = subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL)
 
     def stop(self) -> None:
@@ -143,8 +158,9 @@ class Watchdog:
 def pending_reasons(ids: list[str]) -> dict[str, str]:
     """Slurm job id -> pending reason, for the tasks still pending."""
     bases = sorted({i.split("_")[0] for i in ids})
-    result = subprocess.run(["squeue", "-h", "-r", "-j", ",".join(bases), "-o", "%i|%T|%r"],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        ["squeue", "-h", "-r", "-j", ",".join(bases), "-o", "%i|%T|%r"], capture_output=True, text=True, timeout=60
+    )
     reasons = {}
     for line in result.stdout.splitlines():
         job, state, reason = (line.split("|") + ["", ""])[:3]
@@ -215,9 +231,11 @@ def _watch(args: argparse.Namespace) -> int:
     while not stood_down:
         if parent is None or not parent.is_running() or parent.status() == psutil.STATUS_ZOMBIE:
             done = cancel_tasks(args.cluster, args.ids)
-            append_log(Path(args.log) if args.log else None,
-                       f"synthact render-shard: error: shard {args.shard}: the render step (pid {args.parent}) died "
-                       f"without finishing (killed?); its tasks were stopped: {done}; a rerun resumes")  # fmt: skip
+            append_log(
+                Path(args.log) if args.log else None,
+                f"synthact render-shard: error: shard {args.shard}: the render step (pid {args.parent}) died "
+                f"without finishing (killed?); its tasks were stopped: {done}; a rerun resumes",
+            )
             return 0
         time.sleep(WATCH_SECONDS)
     return 0

@@ -203,8 +203,11 @@ def render_shard(
         record_jobs(log_dir / JOBS_FILE, config["dispatch"]["cluster"], views, jobs)
         if config["dispatch"]["cluster"] != "debug":
             watchdog = Watchdog(config["dispatch"]["cluster"], job_ids(jobs), render_log, plan.name)
-        print(f"[{plan.name}] dispatched {len(jobs)} view tasks ({config['dispatch']['cluster']}); logs in {log_dir}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"[{plan.name}] dispatched {len(jobs)} view tasks ({config['dispatch']['cluster']}); logs in {log_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
         wait_with_progress(jobs, plan, cache, config["dispatch"])
         results = collect(jobs, views, plan.name)
     except Interrupted as stop:

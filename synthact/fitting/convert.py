@@ -175,8 +175,11 @@ class _Progress:
             self.last = now
             error = outcome.get("mean_error_m")
             detail = f"mean error {100 * error:.2f} cm" if error is not None else outcome.get("status", "")
-            print(f"fit: {self.done}/{self.total} samples, {now - self.start:.0f} s; {outcome['sample']}: {detail}",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"fit: {self.done}/{self.total} samples, {now - self.start:.0f} s; {outcome['sample']}: {detail}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 # --------------------------------------------------------------------------- the stage
@@ -334,10 +337,16 @@ def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport:
     report = FitReport(dataset.source, protocol_of(config), settings)
     samples = {s.name: s for s in _collect_samples(dataset, config, report, strict)}
     tasks = [
-        SampleTask(name, str(s.path), dataset.source, str(fitted.motion_dir / f"{name}_poses.npz"),
-                   str(fitted.fits_dir / f"{name}.json"), settings)
+        SampleTask(
+            name,
+            str(s.path),
+            dataset.source,
+            str(fitted.motion_dir / f"{name}_poses.npz"),
+            str(fitted.fits_dir / f"{name}.json"),
+            settings,
+        )
         for name, s in samples.items()
-    ]  # fmt: skip
+    ]
     print(
         f"fit: {len(tasks)} {dataset.source} samples ({report.num_files} files), {workers} worker(s)", file=sys.stderr
     )

@@ -267,9 +267,14 @@ def _minimise(
     if iterations <= 0:
         return 0
     optimizer = torch.optim.LBFGS(
-        params, lr=1.0, max_iter=iterations, history_size=30, line_search_fn="strong_wolfe",
-        tolerance_grad=1e-12, tolerance_change=tolerance,
-    )  # fmt: skip
+        params,
+        lr=1.0,
+        max_iter=iterations,
+        history_size=30,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-12,
+        tolerance_change=tolerance,
+    )
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()

@@ -38,8 +38,11 @@ def init_worker(body_model_dir: str, fit: dict[str, Any]) -> None:
         robust_sigma=fit["robust_sigma"],
         num_threads=1,  # small tensors: one thread per fit, samples in parallel processes
     )
-    _STATE.update(key=(body_model_dir, json.dumps(fit, sort_keys=True)), body=BodyModel(body_model_dir, "neutral"),
-                  options=options)  # fmt: skip
+    _STATE.update(
+        key=(body_model_dir, json.dumps(fit, sort_keys=True)),
+        body=BodyModel(body_model_dir, "neutral"),
+        options=options,
+    )
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,13 @@ def class_table(protocol: str, clips: list[_Clip], official: tuple[str, ...] | N
     for clip in clips:
         counts[clip.take.split][clip.label] = counts[clip.take.split].get(clip.label, 0) + 1
     babel = {name: i for i, name in enumerate(BABEL150)}
-    return ClassTable(protocol, names, order, tuple(babel.get(n, -1) for n in names),
-                      {s: dict(sorted(c.items())) for s, c in sorted(counts.items())})  # fmt: skip
+    return ClassTable(
+        protocol,
+        names,
+        order,
+        tuple(babel.get(n, -1) for n in names),
+        {s: dict(sorted(c.items())) for s, c in sorted(counts.items())},
+    )
 
 
 def clip_rows(protocol: str, clips: list[_Clip], classes: ClassTable) -> list[ClipRow]:
@@ -154,19 +159,34 @@ def clip_rows(protocol: str, clips: list[_Clip], classes: ClassTable) -> list[Cl
     for clip in clips:
         chunk, take = clip.chunk, clip.take
         label = chunk.label
-        rows.append(ClipRow(
-            clip_id=make_clip_id(take.take_id, protocol, label.seg_id, chunk.chunk), protocol=protocol,
-            take_id=take.take_id, shard=clip.shard, split=take.split, repetition=take.repetition,
-            sequence_id=take.sequence_id, source=take.source, segment_id=label.seg_id, chunk=chunk.chunk,
-            frame_start=chunk.frame_start, frame_stop=chunk.frame_stop, take_frame_start=clip.take_frame_start,
-            take_frame_stop=clip.take_frame_start + chunk.num_frames,
-            # Whole segments keep the label's own times; chunks span their frames.
-            start_t=label.start_t if whole else round(chunk.frame_start / take.fps, 6),
-            end_t=label.end_t if whole else round(chunk.frame_stop / take.fps, 6),
-            label=clip.label, label_index=index[clip.label], labels=clip.labels,
-            label_indices=tuple(index[c] for c in clip.labels), raw_label=label.raw_label,
-            proc_label=getattr(label, "proc_label", ""), annotator=getattr(label, "annotator", ""),
-            category_overlap=chunk.category_overlap,
-            timeline=tuple((s.category, s.start, s.stop) for s in chunk.timeline),
-        ))  # fmt: skip
+        rows.append(
+            ClipRow(
+                clip_id=make_clip_id(take.take_id, protocol, label.seg_id, chunk.chunk),
+                protocol=protocol,
+                take_id=take.take_id,
+                shard=clip.shard,
+                split=take.split,
+                repetition=take.repetition,
+                sequence_id=take.sequence_id,
+                source=take.source,
+                segment_id=label.seg_id,
+                chunk=chunk.chunk,
+                frame_start=chunk.frame_start,
+                frame_stop=chunk.frame_stop,
+                take_frame_start=clip.take_frame_start,
+                take_frame_stop=clip.take_frame_start + chunk.num_frames,
+                # Whole segments keep the label's own times; chunks span their frames.
+                start_t=label.start_t if whole else round(chunk.frame_start / take.fps, 6),
+                end_t=label.end_t if whole else round(chunk.frame_stop / take.fps, 6),
+                label=clip.label,
+                label_index=index[clip.label],
+                labels=clip.labels,
+                label_indices=tuple(index[c] for c in clip.labels),
+                raw_label=label.raw_label,
+                proc_label=getattr(label, "proc_label", ""),
+                annotator=getattr(label, "annotator", ""),
+                category_overlap=chunk.category_overlap,
+                timeline=tuple((s.category, s.start, s.stop) for s in chunk.timeline),
+            )
+        )
     return rows

@@ -72,10 +72,14 @@ class ClipRow:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClipRow:
-        return cls(**{
-            **data, "labels": tuple(data["labels"]), "label_indices": tuple(data["label_indices"]),
-            "timeline": tuple((str(c), int(a), int(b)) for c, a, b in data.get("timeline", ())),
-        })  # fmt: skip
+        return cls(
+            **{
+                **data,
+                "labels": tuple(data["labels"]),
+                "label_indices": tuple(data["label_indices"]),
+                "timeline": tuple((str(c), int(a), int(b)) for c, a, b in data.get("timeline", ())),
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -522,8 +522,13 @@ class BlenderScene:
         for block in room_layout.room_blocks():
             self._add_box(block.name, block.centre, block.size, materials[block.material], root)
         hx, hy = room_layout.ROOM_SIZE_M[0] / 2, room_layout.ROOM_SIZE_M[1] / 2
-        ceiling = self._add_box("ceiling", (0.0, 0.0, room_layout.WALL_HEIGHT_M + 0.05),
-                                (2 * hx + 0.2, 2 * hy + 0.2, 0.1), materials["wall"], root)  # fmt: skip
+        ceiling = self._add_box(
+            "ceiling",
+            (0.0, 0.0, room_layout.WALL_HEIGHT_M + 0.05),
+            (2 * hx + 0.2, 2 * hy + 0.2, 0.1),
+            materials["wall"],
+            root,
+        )
         # Seen by cameras only: the HDRI still lights the room through it (module doc).
         ceiling.visible_shadow = ceiling.visible_diffuse = ceiling.visible_glossy = False
         ceiling.visible_transmission = ceiling.visible_volume_scatter = False

@@ -56,8 +56,12 @@ class StorageSettings:
         return cls(**{k: v for k, v in render.items() if k in names})
 
     def video(self) -> VideoSettings:
-        return VideoSettings(codec=self.rgb_codec, crf=self.rgb_crf, keyframe_interval=self.keyframe_interval,
-                             jpeg_quality=self.jpeg_quality)  # fmt: skip
+        return VideoSettings(
+            codec=self.rgb_codec,
+            crf=self.rgb_crf,
+            keyframe_interval=self.keyframe_interval,
+            jpeg_quality=self.jpeg_quality,
+        )
 
     @property
     def compression_level(self) -> int:
@@ -66,8 +70,9 @@ class StorageSettings:
         return GZIP_LEVEL if self.compressor == "gzip" else ZSTD_LEVEL
 
 
-def image_codes(depth: np.ndarray, mask: np.ndarray, parts: np.ndarray, normals: np.ndarray,
-                bits: int) -> dict[str, np.ndarray]:  # fmt: skip
+def image_codes(
+    depth: np.ndarray, mask: np.ndarray, parts: np.ndarray, normals: np.ndarray, bits: int
+) -> dict[str, np.ndarray]:
     """One frame's stored arrays: depth uint16 codes, octahedral normal codes, mask, parts."""
     return {
         DEPTH.field: depth_codec.encode_depth(depth),
@@ -87,8 +92,9 @@ class WindowCoder:
         self._chunks: dict[str, list[bytes]] = {name: [] for name in IMAGE_NAMES}
         self._meta: dict[str, tuple[str, tuple[int, ...]]] = {}
 
-    def add(self, rgb: np.ndarray | None, depth: np.ndarray, mask: np.ndarray, parts: np.ndarray,
-            normals: np.ndarray) -> None:  # fmt: skip
+    def add(
+        self, rgb: np.ndarray | None, depth: np.ndarray, mask: np.ndarray, parts: np.ndarray, normals: np.ndarray
+    ) -> None:
         """Code one frame (float depth in metres, unit normals in the camera frame; ``rgb`` None:
         the geometry engine, which draws no colour)."""
         if rgb is not None:

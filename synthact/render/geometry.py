@@ -58,8 +58,10 @@ if TYPE_CHECKING:  # torch is imported on first use: a Cycles-only run never loa
     import torch
 
 GROUND_HALF_SIZE_M = 100.0  # as blender.py's ground plane
-_CEILING = ((0.0, 0.0, room_layout.WALL_HEIGHT_M + 0.05),
-            (room_layout.ROOM_SIZE_M[0] + 0.2, room_layout.ROOM_SIZE_M[1] + 0.2, 0.1))  # fmt: skip
+_CEILING = (
+    (0.0, 0.0, room_layout.WALL_HEIGHT_M + 0.05),
+    (room_layout.ROOM_SIZE_M[0] + 0.2, room_layout.ROOM_SIZE_M[1] + 0.2, 0.1),
+)
 
 
 def _torch() -> ModuleType:

@@ -26,11 +26,20 @@ ENGINES = ("CYCLES", "GEOMETRY")
 QUALITY = {
     "draft": {"samples": 1, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 4},
     "standard": {
-        "samples": 4, "denoise": True, "denoise_prefilter": "FAST", "adaptive_sampling": False, "max_bounces": 6,
+        "samples": 4,
+        "denoise": True,
+        "denoise_prefilter": "FAST",
+        "adaptive_sampling": False,
+        "max_bounces": 6,
     },
-    "high": {"samples": 16, "denoise": True, "denoise_prefilter": "ACCURATE", "adaptive_sampling": False,
-             "max_bounces": 12},
-}  # fmt: skip
+    "high": {
+        "samples": 16,
+        "denoise": True,
+        "denoise_prefilter": "ACCURATE",
+        "adaptive_sampling": False,
+        "max_bounces": 12,
+    },
+}
 SCENES = ("outdoor", "room")
 
 # frame_sink(frame index in the clip, EXR path it now owns, the frame's camera)

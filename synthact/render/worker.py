@@ -142,13 +142,21 @@ class WindowJob:
         exr.unlink()
         self.arrays(i, *decode_frame(passes, R, BODY_PASS_INDEX))
 
-    def arrays(self, i: int, rgb: np.ndarray | None, depth: np.ndarray, mask: np.ndarray, parts: np.ndarray,
-               normals: np.ndarray) -> None:  # fmt: skip
+    def arrays(
+        self,
+        i: int,
+        rgb: np.ndarray | None,
+        depth: np.ndarray,
+        mask: np.ndarray,
+        parts: np.ndarray,
+        normals: np.ndarray,
+    ) -> None:
         """Code one frame's images (``rgb`` None: the geometry engine draws no colour) and label it."""
         self.coder.add(rgb, depth, mask, parts, normals)
         # A keypoint is visible only where its pixel shows its own body part or a neighbour.
-        self.visible[i] = keypoint_visibility(self.uv[i : i + 1], self.z[i : i + 1], depth[None], mask[None],
-                                              parts[None], joint_parts=self.joint_parts)[0]  # fmt: skip
+        self.visible[i] = keypoint_visibility(
+            self.uv[i : i + 1], self.z[i : i + 1], depth[None], mask[None], parts[None], joint_parts=self.joint_parts
+        )[0]
         self.bbox[i] = mask_bboxes(mask[None])[0]
 
     def finish(self) -> None:
@@ -187,8 +195,9 @@ class TakeRenderer:
         self.settings = settings_from_config(config["render"])
         randomize = config.get("randomize", {})
         face_uv, textures_dir, self.texture_names = texture_assets(randomize, neutral.faces)
-        self.scene = render_scene(self.settings, neutral.faces, vertex_parts(neutral.lbs_weights), face_uv=face_uv,
-                                  textures_dir=textures_dir)  # fmt: skip
+        self.scene = render_scene(
+            self.settings, neutral.faces, vertex_parts(neutral.lbs_weights), face_uv=face_uv, textures_dir=textures_dir
+        )
         self.hdri_names = select_hdris(blender.available_hdris(), list(randomize.get("hdris", [])))
         self.ranges = AppearanceRanges.from_config(randomize)
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
@@ -260,8 +269,17 @@ class TakeRenderer:
             motion.poses[prepared.source_frames[a:b]], prepared.trans(a, b), prepared.betas + prepared.noise
         )
 
-    def render_window(self, prepared: PreparedTake, view: str, window: int, a: int, b: int, out: Path,
-                      pipeline: Pipeline, posed: PosedBody | None = None) -> None:  # fmt: skip
+    def render_window(
+        self,
+        prepared: PreparedTake,
+        view: str,
+        window: int,
+        a: int,
+        b: int,
+        out: Path,
+        pipeline: Pipeline,
+        posed: PosedBody | None = None,
+    ) -> None:
         """Render take frames [a, b) from ``view``; ``pipeline`` codes them and writes ``out``.
 
         Returns as soon as the last frame is rendered: the window's coding
@@ -273,8 +291,10 @@ class TakeRenderer:
         motion = prepared.motion
         posed = self.pose_window(prepared, a, b) if posed is None else posed
         path = prepared.cameras
-        cameras = [Camera(K=path.K, R=path.R[i], t=path.t[i], width=self.rig.width, height=self.rig.height)
-                   for i in range(a, b)]  # fmt: skip
+        cameras = [
+            Camera(K=path.K, R=path.R[i], t=path.t[i], width=self.rig.width, height=self.rig.height)
+            for i in range(a, b)
+        ]
         seed = derive_seed(prepared.plan.view(view).seed, window) % (2**31 - 1)
         joints_cam = np.einsum("tij,tkj->tki", path.R[a:b], posed.joints) + path.t[a:b, None, :]
         uv = project(joints_cam, path.K)
@@ -299,20 +319,28 @@ class TakeRenderer:
         coder = WindowCoder(self.rig.width, self.rig.height, self.storage)
         job = WindowJob(out, scene, uv, joints_cam[..., 2], coder, self.joint_parts)
         if self.settings.engine == "GEOMETRY":  # no EXR: the z-buffer hands back arrays at once
-            out_clip = self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
-                                              room_origin=tuple(take.path_center))  # fmt: skip
+            out_clip = self.scene.render_clip(
+                posed.vertices, cameras, prepared.appearance, seed=seed, room_origin=tuple(take.path_center)
+            )
             assert out_clip is not None  # without a frame_sink every engine hands the arrays back
             for i in range(b - a):
-                pipeline.submit(job.arrays, i, None, out_clip.depth[i], out_clip.mask[i], out_clip.parts[i],
-                                out_clip.normals[i])  # fmt: skip
+                pipeline.submit(
+                    job.arrays, i, None, out_clip.depth[i], out_clip.mask[i], out_clip.parts[i], out_clip.normals[i]
+                )
             pipeline.submit(job.finish)
             return
 
         def sink(i: int, exr: Path, camera: Camera) -> None:
             pipeline.submit(job.frame, i, exr, np.asarray(camera.R))
 
-        self.scene.render_clip(posed.vertices, cameras, prepared.appearance, seed=seed,
-                               room_origin=tuple(take.path_center), frame_sink=sink)  # fmt: skip
+        self.scene.render_clip(
+            posed.vertices,
+            cameras,
+            prepared.appearance,
+            seed=seed,
+            room_origin=tuple(take.path_center),
+            frame_sink=sink,
+        )
         pipeline.submit(job.finish)
 
 
@@ -350,8 +378,9 @@ def render_view(task: ViewTask) -> ViewSummary:
     cache = RenderCache(Path(task.cache_root))
     todo = pending_windows(plan, task.view, cache)
     label = f"[{plan.name}/{task.view}]"
-    log.info("%s %d windows to render (%d takes, %d frames in the shard)", label, len(todo), len(plan.takes),
-             plan.num_frames)  # fmt: skip
+    log.info(
+        "%s %d windows to render (%d takes, %d frames in the shard)", label, len(todo), len(plan.takes), plan.num_frames
+    )
     if not todo:
         return {"view": task.view, "rendered": 0, "frames": 0, "seconds": 0.0}
     renderer = TakeRenderer(config)
@@ -361,8 +390,9 @@ def render_view(task: ViewTask) -> ViewSummary:
     return {"view": task.view, "rendered": len(todo), "frames": frames_done, "seconds": time.monotonic() - started}
 
 
-def render_windows(renderer: TakeRenderer, view: str, jobs: list[tuple[TakePlan, int, int, int, Path]],
-                   label: str = "") -> int:  # fmt: skip
+def render_windows(
+    renderer: TakeRenderer, view: str, jobs: list[tuple[TakePlan, int, int, int, Path]], label: str = ""
+) -> int:
     """Render windows (take, index, start, stop, cache file) in order; returns the frames rendered.
 
     Three things run at once: Blender renders window k in this thread; a
@@ -392,6 +422,14 @@ def render_windows(renderer: TakeRenderer, view: str, jobs: list[tuple[TakePlan,
             renderer.render_window(prepared, view, index, a, b, out, pipeline, posed=posed)
             frames_done += b - a
             rate = frames_done / (time.monotonic() - started)
-            log.info("%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s", label,
-                     take.take.take_id, index, b - a, done, len(jobs), rate)  # fmt: skip
+            log.info(
+                "%s rendered take %s window %d (%d frames; %d/%d windows), %.2f frames/s",
+                label,
+                take.take.take_id,
+                index,
+                b - a,
+                done,
+                len(jobs),
+                rate,
+            )
     return frames_done

@@ -190,10 +190,14 @@ class ViewPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "seed": self.seed, "camera_motion": self.camera_motion,
-            "azimuth_deg": self.azimuth_deg, "distance_m": self.distance_m, "height_m": self.height_m,
+            "name": self.name,
+            "seed": self.seed,
+            "camera_motion": self.camera_motion,
+            "azimuth_deg": self.azimuth_deg,
+            "distance_m": self.distance_m,
+            "height_m": self.height_m,
             "placement": self.placement,
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ViewPlan:

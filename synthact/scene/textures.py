@@ -33,8 +33,22 @@ GRID = 4  # demo atlas: GRID x GRID cells, part p in cell p - 1
 _MARGIN = 0.05  # of a cell, on each side
 _WRAP = 1.25  # cell width in units of one turn: room for faces across the seam
 
-_SKIN_SRGB = np.array([(246, 221, 204), (232, 190, 160), (214, 164, 128), (186, 130, 94),
-                       (150, 98, 66), (112, 72, 48), (78, 50, 34), (52, 34, 26)], float) / 255  # fmt: skip
+_SKIN_SRGB = (
+    np.array(
+        [
+            (246, 221, 204),
+            (232, 190, 160),
+            (214, 164, 128),
+            (186, 130, 94),
+            (150, 98, 66),
+            (112, 72, 48),
+            (78, 50, 34),
+            (52, 34, 26),
+        ],
+        float,
+    )
+    / 255
+)
 
 
 def list_textures(folder: str | Path) -> list[str]:

@@ -218,16 +218,17 @@ def _write_take(takes_group: h5py.Group, take: TakePlan, views: list[str], cache
                     _take_attrs(group, take, last)
             if v == 0:
                 _write_take_window(take_streams, last, start)
-            elif not np.array_equal(group[JOINTS_WORLD.name][start : start + last.num_frames],
-                                    last.scene.joints_world):  # fmt: skip
+            elif not np.array_equal(group[JOINTS_WORLD.name][start : start + last.num_frames], last.scene.joints_world):
                 raise MergeError(f"{path}: view {view!r} saw a different body than {views[0]!r}; rerun its render step")
             _write_view_window(view_streams, last, start)
             if last.coded.video is not None:  # render.engine GEOMETRY draws no colour
                 videos.append(last.coded.video)
             start += last.num_frames
         if start != record.num_frames or last is None:
-            raise MergeError(f"{cache.root / view / record.take_id}: {start} frames rendered, the take has "
-                             f"{record.num_frames}; delete that folder and rerun the render step")  # fmt: skip
+            raise MergeError(
+                f"{cache.root / view / record.take_id}: {start} frames rendered, the take has "
+                f"{record.num_frames}; delete that folder and rerun the render step"
+            )
         if videos:
             _write_video(view_group, videos, cache.root / view / record.take_id)
         _image_attrs(view_group, last)
@@ -237,13 +238,22 @@ def write_shard(plan: ShardPlan, cache: RenderCache, out_path: Path, extra_attrs
     """Write the shard for ``plan``; returns (number of takes, bytes)."""
     take_ids = [t.take.take_id for t in plan.takes]
     with atomic.atomic_path(out_path) as tmp, h5py.File(tmp, "w", track_order=False) as f:
-        f.attrs.update({
-            "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "generator_version": __version__,
-            "shard": plan.name, "split": plan.split, "num_takes": len(take_ids), "num_frames": plan.num_frames,
-            "views": json.dumps(list(plan.views)), "joint_names": json.dumps(OUTPUT_JOINT_NAMES),
-            "part_names": json.dumps(PART_NAMES), "software": json.dumps(software_versions(), sort_keys=True),
-            **extra_attrs,
-        })  # fmt: skip
+        f.attrs.update(
+            {
+                "format": FORMAT_NAME,
+                "format_version": FORMAT_VERSION,
+                "generator_version": __version__,
+                "shard": plan.name,
+                "split": plan.split,
+                "num_takes": len(take_ids),
+                "num_frames": plan.num_frames,
+                "views": json.dumps(list(plan.views)),
+                "joint_names": json.dumps(OUTPUT_JOINT_NAMES),
+                "part_names": json.dumps(PART_NAMES),
+                "software": json.dumps(software_versions(), sort_keys=True),
+                **extra_attrs,
+            }
+        )
         f.create_dataset(TAKE_IDS, data=np.array(take_ids, dtype=h5py.string_dtype()), track_times=False)
         takes_group = f.create_group(TAKES_GROUP)
         for take in plan.takes:

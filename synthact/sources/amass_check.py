@@ -40,7 +40,7 @@ KNOWN_SUBSETS: tuple[str, ...] = (
     "ACCAD", "BMLhandball", "BMLmovi", "BMLrub", "CMU", "CNRS", "DanceDB", "DFaust",
     "EKUT", "EyesJapanDataset", "GRAB", "HDM05", "HUMAN4D", "HumanEva", "KIT", "MoSh",
     "PosePrior", "SFU", "SOMA", "SSM", "TCDHands", "TotalCapture", "Transitions", "WEIZMANN",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 POSE_MODELS = {156: "smplh", 165: "smplx"}  # poses width -> release
 SPLIT_POSE_KEYS = ("root_orient", "pose_body", "pose_hand")  # SMPL-X exports without 'poses'

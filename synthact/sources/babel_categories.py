@@ -50,7 +50,7 @@ BABEL_CATEGORIES: tuple[str, ...] = (
     "check", "wiggle", "bump", "give something", "yoga",
     "mime", "wobble", "release", "wash", "stroke",
     "rocking movement", "swipe", "strafe", "hang", "flail arms",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 # Number of leading categories in each named BABEL benchmark.
 SUBSET_SIZES: dict[str, int] = {"babel60": 60, "babel120": 120, "babel150": 150}

@@ -39,7 +39,7 @@ __all__ = [
     "TWO_PERSON_ACTIONS", "MissingSkeletonError", "NtuNameError", "NtuSampleId", "NtuSkeleton", "SkeletonError",
     "kinect_to_world", "kinect_world_transform", "parse_ntu_name", "read_skeleton_file", "to_ntu25",
     "two_person_actions",
-]  # fmt: skip
+]  # fmt: skip  # a table, in rows as its source has them
 
 NTU_FPS = 30.0
 NUM_JOINTS = 25
@@ -53,7 +53,7 @@ NTU_JOINT_NAMES: tuple[str, ...] = (  # index i is the README's joint i + 1
     "left_hip", "left_knee", "left_ankle", "left_foot",
     "right_hip", "right_knee", "right_ankle", "right_foot",
     "spine_shoulder", "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 # NTU joint i <- smplx SMPL-H output joint SMPLH_TO_NTU25[i] (73 joints: 52 + 21 landmarks).
 # This is BABEL's own table (action_recognition/data_gen/dutils.py, smpl_to_nturgbd), kept
@@ -61,7 +61,7 @@ NTU_JOINT_NAMES: tuple[str, ...] = (  # index i is the README's joint i + 1
 # smplx's thumb-tip landmark (63 left, 68 right) and NTU's thumb the index tip (64, 69).
 SMPLH_TO_NTU25: tuple[int, ...] = (
     0, 3, 12, 15, 16, 18, 20, 22, 17, 19, 21, 37, 1, 4, 7, 10, 2, 5, 8, 11, 9, 63, 64, 68, 69,
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 _FEET = (NTU_JOINT_NAMES.index("left_foot"), NTU_JOINT_NAMES.index("right_foot"))
 _TORSO = (NTU_JOINT_NAMES.index("spine_base"), NTU_JOINT_NAMES.index("spine_shoulder"))

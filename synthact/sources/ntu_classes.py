@@ -39,7 +39,7 @@ NTU_CLASSES: tuple[str, ...] = (  # A1..A120
     "follow other person", "whisper in other person\u2019s ear", "exchange things with other person",
     "support somebody with one\u2019s hand (someone is sick, help him to walk)",
     "finger-guessing game (playing rock-paper-scissors)",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 TWO_PERSON_ACTIONS: frozenset[int] = frozenset(range(50, 61)) | frozenset(range(106, 121))
 

@@ -55,19 +55,19 @@ SMARTHOME_CLASSES: tuple[str, ...] = (
     "Enter", "Getup", "Laydown", "Leave", "Makecoffee.Pourgrains", "Makecoffee.Pourwater",
     "Maketea.Boilwater", "Maketea.Insertteabag", "Pour.Frombottle", "Pour.Fromcan", "Pour.Fromkettle",
     "Readbook", "Sitdown", "Takepills", "Uselaptop", "Usetelephone", "Usetablet", "Walk", "WatchTV",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 # The 19 classes of the cross-view protocols (CV1, CV2), in the baseline's ``action_cv`` order.
 SMARTHOME_CV_CLASSES: tuple[str, ...] = (
     "Cutbread", "Drink.Frombottle", "Drink.Fromcan", "Drink.Fromcup", "Drink.Fromglass", "Eat.Attable",
     "Eat.Snack", "Enter", "Getup", "Leave", "Pour.Frombottle", "Pour.Fromcan", "Readbook", "Sitdown",
     "Takepills", "Uselaptop", "Usetablet", "Usetelephone", "Walk",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 LCR_JOINT_NAMES: tuple[str, ...] = (
     "right_ankle", "left_ankle", "right_knee", "left_knee", "right_hip", "left_hip",
     "right_wrist", "left_wrist", "right_elbow", "left_elbow", "right_shoulder", "left_shoulder", "head",
-)  # fmt: skip
+)  # fmt: skip  # a table, in rows as its source has them
 
 _ANKLES = (0, 1)
 _HIPS = (4, 5)

@@ -160,10 +160,17 @@ def group_by_motion(sequences: Iterable[BabelSequence]) -> dict[str, list[BabelS
 
 def source_label(segment: LabelSegment, label_file: str) -> SourceLabel:
     return SourceLabel(
-        seg_id=segment.seg_id, start_t=segment.start_t, end_t=segment.end_t, act_cat=segment.act_cat,
-        raw_label=segment.raw_label, proc_label=segment.proc_label, annotation_id=segment.annotation_id,
-        annotator=segment.annotator, whole_sequence=segment.whole_sequence, label_file=label_file,
-    )  # fmt: skip
+        seg_id=segment.seg_id,
+        start_t=segment.start_t,
+        end_t=segment.end_t,
+        act_cat=segment.act_cat,
+        raw_label=segment.raw_label,
+        proc_label=segment.proc_label,
+        annotation_id=segment.annotation_id,
+        annotator=segment.annotator,
+        whole_sequence=segment.whole_sequence,
+        label_file=label_file,
+    )
 
 
 def _sequence_labels(sequences: list[BabelSequence]) -> tuple[SourceLabel, ...]:
@@ -243,15 +250,27 @@ def takes_for_sequence(
     setup, replication = capture_ids(timeline.source, first.sid)
     return [
         Take(
-            take_id=make_take_id(feat_p, repetition), sequence_key=feat_p, source=timeline.source,
-            sequence_id=first.sid, split=first.split, repetition=repetition, fps=settings.fps,
-            source_fps=motion.fps, num_sequence_frames=len(timeline.frames), duration_s=first.dur,
-            spans=tuple(spans), gender=motion.gender, labels=labels, path_center=path.path_center,
-            path_radius=path.path_radius, heading_deg=path.heading_deg, capture_setup=setup,
+            take_id=make_take_id(feat_p, repetition),
+            sequence_key=feat_p,
+            source=timeline.source,
+            sequence_id=first.sid,
+            split=first.split,
+            repetition=repetition,
+            fps=settings.fps,
+            source_fps=motion.fps,
+            num_sequence_frames=len(timeline.frames),
+            duration_s=first.dur,
+            spans=tuple(spans),
+            gender=motion.gender,
+            labels=labels,
+            path_center=path.path_center,
+            path_radius=path.path_radius,
+            heading_deg=path.heading_deg,
+            capture_setup=setup,
             capture_replication=replication,
         )
         for repetition in range(settings.repetitions)
-    ]  # fmt: skip
+    ]
 
 
 def _collect_takes(

@@ -52,8 +52,11 @@ class TakePlan:
         raise KeyError(f"take {self.take.take_id}: no view {name!r} (has {[v.name for v in self.views]})")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"take": self.take.to_dict(), "appearance_seed": self.appearance_seed,
-                "views": [v.to_dict() for v in self.views]}  # fmt: skip
+        return {
+            "take": self.take.to_dict(),
+            "appearance_seed": self.appearance_seed,
+            "views": [v.to_dict() for v in self.views],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TakePlan:
@@ -81,17 +84,25 @@ class ShardPlan:
         return [(t.take.take_id, t.take.num_frames) for t in self.takes]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "split": self.split, "views": list(self.views),
-                "window_frames": self.window_frames, "plan_key": self.plan_key,
-                "takes": [t.to_dict() for t in self.takes]}  # fmt: skip
+        return {
+            "name": self.name,
+            "split": self.split,
+            "views": list(self.views),
+            "window_frames": self.window_frames,
+            "plan_key": self.plan_key,
+            "takes": [t.to_dict() for t in self.takes],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ShardPlan:
         return cls(
-            name=data["name"], split=data["split"], views=tuple(data["views"]),
-            window_frames=int(data["window_frames"]), plan_key=data["plan_key"],
+            name=data["name"],
+            split=data["split"],
+            views=tuple(data["views"]),
+            window_frames=int(data["window_frames"]),
+            plan_key=data["plan_key"],
             takes=tuple(TakePlan.from_dict(t) for t in data["takes"]),
-        )  # fmt: skip
+        )
 
     def write(self, path: Path) -> None:
         # Compact: shard documents are the bulk of the plan's output at AMARV scale,
@@ -190,12 +201,15 @@ def build_plan(config: dict[str, Any]) -> list[ShardPlan]:
     key = stage_key(config, "plan")
     shards = [
         ShardPlan(
-            name=name, split=split, views=tuple(v.name for v in rig.views),
-            window_frames=int(config["render"]["window_frames"]), plan_key=key,
+            name=name,
+            split=split,
+            views=tuple(v.name for v in rig.views),
+            window_frames=int(config["render"]["window_frames"]),
+            plan_key=key,
             takes=tuple(plan_take(take, rig, config["seed"]) for take in members),
         )
         for name, split, members in group_into_shards(takes, int(config["plan"]["frames_per_shard"]))
-    ]  # fmt: skip
+    ]
     for shard in shards:
         shard.write(paths.shard_plan(shard.name))
     summary = {

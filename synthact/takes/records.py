@@ -117,12 +117,14 @@ class Take:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Take:
-        return cls(**{
-            **data,
-            "spans": tuple((int(a), int(b)) for a, b in data["spans"]),
-            "labels": tuple(SourceLabel.from_dict(label) for label in data.get("labels", ())),
-            "path_center": tuple(data.get("path_center", (0.0, 0.0))),
-        })  # fmt: skip
+        return cls(
+            **{
+                **data,
+                "spans": tuple((int(a), int(b)) for a, b in data["spans"]),
+                "labels": tuple(SourceLabel.from_dict(label) for label in data.get("labels", ())),
+                "path_center": tuple(data.get("path_center", (0.0, 0.0))),
+            }
+        )
 
 
 def write_take_table(path: str | Path, takes: Iterable[Take]) -> int:

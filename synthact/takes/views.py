@@ -43,9 +43,13 @@ class TakeDraws:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "setup": self.setup, "setup_from": self.setup_from, "facing": self.facing,
-            "facing_from": self.facing_from, "turn_deg": self.turn_deg, "facing_jitter_deg": self.facing_jitter_deg,
-        }  # fmt: skip
+            "setup": self.setup,
+            "setup_from": self.setup_from,
+            "facing": self.facing,
+            "facing_from": self.facing_from,
+            "turn_deg": self.turn_deg,
+            "facing_jitter_deg": self.facing_jitter_deg,
+        }
         if self.setup_values is not None:
             out["setup_height_m"] = self.setup_values.height_m
             out["setup_distance_m"] = self.setup_values.distance_m
@@ -76,9 +80,14 @@ def draw_take(rig: Rig, take: Take, seed: int) -> TakeDraws | None:
         # Turn the rig so that the faced view is in front of the actor.
         turn = jitter - next(v.azimuth_deg or 0.0 for v in rig.views if v.name == facing)
     return TakeDraws(
-        setup=setup, setup_from=setup_from, facing=facing, facing_from=facing_from, turn_deg=turn,
-        facing_jitter_deg=jitter, setup_values=rig.setups[setup] if setup is not None else None,
-    )  # fmt: skip
+        setup=setup,
+        setup_from=setup_from,
+        facing=facing,
+        facing_from=facing_from,
+        turn_deg=turn,
+        facing_jitter_deg=jitter,
+        setup_values=rig.setups[setup] if setup is not None else None,
+    )
 
 
 def plan_views(rig: Rig, take: Take, seed: int) -> list[ViewPlan]:
@@ -106,8 +115,11 @@ def _plan_actor_view(rig: Rig, view: ViewSpec, take: Take, seed: int, draws: Tak
     distance = rng.uniform(*rig.distance_m)
     height = rng.uniform(*rig.height_m)
     relative = view.azimuth_deg or 0.0
-    placement: dict[str, Any] = {"azimuth_jitter_deg": float(jitter), "look_at_height_m": rig.look_at_height_m,
-                                 "hfov_deg": _lens(rig, take, view, seed)}  # fmt: skip
+    placement: dict[str, Any] = {
+        "azimuth_jitter_deg": float(jitter),
+        "look_at_height_m": rig.look_at_height_m,
+        "hfov_deg": _lens(rig, take, view, seed),
+    }
     if draws is not None:
         relative += draws.turn_deg
         if draws.setup_values is not None:
@@ -116,10 +128,14 @@ def _plan_actor_view(rig: Rig, view: ViewSpec, take: Take, seed: int, draws: Tak
     if view.height_m is not None:
         height = view.height_m
     return ViewPlan(
-        name=view.name, seed=_render_seed(seed, take, view), camera_motion=rig.camera_motion,
-        azimuth_deg=float(take.heading_deg + relative + jitter), distance_m=float(distance),
-        height_m=float(height), placement=placement,
-    )  # fmt: skip
+        name=view.name,
+        seed=_render_seed(seed, take, view),
+        camera_motion=rig.camera_motion,
+        azimuth_deg=float(take.heading_deg + relative + jitter),
+        distance_m=float(distance),
+        height_m=float(height),
+        placement=placement,
+    )
 
 
 def _plan_room_view(rig: Rig, view: ViewSpec, take: Take, seed: int) -> ViewPlan:
@@ -140,11 +156,21 @@ def _plan_room_view(rig: Rig, view: ViewSpec, take: Take, seed: int) -> ViewPlan
         view.tilt_deg if view.tilt_deg is not None else math.degrees(math.atan2(height - rig.look_at_height_m, across))
     )
     placement = {
-        "mode": "room", "room_position_m": [rx, ry], "position_jitter_m": [dx, dy], "pan_deg": pan + pan_jitter,
-        "tilt_deg": tilt + tilt_jitter, "pan_jitter_deg": pan_jitter, "tilt_jitter_deg": tilt_jitter,
+        "mode": "room",
+        "room_position_m": [rx, ry],
+        "position_jitter_m": [dx, dy],
+        "pan_deg": pan + pan_jitter,
+        "tilt_deg": tilt + tilt_jitter,
+        "pan_jitter_deg": pan_jitter,
+        "tilt_jitter_deg": tilt_jitter,
         "hfov_deg": _lens(rig, take, view, seed),
-    }  # fmt: skip
+    }
     return ViewPlan(
-        name=view.name, seed=_render_seed(seed, take, view), camera_motion="static",
-        azimuth_deg=math.degrees(math.atan2(ry, rx)), distance_m=across, height_m=float(height), placement=placement,
-    )  # fmt: skip
+        name=view.name,
+        seed=_render_seed(seed, take, view),
+        camera_motion="static",
+        azimuth_deg=math.degrees(math.atan2(ry, rx)),
+        distance_m=across,
+        height_m=float(height),
+        placement=placement,
+    )

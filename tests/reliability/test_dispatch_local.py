@@ -23,8 +23,18 @@ def start_render(workdir: Path) -> tuple[subprocess.Popen, str, Path]:
         done.unlink()
     shard = min(p.stem for p in (work / "plan" / "shards").glob("*.json"))
     log = workdir / "render-shard.log"
-    command = [str(BIN / "synthact"), "render-shard", "--config", "config.yaml", "--shard", shard, "--threads", "1",
-               "--dispatch-json", json.dumps({"cluster": "local"})]  # fmt: skip
+    command = [
+        str(BIN / "synthact"),
+        "render-shard",
+        "--config",
+        "config.yaml",
+        "--shard",
+        shard,
+        "--threads",
+        "1",
+        "--dispatch-json",
+        json.dumps({"cluster": "local"}),
+    ]
     with open(log, "w") as f:
         proc = subprocess.Popen(
             command,

@@ -76,10 +76,13 @@ def test_contained_path_names_what_it_refused(tmp_path):
 
 
 def test_babel_refuses_escaping_feat_p_strict_and_keeps_the_good_sequence_lenient(tmp_path, layout):
-    path = write_babel(tmp_path / "babel" / "train.json", [
-        dense_entry(1, "CMU/01/01_01_poses.npz", 1.0, [label("s1", ["walk"])]),
-        dense_entry(2, "..\\..\\outside\\X99_000_poses.npz", 1.0, [label("s2", ["walk"])]),
-    ])  # fmt: skip
+    path = write_babel(
+        tmp_path / "babel" / "train.json",
+        [
+            dense_entry(1, "CMU/01/01_01_poses.npz", 1.0, [label("s1", ["walk"])]),
+            dense_entry(2, "..\\..\\outside\\X99_000_poses.npz", 1.0, [label("s2", ["walk"])]),
+        ],
+    )
     with pytest.raises(LabelError, match=r"sid 2: feat_p '.*': must be a path inside the AMASS root"):
         load_babel_file(path)
     errors: list[tuple[str, str]] = []

@@ -41,8 +41,13 @@ def test_every_missing_input_is_named_in_one_message(tmp_path):
     babel = tmp_path / "babel"
     babel.mkdir()
     (babel / "train.json").write_text("{}")
-    config = user_config(tmp_path, amass_root=str(tmp_path / "amass"), babel_dir=str(babel),
-                         babel_files=["train.json", "val.json"], body_model_dir=str(tmp_path / "models"))  # fmt: skip
+    config = user_config(
+        tmp_path,
+        amass_root=str(tmp_path / "amass"),
+        babel_dir=str(babel),
+        babel_files=["train.json", "val.json"],
+        body_model_dir=str(tmp_path / "models"),
+    )
     with pytest.raises(PreflightError) as caught:
         check_run_inputs(config, "my.yaml")
     assert str(caught.value).splitlines() == [
@@ -62,8 +67,9 @@ def test_body_models_are_checked_by_the_genders_the_source_poses(tmp_path, demo_
     shutil.copytree(tmp_path / "amass", tmp_path / "babel")
     for name in ("train.json", "val.json"):
         (tmp_path / "babel" / name).write_text("{}")
-    amass = user_config(tmp_path, amass_root=str(tmp_path / "amass"), babel_dir=str(tmp_path / "babel"),
-                        body_model_dir=str(models))  # fmt: skip
+    amass = user_config(
+        tmp_path, amass_root=str(tmp_path / "amass"), babel_dir=str(tmp_path / "babel"), body_model_dir=str(models)
+    )
     with pytest.raises(PreflightError) as caught:
         check_run_inputs(amass, "my.yaml")
     message = str(caught.value)
@@ -120,8 +126,11 @@ def test_an_empty_take_table_says_why_in_one_line_with_the_log(tmp_path):
     snakemake(demo, "data/synthact-demo.json")
     (tmp_path / "amass").mkdir()  # there, but not the download the labels name
     config = tiny(demo={"enabled": False}, clips={"on_bad_input": "lenient"})
-    config["motion"] = {"amass_root": str(tmp_path / "amass"), "babel_dir": str(demo / "data" / "babel"),
-                        "body_model_dir": str(demo / "data" / "body_models")}  # fmt: skip
+    config["motion"] = {
+        "amass_root": str(tmp_path / "amass"),
+        "babel_dir": str(demo / "data" / "babel"),
+        "body_model_dir": str(demo / "data" / "body_models"),
+    }
     workdir = make_run(tmp_path / "run", config)
     result = snakemake(workdir)
     output = result.stdout + result.stderr
@@ -155,8 +164,11 @@ def test_command_line_values_are_coerced_or_refused_naming_the_key(tmp_path):
 def test_values_snakemake_parsed_as_numbers_take_the_schema_type():
     config = validate_config({"seed": 1000.0, "output_dir": 2024, "render": {"width": "128", "samples": "4.0"}})
     assert (config["seed"], config["output_dir"], config["render"]["width"], config["render"]["samples"]) == (
-        1000, "2024", 128, 4,
-    )  # fmt: skip
+        1000,
+        "2024",
+        128,
+        4,
+    )
     for bad, key in (({"seed": 1.5}, "seed: 1.5"), ({"render": {"width": True}}, "render.width: True")):
         with pytest.raises(ConfigError, match=key):
             validate_config(bad)

@@ -35,8 +35,16 @@ def render(workdir: Path, log: Path, **dispatch) -> tuple[subprocess.Popen, str]
     for done in (work / "render").glob("*.json"):
         done.unlink()
     shard = min(p.stem for p in (work / "plan" / "shards").glob("*.json"))
-    command = [str(BIN / "synthact"), "render-shard", "--config", "config.yaml", "--shard", shard,
-               "--dispatch-json", json.dumps(DISPATCH | dispatch)]  # fmt: skip
+    command = [
+        str(BIN / "synthact"),
+        "render-shard",
+        "--config",
+        "config.yaml",
+        "--shard",
+        shard,
+        "--dispatch-json",
+        json.dumps(DISPATCH | dispatch),
+    ]
     with open(log, "w") as f:
         proc = subprocess.Popen(
             command,

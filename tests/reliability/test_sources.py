@@ -81,10 +81,18 @@ def test_smarthome_motion_rule_keeps_the_moving_person(tmp_path):
 
 def test_lenient_babel_keeps_the_good_segments_of_a_sequence_with_one_bad_one(tmp_path):
     bad = label("s-bad", ["walk"], 1.0, 0.5)  # ends before it starts
-    path = write_babel(tmp_path / "train.json", [
-        dense_entry(7, "CMU/01/01_01_poses.npz", 4.0, [label("q", ["walk"])],
-                    [label("s-good", ["walk"], 0.0, 1.0), bad, label("s-good2", ["jump"], 1.0, 2.0)]),
-    ])  # fmt: skip
+    path = write_babel(
+        tmp_path / "train.json",
+        [
+            dense_entry(
+                7,
+                "CMU/01/01_01_poses.npz",
+                4.0,
+                [label("q", ["walk"])],
+                [label("s-good", ["walk"], 0.0, 1.0), bad, label("s-good2", ["jump"], 1.0, 2.0)],
+            ),
+        ],
+    )
     with pytest.raises(LabelError, match="seg_id s-bad: ends before it starts"):
         load_babel_file(path)
     errors = []

@@ -58,8 +58,15 @@ def test_the_depth_band_and_image_checks_still_hold():
 def test_tree_adjacency_is_the_anatomy():
     adjacent = tree_part_adjacency()
     pairs = {frozenset((PART_NAMES[a], PART_NAMES[b])) for a, b in zip(*np.nonzero(np.triu(adjacent, 1)), strict=True)}
-    for a, b in [("left_thigh", "left_shin"), ("hips", "left_thigh"), ("left_hand", "left_forearm"), ("head", "neck"),
-                 ("torso", "neck"), ("torso", "right_upper_arm"), ("right_shin", "right_foot")]:  # fmt: skip
+    for a, b in [
+        ("left_thigh", "left_shin"),
+        ("hips", "left_thigh"),
+        ("left_hand", "left_forearm"),
+        ("head", "neck"),
+        ("torso", "neck"),
+        ("torso", "right_upper_arm"),
+        ("right_shin", "right_foot"),
+    ]:
         assert frozenset((a, b)) in pairs
     assert frozenset(("left_shin", "right_shin")) not in pairs and frozenset(("left_shin", "right_foot")) not in pairs
     assert len(pairs) == 15  # a tree over the 16 body parts

@@ -40,10 +40,16 @@ SOURCE_BETAS = 10  # what every estimator predicts
 BODY_JOINTS = 22  # shared by SMPL, SMPL-H and SMPL-X
 RIDGE = 1e-6  # keeps the vertex fit well posed; tiny against squared vertex errors (m^2)
 _CANDIDATES = {
-    "smpl": ("smpl/SMPL_NEUTRAL.pkl", "smpl/SMPL_NEUTRAL.npz", "SMPL_NEUTRAL.pkl", "SMPL_NEUTRAL.npz",
-             "smpl/basicmodel_neutral_lbs_10_207_0_v1.1.0.pkl", "smpl/basicModel_neutral_lbs_10_207_0_v1.0.0.pkl"),
+    "smpl": (
+        "smpl/SMPL_NEUTRAL.pkl",
+        "smpl/SMPL_NEUTRAL.npz",
+        "SMPL_NEUTRAL.pkl",
+        "SMPL_NEUTRAL.npz",
+        "smpl/basicmodel_neutral_lbs_10_207_0_v1.1.0.pkl",
+        "smpl/basicModel_neutral_lbs_10_207_0_v1.0.0.pkl",
+    ),
     "smplx": ("smplx/SMPLX_NEUTRAL.npz", "smplx/SMPLX_NEUTRAL.pkl", "SMPLX_NEUTRAL.npz", "SMPLX_NEUTRAL.pkl"),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,8 +188,9 @@ def _fit_joints(space: SmplhShapeSpace, target: np.ndarray) -> np.ndarray:
     """The skeleton fit's stage 1 (bone lengths) with the rest joints as a one-frame target."""
     kin = SmplhKinematics(space.body, np.arange(BODY_JOINTS))
     options = FitOptions()
-    betas, _ = estimate_betas(kin, target[None], np.ones((1, BODY_JOINTS), dtype=bool),
-                              options.shape_prior_weight, iterations=100)  # fmt: skip
+    betas, _ = estimate_betas(
+        kin, target[None], np.ones((1, BODY_JOINTS), dtype=bool), options.shape_prior_weight, iterations=100
+    )
     return np.asarray(betas, dtype=np.float64)
 
 

@@ -81,6 +81,8 @@ def _nothing_found(folder: Path, files: list[Path], estimator: str) -> str:
     which = "any estimator" if estimator == "auto" else estimator
     listed = ", ".join(str(p) for p in data[:3]) + (" ..." if len(data) > 3 else "")
     held = f"; it holds {listed}, in no known estimator format" if data else "; it holds no data file"
-    names = ("wham_output.pkl, hmr4d_results.pt, results/demo_<video>.pkl, vibe_output.pkl, "
-             "hps/hps_track_<k>.npy, *_world_results.npz")  # fmt: skip
+    names = (
+        "wham_output.pkl, hmr4d_results.pt, results/demo_<video>.pkl, vibe_output.pkl, "
+        "hps/hps_track_<k>.npy, *_world_results.npz"
+    )
     return f"motion.estimates_dir: no output of {which} under {folder}{held} (expected one of: {names})"

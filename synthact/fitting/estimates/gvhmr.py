@@ -34,6 +34,18 @@ def read(path: Path) -> list[Track]:
     betas = mean_betas(need(params, "betas", path, where), path, f"{where}/betas", 10)
     length = same_length(path, {f"{where}/body_pose": body, f"{where}/global_orient": orient, f"{where}/transl": trans})
     return [
-        Track(NAME, path, video_name(path), "0", np.arange(length), axis_angle_to_matrix_np(orient),
-              body.reshape(-1, 21, 3), trans, betas, body="smplx", frame="y_up", fps=FPS)
-    ]  # fmt: skip
+        Track(
+            NAME,
+            path,
+            video_name(path),
+            "0",
+            np.arange(length),
+            axis_angle_to_matrix_np(orient),
+            body.reshape(-1, 21, 3),
+            trans,
+            betas,
+            body="smplx",
+            frame="y_up",
+            fps=FPS,
+        )
+    ]

@@ -115,8 +115,9 @@ def _csv_row(path: Path, line: int, row: dict[str, str]) -> CsvLabel:
     return CsvLabel(start, end, row["label"], split, line)
 
 
-def csv_entry(name: str, rows: list[CsvLabel], feat_p: str, num_frames: int, fps: float,
-              start_s: float) -> dict[str, Any] | None:  # fmt: skip
+def csv_entry(
+    name: str, rows: list[CsvLabel], feat_p: str, num_frames: int, fps: float, start_s: float
+) -> dict[str, Any] | None:
     """A BABEL dense entry with one frame-level label per CSV row that overlaps the motion.
 
     Args:
@@ -132,12 +133,24 @@ def csv_entry(name: str, rows: list[CsvLabel], feat_p: str, num_frames: int, fps
         if end <= start:
             continue
         digest = hashlib.sha1(f"{name}|{row.line}".encode()).hexdigest()[:8]
-        labels.append({"act_cat": [row.label], "proc_label": row.label, "raw_label": row.label,
-                       "seg_id": f"{name}-{digest}", "start_t": round(start, 6), "end_t": round(end, 6)})  # fmt: skip
+        labels.append(
+            {
+                "act_cat": [row.label],
+                "proc_label": row.label,
+                "raw_label": row.label,
+                "seg_id": f"{name}-{digest}",
+                "start_t": round(start, 6),
+                "end_t": round(end, 6),
+            }
+        )
     if not labels:
         return None
     entry = babel_entry(name, labels[0]["act_cat"][0], feat_p, num_frames, fps)
-    entry["frame_ann"] = {"anntr_id": "synthact-estimates", "babel_lid": f"{name}-frames", "mul_act": len(labels) > 1,
-                          "labels": labels}  # fmt: skip
+    entry["frame_ann"] = {
+        "anntr_id": "synthact-estimates",
+        "babel_lid": f"{name}-frames",
+        "mul_act": len(labels) > 1,
+        "labels": labels,
+    }
     entry["seq_ann"]["labels"] = []  # the frame labels say it all
     return entry

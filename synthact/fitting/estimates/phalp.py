@@ -75,5 +75,17 @@ def _track(path: Path, tid: str, entries: list) -> Track:
         frames.append(index)
     root, body = from_rotmats(np.stack(roots), np.stack(bodies), path, f"tid {tid}/smpl")
     notes = ["camera taken as level", "depth from HMR 2.0's fixed-focal crop camera"]
-    return Track(NAME, path, video_name(path), tid, np.asarray(frames), root, body, np.stack(trans),
-                 np.mean(betas, axis=0), body="smpl", frame="opencv", notes=notes)  # fmt: skip
+    return Track(
+        NAME,
+        path,
+        video_name(path),
+        tid,
+        np.asarray(frames),
+        root,
+        body,
+        np.stack(trans),
+        np.mean(betas, axis=0),
+        body="smpl",
+        frame="opencv",
+        notes=notes,
+    )

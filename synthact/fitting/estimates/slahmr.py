@@ -49,10 +49,22 @@ def read(path: Path) -> list[Track]:
             continue
         up = None if floor is None else floor[b] / max(np.linalg.norm(floor[b]), 1e-9)
         tracks.append(
-            Track(NAME, path, video_name(path), str(b), frames, axis_angle_to_matrix_np(root[b, frames]),
-                  body[b, frames].reshape(-1, 21, 3), trans[b, frames], betas[b], body="smplh",
-                  frame="opencv" if up is None else "custom", up=up, fps=FPS)
-        )  # fmt: skip
+            Track(
+                NAME,
+                path,
+                video_name(path),
+                str(b),
+                frames,
+                axis_angle_to_matrix_np(root[b, frames]),
+                body[b, frames].reshape(-1, 21, 3),
+                trans[b, frames],
+                betas[b],
+                body="smplh",
+                frame="opencv" if up is None else "custom",
+                up=up,
+                fps=FPS,
+            )
+        )
     if not tracks:
         raise EstimateError(f"{path}: key 'track_mask' marks no frame of any person")
     return tracks

@@ -129,9 +129,14 @@ class Converter:
         motion = world_motion(track, source_pelvis, self.settings.smoothing_s * fps)
         poses, trans = amass_pose(motion, self.space.pelvis(betas))
         trans, shift = ground_translation(self.body, poses, trans, betas, "sequence")
-        info = {"shape_fit": shape, "ground_shift_m": shift, "frames": len(poses), "fps": fps,
-                "smoothing_sigma_frames": self.settings.smoothing_s * fps,
-                "seconds": round(time.perf_counter() - started, 4)}  # fmt: skip
+        info = {
+            "shape_fit": shape,
+            "ground_shift_m": shift,
+            "frames": len(poses),
+            "fps": fps,
+            "smoothing_sigma_frames": self.settings.smoothing_s * fps,
+            "seconds": round(time.perf_counter() - started, 4),
+        }
         return motion_arrays(poses, trans, betas, "neutral", fps), info
 
 
@@ -168,8 +173,9 @@ def run_estimates(config: dict[str, Any]) -> EstimatesReport:
     return report
 
 
-def _read_all(files: list[EstimateFile], settings: EstimateSettings, report: EstimatesReport,
-              strict: bool) -> dict[str, list[Track]]:  # fmt: skip
+def _read_all(
+    files: list[EstimateFile], settings: EstimateSettings, report: EstimatesReport, strict: bool
+) -> dict[str, list[Track]]:
     by_video: dict[str, list[Track]] = defaultdict(list)
     for entry in files:
         try:
@@ -181,9 +187,17 @@ def _read_all(files: list[EstimateFile], settings: EstimateSettings, report: Est
     return by_video
 
 
-def _convert_video(video: str, tracks: list[Track], converter: Converter, settings: EstimateSettings,
-                   fitted: FittedPaths, csv_labels: CsvLabels | None, report: EstimatesReport,
-                   entries: dict[str, dict[str, Any]], splits: dict[str, list[str]]) -> None:  # fmt: skip
+def _convert_video(
+    video: str,
+    tracks: list[Track],
+    converter: Converter,
+    settings: EstimateSettings,
+    fitted: FittedPaths,
+    csv_labels: CsvLabels | None,
+    report: EstimatesReport,
+    entries: dict[str, dict[str, Any]],
+    splits: dict[str, list[str]],
+) -> None:
     fps = next((t.fps for t in tracks if t.fps), settings.fps)
     kept, choice = choose_tracks(tracks, settings.tracks, round(settings.max_gap_s * fps))
     choice["gaps"] = [g.report(fps) for g in choice["gaps"]]
@@ -196,8 +210,13 @@ def _convert_video(video: str, tracks: list[Track], converter: Converter, settin
         arrays, info = converter.convert(track, fps)
         feat_p = fitted.feat_p(name)
         entry = _label_entry(settings, csv_labels, video, name, feat_p, len(arrays["poses"]), fps, track)
-        sidecar = {"motion": name, "feat_p": feat_p, "provenance": track.provenance(), **info,
-                   "gaps": [g for g in choice["gaps"] if g["track"] == track.track_id]}  # fmt: skip
+        sidecar = {
+            "motion": name,
+            "feat_p": feat_p,
+            "provenance": track.provenance(),
+            **info,
+            "gaps": [g for g in choice["gaps"] if g["track"] == track.track_id],
+        }
         write_json(fitted.fits_dir / f"{name}.json", sidecar)  # sidecar first, the motion last
         write_motion(fitted.motion_dir / f"{name}_poses.npz", arrays)
         report.motions.append(sidecar)
@@ -208,17 +227,31 @@ def _convert_video(video: str, tracks: list[Track], converter: Converter, settin
         splits[video].append(name)
 
 
-def _label_entry(settings: EstimateSettings, csv_labels: CsvLabels | None, video: str, name: str, feat_p: str,
-                 frames: int, fps: float, track: Track) -> dict | None:  # fmt: skip
+def _label_entry(
+    settings: EstimateSettings,
+    csv_labels: CsvLabels | None,
+    video: str,
+    name: str,
+    feat_p: str,
+    frames: int,
+    fps: float,
+    track: Track,
+) -> dict | None:
     if csv_labels is None:
         return babel_entry(name, dataset_category(settings.labels, video), feat_p, frames, fps)
     rows = csv_labels.rows.get(video, [])
     return csv_entry(name, rows, feat_p, frames, fps, start_s=float(track.frame_ids[0]) / fps) if rows else None
 
 
-def _write_outputs(config: dict[str, Any], settings: EstimateSettings, fitted: FittedPaths,
-                   entries: dict[str, dict[str, Any]], motions_of_video: dict[str, list[str]],
-                   report: EstimatesReport, csv: CsvLabels | None) -> None:  # fmt: skip
+def _write_outputs(
+    config: dict[str, Any],
+    settings: EstimateSettings,
+    fitted: FittedPaths,
+    entries: dict[str, dict[str, Any]],
+    motions_of_video: dict[str, list[str]],
+    report: EstimatesReport,
+    csv: CsvLabels | None,
+) -> None:
     """Label files of the chosen protocol, split files, the report."""
     if csv is not None:
         split_of = {name: csv.split_of(video) for video, names in motions_of_video.items() for name in names}

@@ -39,9 +39,14 @@ class Gap:
     action: str  # "filled" or "cut"
 
     def report(self, fps: float) -> dict[str, Any]:
-        return {"track": self.track, "first_missing": self.start, "last_missing": self.stop - 1,
-                "frames": self.stop - self.start, "seconds": round((self.stop - self.start) / fps, 4),
-                "action": self.action}  # fmt: skip
+        return {
+            "track": self.track,
+            "first_missing": self.start,
+            "last_missing": self.stop - 1,
+            "frames": self.stop - self.start,
+            "seconds": round((self.stop - self.start) / fps, 4),
+            "action": self.action,
+        }
 
 
 def find_gaps(frame_ids: np.ndarray) -> list[tuple[int, int]]:
@@ -69,9 +74,15 @@ def _subset(track: Track, rows: np.ndarray) -> Track:
     def pick(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else a[rows]
 
-    return replace(track, frame_ids=track.frame_ids[rows], root_rotmat=track.root_rotmat[rows],
-                   body_pose=track.body_pose[rows], trans=track.trans[rows],
-                   cam_to_world_R=pick(track.cam_to_world_R), cam_to_world_T=pick(track.cam_to_world_T))  # fmt: skip
+    return replace(
+        track,
+        frame_ids=track.frame_ids[rows],
+        root_rotmat=track.root_rotmat[rows],
+        body_pose=track.body_pose[rows],
+        trans=track.trans[rows],
+        cam_to_world_R=pick(track.cam_to_world_R),
+        cam_to_world_T=pick(track.cam_to_world_T),
+    )
 
 
 def _interpolate(track: Track) -> Track:
@@ -83,8 +94,9 @@ def _interpolate(track: Track) -> Track:
     cam_t = None if track.cam_to_world_T is None else _lerp(full, known, track.cam_to_world_T)
     root = _nlerp_rotations(full, known, track.root_rotmat)
     trans = _lerp(full, known, track.trans)
-    return replace(track, frame_ids=full, root_rotmat=root, body_pose=body, trans=trans,
-                   cam_to_world_R=cam_r, cam_to_world_T=cam_t)  # fmt: skip
+    return replace(
+        track, frame_ids=full, root_rotmat=root, body_pose=body, trans=trans, cam_to_world_R=cam_r, cam_to_world_T=cam_t
+    )
 
 
 def _lerp(full: np.ndarray, known: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -174,10 +186,17 @@ def _concatenate(chain: list[Track], track_id: str) -> Track:
 
     frames = sum(len(t) for t in chain)
     betas = np.asarray(sum(len(t) * t.betas for t in chain) / frames)  # one person, one shape: frame-weighted mean
-    return replace(chain[0], track_id=track_id, frame_ids=join("frame_ids"), root_rotmat=join("root_rotmat"),
-                   body_pose=join("body_pose"), trans=join("trans"), betas=betas,
-                   cam_to_world_R=join_optional("cam_to_world_R"),
-                   cam_to_world_T=join_optional("cam_to_world_T"))  # fmt: skip
+    return replace(
+        chain[0],
+        track_id=track_id,
+        frame_ids=join("frame_ids"),
+        root_rotmat=join("root_rotmat"),
+        body_pose=join("body_pose"),
+        trans=join("trans"),
+        betas=betas,
+        cam_to_world_R=join_optional("cam_to_world_R"),
+        cam_to_world_T=join_optional("cam_to_world_T"),
+    )
 
 
 def _id_key(track_id: str) -> tuple[int, str]:

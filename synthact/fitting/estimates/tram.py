@@ -50,9 +50,23 @@ def read(path: Path) -> list[Track]:
     root, body = from_rotmats(rot[:, 0], rot[:, 1:], path, "pred_rotmat")
     notes = ["SLAM world's first camera taken as level"]
     return [
-        Track(NAME, path, video_name(path), match.group(1), frames, root, body, trans, betas, body="smpl",
-              frame="opencv", cam_to_world_R=cam_r, cam_to_world_T=cam_t, notes=notes)
-    ]  # fmt: skip
+        Track(
+            NAME,
+            path,
+            video_name(path),
+            match.group(1),
+            frames,
+            root,
+            body,
+            trans,
+            betas,
+            body="smpl",
+            frame="opencv",
+            cam_to_world_R=cam_r,
+            cam_to_world_T=cam_t,
+            notes=notes,
+        )
+    ]
 
 
 def _camera(path: Path, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

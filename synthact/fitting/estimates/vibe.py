@@ -62,5 +62,17 @@ def _track(path: Path, tid: str, value: dict, hfov_deg: float) -> Track:
     frames = frame_index(need(value, "frame_ids", path, where), path, f"{tid}/frame_ids", length)
     root, body = from_pose72(pose)
     note = f"translation from the weak-perspective orig_cam with an assumed {hfov_deg:g} degree horizontal FOV"
-    return Track(NAME, path, video_name(path), tid, frames, root, body, translation_from_orig_cam(cam, hfov_deg),
-                 betas, body="smpl", frame="opencv", notes=[note, "camera taken as level"])  # fmt: skip
+    return Track(
+        NAME,
+        path,
+        video_name(path),
+        tid,
+        frames,
+        root,
+        body,
+        translation_from_orig_cam(cam, hfov_deg),
+        betas,
+        body="smpl",
+        frame="opencv",
+        notes=[note, "camera taken as level"],
+    )
