@@ -161,7 +161,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from synthact.shards.status import rerun_command, run_status
+    from synthact.shards.status import rerun_command, rerun_configfiles, rerun_options, run_status
 
     config = _config(args)
     statuses = run_status(config, verify=args.verify)
@@ -176,7 +176,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     console.print(", ".join(f"{n} {state}" for state, n in counts.items()))
     if args.accounting:
         _print_accounting(console, config, [s.name for s in statuses])
-    command = rerun_command(config, statuses, args.profile, args.config)
+    command = rerun_command(
+        config, statuses, rerun_options(config, args.profile), rerun_configfiles(config, args.config)
+    )
     if command:
         console.print(f"rerun just these shards with:\n  {command}", soft_wrap=True)
     return 0 if not command else 2
@@ -266,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fit)
     p = sub.add_parser("status", help="shards done, failed or missing, and the command that reruns the rest")
     _add_config_args(p)
-    p.add_argument("--profile", default="slurm", help="Snakemake profile to put in the rerun command")
+    p.add_argument("--profile", help="Snakemake profile to put in the rerun command (default: how the run was started)")
     p.add_argument("--verify", action="store_true", help="recompute every finished shard's sha256 (reads them all)")
     p.add_argument("--accounting", action="store_true", help="elapsed time, GPU-hours and peak RSS per shard (sacct)")
     p.set_defaults(func=cmd_status)

@@ -35,7 +35,7 @@ PRESETS = ("none", "amarv", "smarthome", "ntu")
 
 # Sections that do not change what is rendered: excluded from the config hash
 # so that moving a run to Slurm or to another folder keeps its identity.
-NON_CONTENT_KEYS = ("output_dir", "work_dir", "dispatch")
+NON_CONTENT_KEYS = ("output_dir", "work_dir", "dispatch", "allow_output_reuse")
 # [min, max] pairs, checked for min <= max.
 RANGE_KEYS = (
     "rig.distance_m", "rig.height_m", "randomize.hdri_rotation_deg", "randomize.hdri_strength",

@@ -4,6 +4,12 @@
 and every clip table of the label protocols (sha256, size, clip count), plus
 the config hash and software versions. ``SHA256SUMS`` holds the same checksums
 in the format ``sha256sum -c`` reads, with paths relative to the output folder.
+
+Both depend on the bytes only: the same config and seed give the same
+manifest. What varies with the file system (each shard's mtime, for the cheap
+check of a finished shard) lives in ``WORK/integrity/`` instead
+(``synthact/shards/integrity.py``); a manifest that recorded mtimes differed
+between two identical runs, and after every copy.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import h5py
@@ -41,7 +47,6 @@ class ShardEntry:
     num_frames: int
     take_ids: list[str]
     render_key: str = ""
-    mtime_ns: int = 0  # for the cheap check of `synthact status` (size + mtime)
 
 
 @dataclass
@@ -79,7 +84,8 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
-        data["shards"] = [ShardEntry(**s) for s in data["shards"]]
+        known = {f.name for f in fields(ShardEntry)}  # older manifests also held each shard's mtime_ns
+        data["shards"] = [ShardEntry(**{k: v for k, v in s.items() if k in known}) for s in data["shards"]]
         data["labels"] = [LabelEntry(**e) for e in data.get("labels", [])]
         return cls(**data)
 
@@ -89,18 +95,16 @@ def shard_entry(output_dir: Path, shard_path: Path) -> ShardEntry:
         take_ids = [c.decode() if isinstance(c, bytes) else str(c) for c in f["index/take_ids"][()]]
         split, name = str(f.attrs["split"]), str(f.attrs["shard"])
         frames, key = int(f.attrs["num_frames"]), str(f.attrs.get("render_key", ""))
-    stat = shard_path.stat()
     return ShardEntry(
         name=name,
         path=shard_path.relative_to(output_dir).as_posix(),
         split=split,
         sha256=sha256_file(shard_path),
-        size=stat.st_size,
+        size=shard_path.stat().st_size,
         num_takes=len(take_ids),
         num_frames=frames,
         take_ids=take_ids,
         render_key=key,
-        mtime_ns=stat.st_mtime_ns,
     )
 
 
