@@ -44,8 +44,7 @@ def label_tables():
 def all_outputs(wildcards):
     # Ask for every shard, not only the manifest: a deleted shard is then
     # rebuilt alone (Snakemake would not look past an up-to-date manifest).
-    shards = [str(PATHS.shard_file(s)) for s in planned_shards()]
-    return shards + label_tables() + [str(PATHS.manifest), str(PATHS.checksums)]
+    return planned_shard_files(wildcards) + label_tables() + [str(PATHS.manifest), str(PATHS.checksums)]
 
 
 # --- Integrity, ownership and locking (synthact/shards/integrity.py, synthact/ownership.py, synthact/locking.py) ---
@@ -54,10 +53,10 @@ def all_outputs(wildcards):
 # checks: jobs re-parse this file on Slurm.
 from synthact.config import config_hash
 from synthact.locking import acquire_output_lock
-from synthact.ownership import REUSE_KEY, Launch, check_owner, claim, names_output_dir, profile_given
+from synthact.ownership import REUSE_KEY, Launch, as_recorded, check_owner, claim, names_output_dir, profile_given
 from synthact.shards.rebuild import ShardGuard
 
-CONFIG_FILES = [os.path.abspath(f) for f in workflow.configfiles]
+CONFIG_FILES = as_recorded([str(f) for f in workflow.configfiles])
 if workflow.is_main_process:
     check_owner(
         PATHS,
@@ -90,6 +89,14 @@ def damaged_shard_moved_aside(wildcards):
     if workflow.is_main_process:
         SHARD_GUARD.visit(wildcards.shard)
     return []
+
+
+def planned_shard_files(wildcards):
+    """The plan's shard files; a real run moves shards of an older layout out of shards/ (WORK/stale/)."""
+    names = planned_shards()
+    if workflow.is_main_process:
+        SHARD_GUARD.set_aside_unplanned(names)
+    return [str(PATHS.shard_file(s)) for s in names]
 
 
 # The output folder's lock (two clones, one absolute output_dir) is taken when

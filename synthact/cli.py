@@ -154,6 +154,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     files = manifest.files()
     print(f"verify: {len(files) - len(problems)}/{len(files)} files OK ({len(manifest.shards)} shards, "
           f"{len(manifest.labels)} label files, {manifest.num_takes} takes) in {output_dir}")  # fmt: skip
+    if problems:  # verify writes nothing; the workflow repairs, when it is told which shards to hash
+        print("to repair: `synthact status --config YOUR_CONFIG --verify` prints the command that moves damaged and "
+              "unlisted shards aside and rebuilds them", file=sys.stderr)  # fmt: skip
     return 1 if problems else 0
 
 

@@ -1,7 +1,7 @@
 """A run owns its output folder, and remembers how it was launched.
 
 Every real run records itself in ``WORK/run.json``: its config files
-(absolute), the hash of its content settings (``config_hash``: everything but
+(relative to the working directory when inside it), the hash of its content settings (``config_hash``: everything but
 folders, dispatch, thread counts and ``allow_output_reuse``), and how it was
 launched (Snakefile, executor, profile), from which
 ``synthact status`` builds a rerun command that works as printed.
@@ -76,6 +76,16 @@ def _shown(path: str) -> str:
     """A recorded absolute path as the user would type it here: relative to the cwd when below it."""
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
+
+
+def as_recorded(config_files: list[str]) -> list[str]:
+    """Config files as a run records them: relative to Snakemake's working directory (the current one)
+    when inside it, so that a copy of the whole project is still the same run; else absolute."""
+    recorded = []
+    for path in config_files:
+        relative = os.path.relpath(os.path.abspath(path))
+        recorded.append(os.path.abspath(path) if relative.startswith("..") else relative)
+    return recorded
 
 
 def names_output_dir(config_files: list[str], overrides: dict) -> bool:

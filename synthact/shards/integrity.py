@@ -123,36 +123,39 @@ def _free_name(folder: Path, name: str) -> Path:
     return path
 
 
-def move_aside(paths: RunPaths, shard: str) -> Path:
-    """Move the damaged shard to ``WORK/damaged/``, so Snakemake rebuilds it as missing; never deletes it.
-
-    Snakemake's own triggers cannot force the rebuild: it ignores an input
-    made newer when the input's checksum is unchanged, and it deletes a
-    job's outputs before rerunning it, which would lose the bad bytes. On
-    another file system the shard is copied, then removed; if the copy
-    fails (a full disk), nothing is removed and ``ShardKeptInPlace`` says so.
-    """
-    shard_file = paths.shard_file(shard)
-    folder = paths.work_dir / "damaged"
+def _move_into(folder: Path, path: Path, what: str) -> Path:
+    """Move ``path`` into ``folder``, never replacing a file there; across file systems copy, then remove."""
     folder.mkdir(parents=True, exist_ok=True)
-    aside = _free_name(folder, shard_file.name)
+    aside = _free_name(folder, path.name)
     try:
-        os.rename(shard_file, aside)
+        os.rename(path, aside)
         return aside
     except OSError as exc:
         if exc.errno != errno.EXDEV:  # another file system: copy, then remove
             raise
     try:
         with atomic.atomic_path(aside, fsync=True) as tmp:
-            shutil.copyfile(shard_file, tmp)
+            shutil.copyfile(path, tmp)
     except OSError as exc:
         raise ShardKeptInPlace(
-            f"{shard_file}: damaged, but it could not be copied to {folder} (another file system: "
+            f"{path}: {what}, but it could not be copied to {folder} (another file system: "
             f"{exc.strerror or exc}); it was left in place. Free space there, or move the shard away "
             "yourself, then rerun"
         ) from None
-    shard_file.unlink()
+    path.unlink()
     return aside
+
+
+def move_aside(paths: RunPaths, shard: str) -> Path:
+    """Move the damaged shard to ``WORK/damaged/``, so Snakemake rebuilds it as missing; never deletes it.
+
+    Snakemake's own triggers cannot force the rebuild: it ignores an input
+    made newer when the input's checksum is unchanged, and it deletes a
+    job's outputs before rerunning it, which would lose the bad bytes. If
+    the copy to another file system fails (a full disk), nothing is removed
+    and ``ShardKeptInPlace`` says so.
+    """
+    return _move_into(paths.work_dir / "damaged", paths.shard_file(shard), "damaged")
 
 
 class ShardChanged(SynthActError, RuntimeError):
@@ -175,3 +178,14 @@ def refuse_changed_shard(paths: RunPaths, entry: ShardEntry) -> None:
                            "no manifest written; rerun to rebuild the shard")  # fmt: skip
     stat = paths.shard_file(entry.name).stat()
     _write(paths, replace(record, seen_size=stat.st_size, seen_mtime_ns=stat.st_mtime_ns))
+
+
+def unplanned_shards(paths: RunPaths, planned: list[str]) -> list[Path]:
+    """Shard files in ``shards/`` that the plan does not name: an older layout's (``plan.frames_per_shard``)."""
+    wanted = {paths.shard_file(name).name for name in planned}
+    return sorted(p for p in (paths.output_dir / "shards").glob("*.h5") if p.name not in wanted)
+
+
+def move_unplanned_aside(paths: RunPaths, shard_file: Path) -> Path:
+    """Move a shard of an older layout to ``WORK/stale/``, so readers that list ``shards/`` never see it."""
+    return _move_into(paths.work_dir / "stale", shard_file, "not in the plan")

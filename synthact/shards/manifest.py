@@ -166,12 +166,15 @@ def write_manifest(
 @dataclass(frozen=True)
 class Problem:
     path: str
-    kind: str  # missing | size | checksum | unreadable
+    kind: str  # missing | size | checksum | unreadable | unlisted
     detail: str
 
 
 def verify(output_dir: Path, progress: Callable[..., object] | None = None) -> tuple[Manifest, list[Problem]]:
-    """Recompute every shard's and clip table's checksum; returns the manifest and the problems found."""
+    """Recompute every shard's and clip table's checksum, and name shards the manifest does not list.
+
+    Reads only. Returns the manifest and the problems found.
+    """
     manifest_path = output_dir / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path}: no manifest; run the workflow first")
@@ -187,4 +190,11 @@ def verify(output_dir: Path, progress: Callable[..., object] | None = None) -> t
             problems.append(Problem(entry.path, "size", f"{path.stat().st_size} bytes, manifest says {entry.size}"))
         elif (digest := sha256_file(path)) != entry.sha256:
             problems.append(Problem(entry.path, "checksum", f"sha256 {digest}, manifest says {entry.sha256}"))
+    listed = {e.path for e in manifest.shards}
+    for path in sorted((output_dir / "shards").glob("*.h5")):
+        if path.relative_to(output_dir).as_posix() not in listed:
+            detail = (
+                "a shard the manifest does not list (an older layout's?); a real run of the workflow moves it aside"
+            )
+            problems.append(Problem(path.relative_to(output_dir).as_posix(), "unlisted", detail))
     return manifest, problems

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from synthact.config import RunPaths
-from synthact.shards.integrity import check_shard, keep_confirmed, move_aside
+from synthact.shards.integrity import check_shard, keep_confirmed, move_aside, move_unplanned_aside, unplanned_shards
 
 
 def _say(message: str) -> None:
@@ -43,6 +43,7 @@ class ShardGuard:
         self.lock = lock
         self.say = say
         self.visited: set[str] = set()
+        self.unplanned_seen: set[Path] = set()
 
     def visit(self, shard: str) -> None:
         if shard in self.visited:
@@ -63,3 +64,19 @@ class ShardGuard:
         self.lock()
         aside = move_aside(self.paths, shard)
         self.say(f"synthact: shard {shard} is damaged ({check.damage}); moved to {aside}, rebuilding it")
+
+    def set_aside_unplanned(self, planned: list[str]) -> None:
+        """Shards that the current plan does not name (an older ``plan.frames_per_shard``) leave ``shards/``."""
+        for shard_file in unplanned_shards(self.paths, planned):
+            if shard_file in self.unplanned_seen:
+                continue
+            self.unplanned_seen.add(shard_file)
+            if not self.real_run():
+                self.say(
+                    f"synthact: {shard_file} is not in the plan (an older shard layout); a real run moves it to "
+                    f"{self.paths.work_dir / 'stale'}/ (nothing was moved)"
+                )
+                continue
+            self.lock()
+            aside = move_unplanned_aside(self.paths, shard_file)
+            self.say(f"synthact: {shard_file} is not in the plan (an older shard layout); moved to {aside}")

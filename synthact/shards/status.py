@@ -11,7 +11,9 @@ States:
 - ``failed``: the render or merge step left an error in its log; for a render,
   the detail is the first failed task's error and the path of its log;
 - ``partial``: some take-view windows rendered (running, or interrupted);
-- ``missing``: nothing started.
+- ``missing``: nothing started;
+- ``unplanned``: a file in ``shards/`` that the plan does not name, left by an
+  older layout (``plan.frames_per_shard``); a real run moves it to ``WORK/stale/``.
 
 Status reads only: a shard found intact by hashing is not recorded as such
 (only a real run writes that), so status hashes it again next time.
@@ -28,7 +30,7 @@ from pathlib import Path
 import synthact
 from synthact.config import RunPaths
 from synthact.ownership import Launch, read_run_record
-from synthact.shards.integrity import check_shard
+from synthact.shards.integrity import check_shard, unplanned_shards
 from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan
 
@@ -122,7 +124,14 @@ def run_status(config: dict, verify: bool = False) -> list[ShardStatus]:
     plan = json.loads(paths.plan.read_text())
     sizes = _manifest_sizes(paths)
     key = stage_key(config, "render")
-    return [shard_status(paths, s["name"], sizes, key, verify) for s in plan["shards"]]
+    names = [s["name"] for s in plan["shards"]]
+    stale = [
+        ShardStatus(
+            p.stem, "unplanned", 0, 0, f"an older layout's shard; a real run moves it to {paths.work_dir / 'stale'}"
+        )
+        for p in unplanned_shards(paths, names)
+    ]
+    return [shard_status(paths, name, sizes, key, verify) for name in names] + stale
 
 
 def _shown(path: str | Path) -> str:
@@ -175,9 +184,9 @@ def rerun_configfiles(config: dict, given: str | None) -> str | None:
 def rerun_command(config: dict, statuses: list[ShardStatus], options: list[str], configfile: str | None) -> str:
     """The command that rebuilds just the failed and unfinished shards, then the manifest."""
     paths = RunPaths.from_config(config)
-    targets = [str(paths.shard_file(s.name)) for s in statuses if s.state != "done"]
-    if not targets:
-        return ""
+    targets = [str(paths.shard_file(s.name)) for s in statuses if s.state not in ("done", "unplanned")]
+    if not targets and all(s.state == "done" for s in statuses):
+        return ""  # (unplanned shards alone: the manifest's run moves them aside)
     parts = ["snakemake", *options, *targets, str(paths.manifest), str(paths.checksums)]
     corrupt = [str(paths.shard_file(s.name)) for s in statuses if s.state == "corrupt"]
     if corrupt:

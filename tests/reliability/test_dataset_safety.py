@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from synthact.config import RunPaths
+from synthact.ownership import Launch, OutputOwned, check_owner, claim, profile_given
+from synthact.shards.integrity import ShardCheck, check_shard, keep_confirmed, move_aside, write_record
 from synthact.shards.manifest import sha256_file
 from tests.reliability.helpers import env, jobs_run, make_run, ok, snakemake, synthact, tiny
 
@@ -88,6 +91,15 @@ def read_only_commands(config: str, out: str) -> dict[str, tuple[str, ...]]:
         "synthact status --verify": ("synthact", "status", "--config", config, "--verify"),
         "synthact verify": ("synthact", "verify", out),
     }
+
+
+def output(result: subprocess.CompletedProcess) -> str:
+    """Snakemake's log, wherever it went: a dry run logs to stdout."""
+    return result.stdout + result.stderr
+
+
+def jobs_planned(result: subprocess.CompletedProcess) -> dict[str, int]:
+    return jobs_run(subprocess.CompletedProcess(result.args, result.returncode, "", output(result)))
 
 
 def run_command(workdir: Path, program: str, *args: str) -> subprocess.CompletedProcess:
@@ -166,17 +178,21 @@ HABITS: dict[str, Callable[[Path, Path], tuple[Path, str, str]]] = {
 @pytest.mark.parametrize("habit", list(HABITS))
 def test_a_dataset_whose_metadata_changed_stays_done_and_read_only_commands_write_nothing(run_copy, tmp_path, habit):
     digests = {p.name: sha256_file(p) for p in shards(run_copy)}
+    manifest = (run_copy / OUT / "manifest.json").read_bytes()
     workdir, config, out = HABITS[habit](run_copy, tmp_path / "after")
     results = assert_read_only(workdir, config, out)
     for name, result in results.items():
         assert result.returncode == 0, f"{name}: exit {result.returncode}\n{result.stdout}\n{result.stderr[-3000:]}"
-        assert "damaged" not in result.stderr and "corrupt" not in result.stdout, f"{name}:\n{result.stderr}"
-    assert not RENDERING_RULES & set(jobs_run(results["snakemake -n"])), results["snakemake -n"].stderr
+        assert "damaged" not in output(result) and "corrupt" not in result.stdout, f"{name}:\n{output(result)}"
+    dry = output(results["snakemake -n"])
+    assert "Nothing to be done" in dry or "Job stats" in dry, dry  # the plan was read, not missed
+    assert not RENDERING_RULES & set(jobs_planned(results["snakemake -n"])), dry
     assert "2 done" in results["synthact status"].stdout
 
     rerun = ok(snakemake(workdir, "--configfile", config))
     assert not RENDERING_RULES & set(jobs_run(rerun)), rerun.stderr
     assert {p.name: sha256_file(p) for p in shards(workdir, out)} == digests
+    assert (workdir / out / "manifest.json").read_bytes() == manifest  # rewritten or not: no mtimes in it
     assert not (workdir / out / "work" / "damaged").exists()
     # The hash that found the shards intact was kept: the next check is one stat again.
     for shard in shards(workdir, out):
@@ -192,7 +208,8 @@ def test_touched_shards_survive_the_render_cache_being_cleaned(run_copy):
     subprocess.run(["touch", *map(str, shards(run_copy))], check=True)
     shutil.rmtree(run_copy / OUT / "work" / "cache")
     dry = assert_read_only(run_copy, "config.yaml", OUT)["snakemake -n"]
-    assert not RENDERING_RULES & set(jobs_run(dry)), dry.stderr
+    assert "Nothing to be done" in output(dry) or "Job stats" in output(dry), output(dry)
+    assert not RENDERING_RULES & set(jobs_planned(dry)), output(dry)
     rerun = ok(snakemake(run_copy))
     assert not RENDERING_RULES & set(jobs_run(rerun)), rerun.stderr
     assert {p.name: sha256_file(p) for p in shards(run_copy)} == digests
@@ -208,11 +225,12 @@ def test_a_flipped_byte_is_moved_aside_by_a_real_run_never_by_a_read_only_comman
     flip_byte(damaged)
     bad = sha256_file(damaged)
     results = assert_read_only(run_copy, "config.yaml", OUT)
-    assert f"synthact: shard {damaged.stem} is damaged (sha256" in results["snakemake -n"].stderr
-    assert "nothing was moved" in results["snakemake -n"].stderr
+    dry = output(results["snakemake -n"])
+    assert f"synthact: shard {damaged.stem} is damaged (sha256" in dry and "(nothing was moved)" in dry
     for name in ("synthact status", "synthact status --verify"):
         assert results[name].returncode == 2 and "corrupt" in results[name].stdout, results[name].stdout
     assert results["synthact verify"].returncode == 1
+    assert "to repair: `synthact status --config YOUR_CONFIG --verify`" in results["synthact verify"].stderr
 
     rerun = ok(snakemake(run_copy))
     aside = run_copy / OUT / "work" / "damaged" / damaged.name
@@ -283,22 +301,22 @@ def test_a_config_without_output_dir_is_refused_beside_the_demo_naming_both(run_
         assert (
             f"{OUT}: holds the run of config.yaml, with other settings than this run's config my-run.yaml "
             f"(my-run.yaml sets no output_dir, so the default {OUT} was used); refused"
-        ) in refused.stderr
-        assert "--config allow_output_reuse=true" in refused.stderr
+        ) in output(refused)
+        assert "--config allow_output_reuse=true" in output(refused)
         assert tree_state(run_copy / OUT) == before
     allowed = ok(snakemake(run_copy, "-n", "--configfile", "my-run.yaml", "--config", "allow_output_reuse=true"))
-    assert {"index", "render", "merge"} <= set(jobs_run(allowed)), allowed.stderr
+    assert "plan" in jobs_planned(allowed), output(allowed)  # the new seed draws new cameras: a new plan
 
 
 @pytest.mark.slow  # runs the workflow
 def test_the_same_run_may_change_its_settings_and_a_copy_of_its_config_is_the_same_run(run_copy):
     config = yaml.safe_load((run_copy / "config.yaml").read_text())
     (run_copy / "copy.yaml").write_text(yaml.safe_dump(config))
-    assert "Nothing to be done" in ok(snakemake(run_copy, "-n", "--configfile", "copy.yaml")).stderr
+    assert "Nothing to be done" in output(ok(snakemake(run_copy, "-n", "--configfile", "copy.yaml")))
     config["render"]["samples"] = 2
     (run_copy / "config.yaml").write_text(yaml.safe_dump(config))
     changed = ok(snakemake(run_copy, "-n"))
-    assert {"render", "merge"} <= set(jobs_run(changed)), changed.stderr
+    assert {"render", "merge"} <= set(jobs_planned(changed)), output(changed)
 
 
 # --------------------------------------------------------------------------- the printed rerun command
@@ -323,3 +341,84 @@ def test_status_prints_a_rerun_command_that_works_as_printed(run_copy):
     assert ok(synthact(run_copy, "status", "--config", "config.yaml")).returncode == 0
     assert ok(synthact(run_copy, "verify", OUT)).returncode == 0
     assert sha256_file(kept) == kept_digest
+
+
+# --------------------------------------------------------------------------- the rules themselves, without a run
+
+
+def small_shard(tmp_path: Path) -> tuple[RunPaths, str]:
+    paths = RunPaths(tmp_path / "out", tmp_path / "out" / "work")
+    shard = "train-00000-of-00001"
+    paths.shard_file(shard).parent.mkdir(parents=True)
+    paths.shard_file(shard).write_bytes(bytes(range(256)) * 64)
+    write_record(paths, shard)
+    return paths, shard
+
+
+def test_a_changed_stat_is_a_reason_to_hash_and_only_other_bytes_are_damage(tmp_path):
+    paths, shard = small_shard(tmp_path)
+    path = paths.shard_file(shard)
+    first = check_shard(paths, shard)
+    assert not first.damage and first.confirmed is not None  # never seen since merge: hashed once
+    keep_confirmed(paths, first)
+    assert check_shard(paths, shard) == ShardCheck(shard)  # seen: one stat, nothing to keep
+    for mtime_ns in (0, 10**18, path.stat().st_mtime_ns + 1):  # restore, touch, copy: same bytes
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+        check = check_shard(paths, shard)
+        assert not check.damage and check.confirmed is not None and check.confirmed.seen_mtime_ns == mtime_ns
+    keep_confirmed(paths, check_shard(paths, shard))
+    flip_byte(path, keep_mtime=True)
+    assert not check_shard(paths, shard).damage  # same stat as last seen: only a full check reads it
+    assert check_shard(paths, shard, full=True).damage.startswith("sha256 ")
+    with open(path, "ab") as f:
+        f.write(b"x")
+    assert check_shard(paths, shard).damage == f"size {256 * 64 + 1} bytes, merge wrote {256 * 64}"
+
+
+def test_moving_aside_never_replaces_an_earlier_damaged_copy(tmp_path):
+    paths, shard = small_shard(tmp_path)
+    first = move_aside(paths, shard)
+    paths.shard_file(shard).write_bytes(b"second")
+    second = move_aside(paths, shard)
+    assert (first.name, second.name) == (f"{shard}.h5", f"{shard}.h5.1")
+    assert second.read_bytes() == b"second" and first.stat().st_size == 256 * 64
+    assert not paths.shard_file(shard).exists()
+
+
+def test_the_same_run_is_the_same_config_file_or_the_same_settings(tmp_path):
+    paths = RunPaths(tmp_path / "out", tmp_path / "out" / "work")
+    check_owner(paths, ["/a/demo.yaml"], "h1", allow_reuse=False)  # no record: the folder is free
+    claim(paths, ["/a/demo.yaml"], "h1", Launch(snakefile="/repo/workflow/Snakefile"))
+    check_owner(paths, ["/a/demo.yaml"], "h2", allow_reuse=False)  # same file, settings changed: a rerun
+    check_owner(paths, ["/b/copy.yaml"], "h1", allow_reuse=False)  # other file, same settings: a copy
+    check_owner(paths, ["/b/mine.yaml"], "h2", allow_reuse=True)
+    with pytest.raises(OutputOwned, match=r"holds the run of /a/demo.yaml, .* this run's config /b/mine.yaml"):
+        check_owner(paths, ["/b/mine.yaml"], "h2", allow_reuse=False)
+
+
+def test_the_profile_is_read_as_snakemake_found_it(tmp_path):
+    (tmp_path / "profiles" / "slurm").mkdir(parents=True)
+    started_in = {"PWD": str(tmp_path)}
+    assert profile_given(["snakemake", "--profile", "profiles/slurm"], started_in) == str(tmp_path / "profiles/slurm")
+    assert profile_given(["snakemake", "--profile=slurm"], started_in) == "slurm"  # a name: Snakemake's folders
+    assert profile_given(["snakemake"], {"SNAKEMAKE_PROFILE": "/etc/p"}) == "/etc/p"
+    assert profile_given(["snakemake", "--cores", "all"], started_in) == ""
+
+
+@pytest.mark.slow  # runs the workflow
+def test_a_shard_of_an_older_layout_is_reported_by_read_only_commands_and_moved_aside_by_a_real_run(run_copy):
+    """After plan.frames_per_shard changed, the old layout's files must not sit in shards/ as if they belonged."""
+    digests = {p.name: sha256_file(p) for p in shards(run_copy)}
+    old = run_copy / OUT / "shards" / "train-00000-of-00009.h5"
+    shutil.copy2(shards(run_copy)[0], old)
+    results = assert_read_only(run_copy, "config.yaml", OUT)
+    assert f"synthact: {old.relative_to(run_copy)} is not in the plan" in output(results["snakemake -n"])
+    assert results["synthact status"].returncode == 2 and " unplanned " in results["synthact status"].stdout
+    assert results["synthact verify"].returncode == 1
+    assert f"FAILED {old.relative_to(run_copy / OUT)}: unlisted" in results["synthact verify"].stdout
+    rerun = ok(snakemake(run_copy))
+    assert not RENDERING_RULES & set(jobs_run(rerun)), rerun.stderr
+    assert (run_copy / OUT / "work" / "stale" / old.name).exists() and not old.exists()
+    assert {p.name: sha256_file(p) for p in shards(run_copy)} == digests
+    assert ok(synthact(run_copy, "verify", OUT)).returncode == 0
+    assert ok(synthact(run_copy, "status", "--config", "config.yaml")).returncode == 0
