@@ -72,8 +72,8 @@ def write_run_record(paths: RunPaths, record: RunRecord) -> None:
     atomic.write_json(record_path(paths), asdict(record), indent=1)
 
 
-def _shown(path: str) -> str:
-    """A recorded absolute path as the user would type it here: relative to the cwd when below it."""
+def shown_here(path: str) -> str:
+    """A path as the user would type it here: relative to the current directory when below it, else as given."""
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
 
@@ -81,11 +81,7 @@ def _shown(path: str) -> str:
 def as_recorded(config_files: list[str]) -> list[str]:
     """Config files as a run records them: relative to Snakemake's working directory (the current one)
     when inside it, so that a copy of the whole project is still the same run; else absolute."""
-    recorded = []
-    for path in config_files:
-        relative = os.path.relpath(os.path.abspath(path))
-        recorded.append(os.path.abspath(path) if relative.startswith("..") else relative)
-    return recorded
+    return [shown_here(os.path.abspath(path)) for path in config_files]
 
 
 def names_output_dir(config_files: list[str], overrides: dict) -> bool:
@@ -113,8 +109,8 @@ def check_owner(
     record = read_run_record(paths)
     if record is None or allow_reuse or same_run(record, config_files, content_hash):
         return
-    theirs = ", ".join(_shown(p) for p in record.config_files) or "(no config file)"
-    ours = ", ".join(_shown(p) for p in config_files) or "(no config file)"
+    theirs = ", ".join(shown_here(p) for p in record.config_files) or "(no config file)"
+    ours = ", ".join(shown_here(p) for p in config_files) or "(no config file)"
     why = "" if chose_output_dir else f" ({ours} sets no output_dir, so the default {paths.output_dir} was used)"
     raise OutputOwned(
         f"{paths.output_dir}: holds the run of {theirs}, with other settings than this run's config {ours}{why}; "

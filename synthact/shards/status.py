@@ -29,7 +29,7 @@ from pathlib import Path
 
 import synthact
 from synthact.config import RunPaths
-from synthact.ownership import Launch, read_run_record
+from synthact.ownership import Launch, read_run_record, shown_here
 from synthact.shards.integrity import check_shard, unplanned_shards
 from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan
@@ -134,17 +134,11 @@ def run_status(config: dict, verify: bool = False) -> list[ShardStatus]:
     return [shard_status(paths, name, sizes, key, verify) for name in names] + stale
 
 
-def _shown(path: str | Path) -> str:
-    """A path as the user types it here: relative to the current directory, unless that climbs above it."""
-    relative = os.path.relpath(path)
-    return str(path) if relative.startswith("..") else relative
-
-
 def _launch_options(launch: Launch | None, config: dict) -> list[str]:
     if launch is None:  # launched before runs recorded themselves: what the config's dispatch implies
         return ["--profile", "slurm"] if config["dispatch"]["cluster"] == "slurm" else ["--cores", "all"]
     if launch.profile:
-        return ["--profile", _shown(launch.profile) if os.path.isabs(launch.profile) else launch.profile]
+        return ["--profile", shown_here(launch.profile) if os.path.isabs(launch.profile) else launch.profile]
     if launch.executor != "local":
         return ["--executor", launch.executor] + (["--jobs", str(launch.jobs)] if launch.jobs else [])
     return ["--cores", "all"]
@@ -161,7 +155,7 @@ def _snakefile_options(launch: Launch | None) -> list[str]:
     found = next((Path(p) for p in _DEFAULT_SNAKEFILES if Path(p).is_file()), None)
     if found is not None and found.resolve() == snakefile.resolve():
         return []
-    return ["--snakefile", _shown(snakefile)]
+    return ["--snakefile", shown_here(str(snakefile))]
 
 
 def rerun_options(config: dict, profile: str | None = None) -> list[str]:
@@ -178,7 +172,7 @@ def rerun_configfiles(config: dict, given: str | None) -> str | None:
     if given:
         return given
     record = read_run_record(RunPaths.from_config(config))
-    return " ".join(_shown(p) for p in record.config_files) if record and record.config_files else None
+    return " ".join(shown_here(p) for p in record.config_files) if record and record.config_files else None
 
 
 def rerun_command(config: dict, statuses: list[ShardStatus], options: list[str], configfile: str | None) -> str:
