@@ -1,5 +1,6 @@
 # Shared helpers: run paths, each stage's params, and checkpoint-driven targets.
 import json
+import os
 
 from synthact.config import RunPaths, validate_config
 from synthact.stages import stage_params
@@ -52,34 +53,78 @@ def label_tables():
 def all_outputs(wildcards):
     # Ask for every shard, not only the manifest: a deleted shard is then
     # rebuilt alone (Snakemake would not look past an up-to-date manifest).
-    shards = [str(PATHS.shard_file(s)) for s in planned_shards()]
-    return shards + label_tables() + [str(PATHS.manifest), str(PATHS.checksums)]
+    return planned_shard_files(wildcards) + label_tables() + [str(PATHS.manifest), str(PATHS.checksums)]
 
 
-# --- Integrity and locking (synthact/shards/integrity.py, synthact/locking.py) ---
-# A finished shard that is no longer the file merge wrote (size/mtime differ from
-# the manifest, or `synthact status --verify` marked it) is moved to WORK/damaged/,
-# so a plain rerun rebuilds that shard alone (from the render cache), then the
-# manifest. A dry run moves it too, and lists the rebuild. Only the main process
+# --- Integrity, ownership and locking (synthact/shards/integrity.py, synthact/ownership.py, synthact/locking.py) ---
+# Parsing this file never moves, deletes or writes a file of the run: dry runs,
+# --summary, --dag and `synthact status` parse it too. Only the main process
 # checks: jobs re-parse this file on Slurm.
+from synthact.config import config_hash
+from synthact.locking import acquire_output_lock
+from synthact.ownership import REUSE_KEY, Launch, as_recorded, check_owner, claim, names_output_dir, profile_given
+from synthact.shards.rebuild import ShardGuard
+
+CONFIG_FILES = as_recorded([str(f) for f in workflow.configfiles])
 if workflow.is_main_process:
+    check_owner(
+        PATHS,
+        CONFIG_FILES,
+        config_hash(config),
+        allow_reuse=config[REUSE_KEY],
+        chose_output_dir=names_output_dir(CONFIG_FILES, workflow.config_settings.overwrite_config),
+    )
+
+
+def real_run():
+    """Snakemake runs jobs: an executor is set, and it is neither -n nor --touch (--summary, --dag: none)."""
+    return workflow.executor_plugin is not None and not workflow.dryrun and not workflow.touch
+
+
+def forced_rebuild(shard_file):
+    settings = workflow.dag_settings
+    if settings is None:
+        return False
+    forced = {os.path.abspath(f) for f in settings.forcerun}
+    return settings.forceall or "merge" in settings.forcerun or os.path.abspath(shard_file) in forced
+
+
+SHARD_GUARD = ShardGuard(PATHS, real_run, forced_rebuild, lock=lambda: acquire_output_lock(OUT))
+
+
+def damaged_shard_moved_aside(wildcards):
+    """merge's input function, adding no input: a real run moves a damaged shard aside so that it is
+    rebuilt as missing; a dry run says so (synthact/shards/rebuild.py)."""
+    if workflow.is_main_process:
+        SHARD_GUARD.visit(wildcards.shard)
+    return []
+
+
+def planned_shard_files(wildcards):
+    """The plan's shard files; a real run moves shards of an older layout out of shards/ (WORK/stale/)."""
+    names = planned_shards()
+    if workflow.is_main_process:
+        SHARD_GUARD.set_aside_unplanned(names)
+    return [str(PATHS.shard_file(s)) for s in names]
+
+
+# The output folder's lock (two clones, one absolute output_dir) is taken when
+# jobs are about to run, or earlier by a real run that moves a damaged shard;
+# dry runs never wait on it. Snakemake drops it when it exits. Under the lock,
+# the run records itself as the folder's run, and how it was started.
+onstart:
     import sys
 
-    from synthact.shards.integrity import invalidate, shards_to_rebuild
-
-    for _shard, _reason in shards_to_rebuild(PATHS).items():
-        _aside = invalidate(PATHS, _shard)
-        _where = f"moved to {_aside}" if _aside else "removed"
-        print(f"synthact: shard {_shard} is damaged ({_reason}); {_where}, rebuilding it", file=sys.stderr)
-
-
-# The output folder's own lock (two clones, one absolute output_dir): taken when
-# jobs are about to run, so dry runs never wait on it; dropped when Snakemake exits.
-onstart:
     from synthact.atomic import write_text as write_atomic
-    from synthact.locking import acquire_output_lock
 
     acquire_output_lock(OUT)
+    launch = Launch(
+        snakefile=os.path.abspath(workflow.main_snakefile),
+        executor=workflow.executor_plugin.name,
+        profile=profile_given(sys.argv, dict(os.environ)),
+        jobs=workflow.resource_settings.nodes or 0,
+    )
+    claim(PATHS, CONFIG_FILES, config_hash(config), launch)
     write_atomic(CONTENT_CONFIG, CONTENT_JSON)
 
 

@@ -2,7 +2,7 @@ rule manifest:
     conda:
         "../envs/synthact.yaml"
     input:
-        shards=lambda wildcards: [str(PATHS.shard_file(s)) for s in planned_shards()],
+        shards=planned_shard_files,
         labels=label_tables(),
     output:
         manifest=f"{OUT}/manifest.json",

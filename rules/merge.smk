@@ -2,6 +2,7 @@ rule merge:
     conda:
         "../envs/synthact.yaml"
     input:
+        damaged_shard_moved_aside,
         done=f"{WORK}/render/{{shard}}.json",
         plan=f"{WORK}/plan/plan.json",
     output:

@@ -61,8 +61,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
     shards = build_plan(config)
     takes = sum(len(s.takes) for s in shards)
     frames = sum(s.num_frames for s in shards)
-    print(f"plan: {takes} takes ({frames} frames) in {len(shards)} shards, {len(config['rig']['views'])} views each",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"plan: {takes} takes ({frames} frames) in {len(shards)} shards, {len(config['rig']['views'])} views each",
+        file=sys.stderr,
+    )
 
 
 def cmd_render_shard(args: argparse.Namespace) -> None:
@@ -104,9 +106,11 @@ def cmd_merge(args: argparse.Namespace) -> None:
     # In a child: on a full disk HDF5 floods stderr and may crash; the parent says one line and cleans up.
     target = paths.shard_file(args.shard)
     n_takes, n_bytes = run_writer(
-        write_shard, (plan, RenderCache.for_key(paths.work_dir, key), target, attrs), target,
+        write_shard,
+        (plan, RenderCache.for_key(paths.work_dir, key), target, attrs),
+        target,
         paths.work_dir / "logs" / "merge-writer" / f"{args.shard}.log",
-    )  # fmt: skip
+    )
     from synthact.shards.integrity import write_record
 
     write_record(paths, args.shard)  # what a later status or rerun checks the shard against
@@ -133,9 +137,13 @@ def cmd_manifest(args: argparse.Namespace) -> None:
 
     try:
         manifest = write_manifest(
-            paths.output_dir, shard_paths, label_files, config_hash(config), plan["views"],
+            paths.output_dir,
+            shard_paths,
+            label_files,
+            config_hash(config),
+            plan["views"],
             check=lambda e: refuse_changed_shard(paths, e),
-        )  # fmt: skip
+        )
     except OSError as exc:
         raise output_error(exc, paths.manifest) from None
     total = sum(s.size for s in manifest.shards)
@@ -158,8 +166,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"FAILED {problem.path}: {problem.kind}: {problem.detail}")
     files = manifest.files()
-    print(f"verify: {len(files) - len(problems)}/{len(files)} files OK ({len(manifest.shards)} shards, "
-          f"{len(manifest.labels)} label files, {manifest.num_takes} takes) in {output_dir}")  # fmt: skip
+    print(
+        f"verify: {len(files) - len(problems)}/{len(files)} files OK ({len(manifest.shards)} shards, "
+        f"{len(manifest.labels)} label files, {manifest.num_takes} takes) in {output_dir}"
+    )
+    if problems:  # verify writes nothing; the workflow repairs, when it is told which shards to hash
+        print(
+            "to repair: `synthact status --config YOUR_CONFIG --verify` prints the command that moves damaged and "
+            "unlisted shards aside and rebuilds them",
+            file=sys.stderr,
+        )
     return 1 if problems else 0
 
 
@@ -167,7 +183,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from synthact.shards.status import rerun_command, run_status
+    from synthact.shards.status import rerun_command, rerun_configfiles, rerun_options, run_status
 
     config = _config(args)
     statuses = run_status(config, verify=args.verify)
@@ -182,7 +198,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     console.print(", ".join(f"{n} {state}" for state, n in counts.items()))
     if args.accounting:
         _print_accounting(console, config, [s.name for s in statuses])
-    command = rerun_command(config, statuses, args.profile, args.config)
+    command = rerun_command(
+        config, statuses, rerun_options(config, args.profile), rerun_configfiles(config, args.config)
+    )
     if command:
         console.print(f"rerun just these shards with:\n  {command}", soft_wrap=True)
     return 0 if not command else 2
@@ -274,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fit)
     p = sub.add_parser("status", help="shards done, failed or missing, and the command that reruns the rest")
     _add_config_args(p)
-    p.add_argument("--profile", default="slurm", help="Snakemake profile to put in the rerun command")
+    p.add_argument("--profile", help="Snakemake profile to put in the rerun command (default: how the run was started)")
     p.add_argument("--verify", action="store_true", help="recompute every finished shard's sha256 (reads them all)")
     p.add_argument("--accounting", action="store_true", help="elapsed time, GPU-hours and peak RSS per shard (sacct)")
     p.set_defaults(func=cmd_status)

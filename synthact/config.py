@@ -32,12 +32,18 @@ SCHEMA_PATH = Path(str(resources.files("synthact") / "schemas" / "config.schema.
 
 # Sections that do not change what is rendered: excluded from the config hash
 # so that moving a run to Slurm or to another folder keeps its identity.
-NON_CONTENT_KEYS = ("output_dir", "work_dir", "dispatch")
+NON_CONTENT_KEYS = ("output_dir", "work_dir", "dispatch", "allow_output_reuse")
 # [min, max] pairs, checked for min <= max.
 RANGE_KEYS = (
-    "rig.distance_m", "rig.height_m", "randomize.hdri_rotation_deg", "randomize.hdri_strength",
-    "randomize.sun_strength", "randomize.sun_elevation_deg", "randomize.room_light_w", "randomize.room_sky_strength",
-)  # fmt: skip
+    "rig.distance_m",
+    "rig.height_m",
+    "randomize.hdri_rotation_deg",
+    "randomize.hdri_strength",
+    "randomize.sun_strength",
+    "randomize.sun_elevation_deg",
+    "randomize.room_light_w",
+    "randomize.room_sky_strength",
+)
 
 
 def load_schema() -> dict:

@@ -123,18 +123,23 @@ def test_local_profile_executor_settings(tmp_path):
 
 
 def _statuses() -> list[ShardStatus]:
-    states = ["done", "failed", "partial", "missing", "stale", "merging"]
+    states = ["done", "failed", "partial", "missing", "stale", "merging", "corrupt"]
     return [ShardStatus(f"train-{i:05d}-of-{len(states):05d}", state, i, 8) for i, state in enumerate(states)]
 
 
 def test_rerun_command_text():
     config = profile_config("slurm", "output")
     cases = {
-        "slurm profile, the default config": rerun_command(config, _statuses(), "slurm", None),
-        "local profile, a config file of one's own": rerun_command(
-            config, _statuses(), "profiles/local", "runs/ntu.yaml"
+        "slurm profile, the default config": rerun_command(config, _statuses(), ["--profile", "slurm"], None),
+        "a local run, a config file of one's own": rerun_command(
+            config, _statuses(), ["--cores", "all"], "runs/ntu.yaml"
         ),
-        "every shard done": rerun_command(config, [s for s in _statuses() if s.state == "done"], "slurm", "a.yaml"),
+        "started outside the repository": rerun_command(
+            config, _statuses(), ["--cores", "all", "--snakefile", "../synthact/workflow/Snakefile"], "my.yaml"
+        ),
+        "every shard done": rerun_command(
+            config, [s for s in _statuses() if s.state == "done"], ["--profile", "slurm"], "a.yaml"
+        ),
     }
     assert cases["every shard done"] == ""
     text = "".join(f"# {case}\n{command or '(no command: nothing to rerun)'}\n" for case, command in cases.items())

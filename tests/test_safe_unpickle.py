@@ -18,9 +18,9 @@ import pytest
 
 from synthact.body.smplh import BodyModel
 from synthact.demo.estimator_models import write_source_models
+from synthact.fitting.estimates.loading import load_joblib, load_npy_dict
+from synthact.fitting.estimates.records import EstimateError
 from synthact.safe_unpickle import RestrictedUnpickler, UnsafePickleError, load_pickle_file
-from synthact.sources.estimates.loading import load_joblib, load_npy_dict
-from synthact.sources.estimates.records import EstimateError
 from tests.fixtures.estimates import KnownMotion, known_motion, write_phalp, write_tram, write_vibe, write_wham
 
 

@@ -4,6 +4,12 @@
 and every clip table of the label protocols (sha256, size, clip count), plus
 the config hash and software versions. ``SHA256SUMS`` holds the same checksums
 in the format ``sha256sum -c`` reads, with paths relative to the output folder.
+
+Both depend on the bytes only: the same config and seed give the same
+manifest. What varies with the file system (each shard's mtime, for the cheap
+check of a finished shard) lives in ``WORK/integrity/`` instead
+(``synthact/shards/integrity.py``); a manifest that recorded mtimes differed
+between two identical runs, and after every copy.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import h5py
@@ -42,7 +48,6 @@ class ShardEntry:
     num_frames: int
     take_ids: list[str]
     render_key: str = ""
-    mtime_ns: int = 0  # for the cheap check of `synthact status` (size + mtime)
 
 
 @dataclass
@@ -80,7 +85,8 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
-        data["shards"] = [ShardEntry(**s) for s in data["shards"]]
+        known = {f.name for f in fields(ShardEntry)}  # older manifests also held each shard's mtime_ns
+        data["shards"] = [ShardEntry(**{k: v for k, v in s.items() if k in known}) for s in data["shards"]]
         data["labels"] = [LabelEntry(**e) for e in data.get("labels", [])]
         return cls(**data)
 
@@ -90,18 +96,16 @@ def shard_entry(output_dir: Path, shard_path: Path) -> ShardEntry:
         take_ids = [c.decode() if isinstance(c, bytes) else str(c) for c in f["index/take_ids"][()]]
         split, name = str(f.attrs["split"]), str(f.attrs["shard"])
         frames, key = int(f.attrs["num_frames"]), str(f.attrs.get("render_key", ""))
-    stat = shard_path.stat()
     return ShardEntry(
         name=name,
         path=shard_path.relative_to(output_dir).as_posix(),
         split=split,
         sha256=sha256_file(shard_path),
-        size=stat.st_size,
+        size=shard_path.stat().st_size,
         num_takes=len(take_ids),
         num_frames=frames,
         take_ids=take_ids,
         render_key=key,
-        mtime_ns=stat.st_mtime_ns,
     )
 
 
@@ -163,12 +167,15 @@ def write_manifest(
 @dataclass(frozen=True)
 class Problem:
     path: str
-    kind: str  # missing | size | checksum | unreadable
+    kind: str  # missing | size | checksum | unreadable | unlisted
     detail: str
 
 
 def verify(output_dir: Path, progress: Callable[..., object] | None = None) -> tuple[Manifest, list[Problem]]:
-    """Recompute every shard's and clip table's checksum; returns the manifest and the problems found."""
+    """Recompute every shard's and clip table's checksum, and name shards the manifest does not list.
+
+    Reads only. Returns the manifest and the problems found.
+    """
     manifest_path = output_dir / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path}: no manifest; run the workflow first")
@@ -184,4 +191,11 @@ def verify(output_dir: Path, progress: Callable[..., object] | None = None) -> t
             problems.append(Problem(entry.path, "size", f"{path.stat().st_size} bytes, manifest says {entry.size}"))
         elif (digest := sha256_file(path)) != entry.sha256:
             problems.append(Problem(entry.path, "checksum", f"sha256 {digest}, manifest says {entry.sha256}"))
+    listed = {e.path for e in manifest.shards}
+    for path in sorted((output_dir / "shards").glob("*.h5")):
+        if path.relative_to(output_dir).as_posix() not in listed:
+            detail = (
+                "a shard the manifest does not list (an older layout's?); a real run of the workflow moves it aside"
+            )
+            problems.append(Problem(path.relative_to(output_dir).as_posix(), "unlisted", detail))
     return manifest, problems

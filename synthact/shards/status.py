@@ -4,26 +4,34 @@ States:
 - ``done``: the shard file exists and matches the manifest's size, or no
   manifest has been written yet (``stale`` if the manifest disagrees, i.e. the
   shard was rebuilt after the manifest was written);
-- ``corrupt``: the shard file is not the one merge wrote: its size or mtime
-  differ from merge's record (cheap), or, with ``verify``, its sha256; a rerun
-  rebuilds it (``rules/common.smk`` forces its merge);
+- ``corrupt``: the shard file is not the one merge wrote: its size differs,
+  or its sha256 (hashed when its stat is not the one last seen, and always
+  with ``verify``); a real rerun moves it aside and rebuilds it;
 - ``merging``: every view rendered, the HDF5 shard not yet written;
 - ``failed``: the render or merge step left an error in its log; for a render,
   the detail is the first failed task's error and the path of its log;
 - ``partial``: some take-view windows rendered (running, or interrupted);
-- ``missing``: nothing started.
+- ``missing``: nothing started;
+- ``unplanned``: a file in ``shards/`` that the plan does not name, left by an
+  older layout (``plan.frames_per_shard``); a real run moves it to ``WORK/stale/``.
+
+Status reads only: a shard found intact by hashing is not recorded as such
+(only a real run writes that), so status hashes it again next time.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import synthact
 from synthact.config import RunPaths
+from synthact.ownership import Launch, read_run_record, shown_here
 from synthact.render.cache import RenderCache
-from synthact.shards.integrity import check_shard
+from synthact.shards.integrity import check_shard, unplanned_shards
 from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan
 
@@ -90,9 +98,9 @@ def shard_status(
     rendered = total - len(cache.missing(plan.take_frames(), list(plan.views), plan.window_frames))
     shard_file = paths.shard_file(shard)
     if shard_file.exists():
-        problem = check_shard(paths, shard, full=verify)
-        if problem:
-            return ShardStatus(shard, "corrupt", rendered, total, problem)
+        damage = check_shard(paths, shard, full=verify).damage
+        if damage:
+            return ShardStatus(shard, "corrupt", rendered, total, damage)
         if manifest_sizes is None:
             return ShardStatus(shard, "done", rendered, total, "no manifest yet")
         size = manifest_sizes.get(shard)
@@ -117,19 +125,68 @@ def run_status(config: dict, verify: bool = False) -> list[ShardStatus]:
     plan = json.loads(paths.plan.read_text())
     sizes = _manifest_sizes(paths)
     key = stage_key(config, "render")
-    return [shard_status(paths, s["name"], sizes, key, verify) for s in plan["shards"]]
+    names = [s["name"] for s in plan["shards"]]
+    stale = [
+        ShardStatus(
+            p.stem, "unplanned", 0, 0, f"an older layout's shard; a real run moves it to {paths.work_dir / 'stale'}"
+        )
+        for p in unplanned_shards(paths, names)
+    ]
+    return [shard_status(paths, name, sizes, key, verify) for name in names] + stale
 
 
-def rerun_command(config: dict, statuses: list[ShardStatus], profile: str, configfile: str | None) -> str:
+def _launch_options(launch: Launch | None, config: dict) -> list[str]:
+    if launch is None:  # launched before runs recorded themselves: what the config's dispatch implies
+        return ["--profile", "slurm"] if config["dispatch"]["cluster"] == "slurm" else ["--cores", "all"]
+    if launch.profile:
+        return ["--profile", shown_here(launch.profile) if os.path.isabs(launch.profile) else launch.profile]
+    if launch.executor != "local":
+        return ["--executor", launch.executor] + (["--jobs", str(launch.jobs)] if launch.jobs else [])
+    return ["--cores", "all"]
+
+
+# Where Snakemake looks for the workflow when none is named (snakemake.common.SNAKEFILE_CHOICES).
+_DEFAULT_SNAKEFILES = ("Snakefile", "snakefile", "workflow/Snakefile", "workflow/snakefile")
+
+
+def _snakefile_options(launch: Launch | None) -> list[str]:
+    """``--snakefile`` unless Snakemake, started here, finds this run's workflow by itself."""
+    source_tree = Path(synthact.__file__).resolve().parents[1] / "workflow" / "Snakefile"
+    snakefile = Path(launch.snakefile) if launch else source_tree
+    found = next((Path(p) for p in _DEFAULT_SNAKEFILES if Path(p).is_file()), None)
+    if found is not None and found.resolve() == snakefile.resolve():
+        return []
+    return ["--snakefile", shown_here(str(snakefile))]
+
+
+def rerun_options(config: dict, profile: str | None = None) -> list[str]:
+    """How to start Snakemake from the current directory as this run was started: its profile or
+    executor (``--cores all`` for a local run), and its Snakefile when the default would not find it.
+    ``profile`` overrides what the run recorded."""
+    launch = getattr(read_run_record(RunPaths.from_config(config)), "launch", None)
+    how = ["--profile", profile] if profile else _launch_options(launch, config)
+    return how + _snakefile_options(launch)
+
+
+def rerun_configfiles(config: dict, given: str | None) -> str | None:
+    """The config file as the user gave it to status, else the ones the run recorded (relative to here)."""
+    if given:
+        return given
+    record = read_run_record(RunPaths.from_config(config))
+    return " ".join(shown_here(p) for p in record.config_files) if record and record.config_files else None
+
+
+def rerun_command(config: dict, statuses: list[ShardStatus], options: list[str], configfile: str | None) -> str:
     """The command that rebuilds just the failed and unfinished shards, then the manifest."""
     paths = RunPaths.from_config(config)
-    targets = [str(paths.shard_file(s.name)) for s in statuses if s.state != "done"]
-    if not targets:
-        return ""
-    parts = ["snakemake", f"--profile {profile}", *targets, str(paths.manifest), str(paths.checksums)]
+    targets = [str(paths.shard_file(s.name)) for s in statuses if s.state not in ("done", "unplanned")]
+    if not targets and all(s.state == "done" for s in statuses):
+        return ""  # (unplanned shards alone: the manifest's run moves them aside)
+    parts = ["snakemake", *options, *targets, str(paths.manifest), str(paths.checksums)]
     corrupt = [str(paths.shard_file(s.name)) for s in statuses if s.state == "corrupt"]
     if corrupt:
-        # The workflow forces these itself (common.smk); said here too, so the command stands alone.
+        # A real run moves these aside by itself; forced, it does even when their stat is the one last
+        # seen (a damage found only by --verify).
         parts += ["--forcerun", *corrupt]
     if configfile:
         # Last: --configfile takes every argument after it, so targets after it would be read as config files.
