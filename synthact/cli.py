@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from synthact.config import RunPaths, config_from_json, config_hash, load_config, validate_config
 from synthact.errors import SynthActError, describe_os_error, output_error
+from synthact.ownership import REUSE_KEY, as_recorded, check_owner, names_output_dir
 from synthact.render.cache import RenderCache
 
 if TYPE_CHECKING:
@@ -22,11 +23,23 @@ if TYPE_CHECKING:
 
 
 def _config(args: argparse.Namespace) -> dict:
-    config = config_from_json(_json_text(args.config_json)) if args.config_json else load_config(args.config)
+    if args.config_json:  # from the workflow, which has checked the folder's owner already
+        config = config_from_json(_json_text(args.config_json))
+    else:
+        config = load_config(args.config)
+        _check_folder_owner(args.config, config)
     if getattr(args, "dispatch_json", None):
         # The workflow keeps dispatch settings out of the content config.
         config = validate_config(dict(config, dispatch=json.loads(args.dispatch_json)), source="--dispatch-json")
     return config
+
+
+def _check_folder_owner(config_file: str, config: dict) -> None:
+    """A stage run by hand keeps out of another configuration's run, as the workflow does (ownership.py)."""
+    files = as_recorded([config_file])
+    paths = RunPaths.from_config(config)
+    chose = names_output_dir(files, {})
+    check_owner(paths, files, config_hash(config), allow_reuse=config[REUSE_KEY], chose_output_dir=chose)
 
 
 def _json_text(value: str) -> str:

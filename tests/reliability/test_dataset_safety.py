@@ -308,6 +308,11 @@ def test_a_config_without_output_dir_is_refused_beside_the_demo_naming_both(run_
         ) in output(refused)
         assert "--config allow_output_reuse=true" in output(refused)
         assert tree_state(run_copy / OUT) == before
+    for command in ("plan", "index", "status"):  # the stages run by hand keep out too
+        refused = synthact(run_copy, command, "--config", "my-run.yaml")
+        assert refused.returncode == 1, output(refused)
+        assert f"{OUT}: holds the run of config.yaml" in output(refused)
+        assert tree_state(run_copy / OUT) == before
     allowed = ok(snakemake(run_copy, "-n", "--configfile", "my-run.yaml", "--config", "allow_output_reuse=true"))
     assert "plan" in jobs_planned(allowed), output(allowed)  # the new seed draws new cameras: a new plan
 
