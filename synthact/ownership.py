@@ -115,7 +115,7 @@ def check_owner(
     raise OutputOwned(
         f"{paths.output_dir}: holds the run of {theirs}, with other settings than this run's config {ours}{why}; "
         f"refused, so as not to overwrite it. Give {ours} its own output_dir, or take the folder over with "
-        f"--config {REUSE_KEY}=true"
+        f"{REUSE_KEY}: true in {ours} (or --config {REUSE_KEY}=true on Snakemake's command line)"
     )
 
 
