@@ -16,6 +16,7 @@ import copy
 import difflib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -50,18 +51,23 @@ def load_schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
-def _with_defaults(validator_class: type) -> type:
+def _with_defaults(validator_class: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
     """Extend a validator so that it fills in schema defaults, depth first."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
-    def set_defaults(validator, properties, instance, schema):
+    def set_defaults(
+        validator: jsonschema.protocols.Validator, properties: dict[str, Any], instance: Any, schema: dict[str, Any]
+    ) -> Iterator[jsonschema.ValidationError]:
         if isinstance(instance, dict):
             for name, subschema in properties.items():
                 if "default" in subschema and name not in instance:
                     instance[name] = copy.deepcopy(subschema["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+    # jsonschema leaves extend() unannotated.
+    extend: Any = jsonschema.validators.extend
+    extended: type[jsonschema.protocols.Validator] = extend(validator_class, {"properties": set_defaults})
+    return extended
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +188,8 @@ def _error_line(error: jsonschema.ValidationError) -> str:
     """One short line per error; unknown keys name the known ones (closest first)."""
     key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = sorted(error.schema.get("properties", {}))
+        schema = error.schema if isinstance(error.schema, dict) else {}  # bool schemas have no properties
+        known = sorted(schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(known))
         hints = []
         for name in unknown:
