@@ -772,7 +772,7 @@ class BlenderScene:
                 passes = read_passes(exr)
                 exr.unlink()
                 frame = decode_frame(passes, np.asarray(camera.R), BODY_PASS_INDEX)
-                assert out is not None  # allocated when no sink takes the frames
+                assert out is not None and out.rgb is not None  # allocated when no sink takes the frames
                 out.rgb[i], out.depth[i], out.mask[i], out.parts[i], out.normals[i] = frame
             if progress is not None:
                 progress(i + 1)

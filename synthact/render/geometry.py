@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthact.body.skeleton import face_parts
-from synthact.render.renderer import FrameSink, RenderedClip
+from synthact.render.renderer import FrameSink, RenderedClip, RenderSettings
 from synthact.scene import room as room_layout
 from synthact.scene.appearance import Appearance
 from synthact.scene.cameras import Camera
@@ -82,7 +82,7 @@ def pick_device(device: str) -> str:
     return "cpu"
 
 
-def vertex_normals(vertices, faces):
+def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """(..., V, 3) unit vertex normals weighted by corner angle, as Blender computes them.
 
     Args:
@@ -107,12 +107,14 @@ def vertex_normals(vertices, faces):
 class BodyHits:
     """Per-pixel result of rasterising the body: depth (0 = none), face id (-1), camera normal."""
 
-    depth: object  # (H, W) float tensor
-    face: object  # (H, W) long tensor
-    normal: object  # (H, W, 3) float tensor, OpenCV camera frame
+    depth: torch.Tensor  # (H, W) float
+    face: torch.Tensor  # (H, W) long
+    normal: torch.Tensor  # (H, W, 3) float, OpenCV camera frame
 
 
-def rasterize(points_cam, faces, normals_cam, K: np.ndarray, width: int, height: int) -> BodyHits:
+def rasterize(
+    points_cam: torch.Tensor, faces: torch.Tensor, normals_cam: torch.Tensor, K: np.ndarray, width: int, height: int
+) -> BodyHits:
     """Z-buffer a mesh at the pixel centres of a pinhole camera.
 
     Every triangle is tested at the pixel centres of its screen bounding box
@@ -185,7 +187,7 @@ def rasterize(points_cam, faces, normals_cam, K: np.ndarray, width: int, height:
     return out
 
 
-def camera_rays(camera: Camera, device: str, dtype) -> tuple:
+def camera_rays(camera: Camera, device: str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Origin (3,) and per-pixel world directions (H, W, 3) scaled so that camera z = 1."""
     torch = _torch()
     K = np.asarray(camera.K, np.float64)
@@ -211,7 +213,7 @@ def _boxes(scene: str, room_origin: Sequence[float]) -> np.ndarray:
     return np.array(out)
 
 
-def cast_scene(origin, dirs, boxes: np.ndarray) -> tuple:
+def cast_scene(origin: torch.Tensor, dirs: torch.Tensor, boxes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Depth (H, W; inf = none) and world normals (H, W, 3) of the ground plane and boxes.
 
     ``dirs`` have camera-z 1, so the ray parameter is the depth itself.
@@ -241,10 +243,14 @@ def cast_scene(origin, dirs, boxes: np.ndarray) -> tuple:
     return depth, normal
 
 
+# (camera and room key, scene depth, scene normals) of the last camera seen
+_SceneHits = tuple[tuple[bytes, ...], "torch.Tensor", "torch.Tensor"]
+
+
 class GeometryScene:
     """Depth, mask, parts and normals of clips without Blender: a ``renderer.Renderer``."""
 
-    def __init__(self, settings, faces: np.ndarray, vertex_part: np.ndarray):
+    def __init__(self, settings: RenderSettings, faces: np.ndarray, vertex_part: np.ndarray) -> None:
         """Keep the body topology and part ids.
 
         Args:
@@ -264,7 +270,7 @@ class GeometryScene:
         self.dtype = torch.float32
         if settings.threads:
             torch.set_num_threads(settings.threads)
-        self._scene_cache: tuple | None = None  # (camera key, rays, scene depth, scene normals)
+        self._scene_cache: _SceneHits | None = None
         self._faces = torch.as_tensor(faces.astype(np.int64), device=self.device)
         self._face_part = torch.as_tensor(face_parts(faces, vertex_part).astype(np.uint8), device=self.device)
 
@@ -277,7 +283,7 @@ class GeometryScene:
         seed: int = 0,  # noqa: ARG002  Renderer.render_clip's signature
         room_origin: Sequence[float] = (0.0, 0.0),
         frame_sink: FrameSink | None = None,
-    ):
+    ) -> RenderedClip:
         """Label passes of every frame; ``appearance`` and ``seed`` are unused (no RGB, no noise).
 
         Args:
@@ -321,7 +327,7 @@ class GeometryScene:
                     progress(i + 1)
         return out
 
-    def _scene_hits(self, cam: Camera, boxes: np.ndarray) -> tuple:
+    def _scene_hits(self, cam: Camera, boxes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Ground and room hits for this camera; reused while the camera and room stay put."""
         key = (np.asarray(cam.K).tobytes(), np.asarray(cam.R).tobytes(), np.asarray(cam.t).tobytes(), boxes.tobytes())
         if self._scene_cache is None or self._scene_cache[0] != key:
@@ -330,7 +336,9 @@ class GeometryScene:
             self._scene_cache = (key, depth.to(self.dtype), normal.to(self.dtype))
         return self._scene_cache[1], self._scene_cache[2]
 
-    def _frame(self, verts, normals, cam: Camera, boxes: np.ndarray) -> tuple:
+    def _frame(
+        self, verts: torch.Tensor, normals: torch.Tensor, cam: Camera, boxes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         torch = _torch()
         R = torch.as_tensor(np.asarray(cam.R, np.float64), dtype=self.dtype, device=self.device)
         t = torch.as_tensor(np.asarray(cam.t, np.float64).reshape(3), dtype=self.dtype, device=self.device)

@@ -125,7 +125,8 @@ class RenderedClip:
     """Per-frame images of one clip from one camera.
 
     Attributes:
-        rgb: (T, H, W, 3) uint8 sRGB display image.
+        rgb: (T, H, W, 3) uint8 sRGB display image; None from an engine
+            that makes no colour (``GEOMETRY``).
         depth: (T, H, W) float32 metres along the camera axis; 0 where no
             surface was hit (sky).
         mask: (T, H, W) bool, the person.
@@ -134,7 +135,7 @@ class RenderedClip:
             0 where no surface was hit.
     """
 
-    rgb: np.ndarray
+    rgb: np.ndarray | None
     depth: np.ndarray
     mask: np.ndarray
     parts: np.ndarray
