@@ -18,6 +18,7 @@ import shutil
 import signal
 import traceback
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from synthact.errors import OutputError, SynthActError, describe_os_error, space
 LOW_SPACE_BYTES = 1 << 20  # a child that died without a word, with less free than this: the disk was full
 
 
-def _child(conn, stderr_path: str, func: Callable[..., Any], args: tuple) -> None:
+def _child(conn: Connection, stderr_path: str, func: Callable[..., Any], args: tuple) -> None:
     fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 2)  # HDF5's and h5py's noise goes here, not to the user
     try:
@@ -71,9 +72,11 @@ def run_writer(func: Callable[..., Any], args: tuple, target: Path, stderr_path:
     except EOFError:
         message = None
     process.join()
+    pid, exitcode = process.pid, process.exitcode
+    assert pid is not None and exitcode is not None  # both are set once start() and join() return
     if message is not None and message[0] == "ok":
         return message[1]
-    for path in _leftovers(target, process.pid):
+    for path in _leftovers(target, pid):
         path.unlink(missing_ok=True)
     if message is None:  # it crashed: its stderr (HDF5's "errno = 28") or the disk says why
         code = space_errno(OSError(_tail(stderr_path)))
@@ -81,11 +84,7 @@ def run_writer(func: Callable[..., Any], args: tuple, target: Path, stderr_path:
             code = errno.ENOSPC
         if code is not None:
             raise OutputError(describe_os_error(OSError(code, os.strerror(code)), target))
-        how = (
-            f"signal {signal.Signals(-process.exitcode).name}"
-            if (process.exitcode or 0) < 0
-            else f"exit {process.exitcode}"
-        )
+        how = f"signal {signal.Signals(-exitcode).name}" if exitcode < 0 else f"exit {exitcode}"
         raise OutputError(f"{target}: the writer died ({how}) without a message; details in {stderr_path}")
     _, name, text, code, is_os_error = message
     if code is not None or is_os_error:

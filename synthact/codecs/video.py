@@ -180,6 +180,8 @@ class VideoEncoder:
 
     def _take(self, packets: Iterable[av.Packet]) -> None:
         for p in packets:
+            # every frame sent carries its pts, so every packet out of the encoder has one
+            assert p.pts is not None
             self._packets.append((bytes(p), int(p.pts), bool(p.is_keyframe)))
 
     def finish(self) -> EncodedVideo:

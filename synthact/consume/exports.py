@@ -149,7 +149,7 @@ def export_run(
 
 def stats_run(run: Run, dest: str | Path) -> list[Path]:
     """``stats.json`` and its plots for every protocol, camera, body, appearance and volume."""
-    protocols = run.protocols() or [None]
+    protocols: list[str | None] = [*run.protocols()] or [None]
     tables = {str(p): run.table(p) for p in protocols}
     takes = run.takes()
     views = [run.view_attrs(t["take_id"], v) for t in takes for v in run.views]

@@ -39,7 +39,8 @@ def colorize_depth(depth_m: np.ndarray) -> np.ndarray:
 
 def colorize_parts(parts: np.ndarray) -> np.ndarray:
     """(H, W) part ids -> RGB uint8, a fixed colour per part, background black."""
-    palette = (np.array(colormaps["tab20"].colors) * 255).astype(np.uint8)
+    tab20 = colormaps["tab20"]
+    palette = (tab20(np.arange(tab20.N))[:, :3] * 255).astype(np.uint8)
     out = palette[(parts.astype(np.int64) - 1) % len(palette)]
     out[parts == 0] = 0
     return out

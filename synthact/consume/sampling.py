@@ -74,7 +74,16 @@ def _short(clip_frames: int, num_frames: int, stride: int, policy: str) -> np.nd
     return np.rint(np.linspace(0, clip_frames - 1, num_frames)).astype(np.int64)
 
 
-def _check(clip_frames, num_frames, stride, offset, short_policy, rng, clip_index, num_clips) -> None:
+def _check(
+    clip_frames: int,
+    num_frames: int,
+    stride: int,
+    offset: str,
+    short_policy: str,
+    rng: np.random.Generator | None,
+    clip_index: int,
+    num_clips: int,
+) -> None:
     if clip_frames < 1 or num_frames < 1 or stride < 1:
         raise ValueError(f"clip_frames={clip_frames}, num_frames={num_frames}, stride={stride}: each must be >= 1")
     if offset not in OFFSETS:

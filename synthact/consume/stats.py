@@ -19,6 +19,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display on render nodes
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from synthact.consume.exportio import atomic_output, write_text_atomic
 
@@ -34,7 +36,7 @@ def class_histogram(rows: Iterable[Mapping[str, Any]], classes: Sequence[str]) -
     return out
 
 
-def histogram(values: Sequence[float], bin_width: float) -> dict[str, list[float]]:
+def histogram(values: Sequence[float] | np.ndarray, bin_width: float) -> dict[str, list[float]]:
     """Fixed-width bins from 0 (or the minimum if negative): edges and counts."""
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
@@ -104,20 +106,20 @@ def volume_stats(num_frames: int, num_views: int, bytes_per_modality: Mapping[st
 # --------------------------------------------------------------------------- plots
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def _bars(ax: plt.Axes, counts: Mapping[str, int], title: str) -> None:
+def _bars(ax: Axes, counts: Mapping[str, int], title: str) -> None:
     ax.bar(range(len(counts)), list(counts.values()))
     ax.set_xticks(range(len(counts)), list(counts.keys()), rotation=90, fontsize=6)
     ax.set_title(title)
 
 
-def _hist(ax: plt.Axes, hist: Mapping[str, list[float]], title: str) -> None:
+def _hist(ax: Axes, hist: Mapping[str, list[float]], title: str) -> None:
     edges = hist["edges"]
     if edges:
         ax.bar(edges[:-1], hist["counts"], width=np.diff(edges), align="edge", edgecolor="black")

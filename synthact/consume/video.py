@@ -20,6 +20,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.container import OutputContainer
+from av.video.stream import VideoStream
 
 from synthact.consume.exportio import atomic_output
 
@@ -106,16 +108,16 @@ def _check_frame(path: Path, frame: np.ndarray, index: int) -> np.ndarray:
 
 
 def _open_stream(
-    container,
+    container: OutputContainer,
     path: Path,
-    shape,
+    shape: tuple[int, ...],
     rate: Fraction,
     crf: int,
     preset: str,
     pix_fmt: str,
     gop: int | None,
     lossless_rgb: bool,
-):
+) -> VideoStream:
     height, width = shape[:2]
     if lossless_rgb:
         pix_fmt = "rgb24"
@@ -139,7 +141,7 @@ def probe_mp4(path: str | Path) -> VideoInfo:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
+            duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
             return VideoInfo(
                 frames=int(stream.frames),
                 duration_s=duration,

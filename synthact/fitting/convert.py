@@ -52,10 +52,12 @@ from synthact.fitting.skeleton_sources import (
     require_dataset_protocols,
     sample_fields,
 )
+from synthact.sources.ntu import NtuSampleId
 from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
 from synthact.sources.smarthome import UnlistedActivityError
 
 if TYPE_CHECKING:  # the worker imports torch; the workflow imports this module at parse time
+    from synthact.fitting.estimates.stage import EstimatesReport
     from synthact.fitting.worker import SampleTask
 
 SKELETON_SOURCES = tuple(DATASETS)
@@ -213,7 +215,7 @@ def _collect_samples(dataset: SkeletonDataset, config: dict, report: FitReport, 
         except ValueError as exc:
             _bad_input(report, strict, path, exc)
             continue
-        if dataset.source == "ntu" and config["motion"]["ntu_classes"] == 60 and not in_ntu60(sample):
+        if isinstance(sample, NtuSampleId) and config["motion"]["ntu_classes"] == 60 and not in_ntu60(sample):
             report.outside_dataset += 1
             continue
         if sample.name in samples:
@@ -302,7 +304,7 @@ def _summarise(report: FitReport, outcomes: list[dict]) -> list[dict]:
     return good
 
 
-def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport:
+def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport | EstimatesReport:
     """Fit every skeleton file of the configured dataset; write motions, labels, splits and report.
 
     ``motion.source: estimates`` runs the estimates stage instead (``synthact.fitting.estimates``),

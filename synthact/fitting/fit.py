@@ -16,6 +16,8 @@ Hands stay flat: skeletons of these datasets carry no finger articulation.
 
 from __future__ import annotations
 
+import functools
+import operator
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -254,7 +256,10 @@ def _stage_body(
     params = [variables.root_delta, variables.trans, variables.body_pose]
     if options.refine_betas:
         params.append(variables.betas)
-    loss = lambda: sum(terms().values())  # noqa: E731
+
+    def loss() -> torch.Tensor:
+        return functools.reduce(operator.add, terms().values())
+
     problem.iterations["body"] = _minimise(params, loss, options.body_iterations, options.tolerance)
     with torch.no_grad():
         return {name: float(value) for name, value in terms().items()}

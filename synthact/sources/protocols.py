@@ -118,7 +118,7 @@ PROTOCOLS: dict[str, dict[str, Protocol]] = {
         "smarthome_cv2": smarthome_cross_view_2,
     },
 }
-_PARSERS: dict[str, Callable[[str], NtuSampleId | SmarthomeSampleId]] = {
+_PARSERS: dict[str, Callable[[str | Path], NtuSampleId | SmarthomeSampleId]] = {
     "ntu60": parse_ntu_name,
     "ntu120": parse_ntu_name,
     "ntu": parse_ntu_name,

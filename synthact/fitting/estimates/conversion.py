@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthact.body.skeleton import POSE_WIDTH
-from synthact.fitting.estimates.records import Track
+from synthact.fitting.estimates.records import EstimateError, Track
 from synthact.fitting.rotations import axis_angle_to_matrix_np, matrix_to_axis_angle_np, matrix_to_quaternion_np
 
 # Rotations from each frame convention to SynthAct's world (Z up).
@@ -55,6 +55,8 @@ def world_rotation(track: Track) -> np.ndarray:
         return Y_UP_TO_Z_UP
     if track.frame == "opencv":
         return OPENCV_TO_Z_UP
+    if track.up is None:
+        raise EstimateError(f"{track.file}: track {track.track_id} is in a custom frame but gives no up vector")
     return up_to_z(track.up)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from synthact.fitting.estimates.conversion import continuous_quaternions, quaternion_to_matrix
-from synthact.fitting.estimates.records import Track
+from synthact.fitting.estimates.records import EstimateError, Track
 from synthact.fitting.rotations import axis_angle_to_matrix_np, matrix_to_axis_angle_np, matrix_to_quaternion_np
 
 TRACK_MODES = ("longest", "all", "stitch")
@@ -164,9 +164,12 @@ def stitch(tracks: list[Track], max_gap_frames: int) -> tuple[Track, list[str]]:
 
 def _position(track: Track, row: int) -> np.ndarray:
     """Where the body is at ``row``, in the track's world (after a camera-to-world motion)."""
-    if track.cam_to_world_R is None:
+    rotation, translation = track.cam_to_world_R, track.cam_to_world_T
+    if rotation is None and translation is None:
         return track.trans[row]
-    return track.cam_to_world_R[row] @ track.trans[row] + track.cam_to_world_T[row]
+    if rotation is None or translation is None:
+        raise EstimateError(f"{track.file}: track {track.track_id} has only one of cam_to_world_R and cam_to_world_T")
+    return rotation[row] @ track.trans[row] + translation[row]
 
 
 def _continues(first: Track, second: Track, max_gap_frames: int) -> bool:
