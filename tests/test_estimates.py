@@ -14,6 +14,7 @@ import csv
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -25,8 +26,10 @@ from synthact.demo.estimator_models import write_source_models
 from synthact.errors import ConfigError
 from synthact.fitting.convert import effective_motion, fit_outputs, run_fit
 from synthact.fitting.estimates.body_shape import SmplhShapeSpace, fit_betas, load_source_shape
+from synthact.fitting.estimates.conversion import world_rotation
 from synthact.fitting.estimates.detect import find_estimate_files
-from synthact.fitting.estimates.records import EstimateError
+from synthact.fitting.estimates.records import EstimateError, Track
+from synthact.fitting.estimates.tracks import stitch
 from synthact.fitting.export import ground_translation
 from synthact.sources.amass import load_motion
 from synthact.sources.babel import load_babel_file
@@ -426,3 +429,41 @@ def test_ntu_named_estimates_through_index_render_and_merge(tmp_path, models, tr
     assert all(v["kept"] == ["0"] and v["dropped"][0]["track"] == "1" for v in report["videos"].values())
     manifest = json.loads((output / "manifest.json").read_text())
     assert set(manifest["splits"]) == {"train", "test"}
+
+
+def _bare_track(frames: int, **fields: Any) -> Track:
+    """A still, upright body at the origin; ``fields`` override the rest."""
+    values: dict[str, Any] = {
+        "estimator": "tram",
+        "file": Path("clip.pkl"),
+        "video": "clip",
+        "track_id": "0",
+        "frame_ids": np.arange(frames),
+        "root_rotmat": np.repeat(np.eye(3)[None], frames, 0),
+        "body_pose": np.zeros((frames, 21, 3)),
+        "trans": np.zeros((frames, 3)),
+        "betas": np.zeros(10),
+        "body": "smpl",
+        "frame": "y_up",
+    }
+    values.update(fields)
+    return Track(**values)
+
+
+def test_custom_frame_without_up_vector_names_the_file() -> None:
+    track = _bare_track(2, frame="custom")
+    with pytest.raises(EstimateError, match=r"clip\.pkl: track 0 is in a custom frame but gives no up vector"):
+        world_rotation(track)
+    assert np.allclose(world_rotation(_bare_track(2, frame="custom", up=np.array([0.0, 0.0, 1.0]))), np.eye(3))
+
+
+def test_stitching_refuses_half_a_camera_motion() -> None:
+    first = _bare_track(3, cam_to_world_R=np.repeat(np.eye(3)[None], 3, 0))
+    second = _bare_track(3, track_id="1", frame_ids=np.arange(4, 7))
+    with pytest.raises(EstimateError, match="only one of cam_to_world_R and cam_to_world_T"):
+        stitch([first, second], max_gap_frames=2)
+    motion = {"cam_to_world_R": np.repeat(np.eye(3)[None], 3, 0), "cam_to_world_T": np.zeros((3, 3))}
+    joined, ids = stitch(
+        [_bare_track(3, **motion), _bare_track(3, track_id="1", frame_ids=np.arange(4, 7), **motion)], 2
+    )
+    assert ids == ["0", "1"] and len(joined) == 6
