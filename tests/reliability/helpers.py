@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,15 @@ def jobs_run(result: subprocess.CompletedProcess) -> dict[str, int]:
                 counts[parts[0]] = int(parts[1])
             break
     return counts
+
+
+def flip_byte(path: Path, keep_mtime: bool = False) -> None:
+    """Invert the middle byte of a file: damage that keeps its size (and, with ``keep_mtime``, its mtime)."""
+    stat = path.stat()
+    with open(path, "r+b") as f:
+        f.seek(stat.st_size // 2)
+        byte = f.read(1)
+        f.seek(stat.st_size // 2)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    if keep_mtime:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))

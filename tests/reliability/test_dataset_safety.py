@@ -24,7 +24,7 @@ from synthact.config import RunPaths
 from synthact.ownership import Launch, OutputOwned, check_owner, claim, profile_given
 from synthact.shards.integrity import ShardCheck, check_shard, keep_confirmed, move_aside, write_record
 from synthact.shards.manifest import sha256_file
-from tests.reliability.helpers import env, jobs_run, make_run, ok, snakemake, synthact, tiny
+from tests.reliability.helpers import env, flip_byte, jobs_run, make_run, ok, snakemake, synthact, tiny
 
 OUT = "output/demo"
 RENDERING_RULES = {"index", "plan", "render", "merge"}
@@ -69,17 +69,6 @@ def tree_state(root: Path) -> dict[str, tuple[str, int, int] | str]:
             stat = path.stat()
             state[key] = (hashlib.sha256(path.read_bytes()).hexdigest(), stat.st_size, stat.st_mtime_ns)
     return state
-
-
-def flip_byte(path: Path, keep_mtime: bool = False) -> None:
-    stat = path.stat()
-    with open(path, "r+b") as f:
-        f.seek(stat.st_size // 2)
-        byte = f.read(1)
-        f.seek(stat.st_size // 2)
-        f.write(bytes([byte[0] ^ 0xFF]))
-    if keep_mtime:
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def read_only_commands(config: str, out: str) -> dict[str, tuple[str, ...]]:

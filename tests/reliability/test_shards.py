@@ -5,14 +5,13 @@ Copies, touches and relocations that keep a shard's bytes: test_dataset_safety.p
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 
 import pytest
 
 from synthact.shards.manifest import sha256_file
-from tests.reliability.helpers import jobs_run, ok, snakemake, synthact
+from tests.reliability.helpers import flip_byte, jobs_run, ok, snakemake, synthact
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "local"
@@ -20,17 +19,6 @@ PROFILE = REPO / "profiles" / "local"
 
 def shards(workdir: Path) -> list[Path]:
     return sorted((workdir / "output" / "shards").glob("*.h5"))
-
-
-def flip_byte(path: Path, keep_mtime: bool = False) -> None:
-    stat = path.stat()
-    with open(path, "r+b") as f:
-        f.seek(stat.st_size // 2)
-        byte = f.read(1)
-        f.seek(stat.st_size // 2)
-        f.write(bytes([byte[0] ^ 0xFF]))
-    if keep_mtime:
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def status(workdir: Path, *args: str):
