@@ -236,10 +236,13 @@ PLAN_CHILD = """
 import json, sys, time
 sys.path.insert(0, {repo!r})
 from synthact.config import load_config
+from synthact.config_sections import RunConfig
+from synthact.stages import stage_key
 from synthact.takes.plan import build_plan
 config = load_config({config!r})
+run = RunConfig.from_dict(config)
 start, cpu = time.perf_counter(), time.process_time()
-shards = build_plan(config)
+shards = build_plan(run.paths, run.rig, run.render, run.plan, run.seed, stage_key(config, "plan"))
 wall, cpu = time.perf_counter() - start, time.process_time() - cpu
 print(json.dumps({{"plan_seconds": wall, "plan_cpu": cpu, "shards": len(shards)}}))
 """

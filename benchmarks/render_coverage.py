@@ -30,9 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from synthact.config import validate_config  # noqa: E402
+from synthact.config_sections import RunConfig  # noqa: E402
 from synthact.demo.generate import generate_demo_inputs  # noqa: E402
 from synthact.labels.protocols import take_chunks  # noqa: E402
-from synthact.takes.index import build_index  # noqa: E402
+from synthact.takes.index import IndexSettings, build_index  # noqa: E402
 from synthact.takes.records import read_take_table  # noqa: E402
 
 
@@ -85,7 +86,9 @@ def main() -> None:
         )
         extra = add_second_annotator(root / "babel")
         config = validate_config({"motion": motion, "clips": {"fps": args.fps}})
-        build_index(config, root / "takes.jsonl", root / "report.json")
+        run = RunConfig.from_dict(config)
+        settings = IndexSettings.from_sections(run.motion, run.clips, run.render)
+        build_index(settings, root / "takes.jsonl", root / "report.json")
         takes = list(read_take_table(root / "takes.jsonl"))
     needed = sum(t.num_sequence_frames for t in takes)
     rendered = sum(t.num_frames for t in takes)

@@ -110,7 +110,6 @@ def make_renderer(model, width: int, height: int, samples: int, device: str, thr
     from synthact.render.worker import TakeRenderer
 
     renderer = TakeRenderer.__new__(TakeRenderer)
-    renderer.config = {"render": {}}
     renderer._models = {model.gender: model}
     settings = RenderSettings(
         width=width, height=height, samples=samples, device=device, threads=threads, denoise=denoise

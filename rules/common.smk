@@ -2,10 +2,10 @@
 import json
 import os
 
-from synthact.config import RunPaths, validate_config
+from synthact.config import RunPaths
+from synthact.resolved_config import resolved_path, write_resolved
 from synthact.stages import stage_params
 
-validate_config(config, source="workflow config")  # the CLI's own cross-field checks
 if workflow.is_main_process:  # inputs and the Slurm client, where the run starts (dry runs too), once
     from synthact.run_inputs import check_run_inputs
 
@@ -18,15 +18,15 @@ PATHS = RunPaths.from_config(config)
 WORK = str(PATHS.work_dir)
 OUT = str(PATHS.output_dir)
 
-# The whole config goes to the CLI; each rule's params hold only what its output
-# depends on (synthact/stages.py), so a change reruns exactly the stages it affects,
-# and dispatch settings rerun nothing. It goes as a file named by its content, written
-# when jobs start (onstart, below): Snakemake prints a failed job's command twice, and
-# a path reads better there than the whole config.
-import hashlib
-
-CONTENT_JSON = json.dumps({k: v for k, v in config.items() if k != "dispatch"}, sort_keys=True)
-CONTENT_CONFIG = f"{WORK}/config/{hashlib.sha256(CONTENT_JSON.encode()).hexdigest()[:16]}.json"
+# The config resolved by the Snakefile goes to the CLI as a file named by its content
+# (synthact/resolved_config.py), written when jobs start (onstart, below); the stage
+# commands read it without validating it again. Each rule's params hold only what its
+# output depends on (synthact/stages.py), so a change reruns exactly the stages it
+# affects. Dispatch settings are not in the file: they go to the one rule that reads
+# them on their own, so moving a run to Slurm changes no rule's command. (Snakemake
+# reruns a rule whose shell command text changes, so the rules' commands keep their
+# wording: the option is still named --config-json.)
+CONTENT_CONFIG = str(resolved_path(PATHS.work_dir, config))
 DISPATCH_CONFIG = json.dumps(config["dispatch"], sort_keys=True)
 PROTOCOLS = config["labels"]["protocols"]
 
@@ -115,8 +115,6 @@ def planned_shard_files(wildcards):
 onstart:
     import sys
 
-    from synthact.atomic import write_text as write_atomic
-
     acquire_output_lock(OUT)
     launch = Launch(
         snakefile=os.path.abspath(workflow.main_snakefile),
@@ -125,7 +123,7 @@ onstart:
         jobs=workflow.resource_settings.nodes or 0,
     )
     claim(PATHS, CONFIG_FILES, config_hash(config), launch)
-    write_atomic(CONTENT_CONFIG, CONTENT_JSON)
+    write_resolved(PATHS.work_dir, config)
 
 
 # The functions of the other rule files (snakemake --lint wants them in one place): each is called

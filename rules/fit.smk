@@ -6,8 +6,6 @@
 from synthact.fitting.convert import fit_outputs
 
 FIT_OUTPUTS = fit_outputs(config) if config["motion"]["source"] != "amass" else None
-FIT_MOTION_KEYS = ("source", "skeleton_dir", "protocol", "ntu_classes", "fit", "body_model_dir",
-                   "estimates_dir", "estimator", "estimates_labels", "estimates")  # fmt: skip
 
 
 if FIT_OUTPUTS is not None:
@@ -20,11 +18,7 @@ if FIT_OUTPUTS is not None:
             report=FIT_OUTPUTS["report"],
             splits=FIT_OUTPUTS["splits"],
         params:
-            # What changes the fitted motions or labels; workers ({threads}) do not.
-            cfg=json.dumps(
-                {k: config["motion"][k] for k in FIT_MOTION_KEYS} | {"on_bad_input": config["clips"]["on_bad_input"]},
-                sort_keys=True,
-            ),
+            cfg=params_of("fit"),
         log:
             f"{WORK}/logs/fit.log",
         # Scaled down to --cores locally; under Slurm, the CPUs the job asks for.

@@ -1,7 +1,9 @@
 """The ``synthact`` command: one subcommand per workflow stage, plus tools.
 
-The Snakemake rules call these subcommands with the workflow's validated
-config as JSON (``--config-json``); a person can pass ``--config FILE`` instead.
+The Snakemake rules call these subcommands with the config the workflow
+resolved, as a file (``--config-json WORK/config/<hash>.json``), which they
+read without validating it again (``synthact.resolved_config``); a person
+passes ``--config FILE`` instead, which is validated in full.
 Known errors print one clear message and exit 1, without a traceback.
 """
 
@@ -13,25 +15,28 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from synthact.config import RunPaths, config_from_json, config_hash, load_config, validate_config
+from synthact.config import RunPaths, config_hash, load_config, resolve_dispatch
+from synthact.config_sections import RunConfig
 from synthact.errors import SynthActError, describe_os_error, output_error
 from synthact.ownership import REUSE_KEY, as_recorded, check_owner, names_output_dir
 from synthact.render.cache import RenderCache
+from synthact.resolved_config import read_resolved
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def _config(args: argparse.Namespace) -> dict:
+def _config(args: argparse.Namespace) -> RunConfig:
+    """The stage's config: the workflow's resolved file as it is, or the user's file validated in full."""
+    dispatch = getattr(args, "dispatch_json", None)
     if args.config_json:  # from the workflow, which has checked the folder's owner already
-        config = config_from_json(_json_text(args.config_json))
-    else:
-        config = load_config(args.config)
-        _check_folder_owner(args.config, config)
-    if getattr(args, "dispatch_json", None):
-        # The workflow keeps dispatch settings out of the content config.
-        config = validate_config(dict(config, dispatch=json.loads(args.dispatch_json)), source="--dispatch-json")
-    return config
+        resolved = read_resolved(args.config_json)
+        return RunConfig.from_resolved(resolved, json.loads(dispatch or "{}"), source="--dispatch-json")
+    config = load_config(args.config)
+    _check_folder_owner(args.config, config)
+    if dispatch:
+        config["dispatch"] = resolve_dispatch(json.loads(dispatch), source="--dispatch-json")
+    return RunConfig.from_dict(config)
 
 
 def _check_folder_owner(config_file: str, config: dict) -> None:
@@ -42,53 +47,53 @@ def _check_folder_owner(config_file: str, config: dict) -> None:
     check_owner(paths, files, config_hash(config), allow_reuse=config[REUSE_KEY], chose_output_dir=chose)
 
 
-def _json_text(value: str) -> str:
-    """``--config-json`` takes the JSON itself or, as the workflow passes it, a file holding it."""
-    return value if value.lstrip().startswith("{") else Path(value).read_text()
-
-
 def cmd_demo_data(args: argparse.Namespace) -> None:
     from synthact.demo.generate import generate_demo_inputs
 
-    generate_demo_inputs(_config(args))
+    generate_demo_inputs(_config(args).as_dict())
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
     from synthact.fitting.convert import run_fit
 
-    run_fit(_config(args), workers=args.workers)
+    run_fit(_config(args).as_dict(), workers=args.workers)
 
 
 def cmd_index(args: argparse.Namespace) -> None:
-    from synthact.takes.index import build_index
+    from synthact.takes.index import IndexSettings, build_index
 
     config = _config(args)
-    paths = RunPaths.from_config(config)
-    build_index(config, paths.take_table, paths.index_report)
+    settings = IndexSettings.from_sections(config.motion, config.clips, config.render)
+    build_index(settings, config.paths.take_table, config.paths.index_report)
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
+    from synthact.stages import stage_key
     from synthact.takes.plan import build_plan
 
     config = _config(args)
-    shards = build_plan(config)
+    key = stage_key(config.as_dict(), "plan")
+    shards = build_plan(config.paths, config.rig, config.render, config.plan, config.seed, key)
     takes = sum(len(s.takes) for s in shards)
     frames = sum(s.num_frames for s in shards)
     print(
-        f"plan: {takes} takes ({frames} frames) in {len(shards)} shards, {len(config['rig']['views'])} views each",
+        f"plan: {takes} takes ({frames} frames) in {len(shards)} shards, {len(config.rig.views)} views each",
         file=sys.stderr,
     )
 
 
 def cmd_render_shard(args: argparse.Namespace) -> None:
     from synthact.dispatch.submit import render_shard
-    from synthact.stages import stage_key
+    from synthact.resolved_config import resolved_text
+    from synthact.stages import run_key
 
     config = _config(args)
-    paths = RunPaths.from_config(config)
-    cache = RenderCache.for_key(paths.work_dir, stage_key(config, "render"))
+    paths = config.paths
+    cache = RenderCache.for_key(paths.work_dir, run_key(config.as_dict()))
     summary = render_shard(
-        config,
+        resolved_text(config.as_dict()),
+        config.render,
+        config.dispatch,
         shard_plan=paths.shard_plan(args.shard),
         cache=cache,
         done_path=paths.render_done(args.shard),
@@ -106,14 +111,14 @@ def cmd_render_shard(args: argparse.Namespace) -> None:
 
 def cmd_merge(args: argparse.Namespace) -> None:
     from synthact.shards.writer import write_shard
-    from synthact.stages import stage_key
+    from synthact.stages import run_key
     from synthact.takes.plan import ShardPlan
 
     config = _config(args)
-    paths = RunPaths.from_config(config)
+    paths = config.paths
     plan = ShardPlan.read(paths.shard_plan(args.shard))
-    key = stage_key(config, "render")
-    attrs = {"seed": config["seed"], "render_key": key}
+    key = run_key(config.as_dict())
+    attrs = {"seed": config.seed, "render_key": key}
     from synthact.isolate import run_writer
 
     # In a child: on a full disk HDF5 floods stderr and may crash; the parent says one line and cleans up.
@@ -133,19 +138,20 @@ def cmd_merge(args: argparse.Namespace) -> None:
 def cmd_labels(args: argparse.Namespace) -> None:
     from synthact.labels.stage import build_labels
 
-    build_labels(_config(args))
+    config = _config(args)
+    build_labels(config.paths, config.labels, config.motion, config.preset)
 
 
 def cmd_manifest(args: argparse.Namespace) -> None:
     from synthact.shards.manifest import write_manifest
+    from synthact.stages import run_key
     from synthact.takes.plan import read_plan
 
     config = _config(args)
-    paths = RunPaths.from_config(config)
+    paths = config.paths
     plan = read_plan(paths.plan)
     shard_paths = [paths.shard_file(s["name"]) for s in plan["shards"]]
-    protocols = config["labels"]["protocols"]
-    label_files = [(p, paths.clip_table(p), paths.class_table(p)) for p in protocols]
+    label_files = [(p, paths.clip_table(p), paths.class_table(p)) for p in config.labels.protocols]
     from synthact.shards.integrity import refuse_changed_shard
 
     try:
@@ -153,7 +159,7 @@ def cmd_manifest(args: argparse.Namespace) -> None:
             paths.output_dir,
             shard_paths,
             label_files,
-            config_hash(config),
+            run_key(config.as_dict()),
             plan["views"],
             check=lambda e: refuse_changed_shard(paths, e),
         )
@@ -197,10 +203,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from synthact.shards.status import rerun_command, rerun_configfiles, rerun_options, run_status
+    from synthact.stages import run_key
 
     config = _config(args)
-    statuses = run_status(config, verify=args.verify)
-    table = Table(title=f"SynthAct run in {RunPaths.from_config(config).output_dir}")
+    paths = config.paths
+    statuses = run_status(paths, run_key(config.as_dict()), verify=args.verify)
+    table = Table(title=f"SynthAct run in {paths.output_dir}")
     for column in ("shard", "state", "windows rendered", "detail"):
         table.add_column(column)
     for s in statuses:
@@ -210,21 +218,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     counts = {state: sum(s.state == state for s in statuses) for state in dict.fromkeys(s.state for s in statuses)}
     console.print(", ".join(f"{n} {state}" for state, n in counts.items()))
     if args.accounting:
-        _print_accounting(console, config, [s.name for s in statuses])
-    command = rerun_command(
-        config, statuses, rerun_options(config, args.profile), rerun_configfiles(config, args.config)
-    )
+        _print_accounting(console, paths, [s.name for s in statuses])
+    options = rerun_options(paths, config.dispatch, args.profile)
+    command = rerun_command(paths, statuses, options, rerun_configfiles(paths, args.config))
     if command:
         console.print(f"rerun just these shards with:\n  {command}", soft_wrap=True)
     return 0 if not command else 2
 
 
-def _print_accounting(console: Console, config: dict, shards: list[str]) -> None:
+def _print_accounting(console: Console, paths: RunPaths, shards: list[str]) -> None:
     from rich.table import Table
 
     from synthact.dispatch.accounting import Usage, run_accounting
 
-    per_shard, total = run_accounting(config, shards)
+    per_shard, total = run_accounting(paths, shards)
     table = Table(title="Slurm render tasks (sacct)")
     for column in ("shard", "jobs", "elapsed h", "GPU-hours", "peak RSS MB", "states"):
         table.add_column(column)
@@ -270,7 +277,9 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--config", help="configuration YAML file")
     group.add_argument(
-        "--config-json", help="validated configuration as JSON, or a JSON file (what the workflow passes)"
+        "--config-json",
+        metavar="RESOLVED_FILE",
+        help="the resolved configuration the workflow writes (WORK/config/<hash>.json), read without validating again",
     )
 
 

@@ -1,13 +1,15 @@
 """Run configuration: presets, schema validation with defaults, the config hash, and paths.
 
-The same JSON schema serves Snakemake's ``validate`` (in the Snakefile) and the
-CLI, so a value that one accepts the other accepts too.
+A config is resolved once: ``validate_config`` coerces ``--config`` strings,
+merges the preset, validates against the schema filling its defaults, and
+runs the cross-field and preflight checks. The Snakefile does it when it
+parses, writes the result for its jobs (``synthact.resolved_config``), and
+the stage commands build typed sections from that file without validating
+again (``synthact.config_sections``). ``synthact <stage> --config FILE`` by
+hand resolves the file the same way.
 
 Layers, lowest first: schema defaults < preset (``synthact/presets/NAME.yaml``, ``presets.catalog``)
-< the user's config. ``apply_preset`` merges the preset under the user's values
-in place; it must run before anything fills schema defaults (the Snakefile
-calls it before ``validate``), and running it again on its own output changes
-nothing, so the CLI re-applying it to the workflow's config is harmless.
+< the user's config. Resolving a resolved config again changes nothing.
 """
 
 from __future__ import annotations
@@ -79,25 +81,6 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-def apply_preset(config: dict[str, Any]) -> dict[str, Any]:
-    """Normalise the user's config in place: types coerced, preset merged under it, then checked.
-
-    The Snakefile calls this before Snakemake's own ``validate``, so it is
-    also where the user gets our short messages first: ``--config`` values
-    that Snakemake passes as strings inside a mapping are coerced to the
-    schema's types, and an invalid value (an unknown key, say) raises
-    ``ConfigError`` naming the key, not Snakemake's dump of the whole schema.
-
-    Idempotent: the merged config already holds every preset key, so applying
-    the preset again keeps it as it is.
-    """
-    schema = load_schema()
-    coerce_types(config, schema)
-    _merge_preset(config)
-    _raise_errors(copy.deepcopy(config), schema, "config")
-    return config
 
 
 def _merge_preset(config: dict[str, Any]) -> dict[str, Any]:
@@ -267,9 +250,15 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return validate_config(config, source=str(path))
 
 
-def config_from_json(text: str) -> dict[str, Any]:
-    """The CLI receives the workflow's validated config as JSON."""
-    return validate_config(json.loads(text), source="--config-json")
+def resolve_dispatch(dispatch: Any, source: str) -> dict[str, Any]:
+    """The ``dispatch`` section alone, validated with its defaults filled (the workflow passes it apart
+    from the resolved file, ``synthact.resolved_config``); the rest of the config is not looked at."""
+    schema = load_schema()
+    part = {"type": "object", "properties": {"dispatch": schema["properties"]["dispatch"]}, "$defs": schema["$defs"]}
+    wrapped = {"dispatch": dispatch}
+    coerce_types(wrapped, part)
+    _raise_errors(wrapped, part, source)
+    return wrapped["dispatch"]
 
 
 def config_hash(config: dict[str, Any]) -> str:

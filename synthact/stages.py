@@ -19,6 +19,20 @@ from typing import Any
 
 STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "demo_data": ("demo", "motion.amass_root", "motion.babel_dir", "motion.babel_files", "motion.body_model_dir"),
+    # Skeleton and estimate sources: the fitted motions and their labels (workers change nothing).
+    "fit": (
+        "motion.source",
+        "motion.skeleton_dir",
+        "motion.protocol",
+        "motion.ntu_classes",
+        "motion.fit",
+        "motion.body_model_dir",
+        "motion.estimates_dir",
+        "motion.estimator",
+        "motion.estimates_labels",
+        "motion.estimates",
+        "clips.on_bad_input",
+    ),
     # The take table: which sequences, their frames at the target rate, the spans rendered.
     "index": ("motion", "clips", "render.span", "render.span_merge_gap_s", "render.repetitions"),
     # Shards of whole takes and every view's drawn placement.
@@ -31,6 +45,10 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
 }
 # Keys inside a stage's sections that change nothing it writes.
 IGNORED_KEYS = ("render.threads",)
+# The run's identity, which the manifest and every shard record (``render_key``): the render
+# stage's key, which also names the render cache. The shards' layout (``plan``) and the label
+# tables have their own record in the manifest (shard names and take ids, file checksums).
+RUN_KEY_STAGE = "render"
 
 
 def _paths(stage: str) -> list[str]:
@@ -74,3 +92,8 @@ def stage_params(config: dict[str, Any], stage: str) -> str:
 def stage_key(config: dict[str, Any], stage: str) -> str:
     """sha256 of ``stage_params``: the identity of the stage's output (the render cache key)."""
     return hashlib.sha256(stage_params(config, stage).encode()).hexdigest()
+
+
+def run_key(config: dict[str, Any]) -> str:
+    """The run's identity: the manifest's and every shard's ``render_key`` (``RUN_KEY_STAGE``)."""
+    return stage_key(config, RUN_KEY_STAGE)

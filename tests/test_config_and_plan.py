@@ -5,6 +5,7 @@ import json
 import pytest
 
 from synthact.config import RunPaths, config_hash, load_config, validate_config
+from synthact.config_sections import RunConfig
 from synthact.errors import ConfigError
 from synthact.seeding import derive_seed
 from synthact.stages import STAGE_INPUTS, stage_config, stage_key
@@ -98,12 +99,18 @@ def test_shards_hold_whole_takes_never_mix_splits_and_balance_frames():
     assert [len(g) for g in balanced_groups(takes[:1], 10)] == [1]  # a take longer than a shard: its own
 
 
+def plan_stage(config: dict) -> list[ShardPlan]:
+    """``build_plan`` as the plan command calls it."""
+    run = RunConfig.from_dict(config)
+    return build_plan(run.paths, run.rig, run.render, run.plan, run.seed, stage_key(config, "plan"))
+
+
 def test_build_plan_writes_typed_shard_plans_and_seeds(tmp_path):
     config = validate_config({"output_dir": str(tmp_path), "plan": {"frames_per_shard": 60}})
     paths = RunPaths.from_config(config)
     paths.take_table.parent.mkdir(parents=True)
     write_take_table(paths.take_table, [make_take(take_id=f"t{i}") for i in range(3)])
-    shards = build_plan(config)
+    shards = plan_stage(config)
     plan = json.loads(paths.plan.read_text())
     assert (
         [s["name"] for s in plan["shards"]]
@@ -118,7 +125,7 @@ def test_build_plan_writes_typed_shard_plans_and_seeds(tmp_path):
     assert take.appearance_seed == derive_seed(0, take.take.take_id, "appearance")
     # Draws do not depend on the shard: plan again with other shard sizes.
     config["plan"]["frames_per_shard"] = 90
-    build_plan(config)
+    plan_stage(config)
     again = ShardPlan.read(paths.shard_plan("train-00000-of-00001"))
     assert again.takes[0].views == take.views
 
@@ -129,7 +136,7 @@ def test_empty_take_table_is_a_clear_error(tmp_path):
     paths.take_table.parent.mkdir(parents=True)
     write_take_table(paths.take_table, [])
     with pytest.raises(ValueError, match="take table is empty"):
-        build_plan(config)
+        plan_stage(config)
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,8 @@ from snakemake.cli import parse_config
 from snakemake.utils import update_config
 from submitit.slurm.slurm import _make_sbatch_string
 
-from synthact.config import RunPaths, validate_config
+from synthact.config import validate_config
+from synthact.config_sections import RunConfig
 from synthact.dispatch.submit import make_executor, threads_per_task
 from synthact.shards.status import ShardStatus, rerun_command
 from tests.helpers import REPO, assert_matches_golden
@@ -87,8 +88,9 @@ def slurm_executor(tmp_path: Path) -> tuple[dict[str, Any], submitit.AutoExecuto
     output_dir = tmp_path / "run"
     config = profile_config("slurm", output_dir)
     views = len(config["rig"]["views"])
-    threads = threads_per_task(config, job_threads=1, num_views=views)  # the render rule asks 1 thread under Slurm
-    executor = make_executor(config["dispatch"], RunPaths.from_config(config).dispatch_logs(SHARD), threads)
+    run = RunConfig.from_dict(config)
+    threads = threads_per_task(run.render, run.dispatch, job_threads=1, num_views=views)  # the rule asks 1 under Slurm
+    executor = make_executor(run.dispatch, run.paths.dispatch_logs(SHARD), threads)
     return config, executor, output_dir
 
 
@@ -116,8 +118,9 @@ def test_slurm_profile_executor_settings(tmp_path, srun_on_path):
 def test_local_profile_executor_settings(tmp_path):
     output_dir = tmp_path / "run"
     config = profile_config("local", output_dir)
-    threads = threads_per_task(config, JOB_THREADS, len(config["rig"]["views"]))
-    executor = make_executor(config["dispatch"], RunPaths.from_config(config).dispatch_logs(SHARD), threads)
+    run = RunConfig.from_dict(config)
+    threads = threads_per_task(run.render, run.dispatch, JOB_THREADS, len(run.rig.views))
+    executor = make_executor(run.dispatch, run.paths.dispatch_logs(SHARD), threads)
     assert isinstance(executor._executor, submitit.LocalExecutor)
     assert_matches_golden("local_executor.json", executor_settings(executor, output_dir))
 
@@ -128,17 +131,17 @@ def _statuses() -> list[ShardStatus]:
 
 
 def test_rerun_command_text():
-    config = profile_config("slurm", "output")
+    paths = RunConfig.from_dict(profile_config("slurm", "output")).paths
     cases = {
-        "slurm profile, the default config": rerun_command(config, _statuses(), ["--profile", "slurm"], None),
+        "slurm profile, the default config": rerun_command(paths, _statuses(), ["--profile", "slurm"], None),
         "a local run, a config file of one's own": rerun_command(
-            config, _statuses(), ["--cores", "all"], "runs/ntu.yaml"
+            paths, _statuses(), ["--cores", "all"], "runs/ntu.yaml"
         ),
         "started outside the repository": rerun_command(
-            config, _statuses(), ["--cores", "all", "--snakefile", "../synthact/workflow/Snakefile"], "my.yaml"
+            paths, _statuses(), ["--cores", "all", "--snakefile", "../synthact/workflow/Snakefile"], "my.yaml"
         ),
         "every shard done": rerun_command(
-            config, [s for s in _statuses() if s.state == "done"], ["--profile", "slurm"], "a.yaml"
+            paths, [s for s in _statuses() if s.state == "done"], ["--profile", "slurm"], "a.yaml"
         ),
     }
     assert cases["every shard done"] == ""

@@ -353,7 +353,7 @@ def test_manifest_checksums_shards_and_clip_tables(tmp_path, cache):
     clips.parent.mkdir(parents=True)
     clips.write_text('{"clip_id": "c1"}\n{"clip_id": "c2"}\n')
     classes.write_text('{"classes": ["walk"]}')
-    manifest = write_manifest(out, [shard], [("segments", clips, classes)], "abc", VIEWS)
+    manifest = write_manifest(out, [shard], [("segments", clips, classes)], "rk", VIEWS)
     assert manifest.num_takes == 2 and manifest.num_frames == 2 * T and manifest.shards[0].take_ids == ["t1", "t2"]
     assert manifest.shards[0].render_key == "rk"
     assert [(e.path, e.num_clips, e.num_classes) for e in manifest.labels] == [

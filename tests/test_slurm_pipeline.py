@@ -268,14 +268,15 @@ def kill_workers(log_dir: Path) -> list[int]:
 CALIBRATE = """
 import sys, tempfile, time
 from pathlib import Path
+from dataclasses import replace
 from synthact.config import load_config
+from synthact.config_sections import RunConfig
 from synthact.render.worker import TakeRenderer, render_windows
 from synthact.takes.plan import ShardPlan
-config = load_config("config.yaml")
-config["render"]["threads"] = 1
+run = RunConfig.from_dict(load_config("config.yaml"))
 plan = ShardPlan.read(sys.argv[1])
 take = plan.takes[0]
-renderer = TakeRenderer(config)
+renderer = TakeRenderer(run.seed, run.motion, run.rig, replace(run.render, threads=1), run.randomize)
 frames = min(plan.window_frames, take.take.num_frames)
 out = Path(tempfile.mkdtemp()) / "w.npz"
 started = time.monotonic()

@@ -114,9 +114,8 @@ def _self_measured_rss(paths: RunPaths, shard: str) -> int:
     return max((int(v.get("peak_rss_bytes", 0)) for v in summary.get("views", [])), default=0)
 
 
-def run_accounting(config: dict, shards: list[str]) -> tuple[dict[str, Usage], Usage]:
+def run_accounting(paths: RunPaths, shards: list[str]) -> tuple[dict[str, Usage], Usage]:
     """Per-shard and total usage of every Slurm render task this run submitted."""
-    paths = RunPaths.from_config(config)
     ids = {shard: shard_job_ids(paths, shard) for shard in shards}
     usage = sacct_usage(sorted({i for v in ids.values() for i in v}))
     per_shard, total = {}, Usage()

@@ -21,8 +21,12 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    from synthact.config_sections import DispatchSection
 
 # Slurm pending reasons that no amount of waiting clears, and the dispatch key to change.
 NEVER_CLEARS = {
@@ -193,7 +197,7 @@ def partition_limits(partition: str) -> dict[str, int]:
     return best
 
 
-def never_clearing(reasons: dict[str, str], dispatch: dict) -> str:
+def never_clearing(reasons: dict[str, str], dispatch: DispatchSection) -> str:
     """A message naming the dispatch key to change, if a pending reason can never clear; else ""."""
     found = sorted({r for r in reasons.values() if r in NEVER_CLEARS})
     if not found:
@@ -201,16 +205,16 @@ def never_clearing(reasons: dict[str, str], dispatch: dict) -> str:
     reason = found[0]
     detail = NEVER_CLEARS[reason]
     if reason == "PartitionConfig":
-        limits = partition_limits(dispatch["partition"])
+        limits = partition_limits(dispatch.partition)
         over = []
-        if limits["cpus"] and dispatch["cpus_per_task"] > limits["cpus"]:
-            over.append(f"dispatch.cpus_per_task {dispatch['cpus_per_task']} > {limits['cpus']} CPUs per node")
-        if limits["mem_mb"] and dispatch["mem_gb"] * 1024 > limits["mem_mb"]:
-            over.append(f"dispatch.mem_gb {dispatch['mem_gb']} > {limits['mem_mb'] / 1024:g} GB per node")
-        if dispatch["gpus_per_task"] > limits["gpus"]:
-            over.append(f"dispatch.gpus_per_task {dispatch['gpus_per_task']} > {limits['gpus']} GPUs per node")
+        if limits["cpus"] and dispatch.cpus_per_task > limits["cpus"]:
+            over.append(f"dispatch.cpus_per_task {dispatch.cpus_per_task} > {limits['cpus']} CPUs per node")
+        if limits["mem_mb"] and dispatch.mem_gb * 1024 > limits["mem_mb"]:
+            over.append(f"dispatch.mem_gb {dispatch.mem_gb} > {limits['mem_mb'] / 1024:g} GB per node")
+        if dispatch.gpus_per_task > limits["gpus"]:
+            over.append(f"dispatch.gpus_per_task {dispatch.gpus_per_task} > {limits['gpus']} GPUs per node")
         detail = "; ".join(over) or detail + " (dispatch.cpus_per_task, dispatch.mem_gb, dispatch.gpus_per_task)"
-        detail = f"on partition {dispatch['partition']!r}: {detail}"
+        detail = f"on partition {dispatch.partition!r}: {detail}"
     return f"Slurm will never start these tasks: pending reason {reason}: {detail}; change it and rerun"
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import submitit
 
 from synthact import atomic
+from synthact.config_sections import DispatchSection, RenderSection
 from synthact.dispatch.guard import (
     Interrupted,
     Watchdog,
@@ -59,40 +60,40 @@ class RenderFailed(SynthActError, RuntimeError):
     """One or more view tasks of a shard failed; the message names their logs."""
 
 
-def make_executor(dispatch: dict, log_dir: Path, threads: int) -> submitit.Executor:
+def make_executor(dispatch: DispatchSection, log_dir: Path, threads: int) -> submitit.Executor:
     # How often a timed-out task may be requeued is a constructor argument in
     # submitit, not an update_parameters one (that raises NameError).
     # A folder per job (%j) only on Slurm: submitit's local controller opens its log under
     # <folder>/<pid>/ before the submitting process has made that folder, and on a loaded
     # machine it loses the race (FileNotFoundError, a task that ends without a result).
-    folder = log_dir / "%j" if dispatch["cluster"] == "slurm" else log_dir
+    folder = log_dir / "%j" if dispatch.cluster == "slurm" else log_dir
     executor = submitit.AutoExecutor(
-        folder=str(folder), cluster=dispatch["cluster"], slurm_max_num_timeout=dispatch["max_requeues"]
+        folder=str(folder), cluster=dispatch.cluster, slurm_max_num_timeout=dispatch.max_requeues
     )
-    executor.update_parameters(timeout_min=dispatch["timeout_min"], name="synthact-render")
-    if dispatch["cluster"] == "slurm":
+    executor.update_parameters(timeout_min=dispatch.timeout_min, name="synthact-render")
+    if dispatch.cluster == "slurm":
         executor.update_parameters(
-            slurm_partition=dispatch["partition"],
-            gpus_per_node=dispatch["gpus_per_task"],
-            cpus_per_task=dispatch["cpus_per_task"],
-            mem_gb=dispatch["mem_gb"],
-            slurm_array_parallelism=dispatch["array_parallelism"],
+            slurm_partition=dispatch.partition,
+            gpus_per_node=dispatch.gpus_per_task,
+            cpus_per_task=dispatch.cpus_per_task,
+            mem_gb=dispatch.mem_gb,
+            slurm_array_parallelism=dispatch.array_parallelism,
             # Slurm sends USR2 this long before the time limit: submitit then
             # checkpoints and requeues the task (submitit's own default is 90 s).
-            slurm_signal_delay_s=dispatch["signal_delay_s"],
-            **{f"slurm_{k}": v for k, v in dispatch["slurm_extra"].items()},
+            slurm_signal_delay_s=dispatch.signal_delay_s,
+            **{f"slurm_{k}": v for k, v in dispatch.slurm_extra.items()},
         )
-    elif dispatch["cluster"] == "local":
+    elif dispatch.cluster == "local":
         executor.update_parameters(cpus_per_task=threads, gpus_per_node=0)
     return executor
 
 
-def threads_per_task(config: dict, job_threads: int, num_views: int) -> int:
+def threads_per_task(render: RenderSection, dispatch: DispatchSection, job_threads: int, num_views: int) -> int:
     """Cycles threads per task: local tasks share the job's cores."""
-    if config["render"]["threads"]:
-        return config["render"]["threads"]
-    if config["dispatch"]["cluster"] == "slurm":
-        return config["dispatch"]["cpus_per_task"]
+    if render.threads:
+        return render.threads
+    if dispatch.cluster == "slurm":
+        return dispatch.cpus_per_task
     return max(1, job_threads // num_views)
 
 
@@ -100,7 +101,9 @@ def missing_windows(plan: ShardPlan, cache: RenderCache) -> list[Path]:
     return cache.missing(plan.take_frames(), list(plan.views), plan.window_frames)
 
 
-def wait_with_progress(jobs: list, plan: ShardPlan, cache: RenderCache, dispatch: dict | None = None) -> None:
+def wait_with_progress(
+    jobs: list, plan: ShardPlan, cache: RenderCache, dispatch: DispatchSection | None = None
+) -> None:
     """Print progress until every task ends; on Slurm, fail fast on a pending reason that never clears."""
     total = cache.count(plan.take_frames(), list(plan.views), plan.window_frames)
     last = -1
@@ -110,11 +113,7 @@ def wait_with_progress(jobs: list, plan: ShardPlan, cache: RenderCache, dispatch
         if done != last:
             print(f"[{plan.name}] {done}/{total} take-view windows rendered", file=sys.stderr, flush=True)
             last = done
-        if (
-            dispatch is not None
-            and dispatch["cluster"] == "slurm"
-            and time.monotonic() - checked > PENDING_CHECK_SECONDS
-        ):
+        if dispatch is not None and dispatch.cluster == "slurm" and time.monotonic() - checked > PENDING_CHECK_SECONDS:
             checked = time.monotonic()
             problem = never_clearing(pending_reasons(job_ids(jobs)), dispatch)
             if problem:
@@ -168,7 +167,9 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
 
 
 def render_shard(
-    config: dict,
+    resolved_config: str,
+    render: RenderSection,
+    dispatch: DispatchSection,
     shard_plan: Path,
     cache: RenderCache,
     done_path: Path,
@@ -178,6 +179,10 @@ def render_shard(
 ) -> dict:
     """Render every view of one shard; write ``done_path`` only once every window exists.
 
+    ``resolved_config`` is the text of the resolved config file
+    (``synthact.resolved_config``): each view task reads its sections from it
+    without validating it again; ``threads`` is handed to the tasks apart from it.
+
     The tasks never outlive this call: a stop signal or a pending reason that
     never clears cancels them here, and a watchdog cancels them if this process
     is SIGKILLed (``guard``); the reason goes to ``render_log``. Every
@@ -185,39 +190,39 @@ def render_shard(
     """
     plan = ShardPlan.read(shard_plan)
     views = list(plan.views)
-    task_config = dict(config, render=dict(config["render"], threads=threads_per_task(config, job_threads, len(views))))
+    threads = threads_per_task(render, dispatch, job_threads, len(views))
     base = ViewTask(
-        shard_plan=str(shard_plan), view="", cache_root=str(cache.root), config_json=json.dumps(task_config)
+        str(shard_plan), view="", cache_root=str(cache.root), resolved_config=resolved_config, threads=threads
     )
     tasks = [replace(base, view=view) for view in views]
-    if config["dispatch"]["cluster"] != "slurm":  # the GPU is here: ask Cycles before starting tasks
-        probe_device(config["render"]["device"])
-    env = submitit.helpers.clean_env() if config["dispatch"]["cluster"] == "slurm" else contextlib.nullcontext()
+    if dispatch.cluster != "slurm":  # the GPU is here: ask Cycles before starting tasks
+        probe_device(render.device)
+    env = submitit.helpers.clean_env() if dispatch.cluster == "slurm" else contextlib.nullcontext()
     install_stop_handlers()  # before submitting: a stop signal now still cancels what was submitted
     jobs: list = []
     watchdog = None
     try:
         with env:
-            executor = make_executor(config["dispatch"], log_dir, task_config["render"]["threads"])
+            executor = make_executor(dispatch, log_dir, threads)
             jobs = executor.map_array(RenderViewTask(), tasks)
-        record_jobs(log_dir / JOBS_FILE, config["dispatch"]["cluster"], views, jobs)
-        if config["dispatch"]["cluster"] != "debug":
-            watchdog = Watchdog(config["dispatch"]["cluster"], job_ids(jobs), render_log, plan.name)
+        record_jobs(log_dir / JOBS_FILE, dispatch.cluster, views, jobs)
+        if dispatch.cluster != "debug":
+            watchdog = Watchdog(dispatch.cluster, job_ids(jobs), render_log, plan.name)
         print(
-            f"[{plan.name}] dispatched {len(jobs)} view tasks ({config['dispatch']['cluster']}); logs in {log_dir}",
+            f"[{plan.name}] dispatched {len(jobs)} view tasks ({dispatch.cluster}); logs in {log_dir}",
             file=sys.stderr,
             flush=True,
         )
-        wait_with_progress(jobs, plan, cache, config["dispatch"])
+        wait_with_progress(jobs, plan, cache, dispatch)
         results = collect(jobs, views, plan.name)
     except Interrupted as stop:
-        done = cancel_tasks(config["dispatch"]["cluster"], job_ids(jobs))
+        done = cancel_tasks(dispatch.cluster, job_ids(jobs))
         raise RenderFailed(
             f"shard {plan.name}: the render step got {signal.Signals(stop.signum).name} and "
             f"stopped its tasks ({done}); finished windows are kept and a rerun resumes"
         ) from None
     except RenderFailed:
-        cancel_tasks(config["dispatch"]["cluster"], [j.job_id for j in jobs if not j.done()])
+        cancel_tasks(dispatch.cluster, [j.job_id for j in jobs if not j.done()])
         raise
     finally:
         if watchdog is not None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
-from typing import Any
 
 from synthact import atomic
 from synthact.config import RunPaths
+from synthact.config_sections import LabelsSection, MotionSection
 from synthact.fitting.estimates.settings import labels_mode
 from synthact.labels.protocols import ProtocolReport, choose_clips, class_table, clip_rows
 from synthact.labels.tables import write_protocol
@@ -22,13 +22,13 @@ from synthact.takes.plan import ShardPlan, read_plan
 from synthact.takes.records import Take
 
 
-def official_classes(config: dict[str, Any]) -> tuple[str, ...] | None:
+def official_classes(motion: MotionSection, preset: str) -> tuple[str, ...] | None:
     """The source dataset's own class order, where it has one (class index = its action id)."""
-    source = config["motion"].get("source", "amass")
+    source = motion.source
     if source == "estimates":  # estimates of NTU or Smarthome videos carry those datasets' classes
-        source = labels_mode(config)
+        source = labels_mode({"motion": motion.as_dict(), "preset": preset})
     if source == "ntu":
-        return NTU_CLASSES[: 60 if config["motion"].get("ntu_classes", 60) == 60 else 120]
+        return NTU_CLASSES[: 60 if motion.ntu_classes == 60 else 120]
     if source == "smarthome":
         return SMARTHOME_CLASSES
     return None
@@ -43,16 +43,18 @@ def planned_takes(paths: RunPaths) -> list[tuple[Take, str]]:
     return out
 
 
-def build_labels(config: dict[str, Any]) -> list[ProtocolReport]:
-    """Write every configured protocol's clip and class tables; returns what each did."""
-    paths = RunPaths.from_config(config)
+def build_labels(paths: RunPaths, labels: LabelsSection, motion: MotionSection, preset: str) -> list[ProtocolReport]:
+    """Write every configured protocol's clip and class tables; returns what each did.
+
+    ``motion`` and ``preset`` say which source dataset's class order the tables keep, if any.
+    """
     takes = planned_takes(paths)
-    settings = config["labels"]
+    official = official_classes(motion, preset)
     reports = []
-    for protocol in settings["protocols"]:
+    for protocol in labels.protocols:
         report = ProtocolReport(protocol)
-        clips = choose_clips(protocol, takes, settings, report)
-        classes = class_table(protocol, clips, official_classes(config))
+        clips = choose_clips(protocol, takes, labels.as_dict(), report)
+        classes = class_table(protocol, clips, official)
         rows = clip_rows(protocol, clips, classes)
         report.num_clips = write_protocol(paths.clip_table(protocol), paths.class_table(protocol), rows, classes)
         reports.append(report)

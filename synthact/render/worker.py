@@ -17,15 +17,15 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
 from synthact.body.model_files import BodyModelError
 from synthact.body.skeleton import vertex_parts
-from synthact.config import config_from_json
+from synthact.config_sections import MotionSection, RandomizeSection, RenderSection, RigSection, RunConfig
 from synthact.render import blender
 from synthact.render.blender import BODY_PASS_INDEX
 from synthact.render.cache import RenderCache, windows
@@ -36,6 +36,7 @@ from synthact.render.pipeline import Pipeline
 from synthact.render.renderer import settings_from_config
 from synthact.render.visibility import keypoint_visibility, output_joint_parts
 from synthact.render.window_record import WindowRecord, WindowScene
+from synthact.resolved_config import parse_resolved
 from synthact.scene.appearance import AppearanceRanges, body_mass_offset, sample_appearance
 from synthact.scene.cameras import Camera, project
 from synthact.scene.rig import CameraPath, Rig, view_cameras
@@ -64,7 +65,8 @@ class ViewTask:
     shard_plan: str
     view: str
     cache_root: str
-    config_json: str
+    resolved_config: str  # the resolved config file's text (synthact.resolved_config)
+    threads: int  # Cycles and torch threads of this task
 
 
 class ViewSummary(TypedDict):
@@ -184,26 +186,29 @@ class PreparedTake:
 class TakeRenderer:
     """Holds the long-lived state of a task: body models, motion cache, scene."""
 
-    def __init__(self, config: dict[str, Any]):
+    def __init__(
+        self, seed: int, motion: MotionSection, rig: RigSection, render: RenderSection, randomize: RandomizeSection
+    ):
         from synthact.body.smplh import BodyModel  # torch and smplx: not in the dispatcher, which imports this module
 
-        self.config = config
+        self.seed = seed
+        self.body_model_dir = motion.body_model_dir
+        self.amass_root = Path(motion.amass_root)
         self._body_model_cls = BodyModel
         self._models: dict[str, BodyModel] = {}
         self._motion_cache: tuple[str, Motion] | None = None
         neutral = self.any_body_model()
-        self.settings = settings_from_config(config["render"])
-        randomize = config.get("randomize", {})
-        face_uv, textures_dir, self.texture_names = texture_assets(randomize, neutral.faces)
+        self.settings = settings_from_config(render.as_dict())
+        face_uv, textures_dir, self.texture_names = texture_assets(randomize.as_dict(), neutral.faces)
         self.scene = render_scene(
             self.settings, neutral.faces, vertex_parts(neutral.lbs_weights), face_uv=face_uv, textures_dir=textures_dir
         )
-        self.hdri_names = select_hdris(blender.available_hdris(), list(randomize.get("hdris", [])))
-        self.ranges = AppearanceRanges.from_config(randomize)
-        self.shape_std = float(randomize.get("body_shape_std", 0.0))
-        self.mass_range = tuple(randomize.get("body_mass_range", (0.0, 0.0)))
-        self.rig = Rig.from_config(config["rig"], config["render"])
-        self.storage = StorageSettings.from_config(config["render"])
+        self.hdri_names = select_hdris(blender.available_hdris(), list(randomize.hdris))
+        self.ranges = AppearanceRanges.from_config(randomize.as_dict())
+        self.shape_std = randomize.body_shape_std
+        self.mass_range = randomize.body_mass_range
+        self.rig = Rig.from_config(rig.as_dict(), render.as_dict())
+        self.storage = StorageSettings.from_config(render.as_dict())
         self.joint_parts = output_joint_parts(neutral.lbs_weights)
 
     def any_body_model(self) -> BodyModel:
@@ -220,19 +225,18 @@ class TakeRenderer:
 
     def body_model(self, gender: str) -> BodyModel:
         if gender not in self._models:
-            self._models[gender] = self._body_model_cls(self.config["motion"]["body_model_dir"], gender)
+            self._models[gender] = self._body_model_cls(self.body_model_dir, gender)
         return self._models[gender]
 
     def motion(self, source: str) -> Motion:
         if self._motion_cache is None or self._motion_cache[0] != source:
-            root = Path(self.config["motion"]["amass_root"])
-            self._motion_cache = (source, load_motion(Path(source), root=root))
+            self._motion_cache = (source, load_motion(Path(source), root=self.amass_root))
         return self._motion_cache[1]
 
     def shape_draw(self, take_id: str, count: int) -> np.ndarray:
         """The take's change to the motion's betas: Gaussian noise plus a body-mass offset (beta 1)."""
-        mass = body_mass_offset(rng_for(self.config["seed"], take_id, "body_mass"), self.mass_range, count)
-        return (body_shape_noise(self.config["seed"], take_id, self.shape_std, count) + mass).astype(np.float32)
+        mass = body_mass_offset(rng_for(self.seed, take_id, "body_mass"), self.mass_range, count)
+        return (body_shape_noise(self.seed, take_id, self.shape_std, count) + mass).astype(np.float32)
 
     def prepare(self, plan: TakePlan, view: str) -> PreparedTake:
         """Load the take's motion, draw its body and look, and trace this view's cameras."""
@@ -370,8 +374,10 @@ def pin_torch_threads(threads: int) -> None:
 def render_view(task: ViewTask) -> ViewSummary:
     """Render every unfinished window of one view; returns a small summary."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    config = config_from_json(task.config_json)
-    pin_torch_threads(config["render"]["threads"])
+    source = f"{task.shard_plan} ({task.view})"
+    run = RunConfig.from_resolved(parse_resolved(task.resolved_config, source), {}, source)  # needs no dispatch
+    render = replace(run.render, threads=task.threads)
+    pin_torch_threads(task.threads)
     plan = ShardPlan.read(task.shard_plan)
     if task.view not in plan.views:
         raise ValueError(f"{task.shard_plan}: view {task.view!r} is not in the plan (has {list(plan.views)})")
@@ -383,7 +389,7 @@ def render_view(task: ViewTask) -> ViewSummary:
     )
     if not todo:
         return {"view": task.view, "rendered": 0, "frames": 0, "seconds": 0.0}
-    renderer = TakeRenderer(config)
+    renderer = TakeRenderer(run.seed, run.motion, run.rig, render, run.randomize)
     started = time.monotonic()
     jobs = [(take, index, a, b, cache.window_path(task.view, take.take.take_id, index)) for take, index, a, b in todo]
     frames_done = render_windows(renderer, task.view, jobs, label)

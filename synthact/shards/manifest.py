@@ -2,7 +2,9 @@
 
 ``manifest.json`` lists every shard (sha256, size, take count and ids, frames)
 and every clip table of the label protocols (sha256, size, clip count), plus
-the config hash and software versions. ``SHA256SUMS`` holds the same checksums
+the run's key and software versions. The run's key (``render_key``,
+``synthact.stages.run_key``) is the one every shard records too: a shard
+merged under another configuration is refused, not listed. ``SHA256SUMS`` holds the same checksums
 in the format ``sha256sum -c`` reads, with paths relative to the output folder.
 
 Both depend on the bytes only: the same config and seed give the same
@@ -23,6 +25,7 @@ from pathlib import Path
 import h5py
 
 from synthact import __version__, atomic
+from synthact.errors import SynthActError
 from synthact.shard_format import FORMAT_NAME, FORMAT_VERSION
 from synthact.shards.writer import software_versions
 
@@ -67,7 +70,7 @@ class Manifest:
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
     generator_version: str = __version__
-    config_hash: str = ""
+    render_key: str = ""  # the run's key, as every shard records it
     software: dict[str, str] = field(default_factory=dict)
     num_takes: int = 0
     num_frames: int = 0
@@ -85,6 +88,7 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
+        data.pop("config_hash", None)  # older manifests: a hash of another extent than the shards' key
         known = {f.name for f in fields(ShardEntry)}  # older manifests also held each shard's mtime_ns
         data["shards"] = [ShardEntry(**{k: v for k, v in s.items() if k in known}) for s in data["shards"]]
         data["labels"] = [LabelEntry(**e) for e in data.get("labels", [])]
@@ -127,20 +131,34 @@ def label_entries(output_dir: Path, protocol: str, clips_path: Path, classes_pat
     ]
 
 
+class ForeignShard(SynthActError, ValueError):
+    """A shard whose ``render_key`` is not the run's: merged under another configuration."""
+
+
+def refuse_foreign_shard(entry: ShardEntry, render_key: str, output_dir: Path) -> None:
+    if entry.render_key != render_key:
+        raise ForeignShard(
+            f"{output_dir / entry.path}: merged under another configuration (render_key {entry.render_key[:16]}..., "
+            f"this run's is {render_key[:16]}...); no manifest written; rerun the workflow, which rebuilds it"
+        )
+
+
 def write_manifest(
     output_dir: Path,
     shard_paths: list[Path],
     label_files: list[tuple[str, Path, Path]],
-    config_hash: str,
+    render_key: str,
     views: list[str],
     check: Callable[[ShardEntry], None] | None = None,
 ) -> Manifest:
     """Checksum every shard and clip table; ``label_files`` are (protocol, clips, classes).
 
+    ``render_key`` is the run's key (``synthact.stages.run_key``); every shard must carry it.
     ``check(entry)`` may refuse a shard before anything is written (it raises).
     """
     entries = [shard_entry(output_dir, p) for p in shard_paths]
     for entry in entries:
+        refuse_foreign_shard(entry, render_key, output_dir)
         if check is not None:
             check(entry)
     labels = [
@@ -150,7 +168,7 @@ def write_manifest(
     for entry in entries:
         splits[entry.split] = splits.get(entry.split, 0) + entry.num_takes
     manifest = Manifest(
-        config_hash=config_hash,
+        render_key=render_key,
         software=software_versions(),
         num_takes=sum(e.num_takes for e in entries),
         num_frames=sum(e.num_frames for e in entries),

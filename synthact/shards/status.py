@@ -29,10 +29,10 @@ from pathlib import Path
 
 import synthact
 from synthact.config import RunPaths
+from synthact.config_sections import DispatchSection
 from synthact.ownership import Launch, read_run_record, shown_here
 from synthact.render.cache import RenderCache
 from synthact.shards.integrity import check_shard, unplanned_shards
-from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan
 
 ERROR_MARKERS = ("error:", "Traceback", "RenderFailed", "MergeError")
@@ -118,13 +118,12 @@ def shard_status(
     return ShardStatus(shard, "partial" if rendered else "missing", rendered, total)
 
 
-def run_status(config: dict, verify: bool = False) -> list[ShardStatus]:
-    paths = RunPaths.from_config(config)
+def run_status(paths: RunPaths, render_key: str, verify: bool = False) -> list[ShardStatus]:
+    """Every planned shard's state; ``render_key`` finds the run's render cache (``synthact.stages.run_key``)."""
     if not paths.plan.exists():
         raise FileNotFoundError(f"{paths.plan}: no plan yet; run the workflow (snakemake) first")
     plan = json.loads(paths.plan.read_text())
     sizes = _manifest_sizes(paths)
-    key = stage_key(config, "render")
     names = [s["name"] for s in plan["shards"]]
     stale = [
         ShardStatus(
@@ -132,12 +131,12 @@ def run_status(config: dict, verify: bool = False) -> list[ShardStatus]:
         )
         for p in unplanned_shards(paths, names)
     ]
-    return [shard_status(paths, name, sizes, key, verify) for name in names] + stale
+    return [shard_status(paths, name, sizes, render_key, verify) for name in names] + stale
 
 
-def _launch_options(launch: Launch | None, config: dict) -> list[str]:
+def _launch_options(launch: Launch | None, dispatch: DispatchSection) -> list[str]:
     if launch is None:  # launched before runs recorded themselves: what the config's dispatch implies
-        return ["--profile", "slurm"] if config["dispatch"]["cluster"] == "slurm" else ["--cores", "all"]
+        return ["--profile", "slurm"] if dispatch.cluster == "slurm" else ["--cores", "all"]
     if launch.profile:
         return ["--profile", shown_here(launch.profile) if os.path.isabs(launch.profile) else launch.profile]
     if launch.executor != "local":
@@ -159,26 +158,25 @@ def _snakefile_options(launch: Launch | None) -> list[str]:
     return ["--snakefile", shown_here(str(snakefile))]
 
 
-def rerun_options(config: dict, profile: str | None = None) -> list[str]:
+def rerun_options(paths: RunPaths, dispatch: DispatchSection, profile: str | None = None) -> list[str]:
     """How to start Snakemake from the current directory as this run was started: its profile or
     executor (``--cores all`` for a local run), and its Snakefile when the default would not find it.
     ``profile`` overrides what the run recorded."""
-    launch = getattr(read_run_record(RunPaths.from_config(config)), "launch", None)
-    how = ["--profile", profile] if profile else _launch_options(launch, config)
+    launch = getattr(read_run_record(paths), "launch", None)
+    how = ["--profile", profile] if profile else _launch_options(launch, dispatch)
     return how + _snakefile_options(launch)
 
 
-def rerun_configfiles(config: dict, given: str | None) -> str | None:
+def rerun_configfiles(paths: RunPaths, given: str | None) -> str | None:
     """The config file as the user gave it to status, else the ones the run recorded (relative to here)."""
     if given:
         return given
-    record = read_run_record(RunPaths.from_config(config))
+    record = read_run_record(paths)
     return " ".join(shown_here(p) for p in record.config_files) if record and record.config_files else None
 
 
-def rerun_command(config: dict, statuses: list[ShardStatus], options: list[str], configfile: str | None) -> str:
+def rerun_command(paths: RunPaths, statuses: list[ShardStatus], options: list[str], configfile: str | None) -> str:
     """The command that rebuilds just the failed and unfinished shards, then the manifest."""
-    paths = RunPaths.from_config(config)
     targets = [str(paths.shard_file(s.name)) for s in statuses if s.state not in ("done", "unplanned")]
     if not targets and all(s.state == "done" for s in statuses):
         return ""  # (unplanned shards alone: the manifest's run moves them aside)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from synthact import atomic
+from synthact.config_sections import ClipsSection, MotionSection, RenderSection
 from synthact.progress import Progress
 from synthact.sources.amass import Motion, MotionError, load_motion, resolve_feat_p
 from synthact.sources.babel import BabelSequence, LabelFileError, LabelSegment, load_babel_file
@@ -54,18 +55,17 @@ class IndexSettings:
     repetitions: int
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> IndexSettings:
-        motion, clips, render = config["motion"], config["clips"], config["render"]
+    def from_sections(cls, motion: MotionSection, clips: ClipsSection, render: RenderSection) -> IndexSettings:
         return cls(
-            amass_root=Path(motion["amass_root"]),
-            babel_dir=Path(motion["babel_dir"]),
-            babel_files=tuple(dict.fromkeys(motion["babel_files"])),  # unique, in order
-            body_model_dir=Path(motion["body_model_dir"]),
-            fps=float(clips["fps"]),
-            strict=clips["on_bad_input"] == "strict",
-            span=str(render["span"]),
-            merge_gap_s=float(render["span_merge_gap_s"]),
-            repetitions=int(render["repetitions"]),
+            amass_root=Path(motion.amass_root),
+            babel_dir=Path(motion.babel_dir),
+            babel_files=tuple(dict.fromkeys(motion.babel_files)),  # unique, in order
+            body_model_dir=Path(motion.body_model_dir),
+            fps=float(clips.fps),
+            strict=clips.strict,
+            span=render.span,
+            merge_gap_s=float(render.span_merge_gap_s),
+            repetitions=render.repetitions,
         )
 
     @property
@@ -296,11 +296,11 @@ def _collect_takes(
     return takes
 
 
-def build_index(config: dict[str, Any], out_path: Path, report_path: Path) -> IndexReport:
+def build_index(settings: IndexSettings, out_path: Path, report_path: Path) -> IndexReport:
     """Build the take table and its report.
 
     Args:
-        config: The validated run config (``motion``, ``clips`` and ``render`` spans).
+        settings: What the index reads of the config (``motion``, ``clips`` and ``render`` spans).
         out_path: The take table (JSON lines), written atomically.
         report_path: The report (JSON), written atomically.
 
@@ -311,7 +311,6 @@ def build_index(config: dict[str, Any], out_path: Path, report_path: Path) -> In
         MotionError, LabelError: A bad input with ``on_bad_input: strict``.
         BodyModelError: The body model for a gender is missing or unreadable.
     """
-    settings = IndexSettings.from_config(config)
     report = IndexReport(settings={k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()})
     bad = _BadInputs(settings.strict, report)
     sequences = read_sequences(settings, bad)

@@ -22,10 +22,10 @@ from typing import Any
 
 from synthact import atomic
 from synthact.config import RunPaths
+from synthact.config_sections import PlanSection, RenderSection, RigSection
 from synthact.errors import SynthActError
 from synthact.scene.rig import Rig, ViewPlan
 from synthact.seeding import derive_seed
-from synthact.stages import stage_key
 from synthact.takes.records import Take, read_take_table
 from synthact.takes.views import plan_views
 
@@ -191,24 +191,27 @@ def _cause(reason: str) -> str:
     return _SUBJECT.sub("", first).split(";")[0].strip()[:160]
 
 
-def build_plan(config: dict[str, Any]) -> list[ShardPlan]:
-    """Read the take table, write every shard plan, then plan.json last."""
-    paths = RunPaths.from_config(config)
+def build_plan(
+    paths: RunPaths, rig_section: RigSection, render: RenderSection, plan: PlanSection, seed: int, key: str
+) -> list[ShardPlan]:
+    """Read the take table, write every shard plan, then plan.json last.
+
+    ``key`` is the plan stage's key (``synthact.stages``), recorded in every plan.
+    """
     takes = list(read_take_table(paths.take_table))
     if not takes:
         raise EmptyTakeTable(f"{paths.take_table}: the take table is empty: {why_no_takes(paths.index_report)}")
-    rig = Rig.from_config(config["rig"], config["render"])
-    key = stage_key(config, "plan")
+    rig = Rig.from_config(rig_section.as_dict(), render.as_dict())
     shards = [
         ShardPlan(
             name=name,
             split=split,
             views=tuple(v.name for v in rig.views),
-            window_frames=int(config["render"]["window_frames"]),
+            window_frames=render.window_frames,
             plan_key=key,
-            takes=tuple(plan_take(take, rig, config["seed"]) for take in members),
+            takes=tuple(plan_take(take, rig, seed) for take in members),
         )
-        for name, split, members in group_into_shards(takes, int(config["plan"]["frames_per_shard"]))
+        for name, split, members in group_into_shards(takes, plan.frames_per_shard)
     ]
     for shard in shards:
         shard.write(paths.shard_plan(shard.name))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthact.config import apply_preset, validate_config
+from synthact.config import validate_config
 from synthact.errors import ConfigError
 from synthact.preflight import bundled_hdris
 from tests.reliability.helpers import make_run, snakemake, tiny
@@ -44,7 +44,7 @@ def test_unknown_top_level_key_is_one_short_message(tmp_path):
     assert len(output.splitlines()) < 15, output  # not the ~950-line schema
     assert "additionalProperties" not in output and "properties:" not in output
     with pytest.raises(ConfigError, match="unknown top-level key: 'randomise'"):
-        apply_preset(dict(config))
+        validate_config(dict(config))
 
 
 @pytest.mark.skipif(bundled_hdris() is None, reason="bpy is not installed")
