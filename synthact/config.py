@@ -252,8 +252,12 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 def resolve_dispatch(dispatch: Any, source: str) -> dict[str, Any]:
     """The ``dispatch`` section alone, validated with its defaults filled (the workflow passes it apart
-    from the resolved file, ``synthact.resolved_config``); the rest of the config is not looked at."""
+    from the resolved file, ``synthact.resolved_config``); the rest of the config is not looked at.
+    Nothing given: the schema's defaults, with nothing to validate."""
     schema = load_schema()
+    if dispatch == {}:
+        defaults = schema["properties"]["dispatch"]["properties"].items()
+        return {key: copy.deepcopy(spec["default"]) for key, spec in defaults if "default" in spec}
     part = {"type": "object", "properties": {"dispatch": schema["properties"]["dispatch"]}, "$defs": schema["$defs"]}
     wrapped = {"dispatch": dispatch}
     coerce_types(wrapped, part)

@@ -55,8 +55,16 @@ class Section:
         return cls(**known, extra=frozen(extra))
 
     def as_dict(self) -> dict[str, Any]:
-        """The section as the plain mapping the config holds (for code that takes a mapping)."""
-        plain = {f.name: thawed(getattr(self, f.name)) for f in fields(self) if f.name != "extra"}
+        """The section as the plain mapping the config holds (for code that takes a mapping).
+
+        An optional key left unset stays absent, as in the config: code below reads absence
+        as "not set" (``render.quality`` fills ``render.samples``, say).
+        """
+        plain = {
+            f.name: thawed(getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "extra" and not (f.default is None and getattr(self, f.name) is None)
+        }
         return plain | thawed(self.extra)
 
 

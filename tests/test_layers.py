@@ -9,7 +9,7 @@ FLOORS = (  # lowest first; docs/ARCHITECTURE.md draws them
     ("__init__", "errors", "atomic", "seeding", "progress", "stages", "codecs", "shard_format", "safe_unpickle"),
     ("presets",),
     ("preflight",),
-    ("config", "locking", "isolate", "ownership"),
+    ("config", "config_sections", "resolved_config", "locking", "isolate", "ownership"),
     ("body",),
     ("sources", "run_inputs"),
     ("fitting",),
