@@ -24,7 +24,7 @@ from pathlib import Path
 import submitit
 
 from synthact import atomic
-from synthact.config_sections import DispatchSection, RenderSection
+from synthact.config_sections import DispatchSection, RenderSection, thawed
 from synthact.dispatch.guard import (
     Interrupted,
     Watchdog,
@@ -81,7 +81,8 @@ def make_executor(dispatch: DispatchSection, log_dir: Path, threads: int) -> sub
             # Slurm sends USR2 this long before the time limit: submitit then
             # checkpoints and requeues the task (submitit's own default is 90 s).
             slurm_signal_delay_s=dispatch.signal_delay_s,
-            **{f"slurm_{k}": v for k, v in dispatch.slurm_extra.items()},
+            # Plain values again: submitit checks for dicts and pickles its parameters.
+            **{f"slurm_{k}": thawed(v) for k, v in dispatch.slurm_extra.items()},
         )
     elif dispatch.cluster == "local":
         executor.update_parameters(cpus_per_task=threads, gpus_per_node=0)
