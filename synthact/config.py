@@ -266,7 +266,12 @@ def resolve_dispatch(dispatch: Any, source: str) -> dict[str, Any]:
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """sha256 of everything that changes the rendered content."""
+    """sha256 of the content settings: all but folders, dispatch, thread counts and ``allow_output_reuse``.
+
+    What a run folder's owner record holds (``synthact.ownership``), so that a copy of a
+    config under another name is still the same run. The dataset's own identity, which
+    the manifest and the shards record, is ``synthact.stages.run_key``.
+    """
     content = {k: v for k, v in config.items() if k not in NON_CONTENT_KEYS}
     content["render"] = {k: v for k, v in config.get("render", {}).items() if k != "threads"}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
