@@ -119,13 +119,14 @@ def _plain(config: dict, path: Path) -> Path:
     return path
 
 
-def test_the_render_tasks_read_the_same_text_without_dispatch(resolved):
+def test_the_render_tasks_read_the_same_text_without_validating(resolved, validations):
     config, _ = resolved
     text = resolved_text(config)
     content = parse_resolved(text, "task")
     assert "dispatch" not in content and content == {k: v for k, v in config.items() if k != "dispatch"}
-    run = RunConfig.from_resolved(content, {}, "task")
+    run = RunConfig.from_resolved(content, {}, "task")  # what each view task does (render/worker.py)
     assert run.dispatch.cluster == "local"  # the schema's default: a task needs none
+    assert validations == {"schema": 0, "preflight": 0}
     with pytest.raises(ConfigError, match="was changed after"):
         parse_resolved(text.replace('"seed": 7', '"seed": 8'), "task")
 
