@@ -28,7 +28,7 @@ import pytest
 from tests.helpers import BIN, REPO, SNAKEFILE, TINY, make_run, run_bounded, snakemake
 
 DOC_FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-FENCE = re.compile(r"^```(bash|sh|python)\n(.*?)^```", re.M | re.S)
+FENCE = re.compile(r"^```(bash|sh|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 COMMENT = re.compile(r"(^|\s)#.*$")
 
 NOT_RUN: dict[str, str] = {
@@ -144,7 +144,7 @@ def test_synthact_and_snakemake_accept_the_arguments(block: DocBlock):
 
 @pytest.mark.parametrize("block", [b for b in shell_commands() if b.text.startswith("make ")], ids=lambda b: b.where)
 def test_make_targets_exist(block: DocBlock):
-    targets = set(re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), re.M))
+    targets = set(re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), re.MULTILINE))
     assert shlex.split(block.text)[1] in targets, f"{block.where}: no make target {block.text!r}"
 
 
@@ -180,7 +180,7 @@ def as_run_here(command: str, root: Path) -> str:
     """The documented command with this run's interpreter, Snakefile and first shard."""
     command = command.replace(".venv/bin/", f"{BIN}/")
     command = re.sub(r"(^|&& |/)snakemake ", rf"\1snakemake -s {SNAKEFILE} ", command)
-    first_shard = sorted((root / "output" / "demo" / "shards").glob("train-*.h5"))[0].name
+    first_shard = min((root / "output" / "demo" / "shards").glob("train-*.h5")).name
     return re.sub(r"train-\d{5}-of-\d{5}\.h5", first_shard, command)
 
 

@@ -41,7 +41,14 @@ import torch
 from torch.utils.data import Dataset
 
 from synthact.consume.reader import ClipTable, ShardReader
-from synthact.consume.sampling import choose_views, repeats_frames, sample_rng, time_step, window_indices
+from synthact.consume.sampling import (
+    choose_views,
+    repeats_frames,
+    sample_rng,
+    time_step,
+    window_indices,
+    window_span,
+)
 from synthact.labels.tables import ClipRow, rows_of_split
 from synthact.shard_format import (
     JOINTS_CAM,
@@ -127,7 +134,9 @@ class SynthActVideoDataset(Dataset):
         self.output_dir = Path(output_dir)
         self.table = table if table is not None else ClipTable.load(self.output_dir, protocol)
         where = f"{self.output_dir}, protocol {self.table.protocol!r}"
-        self.rows: list[ClipRow] = list(self.table.rows) if split is None else rows_of_split(self.table.rows, split, where)
+        self.rows: list[ClipRow] = (
+            list(self.table.rows) if split is None else rows_of_split(self.table.rows, split, where)
+        )
         self.modalities, self.layout, self.transform = tuple(modalities), layout, transform
         self.num_frames, self.stride, self.offset, self.short_policy = num_frames, stride, offset, short_policy
         self.fps = fps
@@ -136,7 +145,7 @@ class SynthActVideoDataset(Dataset):
         self._factory = reader_factory
         self._readers: dict[Path, ShardReader] = {}
         self._pid = os.getpid()
-        self.take_fps = self._read_take_fps()
+        self.take_fps = self._read_take_fps() if fps is not None else {}
         self.items = self._items()
         warn_if_frames_repeat(self.rows, self.take_fps, num_frames, stride, fps, short_policy)
 
@@ -206,7 +215,7 @@ class SynthActVideoDataset(Dataset):
         views = list(item.views) if item.views is not None else choose_views(reader.views, "random", rng)
         start, stop = row.take_frame_start, row.take_frame_stop
         offset = self.offset if self.offset != "uniform" or self.num_clips > 1 else "centre"
-        step = time_step(self.stride, self.take_fps[row.take_id], self.fps)
+        step = time_step(self.stride, self.take_fps.get(row.take_id, 0.0), self.fps)
         local = window_indices(
             stop - start,
             self.num_frames,
@@ -252,22 +261,30 @@ def warn_if_frames_repeat(
     fps: float | None,
     short_policy: str,
 ) -> None:
-    """One warning when windows would show a stored frame twice: near-frozen clips teach a model little."""
+    """One warning when windows would show a stored frame twice: near-frozen clips teach a model little.
+
+    ``take_fps``: each take's stored rate, needed when ``fps`` is set.
+    """
     repeating = []
     for row in rows:
-        step = time_step(stride, take_fps[row.take_id], fps)
+        step = time_step(stride, take_fps.get(row.take_id, 0.0), fps)
         window = window_indices(row.num_frames, num_frames, stride, "centre", short_policy=short_policy, step=step)
         if repeats_frames(window):
             repeating.append(row)
     if not repeating:
         return
-    rate = f"{fps:g} fps" if fps else "the stored rate"
-    seconds = [r.num_frames / take_fps[r.take_id] for r in repeating]
-    takes = sorted({f"{v:g}" for v in take_fps.values()})
+    lengths = sorted({r.num_frames for r in repeating})
+    sizes = f"{lengths[0]}" if len(lengths) == 1 else f"{lengths[0]}-{lengths[-1]}"
+    if fps is None:
+        window = f"{num_frames} frames {stride} apart ({window_span(num_frames, stride)} stored frames)"
+        change = "fewer frames or a smaller stride, or fps= to choose the window in time"
+    else:
+        rates = ", ".join(sorted({f"{take_fps[r.take_id]:g}" for r in repeating}))
+        window = f"{num_frames} frames {stride} apart at {fps:g} fps ({(num_frames - 1) * stride / fps:.1f} s)"
+        change = f"fewer frames, a smaller stride, or fps at most the takes' rate ({rates} fps)"
     warnings.warn(
-        f"{len(repeating)} of {len(rows)} clips would repeat frames: a window of {num_frames} frames {stride} apart at "
-        f"{rate} (takes stored at {', '.join(takes)} fps) is longer than clips of {min(seconds):.1f}-{max(seconds):.1f} s"
-        f" or finer than a stored frame; use fewer frames, a smaller stride, or fps at most the takes' rate",
+        f"{len(repeating)} of {len(rows)} clips would repeat frames: a window of {window} does not fit clips of "
+        f"{sizes} stored frames with distinct frames; use {change}",
         UserWarning,
         stacklevel=3,
     )

@@ -10,7 +10,8 @@ The file is ``{"split": {name: [frame_dir, ...]}, "annotations": [ann, ...]}``
 - 2D: ``keypoint`` (1, T, 17, 2) float32 COCO-17 pixels (``coco17``),
   ``keypoint_score`` (1, T, 17) float32 = 1.0 where the joint is visible
   (``keypoints_visible``) else 0.0, ``img_shape`` = ``original_shape`` = (H, W);
-- ``frame_dir`` = ``<clip_id>_<view>``, ``label`` = the protocol's class
+- ``frame_dir`` = the sample name (``sample_names.py``: NTU's own,
+  ``S001C002P003R001A013``, for NTU runs, else ``<clip_id>_<view>``), ``label`` = the protocol's class
   index, ``total_frames`` = T.
 
 Split names: the clip table's own (``train``, ``val``, and ``test`` where the
