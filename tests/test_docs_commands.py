@@ -51,6 +51,16 @@ NOT_RUN: dict[str, str] = {
 PYTHON_NOT_RUN: dict[str, str] = {
     "from tests.slurm_fixture import slurm_cluster": "the head of a test module that uses the Slurm cluster",
 }
+# Blocks that continue the prose around them, and the names they take from it.
+PYTHON_CONTEXT: dict[str, str] = {
+    "from synthact.codecs import depth, storage": (
+        "import glob, h5py\n"
+        "shard = h5py.File(sorted(glob.glob('output/demo/shards/*.h5'))[0])\n"
+        "take = next(iter(shard['takes']))\n"
+        "group = shard[f'takes/{take}/views/front']  # a take-view's group\n"
+        "a, b = 0, 2\n"
+    ),
+}
 # Names the docs use for a config of the reader's own: here, the tiny run's config.
 CONFIG_NAMES = ("my.yaml", "my-run.yaml")
 
@@ -155,6 +165,13 @@ def test_slurm_cluster_script_has_the_documented_actions():
             assert f"{command.split()[-1]})" in script, f"scripts/slurm-cluster.sh has no action for {command!r}"
 
 
+def test_docs_and_code_stand_alone():
+    """Nothing cites notes that do not ship with the project."""
+    files = [*DOC_FILES, *(REPO / "synthact").rglob("*.py"), *(REPO / "examples").glob("*.py")]
+    citing = [str(p.relative_to(REPO)) for p in files if re.search(r"\.\./shared|DESIGN\.md", p.read_text())]
+    assert not citing, f"these cite files outside the repository: {citing}"
+
+
 @pytest.mark.parametrize("block", python_blocks(), ids=lambda b: b.where)
 def test_python_blocks_compile(block: DocBlock):
     compile(block.text, block.where, "exec")
@@ -211,7 +228,8 @@ def test_documented_python_runs_on_a_tiny_run(docs_run: Path):
     for block in python_blocks():
         if not_run_reason(block):
             continue
-        result = run_here(docs_run, [str(BIN / "python"), "-W", "error::UserWarning", "-c", block.text])
+        context = next((code for head, code in PYTHON_CONTEXT.items() if block.text.startswith(head)), "")
+        result = run_here(docs_run, [str(BIN / "python"), "-c", context + block.text])
         if result.returncode != 0:
             failures.append(f"{block.where}:\n{result.stderr[-2000:]}")
     assert not failures, "documented Python that fails as written:\n" + "\n".join(failures)

@@ -1,7 +1,7 @@
 """Export to the layout of the released AMARV, which the authors' loader reads.
 
-The contract (../shared/USERS.md section 1, from the authors' ``amarv.py`` at
-094b001 and ``babel_label_converter.py``):
+The contract (from the authors' ``amarv.py`` at 094b001 and
+``babel_label_converter.py``):
 
 - videos: ``videos/<rel>/sequence_<id>[_run<k>]/Videos/RGB_{Front,Left,Back,Right}_Camera_640.mp4``,
   each covering the whole take from t = 0 at constant fps, frame count and
