@@ -203,7 +203,7 @@ class TakeRenderer:
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
         self.mass_range = tuple(randomize.get("body_mass_range", (0.0, 0.0)))
         self.rig = Rig.from_config(config["rig"], config["render"])
-        self.storage = StorageSettings.from_config(config["render"])
+        self.storage = StorageSettings.from_config({**config["render"], "fps": round(config["clips"]["fps"])})
         self.joint_parts = output_joint_parts(neutral.lbs_weights)
 
     def any_body_model(self) -> BodyModel:
