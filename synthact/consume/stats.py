@@ -139,7 +139,9 @@ def class_figure(protocol: str, per_split: Mapping[str, Mapping[str, int]]) -> F
     splits = sorted(per_split, key=lambda s: (SPLIT_ORDER.get(s, len(SPLIT_ORDER)), s))
     classes = list(per_split[splits[0]]) if splits else []
     height = max(2.0, CLASS_ROW_INCHES * len(classes) + 1.0)
-    fig, axes = plt.subplots(1, max(len(splits), 1), figsize=(3 + 3 * len(splits), height), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(splits), 1), figsize=(3 + 3 * len(splits), height), sharey=True, squeeze=False, layout="constrained"
+    )
     for ax, split in zip(axes[0], splits, strict=False):  # one empty panel when there are no splits
         counts = [per_split[split].get(c, 0) for c in classes]
         ax.barh(range(len(classes)), counts)
