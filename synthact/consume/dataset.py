@@ -268,8 +268,8 @@ def warn_if_frames_repeat(
     repeating = []
     for row in rows:
         step = time_step(stride, take_fps.get(row.take_id, 0.0), fps)
-        window = window_indices(row.num_frames, num_frames, stride, "centre", short_policy=short_policy, step=step)
-        if repeats_frames(window):
+        picks = window_indices(row.num_frames, num_frames, stride, "centre", short_policy=short_policy, step=step)
+        if repeats_frames(picks):
             repeating.append(row)
     if not repeating:
         return
