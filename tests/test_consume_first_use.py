@@ -152,3 +152,20 @@ def test_ntu_runs_keep_ntu_names_with_views_and_repetitions_apart(tmp_path):
     assert (tmp_path / "samples.txt").read_text() == "S001C001P003R001A013 12\nS001C002P003R001A013 12\n"
     assert (tmp_path / "splits" / "val.txt").read_text() == "S001C002P003R001A013\n"
     assert len((tmp_path / "classes.txt").read_text().splitlines()) == 13
+
+
+def test_ntu_depth_lists_every_sample_with_its_label_and_split(tmp_path):
+    from synthact.consume.exports import export_ntu_depth_run
+    from tests.consume_inputs import ArrayRun
+
+    run = ArrayRun(tmp_path / "run")
+    export_ntu_depth_run(run, tmp_path / "dest", show_progress=False)
+    lines = (tmp_path / "dest" / "samples.txt").read_text().splitlines()
+    assert len(lines) == len(run.rows) * len(run.views)
+    folders = {p.name for p in (tmp_path / "dest" / "nturgb+d_depth_masked").iterdir()}
+    assert {line.split()[0] for line in lines} == folders
+    labels = {f"{r['clip_id']}_{v}": str(r["label_index"]) for r in run.rows for v in run.views}
+    assert all(labels[name] == label for name, label in (line.split() for line in lines))
+    for split in {r["split"] for r in run.rows}:
+        listed = (tmp_path / "dest" / "splits" / f"{split}.txt").read_text().split()
+        assert len(listed) == sum(r["split"] == split for r in run.rows) * len(run.views)
