@@ -220,6 +220,9 @@ def test_documented_commands_run_on_a_tiny_run(docs_run: Path):
     assert (docs_run / "output" / "demo" / "report" / "preview" / "index.html").is_file()
     assert (docs_run / "output" / "demo" / "report" / "stats" / "stats.json").is_file()
     assert (docs_run / "report.html").is_file()
+    card = docs_run / "output" / "demo" / "README.md"  # the dataset card, checksummed with the rest
+    assert card.read_text().startswith("---\npretty_name: SynthAct demo")
+    assert "  README.md\n" in (docs_run / "output" / "demo" / "SHA256SUMS").read_text()
 
 
 @pytest.mark.slow

@@ -283,8 +283,8 @@ def warn_if_frames_repeat(
         window = f"{num_frames} frames {stride} apart at {fps:g} fps ({(num_frames - 1) * stride / fps:.1f} s)"
         change = f"fewer frames, a smaller stride, or fps at most the takes' rate ({rates} fps)"
     warnings.warn(
-        f"{len(repeating)} of {len(rows)} clips would repeat frames: a window of {window} does not fit clips of "
-        f"{sizes} stored frames with distinct frames; use {change}",
+        f"{len(repeating)} of {len(rows)} clips would repeat frames: they hold {sizes} stored frames, too few for "
+        f"distinct frames in a window of {window}; use {change}",
         UserWarning,
         stacklevel=3,
     )
