@@ -7,6 +7,7 @@ rule manifest:
     output:
         manifest=f"{OUT}/manifest.json",
         checksums=f"{OUT}/SHA256SUMS",
+        card=f"{OUT}/README.md",
     params:
         cfg=params_of("manifest"),
     log:

@@ -152,6 +152,7 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     plan = read_plan(paths.plan)
     shard_paths = [paths.shard_file(s["name"]) for s in plan["shards"]]
     label_files = [(p, paths.clip_table(p), paths.class_table(p)) for p in config.labels.protocols]
+    from synthact.shards.dataset_card import write_card
     from synthact.shards.integrity import refuse_changed_shard
 
     try:
@@ -162,6 +163,7 @@ def cmd_manifest(args: argparse.Namespace) -> None:
             run_key(config.as_dict()),
             plan["views"],
             check=lambda e: refuse_changed_shard(paths, e),
+            card=lambda m: write_card(paths.output_dir, m, config.as_dict()),
         )
     except OSError as exc:
         raise output_error(exc, paths.manifest) from None
@@ -173,7 +175,8 @@ def cmd_manifest(args: argparse.Namespace) -> None:
         f"{len(manifest.views)} views ({', '.join(manifest.views)}) in {len(manifest.shards)} shards, "
         f"{total / 1e6:.1f} MB\n  clips:     {clips}\n"
         f"  shards:    {paths.output_dir / 'shards'}\n  labels:    {paths.labels_dir}\n  manifest:  {paths.manifest}\n"
-        f"  checksums: {paths.checksums} (check with: cd {paths.output_dir} && sha256sum -c SHA256SUMS)"
+        f"  checksums: {paths.checksums} (check with: cd {paths.output_dir} && sha256sum -c SHA256SUMS)\n"
+        f"  card:      {paths.output_dir / 'README.md'}"
     )
 
 

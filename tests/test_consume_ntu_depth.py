@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from synthact.consume.export_ntu_depth import ROOT, masked_depth_mm, sample_names, write_sample
+from synthact.consume.export_ntu_depth import ROOT, masked_depth_mm, write_sample
+from synthact.consume.sample_names import sample_names
 from tests.consume_inputs import take_arrays
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 from PIL import Image
 
-from synthact.consume.preview import contact_sheet, write_clip_preview, write_png, write_run_page
+from synthact.consume.preview import CAPTION_PX, contact_sheet, write_clip_preview, write_png, write_run_page
 from synthact.consume.stats import run_stats, write_stats
 from synthact.consume.video import probe_mp4, psnr, read_mp4
 from tests.consume_inputs import keypoints, take_arrays
@@ -20,22 +20,23 @@ def test_clip_preview_and_contact_sheet(tmp_path) -> None:
     a["keypoints_2d"], a["keypoints_visible"] = keypoints(10, 120, 160)
     assert write_clip_preview(tmp_path / "clip.mp4", a, fps=30) == 10
     info = probe_mp4(tmp_path / "clip.mp4")
-    assert (info.frames, info.width, info.height) == (10, 640, 120)
-    decoded = read_mp4(tmp_path / "clip.mp4")
+    assert (info.frames, info.width, info.height) == (10, 640, 120 + CAPTION_PX)
+    decoded = read_mp4(tmp_path / "clip.mp4")[:, CAPTION_PX:]  # under the caption strip
     assert min(psnr(d[:, :160], r) for d, r in zip(decoded, a["rgb"], strict=True)) > 30  # tile 1 is the RGB
     off = a["depth"] == 0  # none here: the wall is hit; the parts tile is black off the body
     assert not off.any() and decoded[:, :, 320:480][a["mask"] == 0].mean() < 8
     views = {"front": a["rgb"], "back": a["rgb"][::-1].copy()}
     sheet, picked = contact_sheet(views, columns=4)
-    assert picked.tolist() == [0, 3, 6, 9] and sheet.shape == (240, 640, 3)
+    row = CAPTION_PX + 120  # each view's row is captioned with its name
+    assert picked.tolist() == [0, 3, 6, 9] and sheet.shape == (2 * row, 640, 3)
     write_png(tmp_path / "sheet.png", sheet)
     back = np.asarray(Image.open(tmp_path / "sheet.png"))
-    np.testing.assert_array_equal(back[120:, 160:320], views["back"][3])
+    np.testing.assert_array_equal(back[row + CAPTION_PX :, 160:320], views["back"][3])
     write_run_page(
         tmp_path / "index.html",
         "demo",
         {"takes": 1},
-        [{"clip_id": "k0", "sheet": "sheet.png", "preview": "clip.mp4"}],
+        [{"title": "k0", "sheet": "sheet.png", "preview": "clip.mp4"}],
         ["sheet.png"],
     )
     page = (tmp_path / "index.html").read_text()

@@ -276,7 +276,7 @@ from synthact.takes.plan import ShardPlan
 run = RunConfig.from_dict(load_config("config.yaml"))
 plan = ShardPlan.read(sys.argv[1])
 take = plan.takes[0]
-renderer = TakeRenderer(run.seed, run.motion, run.rig, replace(run.render, threads=1), run.randomize)
+renderer = TakeRenderer(run.seed, run.motion, run.rig, replace(run.render, threads=1), run.randomize, run.clips.fps)
 frames = min(plan.window_frames, take.take.num_frames)
 out = Path(tempfile.mkdtemp()) / "w.npz"
 started = time.monotonic()

@@ -20,30 +20,36 @@ def _run(output_dir: str) -> ShardRun:
     return ShardRun(output_dir)
 
 
+def report_dir(output_dir: str, dest: str | None, name: str) -> Path:
+    """Where ``preview`` and ``stats`` write: DEST, or the folder the workflow's report rules use."""
+    return Path(dest) if dest else Path(output_dir) / "report" / name
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    from synthact.consume.export_summary import export_summary
     from synthact.consume.exports import export_run
 
     run, dest = _run(args.output_dir), Path(args.dest)
     result = export_run(args.format, run, dest, args.protocol, replace=args.replace, show_progress=not args.quiet)
-    print(f"export {args.format}: {result}")
+    print(f"export {args.format}: {export_summary(args.format, result, dest)}")
     return 0
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from synthact.consume.exports import preview_run
 
-    files = preview_run(
-        _run(args.output_dir), Path(args.dest), args.protocol, args.max_clips, show_progress=not args.quiet
-    )
-    print(f"preview: {len(files)} files; open {Path(args.dest) / 'index.html'}")
+    dest = report_dir(args.output_dir, args.dest, "preview")
+    files = preview_run(_run(args.output_dir), dest, args.protocol, args.max_clips, show_progress=not args.quiet)
+    clips = sum(1 for f in files if f.suffix == ".mp4")
+    print(f"preview: {clips} clips, {len(files)} files; open {dest / 'index.html'}")
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from synthact.consume.exports import stats_run
 
-    files = stats_run(_run(args.output_dir), Path(args.dest))
-    print(f"stats: {files[0]} and {len(files) - 1} plots")
+    files = stats_run(_run(args.output_dir), report_dir(args.output_dir, args.dest, "stats"))
+    print(f"stats: {files[0]} and {len(files) - 1} plots in {files[0].parent}")
     return 0
 
 
@@ -60,12 +66,12 @@ def add_consume_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("preview", help="per-clip preview videos, contact sheets and one index.html for the run")
     p.add_argument("output_dir")
-    p.add_argument("dest")
-    p.add_argument("--protocol")
-    p.add_argument("--max-clips", type=int, default=8)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("dest", nargs="?", help="where to write (default: OUTPUT_DIR/report/preview)")
+    p.add_argument("--protocol", help="clip table to preview (default: the run's first)")
+    p.add_argument("--max-clips", type=int, default=8, help="clips to preview, spread over the classes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_preview)
     p = sub.add_parser("stats", help="statistics of a run: stats.json and matplotlib plots")
     p.add_argument("output_dir")
-    p.add_argument("dest")
+    p.add_argument("dest", nargs="?", help="where to write (default: OUTPUT_DIR/report/stats)")
     p.set_defaults(func=cmd_stats)

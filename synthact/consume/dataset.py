@@ -10,6 +10,13 @@ Workers: HDF5 handles must not cross a fork, so readers are opened lazily, in
 the process that uses them, and dropped when the dataset is pickled into a
 worker; each DataLoader worker opens its own files.
 
+Time: ``num_frames`` frames ``stride`` apart, counted in stored frames, or with
+``fps`` in frames at that rate whatever the take's own (PySlowFast's
+TARGET_FPS), so one setting means the same seconds on a 10 fps demo and a 30 fps
+run. Windows that would show a stored frame twice (a clip shorter than the
+window, or picks finer than the stored rate) are counted when the dataset is
+built, and one warning says how many and what to change.
+
 Reproducibility: an item's window and view depend only on (seed, epoch,
 index) (``sampling.sample_rng``); call ``set_epoch`` at each epoch, as with
 DistributedSampler.
@@ -23,6 +30,7 @@ normalisation. Single-channel maps (depth, mask, parts) get C = 1.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +41,15 @@ import torch
 from torch.utils.data import Dataset
 
 from synthact.consume.reader import ClipTable, ShardReader
-from synthact.consume.sampling import choose_views, sample_rng, window_indices
-from synthact.labels.tables import ClipRow
+from synthact.consume.sampling import (
+    choose_views,
+    repeats_frames,
+    sample_rng,
+    time_step,
+    window_indices,
+    window_span,
+)
+from synthact.labels.tables import ClipRow, rows_of_split
 from synthact.shard_format import (
     JOINTS_CAM,
     KEYPOINTS_2D,
@@ -99,6 +114,7 @@ class SynthActVideoDataset(Dataset):
         modalities: Sequence[str] = (RGB.key,),
         num_frames: int = 16,
         stride: int = 4,
+        fps: float | None = None,
         offset: str = "random",
         short_policy: str = "clamp",
         views: str | Sequence[str] = "random",
@@ -117,17 +133,21 @@ class SynthActVideoDataset(Dataset):
             )
         self.output_dir = Path(output_dir)
         self.table = table if table is not None else ClipTable.load(self.output_dir, protocol)
-        self.rows: list[ClipRow] = [r for r in self.table.rows if split is None or r.split == split]
-        if not self.rows:
-            raise ValueError(f"{self.output_dir}: no clips in split {split!r} of protocol {protocol!r}")
+        where = f"{self.output_dir}, protocol {self.table.protocol!r}"
+        self.rows: list[ClipRow] = (
+            list(self.table.rows) if split is None else rows_of_split(self.table.rows, split, where)
+        )
         self.modalities, self.layout, self.transform = tuple(modalities), layout, transform
         self.num_frames, self.stride, self.offset, self.short_policy = num_frames, stride, offset, short_policy
+        self.fps = fps
         self.views, self.stack_views, self.num_clips, self.seed = views, stack_views, num_clips, seed
         self.epoch = 0
         self._factory = reader_factory
         self._readers: dict[Path, ShardReader] = {}
         self._pid = os.getpid()
+        self.take_fps = self._read_take_fps() if fps is not None else {}
         self.items = self._items()
+        warn_if_frames_repeat(self.rows, self.take_fps, num_frames, stride, fps, short_policy)
 
     # -- items ------------------------------------------------------------------
     def _all_views(self) -> list[str]:
@@ -137,6 +157,18 @@ class SynthActVideoDataset(Dataset):
             return list(reader.views)
         finally:
             reader.close()
+
+    def _read_take_fps(self) -> dict[str, float]:
+        """Each take's stored frame rate, which a window in time (``fps``) needs."""
+        out: dict[str, float] = {}
+        for shard in dict.fromkeys(r.shard for r in self.rows):
+            reader = (self._factory or ShardReader)(shard_path(self.output_dir, shard))
+            try:
+                takes = {r.take_id for r in self.rows if r.shard == shard}
+                out.update({t: float(reader.take_attrs(t)["fps"]) for t in takes})
+            finally:
+                reader.close()
+        return out
 
     def _items(self) -> list[Item]:
         if isinstance(self.views, str) and self.views == "random":
@@ -183,8 +215,17 @@ class SynthActVideoDataset(Dataset):
         views = list(item.views) if item.views is not None else choose_views(reader.views, "random", rng)
         start, stop = row.take_frame_start, row.take_frame_stop
         offset = self.offset if self.offset != "uniform" or self.num_clips > 1 else "centre"
+        step = time_step(self.stride, self.take_fps.get(row.take_id, 0.0), self.fps)
         local = window_indices(
-            stop - start, self.num_frames, self.stride, offset, rng, item.clip_index, self.num_clips, self.short_policy
+            stop - start,
+            self.num_frames,
+            self.stride,
+            offset,
+            rng,
+            item.clip_index,
+            self.num_clips,
+            self.short_policy,
+            step,
         )
         frames = start + local
         names = tuple(d for m in self.modalities for d in MODALITIES[m])
@@ -210,6 +251,43 @@ class SynthActVideoDataset(Dataset):
         # index array, which the reader reads once per distinct frame.
         arrays = reader.read(take_id, view, modalities=names, frames=_as_slice(frames))
         return {name: to_layout(name, np.asarray(arrays[name]), self.layout) for name in names}
+
+
+def warn_if_frames_repeat(
+    rows: Sequence[ClipRow],
+    take_fps: Mapping[str, float],
+    num_frames: int,
+    stride: int,
+    fps: float | None,
+    short_policy: str,
+) -> None:
+    """One warning when windows would show a stored frame twice: near-frozen clips teach a model little.
+
+    ``take_fps``: each take's stored rate, needed when ``fps`` is set.
+    """
+    repeating = []
+    for row in rows:
+        step = time_step(stride, take_fps.get(row.take_id, 0.0), fps)
+        picks = window_indices(row.num_frames, num_frames, stride, "centre", short_policy=short_policy, step=step)
+        if repeats_frames(picks):
+            repeating.append(row)
+    if not repeating:
+        return
+    lengths = sorted({r.num_frames for r in repeating})
+    sizes = f"{lengths[0]}" if len(lengths) == 1 else f"{lengths[0]}-{lengths[-1]}"
+    if fps is None:
+        window = f"{num_frames} frames {stride} apart ({window_span(num_frames, stride)} stored frames)"
+        change = "fewer frames or a smaller stride, or fps= to choose the window in time"
+    else:
+        rates = ", ".join(sorted({f"{take_fps[r.take_id]:g}" for r in repeating}))
+        window = f"{num_frames} frames {stride} apart at {fps:g} fps ({(num_frames - 1) * stride / fps:.1f} s)"
+        change = f"fewer frames, a smaller stride, or fps at most the takes' rate ({rates} fps)"
+    warnings.warn(
+        f"{len(repeating)} of {len(rows)} clips would repeat frames: they hold {sizes} stored frames, too few for "
+        f"distinct frames in a window of {window}; use {change}",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _as_slice(frames: np.ndarray) -> slice | np.ndarray:

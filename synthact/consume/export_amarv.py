@@ -1,7 +1,7 @@
 """Export to the layout of the released AMARV, which the authors' loader reads.
 
-The contract (../shared/USERS.md section 1, from the authors' ``amarv.py`` at
-094b001 and ``babel_label_converter.py``):
+The contract (from the authors' ``amarv.py`` at 094b001 and
+``babel_label_converter.py``):
 
 - videos: ``videos/<rel>/sequence_<id>[_run<k>]/Videos/RGB_{Front,Left,Back,Right}_Camera_640.mp4``,
   each covering the whole take from t = 0 at constant fps, frame count and
@@ -18,7 +18,10 @@ The contract (../shared/USERS.md section 1, from the authors' ``amarv.py`` at
   and semicolons inside names and labels become spaces. Times are seconds from
   the take's first frame (= the sequence's t with ``render.span: whole``; with
   ``labelled`` spans they are shifted so that they still index the mp4), and
-  duration is the take's ``duration_s``.
+  duration is the take's ``duration_s``. The act_cat ids are the run's own
+  ``segments`` class indices (``classes.json``, frequency order), not the
+  authors' 272-category numbering, which is not published; the BABEL-150 ids
+  are BABEL's own (``sources/babel_categories.py``).
 - ``labels/category_index.csv``: ``#``-separated, header ``category#raw_labels``;
   row order is the category id; ``raw_labels`` lists the proc_labels seen with
   the category, comma-joined (the converter splits on ","). A category never

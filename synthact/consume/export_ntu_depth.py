@@ -7,27 +7,24 @@ NTU depth runs) read exactly that, so we write the shard's depth the same way:
 was hit, clipped to 65535 mm. Our depth is z along the optical axis, as
 Kinect's is.
 
-Sample names: an NTU-named source keeps its name with the camera taken from
-the view (c1 -> C001, ...), so loaders that parse ``C``/``P``/``A`` from the
-name still work; when that would not be unique (several clips of one take,
-other rigs, non-NTU sources), ``<clip_id>_<view>``, the pyskl ``frame_dir``.
+Sample names: NTU's own for NTU runs (``sample_names.py``), else
+``<clip_id>_<view>``, the pyskl ``frame_dir``. Next to the samples, for every
+run: ``samples.txt`` (``<sample> <label index>`` per line), ``classes.txt``
+(class names in index order) and ``splits/<split>.txt`` (sample names), since
+only NTU-named samples carry their action in the name.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from synthact.consume.exportio import atomic_output, is_complete
+from synthact.consume.exportio import atomic_output, is_complete, write_text_atomic
 
 ROOT = "nturgb+d_depth_masked"
-_NTU_NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
-_NTU_VIEW = re.compile(r"c(\d)$")
 
 
 def masked_depth_mm(depth_m: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -65,18 +62,13 @@ def read_png16(path: str | Path) -> np.ndarray:
         return np.asarray(image).astype(np.uint16)
 
 
-def ntu_name(source: str, view: str) -> str | None:
-    """``S001C002P003R001A013`` with the camera replaced by the view's number, or None."""
-    found = _NTU_NAME.search(Path(source).name)
-    cam = _NTU_VIEW.match(view)
-    if not found or not cam:
-        return None
-    s, _, p, r, a = found.groups()
-    return f"S{s}C{int(cam.group(1)):03d}P{p}R{r}A{a}"
-
-
-def sample_names(items: Sequence[Mapping[str, str]]) -> dict[tuple[str, str], str]:
-    """(clip_id, view) -> sample name; items carry clip_id, view and source."""
-    ntu = {(i["clip_id"], i["view"]): ntu_name(i["source"], i["view"]) for i in items}
-    counts = Counter(n for n in ntu.values() if n)
-    return {key: (name if name and counts[name] == 1 else f"{key[0]}_{key[1]}") for key, name in ntu.items()}
+def write_lists(dest: str | Path, samples: Sequence[tuple[str, int, str]], classes: Sequence[str]) -> list[Path]:
+    """``samples.txt``, ``classes.txt`` and ``splits/<split>.txt`` from (sample, label index, split)."""
+    dest = Path(dest)
+    files = {dest / "samples.txt": "".join(f"{name} {label}\n" for name, label, _ in samples)}
+    files[dest / "classes.txt"] = "".join(f"{c}\n" for c in classes)
+    for split in dict.fromkeys(s for _, _, s in samples):
+        files[dest / "splits" / f"{split}.txt"] = "".join(f"{n}\n" for n, _, s in samples if s == split)
+    for path, text in files.items():
+        write_text_atomic(path, text)
+    return list(files)

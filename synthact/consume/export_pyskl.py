@@ -1,7 +1,7 @@
 """pyskl / mmaction2 ``PoseDataset`` pickles from clip-views.
 
 The file is ``{"split": {name: [frame_dir, ...]}, "annotations": [ann, ...]}``
-(../shared/USERS.md section 2). One annotation per clip-view, one person:
+(mmaction2's ``PoseDataset`` reads ``split[<name>]``). One annotation per clip-view, one person:
 
 - 3D: ``keypoint`` (1, T, 25, 3) float32, NTU-25 joints in camera coordinates,
   metres (the shard's ``ntu25/joints_cam``: OpenCV axes, x right, y down,
@@ -10,13 +10,15 @@ The file is ``{"split": {name: [frame_dir, ...]}, "annotations": [ann, ...]}``
 - 2D: ``keypoint`` (1, T, 17, 2) float32 COCO-17 pixels (``coco17``),
   ``keypoint_score`` (1, T, 17) float32 = 1.0 where the joint is visible
   (``keypoints_visible``) else 0.0, ``img_shape`` = ``original_shape`` = (H, W);
-- ``frame_dir`` = ``<clip_id>_<view>``, ``label`` = the protocol's class
+- ``frame_dir`` = the sample name (``sample_names.py``: NTU's own,
+  ``S001C002P003R001A013``, for NTU runs, else ``<clip_id>_<view>``), ``label`` = the protocol's class
   index, ``total_frames`` = T.
 
-Split names per preset: ``train``/``val`` (amarv, smarthome and anything else);
-for ntu, ``xsub_train``/``xsub_val`` (the clip's split: subjects never cross
-it) and ``xview_train``/``xview_val`` (NTU's cross-view rule: cameras 2 and 3
-train, camera 1 tests; our ntu preset's views are c1, c2, c3).
+Split names: the clip table's own (``train``, ``val``, and ``test`` where the
+run has one), for every rig but NTU's; on NTU's three cameras (views c1, c2, c3,
+the ntu preset) ``xsub_train``/``xsub_val`` (the clip's split: subjects never
+cross it) and ``xview_train``/``xview_val`` (NTU's cross-view rule: cameras 2
+and 3 train, camera 1 tests), the names NTU's own pickles use.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 
 from synthact.consume.coco17 import to_coco17
 from synthact.consume.exportio import write_pickle_atomic
+from synthact.labels.tables import SPLIT_ORDER
 
 NTU_XVIEW_TRAIN_VIEWS = ("c2", "c3")
 NTU_XVIEW_VAL_VIEWS = ("c1",)
@@ -88,7 +91,8 @@ def split_table(items: Iterable[PoseItem], preset: str) -> dict[str, list[str]]:
     """The ``split`` dict for a preset (see the module docstring)."""
     items = list(items)
     if preset != "ntu":
-        return {s: [i.frame_dir for i in items if i.split == s] for s in ("train", "val")}
+        names = sorted({i.split for i in items}, key=lambda s: (SPLIT_ORDER.get(s, len(SPLIT_ORDER)), s))
+        return {s: [i.frame_dir for i in items if i.split == s] for s in names}
     views = {i.view for i in items}
     unknown = views - set(NTU_XVIEW_TRAIN_VIEWS) - set(NTU_XVIEW_VAL_VIEWS)
     if unknown:

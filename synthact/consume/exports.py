@@ -14,8 +14,16 @@ from typing import Any
 from synthact.consume import export_amarv, export_ntu_depth, export_pyskl, export_videolist
 from synthact.consume.export_dest import ExportIdentity, claim_destination
 from synthact.consume.exportio import is_complete, progress
-from synthact.consume.preview import contact_sheet, write_clip_preview, write_png, write_run_page
+from synthact.consume.preview import (
+    contact_sheet,
+    preview_selection,
+    slug,
+    write_clip_preview,
+    write_png,
+    write_run_page,
+)
 from synthact.consume.run import Run
+from synthact.consume.sample_names import sample_names
 from synthact.consume.stats import run_stats, write_stats
 
 AMARV_PROTOCOL = "segments"  # the authors train on every act_cat of whole segments
@@ -65,6 +73,7 @@ def export_pyskl_run(
     sizes = {}
     anns3, anns2, items = [], [], []
     work = [(row, view) for row in rows for view in run.views]
+    names = sample_names(_naming_items(run, rows))
     for row, view in progress(work, "pyskl clip-views", enabled=show_progress):
         key = (row["take_id"], view)
         if key not in sizes:
@@ -72,7 +81,7 @@ def export_pyskl_run(
         arrays = run.read(
             row["take_id"], view, ("ntu25_joints_cam", "keypoints_2d", "keypoints_visible"), _clip_frames(row)
         )
-        name = export_pyskl.frame_dir(row["clip_id"], view)
+        name = names[(row["clip_id"], view)]
         label = int(row["label_index"])
         anns3.append(export_pyskl.annotation_3d(name, label, arrays["ntu25_joints_cam"]))
         anns2.append(
@@ -96,15 +105,29 @@ def export_videolist_run(
     return export_videolist.export_clip_videos(dest, videos, read, fps, show_progress)
 
 
+def _naming_items(run: Run, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What ``sample_names`` needs of every clip-view: its clip, view, source, repetition and chunk."""
+    sources = {t["take_id"]: t["source"] for t in run.takes()}
+    return [
+        {
+            "clip_id": r["clip_id"],
+            "view": v,
+            "source": sources[r["take_id"]],
+            "repetition": r.get("repetition", 0),
+            "chunk": r.get("chunk", 0),
+            "row": r,
+        }
+        for r in rows
+        for v in run.views
+    ]
+
+
 def export_ntu_depth_run(
     run: Run, dest: str | Path, protocol: str | None = None, show_progress: bool = True
 ) -> dict[str, int]:
-    rows, _ = run.table(protocol)
-    sources = {t["take_id"]: t["source"] for t in run.takes()}
-    work = [
-        {"clip_id": r["clip_id"], "view": v, "source": sources[r["take_id"]], "row": r} for r in rows for v in run.views
-    ]
-    names = export_ntu_depth.sample_names(work)
+    rows, classes = run.table(protocol)
+    work = _naming_items(run, rows)
+    names = sample_names(work)
     counts = {"written": 0, "skipped": 0}
     for item in progress(work, "ntu depth samples", enabled=show_progress):
         row, name = item["row"], names[(item["clip_id"], item["view"])]
@@ -116,6 +139,8 @@ def export_ntu_depth_run(
         arrays = run.read(row["take_id"], item["view"], ("depth", "mask"), frames)
         export_ntu_depth.write_sample(dest, name, arrays["depth"], arrays["mask"])
         counts["written"] += 1
+    listed = [(names[(i["clip_id"], i["view"])], int(i["row"]["label_index"]), i["row"]["split"]) for i in work]
+    export_ntu_depth.write_lists(dest, listed, classes)
     return counts
 
 
@@ -164,29 +189,29 @@ def preview_run(
     columns: int = 6,
     show_progress: bool = True,
 ) -> list[Path]:
-    """Per clip (the first ``max_clips``): a side-by-side mp4 of its first view and a
-    views x frames contact sheet; then the stats and ``index.html`` linking it all."""
+    """Per clip (``max_clips`` of them, spread over classes and takes: ``preview_selection``):
+    a side-by-side mp4 of one view (the views taken in turn) and a views x frames contact
+    sheet, each captioned and named by action; then the stats and ``index.html`` linking it all."""
     dest = Path(dest)
     rows, classes = run.table(protocol)
     written, clips = [], []
     mods = ("rgb", "depth", "parts", "keypoints_2d", "keypoints_visible")
     fps = {t["take_id"]: float(t["fps"]) for t in run.takes()}
-    for row in progress(rows[:max_clips], "previews", enabled=show_progress):
-        frames, take_id = _clip_frames(row), row["take_id"]
-        per_view = {v: run.read(take_id, v, mods if v == run.views[0] else ("rgb",), frames) for v in run.views}
-        first = per_view[run.views[0]]
-        mp4, png = dest / "clips" / f"{row['clip_id']}.mp4", dest / "sheets" / f"{row['clip_id']}.png"
+    chosen = preview_selection(rows, max_clips)
+    for k, row in enumerate(progress(chosen, "previews", enabled=show_progress)):
+        frames, take_id, view = _clip_frames(row), row["take_id"], run.views[k % len(run.views)]
+        per_view = {v: run.read(take_id, v, mods if v == view else ("rgb",), frames) for v in run.views}
+        action = classes[int(row["label_index"])]
+        title = f"{action} | take {take_id} | {row['split']}"
+        name = f"{slug(action)}-{row['clip_id']}"
+        mp4, png = dest / "clips" / f"{name}.mp4", dest / "sheets" / f"{name}.png"
         if not is_complete(mp4):
-            write_clip_preview(mp4, first, fps[take_id])
+            write_clip_preview(mp4, per_view[view], fps[take_id], f"{title} | view {view}")
         if not is_complete(png):
-            write_png(png, contact_sheet({v: a["rgb"] for v, a in per_view.items()}, columns)[0])
+            write_png(png, contact_sheet({v: a["rgb"] for v, a in per_view.items()}, columns, title)[0])
         written += [mp4, png]
         clips.append(
-            {
-                "clip_id": f"{row['clip_id']} ({classes[int(row['label_index'])]}, {row['split']})",
-                "sheet": f"sheets/{png.name}",
-                "preview": f"clips/{mp4.name}",
-            }
+            {"title": f"{title} | video: view {view}", "sheet": f"sheets/{png.name}", "preview": f"clips/{mp4.name}"}
         )
     stat_files = stats_run(run, dest / "stats")
     summary = {
@@ -195,6 +220,7 @@ def preview_run(
         "clips": len(rows),
         "views": ", ".join(run.views),
         "classes": len(classes),
+        "previewed": f"{len(chosen)} clips of {len({int(r['label_index']) for r in chosen})} classes",
     }
     plots = [f"stats/{p.name}" for p in stat_files if p.suffix == ".png"]
     write_run_page(dest / "index.html", f"SynthAct run {run.output_dir.name}", summary, clips, plots)

@@ -9,16 +9,53 @@ run page (``index.html``) links them with the statistics plots.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from synthact.consume.coco17 import COCO17_EDGES, to_coco17
 from synthact.consume.exportio import atomic_output, write_text_atomic
 from synthact.consume.video import write_mp4
+
+CAPTION_PX = 16  # even, so frames stay even-sized for yuv420p
+
+
+def slug(text: str) -> str:
+    """A class name as a file name: ``sit down`` -> ``sit-down``."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unnamed"
+
+
+def preview_selection(rows: Sequence[Mapping[str, Any]], max_clips: int) -> list[Mapping[str, Any]]:
+    """Up to ``max_clips`` rows that show the dataset: one clip of each class in turn
+    (classes in index order, as often as it takes), each from a take not shown yet
+    where the class has one, so no class and no take fills the page."""
+    by_class: dict[int, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_class.setdefault(int(row["label_index"]), []).append(row)
+    queues = [by_class[k] for k in sorted(by_class)]
+    chosen: list[Mapping[str, Any]] = []
+    shown_takes: set[str] = set()
+    while len(chosen) < max_clips and any(queues):
+        for queue in queues:
+            if not queue or len(chosen) == max_clips:
+                continue
+            row = next((r for r in queue if r["take_id"] not in shown_takes), queue[0])
+            queue.remove(row)
+            chosen.append(row)
+            shown_takes.add(row["take_id"])
+    return chosen
+
+
+def captioned(image: np.ndarray, text: str) -> np.ndarray:
+    """``image`` under a black strip that names what it shows (action, take, view)."""
+    strip = Image.new("RGB", (image.shape[1], CAPTION_PX))
+    ImageDraw.Draw(strip).text((3, 2), text, fill=(255, 255, 255), font=ImageFont.load_default())
+    return np.concatenate([np.asarray(strip), image], axis=0)
 
 
 def colorize_depth(depth_m: np.ndarray) -> np.ndarray:
@@ -68,16 +105,19 @@ def preview_frame(
     return np.concatenate(tiles, axis=1)
 
 
-def write_clip_preview(path: str | Path, arrays: Mapping[str, np.ndarray], fps: float) -> int:
-    """The side-by-side mp4 of one clip-view; ``arrays`` holds rgb, depth, parts,
-    keypoints_2d, keypoints_visible (per frame)."""
+def write_clip_preview(path: str | Path, arrays: Mapping[str, np.ndarray], fps: float, caption: str = "") -> int:
+    """The side-by-side mp4 of one clip-view, under ``caption``; ``arrays`` holds rgb,
+    depth, parts, keypoints_2d, keypoints_visible (per frame)."""
     frames = (
-        preview_frame(
-            arrays["rgb"][t],
-            arrays["depth"][t],
-            arrays["parts"][t],
-            arrays["keypoints_2d"][t],
-            arrays["keypoints_visible"][t],
+        captioned(
+            preview_frame(
+                arrays["rgb"][t],
+                arrays["depth"][t],
+                arrays["parts"][t],
+                arrays["keypoints_2d"][t],
+                arrays["keypoints_visible"][t],
+            ),
+            caption,
         )
         for t in range(len(arrays["rgb"]))
     )
@@ -89,12 +129,15 @@ def sheet_frames(num_frames: int, columns: int) -> np.ndarray:
     return np.unique(np.rint(np.linspace(0, num_frames - 1, min(columns, num_frames))).astype(np.int64))
 
 
-def contact_sheet(rgb_by_view: Mapping[str, np.ndarray], columns: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    """Views (rows) x frames (columns) -> (image, frame indices used)."""
+def contact_sheet(
+    rgb_by_view: Mapping[str, np.ndarray], columns: int = 6, title: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Views (rows, each named) x frames (columns) under ``title`` -> (image, frame indices used)."""
     first = next(iter(rgb_by_view.values()))
     picked = sheet_frames(len(first), columns)
-    rows = [np.concatenate(list(frames[picked]), axis=1) for frames in rgb_by_view.values()]
-    return np.concatenate(rows, axis=0), picked
+    rows = [captioned(np.concatenate(list(frames[picked]), axis=1), view) for view, frames in rgb_by_view.items()]
+    sheet = np.concatenate(rows, axis=0)
+    return (captioned(sheet, title) if title else sheet), picked
 
 
 def write_png(path: str | Path, image: np.ndarray) -> None:
@@ -111,7 +154,7 @@ def write_run_page(
 ) -> None:
     """``index.html``: the summary numbers, every plot, and per clip its sheet and preview.
 
-    ``clips``: dicts with ``clip_id``, ``sheet`` and ``preview`` paths relative to the page.
+    ``clips``: dicts with ``title``, ``sheet`` and ``preview`` paths relative to the page.
     """
     esc = html.escape
     parts = [
@@ -125,7 +168,7 @@ def write_run_page(
     parts.append("<h2>Clips</h2>")
     for clip in clips:
         parts.append(
-            f"<h3>{esc(clip['clip_id'])}</h3><p><img src='{esc(clip['sheet'])}'></p>"
+            f"<h3>{esc(clip['title'])}</h3><p><img src='{esc(clip['sheet'])}'></p>"
             f"<p><video controls muted loop src='{esc(clip['preview'])}'></video></p>"
         )
     write_text_atomic(path, "\n".join(parts) + "\n")

@@ -34,7 +34,7 @@ from synthact.codecs import depth as depth_codec
 from synthact.codecs import normals as normals_codec
 from synthact.codecs import storage
 from synthact.errors import SynthActError
-from synthact.labels.tables import ClassTable, ClipRow, read_class_table, read_clip_rows
+from synthact.labels.tables import ClassTable, ClipRow, read_class_table, read_clip_rows, rows_of_split
 from synthact.shard_format import (
     ENCODING_ATTRIBUTE,
     ENCODINGS,
@@ -307,7 +307,8 @@ class ClipTable:
         return cls(protocol=protocol, rows=rows, classes=read_class_table(folder / "classes.json"))
 
     def split(self, name: str) -> list[ClipRow]:
-        return [r for r in self.rows if r.split == name]
+        """The clips of split ``name``; a name no clip has is refused, listing the splits there are."""
+        return rows_of_split(self.rows, name, f"protocol {self.protocol!r}")
 
 
 def default_protocol(output_dir: Path) -> str:

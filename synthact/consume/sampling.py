@@ -5,7 +5,11 @@ any DataLoader worker, on any machine, so that runs can be repeated and a bad
 sample found again. Nothing here reads files.
 
 Window: ``num_frames`` frames, ``stride`` apart, so it spans
-``(num_frames - 1) * stride + 1`` frames of the clip. Offsets:
+``(num_frames - 1) * stride + 1`` frames of the clip. In time (``step``): the
+picks are ``step`` stored frames apart, a fraction where a target frame rate
+does not divide the take's (``time_step``: ``stride`` frames at ``fps`` are
+``stride * take_fps / fps`` stored frames, PySlowFast's TARGET_FPS), each
+rounded to the nearest stored frame. Offsets:
 
 - ``random``: a start drawn uniformly from every start that fits (training);
 - ``centre``: the middle window (validation);
@@ -40,6 +44,20 @@ def window_span(num_frames: int, stride: int) -> int:
     return (num_frames - 1) * stride + 1
 
 
+def time_step(stride: int, take_fps: float, fps: float | None) -> float:
+    """Stored frames between two picks: ``stride`` itself, or ``stride`` frames at ``fps``."""
+    if fps is None:
+        return float(stride)
+    if fps <= 0 or take_fps <= 0:
+        raise ValueError(f"fps={fps}, take fps={take_fps}: both must be > 0")
+    return stride * take_fps / fps
+
+
+def repeats_frames(indices: np.ndarray) -> bool:
+    """Whether a window shows some stored frame twice (a clip too short, or picks closer than a frame)."""
+    return len(np.unique(indices)) < len(indices)
+
+
 def window_indices(
     clip_frames: int,
     num_frames: int,
@@ -49,24 +67,31 @@ def window_indices(
     clip_index: int = 0,
     num_clips: int = 1,
     short_policy: str = "clamp",
+    step: float | None = None,
 ) -> np.ndarray:
-    """Indices (num_frames,) int64 into a clip of ``clip_frames`` frames."""
+    """Indices (num_frames,) int64 into a clip of ``clip_frames`` frames;
+    ``step``: stored frames between picks (default ``stride``; see ``time_step``)."""
     _check(clip_frames, num_frames, stride, offset, short_policy, rng, clip_index, num_clips)
-    span = window_span(num_frames, stride)
-    if span > clip_frames:
-        return _short(clip_frames, num_frames, stride, short_policy)
-    last = clip_frames - span
+    step = float(stride) if step is None else float(step)
+    span = (num_frames - 1) * step  # from the first pick to the last
+    if span > clip_frames - 1 + 1e-9:
+        return _short(clip_frames, num_frames, step, short_policy)
+    last = int(np.floor(clip_frames - 1 - span + 1e-9))
     if offset == "random":
         start = int(rng.integers(0, last + 1))  # type: ignore[union-attr]
     elif offset == "centre":
         start = last // 2
     else:
         start = last // 2 if num_clips == 1 else round(clip_index * last / (num_clips - 1))
-    return start + stride * np.arange(num_frames, dtype=np.int64)
+    return np.minimum(start + _picks(num_frames, step), clip_frames - 1)
 
 
-def _short(clip_frames: int, num_frames: int, stride: int, policy: str) -> np.ndarray:
-    steps = stride * np.arange(num_frames, dtype=np.int64)
+def _picks(num_frames: int, step: float) -> np.ndarray:
+    return np.rint(step * np.arange(num_frames)).astype(np.int64)
+
+
+def _short(clip_frames: int, num_frames: int, step: float, policy: str) -> np.ndarray:
+    steps = _picks(num_frames, step)
     if policy == "clamp":
         return np.minimum(steps, clip_frames - 1)
     if policy == "loop":

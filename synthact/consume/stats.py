@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from synthact.consume.exportio import atomic_output, write_text_atomic
+from synthact.labels.tables import SPLIT_ORDER
 
 DURATION_BIN_S = 0.5
 
@@ -126,17 +127,37 @@ def _hist(ax: Axes, hist: Mapping[str, list[float]], title: str) -> None:
     ax.set_title(title)
 
 
+CLASS_ROW_INCHES = 0.17  # one class per row: 8-point names never overlap (BABEL-120 and up)
+
+
+def class_figure(protocol: str, per_split: Mapping[str, Mapping[str, int]]) -> Figure:
+    """Clips per class, one horizontal bar per class and one panel per split, sharing the names.
+
+    Names run down the side, one row each, so the plot stays readable at 120 or
+    150 classes; the figure grows with the class count instead of squeezing it.
+    """
+    splits = sorted(per_split, key=lambda s: (SPLIT_ORDER.get(s, len(SPLIT_ORDER)), s))
+    classes = list(per_split[splits[0]]) if splits else []
+    height = max(2.0, CLASS_ROW_INCHES * len(classes) + 1.0)
+    fig, axes = plt.subplots(
+        1, max(len(splits), 1), figsize=(3 + 3 * len(splits), height), sharey=True, squeeze=False, layout="constrained"
+    )
+    for ax, split in zip(axes[0], splits, strict=False):  # one empty panel when there are no splits
+        counts = [per_split[split].get(c, 0) for c in classes]
+        ax.barh(range(len(classes)), counts)
+        ax.set_yticks(range(len(classes)), classes, fontsize=8)
+        ax.set_ylim(len(classes) - 0.5, -0.5)  # the first class at the top
+        ax.set_title(split)
+        ax.set_xlabel("clips")
+    fig.suptitle(f"{protocol}: clips per class")
+    return fig
+
+
 def plot_all(stats: Mapping[str, Any], dest: Path) -> list[Path]:
     """One PNG per topic, drawn from ``stats`` alone."""
     out = []
     for protocol, per_split in stats["classes"].items():
-        rows = max(len(per_split), 1)  # a protocol without clips still gets its (empty) plot
-        fig, axes = plt.subplots(rows, 1, figsize=(12, 3 * rows), squeeze=False)
-        for ax, (split, counts) in zip(
-            axes[:, 0], sorted(per_split.items()), strict=False
-        ):  # one empty axis when there are no splits
-            _bars(ax, counts, f"{protocol} / {split}: clips per class")
-        out.append(_save(fig, dest / f"classes_{protocol}.png"))
+        out.append(_save(class_figure(protocol, per_split), dest / f"classes_{protocol}.png"))
     fig, axes = plt.subplots(1, len(stats["durations"]), figsize=(5 * len(stats["durations"]), 3), squeeze=False)
     for ax, (protocol, d) in zip(axes[0], stats["durations"].items(), strict=True):
         _hist(ax, d["histogram"], f"{protocol}: clip duration (s)")

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from synthact import atomic
+from synthact.errors import SynthActError
+
+SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 
 
 def make_clip_id(take_id: str, protocol: str, segment_id: str, chunk: int) -> str:
@@ -136,3 +140,23 @@ def read_class_table(path: str | Path) -> ClassTable:
         return ClassTable.from_dict(json.loads(Path(path).read_text()))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: unreadable class table ({exc})") from exc
+
+
+class UnknownSplitError(SynthActError, ValueError):
+    """A split name that no clip of the table has; the message lists the ones that exist."""
+
+
+def split_sizes(rows: Iterable[ClipRow]) -> dict[str, int]:
+    """split -> clips, in the order train, val, test, then any other name."""
+    sizes = Counter(r.split for r in rows)
+    return {s: sizes[s] for s in sorted(sizes, key=lambda s: (SPLIT_ORDER.get(s, len(SPLIT_ORDER)), s))}
+
+
+def rows_of_split(rows: Iterable[ClipRow], name: str, where: str) -> list[ClipRow]:
+    """The rows of split ``name``; an unknown name is refused, naming the splits that exist."""
+    rows = list(rows)
+    chosen = [r for r in rows if r.split == name]
+    if not chosen:
+        have = ", ".join(f"{s} ({n} clips)" for s, n in split_sizes(rows).items()) or "none"
+        raise UnknownSplitError(f"{where}: no split {name!r}; the splits here are: {have}")
+    return chosen

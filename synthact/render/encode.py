@@ -43,6 +43,7 @@ class StorageSettings:
     normal_bits: int = 8
     compressor: str = "gzip"
     level: int | None = None
+    fps: int = 30  # the take's rate (clips.fps), written into the RGB stream's timing
 
     def __post_init__(self) -> None:
         if self.compressor not in COMPRESSORS:
@@ -61,6 +62,7 @@ class StorageSettings:
             crf=self.rgb_crf,
             keyframe_interval=self.keyframe_interval,
             jpeg_quality=self.jpeg_quality,
+            fps=self.fps,
         )
 
     @property

@@ -187,7 +187,13 @@ class TakeRenderer:
     """Holds the long-lived state of a task: body models, motion cache, scene."""
 
     def __init__(
-        self, seed: int, motion: MotionSection, rig: RigSection, render: RenderSection, randomize: RandomizeSection
+        self,
+        seed: int,
+        motion: MotionSection,
+        rig: RigSection,
+        render: RenderSection,
+        randomize: RandomizeSection,
+        fps: float,
     ):
         from synthact.body.smplh import BodyModel  # torch and smplx: not in the dispatcher, which imports this module
 
@@ -208,7 +214,7 @@ class TakeRenderer:
         self.shape_std = randomize.body_shape_std
         self.mass_range = randomize.body_mass_range
         self.rig = Rig.from_config(rig.as_dict(), render.as_dict())
-        self.storage = StorageSettings.from_config(render.as_dict())
+        self.storage = StorageSettings.from_config({**render.as_dict(), "fps": round(fps)})
         self.joint_parts = output_joint_parts(neutral.lbs_weights)
 
     def any_body_model(self) -> BodyModel:
@@ -389,7 +395,7 @@ def render_view(task: ViewTask) -> ViewSummary:
     )
     if not todo:
         return {"view": task.view, "rendered": 0, "frames": 0, "seconds": 0.0}
-    renderer = TakeRenderer(run.seed, run.motion, run.rig, render, run.randomize)
+    renderer = TakeRenderer(run.seed, run.motion, run.rig, render, run.randomize, run.clips.fps)
     started = time.monotonic()
     jobs = [(take, index, a, b, cache.window_path(task.view, take.take.take_id, index)) for take, index, a, b in todo]
     frames_done = render_windows(renderer, task.view, jobs, label)

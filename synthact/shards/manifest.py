@@ -66,6 +66,15 @@ class LabelEntry:
 
 
 @dataclass
+class DocumentEntry:
+    """A file of the dataset that is neither a shard nor a label table: the dataset card."""
+
+    path: str  # relative to the output folder
+    sha256: str
+    size: int
+
+
+@dataclass
 class Manifest:
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
@@ -78,9 +87,10 @@ class Manifest:
     splits: dict[str, int] = field(default_factory=dict)  # split -> takes
     shards: list[ShardEntry] = field(default_factory=list)
     labels: list[LabelEntry] = field(default_factory=list)  # first protocol first: the readers' default
+    documents: list[DocumentEntry] = field(default_factory=list)  # the dataset card (README.md)
 
-    def files(self) -> list[ShardEntry | LabelEntry]:
-        return [*self.shards, *self.labels]
+    def files(self) -> list[ShardEntry | LabelEntry | DocumentEntry]:
+        return [*self.shards, *self.labels, *self.documents]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -92,6 +102,7 @@ class Manifest:
         known = {f.name for f in fields(ShardEntry)}  # older manifests also held each shard's mtime_ns
         data["shards"] = [ShardEntry(**{k: v for k, v in s.items() if k in known}) for s in data["shards"]]
         data["labels"] = [LabelEntry(**e) for e in data.get("labels", [])]
+        data["documents"] = [DocumentEntry(**e) for e in data.get("documents", [])]
         return cls(**data)
 
 
@@ -150,11 +161,14 @@ def write_manifest(
     render_key: str,
     views: list[str],
     check: Callable[[ShardEntry], None] | None = None,
+    card: Callable[[Manifest], Path] | None = None,
 ) -> Manifest:
     """Checksum every shard and clip table; ``label_files`` are (protocol, clips, classes).
 
     ``render_key`` is the run's key (``synthact.stages.run_key``); every shard must carry it.
     ``check(entry)`` may refuse a shard before anything is written (it raises).
+    ``card(manifest)`` writes the dataset card from the entries and returns its path,
+    which the manifest then lists too.
     """
     entries = [shard_entry(output_dir, p) for p in shard_paths]
     for entry in entries:
@@ -177,6 +191,10 @@ def write_manifest(
         shards=entries,
         labels=labels,
     )
+    if card is not None:
+        path = card(manifest)
+        rel = path.relative_to(output_dir).as_posix()
+        manifest.documents.append(DocumentEntry(rel, sha256_file(path), path.stat().st_size))
     atomic.write_text(output_dir / "SHA256SUMS", "".join(f"{e.sha256}  {e.path}\n" for e in manifest.files()))
     atomic.write_text(output_dir / "manifest.json", manifest.to_json())
     return manifest
