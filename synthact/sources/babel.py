@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from synthact.errors import SynthActError
-from synthact.sources.paths import UnsafePathError, normalise_relative
+from synthact.safe_names import UnsafePathError, normalise_relative
+from synthact.text_inputs import TextEncodingError, read_text
 
 TIME_TOLERANCE_S = 0.25  # real labels overshoot ``dur`` slightly (3.834 s in a 3.83 s sequence)
 SPLITS = ("train", "val", "test")
@@ -139,9 +140,10 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise LabelFileError(f"{path}: label file not found")
     try:
-        with open(path, encoding="utf-8") as f:
-            content = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        content = json.loads(read_text(path))
+    except TextEncodingError as exc:
+        raise LabelFileError(str(exc)) from None
+    except (OSError, json.JSONDecodeError) as exc:
         raise LabelFileError(f"{path}: not a readable JSON file ({exc})") from exc
     if not isinstance(content, dict):
         raise LabelFileError(f"{path}: expected a JSON object keyed by sequence id, got {type(content).__name__}")

@@ -30,6 +30,7 @@ from synthact.sources.smarthome import (
     UnlistedActivityError,
     parse_smarthome_name,
 )
+from synthact.text_inputs import TextEncodingError, read_text
 
 SPLITS = ("train", "val", "test")
 
@@ -149,8 +150,10 @@ def read_sample_list(path: str | Path) -> set[str]:
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        lines = read_text(path).splitlines()
+    except TextEncodingError as exc:
+        raise SampleListError(str(exc)) from None
+    except OSError as exc:
         raise SampleListError(f"{path}: cannot read sample list ({exc})") from None
     names: set[str] = set()
     for number, line in enumerate(lines, start=1):
