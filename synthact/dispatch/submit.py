@@ -12,6 +12,7 @@ by submitit; on restart it skips the windows already in the cache.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
 import resource
@@ -22,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import submitit
+from submitit.core.utils import FailedJobError, FailedSubmissionError
 
 from synthact import atomic
 from synthact.dispatch.guard import (
@@ -85,6 +87,33 @@ def make_executor(dispatch: dict, log_dir: Path, threads: int) -> submitit.Execu
     elif dispatch["cluster"] == "local":
         executor.update_parameters(cpus_per_task=threads, gpus_per_node=0)
     return executor
+
+
+def submit_tasks(executor: submitit.Executor, tasks: list[ViewTask], shard: str, cluster: str) -> list:
+    """The view tasks as one job array, or ``RenderFailed`` in one line when submission fails.
+
+    submitit prints ``sbatch``'s stderr and raises its own error with a traceback
+    (``FailedJobError``); neither says what to do, so both become one line here.
+    """
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            return executor.map_array(RenderViewTask(), tasks)
+    except (FailedJobError, FailedSubmissionError, OSError) as exc:
+        raise RenderFailed(submission_failure(shard, cluster, f"{exc}\n{said.getvalue()}")) from None
+
+
+def submission_failure(shard: str, cluster: str, text: str) -> str:
+    """One line: what the scheduler said, and where to look."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()] or lines
+    said = re.sub(r"^sbatch: error: ", "", errors[0]) if errors else "no reason given"
+    if cluster != "slurm":
+        return f"shard {shard}: the render tasks could not be started: {said}; nothing was started, rerun"
+    return (
+        f"shard {shard}: sbatch refused the render tasks: {said}; nothing was submitted. Check that Slurm answers "
+        "(sinfo) and that dispatch.partition and dispatch.slurm_extra suit it, then rerun"
+    )
 
 
 def threads_per_task(config: dict, job_threads: int, num_views: int) -> int:
@@ -199,7 +228,7 @@ def render_shard(
     try:
         with env:
             executor = make_executor(config["dispatch"], log_dir, task_config["render"]["threads"])
-            jobs = executor.map_array(RenderViewTask(), tasks)
+            jobs = submit_tasks(executor, tasks, plan.name, config["dispatch"]["cluster"])
         record_jobs(log_dir / JOBS_FILE, config["dispatch"]["cluster"], views, jobs)
         if config["dispatch"]["cluster"] != "debug":
             watchdog = Watchdog(config["dispatch"]["cluster"], job_ids(jobs), render_log, plan.name)
