@@ -36,7 +36,7 @@ from synthact.dispatch.guard import (
     pending_reasons,
     record_jobs,
 )
-from synthact.errors import SynthActError
+from synthact.errors import SynthActError, space_errno
 from synthact.preflight import probe_device
 from synthact.render.cache import RenderCache
 from synthact.render.worker import ViewTask, render_view
@@ -157,7 +157,7 @@ def task_error(job: submitit.Job, exc: Exception | None = None) -> str:
         lines = [line.strip() for line in Path(job.paths.stderr).read_text(errors="replace").splitlines()]
     except OSError:
         lines = []
-    errors = [line for line in lines if line and ("Error" in line.split(":")[0] or "Exception" in line.split(":")[0])]
+    errors = [line for line in _without_finalizer_noise(lines) if _is_error_line(line)]
     if errors:
         # "synthact.sources.amass.MotionError: ..." -> "MotionError: ..."
         return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=\w+:)", "", errors[-1])
@@ -165,6 +165,29 @@ def task_error(job: submitit.Job, exc: Exception | None = None) -> str:
         last = [line for line in lines if line and "Bypassing signal" not in line]
         return f"the task ended ({job.state}) without a result" + (f"; its log ends with: {last[-1]}" if last else "")
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
+def _is_error_line(line: str) -> bool:
+    head = line.split(":")[0]
+    return bool(line) and ("Error" in head or "Exception" in head)
+
+
+def _without_finalizer_noise(lines: list[str]) -> list[str]:
+    """The log without Python's "Exception ignored in" blocks.
+
+    A writer that failed on a full disk fails again when the interpreter
+    finalises it at exit (zipfile's ``seek of closed file``), after the task's
+    own error; that later line is never the cause.
+    """
+    kept, ignoring = [], False
+    for line in lines:
+        if line.startswith("Exception ignored in"):
+            ignoring = True
+        elif ignoring and _is_error_line(line) and not line.startswith("Traceback"):
+            ignoring = False
+        elif not ignoring:
+            kept.append(line)
+    return kept
 
 
 def has_result(job: submitit.Job) -> bool:
@@ -179,15 +202,21 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
     deadline = time.monotonic() + RESULT_GRACE_SECONDS
     while not all(has_result(job) for job in jobs) and time.monotonic() < deadline:
         time.sleep(0.5)
-    results, failures = [], []
+    results, failures, errors = [], [], []
     for job, view in zip(jobs, views, strict=True):
         if not has_result(job):
-            failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job)}\n    log: {job.paths.stderr}")
+            errors.append(task_error(job))
+            failures.append(f"  view {view!r} (job {job.job_id}): {errors[-1]}\n    log: {job.paths.stderr}")
             continue
         try:
             results.append(job.result())
         except Exception as exc:  # noqa: BLE001  submitit re-raises the task's error (any type), or UncompletedJobError
-            failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job, exc)}\n    log: {job.paths.stderr}")
+            errors.append(task_error(job, exc))
+            failures.append(f"  view {view!r} (job {job.job_id}): {errors[-1]}\n    log: {job.paths.stderr}")
+    if errors and all(space_errno(OSError(error)) is not None for error in errors):
+        # One cause for all, and the task named the file: one line, as every stage says a full disk.
+        cause = re.sub(r"^\w+: ", "", errors[0])  # "OutputError: " is the task's class, not news
+        raise RenderFailed(f"shard {shard}: {cause}")
     if failures:
         raise RenderFailed(
             f"shard {shard}: {len(failures)} of {len(jobs)} render tasks failed; "

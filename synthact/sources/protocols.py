@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from synthact.atomic import write_bytes
 from synthact.errors import SynthActError
 from synthact.sources.ntu import NtuSampleId, parse_ntu_name
 from synthact.sources.smarthome import (
@@ -226,8 +227,6 @@ def write_split_files(
     written: dict[str, Path] = {}
     for protocol, splits in assign_splits(samples, dataset, exclude).items():
         path = out_dir / f"{protocol}.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({protocol: splits}, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_bytes(path, (json.dumps({protocol: splits}, indent=1) + "\n").encode("utf-8"))
         written[protocol] = path
     return written

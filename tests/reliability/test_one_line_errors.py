@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,8 @@ from synthact.config import validate_config
 from synthact.dispatch.submit import RenderFailed, make_executor, submit_tasks
 from synthact.preflight import PreflightError, probe_device
 from synthact.render.worker import ViewTask
-from tests.reliability.helpers import BIN, env
+from tests.reliability.helpers import synthact
+from tests.reliability.test_disk_full import can_mount
 
 DEAD_CONTROLLER = """\
 ClusterName=unreachable
@@ -30,6 +31,7 @@ MessageTimeout=2
 NodeName=localhost CPUs=1 State=UNKNOWN
 PartitionName=gpu Nodes=localhost Default=YES
 """
+SYSTEM_SLURM_CONF = "/etc/slurm/slurm.conf"
 SLURM_DISPATCH = {"cluster": "slurm", "partition": "gpu", "gpus_per_task": 1, "cpus_per_task": 1, "mem_gb": 1}
 
 needs_sbatch = pytest.mark.skipif(shutil.which("sbatch") is None, reason="needs Slurm's sbatch client")
@@ -63,26 +65,31 @@ def test_an_unreachable_slurm_controller_is_one_line(tmp_path, dead_controller, 
 
 
 @needs_sbatch
+@pytest.mark.skipif(
+    not can_mount() or not Path(SYSTEM_SLURM_CONF).exists(), reason="needs root, unshare and Slurm's system config"
+)
 @pytest.mark.slow  # uses the suite's finished run (one tiny workflow run per session)
 def test_render_shard_against_an_unreachable_controller_prints_one_line(run_copy, dead_controller):
+    """Through the CLI, as a user meets it.
+
+    The render step clears ``SLURM_*`` variables before it submits (submitit's ``clean_env``),
+    ``SLURM_CONF`` too, so the dead configuration is bind-mounted over the system's one in a
+    private mount namespace instead: nothing outside this command sees it, and no job can
+    reach the shared cluster.
+    """
     shard = min(p.stem for p in (run_copy / "output" / "work" / "plan" / "shards").glob("*.json"))
-    result = subprocess.run(
-        [
-            str(BIN / "synthact"),
-            "render-shard",
-            "--config",
-            "config.yaml",
-            "--shard",
-            shard,
-            "--dispatch-json",
-            json.dumps(SLURM_DISPATCH),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=run_copy,
-        env=dict(env(run_copy), SLURM_CONF=str(dead_controller)),
-        timeout=300,
-    )
+    system_conf = Path(os.path.realpath(SYSTEM_SLURM_CONF))
+    script = f'mount --bind {dead_controller} {system_conf} && exec "$@"'
+    command = [
+        "render-shard",
+        "--config",
+        "config.yaml",
+        "--shard",
+        shard,
+        "--dispatch-json",
+        json.dumps(SLURM_DISPATCH),
+    ]
+    result = synthact(run_copy, *command, prefix=("unshare", "-m", "sh", "-c", script, "sh"))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"synthact render-shard: error: {expected_sbatch_line(shard)}"]
 
