@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from synthact.errors import SynthActError
-from synthact.safe_names import UnsafePathError, normalise_relative
+from synthact.safe_names import UnsafePathError, file_name, normalise_relative
 from synthact.text_inputs import TextEncodingError, read_text
 
 TIME_TOLERANCE_S = 0.25  # real labels overshoot ``dur`` slightly (3.834 s in a 3.83 s sequence)
@@ -160,6 +160,10 @@ def _parse_sequence(
     on_label_error: Callable[[LabelError], None] | None = None,
 ) -> BabelSequence:
     where = f"{path}: sid {sid}"
+    try:
+        file_name(sid, "sid", path)  # exports name a folder after it (AMARV's sequence_<sid>)
+    except UnsafePathError as exc:
+        raise LabelError(str(exc)) from None
     if not isinstance(entry, dict):
         raise LabelError(f"{where}: sequence entry is {type(entry).__name__}, expected an object")
     for key in ("feat_p", "dur"):
