@@ -128,7 +128,7 @@ def test_an_empty_subject_is_named_as_empty_not_as_a_shape_error(tmp_path, model
     (entry,) = report.empty_tracks
     assert (entry["file"], entry["video"], entry["track"]) == (str(path), "clip", "7")
     log = capsys.readouterr().err
-    assert f"estimates: empty track '7' of {path}: skipped" in log and "1 empty tracks" in log
+    assert f"estimates: empty track '7' of {path}: no frame; skipped" in log and "1 empty tracks" in log
 
 
 def test_labelled_videos_without_an_estimate_are_counted_and_named(tmp_path, models, truth, capsys):  # noqa: F811

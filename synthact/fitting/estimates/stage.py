@@ -20,6 +20,7 @@ Nothing is dropped without a word: files and folders under ``estimates_dir`` not
 taken (links out of it, unreadable folders), tracks without a frame, and label
 CSV videos with no estimate are counted in the summary line, listed one a line
 in the log, and kept in ``fit_report.json``.
+
 Conversions are cheap (no per-frame optimisation), so every run redoes them all.
 """
 
@@ -105,7 +106,8 @@ class EstimatesReport:
         """One log line per thing the stage did not use, with the reason."""
         lines = [f"estimates: not taken: {entry['path']}: {entry['reason']}" for entry in self.skipped_inputs]
         lines += [
-            f"estimates: empty track {entry['track']!r} of {entry['file']}: skipped" for entry in self.empty_tracks
+            f"estimates: empty track {entry['track'] or '(the only one)'!r} of {entry['file']}: no frame; skipped"
+            for entry in self.empty_tracks
         ]
         csv = self.settings["labels_csv"]
         lines += [
