@@ -90,6 +90,13 @@ def test_a_csv_video_value_that_is_not_a_name_is_refused_with_its_line(tmp_path,
         run_fit(estimates_config(tmp_path, models))
 
 
+def test_a_csv_label_with_a_line_break_is_refused_with_its_line(tmp_path, models, truth):  # noqa: F811
+    write_wham(tmp_path / "estimates", truth)
+    labels = write_labels(tmp_path / "labels.csv", [("clip", 0, 10, "walk\nsit", "train")])  # quoted by csv
+    with pytest.raises(EstimateError, match=rf"^{labels}: line 2: label 'walk\\nsit' holds a control character"):
+        run_fit(estimates_config(tmp_path, models))
+
+
 # --------------------------------------------------------------------------- encodings
 
 

@@ -21,6 +21,7 @@ import csv
 import hashlib
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,9 @@ def _csv_row(path: Path, line: int, row: dict[str, str]) -> CsvLabel:
         file_name(row["video"], "video", where)
     except UnsafePathError as exc:
         raise EstimateError(str(exc)) from None
+    if any(unicodedata.category(ch) == "Cc" for ch in row["label"]):
+        # A label becomes a class name, one line of the class tables and of the exports' CSVs.
+        raise EstimateError(f"{where}: label {row['label']!r} holds a control character (a line break?)")
     try:
         start, end = float(row["start_s"]), float(row["end_s"])
     except ValueError as exc:
