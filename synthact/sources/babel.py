@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,6 +282,10 @@ def _categories(where: str, act_cat: Any) -> tuple[str, ...]:
         return ()
     if not isinstance(act_cat, list) or not all(isinstance(c, str) and c for c in act_cat):
         raise LabelError(f"{where}: 'act_cat' must be a list of category names, got {act_cat!r}")
+    for category in act_cat:
+        if any(unicodedata.category(ch) == "Cc" for ch in category):
+            # A category becomes a class name: one line of the class tables and of the exports' CSVs.
+            raise LabelError(f"{where}: category {category!r} holds a control character (a line break?)")
     return tuple(act_cat)
 
 

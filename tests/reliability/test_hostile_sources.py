@@ -35,6 +35,12 @@ def test_a_babel_sid_that_could_leave_a_folder_is_refused_and_the_rest_kept(tmp_
     assert [s.sid for s in kept] == ["1"] and errors == ["../../sequence_x"]
 
 
+def test_a_babel_category_with_a_line_break_is_refused(tmp_path):
+    path = write_babel(tmp_path / "train.json", [dense_entry(1, "CMU/01/01_01_poses.npz", 1.0, [label("s", ["a\nb"])])])
+    with pytest.raises(LabelError, match=r"sid 1.*category 'a\\nb' holds a control character"):
+        load_babel_file(path)
+
+
 def test_text_inputs_with_a_byte_order_mark_are_read(tmp_path):
     babel = write_babel(
         tmp_path / "train.json", [dense_entry(1, "CMU/01/01_01_poses.npz", 1.0, [label("s", ["walk"])])]
