@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from synthact.errors import space_error
+
 
 def temporary_path(path: Path) -> Path:
     """The temporary sibling of ``path`` that this process writes first."""
@@ -28,7 +30,9 @@ def temporary_path(path: Path) -> Path:
 def atomic_path(path: str | Path, fsync: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path``.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed and ``path`` is left as it was. A
+    full disk is raised as an ``OSError`` that names ``path``, even where the writer
+    failed again while closing and hid it (zipfile's ``seek of closed file``).
     ``fsync`` flushes the file to disk before the rename (for results that a
     killed node must not lose).
     """
@@ -41,6 +45,11 @@ def atomic_path(path: str | Path, fsync: bool = False) -> Iterator[Path]:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
+    except Exception as exc:
+        full = space_error(exc)
+        if full is None:
+            raise
+        raise OSError(full[1], os.strerror(full[1]), str(path)) from exc
     finally:
         tmp.unlink(missing_ok=True)
 

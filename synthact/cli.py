@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from synthact.config import RunPaths, config_hash, load_config, resolve_dispatch
 from synthact.config_sections import RunConfig
-from synthact.errors import SynthActError, describe_os_error, output_error
+from synthact.errors import SynthActError, describe_os_error, output_error, space_error
 from synthact.ownership import REUSE_KEY, as_recorded, check_owner, names_output_dir
 from synthact.render.cache import RenderCache
 from synthact.resolved_config import read_resolved
@@ -357,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except one_line as exc:  # OSError: disk full, permission denied, ...: one line, the file named
         print(f"synthact {args.command}: error: {user_message(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a full disk that a later error hid (a writer failing again as it closes)
+        full = space_error(exc)
+        if full is None:
+            raise
+        print(f"synthact {args.command}: error: {describe_os_error(full[0])}", file=sys.stderr)
         return 1
 
 

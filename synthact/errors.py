@@ -39,19 +39,34 @@ class OutputError(SynthActError, OSError):
 
 def space_errno(exc: BaseException | None) -> int | None:
     """The errno of a full-disk / quota / file-size failure anywhere in ``exc``'s chain, else None."""
+    found = space_error(exc)
+    return None if found is None else found[1]
+
+
+def space_error(exc: BaseException | None) -> tuple[OSError, int] | None:
+    """The full-disk ``OSError`` in ``exc``'s chain and its errno, also when a later error masks it.
+
+    A writer that fails on a full disk often fails again while closing (zipfile's
+    ``ValueError: seek of closed file``); the disk is the cause the user must see.
+    """
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, OSError):
-            if exc.errno in _SPACE_ERRNOS:
-                return exc.errno
-            for match in _HDF5_ERRNO.finditer(str(exc)):
-                if int(match[1]) in _SPACE_ERRNOS:
-                    return int(match[1])
-            if "No space left on device" in str(exc):
-                return errno.ENOSPC
+        code = exc.errno if isinstance(exc, OSError) and exc.errno in _SPACE_ERRNOS else _space_in_text(str(exc))
+        if code is not None:
+            return (exc if isinstance(exc, OSError) else OSError(code, os.strerror(code))), code
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def _space_in_text(text: str) -> int | None:
+    # HDF5 reports through h5py as OSError or RuntimeError ("unable to flush file", "errno = 28");
+    # a task's log line carries the strerror text.
+    for match in _HDF5_ERRNO.finditer(text):
+        if int(match[1]) in _SPACE_ERRNOS:
+            return int(match[1])
+    lowered = text.lower()
+    return next((code for code in sorted(_SPACE_ERRNOS) if os.strerror(code).lower() in lowered), None)
 
 
 def describe_os_error(exc: OSError, target: Path | str | None = None) -> str:

@@ -12,6 +12,7 @@ shard's local render tasks start (``dispatch.submit``).
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -84,15 +85,18 @@ def check_content(config: dict, source: str) -> None:
     check_resolution(config, source)
 
 
-_PROBE = """
-import sys, bpy
+# Cycles prints its own warnings on stdout (a missing CUDA driver, for one), so the
+# answer is the one line that carries the marker, as JSON: never a warning read as a name.
+PROBE_MARK = "synthact-devices:"
+_PROBE = f"""
+import json, sys, bpy
 prefs = bpy.context.preferences.addons["cycles"].preferences
 try:
     prefs.compute_device_type = sys.argv[1]
 except TypeError:
-    print("unsupported"); sys.exit(0)
+    print({PROBE_MARK!r} + json.dumps(None)); sys.exit(0)
 prefs.refresh_devices()
-print(",".join(d.name for d in prefs.devices if d.type == sys.argv[1]))
+print({PROBE_MARK!r} + json.dumps([d.name for d in prefs.devices if d.type == sys.argv[1]]))
 """
 
 
@@ -117,10 +121,16 @@ def probe_device(device: str, timeout_s: float = 120.0) -> list[str]:
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise PreflightError(f"render.device {device}: cannot ask Blender for devices ({last})")
-    answer = (result.stdout.strip().splitlines() or [""])[-1]
-    if answer == "unsupported":
-        raise PreflightError(f"render.device {device}: this Blender build does not support {device}; use CPU")
-    names = [n for n in answer.split(",") if n]
+    answers = [line[len(PROBE_MARK) :] for line in result.stdout.splitlines() if line.startswith(PROBE_MARK)]
+    if not answers:
+        raise PreflightError(
+            f"render.device {device}: Blender gave no answer about its devices; set render.device: CPU"
+        )
+    names = json.loads(answers[-1])
+    if names is None:
+        raise PreflightError(
+            f"render.device {device}: this Blender build does not support {device}; set render.device: CPU"
+        )
     if not names:
         raise PreflightError(
             f"render.device {device}: Cycles finds no {device} device here (driver or GPU missing?); "

@@ -7,6 +7,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "synthact"
 FLOORS = (  # lowest first; docs/ARCHITECTURE.md draws them
     ("__init__", "errors", "atomic", "seeding", "progress", "stages", "codecs", "shard_format", "safe_unpickle"),
+    ("safe_names", "text_inputs"),
     ("presets",),
     ("preflight",),
     ("config", "config_sections", "resolved_config", "locking", "isolate", "ownership"),

@@ -12,6 +12,7 @@ by submitit; on restart it skips the windows already in the cache.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
 import resource
@@ -22,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import submitit
+from submitit.core.utils import FailedJobError, FailedSubmissionError
 
 from synthact import atomic
 from synthact.config_sections import DispatchSection, RenderSection, thawed
@@ -35,7 +37,7 @@ from synthact.dispatch.guard import (
     pending_reasons,
     record_jobs,
 )
-from synthact.errors import SynthActError
+from synthact.errors import SynthActError, space_errno
 from synthact.preflight import probe_device
 from synthact.render.cache import RenderCache
 from synthact.render.worker import ViewTask, render_view
@@ -89,6 +91,33 @@ def make_executor(dispatch: DispatchSection, log_dir: Path, threads: int) -> sub
     return executor
 
 
+def submit_tasks(executor: submitit.Executor, tasks: list[ViewTask], shard: str, cluster: str) -> list:
+    """The view tasks as one job array, or ``RenderFailed`` in one line when submission fails.
+
+    submitit prints ``sbatch``'s stderr and raises its own error with a traceback
+    (``FailedJobError``); neither says what to do, so both become one line here.
+    """
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            return executor.map_array(RenderViewTask(), tasks)
+    except (FailedJobError, FailedSubmissionError, OSError) as exc:
+        raise RenderFailed(submission_failure(shard, cluster, f"{exc}\n{said.getvalue()}")) from None
+
+
+def submission_failure(shard: str, cluster: str, text: str) -> str:
+    """One line: what the scheduler said, and where to look."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()] or lines
+    said = re.sub(r"^sbatch: error: ", "", errors[0]) if errors else "no reason given"
+    if cluster != "slurm":
+        return f"shard {shard}: the render tasks could not be started: {said}; nothing was started, rerun"
+    return (
+        f"shard {shard}: sbatch refused the render tasks: {said}; nothing was submitted. Check that Slurm answers "
+        "(sinfo) and that dispatch.partition and dispatch.slurm_extra suit it, then rerun"
+    )
+
+
 def threads_per_task(render: RenderSection, dispatch: DispatchSection, job_threads: int, num_views: int) -> int:
     """Cycles threads per task: local tasks share the job's cores."""
     if render.threads:
@@ -128,7 +157,7 @@ def task_error(job: submitit.Job, exc: Exception | None = None) -> str:
         lines = [line.strip() for line in Path(job.paths.stderr).read_text(errors="replace").splitlines()]
     except OSError:
         lines = []
-    errors = [line for line in lines if line and ("Error" in line.split(":")[0] or "Exception" in line.split(":")[0])]
+    errors = [line for line in _without_finalizer_noise(lines) if _is_error_line(line)]
     if errors:
         # "synthact.sources.amass.MotionError: ..." -> "MotionError: ..."
         return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=\w+:)", "", errors[-1])
@@ -136,6 +165,29 @@ def task_error(job: submitit.Job, exc: Exception | None = None) -> str:
         last = [line for line in lines if line and "Bypassing signal" not in line]
         return f"the task ended ({job.state}) without a result" + (f"; its log ends with: {last[-1]}" if last else "")
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
+def _is_error_line(line: str) -> bool:
+    head = line.split(":")[0]
+    return bool(line) and ("Error" in head or "Exception" in head)
+
+
+def _without_finalizer_noise(lines: list[str]) -> list[str]:
+    """The log without Python's "Exception ignored in" blocks.
+
+    A writer that failed on a full disk fails again when the interpreter
+    finalises it at exit (zipfile's ``seek of closed file``), after the task's
+    own error; that later line is never the cause.
+    """
+    kept, ignoring = [], False
+    for line in lines:
+        if line.startswith("Exception ignored in"):
+            ignoring = True
+        elif ignoring and _is_error_line(line) and not line.startswith("Traceback"):
+            ignoring = False
+        elif not ignoring:
+            kept.append(line)
+    return kept
 
 
 def has_result(job: submitit.Job) -> bool:
@@ -150,15 +202,21 @@ def collect(jobs: list, views: list[str], shard: str) -> list[dict]:
     deadline = time.monotonic() + RESULT_GRACE_SECONDS
     while not all(has_result(job) for job in jobs) and time.monotonic() < deadline:
         time.sleep(0.5)
-    results, failures = [], []
+    results, failures, errors = [], [], []
     for job, view in zip(jobs, views, strict=True):
         if not has_result(job):
-            failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job)}\n    log: {job.paths.stderr}")
+            errors.append(task_error(job))
+            failures.append(f"  view {view!r} (job {job.job_id}): {errors[-1]}\n    log: {job.paths.stderr}")
             continue
         try:
             results.append(job.result())
         except Exception as exc:  # noqa: BLE001  submitit re-raises the task's error (any type), or UncompletedJobError
-            failures.append(f"  view {view!r} (job {job.job_id}): {task_error(job, exc)}\n    log: {job.paths.stderr}")
+            errors.append(task_error(job, exc))
+            failures.append(f"  view {view!r} (job {job.job_id}): {errors[-1]}\n    log: {job.paths.stderr}")
+    if errors and all(space_errno(OSError(error)) is not None for error in errors):
+        # One cause for all, and the task named the file: one line, as every stage says a full disk.
+        cause = re.sub(r"^\w+: ", "", errors[0])  # "OutputError: " is the task's class, not news
+        raise RenderFailed(f"shard {shard}: {cause}")
     if failures:
         raise RenderFailed(
             f"shard {shard}: {len(failures)} of {len(jobs)} render tasks failed; "
@@ -205,7 +263,7 @@ def render_shard(
     try:
         with env:
             executor = make_executor(dispatch, log_dir, threads)
-            jobs = executor.map_array(RenderViewTask(), tasks)
+            jobs = submit_tasks(executor, tasks, plan.name, dispatch.cluster)
         record_jobs(log_dir / JOBS_FILE, dispatch.cluster, views, jobs)
         if dispatch.cluster != "debug":
             watchdog = Watchdog(dispatch.cluster, job_ids(jobs), render_log, plan.name)

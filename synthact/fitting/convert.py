@@ -150,6 +150,7 @@ class FitReport:
     max_error_m: float | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
+    skipped_inputs: list[dict[str, str]] = field(default_factory=list)  # links out, unreadable folders
 
     def summary(self) -> str:
         error = "n/a"
@@ -200,7 +201,10 @@ def _collect_samples(dataset: SkeletonDataset, config: dict, report: FitReport, 
     folder = Path(config["motion"]["skeleton_dir"])
     if not folder.is_dir():
         raise ConfigError(f"motion.skeleton_dir: {folder} is not a folder")
-    files = dataset.find_files(folder)
+    walk = dataset.walk(folder)
+    files, report.skipped_inputs = walk.files, walk.skipped
+    for line in walk.summary("fit"):
+        print(line, file=sys.stderr)
     if not files:
         raise ConfigError(f"motion.skeleton_dir: no {dataset.pattern} file under {folder}")
     report.num_files = len(files)

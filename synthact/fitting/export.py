@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from synthact.atomic import save_npz
+from synthact.atomic import save_npz, write_bytes
 
 if TYPE_CHECKING:  # torch and smplx load only where a motion is posed
     from synthact.body.smplh import BodyModel
@@ -93,10 +92,7 @@ def babel_entry(sample: str, category: str, feat_p: str, num_frames: int, fps: f
 
 def write_json(path: Path, data: Any) -> None:
     """JSON, written to a temporary name and renamed (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def write_label_files(

@@ -12,6 +12,7 @@ body. The partner is not rendered.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from synthact.body.skeleton import JOINT_NAMES
 from synthact.errors import ConfigError
+from synthact.safe_names import InputWalk, walk_inputs
 from synthact.sources.ntu import (
     NTU_FPS,
     SMPLH_TO_NTU25,
@@ -80,7 +82,21 @@ class SkeletonDataset:
 
     def find_files(self, folder: Path) -> list[Path]:
         """Every skeleton file under ``folder``, sorted (so runs and reports are stable)."""
-        return sorted(p for p in folder.rglob(self.pattern) if p.is_file())
+        return self.walk(folder).files
+
+    def walk(self, folder: Path) -> InputWalk:
+        """The skeleton files under ``folder`` and what was not taken (``synthact.safe_names.walk_inputs``).
+
+        Links out of ``folder`` are refused, as for every input root; links and
+        unreadable folders are listed with the reason.
+        """
+        walk = walk_inputs(folder)
+        walk.files = [p for p in walk.files if fnmatch.fnmatch(p.name, self.pattern)]
+        walk.skipped = [e for e in walk.skipped if not Path(e["path"]).suffix or self._matches(e["path"])]
+        return walk
+
+    def _matches(self, path: str) -> bool:
+        return fnmatch.fnmatch(Path(path).name, self.pattern)
 
 
 def class_name(sample: NtuSampleId | SmarthomeSampleId) -> str:

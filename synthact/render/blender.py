@@ -336,8 +336,8 @@ class BlenderScene:
         found = [d for d in prefs.devices if d.type == device]
         if not found:
             raise RuntimeError(
-                f"Cycles found no {device} device (driver or GPU missing?); "
-                "use RenderSettings(device='CPU') to render on the CPU"
+                f"render.device {device}: Cycles finds no {device} device here (driver or GPU missing?); "
+                "set render.device: CPU or run where the GPU is"
             )
         for d in prefs.devices:
             d.use = d.type == device

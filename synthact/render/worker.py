@@ -26,6 +26,7 @@ import numpy as np
 from synthact.body.model_files import BodyModelError
 from synthact.body.skeleton import vertex_parts
 from synthact.config_sections import MotionSection, RandomizeSection, RenderSection, RigSection, RunConfig
+from synthact.errors import OutputError, describe_os_error, space_error
 from synthact.render import blender
 from synthact.render.blender import BODY_PASS_INDEX
 from synthact.render.cache import RenderCache, windows
@@ -398,7 +399,14 @@ def render_view(task: ViewTask) -> ViewSummary:
     renderer = TakeRenderer(run.seed, run.motion, run.rig, render, run.randomize, run.clips.fps)
     started = time.monotonic()
     jobs = [(take, index, a, b, cache.window_path(task.view, take.take.take_id, index)) for take, index, a, b in todo]
-    frames_done = render_windows(renderer, task.view, jobs, label)
+    try:
+        frames_done = render_windows(renderer, task.view, jobs, label)
+    except Exception as exc:
+        full = space_error(exc)
+        if full is None:
+            raise
+        # Named here: later errors (a closed zip file, a missing EXR) would hide the cause in the task's log.
+        raise OutputError(describe_os_error(full[0])) from None
     return {"view": task.view, "rendered": len(todo), "frames": frames_done, "seconds": time.monotonic() - started}
 
 

@@ -21,7 +21,7 @@ from numpy.lib.npyio import NpzFile
 
 from synthact.body.skeleton import NUM_BETAS, POSE_WIDTH
 from synthact.errors import SynthActError
-from synthact.sources.paths import UnsafePathError, contained_path, normalise_relative
+from synthact.safe_names import InputWalk, UnsafePathError, contained_path, normalise_relative, walk_inputs
 
 SMPLX_POSE_WIDTH = 165  # root 3, body 63, jaw 3, eyes 6, hands 90
 _SMPLX_HANDS_START = 75  # hands follow jaw and eyes in SMPL-X's pose vector
@@ -248,11 +248,23 @@ def is_motion_file(path: Path) -> bool:
     return name.endswith(".npz") and not name.endswith("_stagei.npz") and name != "shape.npz"
 
 
+def find_motion_files(root: Path) -> InputWalk:
+    """The motion files under ``root``, sorted by relative path (deterministic), and what was not taken.
+
+    Links out of ``root`` are refused as ``resolve_feat_p`` refuses them
+    (``synthact.safe_names.walk_inputs``: one policy for every input root).
+    """
+    root = Path(root)
+    walk = walk_inputs(root)
+    found = (p for p in walk.files if is_motion_file(p))
+    walk.files = sorted(found, key=lambda p: p.relative_to(root).as_posix())
+    walk.skipped = [e for e in walk.skipped if not Path(e["path"]).suffix or is_motion_file(Path(e["path"]))]
+    return walk
+
+
 def iter_motion_files(root: Path) -> Iterator[Path]:
     """Every motion file under ``root``, sorted by relative path (deterministic)."""
-    root = Path(root)
-    found = (p for p in root.rglob("*.npz") if p.is_file() and is_motion_file(p))
-    yield from sorted(found, key=lambda p: p.relative_to(root).as_posix())
+    yield from find_motion_files(root).files
 
 
 def _dataset_name_variants(names: list[str]) -> list[str]:

@@ -28,7 +28,7 @@ from synthact.sources.amass import (
     NEW_TO_OLD_DATASET_NAMES,
     OLD_TO_NEW_DATASET_NAMES,
     MotionError,
-    iter_motion_files,
+    find_motion_files,
     load_motion,
 )
 
@@ -169,9 +169,10 @@ def check_amass(
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"AMASS root {root} is not a folder")
-    files = list(iter_motion_files(root))
+    walk = find_motion_files(root)
+    files = walk.files
     summaries: dict[str, SubsetSummary] = {}
-    problems: list[FileProblem] = []
+    problems = [FileProblem(Path(entry["path"]), entry["reason"]) for entry in walk.skipped]
     inspect = _inspect_deep if deep else _inspect_headers
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for done, (path, found) in enumerate(zip(files, pool.map(inspect, files), strict=True), start=1):
@@ -185,7 +186,7 @@ def check_amass(
         root=root,
         subsets=sorted(summaries.values(), key=lambda s: (not s.known, s.name.lower())),
         missing_subsets=[name for name in KNOWN_SUBSETS if name not in present],
-        problems=problems,
+        problems=sorted(problems, key=lambda problem: str(problem.path)),
         deep=deep,
     )
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from synthact.errors import SynthActError
-from synthact.sources.paths import UnsafePathError, normalise_relative
+from synthact.safe_names import UnsafePathError, file_name, normalise_relative
+from synthact.text_inputs import TextEncodingError, read_text
 
 TIME_TOLERANCE_S = 0.25  # real labels overshoot ``dur`` slightly (3.834 s in a 3.83 s sequence)
 SPLITS = ("train", "val", "test")
@@ -139,9 +141,10 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise LabelFileError(f"{path}: label file not found")
     try:
-        with open(path, encoding="utf-8") as f:
-            content = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        content = json.loads(read_text(path))
+    except TextEncodingError as exc:
+        raise LabelFileError(str(exc)) from None
+    except (OSError, json.JSONDecodeError) as exc:
         raise LabelFileError(f"{path}: not a readable JSON file ({exc})") from exc
     if not isinstance(content, dict):
         raise LabelFileError(f"{path}: expected a JSON object keyed by sequence id, got {type(content).__name__}")
@@ -158,6 +161,10 @@ def _parse_sequence(
     on_label_error: Callable[[LabelError], None] | None = None,
 ) -> BabelSequence:
     where = f"{path}: sid {sid}"
+    try:
+        file_name(sid, "sid", path)  # exports name a folder after it (AMARV's sequence_<sid>)
+    except UnsafePathError as exc:
+        raise LabelError(str(exc)) from None
     if not isinstance(entry, dict):
         raise LabelError(f"{where}: sequence entry is {type(entry).__name__}, expected an object")
     for key in ("feat_p", "dur"):
@@ -275,6 +282,10 @@ def _categories(where: str, act_cat: Any) -> tuple[str, ...]:
         return ()
     if not isinstance(act_cat, list) or not all(isinstance(c, str) and c for c in act_cat):
         raise LabelError(f"{where}: 'act_cat' must be a list of category names, got {act_cat!r}")
+    for category in act_cat:
+        if any(unicodedata.category(ch) == "Cc" for ch in category):
+            # A category becomes a class name: one line of the class tables and of the exports' CSVs.
+            raise LabelError(f"{where}: category {category!r} holds a control character (a line break?)")
     return tuple(act_cat)
 
 

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from synthact.atomic import write_bytes
 from synthact.errors import SynthActError
 from synthact.sources.ntu import NtuSampleId, parse_ntu_name
 from synthact.sources.smarthome import (
@@ -30,6 +31,7 @@ from synthact.sources.smarthome import (
     UnlistedActivityError,
     parse_smarthome_name,
 )
+from synthact.text_inputs import TextEncodingError, read_text
 
 SPLITS = ("train", "val", "test")
 
@@ -149,8 +151,10 @@ def read_sample_list(path: str | Path) -> set[str]:
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        lines = read_text(path).splitlines()
+    except TextEncodingError as exc:
+        raise SampleListError(str(exc)) from None
+    except OSError as exc:
         raise SampleListError(f"{path}: cannot read sample list ({exc})") from None
     names: set[str] = set()
     for number, line in enumerate(lines, start=1):
@@ -223,8 +227,6 @@ def write_split_files(
     written: dict[str, Path] = {}
     for protocol, splits in assign_splits(samples, dataset, exclude).items():
         path = out_dir / f"{protocol}.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({protocol: splits}, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_bytes(path, (json.dumps({protocol: splits}, indent=1) + "\n").encode("utf-8"))
         written[protocol] = path
     return written

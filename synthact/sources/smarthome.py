@@ -42,6 +42,7 @@ import numpy as np
 
 from synthact.errors import SynthActError
 from synthact.sources.skeleton_math import WorldTransform, estimate_world_transform, interpolate_missing
+from synthact.text_inputs import TextEncodingError, read_text
 
 SMARTHOME_FPS = 20.0
 NUM_LCR_JOINTS = 13
@@ -202,11 +203,13 @@ def _load_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise PoseFileError(f"{path}: pose file not found")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise PoseFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON (truncated?): {exc.msg}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PoseFileError(f"{path}: cannot be read ({exc})") from exc
+    except TextEncodingError as exc:
+        raise PoseFileError(str(exc)) from None
+    except OSError as exc:
+        raise PoseFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     if not isinstance(document, dict) or not isinstance(document.get("frames"), list):
         raise PoseFileError(f"{path}: expected a JSON object with a 'frames' list (the released pose layout)")
     njts = document.get("njts", NUM_LCR_JOINTS)

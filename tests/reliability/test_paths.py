@@ -8,9 +8,9 @@ import os
 
 import pytest
 
+from synthact.safe_names import UnsafePathError, contained_path
 from synthact.sources.amass import MotionError, resolve_feat_p
 from synthact.sources.babel import LabelError, load_babel_file
-from synthact.sources.paths import UnsafePathError, contained_path
 from tests.fixtures.amass_babel import (
     dense_entry,
     label,

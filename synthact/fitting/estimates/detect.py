@@ -14,6 +14,7 @@ from pathlib import Path
 
 from synthact.fitting.estimates import gvhmr, phalp, slahmr, tram, vibe, wham
 from synthact.fitting.estimates.records import ESTIMATORS, EstimateError
+from synthact.safe_names import InputWalk, UnsafePathError, file_name, walk_inputs
 
 _MATCHERS: dict[str, Callable[[Path], bool]] = {
     "wham": lambda p: p.name == wham.FILE_NAME,
@@ -51,21 +52,31 @@ def estimator_of(path: Path) -> str | None:
     return None
 
 
-def find_estimate_files(folder: Path, estimator: str = "auto") -> list[EstimateFile]:
+def find_estimate_files(folder: Path, estimator: str = "auto", walk: InputWalk | None = None) -> list[EstimateFile]:
     """Every estimator output under ``folder`` (recursive), sorted; one file per video and estimator.
+
+    Args:
+        walk: ``folder`` as ``synthact.safe_names.walk_inputs`` found it (walked here if None):
+            links out of the folder are not followed. A file whose video name
+            could not be a folder name is added to its ``skipped``.
 
     Raises:
         EstimateError: no recognised file, naming what the folder does hold.
     """
     if estimator not in ("auto",) + ESTIMATORS:
         raise EstimateError(f"motion.estimator: unknown estimator {estimator!r}; choose auto or one of {ESTIMATORS}")
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    walk = walk if walk is not None else walk_inputs(folder)
+    files = walk.files
     found: dict[tuple[str, str, str], EstimateFile] = {}
     for path in files:
         name = estimator_of(path)
         if name is None or (estimator != "auto" and name != estimator):
             continue
-        video = _VIDEO_NAME[name](path)
+        try:
+            video = file_name(_VIDEO_NAME[name](path), "video name", path)
+        except UnsafePathError as exc:
+            walk.skip(path, str(exc))
+            continue
         # TRAM: one file per track; SLAHMR: the latest iteration of a sequence.
         key = (name, video, path.name if name == "tram" else "")
         if name == "slahmr" and key in found and slahmr.iteration(found[key].path) >= slahmr.iteration(path):

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,10 @@ from typing import Any
 from synthact.fitting.estimates.records import EstimateError
 from synthact.fitting.export import babel_entry
 from synthact.fitting.skeleton_sources import DATASETS, class_name
+from synthact.safe_names import UnsafePathError, file_name
 from synthact.sources.ntu import NtuSampleId
 from synthact.sources.smarthome import SmarthomeSampleId
+from synthact.text_inputs import TextEncodingError, read_text
 
 DATASET_LABELS = ("ntu", "smarthome")
 CSV_COLUMNS = ("video", "start_s", "end_s", "label")
@@ -84,7 +88,11 @@ def read_label_csv(path: Path) -> CsvLabels:
     """Parse and check a labels CSV; errors name the file and the line."""
     if not path.is_file():
         raise EstimateError(f"motion.estimates_labels: {path} is not a file")
-    with path.open(newline="", encoding="utf-8") as handle:
+    try:
+        text = read_text(path)
+    except TextEncodingError as exc:
+        raise EstimateError(f"motion.estimates_labels: {exc}") from None
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         header = tuple(name.strip() for name in (reader.fieldnames or ()))
         missing = [c for c in CSV_COLUMNS if c not in header]
@@ -103,6 +111,13 @@ def _csv_row(path: Path, line: int, row: dict[str, str]) -> CsvLabel:
     where = f"{path}: line {line}"
     if not row["video"] or not row["label"]:
         raise EstimateError(f"{where}: 'video' and 'label' must not be empty")
+    try:
+        file_name(row["video"], "video", where)
+    except UnsafePathError as exc:
+        raise EstimateError(str(exc)) from None
+    if any(unicodedata.category(ch) == "Cc" for ch in row["label"]):
+        # A label becomes a class name, one line of the class tables and of the exports' CSVs.
+        raise EstimateError(f"{where}: label {row['label']!r} holds a control character (a line break?)")
     try:
         start, end = float(row["start_s"]), float(row["end_s"])
     except ValueError as exc:

@@ -7,6 +7,7 @@ says in which frame its numbers are (``frame``) and for which body (``body``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ FRAMES = ("y_up", "opencv", "custom")
 
 class EstimateError(SynthActError, ValueError):
     """An estimator file that cannot be used; the message names the file and the key."""
+
+
+class EmptyTrackError(EstimateError):
+    """A track with no frame at all: the stage reports it as empty, not as a damaged file."""
 
 
 @dataclass(eq=False)
@@ -91,6 +96,37 @@ class Track:
         }
 
 
+def empty_track(estimator: str, file: Path, video: str, track_id: str, reason: str) -> Track:
+    """A placeholder for a track the file holds without a frame, so the stage can name it."""
+    return Track(
+        estimator,
+        file,
+        video,
+        track_id,
+        np.zeros(0, dtype=np.int64),
+        np.zeros((0, 3, 3)),
+        np.zeros((0, 21, 3)),
+        np.zeros((0, 3)),
+        np.zeros(0),
+        body="smpl",
+        frame="y_up",
+        notes=[reason],
+    )
+
+
+def each_track(
+    estimator: str, file: Path, video: str, items: Iterable[tuple[str, Any]], read_one: Callable[[str, Any], Track]
+) -> list[Track]:
+    """``read_one`` over a file's (track id, value) pairs; a track without frames becomes ``empty_track``."""
+    tracks = []
+    for track_id, value in items:
+        try:
+            tracks.append(read_one(track_id, value))
+        except EmptyTrackError as exc:
+            tracks.append(empty_track(estimator, file, video, track_id, str(exc)))
+    return tracks
+
+
 # --------------------------------------------------------------------------- checked access
 
 
@@ -124,6 +160,9 @@ def numeric(value: Any, file: Path, key: str) -> np.ndarray:
 def as_array(value: Any, file: Path, key: str, shape: tuple[int | None, ...]) -> np.ndarray:
     """``value`` as a finite float64 array of ``shape`` (None: any size), or an EstimateError."""
     array = numeric(value, file, key)
+    if shape and shape[0] is None and array.size == 0 and array.ndim != len(shape):
+        # No frame at all: pickled as [] it has lost its other dimensions; ``same_length`` names it.
+        array = array.reshape((0, *(d or 0 for d in shape[1:])))
     expected = "(" + ", ".join("T" if d is None else str(d) for d in shape) + ")"
     if array.ndim != len(shape) or any(d is not None and d != n for d, n in zip(shape, array.shape, strict=True)):
         raise EstimateError(f"{file}: key {key!r} has shape {array.shape}, expected {expected}")
@@ -138,7 +177,7 @@ def same_length(file: Path, arrays: dict[str, np.ndarray]) -> int:
         if n != length:
             raise EstimateError(f"{file}: key {key!r} has {n} frames, but {first_key!r} has {length}")
     if length == 0:
-        raise EstimateError(f"{file}: key {first_key!r} has no frames")
+        raise EmptyTrackError(f"{file}: key {first_key!r} has no frames")
     return length
 
 
@@ -159,6 +198,8 @@ def mean_betas(value: Any, file: Path, key: str, width: int) -> np.ndarray:
     mean is used (the spread is small for a tracked person).
     """
     betas = numeric(value, file, key)
+    if betas.size == 0:
+        raise EmptyTrackError(f"{file}: key {key!r} has no frames")
     if betas.ndim == 1 and betas.shape[0] == width:
         return betas
     if betas.ndim == 2 and betas.shape[1] == width and len(betas):

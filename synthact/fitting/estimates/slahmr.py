@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from synthact.fitting.estimates.loading import load_npz
-from synthact.fitting.estimates.records import EstimateError, Track, as_array, need
+from synthact.fitting.estimates.records import EstimateError, Track, as_array, empty_track, need
 from synthact.fitting.rotations import axis_angle_to_matrix_np
 
 NAME = "slahmr"
@@ -46,6 +46,9 @@ def read(path: Path) -> list[Track]:
     for b in range(root.shape[0]):
         frames = np.flatnonzero(mask[b])
         if not len(frames):
+            tracks.append(
+                empty_track(NAME, path, video_name(path), str(b), f"{path}: key 'track_mask': person {b} has no frame")
+            )
             continue
         up = None if floor is None else floor[b] / max(np.linalg.norm(floor[b]), 1e-9)
         tracks.append(
@@ -65,7 +68,7 @@ def read(path: Path) -> list[Track]:
                 fps=FPS,
             )
         )
-    if not tracks:
+    if not any(len(track) for track in tracks):
         raise EstimateError(f"{path}: key 'track_mask' marks no frame of any person")
     return tracks
 

@@ -11,7 +11,16 @@ nothing downstream knows the motion came from video::
     OUTPUT/splits/<protocol>.json                          NTU / Smarthome: every protocol; CSV: csv.json
 
 A motion is named after its video (the NTU / Smarthome sample name for dataset
-labels), with ``_track<id>`` appended when ``tracks: all`` keeps several.
+labels), with ``_track<id>`` appended when ``tracks: all`` keeps several. Video
+names and track ids come from the estimators' files, so both are checked by
+``synthact.safe_names.file_name`` when a file is read, before anything is written:
+a track id such as ``x/../../ESCAPED`` makes its file a bad input.
+
+Nothing is dropped without a word: files and folders under ``estimates_dir`` not
+taken (links out of it, unreadable folders), tracks without a frame, and label
+CSV videos with no estimate are counted in the summary line, listed one a line
+in the log, and kept in ``fit_report.json``.
+
 Conversions are cheap (no per-frame optimisation), so every run redoes them all.
 """
 
@@ -47,7 +56,7 @@ from synthact.fitting.estimates.labels import (
     read_label_csv,
     sample_name,
 )
-from synthact.fitting.estimates.records import EstimateError, Track
+from synthact.fitting.estimates.records import EmptyTrackError, EstimateError, Track, empty_track
 from synthact.fitting.estimates.settings import CSV_PROTOCOL, EstimateSettings, check_estimates_config
 from synthact.fitting.estimates.tracks import choose_tracks
 from synthact.fitting.export import (
@@ -60,6 +69,7 @@ from synthact.fitting.export import (
 )
 from synthact.fitting.fitted import FittedPaths, split_dataset
 from synthact.fitting.skeleton_sources import DATASETS
+from synthact.safe_names import UnsafePathError, file_name, walk_inputs
 from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
 
 LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad files and list them in the report"
@@ -76,6 +86,9 @@ class EstimatesReport:
     unlabelled: list[str] = field(default_factory=list)
     clips_per_split: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
+    skipped_inputs: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}
+    empty_tracks: list[dict[str, str]] = field(default_factory=list)  # {"file", "video", "track", "reason"}
+    labels_without_estimate: list[dict[str, Any]] = field(default_factory=list)  # {"video", "lines"}
     shape_fit_seconds_mean: float | None = None
 
     def summary(self) -> str:
@@ -83,7 +96,25 @@ class EstimatesReport:
         splits = ", ".join(f"{n} {s}" for s, n in self.clips_per_split.items()) or "none"
         counts = f"{len(self.motions)} motions from {self.num_files} files ({len(self.videos)} videos)"
         problems = f"{gaps} gaps, {len(self.unlabelled)} unlabelled, {len(self.failures)} failed"
-        return f"estimates: {counts}, splits: {splits}; {problems}"
+        dropped = (
+            f"{len(self.skipped_inputs)} inputs not taken, {len(self.empty_tracks)} empty tracks, "
+            f"{len(self.labels_without_estimate)} labelled videos without an estimate"
+        )
+        return f"estimates: {counts}, splits: {splits}; {problems}; {dropped}"
+
+    def dropped_lines(self) -> list[str]:
+        """One log line per thing the stage did not use, with the reason."""
+        lines = [f"estimates: not taken: {entry['path']}: {entry['reason']}" for entry in self.skipped_inputs]
+        lines += [
+            f"estimates: empty track {entry['track'] or '(the only one)'!r} of {entry['file']}: no frame; skipped"
+            for entry in self.empty_tracks
+        ]
+        csv = self.settings["labels_csv"]
+        lines += [
+            f"estimates: {csv}: lines {entry['lines']}: video {entry['video']!r} has no estimate; not used"
+            for entry in self.labels_without_estimate
+        ]
+        return lines
 
 
 def read_file(entry: EstimateFile, settings: EstimateSettings) -> list[Track]:
@@ -154,14 +185,18 @@ def run_estimates(config: dict[str, Any]) -> EstimatesReport:
     report = EstimatesReport(settings.as_dict())
     if not settings.estimates_dir.is_dir():
         raise ConfigError(f"motion.estimates_dir: {settings.estimates_dir} is not a folder")
+    walk = walk_inputs(settings.estimates_dir)
     try:
-        files = find_estimate_files(settings.estimates_dir, settings.estimator)
+        files = find_estimate_files(settings.estimates_dir, settings.estimator, walk)
     except EstimateError as exc:
         raise ConfigError(str(exc)) from exc
+    report.skipped_inputs = walk.skipped
     report.num_files = len(files)
     csv_labels = read_label_csv(settings.labels_csv) if settings.labels_csv else None
     converter = Converter(config["motion"]["body_model_dir"], settings)
     by_video = _read_all(files, settings, report, strict)
+    if csv_labels is not None:
+        report.labels_without_estimate = _labels_without_estimate(csv_labels, by_video)
     entries: dict[str, dict[str, Any]] = {}
     splits: defaultdict[str, list[str]] = defaultdict(list)
     for video, tracks in sorted(by_video.items()):
@@ -179,12 +214,41 @@ def _read_all(
     by_video: dict[str, list[Track]] = defaultdict(list)
     for entry in files:
         try:
-            tracks = read_file(entry, settings)
+            tracks = _checked_tracks(entry, settings)
         except EstimateError as exc:
             _bad_input(report, strict, entry.path, exc)
             continue
-        by_video[entry.video].extend(tracks)
+        for track in tracks:
+            if len(track):
+                by_video[entry.video].append(track)
+            else:
+                reason = "; ".join(track.notes)
+                report.empty_tracks.append(
+                    {"file": str(entry.path), "video": entry.video, "track": track.track_id, "reason": reason}
+                )
     return by_video
+
+
+def _checked_tracks(entry: EstimateFile, settings: EstimateSettings) -> list[Track]:
+    """The file's tracks, their ids checked as file names; a file of one empty track gives that track."""
+    try:
+        tracks = read_file(entry, settings)
+    except EmptyTrackError as exc:
+        return [empty_track(entry.estimator, entry.path, entry.video, "", str(exc))]
+    for track in tracks:
+        try:
+            file_name(track.track_id, "track id", entry.path)
+        except UnsafePathError as exc:
+            raise EstimateError(str(exc)) from None
+    return tracks
+
+
+def _labels_without_estimate(csv: CsvLabels, by_video: dict[str, list[Track]]) -> list[dict[str, Any]]:
+    return [
+        {"video": video, "lines": [row.line for row in rows]}
+        for video, rows in sorted(csv.rows.items())
+        if video not in by_video
+    ]
 
 
 def _convert_video(
@@ -205,8 +269,8 @@ def _convert_video(
     base = sample_name(settings.labels, video)
     if settings.labels != "csv":
         dataset_sample(settings.labels, video)  # the name must parse before anything is written
-    for track in kept:
-        name = f"{base}_track{track.track_id}" if settings.tracks == "all" else base
+    names = [_motion_name(base, track, settings) for track in kept]  # all checked before any write
+    for name, track in zip(names, kept, strict=True):
         arrays, info = converter.convert(track, fps)
         feat_p = fitted.feat_p(name)
         entry = _label_entry(settings, csv_labels, video, name, feat_p, len(arrays["poses"]), fps, track)
@@ -225,6 +289,14 @@ def _convert_video(
             continue
         entries[name] = entry
         splits[video].append(name)
+
+
+def _motion_name(base: str, track: Track, settings: EstimateSettings) -> str:
+    name = f"{base}_track{track.track_id}" if settings.tracks == "all" else base
+    try:
+        return file_name(name, "motion name", track.file)
+    except UnsafePathError as exc:
+        raise EstimateError(str(exc)) from None
 
 
 def _label_entry(
@@ -274,6 +346,8 @@ def _write_outputs(
     seconds = [m["shape_fit"]["seconds"] for m in report.motions if m["shape_fit"]["method"] != "given"]
     report.shape_fit_seconds_mean = float(np.mean(seconds)) if seconds else None
     write_json(fitted.report, asdict(report))
+    for line in report.dropped_lines():
+        print(line, file=sys.stderr)
     print(report.summary(), file=sys.stderr)
 
 

@@ -22,6 +22,7 @@ from synthact.fitting.estimates.records import (
     EstimateError,
     Track,
     as_array,
+    each_track,
     frame_index,
     mean_betas,
     need,
@@ -48,7 +49,8 @@ def read(path: Path, hfov_deg: float) -> list[Track]:
     data = load_joblib(path)
     if not isinstance(data, dict) or not data:
         raise EstimateError(f"{path}: expected a non-empty dict of tracks, got {type(data).__name__}")
-    return [_track(path, str(tid), value, hfov_deg) for tid, value in data.items()]
+    tracks = ((str(tid), value) for tid, value in data.items())
+    return each_track(NAME, path, video_name(path), tracks, lambda tid, value: _track(path, tid, value, hfov_deg))
 
 
 def _track(path: Path, tid: str, value: dict, hfov_deg: float) -> Track:

@@ -15,6 +15,7 @@ from synthact.fitting.estimates.records import (
     EstimateError,
     Track,
     as_array,
+    each_track,
     frame_index,
     mean_betas,
     need,
@@ -35,7 +36,8 @@ def read(path: Path) -> list[Track]:
     data = load_joblib(path)
     if not isinstance(data, dict) or not data:
         raise EstimateError(f"{path}: expected a non-empty dict of subjects, got {type(data).__name__}")
-    return [_subject(path, str(sid), value) for sid, value in data.items()]
+    subjects = ((str(sid), value) for sid, value in data.items())
+    return each_track(NAME, path, video_name(path), subjects, lambda sid, value: _subject(path, sid, value))
 
 
 def _subject(path: Path, sid: str, value: dict) -> Track:
