@@ -223,6 +223,7 @@ class BlenderScene:
         vertex_part: np.ndarray,
         face_uv: np.ndarray | None = None,
         textures_dir: str | Path | None = None,
+        hdri_folder: str | Path | None = None,
     ):
         """Build the scene.
 
@@ -233,12 +234,15 @@ class BlenderScene:
             face_uv: (F, 3, 2) UVs per face corner (``textures.read_uv_file``);
                 needed for appearances with a ``texture``.
             textures_dir: Folder the appearances' ``texture`` names are in.
+            hdri_folder: Folder the appearances' ``hdri`` file names are in
+                (``randomize.hdri_dir``); None: the bundled HDRIs, by stem.
         """
         faces = np.asarray(faces)
         vertex_part = np.asarray(vertex_part)
         if face_uv is not None and np.shape(face_uv) != (len(faces), 3, 2):
             raise ValueError(f"face_uv must be ({len(faces)}, 3, 2), got {np.shape(face_uv)}")
         self._textures_dir = Path(textures_dir) if textures_dir is not None else None
+        self._hdri_folder = Path(hdri_folder) if hdri_folder is not None else None
         if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0:
             raise ValueError(f"faces must be (F, 3) non-negative indices, got {faces.shape}")
         if faces.max() >= len(vertex_part):
@@ -266,7 +270,7 @@ class BlenderScene:
         self._groups = {g: self._surface_group(f"surface_{g}", on_body=True) for g in GARMENTS}
         self._ground_group = self._surface_group("surface_ground", on_body=False)
         self._texture_group = self._textured_group() if face_uv is not None else None
-        self._build_ground()
+        self._ground = self._build_ground()
         self._room = self._build_room() if settings.scene == "room" else None
         self._materials = self._part_materials()
         self._body = self._build_body(faces, vertex_part)
@@ -500,7 +504,7 @@ class BlenderScene:
             raise FileNotFoundError(f"texture {path} does not exist (randomize.textures_dir)")
         return self._bpy.data.images.load(str(path), check_existing=True)
 
-    def _build_ground(self) -> None:
+    def _build_ground(self) -> Any:
         bpy = self._bpy
         mesh = bpy.data.meshes.new("ground")
         h = _GROUND_HALF_SIZE_M
@@ -511,6 +515,7 @@ class BlenderScene:
         ground = bpy.data.objects.new("ground", mesh)
         ground.pass_index = 0  # not the person
         self._scene.collection.objects.link(ground)
+        return ground
 
     def _build_room(self) -> dict[str, Any]:
         """Walls, ceiling, furniture and ceiling lights under one parent, moved per clip."""
@@ -722,14 +727,19 @@ class BlenderScene:
         self._sun.rotation_euler = (tilt, 0.0, math.radians(appearance.sun_azimuth_deg))
         for garment, surface in appearance.garment_surfaces().items():
             _set_surface(self._groups[garment], surface)
-        _set_surface(self._ground_group, appearance.ground)
-        garments = garment_of_part(appearance)
+        # Without a ground material the plane is a shadow catcher: it shows what the
+        # HDRI shows below its horizon, darkened by the shadows that fall on it.
+        self._ground.is_shadow_catcher = appearance.ground is None
+        if appearance.ground is not None:
+            _set_surface(self._ground_group, appearance.ground)
         if appearance.texture is not None:
             assert self._texture_group is not None, "a texture was drawn, but the scene has no UV layout"
             self._texture_group.nodes["image"].image = self._texture(appearance.texture)
+            groups = [self._texture_group] * (NUM_PARTS + 1)
+        else:
+            groups = [self._groups[garment] for garment in garment_of_part(appearance)]
         for part, material in enumerate(self._materials, start=1):
-            group = self._texture_group if appearance.texture is not None else self._groups[garments[part]]
-            material.node_tree.nodes["surface"].node_tree = group
+            material.node_tree.nodes["surface"].node_tree = groups[part]
 
     def _place_room(self, appearance: Appearance, origin: Sequence[float]) -> None:
         """Centre the room on ``origin`` and apply its materials and lights."""
@@ -745,11 +755,27 @@ class BlenderScene:
         self._world["background"].inputs["Strength"].default_value = strength
 
     def _hdri(self, name: str) -> Any:
-        path = hdri_dir() / f"{name}.exr"
-        if not path.is_file():
-            raise ValueError(f"unknown HDRI {name!r}; available: {available_hdris()}")
+        if self._hdri_folder is not None:
+            path = self._hdri_folder / name
+            if not path.is_file():
+                raise FileNotFoundError(f"HDRI {path} does not exist (randomize.hdri_dir)")
+        else:
+            path = hdri_dir() / f"{name}.exr"
+            if not path.is_file():
+                raise ValueError(f"unknown HDRI {name!r}; available: {available_hdris()}")
         # check_existing: each HDRI is loaded once per process, however many clips use it.
-        return self._bpy.data.images.load(str(path), check_existing=True)
+        image = self._bpy.data.images.load(str(path), check_existing=True)
+        self._release_other_hdris(image)
+        return image
+
+    def _release_other_hdris(self, keep: Any) -> None:
+        """Free the user's HDRIs other than ``keep``: a folder of 8K maps would fill memory one take at a time."""
+        if self._hdri_folder is None:
+            return  # the bundled eight are small, and cheaper kept
+        folder = str(self._hdri_folder)
+        for image in list(self._bpy.data.images):
+            if image != keep and image.filepath.startswith(folder):
+                self._bpy.data.images.remove(image)
 
     def _render_frames(
         self, cameras: list[Camera], progress: Callable[[int], None] | None, frame_sink: FrameSink | None = None

@@ -38,6 +38,7 @@ from synthact.render.visibility import keypoint_visibility, output_joint_parts
 from synthact.render.window_record import WindowRecord, WindowScene
 from synthact.scene.appearance import AppearanceRanges, body_mass_offset, sample_appearance
 from synthact.scene.cameras import Camera, project
+from synthact.scene.environment import HdriSet
 from synthact.scene.rig import CameraPath, Rig, view_cameras
 from synthact.scene.textures import texture_assets
 from synthact.seeding import derive_seed, rng_for
@@ -195,10 +196,17 @@ class TakeRenderer:
         self.settings = settings_from_config(config["render"])
         randomize = config.get("randomize", {})
         face_uv, textures_dir, self.texture_names = texture_assets(randomize, neutral.faces)
+        bundled = select_hdris(blender.available_hdris(), list(randomize.get("hdris", [])))
+        self.hdris = HdriSet.from_config(randomize, blender.hdri_dir(), bundled)
         self.scene = render_scene(
-            self.settings, neutral.faces, vertex_parts(neutral.lbs_weights), face_uv=face_uv, textures_dir=textures_dir
+            self.settings,
+            neutral.faces,
+            vertex_parts(neutral.lbs_weights),
+            face_uv=face_uv,
+            textures_dir=textures_dir,
+            hdri_folder=None if self.hdris.bundled else self.hdris.folder,
         )
-        self.hdri_names = select_hdris(blender.available_hdris(), list(randomize.get("hdris", [])))
+        self.hdri_ground = randomize.get("ground", "environment") == "environment"
         self.ranges = AppearanceRanges.from_config(randomize)
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
         self.mass_range = tuple(randomize.get("body_mass_range", (0.0, 0.0)))
@@ -256,7 +264,13 @@ class TakeRenderer:
             noise=noise,
             offset=offset,
             appearance=sample_appearance(
-                plan.appearance_seed, self.hdri_names, self.ranges, room=room, textures=self.texture_names
+                plan.appearance_seed,
+                self.hdris.names,
+                self.ranges,
+                room=room,
+                textures=self.texture_names,
+                key_light=self.hdris.key_light if self.hdri_ground else None,
+                hdri_ground=self.hdri_ground,
             ),
             cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
         )
