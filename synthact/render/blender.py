@@ -272,6 +272,9 @@ class BlenderScene:
         self._texture_group = self._textured_group() if face_uv is not None else None
         self._ground = self._build_ground()
         self._room = self._build_room() if settings.scene == "room" else None
+        self._prop_group = self._surface_group("surface_props", on_body=False)
+        self._prop_material = self._group_material("props", self._prop_group, pass_index=0)
+        self._props: list[Any] = []  # boxes, reused from clip to clip; the unused ones hidden
         self._materials = self._part_materials()
         self._body = self._build_body(faces, vertex_part)
         if face_uv is not None:
@@ -676,6 +679,7 @@ class BlenderScene:
             self._apply_appearance(appearance)
             if self._room is not None:
                 self._place_room(appearance, room_origin)
+            self._place_props(appearance)
             self._scene.cycles.seed = seed % 2**31
             return self._render_frames(per_frame, progress, frame_sink)
         finally:
@@ -740,6 +744,25 @@ class BlenderScene:
             groups = [self._groups[garment] for garment in garment_of_part(appearance)]
         for part, material in enumerate(self._materials, start=1):
             material.node_tree.nodes["surface"].node_tree = groups[part]
+
+    def _place_props(self, appearance: Appearance) -> None:
+        """One box per prop (a seat under a sitter), in its place; boxes left over are hidden."""
+        while len(self._props) < len(appearance.props):
+            box = self._add_box(f"prop_{len(self._props)}", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), self._prop_material, None)
+            self._props.append(box)
+        for box, prop in zip(self._props, appearance.props, strict=False):
+            hx, hy, hz = (v / 2 for v in prop.size)
+            # Vertices in metres about the centre, so the fabric's pattern keeps its scale.
+            corners = [(x, y, z) for z in (-hz, hz) for y in (-hy, hy) for x in (-hx, hx)]
+            box.data.vertices.foreach_set("co", np.asarray(corners, np.float32).ravel())
+            box.data.update()
+            box.location = prop.centre
+            box.rotation_euler = (0.0, 0.0, math.radians(prop.yaw_deg))
+            box.hide_render = False
+        for box in self._props[len(appearance.props) :]:
+            box.hide_render = True
+        if appearance.prop_surface is not None:
+            _set_surface(self._prop_group, appearance.prop_surface)
 
     def _place_room(self, appearance: Appearance, origin: Sequence[float]) -> None:
         """Centre the room on ``origin`` and apply its materials and lights."""

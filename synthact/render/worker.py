@@ -36,10 +36,11 @@ from synthact.render.pipeline import Pipeline
 from synthact.render.renderer import settings_from_config
 from synthact.render.visibility import keypoint_visibility, output_joint_parts
 from synthact.render.window_record import WindowRecord, WindowScene
-from synthact.scene.appearance import AppearanceRanges, body_mass_offset, sample_appearance
+from synthact.scene.appearance import AppearanceRanges, body_mass_offset, furnish, sample_appearance
 from synthact.scene.cameras import Camera, project
 from synthact.scene.environment import HdriSet
 from synthact.scene.rig import CameraPath, Rig, view_cameras
+from synthact.scene.supports import seats_for_take
 from synthact.scene.textures import texture_assets
 from synthact.seeding import derive_seed, rng_for
 from synthact.sources.amass import load_motion
@@ -207,6 +208,8 @@ class TakeRenderer:
             hdri_folder=None if self.hdris.bundled else self.hdris.folder,
         )
         self.hdri_ground = randomize.get("ground", "environment") == "environment"
+        self.supports = bool(randomize.get("supports", True))
+        self.vertex_part = vertex_parts(neutral.lbs_weights)
         self.ranges = AppearanceRanges.from_config(randomize)
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
         self.mass_range = tuple(randomize.get("body_mass_range", (0.0, 0.0)))
@@ -256,6 +259,19 @@ class TakeRenderer:
         pelvis_rest = model.rest_joints(betas + noise)[0]
         pelvis_xy = (motion.trans[source_frames] + pelvis_rest)[:, :2]
         room = self.settings.scene == "room"
+        appearance = sample_appearance(
+            plan.appearance_seed,
+            self.hdris.names,
+            self.ranges,
+            room=room,
+            textures=self.texture_names,
+            key_light=self.hdris.key_light if self.hdri_ground else None,
+            hdri_ground=self.hdri_ground,
+        )
+        if self.supports:
+            trans = motion.trans[source_frames] + np.array([0.0, 0.0, offset])
+            seats = seats_for_take(model, motion.poses[source_frames], trans, betas + noise, self.vertex_part, take.fps)
+            appearance = furnish(appearance, seats, plan.appearance_seed)
         return PreparedTake(
             plan=plan,
             motion=motion,
@@ -263,15 +279,7 @@ class TakeRenderer:
             betas=betas,
             noise=noise,
             offset=offset,
-            appearance=sample_appearance(
-                plan.appearance_seed,
-                self.hdris.names,
-                self.ranges,
-                room=room,
-                textures=self.texture_names,
-                key_light=self.hdris.key_light if self.hdri_ground else None,
-                hdri_ground=self.hdri_ground,
-            ),
+            appearance=appearance,
             cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
         )
 

@@ -40,7 +40,9 @@ import numpy as np
 
 from synthact.body.skeleton import PART_NAMES
 from synthact.scene.environment import KeyLight, sun_azimuth_for, turned
+from synthact.scene.supports import Prop
 from synthact.scene.textures import TextureCut, draw_texture
+from synthact.seeding import rng_for
 
 PATTERNS = ("plain", "noise", "stripes", "checker")
 GARMENTS = ("skin", "top", "bottom", "shoes")
@@ -179,6 +181,8 @@ class Appearance:
         texture: File name of the clothing texture in ``randomize.textures_dir``
             that dresses the whole body (skin included), or None for the
             procedural garments above.
+        props: Supports placed under the body where it sits (``supports.py``).
+        prop_surface: Their material; None without props.
     """
 
     hdri: str
@@ -196,23 +200,29 @@ class Appearance:
     long_legs: bool | None
     room: RoomLook | None = None
     texture: str | None = None
+    props: tuple[Prop, ...] = ()
+    prop_surface: Surface | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (tuples become lists).
 
-        No ``room`` key outdoors, no ``texture`` key without one.
+        No ``room`` key outdoors, no ``texture`` key without one, no ``props`` keys without props.
         """
         out = _lists(asdict(self))
-        for key in ("room", "texture"):
+        for key in ("room", "texture", "prop_surface"):
             if out[key] is None:
                 del out[key]
+        out["props"] = [prop.to_dict() for prop in self.props]
+        if not self.props:
+            del out["props"]
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Appearance:
         """Inverse of ``to_dict``."""
         values = dict(data)
-        for key in ("top", "bottom", "shoes", "ground"):
+        values["props"] = tuple(Prop.from_dict(prop) for prop in values.get("props", ()))
+        for key in ("top", "bottom", "shoes", "ground", "prop_surface"):
             if values.get(key) is not None:
                 values[key] = _surface_from_dict(values[key])
         if values.get("skin") is not None:
@@ -477,6 +487,14 @@ def lit_by_sky(appearance: Appearance, light: KeyLight, ranges: AppearanceRanges
         sun_azimuth_deg=sun_azimuth_for(azimuth),
         sun_elevation_deg=round(max(elevation, KEY_LIGHT_MIN_ELEVATION_DEG), 3),
     )
+
+
+def furnish(appearance: Appearance, props: Sequence[Prop], seed: int) -> Appearance:
+    """``appearance`` with ``props`` and a fabric for them, drawn from ``seed`` apart from every other draw."""
+    if not props:
+        return appearance
+    surface = _surface(rng_for(seed, "props"), (0.6, 0.3, 0.05, 0.05), (2.0, 15.0), (0.6, 0.95))
+    return replace(appearance, props=tuple(props), prop_surface=surface)
 
 
 def dress(appearance: Appearance, textures: Sequence[str] | Mapping[str, TextureCut | None], name: str) -> Appearance:
