@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from synthact.body.skeleton import PART_NAMES, face_parts
-from synthact.render.exr import decode_frame, read_passes
+from synthact.render.exr import PICTURE_PASS_INDEX, decode_frame, read_passes
 from synthact.render.renderer import FrameSink, RenderedClip, RenderSettings
 from synthact.scene import room as room_layout
 from synthact.scene.appearance import GARMENTS, Appearance, Surface, garment_of_part
@@ -224,6 +224,7 @@ class BlenderScene:
         face_uv: np.ndarray | None = None,
         textures_dir: str | Path | None = None,
         hdri_folder: str | Path | None = None,
+        backgrounds_dir: str | Path | None = None,
     ):
         """Build the scene.
 
@@ -236,6 +237,7 @@ class BlenderScene:
             textures_dir: Folder the appearances' ``texture`` names are in.
             hdri_folder: Folder the appearances' ``hdri`` file names are in
                 (``randomize.hdri_dir``); None: the bundled HDRIs, by stem.
+            backgrounds_dir: Folder the appearances' ``backgrounds`` are in.
         """
         faces = np.asarray(faces)
         vertex_part = np.asarray(vertex_part)
@@ -243,6 +245,7 @@ class BlenderScene:
             raise ValueError(f"face_uv must be ({len(faces)}, 3, 2), got {np.shape(face_uv)}")
         self._textures_dir = Path(textures_dir) if textures_dir is not None else None
         self._hdri_folder = Path(hdri_folder) if hdri_folder is not None else None
+        self._backgrounds_dir = Path(backgrounds_dir) if backgrounds_dir is not None else None
         if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0:
             raise ValueError(f"faces must be (F, 3) non-negative indices, got {faces.shape}")
         if faces.max() >= len(vertex_part):
@@ -370,8 +373,23 @@ class BlenderScene:
         links.new(coord.outputs["Generated"], mapping.inputs["Vector"])
         links.new(mapping.outputs["Vector"], env.inputs["Vector"])
         links.new(env.outputs["Color"], bg.inputs["Color"])
-        links.new(bg.outputs["Background"], out.inputs["Surface"])
-        return {"mapping": mapping, "env": env, "background": bg}
+        # A picture behind the person: camera rays see it, fitted to the frame, while
+        # every other ray (the light on the person) still sees the HDRI.
+        picture = nodes.new("ShaderNodeTexImage")
+        picture.extension = "EXTEND"
+        links.new(coord.outputs["Window"], picture.inputs["Vector"])
+        backplate = nodes.new("ShaderNodeBackground")
+        links.new(picture.outputs["Color"], backplate.inputs["Color"])
+        path = nodes.new("ShaderNodeLightPath")
+        use = nodes.new("ShaderNodeMath")
+        use.operation = "MULTIPLY"
+        links.new(path.outputs["Is Camera Ray"], use.inputs[0])
+        mix = nodes.new("ShaderNodeMixShader")
+        links.new(use.outputs[0], mix.inputs["Fac"])
+        links.new(bg.outputs["Background"], mix.inputs[1])
+        links.new(backplate.outputs["Background"], mix.inputs[2])
+        links.new(mix.outputs["Shader"], out.inputs["Surface"])
+        return {"mapping": mapping, "env": env, "background": bg, "picture": picture, "use_picture": use}
 
     def _build_sun(self) -> Any:
         bpy = self._bpy
@@ -630,6 +648,7 @@ class BlenderScene:
         seed: int = 0,
         room_origin: Sequence[float] = (0.0, 0.0),
         frame_sink: FrameSink | None = None,
+        view: str | None = None,
     ) -> RenderedClip | None:
         """Render every frame of one clip (a take's window) from one view.
 
@@ -649,6 +668,7 @@ class BlenderScene:
                 the EXR file (reads it with ``exr.read_passes``, decodes it with
                 ``exr.decode_frame``, deletes it), so a render loop can do that
                 on another thread while the next frame renders.
+            view: The view's name: picks its picture from ``appearance.backgrounds``.
 
         Returns:
             The clip's RGB, depth, mask, parts and normals; None with a ``frame_sink``.
@@ -680,6 +700,7 @@ class BlenderScene:
             if self._room is not None:
                 self._place_room(appearance, room_origin)
             self._place_props(appearance)
+            self._set_backplate(appearance.backgrounds.get(view) if view is not None else None)
             self._scene.cycles.seed = seed % 2**31
             return self._render_frames(per_frame, progress, frame_sink)
         finally:
@@ -744,6 +765,23 @@ class BlenderScene:
             groups = [self._groups[garment] for garment in garment_of_part(appearance)]
         for part, material in enumerate(self._materials, start=1):
             material.node_tree.nodes["surface"].node_tree = groups[part]
+
+    def _set_backplate(self, name: str | None) -> None:
+        """Show picture ``name`` behind the person, on a shadow-catching ground that is no surface; None: the HDRI."""
+        world = self._world
+        world["use_picture"].inputs[1].default_value = 0.0 if name is None else 1.0
+        if name is None:
+            self._ground.pass_index = 0
+            return
+        if self._backgrounds_dir is None:
+            raise ValueError(f"appearance background {name!r}: this scene was built without backgrounds_dir")
+        path = self._backgrounds_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"background {path} does not exist (randomize.backgrounds_dir)")
+        world["picture"].image = self._bpy.data.images.load(str(path), check_existing=True)
+        # The person's shadow falls on the picture; the ground under it is the picture's, not ours.
+        self._ground.is_shadow_catcher = True
+        self._ground.pass_index = PICTURE_PASS_INDEX
 
     def _place_props(self, appearance: Appearance) -> None:
         """One box per prop (a seat under a sitter), in its place; boxes left over are hidden."""

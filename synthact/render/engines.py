@@ -22,15 +22,22 @@ def render_scene(
     face_uv: np.ndarray | None = None,
     textures_dir: str | Path | None = None,
     hdri_folder: str | Path | None = None,
+    backgrounds_dir: str | Path | None = None,
 ) -> Renderer:
     """The renderer ``settings.engine`` asks for: ``GeometryScene`` or ``BlenderScene``.
 
     ``face_uv`` and ``textures_dir`` (``textures.texture_assets``) and
-    ``hdri_folder`` (``randomize.hdri_dir``) matter to Cycles only: the
-    geometry mode draws no clothing and no world.
+    ``hdri_folder`` and ``backgrounds_dir`` (``randomize.*``) matter to Cycles
+    only: the geometry mode draws no clothing and no world.
     """
     if settings.engine == "GEOMETRY":
         return GeometryScene(settings, faces, vertex_part)
     return BlenderScene(
-        settings, faces, vertex_part, face_uv=face_uv, textures_dir=textures_dir, hdri_folder=hdri_folder
+        settings,
+        faces,
+        vertex_part,
+        face_uv=face_uv,
+        textures_dir=textures_dir,
+        hdri_folder=hdri_folder,
+        backgrounds_dir=backgrounds_dir,
     )

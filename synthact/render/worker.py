@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -37,6 +37,7 @@ from synthact.render.renderer import settings_from_config
 from synthact.render.visibility import keypoint_visibility, output_joint_parts
 from synthact.render.window_record import WindowRecord, WindowScene
 from synthact.scene.appearance import AppearanceRanges, body_mass_offset, furnish, sample_appearance
+from synthact.scene.backgrounds import backdrops, draw_backgrounds
 from synthact.scene.cameras import Camera, project
 from synthact.scene.environment import HdriSet
 from synthact.scene.rig import CameraPath, Rig, view_cameras
@@ -199,6 +200,9 @@ class TakeRenderer:
         face_uv, textures_dir, self.texture_names = texture_assets(randomize, neutral.faces)
         bundled = select_hdris(blender.available_hdris(), list(randomize.get("hdris", [])))
         self.hdris = HdriSet.from_config(randomize, blender.hdri_dir(), bundled)
+        self.rig = Rig.from_config(config["rig"], config["render"])
+        backgrounds_dir = str(randomize.get("backgrounds_dir", "") or "")
+        self.backgrounds = backdrops(backgrounds_dir, config["rig"], [v.name for v in self.rig.views])
         self.scene = render_scene(
             self.settings,
             neutral.faces,
@@ -206,6 +210,7 @@ class TakeRenderer:
             face_uv=face_uv,
             textures_dir=textures_dir,
             hdri_folder=None if self.hdris.bundled else self.hdris.folder,
+            backgrounds_dir=backgrounds_dir or None,
         )
         self.hdri_ground = randomize.get("ground", "environment") == "environment"
         self.supports = bool(randomize.get("supports", True))
@@ -213,7 +218,6 @@ class TakeRenderer:
         self.ranges = AppearanceRanges.from_config(randomize)
         self.shape_std = float(randomize.get("body_shape_std", 0.0))
         self.mass_range = tuple(randomize.get("body_mass_range", (0.0, 0.0)))
-        self.rig = Rig.from_config(config["rig"], config["render"])
         self.storage = StorageSettings.from_config(config["render"])
         self.joint_parts = output_joint_parts(neutral.lbs_weights)
 
@@ -272,6 +276,8 @@ class TakeRenderer:
             trans = motion.trans[source_frames] + np.array([0.0, 0.0, offset])
             seats = seats_for_take(model, motion.poses[source_frames], trans, betas + noise, self.vertex_part, take.fps)
             appearance = furnish(appearance, seats, plan.appearance_seed)
+        if self.backgrounds:
+            appearance = replace(appearance, backgrounds=draw_backgrounds(plan.appearance_seed, self.backgrounds))
         return PreparedTake(
             plan=plan,
             motion=motion,
@@ -342,7 +348,7 @@ class TakeRenderer:
         job = WindowJob(out, scene, uv, joints_cam[..., 2], coder, self.joint_parts)
         if self.settings.engine == "GEOMETRY":  # no EXR: the z-buffer hands back arrays at once
             out_clip = self.scene.render_clip(
-                posed.vertices, cameras, prepared.appearance, seed=seed, room_origin=tuple(take.path_center)
+                posed.vertices, cameras, prepared.appearance, seed=seed, room_origin=tuple(take.path_center), view=view
             )
             assert out_clip is not None  # without a frame_sink every engine hands the arrays back
             for i in range(b - a):
@@ -362,6 +368,7 @@ class TakeRenderer:
             seed=seed,
             room_origin=tuple(take.path_center),
             frame_sink=sink,
+            view=view,
         )
         pipeline.submit(job.finish)
 

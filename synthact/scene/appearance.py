@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import colorsys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -183,6 +183,8 @@ class Appearance:
             procedural garments above.
         props: Supports placed under the body where it sits (``supports.py``).
         prop_surface: Their material; None without props.
+        backgrounds: View name → picture behind the person (a path in
+            ``randomize.backgrounds_dir``); empty: the HDRI is the background.
     """
 
     hdri: str
@@ -202,6 +204,7 @@ class Appearance:
     texture: str | None = None
     props: tuple[Prop, ...] = ()
     prop_surface: Surface | None = None
+    backgrounds: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (tuples become lists).
@@ -213,8 +216,9 @@ class Appearance:
             if out[key] is None:
                 del out[key]
         out["props"] = [prop.to_dict() for prop in self.props]
-        if not self.props:
-            del out["props"]
+        for key in ("props", "backgrounds"):
+            if not out[key]:
+                del out[key]
         return out
 
     @classmethod
@@ -222,6 +226,7 @@ class Appearance:
         """Inverse of ``to_dict``."""
         values = dict(data)
         values["props"] = tuple(Prop.from_dict(prop) for prop in values.get("props", ()))
+        values["backgrounds"] = dict(values.get("backgrounds", {}))
         for key in ("top", "bottom", "shoes", "ground", "prop_surface"):
             if values.get(key) is not None:
                 values[key] = _surface_from_dict(values[key])
