@@ -45,6 +45,8 @@ def test_each_view_draws_from_its_own_folder_or_the_shared_one(tmp_path: Path) -
         backdrops(str(tmp_path), {"mode": "actor", "camera_motion": "follow"}, ["c1"])
     assert backdrops(str(tmp_path), {"mode": "room", "camera_motion": "auto"}, ["c1"])["c1"] == candidates["c1"]
     assert backdrops("", {"camera_motion": "follow"}, ["c1"]) == {}
+    with pytest.raises(ValueError, match=r"render\.scene: outdoor"):
+        backdrops(str(tmp_path), {"mode": "room", "camera_motion": "static"}, ["c1"], scene="room")
 
 
 @pytest.mark.slow

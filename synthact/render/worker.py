@@ -202,7 +202,8 @@ class TakeRenderer:
         self.hdris = HdriSet.from_config(randomize, blender.hdri_dir(), bundled)
         self.rig = Rig.from_config(config["rig"], config["render"])
         backgrounds_dir = str(randomize.get("backgrounds_dir", "") or "")
-        self.backgrounds = backdrops(backgrounds_dir, config["rig"], [v.name for v in self.rig.views])
+        views = [v.name for v in self.rig.views]
+        self.backgrounds = backdrops(backgrounds_dir, config["rig"], views, config["render"].get("scene", "outdoor"))
         self.scene = render_scene(
             self.settings,
             neutral.faces,

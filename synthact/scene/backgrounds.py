@@ -58,14 +58,22 @@ def draw_backgrounds(seed: int, candidates: Mapping[str, Sequence[str]]) -> dict
     return out
 
 
-def backdrops(folder: str, rig: Mapping[str, Any], views: Sequence[str]) -> dict[str, list[str]]:
+def backdrops(
+    folder: str, rig: Mapping[str, Any], views: Sequence[str], scene: str = "outdoor"
+) -> dict[str, list[str]]:
     """Each view's candidate pictures from ``randomize.backgrounds_dir`` (empty when unset).
 
     Raises:
-        ValueError: The cameras move (a picture cannot follow them); the message names both keys.
+        ValueError: The cameras move (a picture cannot follow them), or the room's
+            walls would hide the picture; the message names the keys.
     """
     if not folder:
         return {}
+    if scene == "room":
+        raise ValueError(
+            "randomize.backgrounds_dir: the room's walls would hide the pictures; set render.scene: outdoor"
+            " (the picture is the room)"
+        )
     if not static_cameras(rig):
         raise ValueError(
             "randomize.backgrounds_dir needs still cameras: set rig.camera_motion: static"
