@@ -8,6 +8,13 @@ animation, the camera, the appearance and the room's position, renders every
 frame to a multilayer EXR in a scratch folder, reads it back into numpy and
 deletes it (bpy 5.0 has no in-memory readback in background mode).
 
+Outdoors the ground is either a procedural plane or, when the appearance has
+no ground material, a shadow catcher: it shows the HDRI below its horizon with
+the person's shadow on it. A take's props (seats) are boxes, and a view's
+background picture is what camera rays see instead of the HDRI (the ground
+then carries ``PICTURE_PASS_INDEX``, which decodes as no surface); every other
+ray still sees the HDRI (docs/SCENES.md).
+
 The room is lit by its ceiling lights plus the HDRI as ambient light: the
 ceiling is seen by cameras but invisible to shadow and bounce rays, so the
 HDRI still shines in from above (like a skylight), while the walls block its
