@@ -174,6 +174,10 @@ class RandomizeSection(Section):
     textures_dir: str
     uv_file: str
     hdris: tuple[str, ...]
+    hdri_dir: str
+    backgrounds_dir: str
+    supports: bool
+    ground: str
     hdri_rotation_deg: tuple[float, float]
     hdri_strength: tuple[float, float]
     sun_probability: float

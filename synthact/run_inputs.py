@@ -50,6 +50,10 @@ def input_problems(config: dict) -> list[str]:
         problems += _missing_folder(config, "motion.estimates_dir", "the folder of the pose estimators' outputs")
         problems += _missing_labels_file(config)
     problems += _missing_body_models(config, GENDERS_BY_SOURCE.get(kind, FITTED_GENDERS))
+    if config.get("randomize", {}).get("hdri_dir"):
+        problems += _missing_folder(config, "randomize.hdri_dir", "a folder of .exr/.hdr environment maps")
+    if config.get("randomize", {}).get("backgrounds_dir"):
+        problems += _missing_folder(config, "randomize.backgrounds_dir", "a folder of background pictures")
     return problems
 
 

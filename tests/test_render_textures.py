@@ -10,7 +10,7 @@ import pytest
 
 from synthact.body.skeleton import PART_NAMES, vertex_parts
 from synthact.scene import textures
-from synthact.scene.appearance import Appearance, sample_appearance
+from synthact.scene.appearance import Appearance, dress, sample_appearance
 from tests.fixtures.render_scene import HDRIS, make_camera
 
 
@@ -59,7 +59,7 @@ def test_textures_are_listed_drawn_and_named_in_the_appearance(tmp_path: Path) -
     dressed = sample_appearance(11, HDRIS, textures=list(reversed(names)))
     assert dressed.texture in names and dressed.to_dict()["texture"] == dressed.texture
     assert Appearance.from_dict(dressed.to_dict()) == dressed
-    assert dressed == Appearance(**{**base.__dict__, "texture": dressed.texture})  # other draws unchanged
+    assert dressed == dress(base, names, dressed.texture)  # other draws unchanged
     assert "texture" not in base.to_dict()
     with pytest.raises(FileNotFoundError, match="textures_dir"):
         textures.list_textures(tmp_path / "missing")
@@ -104,7 +104,7 @@ def test_the_rendered_body_follows_the_texture_per_part(demo_body, tmp_path: Pat
 
 def test_texture_assets_from_the_config(demo_body, tmp_path: Path) -> None:
     verts, faces, parts = demo_body
-    assert textures.texture_assets({}, faces) == (None, None, [])
+    assert textures.texture_assets({}, faces) == (None, None, {})
     textures.generate_textures(tmp_path / "tex", count=2, size=64)
     uv_path = tmp_path / "uv.obj"
     textures.write_uv_obj(uv_path, verts, faces, textures.cylinder_uv_layout(verts, faces, parts))

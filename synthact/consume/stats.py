@@ -87,10 +87,11 @@ def appearance_stats(appearances: Iterable[Mapping[str, Any]]) -> dict[str, dict
     }
     for a in appearances:
         counters["hdri"][Path(str(a["hdri"])).name] += 1
-        counters["top_pattern"][a["top"]["pattern"]] += 1
-        counters["bottom_pattern"][a["bottom"]["pattern"]] += 1
-        counters["long_sleeves"][str(bool(a["long_sleeves"]))] += 1
-        counters["long_legs"][str(bool(a["long_legs"]))] += 1
+        # A textured take records no procedural garment, and a cut only where its texture folder gives one.
+        counters["top_pattern"][(a.get("top") or {}).get("pattern", "texture")] += 1
+        counters["bottom_pattern"][(a.get("bottom") or {}).get("pattern", "texture")] += 1
+        for cut in ("long_sleeves", "long_legs"):
+            counters[cut]["unknown" if a.get(cut) is None else str(bool(a[cut]))] += 1
     return {k: dict(sorted(c.items())) for k, c in counters.items()}
 
 

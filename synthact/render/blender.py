@@ -8,6 +8,13 @@ animation, the camera, the appearance and the room's position, renders every
 frame to a multilayer EXR in a scratch folder, reads it back into numpy and
 deletes it (bpy 5.0 has no in-memory readback in background mode).
 
+Outdoors the ground is either a procedural plane or, when the appearance has
+no ground material, a shadow catcher: it shows the HDRI below its horizon with
+the person's shadow on it. A take's props (seats) are boxes, and a view's
+background picture is what camera rays see instead of the HDRI (the ground
+then carries ``PICTURE_PASS_INDEX``, which decodes as no surface); every other
+ray still sees the HDRI (docs/SCENES.md).
+
 The room is lit by its ceiling lights plus the HDRI as ambient light: the
 ceiling is seen by cameras but invisible to shadow and bounce rays, so the
 HDRI still shines in from above (like a skylight), while the walls block its
@@ -51,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from synthact.body.skeleton import PART_NAMES, face_parts
-from synthact.render.exr import decode_frame, read_passes
+from synthact.render.exr import PICTURE_PASS_INDEX, decode_frame, read_passes
 from synthact.render.renderer import FrameSink, RenderedClip, RenderSettings
 from synthact.scene import room as room_layout
 from synthact.scene.appearance import GARMENTS, Appearance, Surface, garment_of_part
@@ -223,6 +230,8 @@ class BlenderScene:
         vertex_part: np.ndarray,
         face_uv: np.ndarray | None = None,
         textures_dir: str | Path | None = None,
+        hdri_folder: str | Path | None = None,
+        backgrounds_dir: str | Path | None = None,
     ):
         """Build the scene.
 
@@ -233,12 +242,17 @@ class BlenderScene:
             face_uv: (F, 3, 2) UVs per face corner (``textures.read_uv_file``);
                 needed for appearances with a ``texture``.
             textures_dir: Folder the appearances' ``texture`` names are in.
+            hdri_folder: Folder the appearances' ``hdri`` file names are in
+                (``randomize.hdri_dir``); None: the bundled HDRIs, by stem.
+            backgrounds_dir: Folder the appearances' ``backgrounds`` are in.
         """
         faces = np.asarray(faces)
         vertex_part = np.asarray(vertex_part)
         if face_uv is not None and np.shape(face_uv) != (len(faces), 3, 2):
             raise ValueError(f"face_uv must be ({len(faces)}, 3, 2), got {np.shape(face_uv)}")
         self._textures_dir = Path(textures_dir) if textures_dir is not None else None
+        self._hdri_folder = Path(hdri_folder) if hdri_folder is not None else None
+        self._backgrounds_dir = Path(backgrounds_dir) if backgrounds_dir is not None else None
         if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0:
             raise ValueError(f"faces must be (F, 3) non-negative indices, got {faces.shape}")
         if faces.max() >= len(vertex_part):
@@ -266,8 +280,11 @@ class BlenderScene:
         self._groups = {g: self._surface_group(f"surface_{g}", on_body=True) for g in GARMENTS}
         self._ground_group = self._surface_group("surface_ground", on_body=False)
         self._texture_group = self._textured_group() if face_uv is not None else None
-        self._build_ground()
+        self._ground = self._build_ground()
         self._room = self._build_room() if settings.scene == "room" else None
+        self._prop_group = self._surface_group("surface_props", on_body=False)
+        self._prop_material = self._group_material("props", self._prop_group, pass_index=0)
+        self._props: list[Any] = []  # boxes, reused from clip to clip; the unused ones hidden
         self._materials = self._part_materials()
         self._body = self._build_body(faces, vertex_part)
         if face_uv is not None:
@@ -363,8 +380,23 @@ class BlenderScene:
         links.new(coord.outputs["Generated"], mapping.inputs["Vector"])
         links.new(mapping.outputs["Vector"], env.inputs["Vector"])
         links.new(env.outputs["Color"], bg.inputs["Color"])
-        links.new(bg.outputs["Background"], out.inputs["Surface"])
-        return {"mapping": mapping, "env": env, "background": bg}
+        # A picture behind the person: camera rays see it, fitted to the frame, while
+        # every other ray (the light on the person) still sees the HDRI.
+        picture = nodes.new("ShaderNodeTexImage")
+        picture.extension = "EXTEND"
+        links.new(coord.outputs["Window"], picture.inputs["Vector"])
+        backplate = nodes.new("ShaderNodeBackground")
+        links.new(picture.outputs["Color"], backplate.inputs["Color"])
+        path = nodes.new("ShaderNodeLightPath")
+        use = nodes.new("ShaderNodeMath")
+        use.operation = "MULTIPLY"
+        links.new(path.outputs["Is Camera Ray"], use.inputs[0])
+        mix = nodes.new("ShaderNodeMixShader")
+        links.new(use.outputs[0], mix.inputs["Fac"])
+        links.new(bg.outputs["Background"], mix.inputs[1])
+        links.new(backplate.outputs["Background"], mix.inputs[2])
+        links.new(mix.outputs["Shader"], out.inputs["Surface"])
+        return {"mapping": mapping, "env": env, "background": bg, "picture": picture, "use_picture": use}
 
     def _build_sun(self) -> Any:
         bpy = self._bpy
@@ -500,7 +532,7 @@ class BlenderScene:
             raise FileNotFoundError(f"texture {path} does not exist (randomize.textures_dir)")
         return self._bpy.data.images.load(str(path), check_existing=True)
 
-    def _build_ground(self) -> None:
+    def _build_ground(self) -> Any:
         bpy = self._bpy
         mesh = bpy.data.meshes.new("ground")
         h = _GROUND_HALF_SIZE_M
@@ -511,6 +543,7 @@ class BlenderScene:
         ground = bpy.data.objects.new("ground", mesh)
         ground.pass_index = 0  # not the person
         self._scene.collection.objects.link(ground)
+        return ground
 
     def _build_room(self) -> dict[str, Any]:
         """Walls, ceiling, furniture and ceiling lights under one parent, moved per clip."""
@@ -622,6 +655,7 @@ class BlenderScene:
         seed: int = 0,
         room_origin: Sequence[float] = (0.0, 0.0),
         frame_sink: FrameSink | None = None,
+        view: str | None = None,
     ) -> RenderedClip | None:
         """Render every frame of one clip (a take's window) from one view.
 
@@ -641,6 +675,7 @@ class BlenderScene:
                 the EXR file (reads it with ``exr.read_passes``, decodes it with
                 ``exr.decode_frame``, deletes it), so a render loop can do that
                 on another thread while the next frame renders.
+            view: The view's name: picks its picture from ``appearance.backgrounds``.
 
         Returns:
             The clip's RGB, depth, mask, parts and normals; None with a ``frame_sink``.
@@ -671,6 +706,8 @@ class BlenderScene:
             self._apply_appearance(appearance)
             if self._room is not None:
                 self._place_room(appearance, room_origin)
+            self._place_props(appearance)
+            self._set_backplate(appearance.backgrounds.get(view) if view is not None else None)
             self._scene.cycles.seed = seed % 2**31
             return self._render_frames(per_frame, progress, frame_sink)
         finally:
@@ -722,14 +759,55 @@ class BlenderScene:
         self._sun.rotation_euler = (tilt, 0.0, math.radians(appearance.sun_azimuth_deg))
         for garment, surface in appearance.garment_surfaces().items():
             _set_surface(self._groups[garment], surface)
-        _set_surface(self._ground_group, appearance.ground)
-        garments = garment_of_part(appearance)
+        # Without a ground material the plane is a shadow catcher: it shows what the
+        # HDRI shows below its horizon, darkened by the shadows that fall on it.
+        self._ground.is_shadow_catcher = appearance.ground is None
+        if appearance.ground is not None:
+            _set_surface(self._ground_group, appearance.ground)
         if appearance.texture is not None:
             assert self._texture_group is not None, "a texture was drawn, but the scene has no UV layout"
             self._texture_group.nodes["image"].image = self._texture(appearance.texture)
+            groups = [self._texture_group] * (NUM_PARTS + 1)
+        else:
+            groups = [self._groups[garment] for garment in garment_of_part(appearance)]
         for part, material in enumerate(self._materials, start=1):
-            group = self._texture_group if appearance.texture is not None else self._groups[garments[part]]
-            material.node_tree.nodes["surface"].node_tree = group
+            material.node_tree.nodes["surface"].node_tree = groups[part]
+
+    def _set_backplate(self, name: str | None) -> None:
+        """Show picture ``name`` behind the person, on a shadow-catching ground that is no surface; None: the HDRI."""
+        world = self._world
+        world["use_picture"].inputs[1].default_value = 0.0 if name is None else 1.0
+        if name is None:
+            self._ground.pass_index = 0
+            return
+        if self._backgrounds_dir is None:
+            raise ValueError(f"appearance background {name!r}: this scene was built without backgrounds_dir")
+        path = self._backgrounds_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"background {path} does not exist (randomize.backgrounds_dir)")
+        world["picture"].image = self._bpy.data.images.load(str(path), check_existing=True)
+        # The person's shadow falls on the picture; the ground under it is the picture's, not ours.
+        self._ground.is_shadow_catcher = True
+        self._ground.pass_index = PICTURE_PASS_INDEX
+
+    def _place_props(self, appearance: Appearance) -> None:
+        """One box per prop (a seat under a sitter), in its place; boxes left over are hidden."""
+        while len(self._props) < len(appearance.props):
+            box = self._add_box(f"prop_{len(self._props)}", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), self._prop_material, None)
+            self._props.append(box)
+        for box, prop in zip(self._props, appearance.props, strict=False):
+            hx, hy, hz = (v / 2 for v in prop.size)
+            # Vertices in metres about the centre, so the fabric's pattern keeps its scale.
+            corners = [(x, y, z) for z in (-hz, hz) for y in (-hy, hy) for x in (-hx, hx)]
+            box.data.vertices.foreach_set("co", np.asarray(corners, np.float32).ravel())
+            box.data.update()
+            box.location = prop.centre
+            box.rotation_euler = (0.0, 0.0, math.radians(prop.yaw_deg))
+            box.hide_render = False
+        for box in self._props[len(appearance.props) :]:
+            box.hide_render = True
+        if appearance.prop_surface is not None:
+            _set_surface(self._prop_group, appearance.prop_surface)
 
     def _place_room(self, appearance: Appearance, origin: Sequence[float]) -> None:
         """Centre the room on ``origin`` and apply its materials and lights."""
@@ -745,11 +823,27 @@ class BlenderScene:
         self._world["background"].inputs["Strength"].default_value = strength
 
     def _hdri(self, name: str) -> Any:
-        path = hdri_dir() / f"{name}.exr"
-        if not path.is_file():
-            raise ValueError(f"unknown HDRI {name!r}; available: {available_hdris()}")
+        if self._hdri_folder is not None:
+            path = self._hdri_folder / name
+            if not path.is_file():
+                raise FileNotFoundError(f"HDRI {path} does not exist (randomize.hdri_dir)")
+        else:
+            path = hdri_dir() / f"{name}.exr"
+            if not path.is_file():
+                raise ValueError(f"unknown HDRI {name!r}; available: {available_hdris()}")
         # check_existing: each HDRI is loaded once per process, however many clips use it.
-        return self._bpy.data.images.load(str(path), check_existing=True)
+        image = self._bpy.data.images.load(str(path), check_existing=True)
+        self._release_other_hdris(image)
+        return image
+
+    def _release_other_hdris(self, keep: Any) -> None:
+        """Free the user's HDRIs other than ``keep``: a folder of 8K maps would fill memory one take at a time."""
+        if self._hdri_folder is None:
+            return  # the bundled eight are small, and cheaper kept
+        folder = str(self._hdri_folder)
+        for image in list(self._bpy.data.images):
+            if image != keep and image.filepath.startswith(folder):
+                self._bpy.data.images.remove(image)
 
     def _render_frames(
         self, cameras: list[Camera], progress: Callable[[int], None] | None, frame_sink: FrameSink | None = None

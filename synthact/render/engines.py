@@ -21,12 +21,23 @@ def render_scene(
     vertex_part: np.ndarray,
     face_uv: np.ndarray | None = None,
     textures_dir: str | Path | None = None,
+    hdri_folder: str | Path | None = None,
+    backgrounds_dir: str | Path | None = None,
 ) -> Renderer:
     """The renderer ``settings.engine`` asks for: ``GeometryScene`` or ``BlenderScene``.
 
-    ``face_uv`` and ``textures_dir`` (``textures.texture_assets``) matter to
-    Cycles only: the geometry mode draws no clothing.
+    ``face_uv`` and ``textures_dir`` (``textures.texture_assets``) and
+    ``hdri_folder`` and ``backgrounds_dir`` (``randomize.*``) matter to Cycles
+    only: the geometry mode draws no clothing and no world.
     """
     if settings.engine == "GEOMETRY":
         return GeometryScene(settings, faces, vertex_part)
-    return BlenderScene(settings, faces, vertex_part, face_uv=face_uv, textures_dir=textures_dir)
+    return BlenderScene(
+        settings,
+        faces,
+        vertex_part,
+        face_uv=face_uv,
+        textures_dir=textures_dir,
+        hdri_folder=hdri_folder,
+        backgrounds_dir=backgrounds_dir,
+    )

@@ -19,6 +19,8 @@ import numpy as np
 # their natural order. Channels not listed keep alphabetical order after them.
 NO_HIT_DEPTH = 1e9  # Cycles writes 1e10 to Depth where a ray hits nothing
 
+PICTURE_PASS_INDEX = 2  # Object Index of a surface that stands for a background picture: no depth there
+
 _CHANNEL_ORDER = {name: i for i, name in enumerate("RGBAXYZWUV")}
 
 
@@ -84,13 +86,14 @@ def decode_frame(
 
     Returns:
         rgb (H, W, 3) uint8 sRGB; depth (H, W) float32 metres, 0 where no
-        surface was hit; mask (H, W) bool; parts (H, W) uint8 material pass
-        index on the person, else 0; normals (H, W, 3) float32 unit vectors in
-        the OpenCV camera frame, 0 where no surface was hit.
+        surface was hit or the surface stands for a picture
+        (``PICTURE_PASS_INDEX``); mask (H, W) bool; parts (H, W) uint8
+        material pass index on the person, else 0; normals (H, W, 3) float32
+        unit vectors in the OpenCV camera frame, 0 where depth is.
     """
     rgb = linear_to_srgb8(passes["Combined"][..., :3])
     z = passes["Depth"]
-    hit = z < NO_HIT_DEPTH
+    hit = (z < NO_HIT_DEPTH) & (np.rint(passes["Object Index"]) != PICTURE_PASS_INDEX)
     depth = np.where(hit, z, 0.0).astype(np.float32)
     mask = np.rint(passes["Object Index"]) == person_index
     parts = np.where(mask, np.rint(passes["Material Index"]), 0).astype(np.uint8)

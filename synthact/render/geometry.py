@@ -283,6 +283,7 @@ class GeometryScene:
         seed: int = 0,  # noqa: ARG002  Renderer.render_clip's signature
         room_origin: Sequence[float] = (0.0, 0.0),
         frame_sink: FrameSink | None = None,
+        view: str | None = None,  # noqa: ARG002  Renderer.render_clip's signature: no picture without RGB
     ) -> RenderedClip:
         """Label passes of every frame; ``appearance`` and ``seed`` are unused (no RGB, no noise).
 

@@ -166,6 +166,7 @@ class Renderer(Protocol):
         seed: int = 0,
         room_origin: Sequence[float] = (0.0, 0.0),
         frame_sink: FrameSink | None = None,
+        view: str | None = None,
     ) -> RenderedClip | None:
-        """Every frame of one clip; None where ``frame_sink`` took each frame's EXR instead."""
+        """Every frame of one clip from ``view``; None where ``frame_sink`` took each frame's EXR instead."""
         ...

@@ -38,9 +38,12 @@ from synthact.render.renderer import settings_from_config
 from synthact.render.visibility import keypoint_visibility, output_joint_parts
 from synthact.render.window_record import WindowRecord, WindowScene
 from synthact.resolved_config import parse_resolved
-from synthact.scene.appearance import AppearanceRanges, body_mass_offset, sample_appearance
+from synthact.scene.appearance import AppearanceRanges, body_mass_offset, furnish, sample_appearance
+from synthact.scene.backgrounds import backdrops, draw_backgrounds
 from synthact.scene.cameras import Camera, project
+from synthact.scene.environment import HdriSet
 from synthact.scene.rig import CameraPath, Rig, view_cameras
+from synthact.scene.supports import seats_for_take
 from synthact.scene.textures import texture_assets
 from synthact.seeding import derive_seed, rng_for
 from synthact.sources.amass import load_motion
@@ -207,14 +210,27 @@ class TakeRenderer:
         neutral = self.any_body_model()
         self.settings = settings_from_config(render.as_dict())
         face_uv, textures_dir, self.texture_names = texture_assets(randomize.as_dict(), neutral.faces)
+        bundled = select_hdris(blender.available_hdris(), list(randomize.hdris))
+        self.hdris = HdriSet.from_config(randomize.as_dict(), blender.hdri_dir(), bundled)
+        self.rig = Rig.from_config(rig.as_dict(), render.as_dict())
+        backgrounds_dir = randomize.backgrounds_dir
+        views = [v.name for v in self.rig.views]
+        self.backgrounds = backdrops(backgrounds_dir, rig.as_dict(), views, render.scene)
         self.scene = render_scene(
-            self.settings, neutral.faces, vertex_parts(neutral.lbs_weights), face_uv=face_uv, textures_dir=textures_dir
+            self.settings,
+            neutral.faces,
+            vertex_parts(neutral.lbs_weights),
+            face_uv=face_uv,
+            textures_dir=textures_dir,
+            hdri_folder=None if self.hdris.bundled else self.hdris.folder,
+            backgrounds_dir=backgrounds_dir or None,
         )
-        self.hdri_names = select_hdris(blender.available_hdris(), list(randomize.hdris))
+        self.hdri_ground = randomize.ground == "environment"
+        self.supports = randomize.supports
+        self.vertex_part = vertex_parts(neutral.lbs_weights)
         self.ranges = AppearanceRanges.from_config(randomize.as_dict())
         self.shape_std = randomize.body_shape_std
         self.mass_range = randomize.body_mass_range
-        self.rig = Rig.from_config(rig.as_dict(), render.as_dict())
         self.storage = StorageSettings.from_config({**render.as_dict(), "fps": round(fps)})
         self.joint_parts = output_joint_parts(neutral.lbs_weights)
 
@@ -259,6 +275,21 @@ class TakeRenderer:
         pelvis_rest = model.rest_joints(betas + noise)[0]
         pelvis_xy = (motion.trans[source_frames] + pelvis_rest)[:, :2]
         room = self.settings.scene == "room"
+        appearance = sample_appearance(
+            plan.appearance_seed,
+            self.hdris.names,
+            self.ranges,
+            room=room,
+            textures=self.texture_names,
+            key_light=self.hdris.key_light if self.hdri_ground else None,
+            hdri_ground=self.hdri_ground,
+        )
+        if self.supports:
+            trans = motion.trans[source_frames] + np.array([0.0, 0.0, offset])
+            seats = seats_for_take(model, motion.poses[source_frames], trans, betas + noise, self.vertex_part, take.fps)
+            appearance = furnish(appearance, seats, plan.appearance_seed)
+        if self.backgrounds:
+            appearance = replace(appearance, backgrounds=draw_backgrounds(plan.appearance_seed, self.backgrounds))
         return PreparedTake(
             plan=plan,
             motion=motion,
@@ -266,9 +297,7 @@ class TakeRenderer:
             betas=betas,
             noise=noise,
             offset=offset,
-            appearance=sample_appearance(
-                plan.appearance_seed, self.hdri_names, self.ranges, room=room, textures=self.texture_names
-            ),
+            appearance=appearance,
             cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
         )
 
@@ -331,7 +360,7 @@ class TakeRenderer:
         job = WindowJob(out, scene, uv, joints_cam[..., 2], coder, self.joint_parts)
         if self.settings.engine == "GEOMETRY":  # no EXR: the z-buffer hands back arrays at once
             out_clip = self.scene.render_clip(
-                posed.vertices, cameras, prepared.appearance, seed=seed, room_origin=tuple(take.path_center)
+                posed.vertices, cameras, prepared.appearance, seed=seed, room_origin=tuple(take.path_center), view=view
             )
             assert out_clip is not None  # without a frame_sink every engine hands the arrays back
             for i in range(b - a):
@@ -351,6 +380,7 @@ class TakeRenderer:
             seed=seed,
             room_origin=tuple(take.path_center),
             frame_sink=sink,
+            view=view,
         )
         pipeline.submit(job.finish)
 

@@ -21,19 +21,28 @@ Which garment covers which body part (``garment_of_part``):
 - torso, upper arms → top; forearms → top with long sleeves, else skin;
 - hips, thighs → bottom; shins → bottom with long legwear, else skin;
 - feet → shoes.
+
+The record is what is rendered. A clothing texture (``randomize.textures_dir``)
+dresses the whole body, so with one the procedural draws (skin, top, bottom,
+shoes) are not rendered and are recorded as None, and the sleeve and leg
+length are the texture's own (``textures.TextureCut``), or None where the
+texture folder does not say.
 """
 
 from __future__ import annotations
 
 import colorsys
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
 from synthact.body.skeleton import PART_NAMES
-from synthact.scene.textures import draw_texture
+from synthact.scene.environment import KeyLight, sun_azimuth_for, turned
+from synthact.scene.supports import Prop
+from synthact.scene.textures import TextureCut, draw_texture
+from synthact.seeding import rng_for
 
 PATTERNS = ("plain", "noise", "stripes", "checker")
 GARMENTS = ("skin", "top", "bottom", "shoes")
@@ -158,17 +167,24 @@ class Appearance:
         sun_strength: Sun irradiance in W/m²; 0 disables the sun.
         sun_elevation_deg: Sun elevation above the horizon.
         sun_azimuth_deg: Sun azimuth about world Z.
-        skin: Skin tone, linear RGB.
-        top: Material of the top (shirt, jacket).
-        bottom: Material of the bottom (trousers, shorts, skirt).
-        shoes: Material of the shoes.
-        ground: Material of the ground plane.
-        long_sleeves: Whether the top also covers the forearms.
-        long_legs: Whether the bottom also covers the shins.
+        skin: Skin tone, linear RGB; None with a texture.
+        top: Material of the top (shirt, jacket); None with a texture.
+        bottom: Material of the bottom (trousers, shorts, skirt); None with a texture.
+        shoes: Material of the shoes; None with a texture.
+        ground: Material of the ground plane; None where the person stands on
+            the HDRI's own ground (a shadow catcher that shows the HDRI below
+            its horizon, with the person's shadow on it).
+        long_sleeves: Whether the top also covers the forearms; None where a
+            texture paints a cut its folder does not describe.
+        long_legs: Whether the bottom also covers the shins; as ``long_sleeves``.
         room: The room's look, for the room scene only (the ground is its floor).
         texture: File name of the clothing texture in ``randomize.textures_dir``
             that dresses the whole body (skin included), or None for the
             procedural garments above.
+        props: Supports placed under the body where it sits (``supports.py``).
+        prop_surface: Their material; None without props.
+        backgrounds: View name → picture behind the person (a path in
+            ``randomize.backgrounds_dir``); empty: the HDRI is the background.
     """
 
     hdri: str
@@ -177,24 +193,31 @@ class Appearance:
     sun_strength: float
     sun_elevation_deg: float
     sun_azimuth_deg: float
-    skin: RGB
-    top: Surface
-    bottom: Surface
-    shoes: Surface
-    ground: Surface
-    long_sleeves: bool
-    long_legs: bool
+    skin: RGB | None
+    top: Surface | None
+    bottom: Surface | None
+    shoes: Surface | None
+    ground: Surface | None
+    long_sleeves: bool | None
+    long_legs: bool | None
     room: RoomLook | None = None
     texture: str | None = None
+    props: tuple[Prop, ...] = ()
+    prop_surface: Surface | None = None
+    backgrounds: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (tuples become lists).
 
-        No ``room`` key outdoors, no ``texture`` key without one.
+        No ``room`` key outdoors, no ``texture`` key without one, no ``props`` keys without props.
         """
         out = _lists(asdict(self))
-        for key in ("room", "texture"):
+        for key in ("room", "texture", "prop_surface"):
             if out[key] is None:
+                del out[key]
+        out["props"] = [prop.to_dict() for prop in self.props]
+        for key in ("props", "backgrounds"):
+            if not out[key]:
                 del out[key]
         return out
 
@@ -202,9 +225,13 @@ class Appearance:
     def from_dict(cls, data: Mapping[str, Any]) -> Appearance:
         """Inverse of ``to_dict``."""
         values = dict(data)
-        for key in ("top", "bottom", "shoes", "ground"):
-            values[key] = _surface_from_dict(values[key])
-        values["skin"] = tuple(values["skin"])
+        values["props"] = tuple(Prop.from_dict(prop) for prop in values.get("props", ()))
+        values["backgrounds"] = dict(values.get("backgrounds", {}))
+        for key in ("top", "bottom", "shoes", "ground", "prop_surface"):
+            if values.get(key) is not None:
+                values[key] = _surface_from_dict(values[key])
+        if values.get("skin") is not None:
+            values["skin"] = tuple(values["skin"])
         if values.get("room") is not None:
             room = dict(values["room"])
             for key in ("wall", "wood", "fabric", "counter"):
@@ -213,7 +240,9 @@ class Appearance:
         return cls(**values)
 
     def garment_surfaces(self) -> dict[str, Surface]:
-        """The material of each of ``GARMENTS``; skin becomes a plain ``Surface``."""
+        """The material of each of ``GARMENTS``; skin becomes a plain ``Surface``. Empty with a texture."""
+        if self.skin is None or self.top is None or self.bottom is None or self.shoes is None:
+            return {}
         skin = Surface(self.skin, self.skin, "plain", 1.0, 0.5)
         return {"skin": skin, "top": self.top, "bottom": self.bottom, "shoes": self.shoes}
 
@@ -375,7 +404,9 @@ def sample_appearance(
     hdri_names: Sequence[str],
     ranges: AppearanceRanges = AppearanceRanges(),
     room: bool = False,
-    textures: Sequence[str] = (),
+    textures: Sequence[str] | Mapping[str, TextureCut | None] = (),
+    key_light: Callable[[str], KeyLight] | None = None,
+    hdri_ground: bool = False,
 ) -> Appearance:
     """Draw one appearance from ``numpy.random.default_rng(seed)`` alone.
 
@@ -389,8 +420,14 @@ def sample_appearance(
             does not matter.
         ranges: Where each value is drawn from.
         room: Also draw the room's look (after everything else).
-        textures: Names of clothing textures (``textures.list_textures``); one
-            is drawn when given.
+        textures: Names of clothing textures (``textures.list_textures``), or
+            names with the cut each paints (``textures.read_cuts``); one is
+            drawn when given, and the garments recorded are its own.
+        key_light: The brightest direction of an HDRI, by name
+            (``environment.key_light``): outdoors, the sun then always shines,
+            from there (``lit_by_sky``).
+        hdri_ground: Outdoors, the person stands on the HDRI's own ground
+            (``ground`` None) instead of a procedural one.
 
     Returns:
         The appearance; the same seed, names and ranges always give the same one.
@@ -414,7 +451,7 @@ def sample_appearance(
     ground = _ground(rng)
     long_sleeves = bool(rng.random() < ranges.long_sleeves_probability)
     long_legs = bool(rng.random() < ranges.long_legs_probability)
-    return Appearance(
+    drawn = Appearance(
         hdri=hdri,
         hdri_rotation_deg=hdri_rotation,
         hdri_strength=hdri_strength,
@@ -429,12 +466,55 @@ def sample_appearance(
         long_sleeves=long_sleeves,
         long_legs=long_legs,
         room=_room(rng, ranges) if room else None,
-        texture=_draw_texture(rng, textures),
+    )
+    if not room:  # indoors the room's lights and floor take these parts
+        drawn = lit_by_sky(drawn, key_light(hdri), ranges) if key_light is not None else drawn
+        drawn = replace(drawn, ground=None) if hdri_ground else drawn
+    # Drawn last, so adding textures leaves every other draw as it was.
+    return dress(drawn, textures, draw_texture(rng, list(textures))) if textures else drawn
+
+
+KEY_LIGHT_MIN_ELEVATION_DEG = 10.0  # a key at the horizon would throw the shadow out of frame
+
+
+def lit_by_sky(appearance: Appearance, light: KeyLight, ranges: AppearanceRanges) -> Appearance:
+    """``appearance`` with its sun moved to where its HDRI is brightest, once turned.
+
+    Every take gets the sun, so every take casts a shadow that agrees with its
+    sky: at the drawn strength where a sun was drawn (``sun_probability``),
+    else at the weakest of ``sun_strength``, as under an overcast sky.
+    """
+    azimuth, elevation = turned(light, appearance.hdri_rotation_deg)
+    strength = appearance.sun_strength if appearance.sun_strength > 0 else float(ranges.sun_strength[0])
+    return replace(
+        appearance,
+        sun_strength=round(strength, 4),
+        sun_azimuth_deg=sun_azimuth_for(azimuth),
+        sun_elevation_deg=round(max(elevation, KEY_LIGHT_MIN_ELEVATION_DEG), 3),
     )
 
 
-def _draw_texture(rng: np.random.Generator, names: Sequence[str]) -> str | None:
-    return draw_texture(rng, names) if names else None
+def furnish(appearance: Appearance, props: Sequence[Prop], seed: int) -> Appearance:
+    """``appearance`` with ``props`` and a fabric for them, drawn from ``seed`` apart from every other draw."""
+    if not props:
+        return appearance
+    surface = _surface(rng_for(seed, "props"), (0.6, 0.3, 0.05, 0.05), (2.0, 15.0), (0.6, 0.95))
+    return replace(appearance, props=tuple(props), prop_surface=surface)
+
+
+def dress(appearance: Appearance, textures: Sequence[str] | Mapping[str, TextureCut | None], name: str) -> Appearance:
+    """``appearance`` dressed in texture ``name``: the garments it records become the texture's."""
+    cut = textures.get(name) if isinstance(textures, Mapping) else None
+    return replace(
+        appearance,
+        texture=name,
+        skin=None,
+        top=None,
+        bottom=None,
+        shoes=None,
+        long_sleeves=None if cut is None else cut.long_sleeves,
+        long_legs=None if cut is None else cut.long_legs,
+    )
 
 
 # Body mass through the shape space: SMPL's second shape component (beta 1)

@@ -13,6 +13,12 @@ principal axis. ``generate_textures`` paints procedural textures in that
 layout - skin tones, woven fabric, stripes, plaid, dotted prints, shoes - so
 the demo and the tests run the same textured code path as SURREAL textures.
 
+A texture paints its own sleeve and leg length. What it paints is recorded
+in the take's appearance when the folder says so: ``cuts.json`` beside the
+images maps a name to ``{"long_sleeves": bool, "long_legs": bool}``
+(``generate_textures`` writes it for its own); without it the appearance says
+the cut is unknown rather than guess.
+
 UV convention (Blender's, OBJ's): u right, v up, (0, 0) the bottom-left
 corner of the image.
 """
@@ -20,15 +26,29 @@ corner of the image.
 from __future__ import annotations
 
 import colorsys
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from synthact import atomic
 from synthact.body.skeleton import PART_NAMES, face_parts
 
 TEXTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
+CUTS_FILE = "cuts.json"  # beside the textures: {name: {"long_sleeves": bool, "long_legs": bool}}
+
+
+@dataclass(frozen=True)
+class TextureCut:
+    """The sleeve and leg length a texture paints (a texture also paints the skin they leave bare)."""
+
+    long_sleeves: bool
+    long_legs: bool
+
+
 GRID = 4  # demo atlas: GRID x GRID cells, part p in cell p - 1
 _MARGIN = 0.05  # of a cell, on each side
 _WRAP = 1.25  # cell width in units of one turn: room for faces across the seam
@@ -207,6 +227,19 @@ def _garments(long_sleeves: bool, long_legs: bool) -> dict[int, str]:
     return out
 
 
+def _cut(rng: np.random.Generator) -> tuple[bool, bool]:
+    """(long sleeves, long legs): a texture's second and third draws, after the skin tone."""
+    return bool(rng.random() < 0.5), bool(rng.random() < 0.7)
+
+
+def procedural_cut(seed: int) -> TextureCut:
+    """The sleeve and leg length ``procedural_texture(seed)`` paints."""
+    rng = np.random.default_rng(seed)
+    rng.uniform(0, len(_SKIN_SRGB) - 1)  # the skin tone comes first
+    long_sleeves, long_legs = _cut(rng)
+    return TextureCut(long_sleeves=long_sleeves, long_legs=long_legs)
+
+
 def _colour(rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.25:
         return np.full(3, rng.uniform(0.08, 0.9))
@@ -237,7 +270,7 @@ def procedural_texture(seed: int, size: int = 512) -> np.ndarray:
     x = rng.uniform(0, len(_SKIN_SRGB) - 1)
     i = min(int(x), len(_SKIN_SRGB) - 2)
     skin = _SKIN_SRGB[i] * (i + 1 - x) + _SKIN_SRGB[i + 1] * (x - i)
-    garments = _garments(bool(rng.random() < 0.5), bool(rng.random() < 0.7))
+    garments = _garments(*_cut(rng))
     looks = {}
     for garment in ("top", "bottom"):
         kind = ("plain", "fabric", "stripes", "plaid", "print")[int(rng.integers(5))]
@@ -284,29 +317,65 @@ def read_texture(path: str | Path) -> np.ndarray:
 
 
 def generate_textures(out_dir: str | Path, count: int = 12, seed: int = 0, size: int = 512) -> list[Path]:
-    """Write ``count`` procedural textures in the demo layout; names are ``synthact-NNN.jpg``."""
+    """Write ``count`` procedural textures in the demo layout; names are ``synthact-NNN.jpg``.
+
+    Their cuts go to ``CUTS_FILE`` beside them, so appearances record what they show.
+    """
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths, cuts = [], {}
     for k in range(count):
         path = root / f"synthact-{k:03d}.jpg"
         write_texture(path, procedural_texture(seed * 100003 + k, size))
+        cuts[path.name] = procedural_cut(seed * 100003 + k)
         paths.append(path)
+    write_cuts(root, cuts)
     return paths
 
 
-def texture_assets(randomize: dict, faces: np.ndarray) -> tuple[np.ndarray | None, Path | None, list[str]]:
-    """(face_uv, textures_dir, texture names) from the config's ``randomize`` section.
+def write_cuts(folder: str | Path, cuts: Mapping[str, TextureCut]) -> None:
+    """Write ``CUTS_FILE`` in ``folder``: each texture's sleeve and leg length."""
+    table = {name: {"long_sleeves": c.long_sleeves, "long_legs": c.long_legs} for name, c in sorted(cuts.items())}
+    atomic.write_text(Path(folder) / CUTS_FILE, json.dumps(table, indent=1, sort_keys=True) + "\n")
+
+
+def read_cuts(folder: str | Path, names: Sequence[str]) -> dict[str, TextureCut | None]:
+    """Each of ``names``' cut from the folder's ``CUTS_FILE``; None where it is not described.
+
+    Raises:
+        ValueError: The file is not a JSON object of ``{"long_sleeves": bool, "long_legs": bool}``.
+    """
+    path = Path(folder) / CUTS_FILE
+    if not path.is_file():
+        return dict.fromkeys(names)
+    try:
+        table = json.loads(path.read_text())
+        known = {
+            name: TextureCut(long_sleeves=bool(v["long_sleeves"]), long_legs=bool(v["long_legs"]))
+            for name, v in table.items()
+        }
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise ValueError(
+            f"randomize.textures_dir: {path} must map texture names to "
+            '{"long_sleeves": true|false, "long_legs": true|false} (or be removed)'
+        ) from err
+    return {name: known.get(name) for name in names}
+
+
+def texture_assets(
+    randomize: dict, faces: np.ndarray
+) -> tuple[np.ndarray | None, Path | None, dict[str, TextureCut | None]]:
+    """(face_uv, textures_dir, texture names with their cuts) from the config's ``randomize`` section.
 
     Both ``textures_dir`` and ``uv_file`` empty: procedural clothing, (None,
-    None, []). One without the other is an error naming the missing key.
+    None, {}). One without the other is an error naming the missing key.
     """
     folder, uv_file = str(randomize.get("textures_dir", "") or ""), str(randomize.get("uv_file", "") or "")
     if not folder and not uv_file:
-        return None, None, []
+        return None, None, {}
     if not folder or not uv_file:
         missing = "randomize.uv_file" if folder else "randomize.textures_dir"
         raise ValueError(f"{missing} is needed with {'randomize.textures_dir' if folder else 'randomize.uv_file'}")
     if not Path(uv_file).is_file():
         raise FileNotFoundError(f"randomize.uv_file: {uv_file} does not exist")
-    return read_uv_file(uv_file, faces), Path(folder), list_textures(folder)
+    return read_uv_file(uv_file, faces), Path(folder), read_cuts(folder, list_textures(folder))
