@@ -4,7 +4,7 @@ import os
 
 from synthact.config import RunPaths
 from synthact.resolved_config import resolved_path, write_resolved
-from synthact.stages import stage_params
+from synthact.stages import fit_params, stage_params
 
 if workflow.is_main_process:  # inputs and the Slurm client, where the run starts (dry runs too), once
     from synthact.run_inputs import check_run_inputs

@@ -18,7 +18,7 @@ if FIT_OUTPUTS is not None:
             report=FIT_OUTPUTS["report"],
             splits=FIT_OUTPUTS["splits"],
         params:
-            cfg=params_of("fit"),
+            cfg=fit_params(config),
         log:
             f"{WORK}/logs/fit.log",
         # Scaled down to --cores locally; under Slurm, the CPUs the job asks for.

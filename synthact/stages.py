@@ -89,6 +89,14 @@ def stage_params(config: dict[str, Any], stage: str) -> str:
     return json.dumps(stage_config(config, stage), sort_keys=True)
 
 
+def fit_params(config: dict[str, Any]) -> str:
+    """The fit rule's ``params``: ``stage_config(config, "fit")`` flat, by key name (the names are
+    unique). Runs record the fit's params in this form; another would refit every existing run
+    once, and rebuild everything after the fit."""
+    flat = {path.split(".")[-1]: _get(config, path) for path in _paths("fit")}
+    return json.dumps(flat, sort_keys=True)
+
+
 def stage_key(config: dict[str, Any], stage: str) -> str:
     """sha256 of ``stage_params``: the identity of the stage's output (the render cache key)."""
     return hashlib.sha256(stage_params(config, stage).encode()).hexdigest()

@@ -20,7 +20,7 @@ from synthact.config import load_schema, validate_config
 from synthact.config_sections import SECTIONS, RunConfig
 from synthact.errors import ConfigError
 from synthact.resolved_config import MARKER, parse_resolved, read_resolved, resolved_text, write_resolved
-from synthact.stages import stage_config, stage_params
+from synthact.stages import fit_params, stage_config, stage_params
 from tests.helpers import TINY
 
 
@@ -181,3 +181,15 @@ def test_the_fit_stage_keys_live_with_the_other_stages():
     assert stage_params(changed, "fit") != stage_params(config, "fit")
     unrelated = validate_config({"clips": {"fps": 12}, "render": {"width": 64}})
     assert stage_params(unrelated, "fit") == stage_params(config, "fit")
+
+
+def test_the_fit_rules_params_keep_the_text_existing_runs_recorded():
+    config = validate_config({"motion": {"source": "ntu", "skeleton_dir": "s"}, "labels": {"protocols": ["segments"]}})
+    # The form rules/fit.smk wrote before its keys moved to synthact/stages.py.
+    motion_keys = "source skeleton_dir protocol ntu_classes fit body_model_dir estimates_dir estimator"
+    motion_keys += " estimates_labels estimates"
+    keys = {k: config["motion"][k] for k in motion_keys.split()} | {"on_bad_input": config["clips"]["on_bad_input"]}
+    recorded = json.dumps(keys, sort_keys=True)
+    assert fit_params(config) == recorded
+    changed = validate_config({"motion": {"source": "ntu", "fit": {"robust_sigma": 0.2}}})
+    assert fit_params(changed) != fit_params(validate_config({"motion": {"source": "ntu"}}))
