@@ -32,6 +32,7 @@ from synthact.consume import SynthActVideoDataset, collate
 from synthact.consume.depth_video import quantisation_error_m, read_depth_mp4
 from synthact.consume.export_ntu_depth import ROOT as NTU_ROOT
 from synthact.consume.export_ntu_depth import read_png16
+from synthact.consume.preview import CAPTION_PX, preview_selection, slug
 from synthact.consume.reader import ClipTable, ShardReader
 from synthact.consume.video import probe_mp4, psnr, read_mp4
 from tests.helpers import BIN, REPO, TINY, make_run, run_bounded, snakemake
@@ -130,7 +131,7 @@ def test_amarv_videos_decode_match_the_shards_and_the_csv_is_the_segments_table(
         table.classes.classes
     )
     again = synthact("export", "amarv", str(output), str(dest), "--quiet")  # resumes: nothing left to write
-    assert f"'written': 0, 'skipped': {2 * len(rgb_videos)}" in again.stdout
+    assert f"(0 written now, {2 * len(rgb_videos)} already complete)" in again.stdout
 
 
 def test_pyskl_pickles_hold_the_shards_ntu25_joints(output, shards, pyskl_dir):
@@ -287,11 +288,14 @@ def test_stats_and_preview_match_counts_from_the_shards(output, shards, tmp_path
     page = (preview / "index.html").read_text()
     links = re.findall(r"src='([^']+)'", page)
     assert len([p for p in links if p.startswith("clips/")]) == 2 and all((preview / p).is_file() for p in links)
-    first = ClipTable.load(output).rows[0]
-    info = probe_mp4(preview / "clips" / f"{first.clip_id}.mp4")
-    assert (info.frames, info.width, info.height) == (first.num_frames, 4 * W, H)
-    with Image.open(preview / "sheets" / f"{first.clip_id}.png") as sheet:
-        assert sheet.size == (min(6, first.num_frames) * W, 4 * H)
+    table = ClipTable.load(output)
+    first = preview_selection([r.to_dict() for r in table.rows], 2)[0]  # spread over classes and takes
+    name = f"{slug(table.classes.classes[first['label_index']])}-{first['clip_id']}"  # named by action
+    frames = first["take_frame_stop"] - first["take_frame_start"]
+    info = probe_mp4(preview / "clips" / f"{name}.mp4")
+    assert (info.frames, info.width, info.height) == (frames, 4 * W, H + CAPTION_PX)  # under its caption
+    with Image.open(preview / "sheets" / f"{name}.png") as sheet:  # a title, then one named row per view
+        assert sheet.size == (min(6, frames) * W, 4 * (H + CAPTION_PX) + CAPTION_PX)
 
 
 def test_dataloader_with_two_workers_reads_the_shards_windows(output, shards):

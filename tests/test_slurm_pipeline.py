@@ -338,7 +338,7 @@ def assert_dataset_complete(workdir: Path, shards: list[str]) -> dict:
     assert sorted(p.name for p in (out / "shards").iterdir()) == sorted(f"{s}.h5" for s in shards)
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == len(shards) + len(manifest["labels"])  # shards and clip tables
+    assert check.stdout.count(": OK") == len(shards) + len(manifest["labels"]) + 1  # shards, clip tables, the card
     return manifest
 
 

@@ -77,9 +77,10 @@ def test_dataset_shards_clip_tables_and_manifest(tiny_run):
         "labels/babel-chunks-150/classes.json",
     ]
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=output, capture_output=True, text=True)
-    assert check.returncode == 0 and check.stdout.count(": OK") == len(shards) + 4, check.stdout + check.stderr
+    listed = len(shards) + 4 + 1  # shards, two files per protocol, the dataset card
+    assert check.returncode == 0 and check.stdout.count(": OK") == listed, check.stdout + check.stderr
     verify = subprocess.run([str(BIN / "synthact"), "verify", str(output)], capture_output=True, text=True)
-    assert verify.returncode == 0 and f"{len(shards) + 4}/{len(shards) + 4} files OK" in verify.stdout
+    assert verify.returncode == 0 and f"{listed}/{listed} files OK" in verify.stdout
     for entry in manifest["shards"]:
         with h5py.File(output / entry["path"], "r") as f:
             assert f.attrs["format_version"] == 2 and f.attrs["render_key"] == entry["render_key"]
