@@ -107,7 +107,7 @@ def time_readers(readers: dict[str, Callable[[int], np.ndarray]], starts: list[i
     """Interleaved: every window through every reader in turn. Returns name -> (samples/s, CPU ms/sample)."""
     wall = dict.fromkeys(readers, 0.0)
     cpu = dict.fromkeys(readers, 0.0)
-    for name, read in readers.items():  # warm-up: imports, first decoder
+    for read in readers.values():  # warm-up: imports, first decoder
         read(starts[0])
     for start in starts:
         for name, read in readers.items():
