@@ -138,12 +138,12 @@ def store_rgb(path: Path, take: dict[str, np.ndarray], settings, window: int) ->
         write_video(f.create_group("takes/t0/views/front/rgb"), concat_videos(parts))
 
 
-def modality_bytes(take: dict[str, np.ndarray], predictor: str) -> dict[str, float]:
+def modality_bytes(take: dict[str, np.ndarray]) -> dict[str, float]:
     """Bytes per frame-view of each modality, coded as the render task codes them."""
     from synthact.render.encode import StorageSettings, WindowCoder
 
     T = len(take["rgb"])
-    coder = WindowCoder(*SIZE, StorageSettings(predictor=predictor))
+    coder = WindowCoder(*SIZE, StorageSettings())
     for i in range(T):
         coder.add(take["rgb"][i], take["depth"][i], take["mask"][i], take["parts"][i], take["normals"][i])
     coded = coder.finish()
@@ -160,24 +160,6 @@ def modality_bytes(take: dict[str, np.ndarray], predictor: str) -> dict[str, flo
         sizes = {name: f[name].id.get_storage_size() for name in f}
     out["joints"] = sum(sizes.values()) / T
     return out
-
-
-def check_exact(take: dict[str, np.ndarray]) -> None:
-    """Depth on the mask and normals after the whole path (code, residuals, decode): the stated bounds."""
-    from synthact.codecs import depth as depth_codec
-    from synthact.codecs import normals as normals_codec
-    from synthact.codecs import planar
-
-    depth_err, angle = 0.0, 0.0
-    for d, n, m in zip(take["depth"], take["normals"], take["mask"], strict=True):
-        codes = planar.from_residuals(planar.to_residuals(depth_codec.encode_depth(d)))
-        on = m > 0
-        depth_err = max(depth_err, float(np.abs(depth_codec.decode_depth(codes)[on] - d[on]).max(initial=0)))
-        back = normals_codec.decode_normals(planar.from_residuals(planar.to_residuals(normals_codec.encode_normals(n))))
-        hit = np.linalg.norm(n, axis=-1) > 0
-        cos = np.clip(np.sum(back[hit] * n[hit], axis=-1) / np.linalg.norm(n[hit], axis=-1), -1, 1)
-        angle = max(angle, float(np.degrees(np.arccos(cos)).max(initial=0)))
-    print(f"\ndepth error on the mask: max {1000 * depth_err:.3f} mm; normal error: max {angle:.3f} deg")
 
 
 def codec_quality(take: dict[str, np.ndarray], codec: str, crf: int) -> tuple[float, float]:
@@ -241,21 +223,14 @@ def main() -> None:
             print(f"| {name} | {rate:.1f} | {cpu:.1f} | {cpu / ours_cpu:.2f}x | {size} |")
         reader.close()
 
-    before, per = modality_bytes(take, "none"), modality_bytes(take, "planar")
-    print("\n| modality | bytes per frame-view, before (codes) | after (planar residuals) |")
-    print("|---|---|---|")
+    per = modality_bytes(take)
+    print("\n| modality | bytes per frame-view |")
+    print("|---|---|")
     for name, value in per.items():
-        print(f"| {name} | {before[name]:,.0f} | {value:,.0f} |")
-    for label, kinds in (
-        (
-            "**RGB + depth + segmentation (parts) + joints** (goal 7,400; SURREAL 14,800)",
-            ("rgb", "depth", "parts", "joints"),
-        ),
-        ("depth + normals", ("depth", "normals")),
-        ("all", tuple(per)),
-    ):
-        print(f"| {label} | {sum(before[k] for k in kinds):,.0f} | {sum(per[k] for k in kinds):,.0f} |")
-    check_exact(take)
+        print(f"| {name} | {value:,.0f} |")
+    surreal = per["rgb"] + per["depth"] + per["parts"] + per["joints"]
+    print(f"| **RGB + depth + segmentation (parts) + joints** | **{surreal:,.0f}** (goal 7,400; SURREAL 14,800) |")
+    print(f"| all | {sum(per.values()):,.0f} |")
 
     print("\n| RGB codec | bytes per frame | PSNR against the render |")
     print("|---|---|---|")

@@ -44,7 +44,7 @@ import numpy as np
 
 from synthact.codecs import depth as depth_codec
 from synthact.codecs import normals as normals_codec
-from synthact.codecs import planar, storage
+from synthact.codecs import storage
 from synthact.errors import SynthActError
 from synthact.labels.tables import ClassTable, ClipRow, read_class_table, read_clip_rows
 from synthact.shard_format import (
@@ -345,8 +345,6 @@ class ShardReader:
         # By the dataset's own encoding attribute, not its spec: files that tools wrote in
         # this layout may hold plain arrays (float metres, unit vectors) where we store codes.
         encoding = _attr(node, ENCODING_ATTRIBUTE)
-        if _attr(node, planar.PREDICTOR_ATTRIBUTE) == planar.PLANAR:  # residuals of each frame's codes
-            data = planar.from_residuals(data, axes=(1, 2))
         if encoding == ENCODINGS[Codec.DEPTH]:
             return depth_codec.decode_depth(data)
         if encoding == ENCODINGS[Codec.NORMALS]:

@@ -21,7 +21,6 @@ import numpy as np
 
 from synthact.codecs import depth as depth_codec
 from synthact.codecs import normals as normals_codec
-from synthact.codecs import planar
 from synthact.codecs.chunks import compress_chunk
 from synthact.codecs.storage import COMPRESSORS, GZIP_LEVEL, ZSTD_LEVEL
 from synthact.codecs.video import VideoEncoder, VideoSettings
@@ -44,13 +43,8 @@ class StorageSettings:
     normal_bits: int = 8
     compressor: str = "gzip"
     level: int | None = None
-    # Depth and normal codes stored as planar residuals (codecs/planar.py); not a config key:
-    # recorded with each cached window, so the merge labels each dataset with what its chunks hold.
-    predictor: str = planar.PLANAR
 
     def __post_init__(self) -> None:
-        if self.predictor not in (planar.PLANAR, planar.NONE):
-            raise ValueError(f"predictor {self.predictor!r}: expected {planar.PLANAR!r} or {planar.NONE!r}")
         if self.compressor not in COMPRESSORS:
             raise ValueError(f"render.compressor {self.compressor!r}: expected one of {COMPRESSORS}")
         if self.normal_bits not in (8, 16):
@@ -77,22 +71,12 @@ class StorageSettings:
 
 
 def image_codes(
-    depth: np.ndarray,
-    mask: np.ndarray,
-    parts: np.ndarray,
-    normals: np.ndarray,
-    bits: int,
-    predictor: str = planar.PLANAR,
+    depth: np.ndarray, mask: np.ndarray, parts: np.ndarray, normals: np.ndarray, bits: int
 ) -> dict[str, np.ndarray]:
-    """One frame's stored arrays: depth uint16 codes, octahedral normal codes (both as planar
-    residuals unless ``predictor`` is ``none``), mask, parts."""
-    depth_codes = depth_codec.encode_depth(depth)
-    normal_codes = normals_codec.encode_normals(normals, bits=bits)
-    if predictor == planar.PLANAR:
-        depth_codes, normal_codes = planar.to_residuals(depth_codes), planar.to_residuals(normal_codes)
+    """One frame's stored arrays: depth uint16 codes, octahedral normal codes, mask, parts."""
     return {
-        DEPTH.field: depth_codes,
-        NORMALS.field: normal_codes,
+        DEPTH.field: depth_codec.encode_depth(depth),
+        NORMALS.field: normals_codec.encode_normals(normals, bits=bits),
         MASK.field: np.asarray(mask, np.uint8),
         PARTS.field: np.asarray(parts, np.uint8),
     }
@@ -117,7 +101,7 @@ class WindowCoder:
             self._video.add(rgb)
             self._frames_with_rgb += 1
         s = self.settings
-        for name, codes in image_codes(depth, mask, parts, normals, s.normal_bits, s.predictor).items():
+        for name, codes in image_codes(depth, mask, parts, normals, s.normal_bits).items():
             self._meta[name] = (codes.dtype.str, codes.shape)
             self._chunks[name].append(compress_chunk(codes, s.compressor, s.compression_level))
 

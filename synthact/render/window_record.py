@@ -156,11 +156,6 @@ class CodedWindow:
     def normal_bits(self) -> int:
         return int(self.settings["normal_bits"])
 
-    @property
-    def predictor(self) -> str:
-        """How depth and normal codes are stored: ``planar`` residuals, or ``none`` (windows cached before it)."""
-        return str(self.settings.get("predictor", "none"))
-
 
 @dataclass(frozen=True)
 class WindowRecord:

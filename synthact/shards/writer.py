@@ -34,7 +34,6 @@ from synthact import __version__, atomic
 from synthact.body.skeleton import OUTPUT_JOINT_NAMES, PART_NAMES
 from synthact.codecs import depth as depth_codec
 from synthact.codecs import normals as normals_codec
-from synthact.codecs import planar
 from synthact.codecs.storage import image_options, write_video
 from synthact.codecs.video import EncodedVideo, concat_videos
 from synthact.errors import SynthActError
@@ -144,18 +143,18 @@ def _write_view_window(view: _Streams, window: WindowRecord, start: int) -> None
             view.write(spec, _per_frame(spec, window), start)
 
 
-def _decoding_attrs(codec: Codec, normal_bits: int, predictor: str) -> dict[str, object]:
+def _decoding_attrs(codec: Codec, normal_bits: int) -> dict[str, object]:
     """The constants an image dataset carries so that any reader can decode it (docs/FORMAT.md)."""
     if codec is Codec.DEPTH:
-        return {**depth_codec.depth_attrs(), planar.PREDICTOR_ATTRIBUTE: predictor}
+        return depth_codec.depth_attrs()
     if codec is Codec.NORMALS:
-        return {**normals_codec.normals_attrs(normal_bits), planar.PREDICTOR_ATTRIBUTE: predictor}
+        return normals_codec.normals_attrs(normal_bits)
     return {ENCODING_ATTRIBUTE: ENCODINGS[codec]}
 
 
 def _image_attrs(group: h5py.Group, window: WindowRecord) -> None:
     for spec in IMAGE_DATASETS:
-        group[spec.name].attrs.update(_decoding_attrs(spec.codec, window.coded.normal_bits, window.coded.predictor))
+        group[spec.name].attrs.update(_decoding_attrs(spec.codec, window.coded.normal_bits))
 
 
 def _write_video(group: h5py.Group, parts: list[EncodedVideo], where: Path) -> None:
@@ -212,14 +211,7 @@ def _write_take(takes_group: h5py.Group, take: TakePlan, views: list[str], cache
         start, videos = 0, []
         last: WindowRecord | None = None
         for path in cache.take_windows(view, record.take_id, record.num_frames, window):
-            previous, last = last, _load_window(path)
-            if previous is not None and previous.coded.predictor != last.coded.predictor:
-                # windows cached by another SynthAct: one dataset cannot label both kinds of chunk
-                raise MergeError(
-                    f"{path}: depth and normals coded otherwise than the take's earlier windows "
-                    f"({last.coded.predictor}, not {previous.coded.predictor}); delete "
-                    f"{cache.root / view / record.take_id} and rerun the render step"
-                )
+            last = _load_window(path)
             if start == 0:
                 _view_attrs(view_group, take, view, last)
                 if v == 0:
