@@ -45,7 +45,7 @@ SIZE = (320, 240)
 RESIZE = 224
 
 
-def render(frames: int, samples: int, cache: Path | None) -> dict[str, np.ndarray]:
+def render(frames: int, samples: int, denoise: bool, cache: Path | None) -> dict[str, np.ndarray]:
     if cache is not None and cache.exists():
         with np.load(cache) as data:
             return {k: data[k] for k in data.files}
@@ -54,7 +54,7 @@ def render(frames: int, samples: int, cache: Path | None) -> dict[str, np.ndarra
 
     with tempfile.TemporaryDirectory() as tmp:
         model, motion = load_motion_frames(Path(tmp) / "data", frames)
-        renderer, _ = make_renderer(model, *SIZE, samples, "CPU", 0, denoise=True)
+        renderer, _ = make_renderer(model, *SIZE, samples, "CPU", 0, denoise=denoise)
         take = render_take(renderer, prepared_take(model, motion, *SIZE), frames)
         renderer.scene.close()
     if cache is not None:
@@ -177,7 +177,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=240, help="frames of the rendered take")
-    parser.add_argument("--samples", type=int, default=16, help="Cycles samples (+ denoise)")
+    parser.add_argument("--samples", type=int, default=16, help="Cycles samples")
+    parser.add_argument("--no-denoise", action="store_true", help="render without OIDN (faster, noisy RGB)")
     parser.add_argument("--windows", type=int, default=40, help="random windows per reader")
     parser.add_argument("--num-frames", type=int, default=16)
     parser.add_argument("--stride", type=int, default=4)
@@ -189,7 +190,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    take = render(args.frames, args.samples, args.render_cache)
+    take = render(args.frames, args.samples, not args.no_denoise, args.render_cache)
     T = len(take["rgb"])
     span = (args.num_frames - 1) * args.stride + 1
     starts = np.random.default_rng(args.seed).integers(0, T - span + 1, args.windows).tolist()

@@ -45,10 +45,9 @@ class ExportVideo:
             no scene-cut keyframes in between: a seek decodes at most K - 1
             frames it does not return (x264's default, 250, made a random
             16 x 4 window decode up to 249). 16 by measurement
-            (benchmarks/read_speed.py, docs/CONSUME.md): the authors' loader
-            at K = 16 costs within a few per cent of K = 8, while the files
-            stay within 10 % of K = 250's size; K = 32 saves a few per cent
-            more bytes for 10-20 % more decode.
+            (benchmarks/read_speed.py, 320x240): the authors' loader spent the
+            least CPU per sample at K = 16 in both runs (K = 8, 32 and 64 cost
+            2-8 % more), for 1,121 bytes per frame against 973 at K = 32.
         pix_fmt: ``yuv420p`` (default: what every player and hardware decoder
             takes, and its conversion to RGB costs a third of 4:4:4's) or
             ``yuv444p`` (full-resolution colour, High 4:4:4: FFmpeg-based
