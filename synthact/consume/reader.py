@@ -275,7 +275,7 @@ class ShardReader:
                     f"{where}: unknown modality {modality!r}; known: {', '.join(VIEW_MODALITIES + TAKE_MODALITIES)}"
                 )
             if modality in VIEW_MODALITIES and _SPECS[modality].name not in group:
-                raise ShardReadError(
+                raise ShardKeyError(
                     f"{where}: has no {modality!r} (render.engine GEOMETRY renders no RGB); read another modality"
                 )
         try:
