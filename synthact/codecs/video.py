@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
+from synthact.errors import SynthActError
+
 if TYPE_CHECKING:  # PyAV is imported on first use: JPEG and the readers' index need none of it
     from collections.abc import Iterable
 
@@ -297,7 +299,7 @@ def plan_window(offsets: np.ndarray, pts: np.ndarray, keyframe: np.ndarray, star
     return WindowPlan(first, stop_packet, int(offsets[first]), int(offsets[stop_packet]), int(pts[first]))
 
 
-class StreamChecksumError(ValueError):
+class StreamChecksumError(SynthActError, ValueError):
     """A packet's bytes differ from the checksum stored beside them (the message says which)."""
 
 
