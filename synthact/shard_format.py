@@ -21,8 +21,9 @@ from synthact.codecs import depth as depth_codec
 from synthact.codecs import normals as normals_codec
 
 FORMAT_NAME = "synthact-shard"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (2,)  # what consume/reader.py decodes; a new layout adds its number here
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (2, 3)  # what consume/reader.py decodes; a new layout adds its number here
+CHECKSUM_VERSION = 3  # from this version on, every RGB stream carries rgb/crc32 (per-packet CRC-32)
 
 
 class Codec(enum.Enum):
@@ -126,7 +127,7 @@ VIEW_DATASETS = (
 )
 IMAGE_DATASETS = tuple(spec for spec in VIEW_DATASETS if spec.chunked_image)
 
-VIDEO_DATASETS = ("data", "offsets", "pts", "keyframe")  # inside rgb/ (codecs/storage.py)
+VIDEO_DATASETS = ("data", "offsets", "pts", "keyframe", "crc32")  # inside rgb/ (codecs/storage.py)
 VIDEO_ATTRIBUTES = tuple(AttributeSpec(n) for n in ("codec", "width", "height")) + (AttributeSpec("settings", True),)
 
 # Copied from the view's plan (takes/plan.ViewPlan) under the same names.

@@ -35,6 +35,7 @@ from synthact.consume.export_ntu_depth import read_png16
 from synthact.consume.preview import CAPTION_PX, preview_selection, slug
 from synthact.consume.reader import ClipTable, ShardReader
 from synthact.consume.video import probe_mp4, psnr, read_mp4
+from synthact.shard_format import VIDEO_DATASETS
 from tests.helpers import BIN, REPO, TINY, make_run, run_bounded, snakemake
 
 pytestmark = pytest.mark.slow
@@ -277,7 +278,7 @@ def test_stats_and_preview_match_counts_from_the_shards(output, shards, tmp_path
         for t in r.take_ids
         for v in r.views
         for f in [r.file]
-        for part in ("data", "offsets", "pts", "keyframe")
+        for part in VIDEO_DATASETS  # the bitstream, its index and its checksums
     )
     assert stats["volume"]["bytes"]["rgb"] == rgb_bytes and stats["volume"]["bytes"]["ntu25_joints_cam"] > 0
     for name in ["durations", "camera", "body", "appearance", "modalities"] + [f"classes_{p}" for p in want["classes"]]:

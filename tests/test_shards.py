@@ -264,7 +264,7 @@ def test_the_shard_holds_exactly_what_the_format_module_declares(tmp_path, cache
                 assert take[spec.name].dtype == np.dtype(spec.dtype), spec.name
 
 
-@pytest.mark.parametrize("version", [1, 3, None])
+@pytest.mark.parametrize("version", [1, 4, None])
 def test_the_reader_refuses_a_format_version_it_does_not_know(tmp_path, cache, version):
     plan, cache = cache
     out = tmp_path / "s.h5"
@@ -275,7 +275,7 @@ def test_the_reader_refuses_a_format_version_it_does_not_know(tmp_path, cache, v
         else:
             f.attrs["format_version"] = version
     found = "no format_version" if version is None else f"format_version {version};"
-    with pytest.raises(ShardVersionError, match=rf"^{re.escape(str(out))}: {found}.* reads format_version 2\b"):
+    with pytest.raises(ShardVersionError, match=rf"^{re.escape(str(out))}: {found}.* reads format_version 2, 3\b"):
         ShardReader(out).read("t1", "front", ["depth"])
     with h5py.File(out, "r+") as f:
         f.attrs["format_version"] = shard_format.FORMAT_VERSION

@@ -69,35 +69,59 @@ def bitstream_options() -> dict:
 # --- a coded video as one HDF5 group -------------------------------------------------
 
 VIDEO_INDEX = ("offsets", "pts", "keyframe")
+VIDEO_CHECKSUM = "crc32"  # (P,) uint32, each packet's CRC-32 (format_version 3 on; absent before)
 
 
 def write_video(group: h5py.Group, coded: EncodedVideo) -> None:
     """Store an ``EncodedVideo`` in ``group``: ``data`` (uint8 bitstream),
-    ``offsets``, ``pts``, ``keyframe`` datasets and the stream attributes."""
+    ``offsets``, ``pts``, ``keyframe``, ``crc32`` datasets and the stream attributes.
+
+    The checksums are computed here, from the bytes about to be stored, so
+    they cover exactly what the shard holds.
+    """
+    from synthact.codecs.video import packet_crc32
+
     group.create_dataset("data", data=coded.data, **bitstream_options())
     for name in VIDEO_INDEX:
         group.create_dataset(name, data=getattr(coded, name), track_times=False)
+    group.create_dataset(VIDEO_CHECKSUM, data=packet_crc32(coded.data, coded.offsets), track_times=False)
     group.attrs.update(coded.attrs())
 
 
 def read_video_index(group: h5py.Group) -> dict[str, np.ndarray]:
-    """The small index arrays of a stored video; cache them per take-view."""
-    return {name: group[name][()] for name in VIDEO_INDEX}
+    """The small index arrays of a stored video (and its checksums, where stored); cache them per take-view."""
+    names = VIDEO_INDEX + ((VIDEO_CHECKSUM,) if VIDEO_CHECKSUM in group else ())
+    return {name: group[name][()] for name in names}
 
 
 def read_video_packets(
-    group: h5py.Group, start: int, stop: int, index: dict[str, np.ndarray] | None = None
+    group: h5py.Group,
+    start: int,
+    stop: int,
+    index: dict[str, np.ndarray] | None = None,
+    picks: np.ndarray | None = None,
 ) -> WindowPackets:
-    """The packets of frames [start, stop) of a video stored by ``write_video``, read, not decoded.
+    """The packets of frames [start, stop) (``picks``: of those frames, relative to ``start``)
+    of a video stored by ``write_video``, read and checked against their CRC-32, not decoded.
 
-    Reads only the window's byte range of ``data`` (plus the index unless given).
+    Reads only the selection's byte range of ``data`` (plus the index unless given).
     """
     from synthact.codecs.video import window_packets
 
     index = read_video_index(group) if index is None else index
     codec = group.attrs["codec"]
     codec = codec.decode() if isinstance(codec, bytes) else str(codec)
-    return window_packets(group["data"], index["offsets"], index["pts"], index["keyframe"], codec, start, stop)
+    return window_packets(
+        group["data"],
+        index["offsets"],
+        index["pts"],
+        index["keyframe"],
+        codec,
+        start,
+        stop,
+        picks=picks,
+        crc32=index.get(VIDEO_CHECKSUM),
+    )
 
 
 def read_video_window(

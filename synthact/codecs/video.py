@@ -26,12 +26,16 @@ order and packet i is frame i):
 
 from __future__ import annotations
 
+import itertools
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
+
+from synthact.errors import SynthActError
 
 if TYPE_CHECKING:  # PyAV is imported on first use: JPEG and the readers' index need none of it
     from collections.abc import Iterable
@@ -42,6 +46,11 @@ CODECS = ("h264", "av1", "jpeg")
 PIX_FMTS = ("yuv420p", "yuv444p")
 _ENCODERS = {"h264": "libx264", "av1": "libsvtav1"}
 _DECODERS = {"h264": "h264", "av1": "libdav1d"}
+# Each encoder's own kind of preset: x264 takes a name, SVT-AV1 a number
+# (0 slowest .. 13 fastest; 8 encodes a 320x240 frame in a few ms on one core).
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+SVT_AV1_PRESETS = tuple(str(n) for n in range(14))
+DEFAULT_PRESETS = {"h264": "medium", "av1": "8", "jpeg": ""}
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,9 @@ class VideoSettings:
         keyframe_interval: K, frames between keyframes; a window decodes at
             most K - 1 extra frames.
         crf: Constant rate factor (x264: 0-51, SVT-AV1: 1-63); lower is better.
-        preset: x264 preset name, or SVT-AV1 preset number as a string.
+        preset: x264 preset name (``X264_PRESETS``), or SVT-AV1 preset
+            number as a string (``SVT_AV1_PRESETS``); empty: the codec's
+            default (``DEFAULT_PRESETS``).
         bframes: x264 B-frames (0 keeps decode order = frame order).
         jpeg_quality: JPEG quality, codec ``jpeg`` only.
         fps: Frame rate written into the stream's timing (rate control uses it).
@@ -64,13 +75,13 @@ class VideoSettings:
             has 4:2:0 only).
         tune: x264 ``--tune``: ``"fastdecode"`` (default: no CABAC, no
             deblocking; a window decodes in about 2/3 of the time for 10 % more
-            bytes) or ``""`` for none.
+            bytes) or ``""`` for none. SVT-AV1 has no such option: ignored.
     """
 
     codec: str = "h264"
     keyframe_interval: int = 8
     crf: int = 23
-    preset: str = "medium"
+    preset: str = ""
     bframes: int = 0
     jpeg_quality: int = 90
     fps: int = 30
@@ -84,6 +95,13 @@ class VideoSettings:
             raise ValueError(f"pix_fmt {self.pix_fmt!r}: expected one of {PIX_FMTS} (av1: yuv420p only)")
         if self.keyframe_interval < 1 or self.bframes < 0 or self.fps < 1:
             raise ValueError(f"invalid video settings: {self}")
+        if not self.preset or self.codec == "jpeg":  # frozen: asdict() records the resolved preset
+            object.__setattr__(self, "preset", DEFAULT_PRESETS[self.codec])
+        allowed = {"h264": X264_PRESETS, "av1": SVT_AV1_PRESETS, "jpeg": ("",)}[self.codec]
+        if self.preset not in allowed:
+            raise ValueError(f"{self.codec} preset {self.preset!r}: expected one of {allowed}")
+        if self.codec == "av1" and not 1 <= self.crf <= 63:
+            raise ValueError(f"av1 crf {self.crf}: SVT-AV1 takes 1-63")
 
 
 @dataclass(frozen=True)
@@ -281,26 +299,82 @@ def plan_window(offsets: np.ndarray, pts: np.ndarray, keyframe: np.ndarray, star
     return WindowPlan(first, stop_packet, int(offsets[first]), int(offsets[stop_packet]), int(pts[first]))
 
 
+class StreamChecksumError(SynthActError, ValueError):
+    """A packet's bytes differ from the checksum stored beside them (the message says which)."""
+
+
+def packet_crc32(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """CRC-32 (zlib's) of every packet, (P,) uint32: stored next to the stream, checked on read.
+
+    Why per packet, not per stream: a window read checks just the packets it
+    decodes, so random access stays random; an export reading a whole take
+    checks every packet.
+    """
+    blob = np.ascontiguousarray(data, np.uint8).tobytes()
+    return np.array([zlib.crc32(blob[a:b]) for a, b in itertools.pairwise(offsets)], np.uint32)
+
+
+@dataclass(frozen=True)
+class DecodeRun:
+    """Packets decoded in one go from a keyframe, and which of the frames they show are wanted."""
+
+    packets: list[bytes]
+    first_frame: int  # the frame the run's keyframe shows
+    wanted: list[int]  # frames to return, ascending, all in the run
+
+
 @dataclass(frozen=True)
 class WindowPackets:
-    """The bytes of a frame window, read; decoding them needs no file.
+    """The bytes of a frame selection, read; decoding them needs no file.
 
     A reader reads these in its own thread (h5py holds the GIL and its own lock
     while it reads) and may decode them on another (the decoders release it).
+    ``runs`` start at keyframes; ``order`` maps the returned frames to the
+    distinct frames the runs decode (a selection may repeat or reorder frames).
     """
 
     codec: str
-    packets: list[bytes]
-    skip: int  # frames decoded before the window (from its keyframe on)
-    count: int
+    runs: list[DecodeRun]
+    order: np.ndarray
+
+    @property
+    def decoded_frames(self) -> int:
+        return sum(len(r.packets) for r in self.runs)
 
     def decode(self) -> np.ndarray:
-        """The window's frames, (count, H, W, 3) uint8."""
-        if self.codec == "jpeg":
-            import simplejpeg
+        """The selected frames, (len(order), H, W, 3) uint8."""
+        distinct = [
+            frame
+            for run in self.runs
+            for frame in (_decode_jpegs(run) if self.codec == "jpeg" else _decode_run(run, self.codec))
+        ]
+        return np.stack(distinct)[self.order] if len(distinct) else np.zeros((0, 0, 0, 3), np.uint8)
 
-            return np.stack([simplejpeg.decode_jpeg(p, colorspace="RGB") for p in self.packets[self.skip :]])
-        return _decode_packets(self.packets, self.codec, skip=self.skip, count=self.count)
+
+def plan_runs(pts: np.ndarray, keyframe: np.ndarray, wanted: np.ndarray) -> list[tuple[int, int, list[int]]]:
+    """(first packet, stop packet, wanted frames) of each decode run for ``wanted`` (sorted, distinct).
+
+    A run continues while reaching the next wanted frame from where it stands
+    costs no more than starting again at that frame's keyframe; otherwise a
+    new run starts there, so frames between distant picks are never decoded.
+    With ``bframes=0`` (decode order = frame order), packet i shows frame i.
+    """
+    n = len(pts)
+    if len(wanted) and (wanted[0] < 0 or wanted[-1] >= n):
+        raise ValueError(f"frames {wanted[0]}..{wanted[-1]} outside 0..{n}")
+    key_packets = np.flatnonzero(keyframe)
+    runs: list[tuple[int, int, list[int]]] = []
+    for frame in wanted.tolist():
+        i = np.searchsorted(pts[key_packets], frame, side="right") - 1
+        if i < 0:
+            raise ValueError("no keyframe at or before the window: the stream index is damaged")
+        key = int(key_packets[i])
+        stop = int(np.flatnonzero(pts <= frame).max()) + 1
+        if runs and key <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], stop), [*runs[-1][2], frame])
+        else:
+            runs.append((key, stop, [frame]))
+    return runs
 
 
 def window_packets(
@@ -311,8 +385,10 @@ def window_packets(
     codec: str,
     start: int,
     stop: int,
+    picks: np.ndarray | None = None,
+    crc32: np.ndarray | None = None,
 ) -> WindowPackets:
-    """Read the packets that decode frames [start, stop), and nothing else.
+    """Read the packets that decode the selected frames, and nothing after the last one.
 
     Args:
         data: The bitstream, or anything sliceable into it without reading
@@ -320,12 +396,34 @@ def window_packets(
         offsets, pts, keyframe: The stream index (module doc).
         codec: ``h264``, ``av1`` or ``jpeg``.
         start, stop: The frame window.
+        picks: Frames to return, relative to ``start`` (None: every frame
+            of the window); only those are converted to RGB, and runs of
+            frames that no pick needs are not decoded.
+        crc32: Each packet's stored checksum (``packet_crc32``); every packet
+            read is checked against it (None: not checked).
     """
-    plan = plan_window(offsets, pts, keyframe, start, stop)
-    blob = np.asarray(data[plan.byte_start : plan.byte_stop], np.uint8).tobytes()
-    rel = offsets[plan.first_packet : plan.stop_packet + 1] - plan.byte_start
-    packets = [blob[rel[i] : rel[i + 1]] for i in range(len(rel) - 1)]
-    return WindowPackets(codec=codec, packets=packets, skip=start - plan.first_frame, count=stop - start)
+    n = len(pts)
+    if not 0 <= start < stop <= n:
+        raise ValueError(f"frame window [{start}, {stop}) outside 0..{n}")
+    selected = np.arange(start, stop) if picks is None else np.asarray(picks, np.int64) + start
+    wanted, order = np.unique(selected, return_inverse=True)
+    runs = plan_runs(pts, keyframe, wanted)
+    byte_start, byte_stop = int(offsets[runs[0][0]]), int(offsets[runs[-1][1]])
+    blob = np.asarray(data[byte_start:byte_stop], np.uint8).tobytes()
+    out = []
+    for first, last, frames in runs:
+        packets = [blob[offsets[i] - byte_start : offsets[i + 1] - byte_start] for i in range(first, last)]
+        if crc32 is not None:
+            _check_packets(packets, crc32[first:last], first, pts)
+        out.append(DecodeRun(packets, int(pts[first]), frames))
+    return WindowPackets(codec=codec, runs=out, order=order.reshape(-1))
+
+
+def _check_packets(packets: list[bytes], expected: np.ndarray, first: int, pts: np.ndarray) -> None:
+    for i, (packet, crc) in enumerate(zip(packets, expected, strict=True)):
+        if zlib.crc32(packet) != int(crc):
+            frame = int(pts[first + i])
+            raise StreamChecksumError(f"RGB packet of frame {frame} fails its CRC-32: the bitstream is damaged")
 
 
 def decode_window(
@@ -341,11 +439,17 @@ def decode_window(
     return window_packets(data, offsets, pts, keyframe, codec, start, stop).decode()
 
 
-def _decode_packets(packets: list[bytes], codec: str, skip: int, count: int) -> np.ndarray:
-    """Decode packets starting at a keyframe; display frames skip .. skip + count - 1 as RGB.
+def _decode_jpegs(run: DecodeRun) -> list[np.ndarray]:
+    import simplejpeg
 
-    Only the returned frames are converted to RGB (the ones before are
-    decoded because later frames refer to them), straight into the output.
+    # every JPEG is a keyframe: only the wanted ones are decoded
+    return [simplejpeg.decode_jpeg(run.packets[f - run.first_frame], colorspace="RGB") for f in run.wanted]
+
+
+def _decode_run(run: DecodeRun, codec: str) -> list[np.ndarray]:
+    """Decode a run's packets from its keyframe; only the wanted frames are converted to RGB.
+
+    The frames before a wanted one are decoded because later frames refer to them.
     """
     import av
     from av.video.reformatter import VideoReformatter
@@ -354,23 +458,25 @@ def _decode_packets(packets: list[bytes], codec: str, skip: int, count: int) -> 
         raise ValueError(f"video codec {codec!r}: expected one of {CODECS}")
     ctx = cast("av.VideoCodecContext", av.CodecContext.create(_DECODERS[codec], "r"))
     ctx.thread_count = 1
-    out: np.ndarray | None = None
-    reformatter, shown = VideoReformatter(), 0
+    wanted = set(run.wanted)
+    out: list[np.ndarray] = []
+    reformatter, shown = VideoReformatter(), run.first_frame
 
     def take(frames: Iterable[av.VideoFrame]) -> None:
-        nonlocal out, shown
+        nonlocal shown
         for frame in frames:
-            i, shown = shown - skip, shown + 1
-            if 0 <= i < count:
-                if out is None:
-                    out = np.empty((count, frame.height, frame.width, 3), np.uint8)
-                out[i] = reformatter.reformat(frame, format="rgb24").to_ndarray()
+            if shown in wanted:
+                out.append(reformatter.reformat(frame, format="rgb24").to_ndarray())
+            shown += 1
 
-    for blob in packets:
+    for blob in run.packets:
         take(ctx.decode(av.Packet(blob)))
     take(ctx.decode(None))
-    if out is None or shown < skip + count:
-        raise ValueError(f"{codec}: the packets decoded to {shown} frames, expected {skip + count}")
+    if len(out) != len(run.wanted):
+        raise ValueError(
+            f"{codec}: packets from frame {run.first_frame} decoded to {shown - run.first_frame} frames, "
+            f"expected {run.wanted[-1] - run.first_frame + 1}"
+        )
     return out
 
 

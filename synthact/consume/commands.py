@@ -28,9 +28,13 @@ def report_dir(output_dir: str, dest: str | None, name: str) -> Path:
 def cmd_export(args: argparse.Namespace) -> int:
     from synthact.consume.export_summary import export_summary
     from synthact.consume.exports import export_run
+    from synthact.consume.video import ExportVideo
 
     run, dest = _run(args.output_dir), Path(args.dest)
-    result = export_run(args.format, run, dest, args.protocol, replace=args.replace, show_progress=not args.quiet)
+    video = ExportVideo(keyframe_interval=args.keyframe_interval, pix_fmt=args.pix_fmt)
+    result = export_run(
+        args.format, run, dest, args.protocol, replace=args.replace, show_progress=not args.quiet, video=video
+    )
     print(f"export {args.format}: {export_summary(args.format, result, dest)}")
     return 0
 
@@ -63,6 +67,15 @@ def add_consume_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", help="clip table to export (default: the run's first; amarv always uses segments)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--replace", action="store_true", help="DEST holds another export: delete it, then write this one")
+    p.add_argument(
+        "--keyframe-interval", type=int, default=16, help="amarv, video-list: a keyframe every K frames (default 16)"
+    )
+    p.add_argument(
+        "--pix-fmt",
+        choices=("yuv420p", "yuv444p"),
+        default="yuv420p",
+        help="amarv, video-list: RGB chroma; yuv444p keeps full-resolution colour (FFmpeg-based loaders only)",
+    )
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("preview", help="per-clip preview videos, contact sheets and one index.html for the run")
     p.add_argument("output_dir")

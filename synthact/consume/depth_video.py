@@ -82,12 +82,20 @@ def body_depth(depth_m: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def write_depth_mp4(
-    path: str | Path, depth_m: np.ndarray, fps: float, z_min: float = Z_MIN_M, z_max: float = Z_MAX_M
+    path: str | Path,
+    depth_m: np.ndarray,
+    fps: float,
+    z_min: float = Z_MIN_M,
+    z_max: float = Z_MAX_M,
+    gop: int | None = None,
 ) -> int:
-    """Write (T, H, W) depth as a hue-coded, lossless RGB H.264 mp4; the range goes in its metadata."""
+    """Write (T, H, W) depth as a hue-coded, lossless RGB H.264 mp4; the range goes in its metadata.
+
+    ``gop``: a keyframe every ``gop`` frames (lossless coding allows any grid; None: x264's default).
+    """
     comment = f"{ENCODING} z_min={z_min} z_max={z_max}"
     frames = (encode_depth(d, z_min, z_max) for d in depth_m)
-    return write_mp4(path, frames, fps, lossless_rgb=True, metadata={"comment": comment})
+    return write_mp4(path, frames, fps, lossless_rgb=True, gop=gop, metadata={"comment": comment})
 
 
 def read_depth_mp4(path: str | Path) -> np.ndarray:

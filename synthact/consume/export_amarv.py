@@ -50,7 +50,7 @@ import numpy as np
 
 from synthact.consume.depth_video import body_depth, write_depth_mp4
 from synthact.consume.exportio import is_complete, progress, remove_partials, write_text_atomic
-from synthact.consume.video import EXPORT_PIX_FMT, write_mp4
+from synthact.consume.video import EXPORT_VIDEO, ExportVideo, write_mp4
 from synthact.sources.babel_categories import BABEL_CATEGORIES
 
 AMARV_VIEWS = ("Front", "Left", "Back", "Right")
@@ -238,11 +238,13 @@ def write_labels(
 ReadView = Callable[[str, str, tuple[str, ...]], Mapping[str, np.ndarray]]
 
 
-def write_video(path: Path, kind: str, arrays: Mapping[str, np.ndarray], fps: float) -> int:
-    """Write one take-view's RGB or body-only depth mp4."""
+def write_video(
+    path: Path, kind: str, arrays: Mapping[str, np.ndarray], fps: float, video: ExportVideo = EXPORT_VIDEO
+) -> int:
+    """Write one take-view's RGB or body-only depth mp4, keyframes every ``video.keyframe_interval``."""
     if kind == "rgb":
-        return write_mp4(path, arrays["rgb"], fps, pix_fmt=EXPORT_PIX_FMT)
-    return write_depth_mp4(path, body_depth(arrays["depth"], arrays["mask"]), fps)
+        return write_mp4(path, arrays["rgb"], fps, pix_fmt=video.pix_fmt, gop=video.keyframe_interval)
+    return write_depth_mp4(path, body_depth(arrays["depth"], arrays["mask"]), fps, gop=video.keyframe_interval)
 
 
 def export_videos(
@@ -251,6 +253,7 @@ def export_videos(
     takes: Mapping[str, Mapping[str, Any]],
     read_view: ReadView,
     show_progress: bool = True,
+    video_settings: ExportVideo = EXPORT_VIDEO,
 ) -> dict[str, int]:
     """Write every planned mp4 not yet complete; ``read_view(take_id, view, modalities)``."""
     root = Path(dest) / "videos"
@@ -263,6 +266,7 @@ def export_videos(
             counts["skipped"] += 1
             continue
         mods = ("rgb",) if video.kind == "rgb" else ("depth", "mask")
-        write_video(path, video.kind, read_view(video.take_id, video.view, mods), float(takes[video.take_id]["fps"]))
+        arrays = read_view(video.take_id, video.view, mods)
+        write_video(path, video.kind, arrays, float(takes[video.take_id]["fps"]), video_settings)
         counts["written"] += 1
     return counts

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from synthact.consume.exportio import is_complete, progress, remove_partials, write_text_atomic
-from synthact.consume.video import EXPORT_PIX_FMT, write_mp4
+from synthact.consume.video import EXPORT_VIDEO, ExportVideo, write_mp4
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ def export_clip_videos(
     read_rgb: Callable[[str, str, slice], np.ndarray],
     fps: Mapping[str, float],
     show_progress: bool = True,
+    video_settings: ExportVideo = EXPORT_VIDEO,
 ) -> dict[str, int]:
     """Write each clip-view's mp4 not yet complete; ``read_rgb(take_id, view, frames)``.
 
@@ -104,6 +105,8 @@ def export_clip_videos(
             counts["skipped"] += 1
             continue
         frames = slice(video.take_frame_start, video.take_frame_stop)
-        write_mp4(path, read_rgb(video.take_id, video.view, frames), fps[video.take_id], pix_fmt=EXPORT_PIX_FMT)
+        rgb = read_rgb(video.take_id, video.view, frames)
+        s = video_settings
+        write_mp4(path, rgb, fps[video.take_id], pix_fmt=s.pix_fmt, gop=s.keyframe_interval)
         counts["written"] += 1
     return counts

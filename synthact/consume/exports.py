@@ -25,8 +25,13 @@ from synthact.consume.preview import (
 from synthact.consume.run import Run
 from synthact.consume.sample_names import sample_names
 from synthact.consume.stats import run_stats, write_stats
+from synthact.consume.video import EXPORT_VIDEO, ExportVideo
 
-AMARV_PROTOCOL = "segments"  # the authors train on every act_cat of whole segments
+AMARV_PROTOCOL = "segments"
+VIDEO_EXPORTS = (
+    "amarv",
+    "video-list",
+)  # the exports that write mp4s (ExportVideo)  # the authors train on every act_cat of whole segments
 
 
 def _clip_frames(row: Mapping[str, Any]) -> slice:
@@ -40,6 +45,7 @@ def export_amarv_run(
     depth: bool = True,
     view_map: Mapping[str, str] | None = None,
     show_progress: bool = True,
+    video: ExportVideo = EXPORT_VIDEO,
 ) -> dict[str, int]:
     """Videos of every take and the label CSVs of the ``segments`` protocol."""
     takes = run.takes()
@@ -52,7 +58,8 @@ def export_amarv_run(
     rows, classes = run.table(AMARV_PROTOCOL)
     export_amarv.write_labels(dest, rows, by_id, classes)
     videos = export_amarv.plan_videos(takes, view_map, depth=depth)
-    return export_amarv.export_videos(dest, videos, by_id, lambda t, v, m: run.read(t, v, m), show_progress)
+    read = lambda t, v, m: run.read(t, v, m)  # noqa: E731
+    return export_amarv.export_videos(dest, videos, by_id, read, show_progress, video)
 
 
 def split_preset(views: list[str]) -> str:
@@ -95,14 +102,18 @@ def export_pyskl_run(
 
 
 def export_videolist_run(
-    run: Run, dest: str | Path, protocol: str | None = None, show_progress: bool = True
+    run: Run,
+    dest: str | Path,
+    protocol: str | None = None,
+    show_progress: bool = True,
+    video: ExportVideo = EXPORT_VIDEO,
 ) -> dict[str, int]:
     rows, classes = run.table(protocol)
     fps = {t["take_id"]: float(t["fps"]) for t in run.takes()}
     videos = export_videolist.plan_clip_videos(rows, run.views)
     export_videolist.write_lists(dest, videos, classes)
     read = lambda t, v, f: run.read(t, v, ("rgb",), f)["rgb"]  # noqa: E731
-    return export_videolist.export_clip_videos(dest, videos, read, fps, show_progress)
+    return export_videolist.export_clip_videos(dest, videos, read, fps, show_progress, video)
 
 
 def _naming_items(run: Run, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -159,6 +170,7 @@ def export_run(
     protocol: str | None = None,
     replace: bool = False,
     show_progress: bool = True,
+    video: ExportVideo = EXPORT_VIDEO,
 ) -> Any:
     """Export ``run`` as ``fmt`` into ``dest``, once ``dest`` is this export's own folder (export_dest.py)."""
     from synthact.consume.reader import default_protocol
@@ -169,6 +181,8 @@ def export_run(
     kwargs: dict[str, Any] = {"show_progress": show_progress}
     if fmt != "amarv":
         kwargs["protocol"] = protocol
+    if fmt in VIDEO_EXPORTS:
+        kwargs["video"] = video
     return EXPORTERS[fmt](run, dest, **kwargs)
 
 

@@ -10,6 +10,17 @@ octahedral normal codes to float32 unit vectors. The names come from
 ``synthact/shard_format.py``; a shard of a ``format_version`` this reader does
 not know is refused when it is opened (``ShardVersionError``), never misread.
 
+RGB with stride or index picks converts only the frames it returns, and
+decodes no run of frames that no returned frame needs (a new run starts at
+the keyframe before a pick when that is cheaper than decoding on). Every RGB
+packet read is checked against its stored CRC-32 (format_version 3), so a
+damaged bitstream is an error, never wrong pixels.
+
+Errors name the file, the take and the view, and say what to do
+(``ShardReadError`` and its subclasses): a missing or truncated file, an
+unknown take or view, a damaged chunk or packet. They pickle with their
+message, so a DataLoader worker's error reaches the training loop whole.
+
 When RGB is read with other images, it decodes on a second thread while
 HDF5 inflates the depth (or mask, parts, normals) chunks in the caller's:
 PyAV releases the GIL, so a 16-frame RGB + depth window costs about the
@@ -24,6 +35,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +48,7 @@ from synthact.codecs import storage
 from synthact.errors import SynthActError
 from synthact.labels.tables import ClassTable, ClipRow, read_class_table, read_clip_rows, rows_of_split
 from synthact.shard_format import (
+    CHECKSUM_VERSION,
     ENCODING_ATTRIBUTE,
     ENCODINGS,
     FORMAT_VERSION,
@@ -49,6 +62,7 @@ from synthact.shard_format import (
     VIEW_ATTRIBUTES,
     VIEW_DATASETS,
     VIEWS_ATTRIBUTE,
+    VIEWS_GROUP,
     Codec,
     DatasetSpec,
     json_attributes,
@@ -67,6 +81,33 @@ Frames = slice | np.ndarray | list[int] | None
 
 class ShardVersionError(SynthActError, ValueError):
     """A shard of a layout this reader does not know; the message names the file and the versions."""
+
+
+class ShardReadError(SynthActError, ValueError):
+    """A shard that cannot be read as asked; the message names the file, the take and the view, and the fix."""
+
+
+class ShardMissingError(ShardReadError, FileNotFoundError):
+    """The shard file does not exist."""
+
+
+class ShardKeyError(ShardReadError, KeyError):
+    """A take, view or modality the shard does not hold."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class FrameRangeError(ShardReadError, IndexError):
+    """Frames outside the take."""
+
+
+DAMAGED_FIX = "the shard is damaged: `synthact status --verify` names it and prints the rerun that rebuilds it"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def decode_jpeg(blob: np.ndarray) -> np.ndarray:
@@ -151,7 +192,7 @@ class ShardReader:
             # Registers the zstd filter of render.compressor: zstd shards; gzip needs nothing.
             with contextlib.suppress(ImportError):
                 import hdf5plugin  # noqa: F401
-            handle = h5py.File(self.path, "r")
+            handle = self._open()
             try:
                 check_format_version(self.path, handle.attrs)
             except ShardVersionError:
@@ -159,6 +200,14 @@ class ShardReader:
                 raise
             self._file = handle
         return self._file
+
+    def _open(self) -> h5py.File:
+        if not self.path.is_file():
+            raise ShardMissingError(f"{self.path}: no such shard; is the run finished (`synthact status`)?")
+        try:
+            return h5py.File(self.path, "r")
+        except OSError as exc:  # truncated, overwritten, not HDF5: h5py says which
+            raise ShardReadError(f"{self.path}: not a readable HDF5 file ({_first_line(exc)}); {DAMAGED_FIX}") from exc
 
     def close(self) -> None:
         if self._pool is not None and self._pool_pid == os.getpid():
@@ -211,35 +260,70 @@ class ShardReader:
         Per-view modalities are ``VIEW_MODALITIES``, per-take ones ``TAKE_MODALITIES``;
         Stored encodings come back decoded: ``rgb`` (T, H, W, 3) uint8, ``depth``
         (T, H, W) float32 metres (0: no surface), ``normals`` (T, H, W, 3) float32
-        unit vectors (0: no surface).
+        unit vectors (0: no surface). Errors are ``ShardReadError``s naming the
+        file, the take and the view.
         """
-        take = self.file[take_path(take_id)]
-        group = self.file[view_path(take_id, view)]
+        take, group = self._take_view(take_id, view)
+        where = f"{self.path}: take {take_id} view {view}"
         if modalities is None:  # everything stored (a GEOMETRY take has no rgb)
             wanted = [m for m in VIEW_MODALITIES if _SPECS[m].name in group] + list(TAKE_MODALITIES)
         else:
             wanted = list(modalities)
-        out: dict[str, np.ndarray] = {}
-        rgb = self._rgb_ahead(group, wanted, frames)
         for modality in wanted:
-            if modality in VIEW_MODALITIES:
-                spec = _SPECS[modality]
-                if spec.name not in group:
-                    raise KeyError(
-                        f"{self.path}: take {take_id} view {view} has no {modality!r} "
-                        "(render.engine GEOMETRY renders no RGB)"
-                    )
-                if rgb is None or spec.codec is not Codec.VIDEO:
-                    out[modality] = self._read_view(group, spec, frames)
-            elif modality in TAKE_MODALITIES:
-                out[modality] = _select(take[_SPECS[modality].name], frames)
-            else:
-                raise KeyError(
-                    f"{self.path}: unknown modality {modality!r}; known: {VIEW_MODALITIES + TAKE_MODALITIES}"
+            if modality not in VIEW_MODALITIES + TAKE_MODALITIES:
+                raise ShardKeyError(
+                    f"{where}: unknown modality {modality!r}; known: {', '.join(VIEW_MODALITIES + TAKE_MODALITIES)}"
                 )
+            if modality in VIEW_MODALITIES and _SPECS[modality].name not in group:
+                raise ShardKeyError(
+                    f"{where}: has no {modality!r} (render.engine GEOMETRY renders no RGB); read another modality"
+                )
+        try:
+            return self._read(take, group, wanted, frames, where)
+        except IndexError as exc:
+            raise FrameRangeError(f"{where}: {exc}") from exc
+
+    def _take_view(self, take_id: str, view: str) -> tuple[h5py.Group, h5py.Group]:
+        """The take's and the view's groups, or an error that says what the shard holds."""
+        path = take_path(take_id)
+        if path not in self.file:
+            ids = self.take_ids
+            shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
+            raise ShardKeyError(
+                f"{self.path}: no take {take_id} (this shard holds {len(ids)}: {shown}); the clip table "
+                "belongs to another run or shard layout: load the clip table of the run these shards are from"
+            )
+        take = self.file[path]
+        if view not in take[VIEWS_GROUP]:
+            raise ShardKeyError(
+                f"{self.path}: take {take_id} has no view {view!r}; its views: {', '.join(take[VIEWS_GROUP])}"
+            )
+        return take, take[VIEWS_GROUP][view]
+
+    def _read(
+        self, take: h5py.Group, group: h5py.Group, wanted: list[str], frames: Frames, where: str
+    ) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        rgb = self._guarded(where, RGB.key, lambda: self._rgb_ahead(group, wanted, frames))
+        for modality in wanted:
+            spec = _SPECS[modality]
+            if modality in TAKE_MODALITIES:
+                out[modality] = self._guarded(where, modality, partial(_select, take[spec.name], frames))
+            elif rgb is None or spec.codec is not Codec.VIDEO:
+                out[modality] = self._guarded(where, modality, partial(self._read_view, group, spec, frames))
         if rgb is not None:  # collected last, so the other images were read while it decoded
-            out[RGB.key] = rgb.result()
+            out[RGB.key] = self._guarded(where, RGB.key, rgb.result)
         return {modality: out[modality] for modality in wanted}
+
+    @staticmethod
+    def _guarded(where: str, modality: str, read: Callable[[], Any]) -> Any:
+        """``read()``, with a damaged chunk, packet or index reported as one line naming ``where``."""
+        try:
+            return read()
+        except (ShardReadError, IndexError):
+            raise
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:  # h5py's filter, PyAV's or our stream checks
+            raise ShardReadError(f"{where}: {modality} unreadable ({_first_line(exc)}); {DAMAGED_FIX}") from exc
 
     def _rgb_ahead(self, group: h5py.Group, wanted: list[str], frames: Frames) -> Future[np.ndarray] | None:
         """The RGB window's bytes, read here, decoding on the decode thread while other images are read.
@@ -276,13 +360,20 @@ class ShardReader:
             return lambda: np.stack([decode_jpeg(b) for b in data])  # one JPEG per frame
         index = self._video_index.get(node.name)
         if index is None:
-            index = self._video_index[node.name] = storage.read_video_index(node)
+            index = storage.read_video_index(node)
+            if self._checksummed and storage.VIDEO_CHECKSUM not in index:
+                raise ValueError(f"no {storage.VIDEO_CHECKSUM} beside the RGB stream of a format_version 3 shard")
+            self._video_index[node.name] = index
         start, stop, picks = _frame_range(frames, len(index["pts"]))
         if stop <= start:
             empty = np.zeros((0, int(node.attrs["height"]), int(node.attrs["width"]), 3), np.uint8)
             return lambda: empty
-        packets = storage.read_video_packets(node, start, stop, index)
-        return packets.decode if picks is None else lambda: packets.decode()[picks]
+        return storage.read_video_packets(node, start, stop, index, picks).decode
+
+    @property
+    def _checksummed(self) -> bool:
+        """Whether this shard's RGB streams carry packet checksums (docs/FORMAT.md, Versions)."""
+        return int(self.file.attrs[FORMAT_VERSION_ATTRIBUTE.name]) >= CHECKSUM_VERSION
 
 
 @dataclass(frozen=True)
