@@ -14,6 +14,7 @@ from synthact.consume import export_amarv as amarv
 from synthact.consume.depth_video import read_depth_mp4
 from synthact.consume.exportio import partial_path
 from synthact.consume.video import probe_mp4, psnr, read_mp4
+from synthact.safe_names import UnsafePathError
 from tests.consume_inputs import take_arrays
 
 CLASSES = ["walk", "stand", "kneel", "wave hand funny"]  # the last is not in BABEL-150
@@ -183,3 +184,14 @@ def test_videos_decode_match_and_resume(tmp_path) -> None:
     stale.write_bytes(b"half a file")
     assert amarv.export_videos(tmp_path, videos, takes, read_view, show_progress=False) == {"written": 1, "skipped": 23}
     assert gone.exists() and not stale.exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "sequence_id"),
+    [("../../outside_poses.npz", "12"), ("/abs/x_poses.npz", "12"), ("CMU/01/01_01_poses.npz", "../../etc")],
+)
+def test_a_take_attribute_cannot_lead_the_export_out_of_dest(source, sequence_id):
+    """A shard from elsewhere is not checked by our index: its names pass the input name rule here."""
+    with pytest.raises(UnsafePathError):
+        amarv.sequence_folder(source, sequence_id, "t0", 0, 1)
+    assert str(amarv.sequence_folder("CMU/01/01_01_poses.npz", "12", "t0", 1, 2)) == "CMU/01/01_01/sequence_12_run1"

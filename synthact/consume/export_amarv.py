@@ -51,6 +51,7 @@ import numpy as np
 from synthact.consume.depth_video import body_depth, write_depth_mp4
 from synthact.consume.exportio import is_complete, progress, remove_partials, write_text_atomic
 from synthact.consume.video import EXPORT_VIDEO, ExportVideo, write_mp4
+from synthact.safe_names import file_name, normalise_relative
 from synthact.sources.babel_categories import BABEL_CATEGORIES
 
 AMARV_VIEWS = ("Front", "Left", "Back", "Right")
@@ -90,11 +91,16 @@ def amarv_relative_path(source: str) -> str:
 def sequence_folder(
     source: str, sequence_id: str | None, take_id: str, repetition: int, num_repetitions: int
 ) -> PurePosixPath:
-    """``<rel>/sequence_<id>[_run<k>]``: one render of one sequence."""
-    name = f"sequence_{sequence_id or take_id}"
+    """``<rel>/sequence_<id>[_run<k>]``: one render of one sequence.
+
+    Both parts come from the shard's take attributes, which a shard from elsewhere may hold
+    unchecked, so they pass the same name rule as every input: the export stays in DEST.
+    """
+    where = f"the shard's take {take_id}"
+    name = file_name(f"sequence_{sequence_id or take_id}", "sequence id", where)
     if num_repetitions > 1:
         name += f"_run{repetition}"
-    return PurePosixPath(amarv_relative_path(source)) / name
+    return normalise_relative(amarv_relative_path(source), "the export folder") / name
 
 
 def amarv_view_names(view_azimuths: Mapping[str, float]) -> dict[str, str]:
