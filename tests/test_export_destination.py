@@ -14,6 +14,7 @@ import pytest
 
 from synthact.consume.export_dest import MARKER, ExportDestinationError
 from synthact.consume.exports import export_run
+from synthact.consume.video import ExportVideo
 from tests.consume_inputs import ArrayRun
 
 
@@ -74,6 +75,19 @@ def test_another_format_into_the_same_destination_is_refused(tmp_path, run):
     with pytest.raises(ExportDestinationError, match=r"holds another export \(pyskl export .*--replace"):
         export("ntu-depth", run, dest)
     assert files_of(dest) == first
+
+
+def test_other_video_coding_into_the_same_destination_is_refused(tmp_path, run):
+    """A resumed export skips files that exist: another coding would mix two in one folder."""
+    dest = tmp_path / "dest"
+    export("video-list", run, dest)
+    first = files_of(dest)
+    with pytest.raises(ExportDestinationError, match=r"holds another export \(video-list .*yuv420p, keyframe every 16"):
+        export("video-list", run, dest, video=ExportVideo(keyframe_interval=32))
+    assert files_of(dest) == first
+    export("video-list", run, dest)  # the same coding resumes: its videos are kept, not rewritten
+    videos = {p: stat for p, stat in first.items() if p.suffix == ".mp4"}
+    assert videos and {p: stat for p, stat in files_of(dest).items() if p.suffix == ".mp4"} == videos
 
 
 def test_another_run_into_the_same_destination_is_refused(tmp_path, run):

@@ -32,28 +32,32 @@ class ExportDestinationError(SynthActError, ValueError):
 
 @dataclass(frozen=True)
 class ExportIdentity:
-    """What makes two exports the same: format, clip table, and the run's manifest (its exact content)."""
+    """What makes two exports the same: format, clip table, the run's manifest (its exact content),
+    and how the videos are coded (a resumed export must not mix two codings in one folder)."""
 
     format: str
     protocol: str
     run: str
     manifest_sha256: str
+    video_coding: str = ""  # empty: no videos, or a record written before videos had options
 
     @classmethod
-    def of(cls, fmt: str, protocol: str, run_dir: Path) -> ExportIdentity:
+    def of(cls, fmt: str, protocol: str, run_dir: Path, video_coding: str = "") -> ExportIdentity:
         manifest = hashlib.sha256((run_dir / "manifest.json").read_bytes()).hexdigest()
-        return cls(format=fmt, protocol=protocol, run=str(run_dir.resolve()), manifest_sha256=manifest)
+        return cls(fmt, protocol, str(run_dir.resolve()), manifest, video_coding)
 
     def same_export(self, other: ExportIdentity) -> bool:
         """The run's path is left out: a run that was moved is still the same run."""
-        return (self.format, self.protocol, self.manifest_sha256) == (
+        return (self.format, self.protocol, self.manifest_sha256, self.video_coding) == (
             other.format,
             other.protocol,
             other.manifest_sha256,
+            other.video_coding,
         )
 
     def describe(self) -> str:
-        return f"{self.format} export of protocol {self.protocol} from {self.run}"
+        coding = f" ({self.video_coding})" if self.video_coding else ""
+        return f"{self.format} export of protocol {self.protocol}{coding} from {self.run}"
 
 
 def claim_destination(dest: Path, identity: ExportIdentity, replace: bool = False) -> None:

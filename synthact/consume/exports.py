@@ -28,10 +28,7 @@ from synthact.consume.stats import run_stats, write_stats
 from synthact.consume.video import EXPORT_VIDEO, ExportVideo
 
 AMARV_PROTOCOL = "segments"
-VIDEO_EXPORTS = (
-    "amarv",
-    "video-list",
-)  # the exports that write mp4s (ExportVideo)  # the authors train on every act_cat of whole segments
+VIDEO_EXPORTS = ("amarv", "video-list")  # the exports that write mp4s (ExportVideo)
 
 
 def _clip_frames(row: Mapping[str, Any]) -> slice:
@@ -177,7 +174,8 @@ def export_run(
 
     dest = Path(dest)
     protocol = AMARV_PROTOCOL if fmt == "amarv" else protocol or default_protocol(run.output_dir)
-    claim_destination(dest, ExportIdentity.of(fmt, protocol, run.output_dir), replace=replace)
+    coding = f"{video.pix_fmt}, keyframe every {video.keyframe_interval}" if fmt in VIDEO_EXPORTS else ""
+    claim_destination(dest, ExportIdentity.of(fmt, protocol, run.output_dir, coding), replace=replace)
     kwargs: dict[str, Any] = {"show_progress": show_progress}
     if fmt != "amarv":
         kwargs["protocol"] = protocol
