@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,45 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.Compl
     if result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """One job a dry run would start: its rule and its output files, as Snakemake reports them."""
+
+    rule: str
+    outputs: tuple[str, ...]
+
+
+class _JobInfoRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[PlannedJob] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "event", None) == "job_info":  # LogEvent.JOB_INFO, a str enum
+            outputs = getattr(record, "output", None) or ()
+            self.jobs.append(PlannedJob(record.rule_name, tuple(str(o) for o in outputs)))
+
+
+def dry_run(workdir: Path) -> list[PlannedJob]:
+    """The jobs ``snakemake -n`` in WORKDIR (with its config.yaml) would start, from Snakemake's
+    API in this process: the same DAG and the same job records as the command's listing, without
+    starting Python and importing Snakemake again (a few seconds of CPU each time). A dry run that
+    fails raises. Tests of what the command prints (errors, warnings) still run the command."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.logging import logger
+    from snakemake.settings.types import DAGSettings, OutputSettings, ResourceSettings
+
+    records = _JobInfoRecords()
+    with SnakemakeApi(OutputSettings()) as api:
+        logger.addHandler(records)
+        try:
+            workflow = api.workflow(ResourceSettings(cores=2), snakefile=SNAKEFILE, workdir=workdir)
+            workflow.dag(DAGSettings()).execute_workflow(executor="local", pseudo_executor="dryrun")
+        finally:
+            logger.removeHandler(records)
+    return records.jobs
 
 
 def make_run(root: Path, config: dict) -> Path:
