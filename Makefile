@@ -9,12 +9,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synthact-installed
 CORES ?= all
-# pytest-xdist workers. The whole suite runs in one process: two workflow tests side by
-# side start 8 Blender tasks on 2 cores, and one such run stalled for an hour here.
-# The fast lane has no renders and runs on two.
-TEST_WORKERS ?= 1
+# pytest-xdist workers. tests/conftest.py groups the tests: the Slurm ones run first, on
+# one worker (they mostly wait on the scheduler); every other slow test (renders, workflow
+# runs) runs in one group on another, so no two local workflows share the 2 cores (two
+# side by side, 8 Blender tasks, once stalled for an hour here); the fast ones fill in.
+# --no-loadscope-reorder keeps that order (xdist would start the largest group first).
+TEST_WORKERS ?= 2
 FAST_WORKERS ?= 2
-workers = $(if $(filter 1,$(1)),,-n $(1) --dist loadgroup)
+workers = $(if $(filter 1,$(1)),,-n $(1) --dist loadgroup --no-loadscope-reorder)
 # Runtime libraries of the bpy wheel, and h5ls/h5dump for reading shards.
 APT_PACKAGES := libgl1 libegl1 libx11-6 libxext6 libxfixes3 libxi6 libxrender1 libxkbcommon0 libsm6 libice6 hdf5-tools
 
