@@ -9,12 +9,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synthact-installed
 CORES ?= all
-# pytest-xdist workers. tests/conftest.py groups the tests: the Slurm ones run first, on
-# one worker (they mostly wait on the scheduler); every other slow test (renders, workflow
-# runs) runs in one group on another, so no two local workflows share the 2 cores (two
-# side by side, 8 Blender tasks, once stalled for an hour here); the fast ones fill in.
-# --no-loadscope-reorder keeps that order (xdist would start the largest group first).
-TEST_WORKERS ?= 2
+# pytest-xdist workers. The whole suite runs in one process: tests/conftest.py marks
+# groups (the Slurm tests, the other slow tests) meant to keep two local workflows from
+# sharing the 2 cores (two side by side, 8 Blender tasks, once stalled for an hour here),
+# but pytest-xdist 3.8 does not apply those markers (the tests of one module were seen on
+# both workers), so TEST_WORKERS=2 spreads the slow tests too; it stays off by default
+# until the groups hold. The fast lane has no renders and runs on two. --no-loadscope-reorder keeps conftest's order (Slurm first).
+TEST_WORKERS ?= 1
 FAST_WORKERS ?= 2
 workers = $(if $(filter 1,$(1)),,-n $(1) --dist loadgroup --no-loadscope-reorder)
 # Runtime libraries of the bpy wheel, and h5ls/h5dump for reading shards.

@@ -44,7 +44,11 @@ def xdist_group(item: pytest.Item) -> str:
     one group runs them one after another on one worker, so no two local workflows share
     the machine (two side by side once stalled for an hour on 2 cores), and the session's
     and modules' runs are built once. The Slurm tests mostly wait on the scheduler, and the
-    fast ones fill the other worker around them."""
+    fast ones fill the other worker around them.
+
+    Not yet in effect: pytest-xdist 3.8 does not pick these markers up (no ``@group`` suffix
+    on the node ids; the tests of one module run on both workers), added here or from
+    pytest_itemcollected. Until that is solved, make test runs in one process."""
     if uses_slurm(item):
         return "slurm"
     return "slow" if item.get_closest_marker("slow") else item.nodeid.split("::")[0]
