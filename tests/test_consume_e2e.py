@@ -1,18 +1,16 @@
-"""Every consumer on a real run: the workflow renders a tiny dataset (real Blender, real
-shards, real clip tables), then the CLI exports it, previews it, counts it, a DataLoader
-with workers reads it, both examples train on it, and `snakemake --report` embeds the
-previews and statistics.
+"""Every consumer on a real run: the session's tiny run (fixture ``tiny_run``: real
+Blender, real shards, real clip tables), then the CLI exports it, previews it, counts
+it, a DataLoader with workers reads it, both examples train on it, and
+`snakemake --report` embeds the previews and statistics (on a copy of the run).
 
 Each check reads the shards back independently (h5py or ``ShardReader``) and compares.
-The run is 160x120, where H.264 keeps PSNR above 30 dB on renders.
+The tiny run is 160x120, where H.264 keeps PSNR above 30 dB on renders.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
-import os
 import pickle
 import re
 import runpy
@@ -36,14 +34,11 @@ from synthact.consume.preview import CAPTION_PX, preview_selection, slug
 from synthact.consume.reader import ClipTable, ShardReader
 from synthact.consume.video import probe_mp4, psnr, read_mp4
 from synthact.shard_format import VIDEO_DATASETS
-from tests.helpers import BIN, REPO, TINY, make_run, run_bounded, snakemake
+from tests.helpers import BIN, REPO, TINY, dry_run, run_bounded, snakemake
 
 pytestmark = pytest.mark.slow
 
-CONSUME = copy.deepcopy(TINY)
-CONSUME["render"].update(width=160, height=120)
-CONSUME["plan"] = {"frames_per_shard": 400}  # one shard per split: fewer Blender start-ups
-W, H = 160, 120
+W, H = TINY["render"]["width"], TINY["render"]["height"]
 
 
 def synthact(*args: str) -> subprocess.CompletedProcess:
@@ -55,17 +50,8 @@ def synthact(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    """The rendered run; SYNTHACT_CONSUME_RUN=DIR reuses (and completes) a run made with CONSUME."""
-    reuse = os.environ.get("SYNTHACT_CONSUME_RUN")
-    root = make_run(Path(reuse) if reuse else tmp_path_factory.mktemp("consume"), CONSUME)
-    snakemake(root)
-    return root
-
-
-@pytest.fixture(scope="module")
-def output(workdir) -> Path:
-    return workdir / "output"
+def output(tiny_run) -> Path:
+    return tiny_run / "output"
 
 
 @pytest.fixture(scope="module")
@@ -334,8 +320,9 @@ def test_both_examples_train_and_the_loss_falls(output, pyskl_dir, capsys):
     assert capsys.readouterr().out.count("loss") >= 6
 
 
-def test_snakemake_report_embeds_the_stats_and_previews(workdir, output):
-    assert "rule stats" not in snakemake(workdir, "-n").stdout  # not part of `rule all` by default
+def test_snakemake_report_embeds_the_stats_and_previews(tiny_run_copy):
+    workdir, output = tiny_run_copy, tiny_run_copy / "output"
+    assert "stats" not in {job.rule for job in dry_run(workdir)}  # not part of `rule all` by default
     snakemake(workdir, "consume_report")
     stats = json.loads((output / "report" / "stats" / "stats.json").read_text())
     assert stats["takes"] == json.loads((output / "manifest.json").read_text())["num_takes"]

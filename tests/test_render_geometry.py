@@ -165,16 +165,9 @@ def test_the_geometry_engine_builds_a_dataset_without_rgb(tmp_path) -> None:
     import glob
 
     from synthact.consume.reader import ShardReader
-    from tests.helpers import make_run, snakemake
+    from tests.helpers import make_run, snakemake, tiny_config
 
-    config = {
-        "seed": 7,
-        "output_dir": "output",
-        "demo": {"enabled": True, "data_dir": "data", "sequences": 1, "seed": 1},
-        "motion": {"amass_root": "data/amass", "babel_dir": "data/babel", "body_model_dir": "data/body_models"},
-        "clips": {"fps": 6},
-        "render": {"width": 96, "height": 72, "engine": "GEOMETRY", "window_frames": 16},
-    }
+    config = tiny_config(demo={"sequences": 1}, render={"width": 96, "height": 72, "engine": "GEOMETRY"})
     run = make_run(tmp_path / "run", config)
     snakemake(run)
     (shard,) = glob.glob(str(run / "output" / "shards" / "*.h5"))

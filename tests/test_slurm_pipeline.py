@@ -35,7 +35,7 @@ from synthact.config import load_config
 from synthact.render.cache import RenderCache, windows
 from synthact.stages import stage_key
 from synthact.takes.plan import ShardPlan
-from tests.helpers import run_bounded
+from tests.helpers import run_bounded, tiny_config
 from tests.slurm_fixture import SlurmCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -45,26 +45,17 @@ SNAKEFILE = REPO / "workflow" / "Snakefile"
 PROFILE = REPO / "profiles" / "slurm"
 BIN = Path(sys.executable).parent
 
-# Two demo sequences give two takes: one in train (one shard), one in val (another),
-# each rendered in windows of 8 frames.
-TINY = {
-    "seed": 7,
-    "output_dir": "dataset",
-    "demo": {"enabled": True, "data_dir": "data", "sequences": 2, "seed": 1},
-    "motion": {"amass_root": "data/amass", "babel_dir": "data/babel", "body_model_dir": "data/body_models"},
-    "clips": {"fps": 6},
-    "plan": {"frames_per_shard": 1000},
-    "rig": {"views": [{"name": "front", "azimuth_deg": 0}, {"name": "back", "azimuth_deg": 180}]},
-    "render": {"width": 64, "height": 48, "samples": 1, "window_frames": 8},
+# The tiny config with two demo sequences: two takes, one in train (one shard), one in
+# val (another), each rendered from two views in windows of 8 frames.
+TINY = tiny_config(
+    output_dir="dataset",
+    demo={"sequences": 2},
+    plan={"frames_per_shard": 1000},
+    rig={"views": [{"name": "front", "azimuth_deg": 0}, {"name": "back", "azimuth_deg": 180}]},
+    render={"width": 64, "height": 48, "samples": 1, "window_frames": 8},
     # No dispatch.cluster: the profile sets it (to slurm). The rest is this cluster's.
-    "dispatch": {
-        "partition": "gpu",
-        "gpus_per_task": 1,
-        "cpus_per_task": 1,
-        "mem_gb": 1,
-        "timeout_min": 5,
-    },
-}
+    dispatch={"partition": "gpu", "gpus_per_task": 1, "cpus_per_task": 1, "mem_gb": 1, "timeout_min": 5},
+)
 TRAIN, VAL = "train-00000-of-00001", "val-00000-of-00001"
 
 # Test-friendly overrides of the profile: the plugin's first status check after

@@ -3,6 +3,8 @@ renders on the CPU, real HDF5 shards, and the manifest.
 
 Snakemake runs in a temporary folder holding its own config.yaml, so the
 tests never share ``.snakemake/`` state with a user's run in the repository.
+The run is the session's tiny run (fixture ``tiny_run``, tests/conftest.py);
+the tests that rerun part of it work on a copy (``tiny_run_copy``).
 """
 
 from __future__ import annotations
@@ -19,45 +21,14 @@ import pytest
 
 from synthact.consume.reader import ClipTable, ShardReader
 from synthact.scene.cameras import project
-from tests.helpers import BIN, TINY, make_run, shard_files, snakemake
-
-WALK_M = 7.0  # metres the first train sequence is made to travel
+from tests.helpers import BIN, TINY, build_tiny, dry_run, make_run, shard_files, snakemake, tiny_config
 
 
-def walk_further(workdir: Path) -> Path:
-    """Make the first train sequence travel WALK_M metres more along +X (a take that walks off).
-
-    The demo's short sequences travel up to ~5 m; a following camera has to keep a longer
-    walk in frame. Only the translation changes, so the labels stay true.
-    """
-    babel = json.loads((workdir / "data" / "babel" / "train.json").read_text())
-    path = workdir / "data" / "amass" / next(iter(babel.values()))["feat_p"]
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
-    arrays["trans"][:, 0] += np.linspace(0.0, WALK_M, len(arrays["trans"]))
-    np.savez(path, **arrays)
-    return path
-
-
-def build_tiny(workdir: Path) -> Path:
-    """The demo inputs, one sequence walked further, then the whole workflow."""
-    snakemake(workdir, "data/synthact-demo.json")
-    walk_further(workdir)
-    snakemake(workdir)
-    return workdir
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    return build_tiny(make_run(tmp_path_factory.mktemp("tiny"), TINY))
-
-
-@pytest.mark.slow  # a real snakemake dry-run (about 12 s)
+@pytest.mark.slow  # a real snakemake dry-run
 def test_dry_run_lists_the_stages(tmp_path):
     workdir = make_run(tmp_path, TINY)
-    out = snakemake(workdir, "-n").stdout
-    for rule in ("demo_data", "index", "plan"):
-        assert f"rule {rule}:" in out or f"checkpoint {rule}:" in out
+    rules = {job.rule for job in dry_run(workdir)}
+    assert {"demo_data", "index", "plan"} <= rules, rules
     assert not (workdir / "output").exists()  # a dry run writes nothing
 
 
@@ -223,16 +194,11 @@ def cache_files(workdir: Path) -> dict[Path, tuple[int, int]]:
 
 
 @pytest.mark.slow
-def test_relabelling_reruns_only_labels_and_manifest(tiny_run, tmp_path):
-    copy = tmp_path / "relabel"
-    shutil.copytree(tiny_run, copy, symlinks=True)
-    config = json.loads(json.dumps(TINY)) | {
-        "labels": {"protocols": ["babel-chunks-60", "segments"], "chunk_seconds": 2.0}
-    }
-    make_run(copy, config)
-    dry = snakemake(copy, "-n").stdout
-    jobs = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", dry, re.MULTILINE))
-    assert jobs - {"all"} == {"labels", "manifest"}, dry
+def test_relabelling_reruns_only_labels_and_manifest(tiny_run_copy):
+    copy = tiny_run_copy
+    make_run(copy, tiny_config(labels={"protocols": ["babel-chunks-60", "segments"], "chunk_seconds": 2.0}))
+    jobs = {job.rule for job in dry_run(copy)}
+    assert jobs - {"all"} == {"labels", "manifest"}, jobs
     before = {p: p.read_bytes() for p in shard_files(copy)}
     cache_before = cache_files(copy)
     assert cache_before  # the copy carries the finished render cache
@@ -247,15 +213,11 @@ def test_relabelling_reruns_only_labels_and_manifest(tiny_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_render_setting_reruns_render_and_merge_and_changes_the_pixels(tiny_run, tmp_path):
-    copy = tmp_path / "relight"
-    shutil.copytree(tiny_run, copy, symlinks=True)
-    config = json.loads(json.dumps(TINY))
-    config["randomize"] = {"hdri_strength": [3.0, 3.5]}
-    make_run(copy, config)
-    dry = snakemake(copy, "-n").stdout
-    jobs = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", dry, re.MULTILINE))
-    assert jobs - {"all"} == {"render", "merge", "manifest"}, dry
+def test_a_render_setting_reruns_render_and_merge_and_changes_the_pixels(tiny_run, tiny_run_copy):
+    copy = tiny_run_copy
+    make_run(copy, tiny_config(randomize={"hdri_strength": [3.0, 3.5]}))
+    jobs = {job.rule for job in dry_run(copy)}
+    assert jobs - {"all"} == {"render", "merge", "manifest"}, jobs
     shard = shard_files(copy)[-1]
     snakemake(copy, str(shard.relative_to(copy)))  # one shard is enough to see the change
     with h5py.File(shard) as new, h5py.File(tiny_run / "output" / "shards" / shard.name) as old:
@@ -267,7 +229,8 @@ def test_a_render_setting_reruns_render_and_merge_and_changes_the_pixels(tiny_ru
 
 
 @pytest.mark.slow
-def test_rerun_does_nothing_and_a_deleted_shard_rebuilds_alone(tiny_run):
+def test_rerun_does_nothing_and_a_deleted_shard_rebuilds_alone(tiny_run_copy):
+    tiny_run = tiny_run_copy
     again = snakemake(tiny_run)
     assert "Nothing to be done" in again.stdout + again.stderr
     shards = shard_files(tiny_run)
@@ -287,7 +250,7 @@ def test_rerun_does_nothing_and_a_deleted_shard_rebuilds_alone(tiny_run):
 @pytest.mark.slow
 def test_same_config_and_seed_give_identical_arrays(tiny_run, tmp_path):
     # A second, independent run of the same config (other folder, fresh demo data).
-    again = build_tiny(make_run(tmp_path / "again", TINY))
+    again = build_tiny(tmp_path / "again")
     first = {e["name"]: e["sha256"] for e in json.loads((tiny_run / "output/manifest.json").read_text())["shards"]}
     second = {e["name"]: e["sha256"] for e in json.loads((again / "output/manifest.json").read_text())["shards"]}
     assert first.keys() == second.keys()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import SNAKEFILE, TINY, make_run  # noqa: F401  (re-exported)
+from tests.helpers import SNAKEFILE, make_run, tiny_config  # noqa: F401  (re-exported)
 
 BIN = Path(sys.executable).parent
 
@@ -70,13 +69,6 @@ def synthact(
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
     return result
-
-
-def tiny(**sections) -> dict:
-    config = json.loads(json.dumps(TINY))
-    for key, values in sections.items():
-        config[key] = dict(config.get(key, {}), **values) if isinstance(values, dict) else values
-    return config
 
 
 def jobs_run(result: subprocess.CompletedProcess) -> dict[str, int]:

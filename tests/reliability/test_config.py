@@ -7,7 +7,7 @@ import pytest
 from synthact.config import validate_config
 from synthact.errors import ConfigError
 from synthact.preflight import bundled_hdris
-from tests.reliability.helpers import make_run, snakemake, tiny
+from tests.reliability.helpers import make_run, snakemake, tiny_config
 
 
 def test_nested_command_line_values_are_coerced_to_the_schema_types():
@@ -25,7 +25,7 @@ def test_nested_command_line_values_are_coerced_to_the_schema_types():
 
 @pytest.mark.slow  # a real snakemake dry-run (about 12 s)
 def test_nested_dispatch_override_passes_the_real_dry_run(tmp_path):
-    workdir = make_run(tmp_path, tiny())
+    workdir = make_run(tmp_path, tiny_config())
     # cluster: local, so the run-input check does not demand Slurm's commands on a machine without Slurm.
     result = snakemake(workdir, "-n", "--config", 'dispatch={"cluster": "local", "cpus_per_task": 1}')
     assert result.returncode == 0, result.stderr[-3000:]
@@ -34,7 +34,7 @@ def test_nested_dispatch_override_passes_the_real_dry_run(tmp_path):
 
 @pytest.mark.slow  # a real snakemake dry-run (about 12 s)
 def test_unknown_top_level_key_is_one_short_message(tmp_path):
-    config = tiny()
+    config = tiny_config()
     config["randomise"] = {"hdris": []}
     workdir = make_run(tmp_path, config)
     result = snakemake(workdir, "-n")
@@ -51,13 +51,13 @@ def test_unknown_top_level_key_is_one_short_message(tmp_path):
 @pytest.mark.slow  # a real snakemake dry-run (about 12 s)
 def test_unknown_hdri_fails_the_dry_run(tmp_path):
     known = bundled_hdris()
-    workdir = make_run(tmp_path, tiny(randomize={"hdris": [known[0], "sunset_beach"]}))
+    workdir = make_run(tmp_path, tiny_config(randomize={"hdris": [known[0], "sunset_beach"]}))
     result = snakemake(workdir, "-n")
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "randomize.hdris: ['sunset_beach'] are not bundled HDRIs" in output
     assert known[0] in output  # the available names are listed
-    ok_run = snakemake(make_run(tmp_path / "ok", tiny(randomize={"hdris": known[:1]})), "-n")
+    ok_run = snakemake(make_run(tmp_path / "ok", tiny_config(randomize={"hdris": known[:1]})), "-n")
     assert ok_run.returncode == 0, ok_run.stderr[-2000:]
 
 

@@ -24,14 +24,14 @@ from synthact.config import RunPaths
 from synthact.ownership import Launch, OutputOwned, check_owner, claim, profile_given
 from synthact.shards.integrity import ShardCheck, check_shard, keep_confirmed, move_aside, write_record
 from synthact.shards.manifest import sha256_file
-from tests.reliability.helpers import env, flip_byte, jobs_run, make_run, ok, snakemake, synthact, tiny
+from tests.reliability.helpers import env, flip_byte, jobs_run, make_run, ok, snakemake, synthact, tiny_config
 
 OUT = "output/demo"
 RENDERING_RULES = {"index", "plan", "render", "merge"}
 
 
 def run_config() -> dict:
-    return tiny(
+    return tiny_config(
         output_dir=OUT,
         demo={"sequences": 2},
         rig={"views": [{"name": "front", "azimuth_deg": 0}]},

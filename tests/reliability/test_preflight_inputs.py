@@ -13,7 +13,7 @@ from synthact.cli import main
 from synthact.config import ConfigError, validate_config
 from synthact.preflight import PreflightError
 from synthact.run_inputs import SLURM_COMMANDS, check_run_inputs, slurm_problems
-from tests.reliability.helpers import BIN, make_run, snakemake, tiny
+from tests.reliability.helpers import BIN, make_run, snakemake, tiny_config
 
 
 def user_config(root: Path, **motion) -> dict:
@@ -81,7 +81,7 @@ def test_body_models_are_checked_by_the_genders_the_source_poses(tmp_path, demo_
 
 def test_inputs_the_demo_generates_are_not_demanded_before_they_exist(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the config's relative paths, as in the workflow's directory
-    config = validate_config(tiny())
+    config = validate_config(tiny_config())
     assert not Path(config["motion"]["amass_root"]).exists()
     check_run_inputs(config, "config.yaml")
 
@@ -102,7 +102,7 @@ def test_an_installed_slurm_client_passes():
 
 @pytest.mark.slow  # a real snakemake dry-run
 def test_a_dry_run_names_every_missing_input_and_the_missing_slurm_client(tmp_path):
-    config = tiny(demo={"enabled": False}, dispatch={"cluster": "slurm"}, clips={"on_bad_input": "lenient"})
+    config = tiny_config(demo={"enabled": False}, dispatch={"cluster": "slurm"}, clips={"on_bad_input": "lenient"})
     config["motion"] = {"amass_root": "/data/amass", "babel_dir": "/data/babel", "body_model_dir": "/data/models"}
     workdir = make_run(tmp_path / "run", config)
     bin_dir = without_slurm(tmp_path / "bin")
@@ -122,10 +122,10 @@ def test_a_dry_run_names_every_missing_input_and_the_missing_slurm_client(tmp_pa
 
 @pytest.mark.slow  # a real snakemake run of demo_data, index and plan
 def test_an_empty_take_table_says_why_in_one_line_with_the_log(tmp_path):
-    demo = make_run(tmp_path / "demo", tiny())
+    demo = make_run(tmp_path / "demo", tiny_config())
     snakemake(demo, "data/synthact-demo.json")
     (tmp_path / "amass").mkdir()  # there, but not the download the labels name
-    config = tiny(demo={"enabled": False}, clips={"on_bad_input": "lenient"})
+    config = tiny_config(demo={"enabled": False}, clips={"on_bad_input": "lenient"})
     config["motion"] = {
         "amass_root": str(tmp_path / "amass"),
         "babel_dir": str(demo / "data" / "babel"),
@@ -151,7 +151,7 @@ def test_an_empty_take_table_says_why_in_one_line_with_the_log(tmp_path):
 
 @pytest.mark.slow  # real snakemake dry-runs
 def test_command_line_values_are_coerced_or_refused_naming_the_key(tmp_path):
-    workdir = make_run(tmp_path, tiny())
+    workdir = make_run(tmp_path, tiny_config())
     for good in ("render={width: 128}", "seed=1e3", "output_dir=2024", "render={denoise: yes}"):
         result = snakemake(workdir, "-n", "--config", good)
         assert result.returncode == 0, (good, result.stderr[-2000:])
