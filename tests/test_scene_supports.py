@@ -49,6 +49,7 @@ def test_the_demo_sit_takes_get_seats_that_carry_them(demo_takes: dict[str, dict
         verts, parts, fps = take["vertices"], take["parts"], take["fps"]
         seats = supports.place_seats(verts, parts, fps)
         assert len(seats) == 1, sid  # one chair, however often the take sits on it
+        assert supports.place_supports(verts, parts, fps) == seats, sid  # no bed or step besides
         seat = seats[0]
         assert 0.3 < seat.size[2] < 0.6 and 0.2 < min(seat.size[:2]) <= max(seat.size[:2]) < 0.7, seat
         for span in supports.sitting_spans(verts, parts, fps):
@@ -57,11 +58,11 @@ def test_the_demo_sit_takes_get_seats_that_carry_them(demo_takes: dict[str, dict
             assert fit.frames >= 2 and fit.max_gap_m <= 0.02 and fit.max_sink_m <= 0.01, (sid, fit)
 
 
-def test_takes_that_do_not_sit_get_no_seat(demo_takes: dict[str, dict]) -> None:
+def test_takes_that_do_not_sit_get_no_support(demo_takes: dict[str, dict]) -> None:
     others = {sid: take for sid, take in demo_takes.items() if not {"sit", "stand up"} & set(take["labels"])}
     assert any("squat" in take["labels"] for take in others.values())  # a squat rests on its own feet
     for sid, take in others.items():
-        assert supports.place_seats(take["vertices"], take["parts"], take["fps"]) == (), sid
+        assert supports.place_supports(take["vertices"], take["parts"], take["fps"]) == (), sid  # nor a step: a jump
 
 
 def test_props_are_named_in_the_appearance() -> None:
