@@ -79,7 +79,9 @@ def test_props_are_named_in_the_appearance() -> None:
 
 
 @pytest.mark.slow
-def test_a_seat_renders_in_every_view_and_is_not_the_person(demo_takes: dict[str, dict], demo_neutral_arrays) -> None:
+def test_a_seat_or_step_renders_in_every_view_and_is_not_the_person(
+    demo_takes: dict[str, dict], demo_neutral_arrays
+) -> None:
     from synthact.render.blender import BlenderScene
     from synthact.render.renderer import RenderSettings
 
@@ -91,6 +93,10 @@ def test_a_seat_renders_in_every_view_and_is_not_the_person(demo_takes: dict[str
     body = verts[frame : frame + 1]
     plain = dataclasses.replace(sample_appearance(1, HDRIS), sun_strength=0.0)
     seated = furnish(plain, [seat], seed=1)
+    # A step behind the seat, away from the feet: every kind of prop is the same box to the renderer.
+    forward = np.array([np.cos(np.radians(seat.yaw_deg)), np.sin(np.radians(seat.yaw_deg))])
+    step = supports.Prop("step", (*(np.array(seat.centre[:2]) - 0.6 * forward), 0.1), (0.3, 0.5, 0.2), seat.yaw_deg)
+    stepped = furnish(plain, [step], seed=1)
     centre = np.array([*seat.centre[:2], 0.6])
     yaw = np.radians(seat.yaw_deg)
     side = np.array([np.sin(yaw), -np.cos(yaw), 0.0])  # the seat's side, where it shows beside the sitter
@@ -99,10 +105,11 @@ def test_a_seat_renders_in_every_view_and_is_not_the_person(demo_takes: dict[str
     with BlenderScene(RenderSettings(width=64, height=64, samples=1), faces, parts) as scene:
         for cam in views:
             without = scene.render_clip(body, cam, plain)
-            with_seat = scene.render_clip(body, cam, seated)
-            prop = with_seat.depth[0] != without.depth[0]
-            assert prop.sum() > 30  # the seat shows
-            assert not with_seat.mask[0][prop].any() and (with_seat.parts[0][prop] == 0).all()
-            # Where the seat hides nothing, the person's labels are unchanged.
-            np.testing.assert_array_equal(with_seat.mask[0][~prop], without.mask[0][~prop])
-            np.testing.assert_array_equal(with_seat.parts[0][~prop], without.parts[0][~prop])
+            for look in (seated, stepped):
+                with_prop = scene.render_clip(body, cam, look)
+                prop = with_prop.depth[0] != without.depth[0]
+                assert prop.sum() > 30, look.props  # the prop shows
+                assert not with_prop.mask[0][prop].any() and (with_prop.parts[0][prop] == 0).all()
+                # Where the prop hides nothing, the person's labels are unchanged.
+                np.testing.assert_array_equal(with_prop.mask[0][~prop], without.mask[0][~prop])
+                np.testing.assert_array_equal(with_prop.parts[0][~prop], without.parts[0][~prop])
