@@ -49,6 +49,7 @@ def test_the_demo_sit_takes_get_seats_that_carry_them(demo_takes: dict[str, dict
         verts, parts, fps = take["vertices"], take["parts"], take["fps"]
         seats = supports.place_seats(verts, parts, fps)
         assert len(seats) == 1, sid  # one chair, however often the take sits on it
+        assert supports.place_supports(verts, parts, fps) == seats, sid  # no bed or step besides
         seat = seats[0]
         assert 0.3 < seat.size[2] < 0.6 and 0.2 < min(seat.size[:2]) <= max(seat.size[:2]) < 0.7, seat
         for span in supports.sitting_spans(verts, parts, fps):
@@ -57,11 +58,11 @@ def test_the_demo_sit_takes_get_seats_that_carry_them(demo_takes: dict[str, dict
             assert fit.frames >= 2 and fit.max_gap_m <= 0.02 and fit.max_sink_m <= 0.01, (sid, fit)
 
 
-def test_takes_that_do_not_sit_get_no_seat(demo_takes: dict[str, dict]) -> None:
+def test_takes_that_do_not_sit_get_no_support(demo_takes: dict[str, dict]) -> None:
     others = {sid: take for sid, take in demo_takes.items() if not {"sit", "stand up"} & set(take["labels"])}
     assert any("squat" in take["labels"] for take in others.values())  # a squat rests on its own feet
     for sid, take in others.items():
-        assert supports.place_seats(take["vertices"], take["parts"], take["fps"]) == (), sid
+        assert supports.place_supports(take["vertices"], take["parts"], take["fps"]) == (), sid  # nor a step: a jump
 
 
 def test_props_are_named_in_the_appearance() -> None:
@@ -78,7 +79,9 @@ def test_props_are_named_in_the_appearance() -> None:
 
 
 @pytest.mark.slow
-def test_a_seat_renders_in_every_view_and_is_not_the_person(demo_takes: dict[str, dict], demo_neutral_arrays) -> None:
+def test_a_seat_or_step_renders_in_every_view_and_is_not_the_person(
+    demo_takes: dict[str, dict], demo_neutral_arrays
+) -> None:
     from synthact.render.blender import BlenderScene
     from synthact.render.renderer import RenderSettings
 
@@ -90,6 +93,10 @@ def test_a_seat_renders_in_every_view_and_is_not_the_person(demo_takes: dict[str
     body = verts[frame : frame + 1]
     plain = dataclasses.replace(sample_appearance(1, HDRIS), sun_strength=0.0)
     seated = furnish(plain, [seat], seed=1)
+    # A step behind the seat, away from the feet: every kind of prop is the same box to the renderer.
+    forward = np.array([np.cos(np.radians(seat.yaw_deg)), np.sin(np.radians(seat.yaw_deg))])
+    step = supports.Prop("step", (*(np.array(seat.centre[:2]) - 0.6 * forward), 0.1), (0.3, 0.5, 0.2), seat.yaw_deg)
+    stepped = furnish(plain, [step], seed=1)
     centre = np.array([*seat.centre[:2], 0.6])
     yaw = np.radians(seat.yaw_deg)
     side = np.array([np.sin(yaw), -np.cos(yaw), 0.0])  # the seat's side, where it shows beside the sitter
@@ -98,10 +105,11 @@ def test_a_seat_renders_in_every_view_and_is_not_the_person(demo_takes: dict[str
     with BlenderScene(RenderSettings(width=64, height=64, samples=1), faces, parts) as scene:
         for cam in views:
             without = scene.render_clip(body, cam, plain)
-            with_seat = scene.render_clip(body, cam, seated)
-            prop = with_seat.depth[0] != without.depth[0]
-            assert prop.sum() > 30  # the seat shows
-            assert not with_seat.mask[0][prop].any() and (with_seat.parts[0][prop] == 0).all()
-            # Where the seat hides nothing, the person's labels are unchanged.
-            np.testing.assert_array_equal(with_seat.mask[0][~prop], without.mask[0][~prop])
-            np.testing.assert_array_equal(with_seat.parts[0][~prop], without.parts[0][~prop])
+            for look in (seated, stepped):
+                with_prop = scene.render_clip(body, cam, look)
+                prop = with_prop.depth[0] != without.depth[0]
+                assert prop.sum() > 30, look.props  # the prop shows
+                assert not with_prop.mask[0][prop].any() and (with_prop.parts[0][prop] == 0).all()
+                # Where the prop hides nothing, the person's labels are unchanged.
+                np.testing.assert_array_equal(with_prop.mask[0][~prop], without.mask[0][~prop])
+                np.testing.assert_array_equal(with_prop.parts[0][~prop], without.parts[0][~prop])

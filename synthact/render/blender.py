@@ -10,7 +10,7 @@ deletes it (bpy 5.0 has no in-memory readback in background mode).
 
 Outdoors the ground is either a procedural plane or, when the appearance has
 no ground material, a shadow catcher: it shows the HDRI below its horizon with
-the person's shadow on it. A take's props (seats) are boxes, and a view's
+the person's shadow on it. A take's props (seats, beds, steps) are boxes, and a view's
 background picture is what camera rays see instead of the HDRI (the ground
 then carries ``PICTURE_PASS_INDEX``, which decodes as no surface); every other
 ray still sees the HDRI (docs/SCENES.md).
@@ -791,7 +791,7 @@ class BlenderScene:
         self._ground.pass_index = PICTURE_PASS_INDEX
 
     def _place_props(self, appearance: Appearance) -> None:
-        """One box per prop (a seat under a sitter), in its place; boxes left over are hidden."""
+        """One box per prop (a seat, bed or step), in its place; boxes left over are hidden."""
         while len(self._props) < len(appearance.props):
             box = self._add_box(f"prop_{len(self._props)}", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), self._prop_material, None)
             self._props.append(box)

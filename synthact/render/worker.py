@@ -43,7 +43,7 @@ from synthact.scene.backgrounds import backdrops, draw_backgrounds
 from synthact.scene.cameras import Camera, project
 from synthact.scene.environment import HdriSet
 from synthact.scene.rig import CameraPath, Rig, view_cameras
-from synthact.scene.supports import seats_for_take
+from synthact.scene.supports import supports_for_take
 from synthact.scene.textures import texture_assets
 from synthact.seeding import derive_seed, rng_for
 from synthact.sources.amass import load_motion
@@ -286,8 +286,10 @@ class TakeRenderer:
         )
         if self.supports:
             trans = motion.trans[source_frames] + np.array([0.0, 0.0, offset])
-            seats = seats_for_take(model, motion.poses[source_frames], trans, betas + noise, self.vertex_part, take.fps)
-            appearance = furnish(appearance, seats, plan.appearance_seed)
+            props = supports_for_take(
+                model, motion.poses[source_frames], trans, betas + noise, self.vertex_part, take.fps
+            )
+            appearance = furnish(appearance, props, plan.appearance_seed)
         if self.backgrounds:
             appearance = replace(appearance, backgrounds=draw_backgrounds(plan.appearance_seed, self.backgrounds))
         return PreparedTake(

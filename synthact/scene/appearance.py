@@ -181,7 +181,7 @@ class Appearance:
         texture: File name of the clothing texture in ``randomize.textures_dir``
             that dresses the whole body (skin included), or None for the
             procedural garments above.
-        props: Supports placed under the body where it sits (``supports.py``).
+        props: Supports placed under the body where it sits, lies or climbs (``supports.py``).
         prop_surface: Their material; None without props.
         backgrounds: View name → picture behind the person (a path in
             ``randomize.backgrounds_dir``); empty: the HDRI is the background.
