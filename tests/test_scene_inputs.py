@@ -9,12 +9,12 @@ import pytest
 from synthact.config import ConfigError, validate_config
 from synthact.preflight import PreflightError
 from synthact.run_inputs import check_run_inputs
-from tests.reliability.helpers import tiny
+from tests.helpers import tiny_config
 
 
 def test_missing_hdri_and_background_folders_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    config = tiny()
+    config = tiny_config()
     config["randomize"] = {"hdri_dir": str(tmp_path / "hdris"), "backgrounds_dir": str(tmp_path / "rooms")}
     with pytest.raises(PreflightError) as caught:
         check_run_inputs(validate_config(config), "my.yaml")
@@ -28,7 +28,7 @@ def test_missing_hdri_and_background_folders_are_named(tmp_path: Path, monkeypat
 
 
 def test_the_scene_keys_are_in_the_schema() -> None:
-    randomize = validate_config(tiny())["randomize"]
+    randomize = validate_config(tiny_config())["randomize"]
     assert (randomize["ground"], randomize["supports"], randomize["hdri_dir"], randomize["backgrounds_dir"]) == (
         "environment",
         True,
@@ -36,4 +36,4 @@ def test_the_scene_keys_are_in_the_schema() -> None:
         "",
     )
     with pytest.raises(ConfigError, match=r"randomize\.ground"):
-        validate_config({**tiny(), "randomize": {"ground": "lava"}})
+        validate_config({**tiny_config(), "randomize": {"ground": "lava"}})
