@@ -18,13 +18,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from synthact.scene.asset_folders import files_with_suffix
 from synthact.seeding import rng_for
 
 BACKGROUND_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def _images(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in BACKGROUND_SUFFIXES and p.is_file())
+    return files_with_suffix(folder, BACKGROUND_SUFFIXES)
 
 
 def list_backgrounds(folder: str | Path, views: Sequence[str]) -> dict[str, list[str]]:

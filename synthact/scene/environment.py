@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from synthact import atomic
+from synthact.scene.asset_folders import list_asset_folder
 
 HDRI_SUFFIXES = (".exr", ".hdr")
 _KEY_GRID = (32, 64)  # the HDRI is averaged down to this many rows and columns first
@@ -84,13 +85,7 @@ def list_hdris(folder: str | Path) -> list[str]:
     Raises:
         FileNotFoundError: Not a folder, or it holds no HDRI; the message names the key.
     """
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"randomize.hdri_dir: {root} is not a folder")
-    names = sorted(p.name for p in root.iterdir() if p.suffix.lower() in HDRI_SUFFIXES and p.is_file())
-    if not names:
-        raise FileNotFoundError(f"randomize.hdri_dir: {root} holds no {'/'.join(HDRI_SUFFIXES)} environment maps")
-    return names
+    return list_asset_folder(folder, "randomize.hdri_dir", HDRI_SUFFIXES, "environment maps")
 
 
 def key_light(radiance: np.ndarray) -> KeyLight:

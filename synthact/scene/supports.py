@@ -33,7 +33,7 @@ ground, and a jumping foot is never still that long.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -188,22 +188,26 @@ def _spans(on: np.ndarray, fps: float) -> list[tuple[int, int]]:
 
 def place_seats(vertices: np.ndarray, vertex_part: np.ndarray, fps: float) -> tuple[Prop, ...]:
     """One seat per place the body sits (``sitting_spans``), fitted to it; sitting twice in one place, one seat."""
-    seats: list[Prop] = []
-    for span in sitting_spans(vertices, vertex_part, fps):
-        seat = _fit_seat(vertices, vertex_part, span)
-        if seat is not None and not any(_same_place(seat, other) for other in seats):
-            seats.append(seat)
-    return tuple(seats)
+    return _one_per_place(vertices, vertex_part, sitting_spans(vertices, vertex_part, fps), _fit_seat)
 
 
 def place_beds(vertices: np.ndarray, vertex_part: np.ndarray, fps: float) -> tuple[Prop, ...]:
     """One bed per place the body lies (``lying_spans``), fitted to it; lying twice in one place, one bed."""
-    beds: list[Prop] = []
-    for span in lying_spans(vertices, vertex_part, fps):
-        bed = _fit_bed(vertices, vertex_part, span)
-        if bed is not None and not any(_same_place(bed, other) for other in beds):
-            beds.append(bed)
-    return tuple(beds)
+    return _one_per_place(vertices, vertex_part, lying_spans(vertices, vertex_part, fps), _fit_bed)
+
+
+def _one_per_place(
+    vertices: np.ndarray,
+    vertex_part: np.ndarray,
+    spans: list[tuple[int, int]],
+    fit: Callable[[np.ndarray, np.ndarray, tuple[int, int]], Prop | None],
+) -> tuple[Prop, ...]:
+    props: list[Prop] = []
+    for span in spans:
+        prop = fit(vertices, vertex_part, span)
+        if prop is not None and not any(_same_place(prop, other) for other in props):
+            props.append(prop)
+    return tuple(props)
 
 
 def place_steps(vertices: np.ndarray, vertex_part: np.ndarray, fps: float) -> tuple[Prop, ...]:

@@ -36,6 +36,7 @@ import numpy as np
 
 from synthact import atomic
 from synthact.body.skeleton import PART_NAMES, face_parts
+from synthact.scene.asset_folders import list_asset_folder
 
 TEXTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
 CUTS_FILE = "cuts.json"  # beside the textures: {name: {"long_sleeves": bool, "long_legs": bool}}
@@ -73,13 +74,7 @@ _SKIN_SRGB = (
 
 def list_textures(folder: str | Path) -> list[str]:
     """Names of the texture images directly in ``folder``, sorted (so draws do not depend on the OS)."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"randomize.textures_dir: {root} is not a folder")
-    names = sorted(p.name for p in root.iterdir() if p.suffix.lower() in TEXTURE_SUFFIXES and p.is_file())
-    if not names:
-        raise FileNotFoundError(f"randomize.textures_dir: {root} holds no {'/'.join(TEXTURE_SUFFIXES)} images")
-    return names
+    return list_asset_folder(folder, "randomize.textures_dir", TEXTURE_SUFFIXES, "images")
 
 
 def draw_texture(rng: np.random.Generator, names: Sequence[str]) -> str:
