@@ -12,10 +12,11 @@ CORES ?= all
 # pytest-xdist workers. The whole suite runs in one process: tests/conftest.py marks
 # groups (the Slurm tests, the other slow tests) meant to keep two local workflows from
 # sharing the 2 cores (two side by side, 8 Blender tasks, once stalled for an hour here),
-# but pytest-xdist 3.8 does not apply those markers (the tests of one module were seen on
-# both workers), so TEST_WORKERS=2 spreads the slow tests too. It ran the whole suite once
-# (794 passed, 26 min at load 16-20, against 64 min in one process at load 17-30); it stays
-# off by default until the groups hold. The fast lane has no renders and runs on two. --no-loadscope-reorder keeps conftest's order (Slurm first).
+# but with pytest 9 pytest-xdist 3.8 applies no group (see xdist_group in conftest.py), so
+# TEST_WORKERS=2 spreads the slow tests too. It ran the whole suite once (794 passed,
+# 26 min at load 16-20, against 64 min in one process at load 17-30); it stays off by
+# default until the groups hold. The fast lane has no renders and runs on two.
+# --no-loadscope-reorder keeps conftest's order (the Slurm tests first).
 TEST_WORKERS ?= 1
 FAST_WORKERS ?= 2
 workers = $(if $(filter 1,$(1)),,-n $(1) --dist loadgroup --no-loadscope-reorder)

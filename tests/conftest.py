@@ -46,9 +46,10 @@ def xdist_group(item: pytest.Item) -> str:
     and modules' runs are built once. The Slurm tests mostly wait on the scheduler, and the
     fast ones fill the other worker around them.
 
-    Not yet in effect: pytest-xdist 3.8 does not pick these markers up (no ``@group`` suffix
-    on the node ids; the tests of one module run on both workers), added here or from
-    pytest_itemcollected. Until that is solved, make test runs in one process."""
+    Not yet in effect: loadgroup groups by a ``@group`` suffix that pytest-xdist 3.8 writes
+    into ``Item._nodeid``, and pytest 9 builds ``Item.nodeid`` from ``Item._id`` instead, so
+    no marker (static ones included) groups anything: the tests of one module run on both
+    workers. Until xdist follows (or pytest is held below 9), make test runs in one process."""
     if uses_slurm(item):
         return "slurm"
     return "slow" if item.get_closest_marker("slow") else item.nodeid.split("::")[0]
