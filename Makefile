@@ -9,15 +9,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synthact-installed
 CORES ?= all
-# pytest-xdist workers. The whole suite runs in one process: tests/conftest.py marks
-# groups (the Slurm tests, the other slow tests) meant to keep two local workflows from
-# sharing the 2 cores (two side by side, 8 Blender tasks, once stalled for an hour here),
-# but with pytest 9 pytest-xdist 3.8 applies no group (see xdist_group in conftest.py), so
-# TEST_WORKERS=2 spreads the slow tests too. It ran the whole suite once (794 passed,
-# 26 min at load 16-20, against 64 min in one process at load 17-30); it stays off by
-# default until the groups hold. The fast lane has no renders and runs on two.
+# pytest-xdist workers. make test runs two, grouped by tests/conftest.py: the Slurm tests
+# on one worker, the other slow tests (renders, workflows) one after another on the other,
+# the fast ones around them. So no two local workflows share the 2 cores (two side by side,
+# 8 Blender tasks, once stalled for an hour here). TEST_WORKERS=1 runs it in one process.
 # --no-loadscope-reorder keeps conftest's order (the Slurm tests first).
-TEST_WORKERS ?= 1
+TEST_WORKERS ?= 2
 FAST_WORKERS ?= 2
 workers = $(if $(filter 1,$(1)),,-n $(1) --dist loadgroup --no-loadscope-reorder)
 # Runtime libraries of the bpy wheel, and h5ls/h5dump for reading shards.

@@ -46,15 +46,16 @@ def xdist_group(item: pytest.Item) -> str:
     and modules' runs are built once. The Slurm tests mostly wait on the scheduler, and the
     fast ones fill the other worker around them.
 
-    Not yet in effect: loadgroup groups by a ``@group`` suffix that pytest-xdist 3.8 writes
-    into ``Item._nodeid``, and pytest 9 builds ``Item.nodeid`` from ``Item._id`` instead, so
-    no marker (static ones included) groups anything: the tests of one module run on both
-    workers. Until xdist follows (or pytest is held below 9), make test runs in one process."""
+    The markers must be in place before pytest-xdist reads them (its own hook writes the
+    ``@group`` suffix that loadgroup schedules by), hence ``tryfirst`` below; and pytest must
+    stay below 9, whose node ids ignore that suffix (pyproject.toml).
+    """
     if uses_slurm(item):
         return "slurm"
     return "slow" if item.get_closest_marker("slow") else item.nodeid.split("::")[0]
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order and groups for ``pytest -n N --dist loadgroup --no-loadscope-reorder``
     (make test, make test-fast): the Slurm tests first, then the slow ones, then the rest.
