@@ -216,10 +216,11 @@ class TakeRenderer:
         backgrounds_dir = randomize.backgrounds_dir
         views = [v.name for v in self.rig.views]
         self.backgrounds = backdrops(backgrounds_dir, rig.as_dict(), views, render.scene)
+        self.vertex_part = vertex_parts(neutral.lbs_weights)
         self.scene = render_scene(
             self.settings,
             neutral.faces,
-            vertex_parts(neutral.lbs_weights),
+            self.vertex_part,
             face_uv=face_uv,
             textures_dir=textures_dir,
             hdri_folder=None if self.hdris.bundled else self.hdris.folder,
@@ -227,7 +228,6 @@ class TakeRenderer:
         )
         self.hdri_ground = randomize.ground == "environment"
         self.supports = randomize.supports
-        self.vertex_part = vertex_parts(neutral.lbs_weights)
         self.ranges = AppearanceRanges.from_config(randomize.as_dict())
         self.shape_std = randomize.body_shape_std
         self.mass_range = randomize.body_mass_range
