@@ -37,6 +37,7 @@ from synthact.shard_format import VIDEO_DATASETS
 from tests.helpers import BIN, REPO, TINY, dry_run, run_bounded, snakemake
 
 pytestmark = pytest.mark.slow
+CODING = "yuv420p, keyframe every 16"  # the video exports' default coding, recorded with each export
 
 W, H = TINY["render"]["width"], TINY["render"]["height"]
 
@@ -203,8 +204,9 @@ def test_two_video_list_exports_never_mix_in_one_destination(output, tmp_path):
     )
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert refused.stderr.strip().splitlines() == [
-        f"synthact export: error: {dest}: holds another export (video-list export of protocol segments from"
-        f" {output.resolve()}; this one is a video-list export of protocol babel-chunks-150 from"
+        f"synthact export: error: {dest}: holds another export (video-list export of protocol segments"
+        f" ({CODING}) from {output.resolve()}; this one is a video-list export of protocol babel-chunks-150"
+        f" ({CODING}) from"
         f" {output.resolve()}): choose another folder, or pass --replace to delete that export and write this one"
     ]
     assert sorted(p.relative_to(dest) for p in dest.rglob("*.mp4")) == first

@@ -78,7 +78,8 @@ def test_preview_and_stats_runs(tmp_path) -> None:
     run = ArrayRun(tmp_path / "run")
     files = preview_run(run, tmp_path / "pv", max_clips=2, show_progress=False)
     assert all(f.is_file() for f in files) and (tmp_path / "pv" / "index.html") in files
-    assert probe_mp4(tmp_path / "pv" / "clips" / "k00.mp4").frames == 9
+    (clip_k00,) = (tmp_path / "pv" / "clips").glob("*-k00.mp4")  # named <action>-<clip id>
+    assert probe_mp4(clip_k00).frames == 9
     stats = json.loads((tmp_path / "pv" / "stats" / "stats.json").read_text())
     assert stats["classes"]["segments"]["train"] == {"walk": 1, "stand": 1, "kneel": 0}
     assert stats["camera"]["count"] == 8 and stats["volume"]["frames"] == 32 and stats["volume"]["views"] == 4

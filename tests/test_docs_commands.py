@@ -45,6 +45,12 @@ NOT_RUN: dict[str, str] = {
     "sudo bash scripts/slurm-cluster.sh up": "installs and starts the machine's shared Slurm cluster (root)",
     "sudo bash scripts/slurm-cluster.sh status": "the machine's shared Slurm cluster (root)",
     "sudo bash scripts/slurm-cluster.sh stop": "stops the machine's shared Slurm cluster (root)",
+    "snakemake -n --configfile .test/config_tiny/config.yaml": (
+        "the suite's own config: tests/conftest.py's tiny_run runs it whole, and test_workflow.py dry-runs it"
+    ),
+    "snakemake --cores 2 --configfile .test/config_tiny/config.yaml": (
+        "the suite's own run: tests/conftest.py's tiny_run builds exactly this, once per session"
+    ),
     "sinfo": "Slurm's own command, on the shared cluster",
     "sbatch -p gpu --gres=gpu:1 --wrap 'echo $CUDA_VISIBLE_DEVICES'": "submits a job to the shared cluster",
 }

@@ -21,6 +21,7 @@ import pytest
 
 from synthact.consume.reader import ClipTable, ShardReader
 from synthact.scene.cameras import project
+from synthact.shard_format import FORMAT_VERSION
 from tests.helpers import BIN, TINY, build_tiny, dry_run, make_run, shard_files, snakemake, tiny_config
 
 
@@ -54,7 +55,7 @@ def test_dataset_shards_clip_tables_and_manifest(tiny_run):
     assert verify.returncode == 0 and f"{listed}/{listed} files OK" in verify.stdout
     for entry in manifest["shards"]:
         with h5py.File(output / entry["path"], "r") as f:
-            assert f.attrs["format_version"] == 2 and f.attrs["render_key"] == entry["render_key"]
+            assert f.attrs["format_version"] == FORMAT_VERSION and f.attrs["render_key"] == entry["render_key"]
             assert sorted(f["takes"]) == sorted(entry["take_ids"])
             assert json.loads(f.attrs["software"])["bpy"].startswith("5.0")
     if shutil.which("h5ls"):
