@@ -3,7 +3,7 @@
 The Snakefile resolves the user's config once (schema, defaults, preset,
 coercion, cross-field and preflight checks: ``synthact.config``) and writes
 the result to ``WORK/config/<hash>.json``. The rules pass that path to
-``synthact <stage> --resolved-config``, and the stage trusts it: it builds its
+``synthact <stage> --config-json``, and the stage trusts it: it builds its
 sections without validating again. Trust needs a reason, so the file says
 what it is: a marker key with the format version, and the sha256 of its
 ``config``, whose first 16 hex digits are also its name. A hand-written file,
