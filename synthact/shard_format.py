@@ -24,6 +24,10 @@ FORMAT_NAME = "synthact-shard"
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (2, 3)  # what consume/reader.py decodes; a new layout adds its number here
 CHECKSUM_VERSION = 3  # from this version on, every RGB stream carries rgb/crc32 (per-packet CRC-32)
+# From this version on, every per-person dataset (DatasetSpec.per_person) has a person axis P,
+# in the source's body order: (T, P, ...) per frame, (P, ...) once per take. Older shards hold
+# one person; the reader gives their arrays the same axis (P = 1), so consumers see one layout.
+PERSON_AXIS_VERSION = 4
 
 
 class Codec(enum.Enum):
@@ -63,6 +67,7 @@ class DatasetSpec:
     field: str  # the render cache's window record field it comes from ("" for Derive.PLAN)
     derive: Derive = Derive.COPY
     channels: int = 0  # channels of the decoded image (C of (T, C, H, W)); 0: not an image
+    per_person: bool = False  # one value per person: a person axis P (PERSON_AXIS_VERSION)
 
     @property
     def key(self) -> str:
@@ -72,6 +77,11 @@ class DatasetSpec:
     @property
     def per_frame(self) -> bool:
         return self.shape.startswith("(T")
+
+    @property
+    def person_axis(self) -> int:
+        """Where P sits: after T in a per-frame dataset, first in a per-take one."""
+        return 1 if self.per_frame else 0
 
     @property
     def chunked_image(self) -> bool:
@@ -92,19 +102,23 @@ DEPTH = DatasetSpec("depth", "uint16", "(T, H, W)", Codec.DEPTH, "depth", channe
 NORMALS = DatasetSpec("normals", "uint8", "(T, H, W, 2)", Codec.NORMALS, "normals", channels=3)
 MASK = DatasetSpec("mask", "uint8", "(T, H, W)", Codec.LABELS, "mask", channels=1)
 PARTS = DatasetSpec("parts", "uint8", "(T, H, W)", Codec.LABELS, "parts", channels=1)
-KEYPOINTS_2D = DatasetSpec("keypoints_2d", "float32", "(T, 73, 2)", Codec.GZIP, "keypoints_2d")
-KEYPOINTS_VISIBLE = DatasetSpec("keypoints_visible", "bool", "(T, 73)", Codec.GZIP, "keypoints_visible")
-JOINTS_CAM = DatasetSpec("joints_cam", "float32", "(T, 73, 3)", Codec.GZIP, "joints_cam")
-BBOX = DatasetSpec("bbox", "float32", "(T, 4)", Codec.GZIP, "bbox")
+KEYPOINTS_2D = DatasetSpec("keypoints_2d", "float32", "(T, 73, 2)", Codec.GZIP, "keypoints_2d", per_person=True)
+KEYPOINTS_VISIBLE = DatasetSpec(
+    "keypoints_visible", "bool", "(T, 73)", Codec.GZIP, "keypoints_visible", per_person=True
+)
+JOINTS_CAM = DatasetSpec("joints_cam", "float32", "(T, 73, 3)", Codec.GZIP, "joints_cam", per_person=True)
+BBOX = DatasetSpec("bbox", "float32", "(T, 4)", Codec.GZIP, "bbox", per_person=True)
 R = DatasetSpec("R", "float64", "(T, 3, 3)", Codec.GZIP, "R")
 T = DatasetSpec("t", "float64", "(T, 3)", Codec.GZIP, "t")
 NTU25_KEYPOINTS_2D = DatasetSpec(
-    "ntu25/keypoints_2d", "float32", "(T, 25, 2)", Codec.GZIP, "keypoints_2d", Derive.NTU25
+    "ntu25/keypoints_2d", "float32", "(T, 25, 2)", Codec.GZIP, "keypoints_2d", Derive.NTU25, per_person=True
 )
 NTU25_KEYPOINTS_VISIBLE = DatasetSpec(
-    "ntu25/keypoints_visible", "bool", "(T, 25)", Codec.GZIP, "keypoints_visible", Derive.NTU25
+    "ntu25/keypoints_visible", "bool", "(T, 25)", Codec.GZIP, "keypoints_visible", Derive.NTU25, per_person=True
 )
-NTU25_JOINTS_CAM = DatasetSpec("ntu25/joints_cam", "float32", "(T, 25, 3)", Codec.GZIP, "joints_cam", Derive.NTU25)
+NTU25_JOINTS_CAM = DatasetSpec(
+    "ntu25/joints_cam", "float32", "(T, 25, 3)", Codec.GZIP, "joints_cam", Derive.NTU25, per_person=True
+)
 K = DatasetSpec("K", "float64", "(T, 3, 3)", Codec.GZIP, "K", Derive.PER_FRAME)
 RGB = DatasetSpec("rgb", "uint8", "(B,)", Codec.VIDEO, "rgb", channels=3)
 
@@ -144,16 +158,20 @@ VIEW_ATTRIBUTES = (
 SMPLH_GROUP = "smplh"  # the body model's parameters; its attributes: SMPLH_ATTRIBUTES
 
 FRAMES = DatasetSpec("frames", "int64", "(T,)", Codec.PLAIN, "", Derive.PLAN)
-BETAS = DatasetSpec(f"{SMPLH_GROUP}/betas", "float32", "(16,)", Codec.PLAIN, "betas", Derive.ONCE)
-BETAS_USED = DatasetSpec(f"{SMPLH_GROUP}/betas_used", "float32", "(16,)", Codec.PLAIN, "betas_used", Derive.ONCE)
-SHAPE_NOISE = DatasetSpec(f"{SMPLH_GROUP}/shape_noise", "float32", "(16,)", Codec.PLAIN, "shape_noise", Derive.ONCE)
-SOURCE_FRAMES = DatasetSpec("source_frames", "int64", "(T,)", Codec.PLAIN, "source_frames")
-JOINTS_WORLD = DatasetSpec("joints_world", "float32", "(T, 73, 3)", Codec.GZIP, "joints_world")
-NTU25_JOINTS_WORLD = DatasetSpec(
-    "ntu25/joints_world", "float32", "(T, 25, 3)", Codec.GZIP, "joints_world", Derive.NTU25
+BETAS = DatasetSpec(f"{SMPLH_GROUP}/betas", "float32", "(16,)", Codec.PLAIN, "betas", Derive.ONCE, per_person=True)
+BETAS_USED = DatasetSpec(
+    f"{SMPLH_GROUP}/betas_used", "float32", "(16,)", Codec.PLAIN, "betas_used", Derive.ONCE, per_person=True
 )
-POSES = DatasetSpec(f"{SMPLH_GROUP}/poses", "float32", "(T, 156)", Codec.GZIP, "poses")
-TRANS = DatasetSpec(f"{SMPLH_GROUP}/trans", "float32", "(T, 3)", Codec.GZIP, "trans")
+SHAPE_NOISE = DatasetSpec(
+    f"{SMPLH_GROUP}/shape_noise", "float32", "(16,)", Codec.PLAIN, "shape_noise", Derive.ONCE, per_person=True
+)
+SOURCE_FRAMES = DatasetSpec("source_frames", "int64", "(T,)", Codec.PLAIN, "source_frames")
+JOINTS_WORLD = DatasetSpec("joints_world", "float32", "(T, 73, 3)", Codec.GZIP, "joints_world", per_person=True)
+NTU25_JOINTS_WORLD = DatasetSpec(
+    "ntu25/joints_world", "float32", "(T, 25, 3)", Codec.GZIP, "joints_world", Derive.NTU25, per_person=True
+)
+POSES = DatasetSpec(f"{SMPLH_GROUP}/poses", "float32", "(T, 156)", Codec.GZIP, "poses", per_person=True)
+TRANS = DatasetSpec(f"{SMPLH_GROUP}/trans", "float32", "(T, 3)", Codec.GZIP, "trans", per_person=True)
 
 TAKE_DATASETS = (
     FRAMES,
@@ -214,6 +232,11 @@ def take_path(take_id: str) -> str:
 
 def view_path(take_id: str, view: str) -> str:
     return f"{TAKES_GROUP}/{take_id}/{VIEWS_GROUP}/{view}"
+
+
+def per_person_keys(specs: tuple[DatasetSpec, ...]) -> tuple[str, ...]:
+    """The reader's names of the specs that carry a person axis."""
+    return tuple(spec.key for spec in specs if spec.per_person)
 
 
 def by_key(specs: tuple[DatasetSpec, ...]) -> dict[str, DatasetSpec]:

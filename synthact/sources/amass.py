@@ -68,6 +68,11 @@ class Motion:
         fps: Capture frame rate read from the file.
         source_model: ``'smplh'`` or ``'smplx'``: the release the file came from.
             SMPL-X betas describe the SMPL-X body and only approximate SMPL-H's.
+        present: (T,) bool, False in frames where the body is not in the scene (a
+            tracked person who left the video, a skeleton the sensor lost). Fit
+            outputs store it as the optional ``present`` array; AMASS files have
+            none, and their body is present in every frame. The poses of absent
+            frames are placeholders and are never shown.
     """
 
     path: Path
@@ -77,6 +82,11 @@ class Motion:
     gender: str
     fps: float
     source_model: str = "smplh"
+    present: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.present is None:
+            object.__setattr__(self, "present", np.ones(len(self.poses), bool))
 
     @property
     def num_frames(self) -> int:
@@ -155,7 +165,22 @@ def _parse(path: Path, data: NpzFile) -> Motion:
         gender=_read_gender(path, data),
         fps=_read_fps(path, data),
         source_model=source_model,
+        present=_read_present(path, data, num_frames),
     )
+
+
+def _read_present(path: Path, data: NpzFile, num_frames: int) -> np.ndarray:
+    """The optional per-frame ``present`` flags; every frame when the file has none."""
+    if "present" not in data.files:
+        return np.ones(num_frames, bool)
+    present = np.asarray(_require(path, data, "present"))
+    if present.shape != (num_frames,) or present.dtype != bool:
+        raise MotionError(
+            f"{path}: 'present' must be ({num_frames},) bool to match 'poses', got {present.dtype} {present.shape}"
+        )
+    if not present.any():
+        raise MotionError(f"{path}: 'present' is False in every frame: the body is never in the scene")
+    return present
 
 
 def _require(path: Path, data: NpzFile, key: str) -> np.ndarray:

@@ -81,6 +81,10 @@ class Take:
             how far the pelvis gets from it, and where the body faces at the first frame.
         capture_setup, capture_replication: The source's own capture ids where its name
             carries them (NTU RGB+D: ``S...``/``R...``), for rigs that mirror its cameras.
+        partners: The motion files of the take's other bodies, relative to the motion
+            root like ``source``, in the source's body order: person 0 is ``source``,
+            person k is ``partners[k - 1]``. Every body shares the take's timeline
+            (same frame rate and length); empty for a one-person take.
     """
 
     take_id: str
@@ -101,6 +105,11 @@ class Take:
     heading_deg: float = 0.0
     capture_setup: int | None = None
     capture_replication: int | None = None
+    partners: tuple[str, ...] = ()
+
+    @property
+    def num_persons(self) -> int:
+        return 1 + len(self.partners)
 
     @property
     def num_frames(self) -> int:
@@ -123,6 +132,7 @@ class Take:
                 "spans": tuple((int(a), int(b)) for a, b in data["spans"]),
                 "labels": tuple(SourceLabel.from_dict(label) for label in data.get("labels", ())),
                 "path_center": tuple(data.get("path_center", (0.0, 0.0))),
+                "partners": tuple(data.get("partners", ())),
             }
         )
 
