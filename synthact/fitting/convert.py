@@ -5,8 +5,9 @@ datasets' own 3D skeletons. With ``motion.source: ntu`` or ``smarthome`` this
 stage reads every skeleton file under ``motion.skeleton_dir``, places it in the
 Z-up world, fits the neutral SMPL-H body to it (``fit_smplh``) and writes::
 
-    WORK/fitted/<source>/<source>/<sample>_poses.npz   AMASS SMPL+H layout (the motion)
-    WORK/fitted/<source>/fits/<sample>.json            the sample's fit errors and settings
+    WORK/fitted/<source>/<source>/<sample>_poses.npz   AMASS SMPL+H layout (the motion; body 0)
+    WORK/fitted/<source>/<source>/<sample>_person1_poses.npz   body 1 of a two-person sample
+    WORK/fitted/<source>/fits/<sample>.json            the sample's fit errors (per body) and settings
     WORK/fitted/<source>/labels/<protocol>/{train,val,test}.json   BABEL dense labels
     WORK/fitted/<source>/fit_report.json               per-sample errors, failures, counts
     OUTPUT/splits/<protocol>.json                      every protocol's split lists
@@ -20,12 +21,20 @@ Which samples: every file under ``skeleton_dir`` (``ntu_classes: 60`` keeps NTU
 RGB+D 60's S001-S017 / A1-A60 only). Every sample is fitted whatever the protocol;
 the chosen protocol only decides which label file (split) a sample goes to, and
 samples outside it (e.g. Smarthome's cross-view protocols use 19 of 31 classes) get
-no label, so the index leaves them out. NTU two-person actions are fitted for the
-main actor only (``skeleton_sources``). Files without any body (NTU's "missing
+no label, so the index leaves them out. Files without any body (NTU's "missing
 skeletons") are skipped and listed; other bad files follow ``clips.on_bad_input``.
 
+NTU's two-person actions are fitted as two bodies in the file's body order
+(``skeleton_sources``), both on one floor; the sample's BABEL entry names body 1's
+file under ``synthact.sources.babel.PARTNERS_KEY``, and the index makes it the
+take's partner. Both files carry ``present`` (False where the file lacks the body).
+A two-person class whose file holds one body is fitted as one and listed in the
+report (``two_person_one_body``); so are samples whose fitted pelvises come within
+``worker.CLOSE_PELVIS_M`` of each other (``close_pelvis_samples``).
+
 Resume: a sample whose npz exists, with a sidecar recording the same fit settings
-and body model, is not fitted again. Both are written atomically, the npz last.
+and body model (and, for a two-person class, the partner files it wrote, all on
+disk), is not fitted again. All are written atomically, body 0's npz last.
 """
 
 from __future__ import annotations
@@ -151,16 +160,26 @@ class FitReport:
     samples: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     skipped_inputs: list[dict[str, str]] = field(default_factory=list)  # links out, unreadable folders
+    two_person_samples: int = 0  # samples of a two-person class (NTU A50-A60, A106-A120)
+    two_person_one_body_count: int = 0  # ... whose file holds one body: fitted as one
+    two_person_one_body: list[str] = field(default_factory=list)
+    close_pelvis_samples: list[str] = field(default_factory=list)  # the two bodies overlap in some frame
 
     def summary(self) -> str:
         error = "n/a"
         if self.mean_error_m is not None and self.max_error_m is not None:
             error = f"{100 * self.mean_error_m:.2f} cm (worst joint {100 * self.max_error_m:.2f} cm)"
         splits = ", ".join(f"{n} {s}" for s, n in self.clips_per_split.items()) or "none"
+        two = ""
+        if self.two_person_samples:
+            two = (
+                f"; {self.two_person_samples} two-person samples ({self.two_person_one_body_count} with one body, "
+                f"{len(self.close_pelvis_samples)} with overlapping pelvises)"
+            )
         return (
             f"fit: {len(self.samples)} {self.source} samples ({self.fitted} fitted now, {self.resumed} resumed), "
             f"{self.protocol} splits: {splits}; mean joint error {error}; {len(self.failures)} failed, "
-            f"{len(self.missing_skeletons)} without skeleton, {self.outside_dataset} outside the dataset"
+            f"{len(self.missing_skeletons)} without skeleton, {self.outside_dataset} outside the dataset{two}"
         )
 
 
@@ -302,6 +321,11 @@ def _summarise(report: FitReport, outcomes: list[dict]) -> list[dict]:
     report.missing_skeletons = [o["file"] for o in outcomes if o["status"] == "missing"]
     report.failures += [{"file": o["file"], "reason": o["reason"]} for o in outcomes if o["status"] == "failed"]
     report.samples = good
+    several = [o for o in good if o.get("persons_expected", 1) > 1]
+    report.two_person_samples = len(several)
+    report.two_person_one_body = [o["sample"] for o in several if len(o["persons"]) < o["persons_expected"]]
+    report.two_person_one_body_count = len(report.two_person_one_body)
+    report.close_pelvis_samples = [o["sample"] for o in several if o.get("close_pelvis_frames", 0) > 0]
     if good:
         report.mean_error_m = sum(o["mean_error_m"] for o in good) / len(good)
         report.max_error_m = max(o["max_error_m"] for o in good)
@@ -350,6 +374,7 @@ def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport | EstimatesRe
             str(fitted.motion_dir / f"{name}_poses.npz"),
             str(fitted.fits_dir / f"{name}.json"),
             settings,
+            tuple(str(fitted.partner_motion(name, k)) for k in range(1, dataset.persons(s.path))),
         )
         for name, s in samples.items()
     ]
@@ -366,16 +391,20 @@ def run_fit(config: dict[str, Any], workers: int = 1) -> FitReport | EstimatesRe
     return report
 
 
+def _label_entry(fitted: FittedPaths, outcome: dict[str, Any], fps: float) -> dict[str, Any]:
+    """The sample's BABEL entry, naming the partner files it was fitted with."""
+    sample = outcome["sample"]
+    partners = tuple(fitted.partner_feat_p(sample, k) for k in range(1, len(outcome.get("partner_files", [])) + 1))
+    return babel_entry(sample, outcome["category"], fitted.feat_p(sample), outcome["frames"], fps, partners)
+
+
 def _write_labels_and_splits(config: dict, fitted: FittedPaths, good: list[dict], report: FitReport) -> None:
     """BABEL label files of the chosen protocol, and every protocol's split file."""
     names = [o["sample"] for o in good]
     dataset_key = split_dataset(config)
     dataset = DATASETS[fitted.source]
     splits = assign_splits(names, dataset_key)[dataset.protocols[fitted.protocol]]
-    entries = {
-        o["sample"]: babel_entry(o["sample"], o["category"], fitted.feat_p(o["sample"]), o["frames"], dataset.fps)
-        for o in good
-    }
+    entries = {o["sample"]: _label_entry(fitted, o, dataset.fps) for o in good}
     write_label_files(fitted.labels_dir, splits, entries)
     write_split_files(names, fitted.splits_dir, dataset_key)
     report.clips_per_split = {split: len(members) for split, members in splits.items()}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from synthact.atomic import save_npz, write_bytes
+from synthact.sources.babel import PARTNERS_KEY
 
 if TYPE_CHECKING:  # torch and smplx load only where a motion is posed
     from synthact.body.smplh import BodyModel
@@ -25,9 +26,20 @@ GROUND_PERCENTILE = 5.0  # of the per-frame lowest vertex, for one floor offset 
 _POSE_CHUNK = 128  # frames posed at once when grounding (bounds the mesh memory)
 
 
-def motion_arrays(poses: np.ndarray, trans: np.ndarray, betas: np.ndarray, gender: str, fps: float) -> dict:
-    """The AMASS SMPL+H G arrays of one motion (dmpls are zeros: a fit has no soft tissue)."""
-    return {
+def motion_arrays(
+    poses: np.ndarray,
+    trans: np.ndarray,
+    betas: np.ndarray,
+    gender: str,
+    fps: float,
+    present: np.ndarray | None = None,
+) -> dict:
+    """The AMASS SMPL+H G arrays of one motion (dmpls are zeros: a fit has no soft tissue).
+
+    ``present`` (T,) bool is stored for the bodies of a several-person take (the
+    optional array ``synthact.sources.amass.Motion.present`` reads); None stores none.
+    """
+    arrays = {
         "poses": np.asarray(poses, dtype=np.float64),
         "trans": np.asarray(trans, dtype=np.float64),
         "betas": np.asarray(betas, dtype=np.float64),
@@ -35,6 +47,7 @@ def motion_arrays(poses: np.ndarray, trans: np.ndarray, betas: np.ndarray, gende
         "gender": np.array(gender),
         "mocap_framerate": np.array(fps, dtype=np.float64),
     }
+    return arrays if present is None else {**arrays, "present": np.asarray(present, dtype=bool)}
 
 
 def write_motion(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -72,15 +85,48 @@ def ground_translation(
     return grounded, float(-shift.mean())
 
 
-def babel_entry(sample: str, category: str, feat_p: str, num_frames: int, fps: float) -> dict[str, Any]:
+def ground_bodies(
+    body: BodyModel, motions: list[tuple[np.ndarray, np.ndarray, np.ndarray]], present: list[np.ndarray], mode: str
+) -> tuple[list[np.ndarray], float]:
+    """``ground_translation`` for the bodies of one take: one floor under all of them.
+
+    One body is grounded exactly as ``ground_translation`` does. Several bodies stand on
+    the same floor, so they are moved by one offset: the low percentile of the lowest
+    vertex over every body's present frames (placeholder poses do not count). Their
+    heights relative to each other stay as the source had them.
+
+    Args:
+        motions: (poses, trans, betas) of each body.
+        present: (T,) bool of each body.
+
+    Returns:
+        Each body's new (T, 3) translation, and the vertical shift applied (metres).
+    """
+    if len(motions) == 1:
+        trans, shift = ground_translation(body, *motions[0], mode)
+        return [trans], shift
+    lowest = np.concatenate([lowest_vertex_z(body, *m)[p] for m, p in zip(motions, present, strict=True)])
+    offset = float(np.percentile(lowest, GROUND_PERCENTILE))
+    grounded = []
+    for _, trans, _ in motions:
+        moved = np.array(trans, dtype=np.float64)
+        moved[:, 2] -= offset
+        grounded.append(moved)
+    return grounded, -offset
+
+
+def babel_entry(
+    sample: str, category: str, feat_p: str, num_frames: int, fps: float, partners: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """A BABEL dense entry with one sequence-level label: the sample's class over the whole clip.
 
     Ids are derived from the sample name, so a refit writes the same labels and the
-    index gives its clips the same ids.
+    index gives its clips the same ids. ``partners`` are the motion files of the
+    take's other bodies (``PARTNERS_KEY``); a one-person entry has no such key.
     """
     digest = hashlib.sha1(sample.encode()).hexdigest()
     label = {"act_cat": [category], "proc_label": category, "raw_label": category, "seg_id": f"{sample}-{digest[:8]}"}
-    return {
+    entry = {
         "babel_sid": sample,
         "dur": round(num_frames / fps, 6),
         "feat_p": feat_p,
@@ -88,6 +134,7 @@ def babel_entry(sample: str, category: str, feat_p: str, num_frames: int, fps: f
         "seq_ann": {"anntr_id": "synthact-fit", "babel_lid": f"{sample}-seq", "mul_act": False, "labels": [label]},
         "frame_ann": None,
     }
+    return {**entry, PARTNERS_KEY: list(partners)} if partners else entry
 
 
 def write_json(path: Path, data: Any) -> None:

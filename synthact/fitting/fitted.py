@@ -71,3 +71,16 @@ class FittedPaths:
     def feat_p(self, sample: str) -> str:
         """The motion file of ``sample``, relative to ``root`` (BABEL's ``feat_p``)."""
         return f"{self.source}/{self.source}/{sample}_poses.npz"
+
+    def partner_feat_p(self, sample: str, person: int) -> str:
+        """The motion file of body ``person`` (1, 2, ...) of ``sample``'s take, relative to ``root``."""
+        return self.feat_p(partner_name(sample, person))
+
+    def partner_motion(self, sample: str, person: int) -> Path:
+        """The motion file of body ``person`` (1, 2, ...) of ``sample``'s take."""
+        return self.root / self.partner_feat_p(sample, person)
+
+
+def partner_name(sample: str, person: int) -> str:
+    """``<sample>_person<k>``: the motion name of body k >= 1 of a take; body 0 is ``sample`` itself."""
+    return f"{sample}_person{person}"

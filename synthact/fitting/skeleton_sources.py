@@ -5,9 +5,13 @@ class, split fields), how its joints reach SynthAct's Z-up world, and which
 SMPL-H joint each of its joints is. The fit stage (``convert.py``) needs
 nothing else about a dataset.
 
-NTU two-person actions (A50-A60, A106-A120) are fitted for the main actor only
-(the body the NTU README's variance rule ranks first): a SynthAct clip holds one
-body. The partner is not rendered.
+A sample holds the bodies to fit, in the take's body order. NTU's two-person
+actions (A50-A60, A106-A120) give their two bodies in the order they first appear
+in the file (NTU's convention, ``synthact.sources.ntu``); which two are kept still
+follows the main-actor ranking, so a short-lived false detection is not fitted,
+and a second body seen in under 10 % of the frames is dropped. Every other class
+gives one body: the main actor by NTU's variance rule. All bodies of a sample are
+placed in the world by one transform, so they stand on one floor.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from synthact.safe_names import InputWalk, walk_inputs
 from synthact.sources.ntu import (
     NTU_FPS,
     SMPLH_TO_NTU25,
+    NtuNameError,
     NtuSampleId,
     kinect_to_world,
     parse_ntu_name,
     read_skeleton_file,
+    short_body_frames,
 )
 from synthact.sources.protocols import NTU60_LAST_SETUP
 from synthact.sources.smarthome import (
@@ -52,18 +58,34 @@ PELVIS_CENTRED_SPREAD_M = 0.01
 
 @dataclass(frozen=True, eq=False)
 class WorldSkeleton:
-    """One sample's main body in SynthAct's world, ready to fit.
+    """One body of a sample in SynthAct's world, ready to fit.
 
     Attributes:
         joints: (T, J, 3) float64 metres, Z-up, floor near z = 0.
         valid: (T, J) bool, False where the sensor did not see the joint (or the frame).
         ground: ``"sequence"`` (one floor offset per clip) or ``"per_frame"`` (the file has
             no vertical motion, so every frame stands on the floor).
+        present: (T,) bool, True in the frames where the file has this body.
+        body_id: The source's id of the body (Kinect's tracking id), for the report.
     """
 
     joints: np.ndarray
     valid: np.ndarray
     ground: str
+    present: np.ndarray
+    body_id: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class SkeletonSample:
+    """The bodies of one sample, in the take's body order, and how many its class has.
+
+    ``persons_expected`` is 2 for NTU's two-person actions; a file of such a class
+    that holds one body gives one body here (the fit report lists it).
+    """
+
+    bodies: tuple[WorldSkeleton, ...]
+    persons_expected: int = 1
 
 
 @dataclass(frozen=True)
@@ -78,7 +100,8 @@ class SkeletonDataset:
     protocols: dict[str, str]  # config protocol name -> synthact.sources.protocols name
     default_protocol: str
     parse: Callable[[str | Path], NtuSampleId | SmarthomeSampleId]
-    read: Callable[[Path], WorldSkeleton]
+    read: Callable[[Path], SkeletonSample]
+    persons: Callable[[Path], int] = lambda path: 1  # how many people a file's class has (by its name)
 
     def find_files(self, folder: Path) -> list[Path]:
         """Every skeleton file under ``folder``, sorted (so runs and reports are stable)."""
@@ -118,20 +141,45 @@ def in_ntu60(sample: NtuSampleId) -> bool:
     return sample.setup <= NTU60_LAST_SETUP and sample.action <= 60
 
 
-def read_ntu_world(path: Path) -> WorldSkeleton:
-    """The main actor of an NTU ``.skeleton`` file, levelled and on the floor.
+def persons_in_class(path: Path) -> int:
+    """2 for a file named as one of NTU's two-person actions, else 1."""
+    try:
+        return 2 if parse_ntu_name(path.name).two_person else 1
+    except NtuNameError:
+        return 1
 
-    A joint counts as seen where its body is in the frame and Kinect tracked or
-    inferred it (state 1 or 2); state 0 joints are Kinect's guesses.
+
+def read_ntu_world(path: Path) -> SkeletonSample:
+    """The bodies of an NTU ``.skeleton`` file, levelled and on one floor.
+
+    One body (the main actor) for one-person actions; for two-person actions the two
+    bodies in file order (module notes). A joint counts as seen where its body is in
+    the frame and Kinect tracked or inferred it (state 1 or 2); state 0 joints are
+    Kinect's guesses. Frames without the body hold interpolated placeholders, and
+    ``valid`` is False there, so the fit is not pulled by them.
     """
-    skeleton = read_skeleton_file(path, max_bodies=1)
-    joints, seen = skeleton.joints[:, 0], skeleton.valid[:, 0]
-    world = kinect_to_world(joints, seen).astype(np.float64)
-    valid = seen[:, None] & (skeleton.tracking_state[:, 0] > 0)
-    return WorldSkeleton(world, valid, "sequence")
+    expected = persons_in_class(path)
+    order = "file" if expected > 1 else "main_actor"
+    skeleton = read_skeleton_file(path, max_bodies=expected, order=order)
+    seen_frames = skeleton.valid.sum(axis=0)
+    kept = [m for m in range(skeleton.num_bodies) if seen_frames[m] >= short_body_frames(skeleton.num_frames)]
+    kept = kept or list(range(skeleton.num_bodies))
+    joints, seen = skeleton.joints[:, kept], skeleton.valid[:, kept]
+    world = kinect_to_world(joints, seen).astype(np.float64)  # one transform: one floor for every body
+    bodies = tuple(
+        WorldSkeleton(
+            world[:, slot],
+            seen[:, slot, None] & (skeleton.tracking_state[:, body] > 0),
+            "sequence",
+            present=seen[:, slot].copy(),
+            body_id=str(skeleton.body_ids[body]),
+        )
+        for slot, body in enumerate(kept)
+    )
+    return SkeletonSample(bodies, expected)
 
 
-def read_smarthome_world(path: Path) -> WorldSkeleton:
+def read_smarthome_world(path: Path) -> SkeletonSample:
     """The main person of a Smarthome pose file in the world (see ``lcr_to_world``)."""
     skeleton = read_pose_file(path)
     hips = skeleton.joints[skeleton.valid][:, [LCR_JOINT_NAMES.index("left_hip"), LCR_JOINT_NAMES.index("right_hip")]]
@@ -139,7 +187,7 @@ def read_smarthome_world(path: Path) -> WorldSkeleton:
     ground = "per_frame" if centred else "sequence"
     world = lcr_to_world(skeleton.joints, skeleton.valid, ground=ground).astype(np.float64)
     valid = np.repeat(skeleton.valid[:, None], len(LCR_JOINT_NAMES), axis=1)
-    return WorldSkeleton(world, valid, ground)
+    return SkeletonSample((WorldSkeleton(world, valid, ground, present=skeleton.valid.copy()),))
 
 
 DATASETS: dict[str, SkeletonDataset] = {
@@ -153,6 +201,7 @@ DATASETS: dict[str, SkeletonDataset] = {
         default_protocol="xsub",
         parse=parse_ntu_name,
         read=read_ntu_world,
+        persons=persons_in_class,
     ),
     "smarthome": SkeletonDataset(
         source="smarthome",

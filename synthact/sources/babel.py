@@ -23,6 +23,10 @@ from synthact.errors import SynthActError
 from synthact.safe_names import UnsafePathError, file_name, normalise_relative
 from synthact.text_inputs import TextEncodingError, read_text
 
+# The key of a sequence entry that names the motion files of its take's other bodies
+# (feat_p-style paths, in the take's body order from person 1 on). SynthAct's fit stages
+# write it; BABEL's own readers ignore keys they do not know.
+PARTNERS_KEY = "synthact_partner_feat_p"
 TIME_TOLERANCE_S = 0.25  # real labels overshoot ``dur`` slightly (3.834 s in a 3.83 s sequence)
 SPLITS = ("train", "val", "test")
 _LABEL_KEYS = ("seg_id", "act_cat", "raw_label", "proc_label")

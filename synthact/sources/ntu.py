@@ -19,6 +19,11 @@ Facts (the NTU RGB+D papers, and the public repository ``shahroudy/NTURGB-D``):
   variances over all its joints. We weight that by the share of frames the body is seen in
   and rank bodies seen in under 10 % of the frames last, so a short-lived false detection
   (furniture, a reflection) cannot win.
+- Body order of a two-person sample: the order in which the bodies first appear in the
+  file (the earlier frame first; within a frame, the order of the body blocks). The
+  dataset's MATLAB reader lists bodies in that order, and the usual data-generation
+  scripts fill person slot m with the m-th body block of a frame, so person 0 of a
+  Synthetic NTU take is the file's first body, not necessarily the main actor.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from synthact.sources.skeleton_math import WorldTransform, estimate_world_transf
 
 __all__ = [
     "KINECT_TO_ZUP", "NTU_CLASSES", "NTU_FPS", "NTU_JOINT_NAMES", "NUM_JOINTS", "SMPLH_TO_NTU25",
-    "TWO_PERSON_ACTIONS", "MissingSkeletonError", "NtuNameError", "NtuSampleId", "NtuSkeleton", "SkeletonError",
+    "TWO_PERSON_ACTIONS", "BODY_ORDERS", "MissingSkeletonError", "NtuNameError", "NtuSampleId", "NtuSkeleton", "SkeletonError",
     "kinect_to_world", "kinect_world_transform", "parse_ntu_name", "read_skeleton_file", "to_ntu25",
     "two_person_actions",
 ]  # fmt: skip  # a table, in rows as its source has them
@@ -62,6 +67,10 @@ NTU_JOINT_NAMES: tuple[str, ...] = (  # index i is the README's joint i + 1
 SMPLH_TO_NTU25: tuple[int, ...] = (
     0, 3, 12, 15, 16, 18, 20, 22, 17, 19, 21, 37, 1, 4, 7, 10, 2, 5, 8, 11, 9, 63, 64, 68, 69,
 )  # fmt: skip  # a table, in rows as its source has them
+
+# How the kept bodies are ordered: the main actor first, or as they first appear in the file.
+BODY_ORDERS = ("main_actor", "file")
+SHORT_BODY_SHARE = 0.1  # a body seen in fewer frames than this share (and at least 2) is a likely false detection
 
 _FEET = (NTU_JOINT_NAMES.index("left_foot"), NTU_JOINT_NAMES.index("right_foot"))
 _TORSO = (NTU_JOINT_NAMES.index("spine_base"), NTU_JOINT_NAMES.index("spine_shoulder"))
@@ -170,7 +179,8 @@ class NtuSkeleton:
     Attributes:
         path: The file read.
         sample: Its parsed name, or ``None`` when the file is not named like an NTU sample.
-        joints: (T, M, 25, 3) float32 metres, camera space; main actor first. Frames where a
+        joints: (T, M, 25, 3) float32 metres, camera space; main actor first, or in file
+            order (see ``read_skeleton_file``'s ``order``). Frames where a
             body is not seen are interpolated (see ``valid``) unless reading was asked not
             to, in which case they are 0.
         tracking_state: (T, M, 25) int8 Kinect states (0 not tracked, 1 inferred, 2 tracked);
@@ -290,6 +300,11 @@ def _parse(path: Path) -> tuple[int, dict[int, _Track], np.ndarray]:
     return num_frames, tracks, per_frame
 
 
+def short_body_frames(num_frames: int) -> float:
+    """A body seen in fewer frames than this is ranked last: usually a false detection."""
+    return max(2.0, SHORT_BODY_SHARE * num_frames)
+
+
 def _rank_bodies(tracks: dict[int, _Track], num_frames: int) -> list[int]:
     """Body ids, most likely main actor first.
 
@@ -297,7 +312,7 @@ def _rank_bodies(tracks: dict[int, _Track], num_frames: int) -> list[int]:
     detections. Within each group: the README FAQ's score (sum of the x, y, z variances over
     all joints) times the share of frames the body is seen in, then more frames, then id.
     """
-    short = max(2.0, 0.1 * num_frames)
+    short = short_body_frames(num_frames)
 
     def key(body: int) -> tuple[bool, float, int, int]:
         xyz = np.stack([sighting[1] for sighting in tracks[body]]).reshape(-1, 3)
@@ -307,7 +322,9 @@ def _rank_bodies(tracks: dict[int, _Track], num_frames: int) -> list[int]:
     return sorted(tracks, key=key)
 
 
-def read_skeleton_file(path: str | Path, max_bodies: int | None = None, fill_missing: bool = True) -> NtuSkeleton:
+def read_skeleton_file(
+    path: str | Path, max_bodies: int | None = None, fill_missing: bool = True, order: str = "main_actor"
+) -> NtuSkeleton:
     """Read one NTU ``.skeleton`` file and keep its main actor (and partner).
 
     Args:
@@ -317,6 +334,9 @@ def read_skeleton_file(path: str | Path, max_bodies: int | None = None, fill_mis
         fill_missing: Interpolate each kept body over the frames it is missing from
             (linearly; the first/last sighting is held at the ends). ``valid`` always says
             which frames were really observed.
+        order: Which bodies are kept is always decided by the main-actor ranking;
+            ``main_actor`` lists them in that ranking, ``file`` in the order they first
+            appear in the file (NTU's body order for two-person actions).
 
     Raises:
         SkeletonError: Missing, truncated or malformed; the message names file and line.
@@ -332,7 +352,12 @@ def read_skeleton_file(path: str | Path, max_bodies: int | None = None, fill_mis
         sample = None
     if max_bodies is None:
         max_bodies = 1 if sample is not None and not sample.two_person else 2
+    if order not in BODY_ORDERS:
+        raise ValueError(f"order must be one of {BODY_ORDERS}, got {order!r}")
     kept = _rank_bodies(tracks, num_frames)[: max(1, max_bodies)]
+    if order == "file":
+        first_seen = list(tracks)  # dicts keep insertion order: the order of first sighting
+        kept.sort(key=first_seen.index)
     joints = np.zeros((num_frames, len(kept), NUM_JOINTS, 3), dtype=np.float32)
     states = np.zeros((num_frames, len(kept), NUM_JOINTS), dtype=np.int8)
     valid = np.zeros((num_frames, len(kept)), dtype=bool)
