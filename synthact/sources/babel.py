@@ -85,6 +85,9 @@ class BabelSequence:
     # Dense files: "frame" when the entry has a frame_ann, else "seq" (BABEL's choice
     # for this sid, which an extra file's entry of the same sid follows).
     annotation_type: str = ""
+    # The motion files of the take's other bodies (``PARTNERS_KEY``), relative to the
+    # AMASS root like ``feat_p``, in body order from person 1 on; empty for one body.
+    partners: tuple[str, ...] = ()
 
 
 def split_from_filename(path: Path) -> str:
@@ -181,6 +184,7 @@ def _parse_sequence(
         normalise_relative(feat_p, "the AMASS root")  # refused here, before any file is looked for
     except UnsafePathError as exc:
         raise LabelError(f"{where}: feat_p {exc}") from None
+    partners = _partners(where, entry)
     dur = _number(entry["dur"], f"{where}: 'dur'")
     if dur <= 0:
         raise LabelError(f"{where}: 'dur' is {dur}; a sequence must last longer than 0 s")
@@ -200,7 +204,23 @@ def _parse_sequence(
         label_file=path.name,
         segments=tuple(s for s in segments if s is not None),
         annotation_type="" if _is_extra(entry) else ("frame" if entry.get("frame_ann") is not None else "seq"),
+        partners=partners,
     )
+
+
+def _partners(where: str, entry: dict[str, Any]) -> tuple[str, ...]:
+    """The entry's partner motion files, checked like ``feat_p``; none when the key is absent."""
+    value = entry.get(PARTNERS_KEY, [])
+    if not isinstance(value, list) or not all(isinstance(p, str) and p for p in value):
+        raise LabelError(f"{where}: {PARTNERS_KEY!r} must be a list of motion file paths, got {value!r}")
+    for partner in value:
+        try:
+            normalise_relative(partner, "the AMASS root")
+        except UnsafePathError as exc:
+            raise LabelError(f"{where}: {PARTNERS_KEY} {exc}") from None
+    if entry["feat_p"] in value or len(set(value)) < len(value):
+        raise LabelError(f"{where}: {PARTNERS_KEY!r} names a motion file twice (or feat_p itself): {value!r}")
+    return tuple(value)
 
 
 def _is_extra(entry: dict[str, Any]) -> bool:

@@ -7,6 +7,11 @@ one take per repetition with the source labels as given. No label protocol is
 applied here: chunks, segments and category subsets are the ``labels`` stage's
 business, so changing them never re-renders.
 
+A sequence whose BABEL entry names partner motion files (a fitted two-person
+sample, or every track of a video) becomes a take of several bodies: each partner
+file must load and share body 0's frame count and frame rate, and the take's path
+centre and radius cover every body's pelvis over the frames it is present.
+
 The table is sorted by source file, so a render task loads each motion once.
 Bad inputs either stop the run with a message naming the file (``strict``) or
 are skipped and listed in the report (``lenient``). A missing body model is a
@@ -29,12 +34,12 @@ from synthact import atomic
 from synthact.config_sections import ClipsSection, MotionSection, RenderSection
 from synthact.progress import Progress
 from synthact.sources.amass import Motion, MotionError, load_motion, resolve_feat_p
-from synthact.sources.babel import BabelSequence, LabelFileError, LabelSegment, load_babel_file
+from synthact.sources.babel import BabelSequence, LabelError, LabelFileError, LabelSegment, load_babel_file
 from synthact.sources.ntu import NtuNameError, parse_ntu_name
 from synthact.takes.records import SourceLabel, Take, make_take_id, write_take_table
 from synthact.takes.resample import resample_indices
 from synthact.takes.timeline import take_spans
-from synthact.takes.trajectory import clip_trajectory, pelvis_rest_joint
+from synthact.takes.trajectory import BodyPath, group_trajectory, pelvis_rest_joint
 
 LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad items and list them in the index report"
 _NTU_NAME = re.compile(r"S\d{3}C\d{3}P\d{3}R\d{3}A\d{3}")
@@ -184,6 +189,18 @@ def _sequence_labels(sequences: list[BabelSequence]) -> tuple[SourceLabel, ...]:
 
 
 @dataclass(frozen=True)
+class _Body:
+    """One body's motion file, as found on disk."""
+
+    motion: Motion
+    source: str  # path relative to the AMASS root
+    pelvis_rest: np.ndarray  # (3,) J0(betas)
+
+    def path(self, source_frames: np.ndarray) -> BodyPath:
+        return BodyPath(self.motion.trans[source_frames], self.pelvis_rest, self.motion.present[source_frames])
+
+
+@dataclass(frozen=True)
 class _Timeline:
     """A motion resampled to the target rate: what every take of it shares."""
 
@@ -191,18 +208,54 @@ class _Timeline:
     source: str  # path relative to the AMASS root, as found on disk
     frames: np.ndarray  # (N,) source frame of each target frame
     pelvis_rest: np.ndarray  # (3,) J0(betas)
+    partners: tuple[_Body, ...] = ()  # the take's other bodies, in body order
 
 
-def _load_timeline(settings: IndexSettings, path: Path) -> _Timeline:
+def _load_body(settings: IndexSettings, path: Path) -> _Body:
     motion = load_motion(path)
+    source = path.relative_to(settings.amass_root).as_posix()
+    return _Body(motion, source, pelvis_rest_joint(settings.body_model_dir, motion.gender, motion.betas))
+
+
+def _load_timeline(settings: IndexSettings, path: Path, partners: tuple[str, ...] = ()) -> _Timeline:
+    """Body 0's motion on the target timeline, and its partners' motions checked against it."""
+    body = _load_body(settings, path)
+    motion = body.motion
     if motion.fps < 1:
         raise MotionError(f"{path}: frame rate {motion.fps} fps is below 1 fps; cannot resample to {settings.fps:g}")
     return _Timeline(
         motion=motion,
-        source=path.relative_to(settings.amass_root).as_posix(),
+        source=body.source,
         frames=resample_indices(motion.num_frames, motion.fps, settings.fps),
-        pelvis_rest=pelvis_rest_joint(settings.body_model_dir, motion.gender, motion.betas),
+        pelvis_rest=body.pelvis_rest,
+        partners=tuple(_load_partner(settings, feat_p, body) for feat_p in partners),
     )
+
+
+def _load_partner(settings: IndexSettings, feat_p: str, first: _Body) -> _Body:
+    """A partner's motion, which must share body 0's timeline (frame count and rate)."""
+    path = resolve_feat_p(settings.amass_root, feat_p)
+    partner = _load_body(settings, path)
+    same = partner.motion.num_frames == first.motion.num_frames and abs(partner.motion.fps - first.motion.fps) < 1e-6
+    if not same:
+        raise MotionError(
+            f"{path}: a partner of {first.source} has {partner.motion.num_frames} frames at {partner.motion.fps:g} fps, "
+            f"but {first.source} has {first.motion.num_frames} at {first.motion.fps:g}; every body of a take "
+            "shares its timeline: refit or reconvert the sample"
+        )
+    return partner
+
+
+def partners_of(feat_p: str, sequences: list[BabelSequence]) -> tuple[str, ...]:
+    """The partner files the sequences of one motion name; entries that name none do not count.
+
+    Raises:
+        LabelError: Two entries of the motion name different partners.
+    """
+    named = {s.partners for s in sequences if s.partners}
+    if len(named) > 1:
+        raise LabelError(f"feat_p {feat_p!r}: its label entries name different partner files: {sorted(named)}")
+    return next(iter(named), ())
 
 
 def _notes_for(feat_p: str, timeline: _Timeline, labels: tuple[SourceLabel, ...], fps: float) -> list[str]:
@@ -246,7 +299,9 @@ def takes_for_sequence(
     motion = timeline.motion
     take_frames = np.concatenate([np.arange(a, b) for a, b in spans])
     source_frames = timeline.frames[take_frames]
-    path = clip_trajectory(motion.poses[source_frames, :3], motion.trans[source_frames], timeline.pelvis_rest)
+    bodies = [BodyPath(motion.trans[source_frames], timeline.pelvis_rest, motion.present[source_frames])]
+    bodies += [partner.path(source_frames) for partner in timeline.partners]
+    path = group_trajectory(motion.poses[source_frames, :3], bodies)
     setup, replication = capture_ids(timeline.source, first.sid)
     return [
         Take(
@@ -268,6 +323,7 @@ def takes_for_sequence(
             heading_deg=path.heading_deg,
             capture_setup=setup,
             capture_replication=replication,
+            partners=tuple(partner.source for partner in timeline.partners),
         )
         for repetition in range(settings.repetitions)
     ]
@@ -282,9 +338,10 @@ def _collect_takes(
             sids = ", ".join(dict.fromkeys(s.sid for s in sequences))
             file = feat_p  # until it is found on disk
             try:
+                partners = partners_of(feat_p, sequences)
                 file = str(resolve_feat_p(settings.amass_root, feat_p))
-                timeline = _load_timeline(settings, Path(file))
-            except MotionError as exc:
+                timeline = _load_timeline(settings, Path(file), partners)
+            except (MotionError, LabelError) as exc:
                 bad(exc, file, f"sid {sids}")
             else:
                 report.num_motion_files += 1

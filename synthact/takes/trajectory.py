@@ -84,8 +84,22 @@ def heading_deg(root_orient: np.ndarray) -> float:
     return 0.0
 
 
+@dataclass(frozen=True, eq=False)
+class BodyPath:
+    """One body's pelvis over a clip's frames, and the frames it is in the scene."""
+
+    trans: np.ndarray  # (N, 3) AMASS translation
+    pelvis_rest: np.ndarray  # (3,) J0(betas)
+    present: np.ndarray | None = None  # (N,) bool; None: every frame
+
+    def pelvis_xy(self) -> np.ndarray:
+        """(n, 2) world XY of the pelvis in the present frames."""
+        xy = (np.asarray(self.trans, dtype=np.float64) + self.pelvis_rest)[:, :2]
+        return xy if self.present is None else xy[np.asarray(self.present, dtype=bool)]
+
+
 def clip_trajectory(root_orient: np.ndarray, trans: np.ndarray, pelvis_rest: np.ndarray) -> ClipTrajectory:
-    """Path centre, radius and first-frame heading of one clip.
+    """Path centre, radius and first-frame heading of one clip of one body.
 
     Args:
         root_orient: (N, 3) root axis-angle of the clip's frames.
@@ -96,9 +110,28 @@ def clip_trajectory(root_orient: np.ndarray, trans: np.ndarray, pelvis_rest: np.
         The mean pelvis XY, the largest XY distance of the pelvis from it, and
         the heading at the first frame.
     """
-    if len(trans) == 0:
+    return group_trajectory(root_orient, [BodyPath(trans, pelvis_rest)])
+
+
+def group_trajectory(root_orient: np.ndarray, bodies: list[BodyPath]) -> ClipTrajectory:
+    """Path centre and radius of every body of a clip together; heading of body 0.
+
+    The centre is the mean of every body's pelvis XY over the frames it is present,
+    the radius the largest distance of any of those points from it, so a camera
+    aimed at the centre with that radius frames the whole group. The heading is body
+    0's at the clip's first frame. Where no body is present in any frame of the clip,
+    body 0's placeholder path is used.
+
+    Args:
+        root_orient: (N, 3) root axis-angle of body 0 in the clip's frames.
+        bodies: Body 0 first; each with (N, 3) translations of the same frames.
+    """
+    if not bodies or len(bodies[0].trans) == 0:
         raise ValueError("a clip needs at least one frame")
-    pelvis_xy = (np.asarray(trans, dtype=np.float64) + pelvis_rest)[:, :2]
+    points = [body.pelvis_xy() for body in bodies]
+    if not any(len(p) for p in points):
+        points = [BodyPath(bodies[0].trans, bodies[0].pelvis_rest).pelvis_xy()]
+    pelvis_xy = np.concatenate(points)
     center = pelvis_xy.mean(axis=0)
     radius = np.linalg.norm(pelvis_xy - center, axis=1).max()
     # Rounded (micrometres, 1e-4 degrees) so float noise from one machine's
