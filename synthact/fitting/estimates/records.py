@@ -58,6 +58,9 @@ class Track:
             (x_world = R x_cam + T) when the numbers are in a moving camera's frame (TRAM);
             ``frame`` then describes the world's axes.
         notes: what the adapter assumed (goes into provenance).
+        present: (T,) bool, False in the rows where the person is not in the video (a
+            track spread over a video's whole range with ``tracks: together``: its long
+            gaps and the frames before and after it); None: every row.
     """
 
     estimator: str
@@ -77,6 +80,7 @@ class Track:
     cam_to_world_R: np.ndarray | None = None  # noqa: N815  R, T: rotation and translation, as in the papers
     cam_to_world_T: np.ndarray | None = None  # noqa: N815
     notes: list[str] = field(default_factory=list)
+    present: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frame_ids)

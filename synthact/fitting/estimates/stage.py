@@ -11,7 +11,11 @@ nothing downstream knows the motion came from video::
     OUTPUT/splits/<protocol>.json                          NTU / Smarthome: every protocol; CSV: csv.json
 
 A motion is named after its video (the NTU / Smarthome sample name for dataset
-labels), with ``_track<id>`` appended when ``tracks: all`` keeps several. Video
+labels), with ``_track<id>`` appended when ``tracks: all`` keeps several. With
+``tracks: together`` a video is one take of several bodies: body 0 is the video's
+motion, body k >= 1 is ``<video>_person<k>`` (``fitted.partner_name``), every file
+carries ``present``, all are grounded on one floor, and the video's BABEL entry
+names the partners (``synthact.sources.babel.PARTNERS_KEY``). Video
 names and track ids come from the estimators' files, so both are checked by
 ``synthact.safe_names.file_name`` when a file is read, before anything is written:
 a track id such as ``x/../../ESCAPED`` makes its file a bad input.
@@ -61,15 +65,16 @@ from synthact.fitting.estimates.settings import CSV_PROTOCOL, EstimateSettings, 
 from synthact.fitting.estimates.tracks import choose_tracks
 from synthact.fitting.export import (
     babel_entry,
-    ground_translation,
+    ground_bodies,
     motion_arrays,
     write_json,
     write_label_files,
     write_motion,
 )
-from synthact.fitting.fitted import FittedPaths, split_dataset
+from synthact.fitting.fitted import FittedPaths, partner_name, split_dataset
 from synthact.fitting.skeleton_sources import DATASETS
 from synthact.safe_names import UnsafePathError, file_name, walk_inputs
+from synthact.sources.babel import PARTNERS_KEY
 from synthact.sources.protocols import PROTOCOLS, assign_splits, write_split_files
 
 LENIENT_HINT = "set clips.on_bad_input: lenient to skip bad files and list them in the report"
@@ -155,20 +160,36 @@ class Converter:
 
     def convert(self, track: Track, fps: float) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The AMASS arrays of one track and what went into them."""
+        ((arrays, info),) = self.convert_group([track], fps)
+        return arrays, info
+
+    def convert_group(self, tracks: list[Track], fps: float) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:
+        """The AMASS arrays of the bodies of one take, on one floor, and what went into each.
+
+        A track with ``present`` keeps it in its arrays.
+        """
         started = time.perf_counter()
-        betas, source_pelvis, shape = self.shape(track)
-        motion = world_motion(track, source_pelvis, self.settings.smoothing_s * fps)
-        poses, trans = amass_pose(motion, self.space.pelvis(betas))
-        trans, shift = ground_translation(self.body, poses, trans, betas, "sequence")
-        info = {
-            "shape_fit": shape,
-            "ground_shift_m": shift,
-            "frames": len(poses),
-            "fps": fps,
-            "smoothing_sigma_frames": self.settings.smoothing_s * fps,
-            "seconds": round(time.perf_counter() - started, 4),
-        }
-        return motion_arrays(poses, trans, betas, "neutral", fps), info
+        motions, shapes = [], []
+        for track in tracks:
+            betas, source_pelvis, shape = self.shape(track)
+            motion = world_motion(track, source_pelvis, self.settings.smoothing_s * fps)
+            motions.append((*amass_pose(motion, self.space.pelvis(betas)), betas))
+            shapes.append(shape)
+        present = [np.ones(len(t), bool) if t.present is None else t.present for t in tracks]
+        grounded, shift = ground_bodies(self.body, motions, present, "sequence")
+        seconds = round((time.perf_counter() - started) / len(tracks), 4)
+        converted = []
+        for track, (poses, _, betas), trans, shape in zip(tracks, motions, grounded, shapes, strict=True):
+            info = {
+                "shape_fit": shape,
+                "ground_shift_m": shift,
+                "frames": len(poses),
+                "fps": fps,
+                "smoothing_sigma_frames": self.settings.smoothing_s * fps,
+                "seconds": seconds,
+            }
+            converted.append((motion_arrays(poses, trans, betas, "neutral", fps, track.present), info))
+        return converted
 
 
 def run_estimates(config: dict[str, Any]) -> EstimatesReport:
@@ -269,26 +290,55 @@ def _convert_video(
     base = sample_name(settings.labels, video)
     if settings.labels != "csv":
         dataset_sample(settings.labels, video)  # the name must parse before anything is written
-    names = [_motion_name(base, track, settings) for track in kept]  # all checked before any write
-    for name, track in zip(names, kept, strict=True):
-        arrays, info = converter.convert(track, fps)
-        feat_p = fitted.feat_p(name)
-        entry = _label_entry(settings, csv_labels, video, name, feat_p, len(arrays["poses"]), fps, track)
+    if settings.tracks == "together":
+        names = [_motion_name(base, kept[0], settings)] + [partner_name(base, k) for k in range(1, len(kept))]
+        takes = [list(zip(names, kept, strict=True))]
+    else:
+        takes = [[(_motion_name(base, track, settings), track)] for track in kept]  # all checked before any write
+    for bodies in takes:
+        _write_take(video, bodies, converter, settings, fitted, csv_labels, report, entries, splits, choice, fps)
+
+
+def _write_take(
+    video: str,
+    bodies: list[tuple[str, Track]],
+    converter: Converter,
+    settings: EstimateSettings,
+    fitted: FittedPaths,
+    csv_labels: CsvLabels | None,
+    report: EstimatesReport,
+    entries: dict[str, dict[str, Any]],
+    splits: dict[str, list[str]],
+    choice: dict[str, Any],
+    fps: float,
+) -> None:
+    """The motion files of one take (body 0 last), their sidecars, and body 0's label entry."""
+    converted = converter.convert_group([track for _, track in bodies], fps)
+    (name, track), (arrays, _) = bodies[0], converted[0]
+    feat_p = fitted.feat_p(name)
+    entry = _label_entry(settings, csv_labels, video, name, feat_p, len(arrays["poses"]), fps, track)
+    if entry is not None and len(bodies) > 1:
+        entry[PARTNERS_KEY] = [fitted.feat_p(partner) for partner, _ in bodies[1:]]
+    sidecars = []
+    for (body_name, body_track), (body_arrays, info) in reversed(list(zip(bodies, converted, strict=True))):
         sidecar = {
-            "motion": name,
-            "feat_p": feat_p,
-            "provenance": track.provenance(),
+            "motion": body_name,
+            "feat_p": fitted.feat_p(body_name),
+            "provenance": body_track.provenance(),
             **info,
-            "gaps": [g for g in choice["gaps"] if g["track"] == track.track_id],
+            "gaps": [g for g in choice["gaps"] if g["track"] == body_track.track_id],
         }
-        write_json(fitted.fits_dir / f"{name}.json", sidecar)  # sidecar first, the motion last
-        write_motion(fitted.motion_dir / f"{name}_poses.npz", arrays)
-        report.motions.append(sidecar)
-        if entry is None:
-            report.unlabelled.append(name)
-            continue
-        entries[name] = entry
-        splits[video].append(name)
+        if body_track.present is not None:
+            sidecar["present_frames"] = int(body_track.present.sum())
+        write_json(fitted.fits_dir / f"{body_name}.json", sidecar)  # sidecar first, the motion last
+        write_motion(fitted.motion_dir / f"{body_name}_poses.npz", body_arrays)
+        sidecars.insert(0, sidecar)
+    report.motions.extend(sidecars)  # in body order
+    if entry is None:
+        report.unlabelled.append(name)
+        return
+    entries[name] = entry
+    splits[video].append(name)
 
 
 def _motion_name(base: str, track: Track, settings: EstimateSettings) -> str:

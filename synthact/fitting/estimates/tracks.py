@@ -12,6 +12,13 @@ starts from the longest track and joins, before and after it, tracks that do not
 overlap it in time, follow within ``max_gap_s`` and begin within ``STITCH_DISTANCE_M``
 of where it ended (a tracker that gave one person a new id after an occlusion).
 The joins are gaps like any other: reported and interpolated.
+
+``together`` keeps every track as one body of a single take per video. The bodies
+are ordered by their first frame, then by track id, and all span the video's whole
+tracked range (the first frame of any track to the last of any). Nothing is cut: a
+gap up to ``max_gap_s`` is filled as in the other modes, and the frames of a longer
+gap, and those before a track starts or after it ends, are absent (``present``
+False; the pose there is a placeholder, interpolated or held, never shown).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from synthact.fitting.estimates.conversion import continuous_quaternions, quater
 from synthact.fitting.estimates.records import EstimateError, Track
 from synthact.fitting.rotations import axis_angle_to_matrix_np, matrix_to_axis_angle_np, matrix_to_quaternion_np
 
-TRACK_MODES = ("longest", "all", "stitch")
+TRACK_MODES = ("longest", "all", "stitch", "together")
 STITCH_DISTANCE_M = 0.5  # how far a track may begin from where the previous one ended, to be joined
 
 
@@ -36,7 +43,7 @@ class Gap:
     track: str
     start: int
     stop: int
-    action: str  # "filled" or "cut"
+    action: str  # "filled", "cut" or "absent" (kept as frames without the person: ``together``)
 
     def report(self, fps: float) -> dict[str, Any]:
         return {
@@ -122,6 +129,8 @@ def choose_tracks(tracks: list[Track], mode: str, max_gap_frames: int) -> tuple[
     """
     if mode not in TRACK_MODES:
         raise ValueError(f"motion.estimates.tracks: unknown mode {mode!r}; choose one of {TRACK_MODES}")
+    if mode == "together":
+        return together(tracks, max_gap_frames)
     extra: dict[str, Any] = {}
     if mode == "stitch" and len(tracks) > 1:
         joined, ids = stitch(tracks, max_gap_frames)
@@ -138,6 +147,63 @@ def choose_tracks(tracks: list[Track], mode: str, max_gap_frames: int) -> tuple[
         **extra,
     }
     return [closed[i][0] for i in kept], report
+
+
+def together(tracks: list[Track], max_gap_frames: int) -> tuple[list[Track], dict[str, Any]]:
+    """Every track over the video's whole tracked range, in body order (first frame, then id).
+
+    Returns:
+        The tracks, each with ``present``, and ``{"mode", "kept", "dropped", "gaps",
+        "frames"}`` where ``frames`` is the range's first and last video frame.
+    """
+    ordered = sorted(tracks, key=lambda t: (int(t.frame_ids[0]), _id_key(t.track_id)))
+    first = min(int(t.frame_ids[0]) for t in ordered)
+    last = max(int(t.frame_ids[-1]) for t in ordered)
+    spread = [spread_over(t, first, last, max_gap_frames) for t in ordered]
+    report = {
+        "mode": "together",
+        "kept": [t.track_id for t in ordered],
+        "dropped": [],
+        "gaps": [g for _, gaps in spread for g in gaps],
+        "frames": [first, last],
+    }
+    return [t for t, _ in spread], report
+
+
+def spread_over(track: Track, first: int, last: int, max_gap_frames: int) -> tuple[Track, list[Gap]]:
+    """``track`` on every video frame ``first``..``last``: short gaps filled, the rest absent.
+
+    Rows where the person is absent hold placeholders: interpolated across a long gap,
+    the first or last pose held before and after the track.
+    """
+    holes = find_gaps(track.frame_ids)
+    gaps = [Gap(track.track_id, a, b, "filled" if b - a <= max_gap_frames else "absent") for a, b in holes]
+    full = _interpolate(track) if holes else track
+    start, stop = int(full.frame_ids[0]), int(full.frame_ids[-1])
+    present = np.zeros(last - first + 1, dtype=bool)
+    present[start - first : stop - first + 1] = True
+    for gap in gaps:
+        if gap.action == "absent":
+            present[gap.start - first : gap.stop - first] = False
+    return replace(_hold_ends(full, start - first, last - stop), present=present), gaps
+
+
+def _hold_ends(track: Track, before: int, after: int) -> Track:
+    """``track`` with its first row repeated ``before`` times ahead and its last ``after`` times behind."""
+
+    def hold(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.repeat(a[:1], before, axis=0), a, np.repeat(a[-1:], after, axis=0)])
+
+    frame_ids = np.arange(int(track.frame_ids[0]) - before, int(track.frame_ids[-1]) + after + 1)
+    return replace(
+        track,
+        frame_ids=frame_ids,
+        root_rotmat=hold(track.root_rotmat),
+        body_pose=hold(track.body_pose),
+        trans=hold(track.trans),
+        cam_to_world_R=None if track.cam_to_world_R is None else hold(track.cam_to_world_R),
+        cam_to_world_T=None if track.cam_to_world_T is None else hold(track.cam_to_world_T),
+    )
 
 
 def stitch(tracks: list[Track], max_gap_frames: int) -> tuple[Track, list[str]]:
