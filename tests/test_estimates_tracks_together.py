@@ -139,7 +139,10 @@ def test_bodies_are_ordered_by_first_frame_then_id_and_spread_over_the_video():
     early = bare_track("10", np.array([0, 1]))
     kept, report = choose_tracks([late, holes, early], "together", max_gap_frames=3)
     assert [t.track_id for t in kept] == ["3", "10", "7"] and report["frames"] == [0, 13]
-    assert [(g.track, g.start, g.stop, g.action) for g in report["gaps"]] == [("3", 4, 6, "filled"), ("3", 8, 12, "absent")]
+    assert [(g.track, g.start, g.stop, g.action) for g in report["gaps"]] == [
+        ("3", 4, 6, "filled"),
+        ("3", 8, 12, "absent"),
+    ]
     for track in kept:
         np.testing.assert_array_equal(track.frame_ids, np.arange(14))
     np.testing.assert_array_equal(kept[0].present, ~np.isin(np.arange(14), [8, 9, 10, 11]))

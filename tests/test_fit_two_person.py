@@ -114,7 +114,9 @@ def test_each_body_has_its_own_joint_errors(fitted):
     for sample in (HANDSHAKE, PUSH):
         outcome = fitted["outcomes"][sample]
         persons = outcome["persons"]
-        print(f"\n{sample}: " + "; ".join(f"person {p['person']} mean {100 * p['mean_error_m']:.2f} cm" for p in persons))
+        print(
+            f"\n{sample}: " + "; ".join(f"person {p['person']} mean {100 * p['mean_error_m']:.2f} cm" for p in persons)
+        )
         assert [p["person"] for p in persons] == [0, 1]
         for person in persons:
             assert 0 < person["median_error_m"] <= person["p95_error_m"] <= person["max_error_m"]
@@ -250,7 +252,7 @@ def test_a_partner_on_another_timeline_is_refused(fitted, tmp_path):
     with np.load(partner) as npz:
         arrays = {k: npz[k][:20] if npz[k].ndim and len(npz[k]) == NUM_FRAMES else npz[k] for k in npz.files}
     np.savez(partner, **arrays)
-    with pytest.raises(MotionError, match="has 20 frames at 30 fps, but .* has 30 at 30; every body of a take"):
+    with pytest.raises(MotionError, match=r"has 20 frames at 30 fps, but .* has 30 at 30; every body of a take"):
         index(config, tmp_path)
 
 

@@ -101,7 +101,7 @@ class SkeletonDataset:
     default_protocol: str
     parse: Callable[[str | Path], NtuSampleId | SmarthomeSampleId]
     read: Callable[[Path], SkeletonSample]
-    persons: Callable[[Path], int] = lambda path: 1  # how many people a file's class has (by its name)
+    persons: Callable[[Path], int] = lambda _path: 1  # how many people a file's class has (by its name)
 
     def find_files(self, folder: Path) -> list[Path]:
         """Every skeleton file under ``folder``, sorted (so runs and reports are stable)."""

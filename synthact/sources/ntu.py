@@ -40,9 +40,24 @@ from synthact.sources.ntu_classes import NTU_CLASSES, TWO_PERSON_ACTIONS, two_pe
 from synthact.sources.skeleton_math import WorldTransform, estimate_world_transform, interpolate_missing
 
 __all__ = [
-    "KINECT_TO_ZUP", "NTU_CLASSES", "NTU_FPS", "NTU_JOINT_NAMES", "NUM_JOINTS", "SMPLH_TO_NTU25",
-    "TWO_PERSON_ACTIONS", "BODY_ORDERS", "MissingSkeletonError", "NtuNameError", "NtuSampleId", "NtuSkeleton", "SkeletonError",
-    "kinect_to_world", "kinect_world_transform", "parse_ntu_name", "read_skeleton_file", "to_ntu25",
+    "BODY_ORDERS",
+    "KINECT_TO_ZUP",
+    "NTU_CLASSES",
+    "NTU_FPS",
+    "NTU_JOINT_NAMES",
+    "NUM_JOINTS",
+    "SMPLH_TO_NTU25",
+    "TWO_PERSON_ACTIONS",
+    "MissingSkeletonError",
+    "NtuNameError",
+    "NtuSampleId",
+    "NtuSkeleton",
+    "SkeletonError",
+    "kinect_to_world",
+    "kinect_world_transform",
+    "parse_ntu_name",
+    "read_skeleton_file",
+    "to_ntu25",
     "two_person_actions",
 ]  # fmt: skip  # a table, in rows as its source has them
 

@@ -197,7 +197,13 @@ class _Body:
     pelvis_rest: np.ndarray  # (3,) J0(betas)
 
     def path(self, source_frames: np.ndarray) -> BodyPath:
-        return BodyPath(self.motion.trans[source_frames], self.pelvis_rest, self.motion.present[source_frames])
+        return body_path(self.motion, self.pelvis_rest, source_frames)
+
+
+def body_path(motion: Motion, pelvis_rest: np.ndarray, source_frames: np.ndarray) -> BodyPath:
+    """A motion's pelvis path over ``source_frames``, with the frames it is present in."""
+    present = None if motion.present is None else motion.present[source_frames]
+    return BodyPath(motion.trans[source_frames], pelvis_rest, present)
 
 
 @dataclass(frozen=True)
@@ -239,9 +245,9 @@ def _load_partner(settings: IndexSettings, feat_p: str, first: _Body) -> _Body:
     same = partner.motion.num_frames == first.motion.num_frames and abs(partner.motion.fps - first.motion.fps) < 1e-6
     if not same:
         raise MotionError(
-            f"{path}: a partner of {first.source} has {partner.motion.num_frames} frames at {partner.motion.fps:g} fps, "
-            f"but {first.source} has {first.motion.num_frames} at {first.motion.fps:g}; every body of a take "
-            "shares its timeline: refit or reconvert the sample"
+            f"{path}: a partner of {first.source} has {partner.motion.num_frames} frames at "
+            f"{partner.motion.fps:g} fps, but {first.source} has {first.motion.num_frames} at "
+            f"{first.motion.fps:g}; every body of a take shares its timeline: refit or reconvert the sample"
         )
     return partner
 
@@ -299,7 +305,7 @@ def takes_for_sequence(
     motion = timeline.motion
     take_frames = np.concatenate([np.arange(a, b) for a, b in spans])
     source_frames = timeline.frames[take_frames]
-    bodies = [BodyPath(motion.trans[source_frames], timeline.pelvis_rest, motion.present[source_frames])]
+    bodies = [body_path(motion, timeline.pelvis_rest, source_frames)]
     bodies += [partner.path(source_frames) for partner in timeline.partners]
     path = group_trajectory(motion.poses[source_frames, :3], bodies)
     setup, replication = capture_ids(timeline.source, first.sid)

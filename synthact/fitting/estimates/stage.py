@@ -319,7 +319,7 @@ def _write_take(
     entry = _label_entry(settings, csv_labels, video, name, feat_p, len(arrays["poses"]), fps, track)
     if entry is not None and len(bodies) > 1:
         entry[PARTNERS_KEY] = [fitted.feat_p(partner) for partner, _ in bodies[1:]]
-    sidecars = []
+    sidecars: list[dict[str, Any]] = []
     for (body_name, body_track), (body_arrays, info) in reversed(list(zip(bodies, converted, strict=True))):
         sidecar = {
             "motion": body_name,
