@@ -32,8 +32,8 @@ from synthact.sources.smarthome import EmptyPoseError
 
 _STATE: dict[str, Any] = {}  # per process: the body model and the fit options
 
-# Two pelvises closer than this (metres, horizontally and vertically) mean the bodies overlap:
-# two standing adults' pelvises are at least a torso's depth apart (about 0.2-0.3 m).
+# Two pelvises closer than this (metres, in 3D) mean the bodies interpenetrate: an adult's
+# pelvis is about this deep, so two bodies that only touch keep their pelvises farther apart.
 CLOSE_PELVIS_M = 0.2
 
 
