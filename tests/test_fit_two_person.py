@@ -21,6 +21,7 @@ from synthact.config import validate_config
 from synthact.config_sections import RunConfig
 from synthact.fitting.convert import effective_motion, run_fit
 from synthact.fitting.export import GROUND_PERCENTILE, ground_bodies, lowest_vertex_z
+from synthact.fitting.skeleton_sources import read_ntu_world
 from synthact.sources.amass import MotionError, load_motion
 from synthact.sources.babel import PARTNERS_KEY, LabelError, load_babel_file
 from synthact.sources.ntu import read_skeleton_file
@@ -134,6 +135,14 @@ def test_present_marks_the_frames_a_body_is_in_the_file(fitted):
     assert not push1.present[:PUSH_PARTNER_LATE].any() and push1.present[PUSH_PARTNER_LATE:].all()
     assert push0.num_frames == push1.num_frames == NUM_FRAMES and push0.fps == push1.fps == 30.0
     assert fitted["outcomes"][PUSH]["persons"][1]["present_frames"] == NUM_FRAMES - PUSH_PARTNER_LATE
+
+
+def test_frames_without_a_body_give_the_fit_no_target(fitted):
+    sample = read_ntu_world(fitted["skeletons"] / f"{PUSH}.skeleton")
+    late = sample.bodies[1]
+    assert not late.valid[:PUSH_PARTNER_LATE].any() and late.valid[PUSH_PARTNER_LATE:].all()
+    assert np.isfinite(late.joints).all()  # placeholders, held from the first sighting
+    np.testing.assert_allclose(late.joints[:PUSH_PARTNER_LATE], late.joints[[PUSH_PARTNER_LATE] * PUSH_PARTNER_LATE])
 
 
 def test_both_bodies_stand_on_one_floor(fitted, demo_body_model_dir):
