@@ -252,8 +252,9 @@ def smooth_path(xy: np.ndarray, sigma_frames: float) -> np.ndarray:
 def group_centre(pelvis_xy: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(T, 2) mean XY of the bodies present at each frame and (T,) how far the farthest of them is from it.
 
-    A frame without any body present takes the nearest frame that has one (body 0's
-    pelvis where none has), so a camera that follows the group holds still through a gap.
+    A frame without any body present takes the next frame that has one (the last such
+    frame past the end; body 0's pelvis where none has), so a camera that follows the
+    group does not swing through a gap.
     """
     xy = np.asarray(pelvis_xy, dtype=np.float64)
     shown = np.asarray(present, bool)
