@@ -91,7 +91,7 @@ def _load_window(path: Path) -> WindowRecord:
         raise MergeError(str(exc)) from exc
 
 
-def _ntu25(per_joint: np.ndarray) -> np.ndarray:
+def ntu25_of_every_person(per_joint: np.ndarray) -> np.ndarray:
     """NTU RGB+D's 25 joints, in NTU order, of every person, from a (T, P, 73, ...) per-joint array."""
     return np.take(per_joint, SMPLH_TO_NTU25, axis=2)
 
@@ -100,7 +100,7 @@ def _per_frame(spec: DatasetSpec, window: WindowRecord) -> np.ndarray:
     """A per-frame dataset's rows for one window, from the record's field."""
     value = window.field(spec.field)
     if spec.derive is Derive.NTU25:
-        return _ntu25(value)
+        return ntu25_of_every_person(value)
     if spec.derive is Derive.PER_FRAME:
         return np.repeat(np.asarray(value)[None], window.num_frames, axis=0)
     return value
