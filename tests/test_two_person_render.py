@@ -265,7 +265,13 @@ def test_cycles_draws_two_bodies_as_the_geometry_engine_does(two_person, tmp_pat
     """One tiny Cycles render of the two-person take: its instances match the z-buffer's."""
     cycles = make_renderer(two_person.config, engine="CYCLES", samples=1, max_bounces=1)
     shard = render_shard(cycles, replace(two_person.two, views=two_person.two.views[:1]), tmp_path / "c.h5")
+    # The same scene then renders a one-person take: the second body is hidden, not drawn.
+    alone = render_shard(cycles, replace(two_person.one, views=two_person.one.views[:1]), tmp_path / "c1.h5")
     cycles.scene.close()
+    ids = view_arrays(alone, "t1p", "front")["instances"]
+    assert set(np.unique(ids).tolist()) == {0, 1}
+    reference = view_arrays(two_person.shard_one, "t1p", "front")["instances"] == 1
+    assert ((ids == 1) & reference).sum() / ((ids == 1) | reference).sum() >= 0.9
     geometry = view_arrays(two_person.shard_two, "t2p", "front")
     got = view_arrays(shard, "t2p", "front")
     for k in (1, 2):

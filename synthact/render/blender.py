@@ -750,7 +750,8 @@ class BlenderScene:
         while len(self._bodies) < count:
             self._add_body()
         for k, body in enumerate(self._bodies):
-            body.obj.hide_render = k >= count
+            # Out of the viewport's depsgraph too: a hidden body's point cache is already deleted.
+            body.obj.hide_render = body.obj.hide_viewport = k >= count
 
     def _set_animation(self, obj: Any, cache: Path, rest: np.ndarray, frames: int) -> None:
         mesh = obj.data
