@@ -76,3 +76,15 @@ def test_one_body_in_a_group_layout_frames_as_one_body() -> None:
         np.testing.assert_array_equal(flat.R, stacked.R)
         np.testing.assert_array_equal(flat.t, stacked.t)
         assert flat.distance_m == stacked.distance_m
+
+
+def test_a_gap_in_a_body_leaves_the_cameras_finite_and_still() -> None:
+    """Absent frames hold placeholder positions (NaN here): the camera neither reads them nor jumps."""
+    xy = bodies(0.0)[:, :1].copy()
+    present = np.ones((T, 1), bool)
+    present[10:20] = False
+    xy[10:20] = np.nan
+    for motion in ("follow", "static"):
+        view = ViewPlan("front", 1, motion, 0.0, 2.5, 1.2, {"look_at_height_m": 0.9})
+        cameras = view_cameras(rig(), view, make_take((0.5, 0.0), 0.5), xy, present)
+        assert np.isfinite(cameras.R).all() and np.isfinite(cameras.t).all() and np.isfinite(cameras.distance_m)

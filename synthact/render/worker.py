@@ -301,9 +301,6 @@ class TakeRenderer:
             self._models[gender] = self._body_model_cls(self.body_model_dir, gender)
         return self._models[gender]
 
-    def motion(self, source: str) -> Motion:
-        return self.motions((source,))[0]
-
     def motions(self, sources: tuple[str, ...]) -> list[Motion]:
         """The motions of one take's bodies; the previous take's are let go."""
         kept = {s: self._motion_cache[s] for s in sources if s in self._motion_cache}
@@ -356,11 +353,11 @@ class TakeRenderer:
             hdri_ground=self.hdri_ground,
         )
         if self.supports:  # under body 0: where it sits, lies or climbs
-            main = bodies[0]
-            model, poses = self.body_model(main.motion.gender), main.motion.poses[main.source_frames]
-            props = supports_for_take(
-                model, poses, main.trans(0, len(main.present)), main.betas + main.noise, self.vertex_part, take.fps
-            )
+            main, shown = bodies[0], bodies[0].present[:, None]
+            poses = np.where(shown, main.motion.poses[main.source_frames], 0.0)
+            trans = np.where(shown, main.trans(0, len(main.present)), 0.0)
+            model = self.body_model(main.motion.gender)
+            props = supports_for_take(model, poses, trans, main.betas + main.noise, self.vertex_part, take.fps)
             appearance = furnish(appearance, props, plan.appearance_seed)
         if self.backgrounds:
             appearance = replace(appearance, backgrounds=draw_backgrounds(plan.appearance_seed, self.backgrounds))

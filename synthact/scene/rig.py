@@ -256,8 +256,8 @@ def group_centre(pelvis_xy: np.ndarray, present: np.ndarray) -> tuple[np.ndarray
     frame past the end; body 0's pelvis where none has), so a camera that follows the
     group does not swing through a gap.
     """
-    xy = np.asarray(pelvis_xy, dtype=np.float64)
     shown = np.asarray(present, bool)
+    xy = np.where(shown[..., None], np.asarray(pelvis_xy, dtype=np.float64), 0.0)  # absent: placeholders
     count = shown.sum(axis=1)
     with np.errstate(invalid="ignore"):
         centre = (xy * shown[..., None]).sum(axis=1) / count[:, None]
@@ -291,14 +291,14 @@ def view_cameras(
             default: all).
     """
     pelvis_xy = np.asarray(pelvis_xy, dtype=np.float64)
-    spread = np.zeros(len(pelvis_xy))
-    group = pelvis_xy.ndim == 3 and pelvis_xy.shape[1] > 1
+    spread, reach = np.zeros(len(pelvis_xy)), take.path_radius
     if pelvis_xy.ndim == 3:
         shown = np.ones(pelvis_xy.shape[:2], bool) if present is None else np.asarray(present, bool)
-        reach = _static_reach(take, pelvis_xy, shown) if group else take.path_radius
-        pelvis_xy, spread = group_centre(pelvis_xy, shown) if group else (pelvis_xy[:, 0], spread)
-    else:
-        reach = take.path_radius
+        if pelvis_xy.shape[1] == 1 and shown.all():  # one body, always there: as ever
+            pelvis_xy = pelvis_xy[:, 0]
+        else:
+            reach = _static_reach(take, pelvis_xy, shown)
+            pelvis_xy, spread = group_centre(pelvis_xy, shown)
     T = len(pelvis_xy)
     hfov = float(view.placement.get("hfov_deg", rig.hfov_deg))
     K = rig.K(hfov)
