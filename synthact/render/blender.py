@@ -733,7 +733,7 @@ class BlenderScene:
             for k, cache in enumerate(caches):
                 write_pc2(cache, verts[:, k])
                 self._set_animation(self._bodies[k].obj, cache, verts[0, k], len(verts))
-                self._check_animation(self._bodies[k].obj, verts[:, k])
+            self._check_animation(verts)
             self._apply_appearance(appearance)
             if self._room is not None:
                 self._place_room(appearance, room_origin)
@@ -760,23 +760,25 @@ class BlenderScene:
         obj.modifiers["animation"].filepath = str(cache)
         self._scene.frame_start, self._scene.frame_end = 1, frames
 
-    def _check_animation(self, obj: Any, verts: np.ndarray) -> None:
-        """Fail loudly if the point cache was not read, or is read a frame off.
+    def _check_animation(self, verts: np.ndarray) -> None:
+        """Fail loudly if a body's point cache was not read, or is read a frame off.
 
         Blender only prints Mesh Cache errors (and renders the rest mesh). The
         first and last frames catch a shift either way; ~1 ms each.
         """
         for frame in sorted({1, len(verts)}):
             self._scene.frame_set(frame)
-            evaluated = obj.evaluated_get(self._bpy.context.evaluated_depsgraph_get())
-            mesh = evaluated.to_mesh()
-            try:
-                got = np.empty(3 * len(mesh.vertices), np.float32)
-                mesh.vertices.foreach_get("co", got)
-            finally:
-                evaluated.to_mesh_clear()
-            if not np.allclose(got.reshape(-1, 3), verts[frame - 1], atol=1e-5):
-                raise RuntimeError(f"Blender's Mesh Cache did not reproduce frame {frame}")
+            depsgraph = self._bpy.context.evaluated_depsgraph_get()
+            for k in range(verts.shape[1]):
+                evaluated = self._bodies[k].obj.evaluated_get(depsgraph)
+                mesh = evaluated.to_mesh()
+                try:
+                    got = np.empty(3 * len(mesh.vertices), np.float32)
+                    mesh.vertices.foreach_get("co", got)
+                finally:
+                    evaluated.to_mesh_clear()
+                if not np.allclose(got.reshape(-1, 3), verts[frame - 1, k], atol=1e-5):
+                    raise RuntimeError(f"Blender's Mesh Cache did not reproduce frame {frame} of body {k}")
 
     def _set_camera(self, camera: Camera) -> None:
         from mathutils import Matrix  # ships with bpy
