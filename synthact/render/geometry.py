@@ -7,6 +7,10 @@ conventions of docs/FORMAT.md. Keypoints and their visibility follow from
 depth and mask exactly as on the Cycles path (the worker projects the
 joints).
 
+Several bodies are joined into one mesh (body k's vertices after body
+k - 1's), so one z-buffer decides which body each pixel shows; each face
+carries its body's instance id beside its part id.
+
 How: a z-buffer in torch for the body, and exact ray casts through the
 pixel centres for the scene Cycles also sees (the 200 x 200 m ground plane,
 and with ``scene="room"`` the room's walls, furniture and ceiling), merged by
