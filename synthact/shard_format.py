@@ -21,8 +21,8 @@ from synthact.codecs import depth as depth_codec
 from synthact.codecs import normals as normals_codec
 
 FORMAT_NAME = "synthact-shard"
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (2, 3)  # what consume/reader.py decodes; a new layout adds its number here
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (2, 3, 4)  # what consume/reader.py decodes; a new layout adds its number here
 CHECKSUM_VERSION = 3  # from this version on, every RGB stream carries rgb/crc32 (per-packet CRC-32)
 # From this version on, every per-person dataset (DatasetSpec.per_person) has a person axis P,
 # in the source's body order: (T, P, ...) per frame, (P, ...) once per take. Older shards hold
@@ -102,22 +102,24 @@ DEPTH = DatasetSpec("depth", "uint16", "(T, H, W)", Codec.DEPTH, "depth", channe
 NORMALS = DatasetSpec("normals", "uint8", "(T, H, W, 2)", Codec.NORMALS, "normals", channels=3)
 MASK = DatasetSpec("mask", "uint8", "(T, H, W)", Codec.LABELS, "mask", channels=1)
 PARTS = DatasetSpec("parts", "uint8", "(T, H, W)", Codec.LABELS, "parts", channels=1)
-KEYPOINTS_2D = DatasetSpec("keypoints_2d", "float32", "(T, 73, 2)", Codec.GZIP, "keypoints_2d", per_person=True)
+# 0 off every person, k + 1 on person k (body order): disjoint masks, the front-most body wins.
+INSTANCES = DatasetSpec("instances", "uint8", "(T, H, W)", Codec.LABELS, "instances", channels=1)
+KEYPOINTS_2D = DatasetSpec("keypoints_2d", "float32", "(T, P, 73, 2)", Codec.GZIP, "keypoints_2d", per_person=True)
 KEYPOINTS_VISIBLE = DatasetSpec(
-    "keypoints_visible", "bool", "(T, 73)", Codec.GZIP, "keypoints_visible", per_person=True
+    "keypoints_visible", "bool", "(T, P, 73)", Codec.GZIP, "keypoints_visible", per_person=True
 )
-JOINTS_CAM = DatasetSpec("joints_cam", "float32", "(T, 73, 3)", Codec.GZIP, "joints_cam", per_person=True)
-BBOX = DatasetSpec("bbox", "float32", "(T, 4)", Codec.GZIP, "bbox", per_person=True)
+JOINTS_CAM = DatasetSpec("joints_cam", "float32", "(T, P, 73, 3)", Codec.GZIP, "joints_cam", per_person=True)
+BBOX = DatasetSpec("bbox", "float32", "(T, P, 4)", Codec.GZIP, "bbox", per_person=True)
 R = DatasetSpec("R", "float64", "(T, 3, 3)", Codec.GZIP, "R")
 T = DatasetSpec("t", "float64", "(T, 3)", Codec.GZIP, "t")
 NTU25_KEYPOINTS_2D = DatasetSpec(
-    "ntu25/keypoints_2d", "float32", "(T, 25, 2)", Codec.GZIP, "keypoints_2d", Derive.NTU25, per_person=True
+    "ntu25/keypoints_2d", "float32", "(T, P, 25, 2)", Codec.GZIP, "keypoints_2d", Derive.NTU25, per_person=True
 )
 NTU25_KEYPOINTS_VISIBLE = DatasetSpec(
-    "ntu25/keypoints_visible", "bool", "(T, 25)", Codec.GZIP, "keypoints_visible", Derive.NTU25, per_person=True
+    "ntu25/keypoints_visible", "bool", "(T, P, 25)", Codec.GZIP, "keypoints_visible", Derive.NTU25, per_person=True
 )
 NTU25_JOINTS_CAM = DatasetSpec(
-    "ntu25/joints_cam", "float32", "(T, 25, 3)", Codec.GZIP, "joints_cam", Derive.NTU25, per_person=True
+    "ntu25/joints_cam", "float32", "(T, P, 25, 3)", Codec.GZIP, "joints_cam", Derive.NTU25, per_person=True
 )
 K = DatasetSpec("K", "float64", "(T, 3, 3)", Codec.GZIP, "K", Derive.PER_FRAME)
 RGB = DatasetSpec("rgb", "uint8", "(B,)", Codec.VIDEO, "rgb", channels=3)
@@ -127,6 +129,7 @@ VIEW_DATASETS = (
     NORMALS,
     MASK,
     PARTS,
+    INSTANCES,
     KEYPOINTS_2D,
     KEYPOINTS_VISIBLE,
     JOINTS_CAM,
@@ -158,20 +161,22 @@ VIEW_ATTRIBUTES = (
 SMPLH_GROUP = "smplh"  # the body model's parameters; its attributes: SMPLH_ATTRIBUTES
 
 FRAMES = DatasetSpec("frames", "int64", "(T,)", Codec.PLAIN, "", Derive.PLAN)
-BETAS = DatasetSpec(f"{SMPLH_GROUP}/betas", "float32", "(16,)", Codec.PLAIN, "betas", Derive.ONCE, per_person=True)
+BETAS = DatasetSpec(f"{SMPLH_GROUP}/betas", "float32", "(P, 16)", Codec.PLAIN, "betas", Derive.ONCE, per_person=True)
 BETAS_USED = DatasetSpec(
-    f"{SMPLH_GROUP}/betas_used", "float32", "(16,)", Codec.PLAIN, "betas_used", Derive.ONCE, per_person=True
+    f"{SMPLH_GROUP}/betas_used", "float32", "(P, 16)", Codec.PLAIN, "betas_used", Derive.ONCE, per_person=True
 )
 SHAPE_NOISE = DatasetSpec(
-    f"{SMPLH_GROUP}/shape_noise", "float32", "(16,)", Codec.PLAIN, "shape_noise", Derive.ONCE, per_person=True
+    f"{SMPLH_GROUP}/shape_noise", "float32", "(P, 16)", Codec.PLAIN, "shape_noise", Derive.ONCE, per_person=True
 )
 SOURCE_FRAMES = DatasetSpec("source_frames", "int64", "(T,)", Codec.PLAIN, "source_frames")
-JOINTS_WORLD = DatasetSpec("joints_world", "float32", "(T, 73, 3)", Codec.GZIP, "joints_world", per_person=True)
+JOINTS_WORLD = DatasetSpec("joints_world", "float32", "(T, P, 73, 3)", Codec.GZIP, "joints_world", per_person=True)
 NTU25_JOINTS_WORLD = DatasetSpec(
-    "ntu25/joints_world", "float32", "(T, 25, 3)", Codec.GZIP, "joints_world", Derive.NTU25, per_person=True
+    "ntu25/joints_world", "float32", "(T, P, 25, 3)", Codec.GZIP, "joints_world", Derive.NTU25, per_person=True
 )
-POSES = DatasetSpec(f"{SMPLH_GROUP}/poses", "float32", "(T, 156)", Codec.GZIP, "poses", per_person=True)
-TRANS = DatasetSpec(f"{SMPLH_GROUP}/trans", "float32", "(T, 3)", Codec.GZIP, "trans", per_person=True)
+POSES = DatasetSpec(f"{SMPLH_GROUP}/poses", "float32", "(T, P, 156)", Codec.GZIP, "poses", per_person=True)
+TRANS = DatasetSpec(f"{SMPLH_GROUP}/trans", "float32", "(T, P, 3)", Codec.GZIP, "trans", per_person=True)
+# False where a body is absent from the source (a gap in a track): its joints are NaN there.
+PRESENT = DatasetSpec("present", "bool", "(T, P)", Codec.GZIP, "present", per_person=True)
 
 TAKE_DATASETS = (
     FRAMES,
@@ -183,6 +188,7 @@ TAKE_DATASETS = (
     NTU25_JOINTS_WORLD,
     POSES,
     TRANS,
+    PRESENT,
 )
 
 # Copied from the take record (takes/records.Take) under the same names.
@@ -198,6 +204,8 @@ TAKE_ATTRIBUTES = (
     AttributeSpec("path_center"),
     AttributeSpec("rig", json=True),
     AttributeSpec("camera_motion"),
+    AttributeSpec("num_persons"),
+    AttributeSpec("persons", json=True),  # one entry per body: source, gender, ground_offset_m, look
 )
 GROUND_OFFSET = AttributeSpec("ground_offset_m")
 SMPLH_ATTRIBUTES = (GROUND_OFFSET,)  # on the take's smplh/ group

@@ -164,14 +164,17 @@ def test_decode_frame_conventions() -> None:
         "Combined": np.full((2, 2, 4), 0.5, np.float32),
         "Depth": np.array([[1e10, 2.0], [3.0, 4.0]], np.float32),
         "Normal": np.tile(np.float32([0, 0, 2]), (2, 2, 1)),  # world up, not unit
-        "Object Index": np.array([[0, 1], [1, 0]], np.float32),
+        "Object Index": np.array([[0, 1], [2, 0]], np.float32),
         "Material Index": np.array([[0, 5], [16, 0]], np.float32),
     }
-    rgb, depth, mask, parts, normals = decode_frame(passes, R, person_index=1)
+    rgb, depth, mask, parts, normals, instances = decode_frame(passes, R, num_persons=2)
     assert rgb.dtype == np.uint8 and (rgb == 188).all()
     np.testing.assert_array_equal(depth, [[0, 2], [3, 4]])
     np.testing.assert_array_equal(mask, [[False, True], [True, False]])
     np.testing.assert_array_equal(parts, [[0, 5], [16, 0]])
+    np.testing.assert_array_equal(instances, [[0, 1], [2, 0]])  # body k (Object Index 1 + k) is k + 1
+    one = decode_frame(passes, R, num_persons=1)
+    np.testing.assert_array_equal(one[2], [[False, True], [False, False]])  # no second body in a one-body scene
     np.testing.assert_array_equal(normals[0, 0], 0)  # sky
     np.testing.assert_allclose(normals[1, 1], [0, -1, 0])  # world up is image up (-y)
 

@@ -122,7 +122,7 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
     from synthact.render.renderer import RenderSettings
     from synthact.render.visibility import output_joint_parts
     from synthact.render.window_record import WindowRecord
-    from synthact.render.worker import PreparedTake, TakeRenderer, render_windows
+    from synthact.render.worker import PreparedBody, PreparedTake, TakeRenderer, render_windows
     from synthact.scene.appearance import sample_appearance
     from synthact.scene.cameras import Camera, intrinsics, look_at
     from synthact.scene.rig import CameraPath
@@ -143,13 +143,10 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
         take=SimpleNamespace(path_center=(0.0, 0.0), take_id="t0"), view=lambda v: SimpleNamespace(seed=5)
     )
     betas = np.asarray(motion.betas, np.float32)
+    body = PreparedBody("demo.npz", motion, np.arange(T), np.ones(T, bool), betas, np.zeros(16, np.float32), 0.0)
     prepared = PreparedTake(
         plan=plan,
-        motion=motion,
-        source_frames=np.arange(T),
-        betas=betas,
-        noise=np.zeros(16, np.float32),
-        offset=0.0,
+        bodies=(body,),
         appearance=sample_appearance(2, ["forest"]),
         cameras=path,
     )
@@ -157,7 +154,7 @@ def test_pipelined_loop_stores_what_the_serial_render_gives(demo, tmp_path):
     jobs = [(plan, 0, 0, 2, tmp_path / "w0.npz"), (plan, 1, 2, 4, tmp_path / "w1.npz")]
     assert render_windows(renderer, "front", jobs) == T
     for index, (a, b) in enumerate([(0, 2), (2, 4)]):
-        posed = renderer.pose_window(prepared, a, b)
+        (posed,) = renderer.pose_window(prepared, a, b)
         cams = [Camera(K=path.K, R=path.R[i], t=path.t[i], width=W, height=H) for i in range(a, b)]
         serial = renderer.scene.render_clip(
             posed.vertices, cams, prepared.appearance, seed=derive_seed(5, index) % (2**31 - 1)

@@ -60,29 +60,32 @@ def fake_window(
     parts = (mask * rng.integers(1, 17, (n, H, W))).astype(np.uint8)
     coder = WindowCoder(W, H, settings)
     for i in range(n):
-        coder.add(rgb[i], depth[i], mask[i], parts[i], normals[i])
+        coder.add(rgb[i], depth[i], mask[i], parts[i], normals[i], mask[i])
     R = np.repeat(np.eye(3)[None], n, 0)
-    keypoints_2d = rng.uniform(0, W, (n, J, 2)).astype(np.float32)
-    visible = rng.random((n, J)) > 0.5
+    keypoints_2d = rng.uniform(0, W, (n, 1, J, 2)).astype(np.float32)
+    visible = rng.random((n, 1, J)) > 0.5
     scene = WindowScene(
         keypoints_2d=keypoints_2d,
-        joints_cam=rng.standard_normal((n, J, 3)).astype(np.float32),
+        joints_cam=rng.standard_normal((n, 1, J, 3)).astype(np.float32),
         joints_world=joints_world[a:b],
         K=np.array([[30.0, 0, 16], [0, 30.0, 12], [0, 0, 1]]),
         R=R,
         t=np.tile([0.0, 0.0, 3.0 + a], (n, 1)),
         distance_m=3.5,
         source_frames=np.arange(a, b) * 4,
-        poses=np.zeros((n, 156), np.float32),
-        trans=np.zeros((n, 3), np.float32),
-        betas=np.zeros(16, np.float32),
-        betas_used=np.zeros(16, np.float32),
-        shape_noise=np.zeros(16, np.float32),
+        poses=np.zeros((n, 1, 156), np.float32),
+        trans=np.zeros((n, 1, 3), np.float32),
+        betas=np.zeros((1, 16), np.float32),
+        betas_used=np.zeros((1, 16), np.float32),
+        shape_noise=np.zeros((1, 16), np.float32),
+        present=np.ones((n, 1), bool),
         ground_offset_m=0.0,
         gender="female",
         appearance='{"hdri": "forest"}',
+        persons='[{"gender": "female", "source": "Demo/S01/t_poses.npz"}]',
     )
-    record = WindowRecord(scene, coder.finish(), keypoints_visible=visible, bbox=mask_bboxes(mask.astype(bool)))
+    boxes = mask_bboxes(mask.astype(bool))[:, None]
+    record = WindowRecord(scene, coder.finish(), keypoints_visible=visible, bbox=boxes)
     return record, {"raw_rgb": rgb, "raw_depth": depth, "mask": mask, "parts": parts, "raw_normals": normals}
 
 
@@ -128,7 +131,7 @@ def cache(tmp_path):
     plan = make_plan(["t1", "t2"])
     cache = RenderCache(tmp_path / "cache")
     for take in plan.takes:
-        joints_world = rng.standard_normal((T, J, 3)).astype(np.float32)
+        joints_world = rng.standard_normal((T, 1, J, 3)).astype(np.float32)
         for view in VIEWS:
             for i, (a, b) in enumerate(windows(T, WINDOW)):
                 path = cache.window_path(view, take.take.take_id, i)
@@ -264,7 +267,7 @@ def test_the_shard_holds_exactly_what_the_format_module_declares(tmp_path, cache
                 assert take[spec.name].dtype == np.dtype(spec.dtype), spec.name
 
 
-@pytest.mark.parametrize("version", [1, 4, None])
+@pytest.mark.parametrize("version", [1, 5, None])
 def test_the_reader_refuses_a_format_version_it_does_not_know(tmp_path, cache, version):
     plan, cache = cache
     out = tmp_path / "s.h5"
@@ -275,7 +278,7 @@ def test_the_reader_refuses_a_format_version_it_does_not_know(tmp_path, cache, v
         else:
             f.attrs["format_version"] = version
     found = "no format_version" if version is None else f"format_version {version};"
-    with pytest.raises(ShardVersionError, match=rf"^{re.escape(str(out))}: {found}.* reads format_version 2, 3\b"):
+    with pytest.raises(ShardVersionError, match=rf"^{re.escape(str(out))}: {found}.* reads format_version 2, 3, 4\b"):
         ShardReader(out).read("t1", "front", ["depth"])
     with h5py.File(out, "r+") as f:
         f.attrs["format_version"] = shard_format.FORMAT_VERSION

@@ -18,9 +18,14 @@ ray still sees the HDRI (docs/SCENES.md).
 The room is lit by its ceiling lights plus the HDRI as ambient light: the
 ceiling is seen by cameras but invisible to shadow and bounce rays, so the
 HDRI still shines in from above (like a skylight), while the walls block its
-view. The sun stays off indoors. Only the body has Object Index 1, so the
-person mask and parts stay the body's alone, and furniture in front of the
-body hides it in the mask as it does in the image.
+view. The sun stays off indoors. Only the bodies have an Object Index
+(body k: ``BODY_PASS_INDEX + k``), so the person masks and parts stay the
+bodies' alone, and furniture in front of a body hides it in the mask as it
+does in the image.
+
+Several bodies: each is its own mesh object with its own point cache, part
+materials and clothing node groups (so each wears its own look), built the
+first time a clip has that many bodies and hidden from clips with fewer.
 
 Animation goes through a PC2 point-cache file, written by numpy and read by a
 Mesh Cache modifier. Per-frame ``foreach_set`` from Python would also be exact,
@@ -51,6 +56,7 @@ import sys
 import tempfile
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -58,14 +64,13 @@ from typing import Any
 import numpy as np
 
 from synthact.body.skeleton import PART_NAMES, face_parts
-from synthact.render.exr import PICTURE_PASS_INDEX, decode_frame, read_passes
+from synthact.render.exr import BODY_PASS_INDEX, PICTURE_PASS_INDEX, decode_frame, read_passes
 from synthact.render.renderer import FrameSink, RenderedClip, RenderSettings
 from synthact.scene import room as room_layout
 from synthact.scene.appearance import GARMENTS, Appearance, Surface, garment_of_part
 from synthact.scene.cameras import Camera
 
 NUM_PARTS = len(PART_NAMES) - 1  # 16; id 0 is background
-BODY_PASS_INDEX = 1  # Object Index of the body: the person mask
 PASSES = (
     "use_pass_combined",
     "use_pass_z",
@@ -285,13 +290,11 @@ class BlenderScene:
         self._prop_group = self._surface_group("surface_props", on_body=False)
         self._prop_material = self._group_material("props", self._prop_group, pass_index=0)
         self._props: list[Any] = []  # boxes, reused from clip to clip; the unused ones hidden
-        self._materials = self._part_materials()
-        self._body = self._build_body(faces, vertex_part)
-        if face_uv is not None:
-            uv = self._body.data.uv_layers.new(name="UVMap")
-            uv.data.foreach_set("uv", np.asarray(face_uv, np.float32).ravel())
+        self._faces, self._vertex_part, self._face_uv = faces, vertex_part, face_uv
+        materials = self._part_materials(self._groups, "")
+        self._bodies = [_Body(self._build_body(0, materials), self._groups, self._texture_group, materials)]
         self._camera = self._build_camera()
-        self._drive_footprints()
+        self._drive_footprints(self._filtered_groups)
 
     # --- build (once) ---
 
@@ -488,10 +491,10 @@ class BlenderScene:
         centred = math("SUBTRACT", 0.5, 0.5, name="filter_in")  # input 0 is linked to the pattern
         math("ADD", math("MULTIPLY", centred, fade), 0.5, name="filter_out")
 
-    def _drive_footprints(self) -> None:
+    def _drive_footprints(self, groups: Sequence[Any]) -> None:
         """Keep every filter's ``pixel_angle`` = sensor width / (lens x image width), per frame."""
         data = self._camera.data
-        for group in self._filtered_groups:
+        for group in groups:
             socket = group.nodes["pixel_angle"].outputs[0]
             driver = socket.driver_add("default_value").driver
             driver.type = "SCRIPTED"
@@ -504,9 +507,9 @@ class BlenderScene:
             # A simple expression: Blender evaluates it without Python.
             driver.expression = f"sensor / (lens * {float(self.settings.width)})"
 
-    def _textured_group(self) -> Any:
+    def _textured_group(self, suffix: str = "") -> Any:
         """Image texture on the body's UV map → Principled BSDF: the whole body from one image."""
-        group = self._bpy.data.node_groups.new("surface_texture", "ShaderNodeTree")
+        group = self._bpy.data.node_groups.new(f"surface_texture{suffix}", "ShaderNodeTree")
         group.interface.new_socket(name="Shader", in_out="OUTPUT", socket_type="NodeSocketShader")
         nodes, links = group.nodes, group.links
         uv = nodes.new("ShaderNodeUVMap")
@@ -601,16 +604,30 @@ class BlenderScene:
         links.new(node.outputs[0], out.inputs["Surface"])
         return material
 
-    def _part_materials(self) -> list[Any]:
+    def _part_materials(self, groups: dict[str, Any], suffix: str) -> list[Any]:
         return [
-            self._group_material(f"part_{PART_NAMES[p]}", self._groups["skin"], pass_index=p)
+            self._group_material(f"part_{PART_NAMES[p]}{suffix}", groups["skin"], pass_index=p)
             for p in range(1, NUM_PARTS + 1)
         ]
 
-    def _build_body(self, faces: np.ndarray, vertex_part: np.ndarray) -> Any:
+    def _add_body(self) -> _Body:
+        """Body k = len(self._bodies), with clothing groups and part materials of its own."""
+        k = len(self._bodies)
+        first = len(self._filtered_groups)
+        groups = {g: self._surface_group(f"surface_{g}_{k}", on_body=True) for g in GARMENTS}
+        texture_group = self._textured_group(f"_{k}") if self._face_uv is not None else None
+        materials = self._part_materials(groups, f"_{k}")
+        self._drive_footprints(self._filtered_groups[first:])
+        body = _Body(self._build_body(k, materials), groups, texture_group, materials)
+        self._bodies.append(body)
+        return body
+
+    def _build_body(self, k: int, materials: list[Any]) -> Any:
         bpy = self._bpy
+        faces, vertex_part = self._faces, self._vertex_part
         n_faces = len(faces)
-        mesh = bpy.data.meshes.new("body")
+        name = "body" if k == 0 else f"body_{k}"
+        mesh = bpy.data.meshes.new(name)
         mesh.vertices.add(self.num_vertices)
         mesh.loops.add(3 * n_faces)
         mesh.polygons.add(n_faces)
@@ -621,10 +638,13 @@ class BlenderScene:
         mesh.update(calc_edges=True)
         mesh.shade_smooth()
         mesh.attributes.new(_REST_ATTRIBUTE, "FLOAT_VECTOR", "POINT")
-        for material in self._materials:
+        for material in materials:
             mesh.materials.append(material)
-        body = bpy.data.objects.new("body", mesh)
-        body.pass_index = BODY_PASS_INDEX
+        if self._face_uv is not None:
+            uv = mesh.uv_layers.new(name="UVMap")
+            uv.data.foreach_set("uv", np.asarray(self._face_uv, np.float32).ravel())
+        body = bpy.data.objects.new(name, mesh)
+        body.pass_index = BODY_PASS_INDEX + k  # body k's instance in the Object Index pass
         self._scene.collection.objects.link(body)
         cache = body.modifiers.new("animation", "MESH_CACHE")
         cache.cache_format = "PC2"
@@ -660,11 +680,14 @@ class BlenderScene:
         """Render every frame of one clip (a take's window) from one view.
 
         Args:
-            vertices: (T, V, 3) posed body vertices, world Z-up, metres.
+            vertices: (T, V, 3) posed body vertices, world Z-up, metres, or
+                (T, P, V, 3) for P bodies (body k: instance k + 1). A body
+                collapsed to one point in a frame draws nothing there.
             cameras: One camera per frame (a camera that follows the actor), or one
                 for every frame; sizes must match the settings.
             appearance: Lighting, clothing and ground (the same for every view
-                of a clip); with the room scene it must carry ``room``.
+                of a clip); with the room scene it must carry ``room``; body k
+                wears ``appearance.look(k)``.
             progress: Called with the number of frames done after each frame.
             seed: Cycles noise seed (taken modulo 2**31); with the same inputs
                 and seed the output arrays are identical.
@@ -683,8 +706,13 @@ class BlenderScene:
         if self._generation_id != BlenderScene._generation:
             raise RuntimeError("a newer BlenderScene replaced this one; use that one")
         verts = np.asarray(vertices, np.float32)
-        if verts.ndim != 3 or verts.shape[1:] != (self.num_vertices, 3) or len(verts) == 0:
-            raise ValueError(f"vertices must be (T, {self.num_vertices}, 3), got {verts.shape}")
+        verts = verts[:, None] if verts.ndim == 3 else verts
+        if verts.ndim != 4 or verts.shape[2:] != (self.num_vertices, 3) or 0 in verts.shape[:2]:
+            raise ValueError(
+                f"vertices must be (T, {self.num_vertices}, 3) or (T, P, {self.num_vertices}, 3), got {verts.shape}"
+            )
+        if appearance.num_persons < verts.shape[1]:
+            raise ValueError(f"{verts.shape[1]} bodies, but the appearance dresses {appearance.num_persons}")
         if not np.isfinite(verts).all():
             raise ValueError("vertices contain NaN or inf")
         if self._room is not None and appearance.room is None:
@@ -698,10 +726,13 @@ class BlenderScene:
                     f"camera is {camera[0]}x{camera[1]}, settings are {self.settings.width}x{self.settings.height}"
                 )
         self._clips += 1
-        cache = self.scratch / f"clip{self._clips:06d}.pc2"
-        write_pc2(cache, verts)
+        bodies = verts.shape[1]
+        caches = [self.scratch / f"clip{self._clips:06d}-body{k}.pc2" for k in range(bodies)]
         try:
-            self._set_animation(cache, verts[0], len(verts))
+            self._show_bodies(bodies)
+            for k, cache in enumerate(caches):
+                write_pc2(cache, verts[:, k])
+                self._set_animation(self._bodies[k].obj, cache, verts[0, k], len(verts))
             self._check_animation(verts)
             self._apply_appearance(appearance)
             if self._room is not None:
@@ -709,34 +740,45 @@ class BlenderScene:
             self._place_props(appearance)
             self._set_backplate(appearance.backgrounds.get(view) if view is not None else None)
             self._scene.cycles.seed = seed % 2**31
-            return self._render_frames(per_frame, progress, frame_sink)
+            return self._render_frames(per_frame, progress, frame_sink, bodies)
         finally:
-            cache.unlink(missing_ok=True)
+            for cache in caches:
+                cache.unlink(missing_ok=True)
 
-    def _set_animation(self, cache: Path, rest: np.ndarray, frames: int) -> None:
-        mesh = self._body.data
+    def _show_bodies(self, count: int) -> None:
+        """Bodies 0 .. count - 1 render (built on first use); the others are hidden."""
+        while len(self._bodies) < count:
+            self._add_body()
+        for k, body in enumerate(self._bodies):
+            # Out of the viewport's depsgraph too: a hidden body's point cache is already deleted.
+            body.obj.hide_render = body.obj.hide_viewport = k >= count
+
+    def _set_animation(self, obj: Any, cache: Path, rest: np.ndarray, frames: int) -> None:
+        mesh = obj.data
         mesh.attributes[_REST_ATTRIBUTE].data.foreach_set("vector", rest.ravel())
         mesh.update()
-        self._body.modifiers["animation"].filepath = str(cache)
+        obj.modifiers["animation"].filepath = str(cache)
         self._scene.frame_start, self._scene.frame_end = 1, frames
 
     def _check_animation(self, verts: np.ndarray) -> None:
-        """Fail loudly if the point cache was not read, or is read a frame off.
+        """Fail loudly if a body's point cache was not read, or is read a frame off.
 
         Blender only prints Mesh Cache errors (and renders the rest mesh). The
         first and last frames catch a shift either way; ~1 ms each.
         """
         for frame in sorted({1, len(verts)}):
             self._scene.frame_set(frame)
-            evaluated = self._body.evaluated_get(self._bpy.context.evaluated_depsgraph_get())
-            mesh = evaluated.to_mesh()
-            try:
-                got = np.empty(3 * len(mesh.vertices), np.float32)
-                mesh.vertices.foreach_get("co", got)
-            finally:
-                evaluated.to_mesh_clear()
-            if not np.allclose(got.reshape(-1, 3), verts[frame - 1], atol=1e-5):
-                raise RuntimeError(f"Blender's Mesh Cache did not reproduce frame {frame}")
+            depsgraph = self._bpy.context.evaluated_depsgraph_get()
+            for k in range(verts.shape[1]):
+                evaluated = self._bodies[k].obj.evaluated_get(depsgraph)
+                mesh = evaluated.to_mesh()
+                try:
+                    got = np.empty(3 * len(mesh.vertices), np.float32)
+                    mesh.vertices.foreach_get("co", got)
+                finally:
+                    evaluated.to_mesh_clear()
+                if not np.allclose(got.reshape(-1, 3), verts[frame - 1, k], atol=1e-5):
+                    raise RuntimeError(f"Blender's Mesh Cache did not reproduce frame {frame} of body {k}")
 
     def _set_camera(self, camera: Camera) -> None:
         from mathutils import Matrix  # ships with bpy
@@ -757,20 +799,25 @@ class BlenderScene:
         # A sun shines along its local -Z: tilt it down from the zenith, then turn it.
         tilt = math.radians(90.0 - appearance.sun_elevation_deg)
         self._sun.rotation_euler = (tilt, 0.0, math.radians(appearance.sun_azimuth_deg))
-        for garment, surface in appearance.garment_surfaces().items():
-            _set_surface(self._groups[garment], surface)
         # Without a ground material the plane is a shadow catcher: it shows what the
         # HDRI shows below its horizon, darkened by the shadows that fall on it.
         self._ground.is_shadow_catcher = appearance.ground is None
         if appearance.ground is not None:
             _set_surface(self._ground_group, appearance.ground)
-        if appearance.texture is not None:
-            assert self._texture_group is not None, "a texture was drawn, but the scene has no UV layout"
-            self._texture_group.nodes["image"].image = self._texture(appearance.texture)
-            groups = [self._texture_group] * (NUM_PARTS + 1)
+        for k, body in enumerate(self._bodies[: appearance.num_persons]):
+            self._dress(body, appearance.worn_by(k))
+
+    def _dress(self, body: _Body, look: Appearance) -> None:
+        """Point one body's part materials at its garments (or its texture) in ``look``."""
+        for garment, surface in look.garment_surfaces().items():
+            _set_surface(body.groups[garment], surface)
+        if look.texture is not None:
+            assert body.texture_group is not None, "a texture was drawn, but the scene has no UV layout"
+            body.texture_group.nodes["image"].image = self._texture(look.texture)
+            groups = [body.texture_group] * (NUM_PARTS + 1)
         else:
-            groups = [self._groups[garment] for garment in garment_of_part(appearance)]
-        for part, material in enumerate(self._materials, start=1):
+            groups = [body.groups[garment] for garment in garment_of_part(look)]
+        for part, material in enumerate(body.materials, start=1):
             material.node_tree.nodes["surface"].node_tree = groups[part]
 
     def _set_backplate(self, name: str | None) -> None:
@@ -846,7 +893,11 @@ class BlenderScene:
                 self._bpy.data.images.remove(image)
 
     def _render_frames(
-        self, cameras: list[Camera], progress: Callable[[int], None] | None, frame_sink: FrameSink | None = None
+        self,
+        cameras: list[Camera],
+        progress: Callable[[int], None] | None,
+        frame_sink: FrameSink | None = None,
+        bodies: int = 1,
     ) -> RenderedClip | None:
         s = self.settings
         out = None if frame_sink is not None else RenderedClip.empty(len(cameras), s.height, s.width)
@@ -865,9 +916,9 @@ class BlenderScene:
             else:
                 passes = read_passes(exr)
                 exr.unlink()
-                frame = decode_frame(passes, np.asarray(camera.R), BODY_PASS_INDEX)
+                frame = decode_frame(passes, np.asarray(camera.R), bodies)
                 assert out is not None and out.rgb is not None  # allocated when no sink takes the frames
-                out.rgb[i], out.depth[i], out.mask[i], out.parts[i], out.normals[i] = frame
+                out.rgb[i], out.depth[i], out.mask[i], out.parts[i], out.normals[i], out.instances[i] = frame
             if progress is not None:
                 progress(i + 1)
         return out
@@ -881,6 +932,16 @@ class BlenderScene:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class _Body:
+    """One body of the scene: its mesh object, clothing node groups and part materials."""
+
+    obj: Any
+    groups: dict[str, Any]  # by GARMENTS
+    texture_group: Any  # None without a UV layout
+    materials: list[Any]  # part p's material at p - 1
 
 
 # Size of a pattern's finest feature, metres, times its Scale input: a checker

@@ -25,7 +25,7 @@ from synthact.codecs.chunks import compress_chunk
 from synthact.codecs.storage import COMPRESSORS, GZIP_LEVEL, ZSTD_LEVEL
 from synthact.codecs.video import VideoEncoder, VideoSettings
 from synthact.render.window_record import IMAGE_NAMES, CodedImage, CodedWindow
-from synthact.shard_format import DEPTH, MASK, NORMALS, PARTS
+from synthact.shard_format import DEPTH, INSTANCES, MASK, NORMALS, PARTS
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,15 @@ class StorageSettings:
 
 
 def image_codes(
-    depth: np.ndarray, mask: np.ndarray, parts: np.ndarray, normals: np.ndarray, bits: int
+    depth: np.ndarray, mask: np.ndarray, parts: np.ndarray, normals: np.ndarray, bits: int, instances: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """One frame's stored arrays: depth uint16 codes, octahedral normal codes, mask, parts."""
+    """One frame's stored arrays: depth uint16 codes, octahedral normal codes, mask, parts, instance ids."""
     return {
         DEPTH.field: depth_codec.encode_depth(depth),
         NORMALS.field: normals_codec.encode_normals(normals, bits=bits),
         MASK.field: np.asarray(mask, np.uint8),
         PARTS.field: np.asarray(parts, np.uint8),
+        INSTANCES.field: np.asarray(instances, np.uint8),
     }
 
 
@@ -95,15 +96,22 @@ class WindowCoder:
         self._meta: dict[str, tuple[str, tuple[int, ...]]] = {}
 
     def add(
-        self, rgb: np.ndarray | None, depth: np.ndarray, mask: np.ndarray, parts: np.ndarray, normals: np.ndarray
+        self,
+        rgb: np.ndarray | None,
+        depth: np.ndarray,
+        mask: np.ndarray,
+        parts: np.ndarray,
+        normals: np.ndarray,
+        instances: np.ndarray | None = None,
     ) -> None:
         """Code one frame (float depth in metres, unit normals in the camera frame; ``rgb`` None:
-        the geometry engine, which draws no colour)."""
+        the geometry engine, which draws no colour; ``instances`` None: one person, whose ids are the mask)."""
         if rgb is not None:
             self._video.add(rgb)
             self._frames_with_rgb += 1
         s = self.settings
-        for name, codes in image_codes(depth, mask, parts, normals, s.normal_bits).items():
+        ids = mask if instances is None else instances
+        for name, codes in image_codes(depth, mask, parts, normals, s.normal_bits, ids).items():
             self._meta[name] = (codes.dtype.str, codes.shape)
             self._chunks[name].append(compress_chunk(codes, s.compressor, s.compression_level))
 

@@ -19,7 +19,9 @@ import numpy as np
 # their natural order. Channels not listed keep alphabetical order after them.
 NO_HIT_DEPTH = 1e9  # Cycles writes 1e10 to Depth where a ray hits nothing
 
-PICTURE_PASS_INDEX = 2  # Object Index of a surface that stands for a background picture: no depth there
+BODY_PASS_INDEX = 1  # Object Index of body 0; body k has BODY_PASS_INDEX + k
+# Object Index of a surface that stands for a background picture (no depth there): above any body's.
+PICTURE_PASS_INDEX = 1000
 
 _CHANNEL_ORDER = {name: i for i, name in enumerate("RGBAXYZWUV")}
 
@@ -74,32 +76,37 @@ def linear_to_srgb8(linear: np.ndarray) -> np.ndarray:
 
 
 def decode_frame(
-    passes: dict[str, np.ndarray], R: np.ndarray, person_index: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    passes: dict[str, np.ndarray], R: np.ndarray, num_persons: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Turn one frame's Cycles passes into image and label arrays.
 
     Args:
         passes: From ``read_passes``: Combined, Depth, Normal (world space),
             Object Index, Material Index.
         R: (3, 3) world → OpenCV camera rotation, for the normals.
-        person_index: The person's object pass index.
+        num_persons: The bodies in the scene; body k has Object Index
+            ``BODY_PASS_INDEX + k``.
 
     Returns:
         rgb (H, W, 3) uint8 sRGB; depth (H, W) float32 metres, 0 where no
         surface was hit or the surface stands for a picture
-        (``PICTURE_PASS_INDEX``); mask (H, W) bool; parts (H, W) uint8
-        material pass index on the person, else 0; normals (H, W, 3) float32
-        unit vectors in the OpenCV camera frame, 0 where depth is.
+        (``PICTURE_PASS_INDEX``); mask (H, W) bool, any body; parts (H, W) uint8
+        material pass index on a body, else 0; normals (H, W, 3) float32
+        unit vectors in the OpenCV camera frame, 0 where depth is; instances
+        (H, W) uint8, k + 1 on body k, else 0.
     """
     rgb = linear_to_srgb8(passes["Combined"][..., :3])
     z = passes["Depth"]
-    hit = (z < NO_HIT_DEPTH) & (np.rint(passes["Object Index"]) != PICTURE_PASS_INDEX)
+    index = np.rint(passes["Object Index"]).astype(np.int64)
+    hit = (z < NO_HIT_DEPTH) & (index != PICTURE_PASS_INDEX)
     depth = np.where(hit, z, 0.0).astype(np.float32)
-    mask = np.rint(passes["Object Index"]) == person_index
+    body = index - BODY_PASS_INDEX
+    mask = (body >= 0) & (body < num_persons)
+    instances = np.where(mask, body + 1, 0).astype(np.uint8)
     parts = np.where(mask, np.rint(passes["Material Index"]), 0).astype(np.uint8)
     # Normal is a mean over samples: renormalise pixels where surfaces mix.
     n = passes["Normal"].astype(np.float32) @ np.asarray(R, np.float32).T
     norm = np.linalg.norm(n, axis=-1, keepdims=True)
     ok = hit[..., None] & (norm > 1e-6)
     normals = np.where(ok, n / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
-    return rgb, depth, mask, parts, normals
+    return rgb, depth, mask, parts, normals, instances

@@ -7,6 +7,10 @@ conventions of docs/FORMAT.md. Keypoints and their visibility follow from
 depth and mask exactly as on the Cycles path (the worker projects the
 joints).
 
+Several bodies are joined into one mesh (body k's vertices after body
+k - 1's), so one z-buffer decides which body each pixel shows; each face
+carries its body's instance id beside its part id.
+
 How: a z-buffer in torch for the body, and exact ray casts through the
 pixel centres for the scene Cycles also sees (the 200 x 200 m ground plane,
 and with ``scene="room"`` the room's walls, furniture and ceiling), merged by
@@ -247,6 +251,10 @@ def cast_scene(origin: torch.Tensor, dirs: torch.Tensor, boxes: np.ndarray) -> t
 _SceneHits = tuple[tuple[bytes, ...], "torch.Tensor", "torch.Tensor"]
 
 
+# (faces of the joined mesh, part id per face, instance id per face)
+_JoinedMesh = tuple["torch.Tensor", np.ndarray, np.ndarray]
+
+
 class GeometryScene:
     """Depth, mask, parts and normals of clips without Blender: a ``renderer.Renderer``."""
 
@@ -271,8 +279,20 @@ class GeometryScene:
         if settings.threads:
             torch.set_num_threads(settings.threads)
         self._scene_cache: _SceneHits | None = None
-        self._faces = torch.as_tensor(faces.astype(np.int64), device=self.device)
-        self._face_part = torch.as_tensor(face_parts(faces, vertex_part).astype(np.uint8), device=self.device)
+        self._body_faces = faces.astype(np.int64)
+        self._body_face_part = face_parts(faces, vertex_part).astype(np.uint8)
+        self._meshes: dict[int, _JoinedMesh] = {}
+
+    def _mesh(self, bodies: int) -> _JoinedMesh:
+        """Faces, part id and instance id (k + 1) of ``bodies`` bodies joined into one mesh, body k's
+        vertices after body k - 1's: one z-buffer then decides which body is in front."""
+        if bodies not in self._meshes:
+            torch = _torch()
+            faces = np.concatenate([self._body_faces + k * self.num_vertices for k in range(bodies)])
+            parts = np.tile(self._body_face_part, bodies)
+            ids = np.repeat(np.arange(1, bodies + 1, dtype=np.uint8), len(self._body_faces))
+            self._meshes[bodies] = (torch.as_tensor(faces, device=self.device), parts, ids)
+        return self._meshes[bodies]
 
     def render_clip(
         self,
@@ -288,7 +308,9 @@ class GeometryScene:
         """Label passes of every frame; ``appearance`` and ``seed`` are unused (no RGB, no noise).
 
         Args:
-            vertices: (T, V, 3) posed body vertices, world Z-up, metres.
+            vertices: (T, V, 3) posed body vertices, world Z-up, metres, or
+                (T, P, V, 3) for P bodies (instance ids 1..P). A body collapsed to
+                one point in a frame draws nothing there (its triangles have no area).
             cameras: One ``Camera`` per frame, or one for every frame.
             appearance: Accepted for the shared interface.
             progress: Called with the number of frames done after each frame.
@@ -303,8 +325,11 @@ class GeometryScene:
             raise ValueError("the geometry engine writes no EXR frames: call render_clip without frame_sink")
         torch = _torch()
         verts = np.asarray(vertices, np.float64)
-        if verts.ndim != 3 or verts.shape[1:] != (self.num_vertices, 3) or len(verts) == 0:
-            raise ValueError(f"vertices must be (T, {self.num_vertices}, 3), got {verts.shape}")
+        verts = verts[:, None] if verts.ndim == 3 else verts
+        if verts.ndim != 4 or verts.shape[2:] != (self.num_vertices, 3) or 0 in verts.shape[:2]:
+            raise ValueError(
+                f"vertices must be (T, {self.num_vertices}, 3) or (T, P, {self.num_vertices}, 3), got {verts.shape}"
+            )
         if not np.isfinite(verts).all():
             raise ValueError("vertices contain NaN or inf")
         frames = len(verts)
@@ -318,12 +343,15 @@ class GeometryScene:
         out = RenderedClip.empty(frames, s.height, s.width)
         out.rgb = None
         boxes = _boxes(s.scene, room_origin)
+        faces, face_part, face_body = self._mesh(verts.shape[1])
         with torch.no_grad():
-            vt = torch.as_tensor(verts, dtype=self.dtype, device=self.device)
-            normals = vertex_normals(vt, self._faces)
+            vt = torch.as_tensor(verts.reshape(frames, -1, 3), dtype=self.dtype, device=self.device)
+            normals = vertex_normals(vt, faces)
             for i, cam in enumerate(cams):
-                depth, mask, parts, normal = self._frame(vt[i], normals[i], cam, boxes)
-                out.depth[i], out.mask[i], out.parts[i], out.normals[i] = depth, mask, parts, normal
+                hits = self._frame(vt[i], normals[i], cam, boxes, faces)
+                out.depth[i], out.mask[i], out.normals[i] = hits.depth, hits.mask, hits.normal
+                out.parts[i] = np.where(hits.mask, face_part[hits.face], 0)
+                out.instances[i] = np.where(hits.mask, face_body[hits.face], 0)
                 if progress is not None:
                     progress(i + 1)
         return out
@@ -338,12 +366,12 @@ class GeometryScene:
         return self._scene_cache[1], self._scene_cache[2]
 
     def _frame(
-        self, verts: torch.Tensor, normals: torch.Tensor, cam: Camera, boxes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        self, verts: torch.Tensor, normals: torch.Tensor, cam: Camera, boxes: np.ndarray, faces: torch.Tensor
+    ) -> FrameHits:
         torch = _torch()
         R = torch.as_tensor(np.asarray(cam.R, np.float64), dtype=self.dtype, device=self.device)
         t = torch.as_tensor(np.asarray(cam.t, np.float64).reshape(3), dtype=self.dtype, device=self.device)
-        body = rasterize(verts @ R.T + t, self._faces, normals @ R.T, np.asarray(cam.K), cam.width, cam.height)
+        body = rasterize(verts @ R.T + t, faces, normals @ R.T, np.asarray(cam.K), cam.width, cam.height)
         scene_depth, scene_normal = self._scene_hits(cam, boxes)
         mask = (body.face >= 0) & (body.depth <= scene_depth)
         depth = torch.where(mask, body.depth, scene_depth)
@@ -351,5 +379,19 @@ class GeometryScene:
         hit = torch.isfinite(depth)
         depth = torch.where(hit, depth, torch.zeros_like(depth))
         normal = torch.where(hit[..., None], normal, torch.zeros_like(normal))
-        parts = torch.where(mask, self._face_part[body.face.clamp_min(0)], torch.zeros_like(self._face_part[:1]))
-        return (depth.float().cpu().numpy(), mask.cpu().numpy(), parts.cpu().numpy(), normal.float().cpu().numpy())
+        return FrameHits(
+            depth=depth.float().cpu().numpy(),
+            mask=mask.cpu().numpy(),
+            face=body.face.clamp_min(0).cpu().numpy(),
+            normal=normal.float().cpu().numpy(),
+        )
+
+
+@dataclass
+class FrameHits:
+    """One frame's label passes before part and instance ids: depth, mask, the face seen, normals."""
+
+    depth: np.ndarray  # (H, W) float32
+    mask: np.ndarray  # (H, W) bool
+    face: np.ndarray  # (H, W) int64, the joined mesh's face at each pixel (0 off the bodies)
+    normal: np.ndarray  # (H, W, 3) float32

@@ -129,10 +129,13 @@ class RenderedClip:
             that makes no colour (``GEOMETRY``).
         depth: (T, H, W) float32 metres along the camera axis; 0 where no
             surface was hit (sky).
-        mask: (T, H, W) bool, the person.
-        parts: (T, H, W) uint8 part id (``skeleton.PART_NAMES``), 0 off the person.
+        mask: (T, H, W) bool, any person.
+        parts: (T, H, W) uint8 part id (``skeleton.PART_NAMES``) of the front-most
+            body, 0 off every person.
         normals: (T, H, W, 3) float32 unit normals in the OpenCV camera frame;
             0 where no surface was hit.
+        instances: (T, H, W) uint8, 0 off every person, k + 1 on body k (the
+            order of the bodies given to ``render_clip``).
     """
 
     rgb: np.ndarray | None
@@ -140,6 +143,7 @@ class RenderedClip:
     mask: np.ndarray
     parts: np.ndarray
     normals: np.ndarray
+    instances: np.ndarray
 
     @classmethod
     def empty(cls, frames: int, height: int, width: int) -> RenderedClip:
@@ -151,6 +155,7 @@ class RenderedClip:
             mask=np.zeros(shape, bool),
             parts=np.zeros(shape, np.uint8),
             normals=np.zeros((*shape, 3), np.float32),
+            instances=np.zeros(shape, np.uint8),
         )
 
 
@@ -168,5 +173,9 @@ class Renderer(Protocol):
         frame_sink: FrameSink | None = None,
         view: str | None = None,
     ) -> RenderedClip | None:
-        """Every frame of one clip from ``view``; None where ``frame_sink`` took each frame's EXR instead."""
+        """Every frame of one clip from ``view``; None where ``frame_sink`` took each frame's EXR instead.
+
+        ``vertices``: (T, V, 3) for one body, or (T, P, V, 3) for P bodies drawn together
+        (body k wears ``appearance.look(k)`` and has instance id k + 1).
+        """
         ...

@@ -6,7 +6,8 @@ of the file: the npz keys are this module's field names.
 
 The file is an uncompressed npz of the final bytes (``render/encode.py``):
 - ``WindowScene``: what the window showed, known before it was drawn: joints
-  (73 per frame), cameras, the motion's frames and the body's shape;
+  (73 per frame and person), cameras, the motion's frames, each body's shape
+  and which bodies are present in which frames;
 - ``CodedWindow``: the window's video packets (``rgb_data``, ``rgb_offsets``,
   ``rgb_pts``, ``rgb_keyframe``; none from the geometry engine) and each image
   as one compressed HDF5 chunk per frame (``<name>_chunks``,
@@ -45,24 +46,35 @@ class WindowRecordError(SynthActError, ValueError):
 
 @dataclass(frozen=True)
 class WindowScene:
-    """What a window showed, known before it is drawn (per-frame arrays are (T, ...))."""
+    """What a window showed, known before it is drawn.
 
-    keypoints_2d: np.ndarray  # (T, 73, 2) float32
-    joints_cam: np.ndarray  # (T, 73, 3) float32
-    joints_world: np.ndarray  # (T, 73, 3) float32
+    Per-frame arrays are (T, ...); per-person ones carry the person axis P in
+    body order (``shard_format.DatasetSpec.person_axis``), NaN where a body is absent.
+    ``ground_offset_m``, ``gender`` and ``appearance`` describe person 0, ``persons`` every body.
+    """
+
+    keypoints_2d: np.ndarray  # (T, P, 73, 2) float32
+    joints_cam: np.ndarray  # (T, P, 73, 3) float32
+    joints_world: np.ndarray  # (T, P, 73, 3) float32
     K: np.ndarray  # (3, 3) float64, the window's intrinsics
     R: np.ndarray  # (T, 3, 3) float64
     t: np.ndarray  # (T, 3) float64
     distance_m: float
     source_frames: np.ndarray  # (T,) int64
-    poses: np.ndarray  # (T, 156) float32
-    trans: np.ndarray  # (T, 3) float32
-    betas: np.ndarray  # (16,) float32
-    betas_used: np.ndarray  # (16,) float32
-    shape_noise: np.ndarray  # (16,) float32
+    poses: np.ndarray  # (T, P, 156) float32
+    trans: np.ndarray  # (T, P, 3) float32
+    betas: np.ndarray  # (P, 16) float32
+    betas_used: np.ndarray  # (P, 16) float32
+    shape_noise: np.ndarray  # (P, 16) float32
+    present: np.ndarray  # (T, P) bool
     ground_offset_m: float
     gender: str
     appearance: str  # JSON of the drawn appearance
+    persons: str  # JSON list, one entry per body (``worker.person_records``)
+
+    @property
+    def num_persons(self) -> int:
+        return int(self.present.shape[1])
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -71,6 +83,7 @@ class WindowScene:
             ground_offset_m=np.float64(self.ground_offset_m),
             gender=np.array(self.gender),
             appearance=np.array(self.appearance),
+            persons=np.array(self.persons),
         )
         return out
 
@@ -82,6 +95,7 @@ class WindowScene:
             ground_offset_m=float(arrays["ground_offset_m"]),
             gender=str(arrays["gender"]),
             appearance=str(arrays["appearance"]),
+            persons=str(arrays["persons"]),
         )
         return cls(**values)
 
@@ -163,8 +177,8 @@ class WindowRecord:
 
     scene: WindowScene
     coded: CodedWindow
-    keypoints_visible: np.ndarray  # (T, 73) bool
-    bbox: np.ndarray  # (T, 4) float32, NaN where the person is out of view
+    keypoints_visible: np.ndarray  # (T, P, 73) bool
+    bbox: np.ndarray  # (T, P, 4) float32, NaN where that person shows no pixel
 
     @property
     def num_frames(self) -> int:
@@ -192,6 +206,10 @@ class WindowRecord:
         if STORAGE not in arrays:
             raise WindowRecordError(
                 f"{path}: render result of an older format (no coded streams); delete it and rerun the render step"
+            )
+        if "present" not in arrays:
+            raise WindowRecordError(
+                f"{path}: render result of an older format (no person axis); delete it and rerun the render step"
             )
         missing = sorted(set(expected_keys(video=VIDEO_PREFIX + VIDEO_ARRAYS[0] in arrays)) - set(arrays))
         if missing:

@@ -9,6 +9,13 @@ finished and a rerun resumes at the first missing window.
 Per-take draws (appearance, body-shape noise) are seeded from (seed, take id)
 only, so every view task of a take draws the same body and look, and every
 window of a take shares them: the video runs on without a seam.
+
+A take with several bodies (``Take.partners``) poses each body from its own
+motion file, with its own gender model, shape draw and ground offset (person
+k > 0 draws from (seed, take id, k); person 0 as a one-person take), and the
+engine draws them together, each with its own instance id. A body absent in
+a frame (``Motion.present``) is collapsed to one point under the ground there,
+so its triangles are degenerate and draw nothing, and its ground truth is NaN.
 """
 
 from __future__ import annotations
@@ -28,7 +35,6 @@ from synthact.body.skeleton import vertex_parts
 from synthact.config_sections import MotionSection, RandomizeSection, RenderSection, RigSection, RunConfig
 from synthact.errors import OutputError, describe_os_error, space_error
 from synthact.render import blender
-from synthact.render.blender import BODY_PASS_INDEX
 from synthact.render.cache import RenderCache, windows
 from synthact.render.encode import StorageSettings, WindowCoder
 from synthact.render.engines import render_scene
@@ -38,7 +44,7 @@ from synthact.render.renderer import settings_from_config
 from synthact.render.visibility import keypoint_visibility, output_joint_parts
 from synthact.render.window_record import WindowRecord, WindowScene
 from synthact.resolved_config import parse_resolved
-from synthact.scene.appearance import AppearanceRanges, body_mass_offset, furnish, sample_appearance
+from synthact.scene.appearance import AppearanceRanges, body_mass_offset, furnish, sample_appearance, with_partners
 from synthact.scene.backgrounds import backdrops, draw_backgrounds
 from synthact.scene.cameras import Camera, project
 from synthact.scene.environment import HdriSet
@@ -54,6 +60,7 @@ if TYPE_CHECKING:  # torch, smplx and the motion readers load only in the task t
     from synthact.body.smplh import BodyModel, PosedBody
     from synthact.scene.appearance import Appearance
     from synthact.sources.amass import Motion
+    from synthact.takes.records import Take
 
 log = logging.getLogger("synthact.render")
 
@@ -93,11 +100,17 @@ def mask_bboxes(mask: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def body_shape_noise(seed: int, take_id: str, std: float, count: int) -> np.ndarray:
-    """(count,) float32 Gaussian noise for a take's betas; zeros when ``std`` is 0."""
+def person_identity(take_id: str, draw: str, person: int) -> tuple[object, ...]:
+    """What seeds one body's draw: person 0 draws as a one-person take always has."""
+    return (take_id, draw) if person == 0 else (take_id, draw, person)
+
+
+def body_shape_noise(seed: int, take_id: str, std: float, count: int, person: int = 0) -> np.ndarray:
+    """(count,) float32 Gaussian noise for the betas of a take's body ``person``; zeros when ``std`` is 0."""
     if std <= 0.0:
         return np.zeros(count, np.float32)
-    return rng_for(seed, take_id, "body_shape").normal(0.0, std, size=count).astype(np.float32)
+    rng = rng_for(seed, *person_identity(take_id, "body_shape", person))
+    return rng.normal(0.0, std, size=count).astype(np.float32)
 
 
 def ground_offset(
@@ -137,16 +150,16 @@ class WindowJob:
     def __init__(
         self, path: Path, scene: WindowScene, uv: np.ndarray, z: np.ndarray, coder: WindowCoder, joint_parts: np.ndarray
     ):
-        # uv and z at full precision: visibility is tested before the record's float32 rounding.
+        # uv (T, P, J, 2) and z (T, P, J) at full precision: visibility is tested before the record's float32 rounding.
         self.path, self.scene, self.uv, self.z, self.coder = path, scene, uv, z, coder
         self.joint_parts = joint_parts
-        self.visible = np.zeros(uv.shape[:2], bool)
-        self.bbox = np.full((len(uv), 4), np.nan, np.float32)
+        self.visible = np.zeros(uv.shape[:3], bool)
+        self.bbox = np.full((*uv.shape[:2], 4), np.nan, np.float32)
 
     def frame(self, i: int, exr: Path, R: np.ndarray) -> None:
         passes = read_passes(exr)
         exr.unlink()
-        self.arrays(i, *decode_frame(passes, R, BODY_PASS_INDEX))
+        self.arrays(i, *decode_frame(passes, R, self.uv.shape[1]))
 
     def arrays(
         self,
@@ -156,35 +169,72 @@ class WindowJob:
         mask: np.ndarray,
         parts: np.ndarray,
         normals: np.ndarray,
+        instances: np.ndarray,
     ) -> None:
         """Code one frame's images (``rgb`` None: the geometry engine draws no colour) and label it."""
-        self.coder.add(rgb, depth, mask, parts, normals)
-        # A keypoint is visible only where its pixel shows its own body part or a neighbour.
-        self.visible[i] = keypoint_visibility(
-            self.uv[i : i + 1], self.z[i : i + 1], depth[None], mask[None], parts[None], joint_parts=self.joint_parts
-        )[0]
-        self.bbox[i] = mask_bboxes(mask[None])[0]
+        self.coder.add(rgb, depth, mask, parts, normals, instances)
+        for k in range(self.uv.shape[1]):
+            # A keypoint is visible only where its pixel shows its own body, and its own part or a neighbour.
+            own = instances == k + 1
+            self.visible[i, k] = keypoint_visibility(
+                self.uv[i : i + 1, k], self.z[i : i + 1, k], depth[None], own[None], parts[None], self.joint_parts
+            )[0]
+            self.bbox[i, k] = mask_bboxes(own[None])[0]
 
     def finish(self) -> None:
         WindowRecord(self.scene, self.coder.finish(), keypoints_visible=self.visible, bbox=self.bbox).write(self.path)
 
 
-@dataclass
-class PreparedTake:
-    """What every window of one take shares: its motion frames, body and camera path."""
+# Where an absent body's vertices go: one point, so every triangle is degenerate and
+# draws nothing; under the ground, so even a renderer that drew it would hide it.
+ABSENT_POINT = np.array([0.0, 0.0, -100.0], np.float32)
 
-    plan: TakePlan
+
+@dataclass
+class PreparedBody:
+    """One body of a take: its motion frames, drawn shape and presence."""
+
+    source: str  # the motion file, relative to the motion root
     motion: Motion
     source_frames: np.ndarray  # (T,) source frame of each take frame
+    present: np.ndarray  # (T,) bool
     betas: np.ndarray
     noise: np.ndarray
     offset: float
-    appearance: Appearance
-    cameras: CameraPath
 
     def trans(self, a: int, b: int) -> np.ndarray:
         """Translation of take frames [a, b), re-grounded for the drawn body shape."""
         return self.motion.trans[self.source_frames[a:b]] + np.array([0.0, 0.0, self.offset])
+
+    def record(self, appearance: Appearance, person: int) -> dict[str, object]:
+        """What the shard's ``persons`` attribute says of this body."""
+        return {
+            "source": self.source,
+            "gender": str(self.motion.gender),
+            "ground_offset_m": float(self.offset),
+            "appearance": appearance.look(person).to_dict(),
+        }
+
+
+def absent_as_nan(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """``values`` (T, ...) with the frames where the body is absent set to NaN."""
+    out = np.array(values, dtype=np.float32)
+    out[~present] = np.nan
+    return out
+
+
+@dataclass
+class PreparedTake:
+    """What every window of one take shares: its bodies (body order), look and camera path."""
+
+    plan: TakePlan
+    bodies: tuple[PreparedBody, ...]
+    appearance: Appearance
+    cameras: CameraPath
+
+    def present(self, a: int, b: int) -> np.ndarray:
+        """(b - a, P) bool: which bodies take frames [a, b) show."""
+        return np.stack([body.present[a:b] for body in self.bodies], axis=1)
 
 
 class TakeRenderer:
@@ -206,7 +256,7 @@ class TakeRenderer:
         self.amass_root = Path(motion.amass_root)
         self._body_model_cls = BodyModel
         self._models: dict[str, BodyModel] = {}
-        self._motion_cache: tuple[str, Motion] | None = None
+        self._motion_cache: dict[str, Motion] = {}  # the current take's bodies
         neutral = self.any_body_model()
         self.settings = settings_from_config(render.as_dict())
         face_uv, textures_dir, self.texture_names = texture_assets(randomize.as_dict(), neutral.faces)
@@ -251,29 +301,47 @@ class TakeRenderer:
             self._models[gender] = self._body_model_cls(self.body_model_dir, gender)
         return self._models[gender]
 
-    def motion(self, source: str) -> Motion:
-        if self._motion_cache is None or self._motion_cache[0] != source:
-            self._motion_cache = (source, load_motion(Path(source), root=self.amass_root))
-        return self._motion_cache[1]
+    def motions(self, sources: tuple[str, ...]) -> list[Motion]:
+        """The motions of one take's bodies; the previous take's are let go."""
+        kept = {s: self._motion_cache[s] for s in sources if s in self._motion_cache}
+        for source in sources:
+            if source not in kept:
+                kept[source] = load_motion(Path(source), root=self.amass_root)
+        self._motion_cache = kept
+        return [kept[s] for s in sources]
 
-    def shape_draw(self, take_id: str, count: int) -> np.ndarray:
-        """The take's change to the motion's betas: Gaussian noise plus a body-mass offset (beta 1)."""
-        mass = body_mass_offset(rng_for(self.seed, take_id, "body_mass"), self.mass_range, count)
-        return (body_shape_noise(self.seed, take_id, self.shape_std, count) + mass).astype(np.float32)
+    def shape_draw(self, take_id: str, count: int, person: int = 0) -> np.ndarray:
+        """The change to a body's betas: Gaussian noise plus a body-mass offset (beta 1)."""
+        rng = rng_for(self.seed, *person_identity(take_id, "body_mass", person))
+        mass = body_mass_offset(rng, self.mass_range, count)
+        return (body_shape_noise(self.seed, take_id, self.shape_std, count, person) + mass).astype(np.float32)
+
+    def prepare_body(self, take: Take, source: str, motion: Motion, person: int) -> PreparedBody:
+        """One body on the take's timeline: its frames, presence, drawn shape and ground offset."""
+        timeline = resample_indices(len(motion.poses), motion.fps, take.fps)
+        wanted = take.frames()
+        # A partner's file shorter than the take (it should not be) leaves its body absent past its end.
+        source_frames = timeline[np.minimum(wanted, len(timeline) - 1)]
+        present = (wanted < len(timeline)) & np.asarray(motion.present, bool)[source_frames]
+        betas = np.asarray(motion.betas, dtype=np.float32)
+        noise = self.shape_draw(take.take_id, len(betas), person)
+        first = source_frames[present][:1]  # the body's first frame in the scene
+        model = self.body_model(motion.gender)
+        offset = ground_offset(model, motion.poses[first], motion.trans[first], betas, noise) if len(first) else 0.0
+        return PreparedBody(source, motion, source_frames, present, betas, noise, offset)
+
+    def pelvis_xy(self, body: PreparedBody) -> np.ndarray:
+        """(T, 2) world XY of a body's pelvis at each take frame."""
+        pelvis_rest = self.body_model(body.motion.gender).rest_joints(body.betas + body.noise)[0]
+        return (body.motion.trans[body.source_frames] + pelvis_rest)[:, :2]
 
     def prepare(self, plan: TakePlan, view: str) -> PreparedTake:
-        """Load the take's motion, draw its body and look, and trace this view's cameras."""
+        """Load the take's motions, draw its bodies and looks, and trace this view's cameras."""
         take = plan.take
-        motion = self.motion(take.source)
-        timeline = resample_indices(len(motion.poses), motion.fps, take.fps)
-        source_frames = timeline[take.frames()]
-        betas = np.asarray(motion.betas, dtype=np.float32)
-        noise = self.shape_draw(take.take_id, len(betas))
-        model = self.body_model(motion.gender)
-        first = source_frames[:1]
-        offset = ground_offset(model, motion.poses[first], motion.trans[first], betas, noise)
-        pelvis_rest = model.rest_joints(betas + noise)[0]
-        pelvis_xy = (motion.trans[source_frames] + pelvis_rest)[:, :2]
+        sources = (take.source, *take.partners)
+        motions = self.motions(sources)
+        bodies = tuple(self.prepare_body(take, s, m, k) for k, (s, m) in enumerate(zip(sources, motions, strict=True)))
+        pelvis_xy = np.stack([self.pelvis_xy(body) for body in bodies], axis=1)
         room = self.settings.scene == "room"
         appearance = sample_appearance(
             plan.appearance_seed,
@@ -284,32 +352,42 @@ class TakeRenderer:
             key_light=self.hdris.key_light if self.hdri_ground else None,
             hdri_ground=self.hdri_ground,
         )
-        if self.supports:
-            trans = motion.trans[source_frames] + np.array([0.0, 0.0, offset])
-            props = supports_for_take(
-                model, motion.poses[source_frames], trans, betas + noise, self.vertex_part, take.fps
-            )
+        if self.supports:  # under body 0: where it sits, lies or climbs
+            main, shown = bodies[0], bodies[0].present[:, None]
+            poses = np.where(shown, main.motion.poses[main.source_frames], 0.0)
+            trans = np.where(shown, main.trans(0, len(main.present)), 0.0)
+            model = self.body_model(main.motion.gender)
+            props = supports_for_take(model, poses, trans, main.betas + main.noise, self.vertex_part, take.fps)
             appearance = furnish(appearance, props, plan.appearance_seed)
         if self.backgrounds:
             appearance = replace(appearance, backgrounds=draw_backgrounds(plan.appearance_seed, self.backgrounds))
+        if len(bodies) > 1:
+            appearance = with_partners(appearance, plan.appearance_seed, len(bodies), self.ranges, self.texture_names)
+        present = np.stack([body.present for body in bodies], axis=1)
         return PreparedTake(
             plan=plan,
-            motion=motion,
-            source_frames=source_frames,
-            betas=betas,
-            noise=noise,
-            offset=offset,
+            bodies=bodies,
             appearance=appearance,
-            cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy),
+            cameras=view_cameras(self.rig, plan.view(view), take, pelvis_xy, present),
         )
 
-    def pose_window(self, prepared: PreparedTake, a: int, b: int) -> PosedBody:
-        """The posed body (vertices, joints) of take frames [a, b)."""
-        motion = prepared.motion
-        model = self.body_model(motion.gender)
-        return model.pose(
-            motion.poses[prepared.source_frames[a:b]], prepared.trans(a, b), prepared.betas + prepared.noise
-        )
+    def pose_body(self, body: PreparedBody, a: int, b: int) -> PosedBody:
+        """One body (vertices, joints) at take frames [a, b); absent frames collapsed to ``ABSENT_POINT``."""
+        present = body.present[a:b]
+        frames = body.source_frames[a:b]
+        # The poses of absent frames are placeholders (NaN, say): pose the rest pose there instead.
+        poses = np.where(present[:, None], body.motion.poses[frames], 0.0)
+        trans = np.where(present[:, None], body.trans(a, b), 0.0)
+        posed = self.body_model(body.motion.gender).pose(poses, trans, body.betas + body.noise)
+        if present.all():
+            return posed
+        vertices = posed.vertices.copy()
+        vertices[~present] = ABSENT_POINT
+        return replace(posed, vertices=vertices, joints=absent_as_nan(posed.joints, present))
+
+    def pose_window(self, prepared: PreparedTake, a: int, b: int) -> tuple[PosedBody, ...]:
+        """Every body (vertices, joints) of take frames [a, b), in body order."""
+        return tuple(self.pose_body(body, a, b) for body in prepared.bodies)
 
     def render_window(
         self,
@@ -320,17 +398,15 @@ class TakeRenderer:
         b: int,
         out: Path,
         pipeline: Pipeline,
-        posed: PosedBody | None = None,
+        posed: tuple[PosedBody, ...] | None = None,
     ) -> None:
         """Render take frames [a, b) from ``view``; ``pipeline`` codes them and writes ``out``.
 
         Returns as soon as the last frame is rendered: the window's coding
         and cache write overlap the next window's rendering. ``posed``: the
-        window's body if posed ahead (``render_windows``), else posed here.
+        window's bodies if posed ahead (``render_windows``), else posed here.
         """
         take = prepared.plan.take
-        frames = prepared.source_frames[a:b]
-        motion = prepared.motion
         posed = self.pose_window(prepared, a, b) if posed is None else posed
         path = prepared.cameras
         cameras = [
@@ -338,37 +414,21 @@ class TakeRenderer:
             for i in range(a, b)
         ]
         seed = derive_seed(prepared.plan.view(view).seed, window) % (2**31 - 1)
-        joints_cam = np.einsum("tij,tkj->tki", path.R[a:b], posed.joints) + path.t[a:b, None, :]
+        joints = np.stack([body.joints for body in posed], axis=1)  # (T, P, 73, 3)
+        joints_cam = np.einsum("tij,tpkj->tpki", path.R[a:b], joints) + path.t[a:b, None, None, :]
         uv = project(joints_cam, path.K)
-        scene = WindowScene(
-            keypoints_2d=uv.astype(np.float32),
-            joints_cam=joints_cam.astype(np.float32),
-            joints_world=posed.joints.astype(np.float32),
-            K=np.asarray(path.K, np.float64),
-            R=path.R[a:b].astype(np.float64),
-            t=path.t[a:b].astype(np.float64),
-            distance_m=float(path.distance_m),
-            source_frames=frames.astype(np.int64),
-            poses=motion.poses[frames].astype(np.float32),
-            trans=motion.trans[frames].astype(np.float32),
-            betas=prepared.betas,
-            betas_used=(prepared.betas + prepared.noise).astype(np.float32),
-            shape_noise=prepared.noise,
-            ground_offset_m=float(prepared.offset),
-            gender=str(motion.gender),
-            appearance=json.dumps(prepared.appearance.to_dict(), sort_keys=True),
-        )
+        scene = self.window_scene(prepared, a, b, joints, joints_cam, uv)
         coder = WindowCoder(self.rig.width, self.rig.height, self.storage)
         job = WindowJob(out, scene, uv, joints_cam[..., 2], coder, self.joint_parts)
+        vertices = posed[0].vertices if len(posed) == 1 else np.stack([body.vertices for body in posed], axis=1)
         if self.settings.engine == "GEOMETRY":  # no EXR: the z-buffer hands back arrays at once
             out_clip = self.scene.render_clip(
-                posed.vertices, cameras, prepared.appearance, seed=seed, room_origin=tuple(take.path_center), view=view
+                vertices, cameras, prepared.appearance, seed=seed, room_origin=tuple(take.path_center), view=view
             )
             assert out_clip is not None  # without a frame_sink every engine hands the arrays back
             for i in range(b - a):
-                pipeline.submit(
-                    job.arrays, i, None, out_clip.depth[i], out_clip.mask[i], out_clip.parts[i], out_clip.normals[i]
-                )
+                images = (out_clip.depth[i], out_clip.mask[i], out_clip.parts[i], out_clip.normals[i])
+                pipeline.submit(job.arrays, i, None, *images, out_clip.instances[i])
             pipeline.submit(job.finish)
             return
 
@@ -376,7 +436,7 @@ class TakeRenderer:
             pipeline.submit(job.frame, i, exr, np.asarray(camera.R))
 
         self.scene.render_clip(
-            posed.vertices,
+            vertices,
             cameras,
             prepared.appearance,
             seed=seed,
@@ -385,6 +445,36 @@ class TakeRenderer:
             view=view,
         )
         pipeline.submit(job.finish)
+
+    def window_scene(
+        self, prepared: PreparedTake, a: int, b: int, joints: np.ndarray, joints_cam: np.ndarray, uv: np.ndarray
+    ) -> WindowScene:
+        """What take frames [a, b) show, known before they are drawn; NaN where a body is absent."""
+        path, bodies, main = prepared.cameras, prepared.bodies, prepared.bodies[0]
+        present = prepared.present(a, b)
+        poses = [absent_as_nan(body.motion.poses[body.source_frames[a:b]], body.present[a:b]) for body in bodies]
+        trans = [absent_as_nan(body.motion.trans[body.source_frames[a:b]], body.present[a:b]) for body in bodies]
+        persons = [body.record(prepared.appearance, k) for k, body in enumerate(bodies)]
+        return WindowScene(
+            keypoints_2d=uv.astype(np.float32),
+            joints_cam=joints_cam.astype(np.float32),
+            joints_world=joints.astype(np.float32),
+            K=np.asarray(path.K, np.float64),
+            R=path.R[a:b].astype(np.float64),
+            t=path.t[a:b].astype(np.float64),
+            distance_m=float(path.distance_m),
+            source_frames=main.source_frames[a:b].astype(np.int64),
+            poses=np.stack(poses, axis=1),
+            trans=np.stack(trans, axis=1),
+            betas=np.stack([body.betas for body in bodies]).astype(np.float32),
+            betas_used=np.stack([body.betas + body.noise for body in bodies]).astype(np.float32),
+            shape_noise=np.stack([body.noise for body in bodies]).astype(np.float32),
+            present=present,
+            ground_offset_m=float(main.offset),
+            gender=str(main.motion.gender),
+            appearance=json.dumps(prepared.appearance.to_dict(), sort_keys=True),
+            persons=json.dumps(persons, sort_keys=True),
+        )
 
 
 def pending_windows(plan: ShardPlan, view: str, cache: RenderCache) -> list[tuple[TakePlan, int, int, int]]:
@@ -456,7 +546,7 @@ def render_windows(
     """
     current: dict[str, PreparedTake] = {}  # touched by the pose thread only
 
-    def ahead(take: TakePlan, a: int, b: int) -> tuple[PreparedTake, PosedBody]:
+    def ahead(take: TakePlan, a: int, b: int) -> tuple[PreparedTake, tuple[PosedBody, ...]]:
         prepared = current.get("take")
         if prepared is None or prepared.plan.take.take_id != take.take.take_id:
             prepared = current["take"] = renderer.prepare(take, view)

@@ -22,6 +22,10 @@ Which garment covers which body part (``garment_of_part``):
 - hips, thighs → bottom; shins → bottom with long legwear, else skin;
 - feet → shoes.
 
+A take with several bodies (``partners``) dresses each partner in a look of
+its own (``BodyLook``), drawn from (appearance seed, person index) apart from
+every other draw, so person 0's look is the one-person take's.
+
 The record is what is rendered. A clothing texture (``randomize.textures_dir``)
 dresses the whole body, so with one the procedural draws (skin, top, bottom,
 shoes) are not rendered and are recorded as None, and the sleeve and leg
@@ -157,6 +161,35 @@ class RoomLook:
 
 
 @dataclass(frozen=True)
+class BodyLook:
+    """How one partner body is dressed: skin and garments, or a texture (as ``Appearance``'s fields)."""
+
+    skin: RGB | None
+    top: Surface | None
+    bottom: Surface | None
+    shoes: Surface | None
+    long_sleeves: bool | None
+    long_legs: bool | None
+    texture: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _lists(asdict(self))
+        if out["texture"] is None:
+            del out["texture"]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BodyLook:
+        values = dict(data)
+        for key in ("top", "bottom", "shoes"):
+            if values.get(key) is not None:
+                values[key] = _surface_from_dict(values[key])
+        if values.get("skin") is not None:
+            values["skin"] = tuple(values["skin"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Appearance:
     """Everything random about how a clip looks, besides motion and camera.
 
@@ -185,6 +218,8 @@ class Appearance:
         prop_surface: Their material; None without props.
         backgrounds: View name → picture behind the person (a path in
             ``randomize.backgrounds_dir``); empty: the HDRI is the background.
+        partners: The looks of bodies 1.. of a take with several bodies (body 0
+            wears the fields above); empty for one body.
     """
 
     hdri: str
@@ -205,18 +240,21 @@ class Appearance:
     props: tuple[Prop, ...] = ()
     prop_surface: Surface | None = None
     backgrounds: Mapping[str, str] = field(default_factory=dict)
+    partners: tuple[BodyLook, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (tuples become lists).
 
-        No ``room`` key outdoors, no ``texture`` key without one, no ``props`` keys without props.
+        No ``room`` key outdoors, no ``texture`` key without one, no ``props`` keys without props,
+        no ``partners`` key for one body.
         """
         out = _lists(asdict(self))
         for key in ("room", "texture", "prop_surface"):
             if out[key] is None:
                 del out[key]
         out["props"] = [prop.to_dict() for prop in self.props]
-        for key in ("props", "backgrounds"):
+        out["partners"] = [look.to_dict() for look in self.partners]
+        for key in ("props", "backgrounds", "partners"):
             if not out[key]:
                 del out[key]
         return out
@@ -227,6 +265,7 @@ class Appearance:
         values = dict(data)
         values["props"] = tuple(Prop.from_dict(prop) for prop in values.get("props", ()))
         values["backgrounds"] = dict(values.get("backgrounds", {}))
+        values["partners"] = tuple(BodyLook.from_dict(look) for look in values.get("partners", ()))
         for key in ("top", "bottom", "shoes", "ground", "prop_surface"):
             if values.get(key) is not None:
                 values[key] = _surface_from_dict(values[key])
@@ -238,6 +277,22 @@ class Appearance:
                 room[key] = _surface_from_dict(room[key])
             values["room"] = RoomLook(**room)
         return cls(**values)
+
+    @property
+    def num_persons(self) -> int:
+        return 1 + len(self.partners)
+
+    def look(self, person: int) -> BodyLook:
+        """What body ``person`` wears (0: this appearance's own garments or texture)."""
+        if person > 0:
+            return self.partners[person - 1]
+        return BodyLook(self.skin, self.top, self.bottom, self.shoes, self.long_sleeves, self.long_legs, self.texture)
+
+    def worn_by(self, person: int) -> Appearance:
+        """This appearance with body ``person``'s look in body 0's fields: what one body's materials read."""
+        if person == 0:
+            return self
+        return replace(self, **{f.name: getattr(self.partners[person - 1], f.name) for f in fields(BodyLook)})
 
     def garment_surfaces(self) -> dict[str, Surface]:
         """The material of each of ``GARMENTS``; skin becomes a plain ``Surface``. Empty with a texture."""
@@ -472,6 +527,41 @@ def sample_appearance(
         drawn = replace(drawn, ground=None) if hdri_ground else drawn
     # Drawn last, so adding textures leaves every other draw as it was.
     return dress(drawn, textures, draw_texture(rng, list(textures))) if textures else drawn
+
+
+def draw_look(
+    rng: np.random.Generator,
+    ranges: AppearanceRanges = AppearanceRanges(),
+    textures: Sequence[str] | Mapping[str, TextureCut | None] = (),
+) -> BodyLook:
+    """One body's skin and garments, drawn as ``sample_appearance`` draws body 0's (texture last)."""
+    skin = _skin(rng)
+    top = _surface(rng, ranges.pattern_probs((0.45, 0.15, 0.25, 0.15)), (3.0, 30.0), (0.4, 0.9))
+    bottom = _surface(rng, ranges.pattern_probs((0.55, 0.3, 0.1, 0.05)), (3.0, 40.0), (0.5, 0.95))
+    shoes = _surface(rng, ranges.pattern_probs((0.85, 0.15, 0.0, 0.0)), (5.0, 40.0), (0.2, 0.8))
+    long_sleeves = bool(rng.random() < ranges.long_sleeves_probability)
+    long_legs = bool(rng.random() < ranges.long_legs_probability)
+    look = BodyLook(skin, top, bottom, shoes, long_sleeves, long_legs)
+    if not textures:
+        return look
+    name = draw_texture(rng, list(textures))
+    cut = textures.get(name) if isinstance(textures, Mapping) else None
+    return BodyLook(
+        None, None, None, None, None if cut is None else cut.long_sleeves, None if cut is None else cut.long_legs, name
+    )
+
+
+def with_partners(
+    appearance: Appearance,
+    seed: int,
+    num_persons: int,
+    ranges: AppearanceRanges = AppearanceRanges(),
+    textures: Sequence[str] | Mapping[str, TextureCut | None] = (),
+) -> Appearance:
+    """``appearance`` with a look for each of bodies 1 .. ``num_persons`` - 1, each drawn from
+    (``seed``, person index) alone: body 0's look and every scene draw stay as they were."""
+    looks = tuple(draw_look(rng_for(seed, "person", k), ranges, textures) for k in range(1, num_persons))
+    return replace(appearance, partners=looks)
 
 
 KEY_LIGHT_MIN_ELEVATION_DEG = 10.0  # a key at the horizon would throw the shadow out of frame

@@ -21,6 +21,8 @@ And two camera motions (``rig.camera_motion``) for the actor mode:
 - **follow**: the rig moves with the actor's smoothed pelvis path, like a
   camera operator: it keeps the drawn distance, height and azimuth, with no
   shake. Distance is raised where the pelvis strays from the smoothed path.
+  With several bodies it follows the group's centre, and the distance is
+  raised until the farthest body stays in frame.
 
 Room cameras never move. The plan draws every random value
 (``takes.views.plan_views``) into a ``ViewPlan`` per view; the worker turns the
@@ -247,15 +249,56 @@ def smooth_path(xy: np.ndarray, sigma_frames: float) -> np.ndarray:
     return np.stack([np.convolve(padded[:, k], weights, mode="valid") for k in range(2)], axis=1)
 
 
-def view_cameras(rig: Rig, view: ViewPlan, take: TakePath, pelvis_xy: np.ndarray) -> CameraPath:
+def group_centre(pelvis_xy: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 2) mean XY of the bodies present at each frame and (T,) how far the farthest of them is from it.
+
+    A frame without any body present takes the next frame that has one (the last such
+    frame past the end; body 0's pelvis where none has), so a camera that follows the
+    group does not swing through a gap.
+    """
+    shown = np.asarray(present, bool)
+    xy = np.where(shown[..., None], np.asarray(pelvis_xy, dtype=np.float64), 0.0)  # absent: placeholders
+    count = shown.sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        centre = (xy * shown[..., None]).sum(axis=1) / count[:, None]
+    spread = np.where(shown, np.linalg.norm(xy - centre[:, None], axis=-1), 0.0).max(axis=1)
+    seen = np.flatnonzero(count > 0)
+    if not len(seen):
+        return xy[:, 0].copy(), np.zeros(len(xy))
+    nearest = seen[np.clip(np.searchsorted(seen, np.arange(len(xy))), 0, len(seen) - 1)]
+    gap = count == 0
+    centre[gap], spread[gap] = centre[nearest[gap]], spread[nearest[gap]]
+    return centre, spread
+
+
+def view_cameras(
+    rig: Rig, view: ViewPlan, take: TakePath, pelvis_xy: np.ndarray, present: np.ndarray | None = None
+) -> CameraPath:
     """Every frame's camera of one view of ``take``.
+
+    With several bodies a camera frames the group: a following camera aims at the
+    mean of the present pelvises, and its distance keeps the farthest body in view
+    (the group's spread is added to how far the aim strays), as a static camera
+    keeps every body's path in view.
 
     Args:
         rig: The rig (sizes, field of view, look-at height).
         view: The view's drawn placement (``plan_views``).
         take: The take (path centre and radius for static cameras).
-        pelvis_xy: (T, 2) world XY of the rendered body's pelvis at each take frame.
+        pelvis_xy: (T, 2) world XY of the rendered body's pelvis at each take frame,
+            or (T, P, 2) of every body's.
+        present: (T, P) bool, which bodies each frame shows (with (T, P, 2) pelvises;
+            default: all).
     """
+    pelvis_xy = np.asarray(pelvis_xy, dtype=np.float64)
+    spread, reach = np.zeros(len(pelvis_xy)), take.path_radius
+    if pelvis_xy.ndim == 3:
+        shown = np.ones(pelvis_xy.shape[:2], bool) if present is None else np.asarray(present, bool)
+        if pelvis_xy.shape[1] == 1 and shown.all():  # one body, always there: as ever
+            pelvis_xy = pelvis_xy[:, 0]
+        else:
+            reach = _static_reach(take, pelvis_xy, shown)
+            pelvis_xy, spread = group_centre(pelvis_xy, shown)
     T = len(pelvis_xy)
     hfov = float(view.placement.get("hfov_deg", rig.hfov_deg))
     K = rig.K(hfov)
@@ -264,10 +307,10 @@ def view_cameras(rig: Rig, view: ViewPlan, take: TakePath, pelvis_xy: np.ndarray
         return CameraPath(K, np.repeat(R[None], T, 0), np.repeat(t[None], T, 0), view.distance_m)
     if view.camera_motion == "follow":
         aim = smooth_path(pelvis_xy, rig.follow_smoothing_s * take.fps)
-        stray = float(np.linalg.norm(np.asarray(pelvis_xy) - aim, axis=1).max()) if T else 0.0
+        stray = float((np.linalg.norm(np.asarray(pelvis_xy) - aim, axis=1) + spread).max()) if T else 0.0
     else:
         aim = np.repeat(np.asarray(take.path_center, dtype=np.float64)[None], T, 0)
-        stray = take.path_radius
+        stray = reach
     distance = camera_distance(rig, view.distance_m, stray, K)
     a = math.radians(view.azimuth_deg)
     offset = np.array([distance * math.cos(a), distance * math.sin(a)])
@@ -277,6 +320,12 @@ def view_cameras(rig: Rig, view: ViewPlan, take: TakePath, pelvis_xy: np.ndarray
     for i, (x, y) in enumerate(aim):
         R[i], t[i] = look_at((x + offset[0], y + offset[1], view.height_m), (x, y, target_z))
     return CameraPath(K, R, t, distance)
+
+
+def _static_reach(take: TakePath, pelvis_xy: np.ndarray, present: np.ndarray) -> float:
+    """How far any present body gets from the take's path centre (at least its ``path_radius``)."""
+    away = np.linalg.norm(pelvis_xy - np.asarray(take.path_center, dtype=np.float64), axis=-1)
+    return max(float(take.path_radius), float(np.where(present, away, 0.0).max(initial=0.0)))
 
 
 def camera_distance(rig: Rig, drawn: float, stray: float, K: np.ndarray) -> float:

@@ -12,7 +12,10 @@ view, every per-frame array over the whole take (its windows concatenated).
 - keypoints, cameras: lossless, gzip with shuffle.
 - Cameras per frame (K, R, t), since a camera that follows the actor moves.
 - NTU RGB+D's 25-joint skeleton (``ntu25/``) is selected here from the 73
-  rendered joints, so every preset carries it without a second render output.
+  rendered joints of every person, so every preset carries it without a
+  second render output.
+- Every per-person dataset carries the person axis (format 4), a one-person
+  take too (P = 1); ``present`` says which bodies each frame shows.
 - The take's source labels as given (``segments``), and every value the plan
   and the renderer drew (placement, setup, facing, appearance, body shape).
 - Timestamps are off, so the same inputs give a byte-identical shard.
@@ -88,16 +91,16 @@ def _load_window(path: Path) -> WindowRecord:
         raise MergeError(str(exc)) from exc
 
 
-def _ntu25(per_joint: np.ndarray) -> np.ndarray:
-    """NTU RGB+D's 25 joints, in NTU order, from a (T, 73, ...) per-joint array."""
-    return np.take(per_joint, SMPLH_TO_NTU25, axis=1)
+def ntu25_of_every_person(per_joint: np.ndarray) -> np.ndarray:
+    """NTU RGB+D's 25 joints, in NTU order, of every person, from a (T, P, 73, ...) per-joint array."""
+    return np.take(per_joint, SMPLH_TO_NTU25, axis=2)
 
 
 def _per_frame(spec: DatasetSpec, window: WindowRecord) -> np.ndarray:
     """A per-frame dataset's rows for one window, from the record's field."""
     value = window.field(spec.field)
     if spec.derive is Derive.NTU25:
-        return _ntu25(value)
+        return ntu25_of_every_person(value)
     if spec.derive is Derive.PER_FRAME:
         return np.repeat(np.asarray(value)[None], window.num_frames, axis=0)
     return value
@@ -193,6 +196,8 @@ def _take_attrs(group: h5py.Group, take: TakePlan, first: WindowRecord) -> None:
     # placement repeats them; the first view's are stored here.
     group.attrs["rig"] = json.dumps(take.views[0].placement.get("take", {}), sort_keys=True)
     group.attrs["camera_motion"] = take.views[0].camera_motion
+    group.attrs["num_persons"] = first.scene.num_persons
+    group.attrs["persons"] = first.scene.persons
     for spec in TAKE_DATASETS:
         if spec.derive is Derive.PLAN:
             group.create_dataset(spec.name, data=record.frames(), track_times=False)
@@ -218,7 +223,9 @@ def _write_take(takes_group: h5py.Group, take: TakePlan, views: list[str], cache
                     _take_attrs(group, take, last)
             if v == 0:
                 _write_take_window(take_streams, last, start)
-            elif not np.array_equal(group[JOINTS_WORLD.name][start : start + last.num_frames], last.scene.joints_world):
+            elif not np.array_equal(
+                group[JOINTS_WORLD.name][start : start + last.num_frames], last.scene.joints_world, equal_nan=True
+            ):
                 raise MergeError(f"{path}: view {view!r} saw a different body than {views[0]!r}; rerun its render step")
             _write_view_window(view_streams, last, start)
             if last.coded.video is not None:  # render.engine GEOMETRY draws no colour
