@@ -184,7 +184,7 @@ def _class_shard(root: Path) -> ClipTable:
     rng = np.random.default_rng(0)
     with h5py.File(root / "shards" / "s.h5", "w") as f:
         f.attrs[VIEWS_ATTRIBUTE.name] = json.dumps(VIEWS)
-        f.attrs[FORMAT_VERSION_ATTRIBUTE.name] = FORMAT_VERSION
+        f.attrs[FORMAT_VERSION_ATTRIBUTE.name] = ONE_PERSON_VERSION
         for k in range(2):
             for view in VIEWS:
                 rgb = rng.integers(0, 120, size=(12, 16, 16, 3))
