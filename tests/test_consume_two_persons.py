@@ -121,6 +121,7 @@ def test_pyskl_has_every_person_in_body_order_with_zeros_where_absent(output, ru
     assert seen[2] > 0 and seen[1] > 0  # the rewritten train takes and the format-3 val takes
 
 
+@pytest.mark.filterwarnings("ignore:.*would repeat frames")  # the tiny run's clips are a few frames long
 def test_the_dataset_returns_the_person_axis_and_pads_to_num_persons(output):
     train = SynthActVideoDataset(output, split="train", modalities=("ntu25", "keypoints_2d"), num_frames=4, stride=1)
     item = train[0]
