@@ -194,6 +194,7 @@ class ShardReader:
         self.path = Path(path)
         self.parallel_decode = parallel_decode
         self._file: h5py.File | None = None
+        self._format_version = 0  # the open file's, read once when it opens
         self._video_index: dict[str, dict[str, np.ndarray]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
@@ -220,6 +221,7 @@ class ShardReader:
             except ShardVersionError:
                 handle.close()
                 raise
+            self._format_version = int(handle.attrs[FORMAT_VERSION_ATTRIBUTE.name])
             self._file = handle
         return self._file
 
@@ -256,7 +258,9 @@ class ShardReader:
 
     @property
     def format_version(self) -> int:
-        return int(self.file.attrs[FORMAT_VERSION_ATTRIBUTE.name])
+        if self._file is None:
+            _ = self.file  # opening reads the version
+        return self._format_version
 
     @property
     def has_person_axis(self) -> bool:
