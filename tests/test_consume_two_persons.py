@@ -1,11 +1,12 @@
 """Every consumer on a run with two-person takes: the session's tiny run (real Blender,
 real shards, real clip tables), its train shard rewritten as a format-4 shard of two
 persons (tests/two_person_shard.py: person 1 a moved copy of person 0, absent in a few
-frames), its val shard left in format 3. So one run mixes both layouts, as a run whose
-shards were merged before and after the person axis would.
+frames), its val shard of one person left as written. So one run mixes takes of one and
+two persons, and, where the tiny run writes format 3, both layouts, as a run whose shards
+were merged before and after the person axis would.
 
-Each check reads the shards back independently (h5py, or the untouched format-3 shard
-of the tiny run) and compares.
+Each check reads the shards back independently (h5py, or the untouched shard of the
+tiny run) and compares.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def run(output: Path):
 
 
 def persons_of(output: Path) -> dict[str, int]:
-    """take id -> persons, read with h5py: 2 in the rewritten train shards, 1 in format-3 shards."""
+    """take id -> persons, read with h5py: 2 in the rewritten train shards, 1 in the others."""
     out = {}
     for path in (output / "shards").glob("*.h5"):
         with h5py.File(path, "r") as f:
@@ -69,10 +70,10 @@ def test_the_reader_gives_both_layouts_one_person_axis(output, tiny_run):
     old = original.read(take, "front", ["keypoints_2d", "bbox", "ntu25_joints_cam", "mask", "instances", "present"])
     new = rewritten.read(take, "front", ["keypoints_2d", "bbox", "ntu25_joints_cam", "mask", "instances", "present"])
     T = len(old["present"])
-    assert original.format_version == 3 and rewritten.format_version == 4
+    assert original.format_version in (3, 4) and rewritten.format_version == 4
     assert old["keypoints_2d"].shape == (T, 1, 73, 2) and new["keypoints_2d"].shape == (T, 2, 73, 2)
     assert old["bbox"].shape == (T, 1, 4) and new["ntu25_joints_cam"].shape == (T, 2, 25, 3)
-    np.testing.assert_array_equal(old["instances"], old["mask"])  # format 3: the mask is person 0
+    np.testing.assert_array_equal(old["instances"], old["mask"])  # one body: the mask is person 0
     assert old["present"].dtype == bool and old["present"].all()
     np.testing.assert_array_equal(new["keypoints_2d"][:, 0], old["keypoints_2d"][:, 0])  # person 0 kept, in order
     np.testing.assert_array_equal(new["present"], present_of(T))
@@ -118,7 +119,7 @@ def test_pyskl_has_every_person_in_body_order_with_zeros_where_absent(output, ru
             np.testing.assert_array_equal(a3["keypoint"][person][here], shard["ntu25_joints_cam"][here, person])
             assert (a3["keypoint"][person][~here] == 0).all() and (a2["keypoint_score"][person][~here] == 0).all()
         seen[M] += 1
-    assert seen[2] > 0 and seen[1] > 0  # the rewritten train takes and the format-3 val takes
+    assert seen[2] > 0 and seen[1] > 0  # the rewritten train takes and the one-person val takes
 
 
 @pytest.mark.filterwarnings("ignore:.*would repeat frames")  # the tiny run's clips are a few frames long

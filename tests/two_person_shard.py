@@ -1,4 +1,5 @@
-"""A two-person shard in format 4, made from a one-person format-3 shard with h5py.
+"""A two-person shard in format 4, made with h5py from a one-person shard: format 3, or
+format 4 with P = 1.
 
 It mirrors docs/FORMAT.md's format 4 (person axis P after T in per-frame datasets,
 first in per-take ones; ``instances``; ``present``; ``num_persons`` and ``persons``;
@@ -35,11 +36,15 @@ PERSON_ONCE_DATASETS = ("smplh/betas", "smplh/betas_used", "smplh/shape_noise")
 def to_two_persons(path: Path) -> list[str]:
     """Rewrite the shard at ``path`` in place as described above; returns its take ids."""
     with h5py.File(path, "r+") as f:
-        if int(f.attrs["format_version"]) != 3:  # format 4 adds to 3's layout (RGB checksums included)
-            raise ValueError(f"{path}: format_version {f.attrs['format_version']}, not 3")
+        version = int(f.attrs["format_version"])
+        if version not in (3, 4):  # 4 adds to 3's layout (RGB checksums included)
+            raise ValueError(f"{path}: format_version {version}, not 3 or 4")
         take_ids = list(f[TAKES_GROUP])
         for take_id in take_ids:
-            _rewrite_take(f[f"{TAKES_GROUP}/{take_id}"])
+            take = f[f"{TAKES_GROUP}/{take_id}"]
+            if int(take.attrs.get("num_persons", 1)) != 1:
+                raise ValueError(f"{path}: take {take_id} holds {take.attrs['num_persons']} persons, not 1")
+            _rewrite_take(take, stacked=version >= 4)
         f.attrs["format_version"] = 4
     return take_ids
 
@@ -60,8 +65,17 @@ def present_of(num_frames: int) -> np.ndarray:
     return present
 
 
+def _person0(dataset: h5py.Dataset, stacked: bool, per_frame: bool = True) -> np.ndarray:
+    """The one body's array without a person axis (format 4 stores P = 1 after T, or first)."""
+    data = dataset[()]
+    if not stacked:
+        return data
+    return data[:, 0] if per_frame else data[0]
+
+
 def _replace(group: h5py.Group, name: str, data: np.ndarray) -> None:
-    del group[name]
+    if name in group:
+        del group[name]
     chunks = (1, *data.shape[1:]) if data.ndim > 1 else None
     group.create_dataset(name, data=data, compression="gzip", chunks=chunks)
 
@@ -73,45 +87,47 @@ def _two(person0: np.ndarray, person1: np.ndarray, present: np.ndarray) -> np.nd
     return np.stack([person0, person1], axis=1)
 
 
-def _rewrite_take(take: h5py.Group) -> None:
+def _rewrite_take(take: h5py.Group, stacked: bool) -> None:
     num_frames = len(take["frames"])
     present = present_of(num_frames)
     for name in PERSON_FRAME_DATASETS:
-        person0 = take[name][()]
+        person0 = _person0(take[name], stacked)
         moved = person0.copy()
         if name != "smplh/poses":  # positions move; the pose (joint rotations) does not
             moved = moved + OFFSET_M.astype(moved.dtype)
         _replace(take, name, _two(person0, moved, present))
     for name in PERSON_ONCE_DATASETS:
-        _replace(take, name, np.stack([take[name][()]] * 2))
-    take.create_dataset("present", data=present, compression="gzip")
+        _replace(take, name, np.stack([_person0(take[name], stacked, per_frame=False)] * 2))
+    _replace(take, "present", present)
+    source = str(take.attrs.get("source", ""))
+    first = json.loads(take.attrs["persons"])[0] if "persons" in take.attrs else {}
     persons = [
-        {"source": str(take.attrs.get("source", "")), "gender": str(take.attrs.get("gender", "neutral"))},
-        {"source": "partner/" + str(take.attrs.get("source", "")), "gender": "female"},
+        {"source": source, "gender": str(take.attrs.get("gender", "neutral")), **first},
+        {"source": "partner/" + source, "gender": "female"},
     ]
     take.attrs.update(num_persons=2, persons=json.dumps(persons))
     for view in take["views"].values():
-        _rewrite_view(view, present)
+        _rewrite_view(view, present, stacked)
 
 
-def _rewrite_view(view: h5py.Group, present: np.ndarray) -> None:
+def _rewrite_view(view: h5py.Group, present: np.ndarray, stacked: bool) -> None:
     rotations, intrinsics = view["R"][()], view["K"][()]
     shift = np.einsum("tij,j->ti", rotations, OFFSET_M)[:, None, :]  # the world move in camera axes, per frame
-    joints0 = view["joints_cam"][()]
+    joints0 = _person0(view["joints_cam"], stacked)
     joints1 = joints0 + shift.astype(joints0.dtype)
-    points1 = _project(joints1, intrinsics)
-    visible0 = view["keypoints_visible"][()]
+    points0, points1 = _person0(view["keypoints_2d"], stacked), _project(joints1, intrinsics)
+    visible0 = _person0(view["keypoints_visible"], stacked)
     for name, person0, person1 in (
         ("joints_cam", joints0, joints1),
-        ("keypoints_2d", view["keypoints_2d"][()], points1),
+        ("keypoints_2d", points0, points1),
         ("keypoints_visible", visible0, visible0),
-        ("ntu25/joints_cam", view["ntu25/joints_cam"][()], joints1[:, SMPLH_TO_NTU25]),
-        ("ntu25/keypoints_2d", view["ntu25/keypoints_2d"][()], points1[:, SMPLH_TO_NTU25]),
-        ("ntu25/keypoints_visible", view["ntu25/keypoints_visible"][()], visible0[:, SMPLH_TO_NTU25]),
-        ("bbox", view["bbox"][()], _box(points1)),
+        ("ntu25/joints_cam", _person0(view["ntu25/joints_cam"], stacked), joints1[:, SMPLH_TO_NTU25]),
+        ("ntu25/keypoints_2d", _person0(view["ntu25/keypoints_2d"], stacked), points1[:, SMPLH_TO_NTU25]),
+        ("ntu25/keypoints_visible", _person0(view["ntu25/keypoints_visible"], stacked), visible0[:, SMPLH_TO_NTU25]),
+        ("bbox", _person0(view["bbox"], stacked), _box(points1)),
     ):
         _replace(view, name, _two(person0, person1, present))
-    _write_instances(view, points1 - view["keypoints_2d"][:, 0], present)
+    _write_instances(view, points1 - points0, present)
 
 
 def _project(joints_cam: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
