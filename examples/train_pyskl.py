@@ -4,8 +4,12 @@
 
 Reads the pickle with plain ``pickle``, as pyskl/mmaction2 do, samples a fixed
 number of frames per annotation (``UniformSampleFrames``-like: one random frame
-in each of ``num_frames`` equal segments), centres each skeleton on its first
-joint, and trains a small MLP over the flattened (T, V, C) sequence.
+in each of ``num_frames`` equal segments), gives every annotation as many
+persons as the most any has (``keypoint`` is (M, T, V, C); two on NTU's
+interaction classes; a one-person annotation then gets a second of zeros, as
+pyskl's ``FormatGCNInput(num_person=2)`` pads), centres the skeletons on the
+first person's first joint, and trains a small MLP over the flattened
+(M, T, V, C) sequence.
 """
 
 from __future__ import annotations
@@ -33,13 +37,23 @@ def sample_frames(total: int, num_frames: int, rng: np.random.Generator) -> np.n
     return np.minimum(np.floor(edges[:-1] + rng.random(num_frames) * np.diff(edges)).astype(np.int64), total - 1)
 
 
-def batch(anns: list[dict], size: int, num_frames: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def persons(keypoint: np.ndarray, count: int) -> np.ndarray:
+    """(M, T, V, C) -> (count, T, V, C): the first ``count`` persons, zeros for missing ones."""
+    out = np.zeros((count, *keypoint.shape[1:]), dtype=np.float32)
+    out[: min(count, len(keypoint))] = keypoint[:count]
+    return out
+
+
+def batch(
+    anns: list[dict], size: int, num_frames: int, num_persons: int, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     picks = rng.integers(0, len(anns), size)
     xs, ys = [], []
     for i in picks:
-        kp = anns[i]["keypoint"][0]  # (T, V, C), first person
-        seq = kp[sample_frames(anns[i]["total_frames"], num_frames, rng)]
-        seq = seq - seq[:, :1]  # centre on the root joint: position-free
+        kp = persons(anns[i]["keypoint"], num_persons)  # (M, T, V, C)
+        seq = kp[:, sample_frames(anns[i]["total_frames"], num_frames, rng)]
+        there = (seq != 0).any(axis=(2, 3), keepdims=True)  # zeros: a person absent or padded
+        seq = np.where(there, seq - seq[:1, :, :1], 0.0)  # centred on the first person's root: position-free
         xs.append(seq.reshape(-1))
         ys.append(anns[i]["label"])
     return torch.from_numpy(np.stack(xs).astype(np.float32)), torch.tensor(ys)
@@ -58,12 +72,13 @@ def train(
     anns, num_classes = load(path, split)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    width = anns[0]["keypoint"].shape[2] * anns[0]["keypoint"].shape[3] * num_frames
+    num_persons = max(len(a["keypoint"]) for a in anns)
+    width = num_persons * anns[0]["keypoint"].shape[2] * anns[0]["keypoint"].shape[3] * num_frames
     model = nn.Sequential(nn.Linear(width, 128), nn.ReLU(), nn.Linear(128, num_classes))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for step in range(steps):
-        x, y = batch(anns, batch_size, num_frames, rng)
+        x, y = batch(anns, batch_size, num_frames, num_persons, rng)
         loss = nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()

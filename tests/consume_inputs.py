@@ -35,21 +35,45 @@ def take_arrays(num_frames: int = 20, h: int = 48, w: int = 64, seed: int = 0) -
     return {"rgb": np.stack(rgb), "depth": np.stack(depth), "mask": np.stack(mask), "parts": np.stack(parts)}
 
 
-def keypoints(num_frames: int, h: int = 48, w: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(T, 73, 2) pixels inside the image and (T, 73) visibility."""
+def keypoints(
+    num_frames: int, h: int = 48, w: int = 64, seed: int = 0, persons: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """(T, P, 73, 2) pixels inside the image and (T, P, 73) visibility, as the reader gives them."""
     rng = np.random.default_rng(seed)
-    points = rng.uniform([0, 0], [w, h], size=(num_frames, 73, 2)).astype(np.float32)
-    return points, rng.random((num_frames, 73)) > 0.3
+    points = rng.uniform([0, 0], [w, h], size=(num_frames, persons, 73, 2)).astype(np.float32)
+    return points, rng.random((num_frames, persons, 73)) > 0.3
+
+
+ABSENT_FRAME = 2  # in ArrayRun's takes of several persons, every person but the first is absent here
+
+
+def present(num_frames: int, persons: int) -> np.ndarray:
+    """(T, P) bool: person 0 always, the others absent in ABSENT_FRAME."""
+    out = np.ones((num_frames, persons), dtype=bool)
+    out[ABSENT_FRAME, 1:] = False
+    return out
+
+
+def blank_absent(per_person: np.ndarray, present_: np.ndarray) -> np.ndarray:
+    """NaN (or False) where a person is absent, as a shard stores it."""
+    out = per_person.copy()
+    out[~present_] = False if out.dtype == np.bool_ else np.nan
+    return out
 
 
 class ArrayRun:
-    """A ``synthact.consume.run.Run`` over in-memory arrays: takes x views of real-shaped data."""
+    """A ``synthact.consume.run.Run`` over in-memory arrays: takes x views of real-shaped data.
+
+    ``persons``: each take's number of persons (default one each); per-person arrays carry
+    the person axis as ``ShardReader`` gives them, with ``present``.
+    """
 
     VIEWS: ClassVar[list[str]] = ["front", "left", "back", "right"]
 
-    def __init__(self, output_dir, num_takes: int = 2, num_frames: int = 16, h: int = 48, w: int = 64):
+    def __init__(self, output_dir, num_takes: int = 2, num_frames: int = 16, h: int = 48, w: int = 64, persons=None):
         from pathlib import Path
 
+        persons = list(persons or [1] * num_takes)
         self.output_dir = Path(output_dir)
         self._takes, self._arrays, self._view_attrs = [], {}, {}
         for k in range(num_takes):
@@ -66,7 +90,8 @@ class ArrayRun:
                     "first_frame": 0,
                     "split": "train" if k == 0 else "val",
                     "gender": "neutral",
-                    "betas_used": [0.1 * k] * 16,
+                    "num_persons": persons[k],
+                    "betas_used": [[0.1 * k + p] * 16 for p in range(persons[k])],
                     "appearance": {
                         "hdri": f"h{k}.exr",
                         "top": {"pattern": "plain"},
@@ -78,14 +103,16 @@ class ArrayRun:
             )
             for v, view in enumerate(self.VIEWS):
                 a = take_arrays(num_frames, h, w, seed=10 * k + v)
-                kp, vis = keypoints(num_frames, h, w, seed=10 * k + v)
+                kp, vis = keypoints(num_frames, h, w, seed=10 * k + v, persons=persons[k])
                 rng = np.random.default_rng(k * 4 + v)
+                here = present(num_frames, persons[k])
                 a.update(
-                    keypoints_2d=kp,
-                    keypoints_visible=vis,
-                    joints_cam=rng.normal(size=(num_frames, 73, 3)).astype(np.float32),
+                    keypoints_2d=blank_absent(kp, here),
+                    keypoints_visible=blank_absent(vis, here),
+                    joints_cam=blank_absent(rng.normal(size=(num_frames, persons[k], 73, 3)).astype(np.float32), here),
+                    present=here,
                 )
-                a["ntu25_joints_cam"] = a["joints_cam"][:, :25] + 1.0
+                a["ntu25_joints_cam"] = a["joints_cam"][:, :, :25] + 1.0
                 self._arrays[(tid, view)] = a
                 self._view_attrs[(tid, view)] = {
                     "view": view,

@@ -23,9 +23,10 @@ from torch.utils.data import DataLoader
 from synthact.consume.dataset import SynthActVideoDataset, collate
 from synthact.consume.reader import ClipTable, ShardReader
 from synthact.labels.tables import ClassTable, ClipRow
-from synthact.shard_format import FORMAT_VERSION, FORMAT_VERSION_ATTRIBUTE, VIEWS_ATTRIBUTE
+from synthact.shard_format import FORMAT_VERSION_ATTRIBUTE, VIEWS_ATTRIBUTE
 
 VIEWS = ["front", "left", "back", "right"]
+ONE_PERSON_VERSION = 3  # the files hold one body without a person axis (the reader adds P = 1)
 
 
 class LoggingReader(ShardReader):
@@ -82,8 +83,9 @@ def _shard(root: Path) -> ClipTable:
     rows = []
     with h5py.File(root / "shards" / "train-00000.h5", "w") as f:
         f.attrs[VIEWS_ATTRIBUTE.name] = json.dumps(VIEWS)
-        f.attrs[FORMAT_VERSION_ATTRIBUTE.name] = FORMAT_VERSION
+        f.attrs[FORMAT_VERSION_ATTRIBUTE.name] = ONE_PERSON_VERSION
         for k, length in enumerate((40, 9)):
+            f[f"takes/t{k}/frames"] = np.arange(length)
             for v, view in enumerate(VIEWS):
                 g = f.create_group(f"takes/t{k}/views/{view}")
                 frame_ids = np.arange(length)
@@ -103,8 +105,9 @@ def test_items_have_layouts_labels_and_only_the_window(tmp_path) -> None:
     )
     item = ds[0]
     assert item["rgb"].shape == (3, 4, 16, 16) and item["rgb"].dtype == torch.uint8  # C, T, H, W
-    assert item["depth"].shape == (1, 4, 6, 8) and item["ntu25_joints_cam"].shape == (4, 25, 3)
-    assert item["ntu25_keypoints_visible"].shape == (4, 25)
+    assert item["depth"].shape == (1, 4, 6, 8) and item["ntu25_joints_cam"].shape == (4, 1, 25, 3)  # T, P, J, 3
+    assert item["ntu25_keypoints_visible"].shape == (4, 1, 25)
+    assert item["present"].shape == (4, 1) and bool(item["present"].all())
     frames = item["frames"].numpy()
     assert (np.diff(frames) == 3).all() and item["label"] == 0
     view_offset = 50 * VIEWS.index(item["view"])
@@ -181,7 +184,7 @@ def _class_shard(root: Path) -> ClipTable:
     rng = np.random.default_rng(0)
     with h5py.File(root / "shards" / "s.h5", "w") as f:
         f.attrs[VIEWS_ATTRIBUTE.name] = json.dumps(VIEWS)
-        f.attrs[FORMAT_VERSION_ATTRIBUTE.name] = FORMAT_VERSION
+        f.attrs[FORMAT_VERSION_ATTRIBUTE.name] = ONE_PERSON_VERSION
         for k in range(2):
             for view in VIEWS:
                 rgb = rng.integers(0, 120, size=(12, 16, 16, 3))

@@ -136,7 +136,7 @@ def test_pyskl_pickles_hold_the_shards_ntu25_joints(output, shards, pyskl_dir):
         row = by_clip[clip_id]
         T = row.take_frame_stop - row.take_frame_start
         joints = reader_of(shards, row.take_id).read(row.take_id, view, ["ntu25_joints_cam"])["ntu25_joints_cam"]
-        np.testing.assert_array_equal(a3["keypoint"][0], joints[row.take_frame_start : row.take_frame_stop])
+        np.testing.assert_array_equal(a3["keypoint"][0], joints[row.take_frame_start : row.take_frame_stop, 0])
         assert a3["keypoint"].shape == (1, T, 25, 3) and a3["keypoint"].dtype == np.float32
         assert a2["keypoint"].shape == (1, T, 17, 2) and a2["keypoint_score"].shape == (1, T, 17)
         assert a2["img_shape"] == a2["original_shape"] == (H, W)
@@ -256,6 +256,7 @@ def test_stats_and_preview_match_counts_from_the_shards(output, shards, tmp_path
     assert stats["classes"] == want["classes"]
     assert stats["volume"]["frames"] == want["frames"] and stats["volume"]["views"] == 4
     assert stats["takes"] == sum(len(r.take_ids) for r in shards) and stats["body"]["gender"] == want["genders"]
+    assert stats["persons"] == {"takes_by_persons": {"1": stats["takes"]}, "persons": stats["takes"]}
     az = stats["camera"]["azimuth_deg"]["histogram"]
     assert sum(az["counts"]) == len(want["azimuths"]) == stats["takes"] * 4
     for i in range(len(az["counts"])):
@@ -295,7 +296,7 @@ def test_dataloader_with_two_workers_reads_the_shards_windows(output, shards):
     seen = 0
     for batch in loader:
         assert batch["rgb"].shape[1:] == (3, 4, H, W) and batch["rgb"].dtype == torch.uint8
-        assert batch["depth"].shape[1:] == (1, 4, H, W) and batch["ntu25_joints_cam"].shape[1:] == (4, 25, 3)
+        assert batch["depth"].shape[1:] == (1, 4, H, W) and batch["ntu25_joints_cam"].shape[1:] == (4, 1, 25, 3)
         for k in range(len(batch["label"])):
             row = next(r for r in ds.rows if r.clip_id == batch["clip_id"][k])
             frames = row.take_frame_start + batch["frames"][k].numpy()

@@ -35,7 +35,7 @@ def test_amarv_run(tmp_path) -> None:
 
 
 def test_pyskl_run_equals_joints_cam(tmp_path) -> None:
-    run = ArrayRun(tmp_path / "run")
+    run = ArrayRun(tmp_path / "run", persons=(1, 2))  # take t001 holds two persons, the second absent in a frame
     p3, p2 = export_pyskl_run(run, tmp_path / "out", show_progress=False)
     with open(p3, "rb") as f:
         d3 = pickle.load(f)
@@ -43,14 +43,26 @@ def test_pyskl_run_equals_joints_cam(tmp_path) -> None:
         d2 = pickle.load(f)
     assert d3["split"] == d2["split"] and sorted(d3["split"]) == ["train", "val"]
     assert len(d3["annotations"]) == len(run.rows) * 4
-    for ann in d3["annotations"]:
+    absent_seen = 0
+    for ann, ann2 in zip(d3["annotations"], d2["annotations"], strict=True):
         clip_id, view = ann["frame_dir"].split("_")
         row = next(r for r in run.rows if r["clip_id"] == clip_id)
-        expected = run.arrays(row["take_id"], view)["ntu25_joints_cam"][
-            row["take_frame_start"] : row["take_frame_stop"]
-        ]
-        np.testing.assert_array_equal(ann["keypoint"][0], expected)
-        assert ann["label"] == row["label_index"] and ann["total_frames"] == len(expected)
+        window = slice(row["take_frame_start"], row["take_frame_stop"])
+        arrays = run.arrays(row["take_id"], view)
+        expected = np.moveaxis(arrays["ntu25_joints_cam"][window], 1, 0)  # (M, T, 25, 3), body order
+        here = arrays["present"][window].T  # (M, T)
+        persons = next(t["num_persons"] for t in run.takes() if t["take_id"] == row["take_id"])
+        assert ann["keypoint"].shape == expected.shape and expected.shape[0] == persons
+        np.testing.assert_array_equal(ann["keypoint"][here], expected[here])
+        assert (ann["keypoint"][~here] == 0).all() and (ann2["keypoint"][~here] == 0).all()  # absent: zeros
+        assert (ann2["keypoint_score"][~here] == 0).all() and ann2["keypoint_score"].shape == (
+            persons,
+            len(here[0]),
+            17,
+        )
+        absent_seen += int((~here).sum())
+        assert ann["label"] == row["label_index"] and ann["total_frames"] == expected.shape[1]
+    assert absent_seen == 4  # t001's second person, one frame, in each of its 4 views
     assert all(a["img_shape"] == (48, 64) and a["keypoint"].shape[2:] == (17, 2) for a in d2["annotations"])
     run.reads.clear()
     export_pyskl_run(run, tmp_path / "out", show_progress=False)

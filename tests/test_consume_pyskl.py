@@ -35,7 +35,7 @@ def test_coco17_mapping_names() -> None:
 
 def test_pickles_load_with_plain_pickle(tmp_path) -> None:
     rng = np.random.default_rng(0)
-    joints = {f"c{i}": rng.normal(size=(20 + i, 25, 3)).astype(np.float64) for i in range(3)}
+    joints = {f"c{i}": rng.normal(size=(20 + i, 1, 25, 3)).astype(np.float64) for i in range(3)}
     anns3 = [annotation_3d(frame_dir(c, "front"), i, j) for i, (c, j) in enumerate(joints.items())]
     items = [PoseItem(a["frame_dir"], s, "front") for a, s in zip(anns3, ("train", "train", "val"), strict=True)]
     write_pose_pickle(tmp_path / "3d.pkl", anns3, split_table(items, "amarv"))
@@ -46,13 +46,13 @@ def test_pickles_load_with_plain_pickle(tmp_path) -> None:
     for ann, j in zip(data["annotations"], joints.values(), strict=True):
         assert ann["keypoint"].dtype == np.float32 and ann["keypoint"].shape == (1, len(j), 25, 3)
         assert ann["total_frames"] == len(j) and isinstance(ann["label"], int)
-        np.testing.assert_array_equal(ann["keypoint"][0], j.astype(np.float32))
+        np.testing.assert_array_equal(ann["keypoint"][0], j[:, 0].astype(np.float32))
     points, vis = keypoints(12)
     ann2 = annotation_2d("x_front", 3, points, vis, (64, 48))
     assert ann2["keypoint"].shape == (1, 12, 17, 2) and ann2["keypoint"].dtype == np.float32
     assert ann2["keypoint_score"].shape == (1, 12, 17) and ann2["keypoint_score"].dtype == np.float32
     assert ann2["img_shape"] == ann2["original_shape"] == (48, 64)
-    np.testing.assert_array_equal(ann2["keypoint_score"][0], vis[:, COCO17_FROM_OUTPUT].astype(np.float32))
+    np.testing.assert_array_equal(ann2["keypoint_score"][0], vis[:, 0, COCO17_FROM_OUTPUT].astype(np.float32))
 
 
 def test_ntu_split_names() -> None:
@@ -67,14 +67,15 @@ def test_ntu_split_names() -> None:
 
 
 def _separable_pickle(path: Path, num_classes: int = 4, per_class: int = 12) -> None:
-    """Each class moves one joint along its own axis: a model can learn it."""
+    """Each class moves one joint of the first person along its own axis: a model can learn it.
+    Every second annotation holds two persons, as an NTU run's interaction classes do."""
     rng = np.random.default_rng(1)
     anns = []
     for k in range(num_classes):
         for n in range(per_class):
             t = rng.integers(30, 50)
-            j = rng.normal(0, 0.05, size=(t, 25, 3))
-            j[:, 7 + k, k % 3] += np.sin(np.linspace(0, 4 * np.pi, t)) * 0.3
+            j = rng.normal(0, 0.05, size=(t, 1 + n % 2, 25, 3))
+            j[:, 0, 7 + k, k % 3] += np.sin(np.linspace(0, 4 * np.pi, t)) * 0.3
             anns.append(annotation_3d(f"k{k}n{n}", k, j))
     write_pose_pickle(path, anns, {"train": [a["frame_dir"] for a in anns], "val": []})
 

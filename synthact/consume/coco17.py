@@ -43,8 +43,9 @@ COCO17_EDGES = (
 def to_coco17(per_joint: np.ndarray) -> np.ndarray:
     """Select COCO-17 from an array whose joint axis holds the 73 output joints.
 
-    The joint axis is the last one for per-joint scalars, (T, 73) -> (T, 17), and
-    the second-to-last for vectors, (T, 73, C) -> (T, 17, C).
+    The joint axis is the last one for per-joint scalars, (T, P, 73) -> (T, P, 17), and
+    the second-to-last for vectors, (T, P, 73, C) -> (T, P, 17, C); any axes before it
+    (time, persons) are kept.
     """
     per_joint = np.asarray(per_joint)
     axis = -1 if per_joint.shape[-1] == len(OUTPUT_JOINT_NAMES) else -2

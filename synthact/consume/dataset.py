@@ -24,7 +24,19 @@ DistributedSampler.
 Layouts: images come as (T, C, H, W) (``layout="TCHW"``, per-frame 2D models)
 or (C, T, H, W) (``"CTHW"``, 3D CNNs / PySlowFast / MViT); RGB stays uint8 so
 that the ``transform`` hook (applied last, to the whole item) chooses
-normalisation. Single-channel maps (depth, mask, parts) get C = 1.
+normalisation. Single-channel maps (depth, mask, parts, instances) get C = 1.
+
+Persons: keypoints keep the shard's person axis P (body order), after time:
+``keypoints_2d`` (T, P, 73, 2) with ``keypoints_visible`` (T, P, 73),
+``keypoints_3d`` gives ``joints_cam`` (T, P, 73, 3), ``ntu25`` gives
+``ntu25_joints_cam`` (T, P, 25, 3), ``ntu25_keypoints_2d`` (T, P, 25, 2) and
+``ntu25_keypoints_visible`` (T, P, 25); each of them comes with ``present``
+(T, P) bool, False where a person is absent (its keypoints are NaN there). A
+one-person take has P = 1. Takes with different P do not stack into a batch:
+``num_persons=M`` gives every item M persons, the first M in body order, the
+missing ones absent (NaN, not visible, not present), as pyskl's
+``FormatGCNInput(num_person=2)`` pads with zeros. ``instances`` (C = 1) is 0
+off every person and k + 1 on person k.
 """
 
 from __future__ import annotations
@@ -40,7 +52,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from synthact.consume.reader import ClipTable, ShardReader
+from synthact.consume.reader import INSTANCES, PRESENT, ClipTable, ShardReader
 from synthact.consume.sampling import (
     choose_views,
     repeats_frames,
@@ -58,19 +70,23 @@ from synthact.shard_format import (
     NTU25_KEYPOINTS_2D,
     NTU25_KEYPOINTS_VISIBLE,
     RGB,
+    TAKE_DATASETS,
     VIEW_DATASETS,
+    per_person_keys,
 )
 
 # Channels of every image the reader decodes (rgb, depth, mask, parts, normals), by its name.
-_IMAGES = {spec.key: spec.channels for spec in VIEW_DATASETS if spec.channels}
+_IMAGES = {spec.key: spec.channels for spec in (*VIEW_DATASETS, INSTANCES) if spec.channels}
 # modality -> the reader's arrays that it reads (ShardReader.read's names): each image alone,
-# and the joints grouped as models take them.
+# and the joints grouped as models take them, with who is present in each frame.
 MODALITIES: dict[str, tuple[str, ...]] = {
     **{name: (name,) for name in _IMAGES},
-    KEYPOINTS_2D.key: (KEYPOINTS_2D.key, KEYPOINTS_VISIBLE.key),
-    "keypoints_3d": (JOINTS_CAM.key,),
-    "ntu25": (NTU25_JOINTS_CAM.key, NTU25_KEYPOINTS_2D.key, NTU25_KEYPOINTS_VISIBLE.key),
+    KEYPOINTS_2D.key: (KEYPOINTS_2D.key, KEYPOINTS_VISIBLE.key, PRESENT.key),
+    "keypoints_3d": (JOINTS_CAM.key, PRESENT.key),
+    "ntu25": (NTU25_JOINTS_CAM.key, NTU25_KEYPOINTS_2D.key, NTU25_KEYPOINTS_VISIBLE.key, PRESENT.key),
 }
+# The arrays with a person axis after time (T, P, ...): what num_persons pads or cuts.
+PER_PERSON = frozenset((*per_person_keys(VIEW_DATASETS + TAKE_DATASETS), PRESENT.key))
 
 
 @dataclass(frozen=True)
@@ -103,7 +119,8 @@ class SynthActVideoDataset(Dataset):
     ``protocol`` None: the run's first (``ClipTable.load``). ``table``: a
     ``ClipTable`` to use instead of loading one (e.g. rows filtered or widened).
     ``reader_factory``: what opens a shard, ``ShardReader`` by default (a
-    subclass can add caching or logging).
+    subclass can add caching or logging). ``num_persons``: every item gets that
+    many persons (None: each take's own; see the module docstring).
     """
 
     def __init__(
@@ -125,6 +142,7 @@ class SynthActVideoDataset(Dataset):
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         reader_factory: Callable[[Path], ShardReader] | None = None,
         table: ClipTable | None = None,
+        num_persons: int | None = None,
     ):
         unknown = [m for m in modalities if m not in MODALITIES]
         if unknown or layout not in ("CTHW", "TCHW"):
@@ -140,6 +158,7 @@ class SynthActVideoDataset(Dataset):
         self.modalities, self.layout, self.transform = tuple(modalities), layout, transform
         self.num_frames, self.stride, self.offset, self.short_policy = num_frames, stride, offset, short_policy
         self.fps = fps
+        self.num_persons = num_persons
         self.views, self.stack_views, self.num_clips, self.seed = views, stack_views, num_clips, seed
         self.epoch = 0
         self._factory = reader_factory
@@ -228,7 +247,7 @@ class SynthActVideoDataset(Dataset):
             step,
         )
         frames = start + local
-        names = tuple(d for m in self.modalities for d in MODALITIES[m])
+        names = tuple(dict.fromkeys(d for m in self.modalities for d in MODALITIES[m]))
         per_view = [self._read(reader, row.take_id, v, names, frames) for v in views]
         stacked = self.stack_views
         sample: dict[str, Any] = {
@@ -250,6 +269,8 @@ class SynthActVideoDataset(Dataset):
         # fastest selection); a clamped or looped one (repeated frames) as an
         # index array, which the reader reads once per distinct frame.
         arrays = reader.read(take_id, view, modalities=names, frames=_as_slice(frames))
+        if self.num_persons is not None:
+            arrays = {n: with_persons(a, self.num_persons) if n in PER_PERSON else a for n, a in arrays.items()}
         return {name: to_layout(name, np.asarray(arrays[name]), self.layout) for name in names}
 
 
@@ -290,6 +311,16 @@ def warn_if_frames_repeat(
     )
 
 
+def with_persons(per_person: np.ndarray, count: int) -> np.ndarray:
+    """(T, P, ...) -> (T, count, ...): the first ``count`` persons, then absent ones (NaN, or False)."""
+    have = per_person.shape[1]
+    if have >= count:
+        return per_person[:, :count]
+    fill = False if per_person.dtype == np.bool_ else np.nan
+    missing = np.full((per_person.shape[0], count - have, *per_person.shape[2:]), fill, dtype=per_person.dtype)
+    return np.concatenate([per_person, missing], axis=1)
+
+
 def _as_slice(frames: np.ndarray) -> slice | np.ndarray:
     steps = np.diff(frames)
     if len(frames) > 1 and steps[0] > 0 and (steps == steps[0]).all():
@@ -303,9 +334,23 @@ def collate(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for key in items[0]:
         values = [it[key] for it in items]
         if isinstance(values[0], torch.Tensor):
+            _check_same_persons(key, values)
             out[key] = torch.stack(values)
         elif isinstance(values[0], int):
             out[key] = torch.tensor(values)
         else:
             out[key] = values
     return out
+
+
+def _check_same_persons(key: str, values: Sequence[torch.Tensor]) -> None:
+    """Refuse, in words, a batch of takes with different person counts (torch.stack's error names no cause)."""
+    shapes = {tuple(v.shape) for v in values}
+    if key not in PER_PERSON or len(shapes) == 1 or len({len(s) for s in shapes}) > 1:
+        return
+    axis = next(i for i in range(len(values[0].shape)) if len({s[i] for s in shapes}) > 1)  # windows share T
+    counts = sorted({s[axis] for s in shapes})
+    raise ValueError(
+        f"{key}: the batch mixes takes of {' and '.join(map(str, counts))} persons; pass "
+        f"num_persons={counts[-1]} to SynthActVideoDataset to give every item the same person count"
+    )

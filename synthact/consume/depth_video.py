@@ -77,7 +77,7 @@ def quantisation_error_m(z: np.ndarray | float, z_min: float = Z_MIN_M, z_max: f
 
 
 def body_depth(depth_m: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Depth on the person only (the authors' body-only depth): 0 off the mask."""
+    """Depth on the persons only (the authors' body-only depth): 0 off the mask, which holds every person."""
     return np.where(np.asarray(mask) > 0, depth_m, 0.0).astype(np.float32)
 
 

@@ -3,9 +3,9 @@
 NTU's masked depth maps are 16-bit single-channel PNGs in millimetres, 0 off
 the body, numbered from 1. Depth models trained on NTU (and the AMARV authors'
 NTU depth runs) read exactly that, so we write the shard's depth the same way:
-``round(depth_m * 1000)`` on the person mask, 0 elsewhere and where no surface
-was hit, clipped to 65535 mm. Our depth is z along the optical axis, as
-Kinect's is.
+``round(depth_m * 1000)`` on the person mask (every person of the take: the
+shard's ``mask`` is their union), 0 elsewhere and where no surface was hit,
+clipped to 65535 mm. Our depth is z along the optical axis, as Kinect's is.
 
 Sample names: NTU's own for NTU runs (``sample_names.py``), else
 ``<clip_id>_<view>``, the pyskl ``frame_dir``. Next to the samples, for every

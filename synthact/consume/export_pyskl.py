@@ -1,15 +1,20 @@
 """pyskl / mmaction2 ``PoseDataset`` pickles from clip-views.
 
 The file is ``{"split": {name: [frame_dir, ...]}, "annotations": [ann, ...]}``
-(mmaction2's ``PoseDataset`` reads ``split[<name>]``). One annotation per clip-view, one person:
+(mmaction2's ``PoseDataset`` reads ``split[<name>]``). One annotation per clip-view,
+with every person of the take on pyskl's person axis M, in the source's body order
+(NTU's: the order of the bodies in the ``.skeleton`` file), so a two-person NTU
+sample has M = 2 as in NTU's own pickles:
 
-- 3D: ``keypoint`` (1, T, 25, 3) float32, NTU-25 joints in camera coordinates,
+- 3D: ``keypoint`` (M, T, 25, 3) float32, NTU-25 joints in camera coordinates,
   metres (the shard's ``ntu25/joints_cam``: OpenCV axes, x right, y down,
   z forward; NTU's Kinect has y up, and ``PreNormalize3D`` removes position
   and rotation anyway);
-- 2D: ``keypoint`` (1, T, 17, 2) float32 COCO-17 pixels (``coco17``),
-  ``keypoint_score`` (1, T, 17) float32 = 1.0 where the joint is visible
+- 2D: ``keypoint`` (M, T, 17, 2) float32 COCO-17 pixels (``coco17``),
+  ``keypoint_score`` (M, T, 17) float32 = 1.0 where the joint is visible
   (``keypoints_visible``) else 0.0, ``img_shape`` = ``original_shape`` = (H, W);
+- a person absent in a frame (``present`` False: a gap in the source) has zeros
+  there, keypoints and scores, as NTU's pickles have for a body the Kinect lost;
 - ``frame_dir`` = the sample name (``sample_names.py``: NTU's own,
   ``S001C002P003R001A013``, for NTU runs, else ``<clip_id>_<view>``), ``label`` = the protocol's class
   index, ``total_frames`` = T.
@@ -51,37 +56,53 @@ def frame_dir(clip_id: str, view: str) -> str:
     return f"{clip_id}_{view}"
 
 
-def annotation_3d(frame_dir: str, label: int, joints_cam25: np.ndarray) -> dict[str, Any]:
-    """NTU-25 3D annotation from (T, 25, 3) camera-space joints in metres."""
-    joints = np.asarray(joints_cam25, dtype=np.float32)
-    if joints.ndim != 3 or joints.shape[1:] != (25, 3):
-        raise ValueError(f"{frame_dir}: NTU-25 joints must be (T, 25, 3), got {joints.shape}")
+def _absent_as_zeros(per_person: np.ndarray, present: np.ndarray | None) -> np.ndarray:
+    """(T, P, ...) -> (P, T, ...) float32, zeros where a person is absent or a value is not finite."""
+    out = np.moveaxis(np.asarray(per_person, dtype=np.float32), 1, 0).copy()
+    if present is not None:
+        out[~np.asarray(present, dtype=bool).T] = 0.0
+    out[~np.isfinite(out)] = 0.0
+    return out
+
+
+def annotation_3d(
+    frame_dir: str, label: int, joints_cam25: np.ndarray, present: np.ndarray | None = None
+) -> dict[str, Any]:
+    """NTU-25 3D annotation from (T, P, 25, 3) camera-space joints in metres; ``present`` (T, P)."""
+    joints = np.asarray(joints_cam25)
+    if joints.ndim != 4 or joints.shape[2:] != (25, 3):
+        raise ValueError(f"{frame_dir}: NTU-25 joints must be (T, P, 25, 3), got {joints.shape}")
     return {
         "frame_dir": frame_dir,
         "label": int(label),
         "total_frames": int(joints.shape[0]),
-        "keypoint": joints[None].copy(),
+        "keypoint": _absent_as_zeros(joints, present),
     }
 
 
 def annotation_2d(
-    frame_dir: str, label: int, keypoints73: np.ndarray, visible73: np.ndarray, image_size_wh: Sequence[int]
+    frame_dir: str,
+    label: int,
+    keypoints73: np.ndarray,
+    visible73: np.ndarray,
+    image_size_wh: Sequence[int],
+    present: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """COCO-17 2D annotation from (T, 73, 2) pixels and (T, 73) visibility."""
+    """COCO-17 2D annotation from (T, P, 73, 2) pixels, (T, P, 73) visibility and ``present`` (T, P)."""
     points = to_coco17(np.asarray(keypoints73, dtype=np.float32))
     score = to_coco17(np.asarray(visible73)).astype(np.float32)
-    if points.ndim != 3 or points.shape[2] != 2 or score.shape != points.shape[:2]:
+    if points.ndim != 4 or points.shape[3] != 2 or score.shape != points.shape[:3]:
         raise ValueError(
-            f"{frame_dir}: keypoints (T, 73, 2) and visibility (T, 73) expected,"
-            f" got {keypoints73.shape}, {visible73.shape}"
+            f"{frame_dir}: keypoints (T, P, 73, 2) and visibility (T, P, 73) expected,"
+            f" got {np.shape(keypoints73)}, {np.shape(visible73)}"
         )
     width, height = (int(v) for v in image_size_wh)
     return {
         "frame_dir": frame_dir,
         "label": int(label),
         "total_frames": int(points.shape[0]),
-        "keypoint": points[None].copy(),
-        "keypoint_score": score[None].copy(),
+        "keypoint": _absent_as_zeros(points, present),
+        "keypoint_score": _absent_as_zeros(score, present),
         "img_shape": (height, width),
         "original_shape": (height, width),
     }

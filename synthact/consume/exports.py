@@ -16,6 +16,7 @@ from synthact.consume.export_dest import ExportIdentity, claim_destination
 from synthact.consume.exportio import is_complete, progress
 from synthact.consume.preview import (
     contact_sheet,
+    persons_caption,
     preview_selection,
     slug,
     write_clip_preview,
@@ -29,6 +30,7 @@ from synthact.consume.video import EXPORT_VIDEO, ExportVideo
 
 AMARV_PROTOCOL = "segments"
 VIDEO_EXPORTS = ("amarv", "video-list")  # the exports that write mp4s (ExportVideo)
+POSE_MODALITIES = ("ntu25_joints_cam", "keypoints_2d", "keypoints_visible", "present")  # the pyskl export's
 
 
 def _clip_frames(row: Mapping[str, Any]) -> slice:
@@ -82,14 +84,15 @@ def export_pyskl_run(
         key = (row["take_id"], view)
         if key not in sizes:
             sizes[key] = run.view_attrs(*key)["image_size"]
-        arrays = run.read(
-            row["take_id"], view, ("ntu25_joints_cam", "keypoints_2d", "keypoints_visible"), _clip_frames(row)
-        )
+        arrays = run.read(row["take_id"], view, POSE_MODALITIES, _clip_frames(row))
         name = names[(row["clip_id"], view)]
         label = int(row["label_index"])
-        anns3.append(export_pyskl.annotation_3d(name, label, arrays["ntu25_joints_cam"]))
+        present = arrays["present"]
+        anns3.append(export_pyskl.annotation_3d(name, label, arrays["ntu25_joints_cam"], present))
         anns2.append(
-            export_pyskl.annotation_2d(name, label, arrays["keypoints_2d"], arrays["keypoints_visible"], sizes[key])
+            export_pyskl.annotation_2d(
+                name, label, arrays["keypoints_2d"], arrays["keypoints_visible"], sizes[key], present
+            )
         )
         items.append(export_pyskl.PoseItem(name, row["split"], view))
     split = export_pyskl.split_table(items, preset)
@@ -208,13 +211,15 @@ def preview_run(
     rows, classes = run.table(protocol)
     written, clips = [], []
     mods = ("rgb", "depth", "parts", "keypoints_2d", "keypoints_visible")
-    fps = {t["take_id"]: float(t["fps"]) for t in run.takes()}
+    takes = {t["take_id"]: t for t in run.takes()}
+    fps = {take_id: float(t["fps"]) for take_id, t in takes.items()}
     chosen = preview_selection(rows, max_clips)
     for k, row in enumerate(progress(chosen, "previews", enabled=show_progress)):
         frames, take_id, view = _clip_frames(row), row["take_id"], run.views[k % len(run.views)]
         per_view = {v: run.read(take_id, v, mods if v == view else ("rgb",), frames) for v in run.views}
         action = classes[int(row["label_index"])]
-        title = f"{action} | take {take_id} | {row['split']}"
+        persons = persons_caption(int(takes[take_id].get("num_persons", 1)))
+        title = f"{action} | take {take_id} | {persons} | {row['split']}"
         name = f"{slug(action)}-{row['clip_id']}"
         mp4, png = dest / "clips" / f"{name}.mp4", dest / "sheets" / f"{name}.png"
         if not is_complete(mp4):

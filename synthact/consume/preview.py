@@ -1,9 +1,11 @@
 """Previews a person looks at: per-clip side-by-side mp4s, contact sheets, one run page.
 
 Why: a run is checked by eye before anyone trains on it. A clip preview shows,
-side by side, RGB, depth, body parts and the 2D skeleton (COCO-17) drawn over
-RGB; a contact sheet shows views (rows) x evenly spaced frames (columns); the
-run page (``index.html``) links them with the statistics plots.
+side by side, RGB, depth, body parts and the 2D skeleton (COCO-17) of every
+person drawn over RGB, each person in its own colour (``PERSON_COLOURS``, in
+body order); captions say how many persons the take has; a contact sheet
+shows views (rows) x evenly spaced frames (columns); the run page
+(``index.html``) links them with the statistics plots.
 """
 
 from __future__ import annotations
@@ -83,31 +85,55 @@ def colorize_parts(parts: np.ndarray) -> np.ndarray:
     return out
 
 
+# Person k's limbs, in body order: green, blue, orange, magenta, then again. A hidden limb is drawn darker.
+PERSON_COLOURS = ((0, 230, 0), (40, 120, 255), (255, 150, 0), (230, 0, 230))
+
+
+def person_colour(person: int, visible: bool = True) -> tuple[int, int, int]:
+    r, g, b = PERSON_COLOURS[person % len(PERSON_COLOURS)]
+    return (r, g, b) if visible else (r * 2 // 5, g * 2 // 5, b * 2 // 5)
+
+
+def persons_caption(num_persons: int) -> str:
+    return f"{num_persons} person" if num_persons == 1 else f"{num_persons} persons"
+
+
 def draw_skeleton(rgb: np.ndarray, keypoints73: np.ndarray, visible73: np.ndarray) -> np.ndarray:
-    """COCO-17 limbs over a copy of ``rgb``: green where both ends are visible, red otherwise."""
+    """COCO-17 limbs of every person over a copy of ``rgb``, person k in ``person_colour(k)``.
+
+    ``keypoints73`` (P, 73, 2) pixels and ``visible73`` (P, 73), or (73, 2) and (73,)
+    for one person. A limb is bright where both ends are visible, dark otherwise; a
+    person absent from the frame (NaN keypoints) is not drawn.
+    """
     image = Image.fromarray(np.ascontiguousarray(rgb))
     draw = ImageDraw.Draw(image)
-    points, vis = to_coco17(keypoints73), to_coco17(visible73).astype(bool)
+    points_all = to_coco17(np.asarray(keypoints73, dtype=np.float64))
+    vis_all = to_coco17(np.asarray(visible73)).astype(bool)
+    if points_all.ndim == 2:
+        points_all, vis_all = points_all[None], vis_all[None]
     width = max(1, rgb.shape[1] // 160)
-    for a, b in COCO17_EDGES:
-        colour = (0, 230, 0) if vis[a] and vis[b] else (230, 40, 40)
-        draw.line([tuple(points[a]), tuple(points[b])], fill=colour, width=width)
-    for (x, y), v in zip(points, vis, strict=True):
-        draw.ellipse([x - width, y - width, x + width, y + width], fill=(255, 255, 0) if v else (128, 128, 128))
+    for person, (points, vis) in enumerate(zip(points_all, vis_all, strict=True)):
+        known = np.isfinite(points).all(axis=1)
+        for a, b in COCO17_EDGES:
+            if known[a] and known[b]:
+                colour = person_colour(person, bool(vis[a] and vis[b]))
+                draw.line([tuple(points[a]), tuple(points[b])], fill=colour, width=width)
+        for (x, y), v in zip(points[known], vis[known], strict=True):
+            draw.ellipse([x - width, y - width, x + width, y + width], fill=(255, 255, 0) if v else (128, 128, 128))
     return np.asarray(image)
 
 
 def preview_frame(
     rgb: np.ndarray, depth: np.ndarray, parts: np.ndarray, keypoints73: np.ndarray, visible73: np.ndarray
 ) -> np.ndarray:
-    """One frame: RGB | depth | parts | skeleton over RGB, (H, 4W, 3)."""
+    """One frame: RGB | depth | parts | every person's skeleton over RGB, (H, 4W, 3)."""
     tiles = (rgb, colorize_depth(depth), colorize_parts(parts), draw_skeleton(rgb, keypoints73, visible73))
     return np.concatenate(tiles, axis=1)
 
 
 def write_clip_preview(path: str | Path, arrays: Mapping[str, np.ndarray], fps: float, caption: str = "") -> int:
     """The side-by-side mp4 of one clip-view, under ``caption``; ``arrays`` holds rgb,
-    depth, parts, keypoints_2d, keypoints_visible (per frame)."""
+    depth, parts, keypoints_2d (T, P, 73, 2), keypoints_visible (T, P, 73) (per frame)."""
     frames = (
         captioned(
             preview_frame(

@@ -25,6 +25,13 @@ When RGB is read with other images, it decodes on a second thread while
 HDF5 inflates the depth (or mask, parts, normals) chunks in the caller's:
 PyAV releases the GIL, so a 16-frame RGB + depth window costs about the
 longer of the two, not their sum (benchmarks/window_read.py).
+
+Persons: every per-person array (``shard_format.per_person_keys``) comes back
+with its person axis P, in the source's body order, whatever the shard's
+``format_version``: (T, P, ...) per frame, (P, ...) once per take. A shard
+older than ``PERSON_AXIS_VERSION`` holds one body, so its arrays get P = 1 at
+``spec.person_axis``; ``instances`` is then its ``mask`` (0/1: person 0) and
+``present`` is all True, so a consumer reads one layout from every shard.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ from synthact.shard_format import (
     FORMAT_VERSION,
     FORMAT_VERSION_ATTRIBUTE,
     FRAMES,
+    MASK,
+    PERSON_AXIS_VERSION,
     READABLE_VERSIONS,
     RGB,
     TAKE_ATTRIBUTES,
@@ -63,6 +72,7 @@ from synthact.shard_format import (
     VIEW_DATASETS,
     VIEWS_ATTRIBUTE,
     VIEWS_GROUP,
+    AttributeSpec,
     Codec,
     DatasetSpec,
     json_attributes,
@@ -70,11 +80,23 @@ from synthact.shard_format import (
     view_path,
 )
 
+# The datasets a shard with a person axis adds (docs/FORMAT.md, format_version 4), as shard_format declares
+# them there; the tuples below list each name once, whether or not shard_format's tuples hold it already.
+INSTANCES = DatasetSpec("instances", "uint8", "(T, H, W)", Codec.LABELS, "instances", channels=1)
+PRESENT = DatasetSpec("present", "bool", "(T, P)", Codec.GZIP, "present", per_person=True)
+PERSON_ATTRIBUTES = (AttributeSpec("num_persons"), AttributeSpec("persons", json=True))
+_VIEW_SPECS = tuple({s.key: s for s in (*VIEW_DATASETS, INSTANCES)}.values())
+_TAKE_SPECS = tuple({s.key: s for s in (*TAKE_DATASETS, PRESENT)}.values())
+_TAKE_JSON = tuple(dict.fromkeys(json_attributes(TAKE_ATTRIBUTES) + json_attributes(PERSON_ATTRIBUTES)))
+
 # The reader's names: a subgroup's arrays joined with an underscore ("ntu25/joints_cam" -> "ntu25_joints_cam").
-VIEW_MODALITIES = tuple(spec.key for spec in VIEW_DATASETS)
-TAKE_MODALITIES = tuple(spec.key for spec in TAKE_DATASETS if spec.per_frame)  # per take frame, like a view's
-_SPECS: dict[str, DatasetSpec] = {spec.key: spec for spec in VIEW_DATASETS + TAKE_DATASETS}
-IMAGE_MODALITIES = tuple(spec.key for spec in VIEW_DATASETS if spec.chunked_image)  # one chunk per frame
+VIEW_MODALITIES = tuple(spec.key for spec in _VIEW_SPECS)
+TAKE_MODALITIES = tuple(spec.key for spec in _TAKE_SPECS if spec.per_frame)  # per take frame, like a view's
+TAKE_ARRAYS = tuple(spec.key for spec in _TAKE_SPECS if not spec.per_frame)  # once per take: betas, ...
+_SPECS: dict[str, DatasetSpec] = {spec.key: spec for spec in _VIEW_SPECS + _TAKE_SPECS}
+IMAGE_MODALITIES = tuple(spec.key for spec in _VIEW_SPECS if spec.chunked_image)  # one chunk per frame
+# Made from another dataset in a shard older than PERSON_AXIS_VERSION: modality -> the one it is made from.
+SYNTHESISED_FROM = {INSTANCES.key: MASK.key, PRESENT.key: FRAMES.key}
 
 Frames = slice | np.ndarray | list[int] | None
 
@@ -172,6 +194,7 @@ class ShardReader:
         self.path = Path(path)
         self.parallel_decode = parallel_decode
         self._file: h5py.File | None = None
+        self._format_version = 0  # the open file's, read once when it opens
         self._video_index: dict[str, dict[str, np.ndarray]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
@@ -198,6 +221,7 @@ class ShardReader:
             except ShardVersionError:
                 handle.close()
                 raise
+            self._format_version = int(handle.attrs[FORMAT_VERSION_ATTRIBUTE.name])
             self._file = handle
         return self._file
 
@@ -232,13 +256,41 @@ class ShardReader:
     def views(self) -> list[str]:
         return json.loads(self.file.attrs[VIEWS_ATTRIBUTE.name])
 
+    @property
+    def format_version(self) -> int:
+        if self._file is None:
+            _ = self.file  # opening reads the version
+        return self._format_version
+
+    @property
+    def has_person_axis(self) -> bool:
+        """Whether the file stores the person axis; older shards get it from the reader (P = 1)."""
+        return self.format_version >= PERSON_AXIS_VERSION
+
     def take_attrs(self, take_id: str) -> dict[str, Any]:
-        """The take's attributes, JSON ones decoded (``segments``: the source labels as given)."""
-        attrs = dict(self.file[take_path(take_id)].attrs)
-        for key in json_attributes(TAKE_ATTRIBUTES):
+        """The take's attributes, JSON ones decoded (``segments``: the source labels as given).
+
+        ``num_persons`` is there for every shard: 1 for one written before the person axis.
+        """
+        take = self._take(take_id)
+        attrs = dict(take.attrs)
+        for key in _TAKE_JSON:
             if key in attrs:
                 attrs[key] = json.loads(attrs[key])
+        if "num_persons" not in attrs:
+            attrs["num_persons"] = take[PRESENT.name].shape[1] if self.has_person_axis else 1
+        attrs["num_persons"] = int(attrs["num_persons"])
         return attrs
+
+    def take_arrays(self, take_id: str, keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """The take's once-per-take arrays (``TAKE_ARRAYS``: all when None), each (P, ...): ``betas_used`` (P, 16)."""
+        take = self._take(take_id)
+        wanted = list(TAKE_ARRAYS if keys is None else keys)
+        unknown = [k for k in wanted if k not in TAKE_ARRAYS]
+        if unknown:
+            raise ShardKeyError(f"{self.path}: take {take_id}: unknown take arrays {unknown}; known: {TAKE_ARRAYS}")
+        where = f"{self.path}: take {take_id}"
+        return {k: self._guarded(where, k, partial(self._read_take, take, _SPECS[k], None)) for k in wanted}
 
     def view_attrs(self, take_id: str, view: str) -> dict[str, Any]:
         """One view's attributes, ``placement`` (every drawn camera value) decoded."""
@@ -260,13 +312,16 @@ class ShardReader:
         Per-view modalities are ``VIEW_MODALITIES``, per-take ones ``TAKE_MODALITIES``;
         Stored encodings come back decoded: ``rgb`` (T, H, W, 3) uint8, ``depth``
         (T, H, W) float32 metres (0: no surface), ``normals`` (T, H, W, 3) float32
-        unit vectors (0: no surface). Errors are ``ShardReadError``s naming the
-        file, the take and the view.
+        unit vectors (0: no surface). Per-person arrays carry the person axis:
+        ``keypoints_2d`` (T, P, 73, 2), ``bbox`` (T, P, 4), ``joints_world``
+        (T, P, 73, 3), ``present`` (T, P) bool; ``instances`` (T, H, W) uint8 is
+        0 off every person and k + 1 on person k. Errors are ``ShardReadError``s
+        naming the file, the take and the view.
         """
         take, group = self._take_view(take_id, view)
         where = f"{self.path}: take {take_id} view {view}"
         if modalities is None:  # everything stored (a GEOMETRY take has no rgb)
-            wanted = [m for m in VIEW_MODALITIES if _SPECS[m].name in group] + list(TAKE_MODALITIES)
+            wanted = [m for m in VIEW_MODALITIES if self._holds(group, m)] + list(TAKE_MODALITIES)
         else:
             wanted = list(modalities)
         for modality in wanted:
@@ -274,7 +329,7 @@ class ShardReader:
                 raise ShardKeyError(
                     f"{where}: unknown modality {modality!r}; known: {', '.join(VIEW_MODALITIES + TAKE_MODALITIES)}"
                 )
-            if modality in VIEW_MODALITIES and _SPECS[modality].name not in group:
+            if modality in VIEW_MODALITIES and not self._holds(group, modality):
                 raise ShardKeyError(
                     f"{where}: has no {modality!r} (render.engine GEOMETRY renders no RGB); read another modality"
                 )
@@ -283,8 +338,14 @@ class ShardReader:
         except IndexError as exc:
             raise FrameRangeError(f"{where}: {exc}") from exc
 
-    def _take_view(self, take_id: str, view: str) -> tuple[h5py.Group, h5py.Group]:
-        """The take's and the view's groups, or an error that says what the shard holds."""
+    def _holds(self, group: h5py.Group, modality: str) -> bool:
+        """Whether the view can give ``modality``: stored, or made from what an older shard stores."""
+        if _SPECS[modality].name in group:
+            return True
+        return not self.has_person_axis and SYNTHESISED_FROM.get(modality, "") in group
+
+    def _take(self, take_id: str) -> h5py.Group:
+        """The take's group, or an error that says what the shard holds."""
         path = take_path(take_id)
         if path not in self.file:
             ids = self.take_ids
@@ -293,7 +354,11 @@ class ShardReader:
                 f"{self.path}: no take {take_id} (this shard holds {len(ids)}: {shown}); the clip table "
                 "belongs to another run or shard layout: load the clip table of the run these shards are from"
             )
-        take = self.file[path]
+        return self.file[path]
+
+    def _take_view(self, take_id: str, view: str) -> tuple[h5py.Group, h5py.Group]:
+        """The take's and the view's groups, or an error that says what the shard holds."""
+        take = self._take(take_id)
         if view not in take[VIEWS_GROUP]:
             raise ShardKeyError(
                 f"{self.path}: take {take_id} has no view {view!r}; its views: {', '.join(take[VIEWS_GROUP])}"
@@ -308,7 +373,7 @@ class ShardReader:
         for modality in wanted:
             spec = _SPECS[modality]
             if modality in TAKE_MODALITIES:
-                out[modality] = self._guarded(where, modality, partial(_select, take[spec.name], frames))
+                out[modality] = self._guarded(where, modality, partial(self._read_take, take, spec, frames))
             elif rgb is None or spec.codec is not Codec.VIDEO:
                 out[modality] = self._guarded(where, modality, partial(self._read_view, group, spec, frames))
         if rgb is not None:  # collected last, so the other images were read while it decoded
@@ -337,7 +402,20 @@ class ShardReader:
         pool = self.pool
         return None if pool is None else pool.submit(self._rgb_decoder(group[RGB.name], frames))
 
+    def _with_person_axis(self, spec: DatasetSpec, data: np.ndarray) -> np.ndarray:
+        """``data`` with its person axis: as stored, or P = 1 inserted for a shard of one body."""
+        if spec.per_person and not self.has_person_axis:
+            return np.expand_dims(data, spec.person_axis)
+        return data
+
+    def _read_take(self, take: h5py.Group, spec: DatasetSpec, frames: Frames) -> np.ndarray:
+        if spec.key == PRESENT.key and not self.has_person_axis:  # one body, there in every frame
+            return np.ones((len(_select(take[FRAMES.name], frames)), 1), dtype=bool)
+        return self._with_person_axis(spec, _select(take[spec.name], frames))
+
     def _read_view(self, group: h5py.Group, spec: DatasetSpec, frames: Frames) -> np.ndarray:
+        if spec.key == INSTANCES.key and not self.has_person_axis:  # one body: person 0 is the mask
+            return np.asarray(self._read_view(group, MASK, frames), dtype=np.uint8)
         node = group[spec.name]
         if spec.codec is Codec.VIDEO:
             return self._rgb_decoder(node, frames)()
@@ -349,7 +427,7 @@ class ShardReader:
             return depth_codec.decode_depth(data)
         if encoding == ENCODINGS[Codec.NORMALS]:
             return normals_codec.decode_normals(data)
-        return data
+        return self._with_person_axis(spec, data)
 
     def _rgb_decoder(self, node: h5py.HLObject, frames: Frames) -> Callable[[], np.ndarray]:
         """Read the RGB frames' bytes now; the returned call decodes them, touching no file."""
@@ -373,7 +451,7 @@ class ShardReader:
     @property
     def _checksummed(self) -> bool:
         """Whether this shard's RGB streams carry packet checksums (docs/FORMAT.md, Versions)."""
-        return int(self.file.attrs[FORMAT_VERSION_ATTRIBUTE.name]) >= CHECKSUM_VERSION
+        return self.format_version >= CHECKSUM_VERSION
 
 
 @dataclass(frozen=True)

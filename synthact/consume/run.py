@@ -6,9 +6,9 @@ whose keys are the modality names, e.g. ``ntu25_joints_cam``; ``ClipTable.load``
 Everything downstream takes a ``Run``, so it is also tested over in-memory
 arrays and does not depend on the file layout.
 
-Take dicts carry the take's attributes (JSON decoded) plus ``take_id``,
-``shard`` (path), ``first_frame`` (its first frame on the sequence timeline)
-and ``betas_used``.
+Take dicts carry the take's attributes (JSON decoded; ``num_persons`` always)
+plus ``take_id``, ``shard`` (path), ``first_frame`` (its first frame on the
+sequence timeline) and ``betas_used`` (one row of 16 per person, body order).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from synthact.consume.reader import ClipTable, Frames, ShardReader, shard_paths_from_manifest
-from synthact.shard_format import BETAS_USED, take_path
+from synthact.shard_format import BETAS_USED
 
 
 class Run(Protocol):
@@ -78,7 +78,7 @@ class ShardRun:
     @staticmethod
     def _take(reader: ShardReader, path: Path, take_id: str) -> dict[str, Any]:
         frames = reader.read(take_id, reader.views[0], ["frames"], frames=slice(0, 1))["frames"]
-        betas = reader.file[f"{take_path(take_id)}/{BETAS_USED.name}"][()]
+        betas = reader.take_arrays(take_id, [BETAS_USED.key])[BETAS_USED.key]
         return dict(
             reader.take_attrs(take_id),
             take_id=take_id,

@@ -69,14 +69,35 @@ def camera_stats(views: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def people(take: Mapping[str, Any]) -> list[tuple[str, np.ndarray]]:
+    """(gender, betas_used) of every person of a take, in body order.
+
+    ``betas_used`` holds one row of 16 per person ((16,) for one); a person's gender
+    comes from its ``persons`` entry where the take has one, else the take's ``gender``.
+    """
+    betas = np.atleast_2d(np.asarray(take["betas_used"], dtype=np.float64))
+    entries = take.get("persons") or []
+    genders = [str((entries[k] if k < len(entries) else {}).get("gender", take["gender"])) for k in range(len(betas))]
+    return list(zip(genders, betas, strict=True))
+
+
 def body_stats(takes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Genders and the first two rendered shape coefficients (betas_used[0:2])."""
-    takes = list(takes)
-    betas = np.array([np.asarray(t["betas_used"], dtype=np.float64)[:2] for t in takes]).reshape(-1, 2)
+    """Genders and the first two rendered shape coefficients (betas_used[0:2]) of every person of every take."""
+    bodies = [body for t in takes for body in people(t)]
+    betas = np.array([b[:2] for _, b in bodies]).reshape(-1, 2)
     return {
-        "gender": dict(Counter(str(t["gender"]) for t in takes)),
+        "gender": dict(Counter(gender for gender, _ in bodies)),
         "beta0": histogram(betas[:, 0], 0.5),
         "beta1": histogram(betas[:, 1], 0.5),
+    }
+
+
+def person_stats(takes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """How many takes hold 1, 2, ... persons (``num_persons``; 1 where a take does not say), and persons in all."""
+    counts = Counter(int(t.get("num_persons", 1)) for t in takes)
+    return {
+        "takes_by_persons": {str(n): counts[n] for n in sorted(counts)},
+        "persons": sum(n * c for n, c in counts.items()),
     }
 
 
@@ -167,10 +188,11 @@ def plot_all(stats: Mapping[str, Any], dest: Path) -> list[Path]:
     for ax, key in zip(axes, ("azimuth_deg", "distance_m", "height_m"), strict=True):
         _hist(ax, stats["camera"][key]["histogram"], f"camera {key}")
     out.append(_save(fig, dest / "camera.png"))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3))
-    _bars(axes[0], stats["body"]["gender"], "gender")
-    _hist(axes[1], stats["body"]["beta0"], "betas_used[0]")
-    _hist(axes[2], stats["body"]["beta1"], "betas_used[1]")
+    fig, axes = plt.subplots(1, 4, figsize=(20, 3))
+    _bars(axes[0], stats["persons"]["takes_by_persons"], "takes by persons")
+    _bars(axes[1], stats["body"]["gender"], "gender (every person)")
+    _hist(axes[2], stats["body"]["beta0"], "betas_used[0]")
+    _hist(axes[3], stats["body"]["beta1"], "betas_used[1]")
     out.append(_save(fig, dest / "body.png"))
     fig, axes = plt.subplots(1, len(stats["appearance"]), figsize=(4 * len(stats["appearance"]), 3))
     for ax, (key, counts) in zip(np.atleast_1d(axes), stats["appearance"].items(), strict=True):
@@ -199,7 +221,8 @@ def run_stats(
     """Every statistic of a run.
 
     ``tables``: protocol -> (clip rows, classes); ``takes``: take attrs with
-    ``appearance`` (dict), ``gender``, ``betas_used`` and ``num_frames``;
+    ``appearance`` (dict), ``gender``, ``betas_used``, ``num_frames`` and, where the
+    take says, ``num_persons`` and ``persons``;
     ``views``: view attrs (one per take-view) with azimuth_deg, distance_m, height_m.
     """
     view_names = {v.get("view") for v in views} - {None}
@@ -208,6 +231,7 @@ def run_stats(
         "durations": {p: durations(rows) for p, (rows, _) in tables.items()},
         "camera": camera_stats(views),
         "body": body_stats(takes),
+        "persons": person_stats(takes),
         "appearance": appearance_stats(t["appearance"] for t in takes),
         "volume": volume_stats(sum(int(t["num_frames"]) for t in takes), len(view_names), bytes_per_modality),
         "takes": len(takes),

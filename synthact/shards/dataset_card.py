@@ -6,18 +6,23 @@ matter, then prose and tables): what the dataset is, where its motion and labels
 come from and under which licences, the config and seed that made it, counts
 per split and class, the modalities and how each is encoded, how to load it, and
 the checksums of every file. It is made from the run's files (the manifest's
-entries, the class tables, the config) only, so the same run gives the same
-card, and the manifest lists it with its own checksum.
+entries, the class tables, the config, and each shard's take attributes for
+the persons per take) only, so the same run gives the same card, and the
+manifest lists it with its own checksum.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import h5py
+
 from synthact import atomic
+from synthact.shard_format import TAKES_GROUP
 
 CARD_NAME = "README.md"
 
@@ -52,13 +57,14 @@ BACKGROUNDS = "Backgrounds: the HDRIs that ship with Blender, CC0."
 MODALITIES = (
     ("rgb", "colour, sRGB", "H.264 per take and view (or AV1, or JPEG per frame), keyframe index"),
     ("depth", "distance along the optical axis, m", "uint16 codes: mm to 60 m, log band to 1000 m; 0 = no hit"),
-    ("mask", "person pixels", "uint8, lossless"),
-    ("parts", "body-part id per pixel", "uint8, lossless; 0 off the person"),
+    ("mask", "person pixels (every person)", "uint8, lossless"),
+    ("instances", "which person each pixel shows: 0 none, k + 1 person k", "uint8, lossless"),
+    ("parts", "body-part id per pixel (the front-most body)", "uint8, lossless; 0 off every person"),
     ("normals", "camera-frame surface normals", "octahedral codes, 2 x uint8 (or uint16)"),
-    ("keypoints_2d / keypoints_visible", "73 joints in pixels, visibility", "float32 / bool, lossless"),
+    ("keypoints_2d / keypoints_visible", "73 joints per person in pixels, visibility", "float32 / bool, lossless"),
     ("joints_cam", "73 joints in camera coordinates, m", "float32, lossless"),
     ("ntu25/*", "NTU RGB+D's 25 joints: 2D, visibility, 3D", "float32 / bool, lossless"),
-    ("bbox, K, R, t", "person box; intrinsics and extrinsics per frame", "float32 / float64"),
+    ("bbox, K, R, t", "box per person; intrinsics and extrinsics per frame", "float32 / float64"),
 )
 
 
@@ -89,7 +95,7 @@ def card_text(output_dir: Path, listing: Listing, config: Mapping[str, Any]) -> 
     parts = [
         _front_matter(name, listing, config, tables),
         f"# SynthAct dataset `{name}`\n",
-        _what_it_is(listing, config),
+        _what_it_is(listing, config, persons_per_take(output_dir, listing)),
         "## Sources and licences\n\n" + SOURCES.get(source_of(config), SOURCES["amass"]) + f"\n\n{BACKGROUNDS}\n",
         _configuration(config, listing),
         _splits_and_classes(listing, tables),
@@ -114,6 +120,31 @@ def _class_tables(output_dir: Path, listing: Listing) -> dict[str, dict[str, Any
         if getattr(entry, "protocol", None) and str(entry.path).endswith("classes.json"):
             tables[entry.protocol] = json.loads((output_dir / entry.path).read_text())
     return tables
+
+
+def persons_per_take(output_dir: Path, listing: Listing) -> Counter[int]:
+    """Number of persons -> takes with that many, from the take attributes of every shard the manifest lists.
+
+    A take without ``num_persons`` (a shard written before the person axis) holds one.
+    """
+    counts: Counter[int] = Counter()
+    for entry in listing.files():
+        path = output_dir / entry.path
+        if not str(entry.path).endswith(".h5") or not path.is_file():
+            continue
+        with h5py.File(path, "r") as shard:
+            counts.update(int(take.attrs.get("num_persons", 1)) for take in shard[TAKES_GROUP].values())
+    return counts
+
+
+def _persons_line(counts: Counter[int]) -> str:
+    if not counts:
+        return ""
+    parts = [
+        f"{takes} {'take' if takes == 1 else 'takes'} of {n} {'person' if n == 1 else 'persons'}"
+        for n, takes in sorted(counts.items())
+    ]
+    return f"- persons per take: {', '.join(parts)}\n"
 
 
 def _front_matter(
@@ -145,7 +176,7 @@ def _clips(table: Mapping[str, Any]) -> int:
     return sum(sum(per_class.values()) for per_class in table.get("counts", {}).values())
 
 
-def _what_it_is(listing: Listing, config: Mapping[str, Any]) -> str:
+def _what_it_is(listing: Listing, config: Mapping[str, Any], persons: Counter[int]) -> str:
     render, clips = config.get("render", {}), config.get("clips", {})
     size = f"{render.get('width', '?')}x{render.get('height', '?')}"
     return (
@@ -155,6 +186,7 @@ def _what_it_is(listing: Listing, config: Mapping[str, Any]) -> str:
         f"- {listing.num_takes} takes (one motion sequence x one repetition), {listing.num_frames} frames per view, "
         f"at {clips.get('fps', '?')} fps, {size} pixels\n"
         f"- {len(listing.views)} views: {', '.join(listing.views)}\n"
+        f"{_persons_line(persons)}"
         f"- preset: {config.get('preset', 'none')}; made by SynthAct {listing.generator_version}\n"
     )
 
@@ -208,7 +240,9 @@ def _modalities() -> str:
         "## Modalities and encodings\n\nPer take and view, per frame (layout and every code: the "
         "`docs/FORMAT.md` of SynthAct):\n\n| name | what | stored as |\n|---|---|---|\n"
         + rows
-        + "\nPer take: world joints, SMPL-H parameters, the source labels as given, provenance.\n"
+        + "\nEvery per-person array has a person axis P (the source's body order): (T, P, ...) per frame.\n"
+        "Per take: world joints and SMPL-H parameters per person, which person is present in each frame\n"
+        "(`present`), the source labels as given, provenance.\n"
     )
 
 
