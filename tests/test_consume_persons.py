@@ -25,7 +25,6 @@ from synthact.consume.stats import body_stats, person_stats
 from synthact.shards.dataset_card import card_text
 from synthact.shards.manifest import Manifest, ShardEntry
 from tests.consume_inputs import ABSENT_FRAME, ArrayRun, keypoints
-from tests.two_person_shard import read_format_4
 
 T, H, W = 6, 12, 16
 
@@ -76,8 +75,7 @@ def test_a_one_body_shard_reads_with_one_person_instances_and_presence(tmp_path)
         )
 
 
-def test_a_two_person_shard_reads_as_stored(tmp_path, monkeypatch):
-    read_format_4(monkeypatch)
+def test_a_two_person_shard_reads_as_stored(tmp_path):
     arrays = _write(tmp_path / "v4.h5", 4, 2)
     with ShardReader(tmp_path / "v4.h5") as reader:
         got = reader.read("t0", "front", ["keypoints_2d", "bbox", "joints_world", "instances", "present"])

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 
 from synthact.codecs import storage
 from synthact.shard_format import ENCODING_ATTRIBUTE, ENCODINGS, TAKES_GROUP, Codec
@@ -47,15 +46,6 @@ def to_two_persons(path: Path) -> list[str]:
             _rewrite_take(take, stacked=version >= 4)
         f.attrs["format_version"] = 4
     return take_ids
-
-
-def read_format_4(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let ``ShardReader`` open format 4 where ``shard_format.READABLE_VERSIONS`` does not list it yet
-    (the writer of format 4 adds it there); a no-op where it does."""
-    from synthact.consume import reader
-
-    if 4 not in reader.READABLE_VERSIONS:
-        monkeypatch.setattr(reader, "READABLE_VERSIONS", (*reader.READABLE_VERSIONS, 4))
 
 
 def present_of(num_frames: int) -> np.ndarray:

@@ -61,8 +61,10 @@ from synthact.shard_format import (
     FORMAT_VERSION,
     FORMAT_VERSION_ATTRIBUTE,
     FRAMES,
+    INSTANCES,
     MASK,
     PERSON_AXIS_VERSION,
+    PRESENT,
     READABLE_VERSIONS,
     RGB,
     TAKE_ATTRIBUTES,
@@ -72,7 +74,6 @@ from synthact.shard_format import (
     VIEW_DATASETS,
     VIEWS_ATTRIBUTE,
     VIEWS_GROUP,
-    AttributeSpec,
     Codec,
     DatasetSpec,
     json_attributes,
@@ -80,21 +81,14 @@ from synthact.shard_format import (
     view_path,
 )
 
-# The datasets a shard with a person axis adds (docs/FORMAT.md, format_version 4), as shard_format declares
-# them there; the tuples below list each name once, whether or not shard_format's tuples hold it already.
-INSTANCES = DatasetSpec("instances", "uint8", "(T, H, W)", Codec.LABELS, "instances", channels=1)
-PRESENT = DatasetSpec("present", "bool", "(T, P)", Codec.GZIP, "present", per_person=True)
-PERSON_ATTRIBUTES = (AttributeSpec("num_persons"), AttributeSpec("persons", json=True))
-_VIEW_SPECS = tuple({s.key: s for s in (*VIEW_DATASETS, INSTANCES)}.values())
-_TAKE_SPECS = tuple({s.key: s for s in (*TAKE_DATASETS, PRESENT)}.values())
-_TAKE_JSON = tuple(dict.fromkeys(json_attributes(TAKE_ATTRIBUTES) + json_attributes(PERSON_ATTRIBUTES)))
+_TAKE_JSON = json_attributes(TAKE_ATTRIBUTES)
 
 # The reader's names: a subgroup's arrays joined with an underscore ("ntu25/joints_cam" -> "ntu25_joints_cam").
-VIEW_MODALITIES = tuple(spec.key for spec in _VIEW_SPECS)
-TAKE_MODALITIES = tuple(spec.key for spec in _TAKE_SPECS if spec.per_frame)  # per take frame, like a view's
-TAKE_ARRAYS = tuple(spec.key for spec in _TAKE_SPECS if not spec.per_frame)  # once per take: betas, ...
-_SPECS: dict[str, DatasetSpec] = {spec.key: spec for spec in _VIEW_SPECS + _TAKE_SPECS}
-IMAGE_MODALITIES = tuple(spec.key for spec in _VIEW_SPECS if spec.chunked_image)  # one chunk per frame
+VIEW_MODALITIES = tuple(spec.key for spec in VIEW_DATASETS)
+TAKE_MODALITIES = tuple(spec.key for spec in TAKE_DATASETS if spec.per_frame)  # per take frame, like a view's
+TAKE_ARRAYS = tuple(spec.key for spec in TAKE_DATASETS if not spec.per_frame)  # once per take: betas, ...
+_SPECS: dict[str, DatasetSpec] = {spec.key: spec for spec in VIEW_DATASETS + TAKE_DATASETS}
+IMAGE_MODALITIES = tuple(spec.key for spec in VIEW_DATASETS if spec.chunked_image)  # one chunk per frame
 # Made from another dataset in a shard older than PERSON_AXIS_VERSION: modality -> the one it is made from.
 SYNTHESISED_FROM = {INSTANCES.key: MASK.key, PRESENT.key: FRAMES.key}
 
