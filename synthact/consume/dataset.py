@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from synthact.consume.reader import INSTANCES, PRESENT, ClipTable, ShardReader
+from synthact.consume.reader import ClipTable, ShardReader
 from synthact.consume.sampling import (
     choose_views,
     repeats_frames,
@@ -69,6 +69,7 @@ from synthact.shard_format import (
     NTU25_JOINTS_CAM,
     NTU25_KEYPOINTS_2D,
     NTU25_KEYPOINTS_VISIBLE,
+    PRESENT,
     RGB,
     TAKE_DATASETS,
     VIEW_DATASETS,
@@ -76,7 +77,7 @@ from synthact.shard_format import (
 )
 
 # Channels of every image the reader decodes (rgb, depth, mask, parts, normals), by its name.
-_IMAGES = {spec.key: spec.channels for spec in (*VIEW_DATASETS, INSTANCES) if spec.channels}
+_IMAGES = {spec.key: spec.channels for spec in VIEW_DATASETS if spec.channels}
 # modality -> the reader's arrays that it reads (ShardReader.read's names): each image alone,
 # and the joints grouped as models take them, with who is present in each frame.
 MODALITIES: dict[str, tuple[str, ...]] = {
