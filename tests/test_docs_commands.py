@@ -3,11 +3,12 @@
 The blocks are read from the files themselves (```bash, ```sh and ```python
 fences), so a command added to the docs is tested without being listed here.
 Shell commands run one line at a time, and Python blocks whole, from the folder
-of a tiny rendered run whose ``output_dir`` is the demo's ``output/demo``, so the
-paths in the docs resolve as they are written. Two things are rewritten, the
-same for every command: ``.venv/bin/`` is this interpreter's folder, and
-``snakemake`` names the repository's Snakefile (the docs run it from the
-repository root, the test from the run's folder).
+of a copy of the session's tiny run. Three things are rewritten, the same for
+every command: ``.venv/bin/`` is this interpreter's folder, ``snakemake`` names
+the repository's Snakefile (the docs run it from the repository root, the test
+from the run's folder), and the demo's output folder ``output/demo`` is the tiny
+run's ``output`` (a fast test checks that ``output/demo`` is config.yaml's
+``output_dir``, so the docs name the folder the demo writes).
 
 The commands that cannot run in a test are in ``NOT_RUN`` with the reason; the
 fast tests still check that argparse (ours or Snakemake's) accepts each of them
@@ -17,15 +18,16 @@ documented command fails, so the list cannot go stale.
 
 from __future__ import annotations
 
-import copy
 import re
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.helpers import BIN, REPO, SNAKEFILE, TINY, make_run, run_bounded, snakemake
+from tests.helpers import BIN, REPO, SNAKEFILE, TINY, run_bounded
 
 DOC_FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(bash|sh|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -69,6 +71,7 @@ PYTHON_CONTEXT: dict[str, str] = {
 }
 # Names the docs use for a config of the reader's own: here, the tiny run's config.
 CONFIG_NAMES = ("my.yaml", "my-run.yaml")
+DEMO_OUTPUT = "output/demo"  # where the docs find the demo's dataset
 
 
 @dataclass(frozen=True)
@@ -183,27 +186,36 @@ def test_python_blocks_compile(block: DocBlock):
     compile(block.text, block.where, "exec")
 
 
-# --------------------------------------------------------------------------- slow: run them on a tiny run
+def test_docs_name_the_demos_output_folder():
+    """The docs' ``output/demo`` is where config.yaml (the demo) writes: the slow tests below
+    read it as the tiny run's ``output_dir``."""
+    assert yaml.safe_load((REPO / "config.yaml").read_text())["output_dir"] == DEMO_OUTPUT
+    assert TINY["output_dir"] == "output"
 
-DOCS_RUN = copy.deepcopy(TINY)
-DOCS_RUN["output_dir"] = "output/demo"
+
+# --------------------------------------------------------------------------- slow: run them on a tiny run
 
 
 @pytest.fixture(scope="module")
-def docs_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny rendered run laid out as the docs assume: the config in the folder, output/demo under it."""
-    root = make_run(tmp_path_factory.mktemp("docs"), DOCS_RUN)
-    snakemake(root)
+def docs_run(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's tiny run, with the config the docs name by other names beside it."""
+    root = tmp_path_factory.mktemp("docs") / "run"
+    shutil.copytree(tiny_run, root, symlinks=True)  # mtimes and .snakemake/ kept: a finished run
     for name in CONFIG_NAMES:
         (root / name).write_text((root / "config.yaml").read_text())
     return root
 
 
+def in_tiny_run(text: str) -> str:
+    """TEXT with the demo's output folder read as the tiny run's."""
+    return re.sub(rf"\b{DEMO_OUTPUT}\b", TINY["output_dir"], text)
+
+
 def as_run_here(command: str, root: Path) -> str:
-    """The documented command with this run's interpreter, Snakefile and first shard."""
-    command = command.replace(".venv/bin/", f"{BIN}/")
+    """The documented command with this run's interpreter, Snakefile, output folder and first shard."""
+    command = in_tiny_run(command.replace(".venv/bin/", f"{BIN}/"))
     command = re.sub(r"(^|&& |/)snakemake ", rf"\1snakemake -s {SNAKEFILE} ", command)
-    first_shard = min((root / "output" / "demo" / "shards").glob("train-*.h5")).name
+    first_shard = min((root / TINY["output_dir"] / "shards").glob("train-*.h5")).name
     return re.sub(r"train-\d{5}-of-\d{5}\.h5", first_shard, command)
 
 
@@ -223,12 +235,13 @@ def test_documented_commands_run_on_a_tiny_run(docs_run: Path):
         if result.returncode not in (0, 141) or (result.returncode == 141 and "| head" not in block.text):
             failures.append(f"{block.where}: {block.text}\n  exit {result.returncode}: {result.stderr[-1500:]}")
     assert not failures, "documented commands that fail as written:\n" + "\n".join(failures)
-    assert (docs_run / "output" / "demo" / "report" / "preview" / "index.html").is_file()
-    assert (docs_run / "output" / "demo" / "report" / "stats" / "stats.json").is_file()
+    output = docs_run / TINY["output_dir"]
+    assert (output / "report" / "preview" / "index.html").is_file()
+    assert (output / "report" / "stats" / "stats.json").is_file()
     assert (docs_run / "report.html").is_file()
-    card = docs_run / "output" / "demo" / "README.md"  # the dataset card, checksummed with the rest
-    assert card.read_text().startswith("---\npretty_name: SynthAct demo")
-    assert "  README.md\n" in (docs_run / "output" / "demo" / "SHA256SUMS").read_text()
+    card = output / "README.md"  # the dataset card, named after its folder and checksummed with the rest
+    assert card.read_text().startswith(f"---\npretty_name: SynthAct {output.name}")
+    assert "  README.md\n" in (output / "SHA256SUMS").read_text()
 
 
 @pytest.mark.slow
@@ -238,7 +251,7 @@ def test_documented_python_runs_on_a_tiny_run(docs_run: Path):
         if not_run_reason(block):
             continue
         context = next((code for head, code in PYTHON_CONTEXT.items() if block.text.startswith(head)), "")
-        result = run_here(docs_run, [str(BIN / "python"), "-c", context + block.text])
+        result = run_here(docs_run, [str(BIN / "python"), "-c", in_tiny_run(context + block.text)])
         if result.returncode != 0:
             failures.append(f"{block.where}:\n{result.stderr[-2000:]}")
     assert not failures, "documented Python that fails as written:\n" + "\n".join(failures)
