@@ -20,7 +20,7 @@ from synthact.consume.dataset import collate, with_persons
 from synthact.consume.export_pyskl import annotation_2d, annotation_3d
 from synthact.consume.exports import preview_run
 from synthact.consume.preview import PERSON_COLOURS, draw_skeleton, person_colour
-from synthact.consume.reader import ShardReader
+from synthact.consume.reader import ShardReader, ShardReadError
 from synthact.consume.stats import body_stats, person_stats
 from synthact.shards.dataset_card import card_text
 from synthact.shards.manifest import Manifest, ShardEntry
@@ -170,3 +170,13 @@ def test_the_card_says_how_many_takes_have_two_persons(tmp_path):
     assert "- persons per take: 2 takes of 1 person, 2 takes of 2 persons\n" in text
     assert Counter(line.startswith("- persons per take") for line in text.splitlines())[True] == 1
     assert "`instances`" in text
+
+
+def test_a_format_4_take_without_its_person_count_is_named_as_damaged(tmp_path):
+    _write(tmp_path / "v4.h5", 4, 2)
+    with h5py.File(tmp_path / "v4.h5", "a") as f:
+        del f["takes/t0/present"]
+        del f["takes/t0"].attrs["num_persons"]
+    with ShardReader(tmp_path / "v4.h5") as reader, pytest.raises(ShardReadError) as error:
+        reader.take_attrs("t0")
+    assert str(tmp_path / "v4.h5") in str(error.value) and "take t0" in str(error.value) and "merge" in str(error.value)

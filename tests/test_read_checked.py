@@ -48,8 +48,9 @@ def write_shard(path: Path, codec: str = "h264") -> dict[str, np.ndarray]:
         f.attrs[VIEWS_ATTRIBUTE.name] = json.dumps(VIEWS)
         f.create_dataset(TAKE_IDS, data=np.array(["t0"], dtype=h5py.string_dtype()))
         f["takes/t0/frames"] = np.arange(T)
-        f["takes/t0/smplh/betas_used"] = np.zeros(16, np.float32)
-        f["takes/t0"].attrs.update(fps=30.0, source="s0.npz", repetition=0)
+        f["takes/t0/smplh/betas_used"] = np.zeros((1, 16), np.float32)  # one person
+        f["takes/t0/present"] = np.ones((T, 1), bool)
+        f["takes/t0"].attrs.update(fps=30.0, source="s0.npz", repetition=0, num_persons=1)
         for v, view in enumerate(VIEWS):
             group = f.create_group(f"takes/t0/views/{view}")
             coded = video.encode_video(_frames(v), video.VideoSettings(codec=codec, keyframe_interval=K))

@@ -272,9 +272,18 @@ class ShardReader:
             if key in attrs:
                 attrs[key] = json.loads(attrs[key])
         if "num_persons" not in attrs:
-            attrs["num_persons"] = take[PRESENT.name].shape[1] if self.has_person_axis else 1
+            attrs["num_persons"] = self._persons_present(take, take_id) if self.has_person_axis else 1
         attrs["num_persons"] = int(attrs["num_persons"])
         return attrs
+
+    def _persons_present(self, take: h5py.Group, take_id: str) -> int:
+        """P from the take's ``present`` dataset, for a take whose ``num_persons`` attribute is missing."""
+        if PRESENT.name not in take:
+            raise ShardReadError(
+                f"{self.path}: take {take_id} has neither 'num_persons' nor '{PRESENT.name}', which format_version "
+                f"{self.format_version} requires: the shard is damaged or was not written by SynthAct; rerun its merge"
+            )
+        return int(take[PRESENT.name].shape[1])
 
     def take_arrays(self, take_id: str, keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """The take's once-per-take arrays (``TAKE_ARRAYS``: all when None), each (P, ...): ``betas_used`` (P, 16)."""
