@@ -345,8 +345,8 @@ class ShardReader:
         # By the dataset's own encoding attribute, not its spec: files that tools wrote in
         # this layout may hold plain arrays (float metres, unit vectors) where we store codes.
         encoding = _attr(node, ENCODING_ATTRIBUTE)
-        if encoding == ENCODINGS[Codec.DEPTH]:
-            return depth_codec.decode_depth(data)
+        if encoding in depth_codec.ENCODINGS:  # the codes themselves (v1) or their row differences (v2)
+            return depth_codec.decode_stored(data, encoding)
         if encoding == ENCODINGS[Codec.NORMALS]:
             return normals_codec.decode_normals(data)
         return data

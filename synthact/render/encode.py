@@ -27,6 +27,8 @@ from synthact.codecs.video import VideoEncoder, VideoSettings
 from synthact.render.window_record import IMAGE_NAMES, CodedImage, CodedWindow
 from synthact.shard_format import DEPTH, MASK, NORMALS, PARTS
 
+RUN_LENGTH_IMAGES = (DEPTH.field, MASK.field)  # smaller with zlib's run-length strategy (codecs/chunks.py)
+
 
 @dataclass(frozen=True)
 class StorageSettings:
@@ -44,6 +46,7 @@ class StorageSettings:
     compressor: str = "gzip"
     level: int | None = None
     fps: int = 30  # the take's rate (clips.fps), written into the RGB stream's timing
+    depth_encoding: str = depth_codec.ENCODING  # not a config key: tells the merge how the cached chunks were coded
 
     def __post_init__(self) -> None:
         if self.compressor not in COMPRESSORS:
@@ -77,7 +80,7 @@ def image_codes(
 ) -> dict[str, np.ndarray]:
     """One frame's stored arrays: depth uint16 codes, octahedral normal codes, mask, parts."""
     return {
-        DEPTH.field: depth_codec.encode_depth(depth),
+        DEPTH.field: depth_codec.encode_stored(depth, mask),
         NORMALS.field: normals_codec.encode_normals(normals, bits=bits),
         MASK.field: np.asarray(mask, np.uint8),
         PARTS.field: np.asarray(parts, np.uint8),
@@ -105,7 +108,8 @@ class WindowCoder:
         s = self.settings
         for name, codes in image_codes(depth, mask, parts, normals, s.normal_bits).items():
             self._meta[name] = (codes.dtype.str, codes.shape)
-            self._chunks[name].append(compress_chunk(codes, s.compressor, s.compression_level))
+            runs = name in RUN_LENGTH_IMAGES
+            self._chunks[name].append(compress_chunk(codes, s.compressor, s.compression_level, runs))
 
     def finish(self) -> CodedWindow:
         """The window's coded streams for the render cache (``render/window_record.py``)."""
