@@ -1,5 +1,7 @@
-"""Depth as shards store it since v2: quantised to what each pixel needs, rows differenced,
-deflated with zlib's run-length strategy; and shards of v1 (the codes themselves) still read.
+"""Depth and normals as shards store them since v2: depth quantised to what each pixel
+needs and its rows differenced, normals as planar residuals of the codes of (x, y, -z),
+both deflated with zlib's run-length strategy; and shards of v1 (the codes themselves)
+still read.
 
 Real HDF5 files (h5py's own gzip filter inflates what ``compress_chunk`` wrote) and,
 in the slow test, a real Blender render.
@@ -14,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from synthact.codecs import depth, predict, storage
+from synthact.codecs import depth, normals, predict, storage
 from synthact.codecs.chunks import compress_chunk, decompress_chunk
 from synthact.consume.reader import ShardReader
 from synthact.shard_format import FORMAT_VERSION, TAKE_IDS, VIEWS_ATTRIBUTE
@@ -128,6 +130,53 @@ def test_v2_decodes_from_its_attributes_alone() -> None:
     np.testing.assert_allclose(np.where(linear, codes / 1000.0, far), depth.decode_stored(stored, depth.ENCODING), 1e-6)
 
 
+# --- normals v2 -----------------------------------------------------------------------
+
+
+def _angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=-1), np.sum(a * b, axis=-1)))
+
+
+def scene_normals(seed: int = 0) -> np.ndarray:
+    """(T, H, W, 3): a bulging body facing the camera, a flat ground, no surface (sky) above."""
+    metres, mask = scene_depth(seed)
+    v, u = np.mgrid[0:H, 0:W].astype(np.float64)
+    n = np.zeros((T, H, W, 3))
+    n[metres > 0] = (0.0, -0.9, -0.2)  # the ground, seen from above
+    for t in range(T):
+        bulge = np.stack([(u - W * (0.3 + 0.4 * t / T)) / W, (v - H * 0.55) / H, -np.ones_like(u)], -1)
+        n[t][mask[t]] = bulge[mask[t]]
+    n[:, 0, 0] = (0.0, 0.0, 1.0)  # a back face in the corner that has no neighbour
+    return (n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_normals_v2_keep_the_stated_angle_and_no_surface(bits: int) -> None:
+    n = scene_normals()
+    stored = normals.encode_stored(n, bits)
+    assert stored.dtype == normals.DTYPES[bits] and stored.shape == (T, H, W, 2)
+    back = normals.decode_stored(stored, normals.ENCODING)
+    hit = np.linalg.norm(n, axis=-1) > 0
+    assert _angles_deg(back[hit], n[hit]).max() <= normals.MAX_ERROR_DEG[bits]
+    assert (back[~hit] == 0).all() and not np.signbit(back[~hit]).any()
+    flipped = n * np.array([1, 1, -1], np.float32)
+    np.testing.assert_array_equal(normals.stored_codes(stored, normals.ENCODING), normals.encode_normals(flipped, bits))
+
+
+def test_normals_v2_are_smaller_and_v1_still_decodes() -> None:
+    n = scene_normals()
+    codes = normals.encode_normals(n)
+    np.testing.assert_array_equal(normals.decode_stored(codes, normals.ENCODING_V1), normals.decode_normals(codes))
+    before = sum(len(compress_chunk(c, "gzip", 4)) for c in codes)
+    after = sum(len(compress_chunk(s, "gzip", 4, runs=True)) for s in normals.encode_stored(n))
+    assert after < 0.8 * before
+    with pytest.raises(ValueError, match="this version reads"):
+        normals.decode_stored(codes, "synthact-normals-octahedral-v9")
+    assert normals.normals_attrs(8, encoding=normals.ENCODING_V1)["encoding"] == normals.ENCODING_V1
+    assert "negate z" in str(normals.normals_attrs(8)["flipped"])
+
+
 # --- in an HDF5 file --------------------------------------------------------------------
 
 
@@ -184,7 +233,7 @@ def rendered():
 
 
 @pytest.mark.slow
-def test_depth_bounds_hold_on_a_real_render(rendered) -> None:
+def test_bounds_hold_on_a_real_render(rendered) -> None:
     out = rendered
     assert out.mask.any() and (out.depth > depth.LINEAR_MAX_M).any()
     stored = depth.encode_stored(out.depth, out.mask)
@@ -192,3 +241,7 @@ def test_depth_bounds_hold_on_a_real_render(rendered) -> None:
     assert np.abs(back - out.depth)[out.mask].max() <= depth.MAX_PERSON_ERROR_M + 2e-6
     assert (np.abs(back - out.depth) <= depth.max_error_m(out.depth, out.mask) + 2e-6).all()
     assert np.array_equal(back == 0, out.depth == 0)
+    hit = np.linalg.norm(out.normals, axis=-1) > 0
+    back_n = normals.decode_stored(normals.encode_stored(out.normals), normals.ENCODING)
+    assert _angles_deg(back_n[hit], out.normals[hit]).max() <= normals.MAX_ERROR_DEG[8]
+    assert (back_n[~hit] == 0).all()

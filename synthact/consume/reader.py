@@ -50,7 +50,6 @@ from synthact.labels.tables import ClassTable, ClipRow, read_class_table, read_c
 from synthact.shard_format import (
     CHECKSUM_VERSION,
     ENCODING_ATTRIBUTE,
-    ENCODINGS,
     FORMAT_VERSION,
     FORMAT_VERSION_ATTRIBUTE,
     FRAMES,
@@ -347,8 +346,8 @@ class ShardReader:
         encoding = _attr(node, ENCODING_ATTRIBUTE)
         if encoding in depth_codec.ENCODINGS:  # the codes themselves (v1) or their row differences (v2)
             return depth_codec.decode_stored(data, encoding)
-        if encoding == ENCODINGS[Codec.NORMALS]:
-            return normals_codec.decode_normals(data)
+        if encoding in normals_codec.ENCODINGS:
+            return normals_codec.decode_stored(data, encoding)
         return data
 
     def _rgb_decoder(self, node: h5py.HLObject, frames: Frames) -> Callable[[], np.ndarray]:

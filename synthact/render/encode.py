@@ -27,7 +27,8 @@ from synthact.codecs.video import VideoEncoder, VideoSettings
 from synthact.render.window_record import IMAGE_NAMES, CodedImage, CodedWindow
 from synthact.shard_format import DEPTH, MASK, NORMALS, PARTS
 
-RUN_LENGTH_IMAGES = (DEPTH.field, MASK.field)  # smaller with zlib's run-length strategy (codecs/chunks.py)
+# Smaller with zlib's run-length strategy (codecs/chunks.py); part labels are not.
+RUN_LENGTH_IMAGES = (DEPTH.field, NORMALS.field, MASK.field)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,9 @@ class StorageSettings:
     compressor: str = "gzip"
     level: int | None = None
     fps: int = 30  # the take's rate (clips.fps), written into the RGB stream's timing
-    depth_encoding: str = depth_codec.ENCODING  # not a config key: tells the merge how the cached chunks were coded
+    # not config keys: they tell the merge how the cached chunks were coded
+    depth_encoding: str = depth_codec.ENCODING
+    normals_encoding: str = normals_codec.ENCODING
 
     def __post_init__(self) -> None:
         if self.compressor not in COMPRESSORS:
@@ -81,7 +84,7 @@ def image_codes(
     """One frame's stored arrays: depth uint16 codes, octahedral normal codes, mask, parts."""
     return {
         DEPTH.field: depth_codec.encode_stored(depth, mask),
-        NORMALS.field: normals_codec.encode_normals(normals, bits=bits),
+        NORMALS.field: normals_codec.encode_stored(normals, bits),
         MASK.field: np.asarray(mask, np.uint8),
         PARTS.field: np.asarray(parts, np.uint8),
     }

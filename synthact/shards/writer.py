@@ -148,7 +148,8 @@ def _decoding_attrs(codec: Codec, coded: CodedWindow) -> dict[str, object]:
     if codec is Codec.DEPTH:  # as the cached chunks were coded; windows cached before v2 recorded none
         return depth_codec.depth_attrs(coded.settings.get("depth_encoding", depth_codec.ENCODING_V1))
     if codec is Codec.NORMALS:
-        return normals_codec.normals_attrs(coded.normal_bits)
+        encoding = coded.settings.get("normals_encoding", normals_codec.ENCODING_V1)
+        return normals_codec.normals_attrs(coded.normal_bits, encoding=encoding)
     return {ENCODING_ATTRIBUTE: ENCODINGS[codec]}
 
 
