@@ -22,7 +22,9 @@ One demo take is rendered once at 320x240 (``--frames``, default 240), then:
    RGB + depth + segmentation + joints; the errors of depth (on and off the mask)
    and normals on this render; the angle between the rendered normals and normals
    derived from the depth (what deriving them at read time would give); the joints
-   at 1, 8 and 32 frames per chunk; whether the mask equals ``parts > 0``.
+   at 1, 8 and 32 frames per chunk; whether the mask equals ``parts > 0``; with
+   ``--geometry N``, depth and normal bytes and the mask check on N frames of the
+   geometry engine too.
 3. **AV1** (SVT-AV1, its default preset) against H.264 on the same frames: bytes
    per frame and PSNR against the render.
 
@@ -201,6 +203,7 @@ def print_bytes(take: dict[str, np.ndarray]) -> None:
         print(f"| **{label}** | {sum(before[k] for k in pick):,.0f} | **{sum(now[k] for k in pick):,.0f}** |")
     print("(goal for RGB + depth + segmentation + joints: 7,400; SURREAL 14,800)")
     print_bounds(take)
+    print_steps(take)
     print("\n| joints: frames per chunk (gzip 4 + shuffle) | bytes per frame-view |")
     print("|---|---|")
     for frames in (1, 8, 32):
@@ -229,6 +232,76 @@ def print_bounds(take: dict[str, np.ndarray]) -> None:
     print(
         f"normals derived from the float depth, inside the mask: median {p50:.1f}, 90 % {p90:.1f}, 99 % {p99:.1f} deg"
     )
+
+
+def print_steps(take: dict[str, np.ndarray]) -> None:
+    """What each step of the v2 codings gains on this render, bytes per frame (gzip 4)."""
+    from synthact.codecs import depth, normals
+    from synthact.codecs.chunks import compress_chunk
+    from synthact.codecs.predict import to_differences
+
+    T = len(take["rgb"])
+    mask = take["mask"].astype(bool)
+
+    def person_2mm(i: int) -> np.ndarray:  # v1 codes with 2 mm steps on the mask only
+        codes = depth.encode_depth(take["depth"][i])
+        codes[mask[i]] = depth.quantise_codes(take["depth"][i], mask[i])[mask[i]]
+        return codes
+
+    steps: dict[str, Callable[[int], np.ndarray]] = {
+        "depth: codes (v1)": lambda i: depth.encode_depth(take["depth"][i]),
+        "depth: 2 mm on the mask": person_2mm,
+        "depth: codes, rows differenced": lambda i: to_differences(depth.encode_depth(take["depth"][i]), (-2,)),
+        "depth: 2 mm on the mask, rows differenced": lambda i: to_differences(person_2mm(i), (-2,)),
+        "depth: v2 (2 mm, 0.1 % grid off the mask, rows differenced)": lambda i: depth.encode_stored(
+            take["depth"][i], mask[i]
+        ),
+        "normals: codes (v1)": lambda i: normals.encode_normals(take["normals"][i]),
+        "normals: codes, rows differenced": lambda i: to_differences(normals.encode_normals(take["normals"][i]), (-3,)),
+        "normals: codes, planar residuals": lambda i: to_differences(
+            normals.encode_normals(take["normals"][i]), normals.PLANAR_AXES
+        ),
+        "normals: v2 (codes of (x, y, -z), planar residuals)": lambda i: normals.encode_stored(take["normals"][i]),
+        "mask": lambda i: take["mask"][i].astype(np.uint8),
+        "parts": lambda i: take["parts"][i],
+    }
+    print("\n| coding | default deflate | run-length deflate |")
+    print("|---|---|---|")
+    for name, code in steps.items():
+        arrays = [code(i) for i in range(T)]
+        plain, runs = (sum(len(compress_chunk(a, "gzip", 4, r)) for a in arrays) / T for r in (False, True))
+        print(f"| {name} | {plain:,.0f} | {runs:,.0f} |")
+
+
+def print_geometry_bytes(frames: int) -> None:
+    """Depth and normals bytes, v1 against v2, on the geometry engine's exact (noise-free) passes."""
+    from render_speed import camera_for, posed_demo_clip
+
+    from synthact.body.skeleton import vertex_parts
+    from synthact.codecs import depth, normals
+    from synthact.codecs.chunks import compress_chunk
+    from synthact.render.geometry import GeometryScene
+    from synthact.render.renderer import RenderSettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model, posed = posed_demo_clip(Path(tmp), frames)
+    settings = RenderSettings(width=SIZE[0], height=SIZE[1], engine="GEOMETRY")
+    scene = GeometryScene(settings, np.asarray(model.faces), vertex_parts(model.lbs_weights))
+    out = scene.render_clip(posed.vertices, camera_for(posed, *SIZE))
+    T = len(out.depth)
+
+    def mean_bytes(code: Callable[[int], np.ndarray], runs: bool) -> float:
+        return sum(len(compress_chunk(code(i), "gzip", 4, runs)) for i in range(T)) / T
+
+    v1 = mean_bytes(lambda i: depth.encode_depth(out.depth[i]), False)
+    v2 = mean_bytes(lambda i: depth.encode_stored(out.depth[i], out.mask[i]), True)
+    n1 = mean_bytes(lambda i: normals.encode_normals(out.normals[i]), False)
+    n2 = mean_bytes(lambda i: normals.encode_stored(out.normals[i]), True)
+    same = np.array_equal(out.mask.astype(bool), out.parts > 0)
+    print(
+        f"\ngeometry engine, {T} frames: depth {v1:,.0f} -> {v2:,.0f}, normals {n1:,.0f} -> {n2:,.0f} bytes per frame"
+    )
+    print(f"mask == (parts > 0) on every pixel of the geometry engine's frames: {same}")
 
 
 def normals_from_depth(depth_m: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -315,11 +388,14 @@ def main() -> None:
     parser.add_argument(
         "--no-readers", dest="readers", action="store_false", help="skip the readers: bytes, bounds and AV1 only"
     )
+    parser.add_argument("--geometry", type=int, default=0, help="also code this many geometry-engine frames")
     args = parser.parse_args()
 
     take = render(args.frames, args.samples, not args.no_denoise, args.render_cache)
     if args.readers:
         compare_readers(take, args)
+    if args.geometry:
+        print_geometry_bytes(args.geometry)
     print_bytes(take)
 
     print("\n| RGB codec | bytes per frame | PSNR against the render |")
