@@ -150,7 +150,10 @@ def stored_codes(stored: np.ndarray, encoding: str) -> np.ndarray:
 def decode_stored(stored: np.ndarray, encoding: str) -> np.ndarray:
     """(..., H, W, 3) float32 unit normals of a stored array, by its dataset's ``encoding`` attribute."""
     normals = decode_normals(stored_codes(stored, encoding))
-    return normals if encoding == ENCODING_V1 else _facing(normals)
+    if encoding == ENCODING:
+        z = normals[..., 2]
+        np.negative(z, out=z, where=z != 0)  # in place, and no surface stays +0
+    return normals
 
 
 def normals_attrs(bits: int, precise: bool = True, encoding: str = ENCODING) -> dict[str, object]:
