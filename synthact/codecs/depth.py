@@ -16,7 +16,7 @@ near the person. So the 16-bit code space has two bands:
 
 Decoding is one table lookup (``depth_table()[codes]``), so a reader in any
 language needs only the formula above; the shard stores it as attributes
-(``depth_attrs()``).
+(``depth_attrs(encoding)``).
 
 How a shard stores the codes (``ENCODING``, v2; shards of ``ENCODING_V1``
 hold the codes themselves and still decode):
@@ -31,7 +31,7 @@ hold the codes themselves and still decode):
   along a row, into one value per row.
 
 Measured on a 320x240 demo render (``benchmarks/read_speed.py``): 5,962 bytes
-per frame as plain codes, 3,7xx stored this way.
+per frame as plain codes, 3,678 stored this way.
 """
 
 from __future__ import annotations
@@ -132,12 +132,10 @@ def quantise_codes(depth_m: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def max_error_m(depth_m: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The bound ``ENCODING`` keeps at each pixel, in metres, before float32 rounding (0 where no surface)."""
     d = np.asarray(depth_m, dtype=np.float64)
-    background = MAX_BACKGROUND_RELATIVE_ERROR * d + MAX_LINEAR_ERROR_M
-    far = d > LINEAR_MAX_M + MAX_LINEAR_ERROR_M
-    bound = np.where(np.asarray(mask, dtype=bool), MAX_PERSON_ERROR_M, background)
-    return np.where(
-        far, np.maximum(bound, MAX_FAR_RELATIVE_ERROR * np.minimum(d, FAR_MAX_M)), np.where(d > 0, bound, 0.0)
-    )
+    bound = np.where(mask, MAX_PERSON_ERROR_M, MAX_BACKGROUND_RELATIVE_ERROR * d + MAX_LINEAR_ERROR_M)
+    far = d > LINEAR_MAX_M + MAX_LINEAR_ERROR_M  # coded as in v1, on the mask or off it
+    bound = np.where(far, MAX_FAR_RELATIVE_ERROR * d, bound)
+    return np.where(d > 0, bound, 0.0)
 
 
 def encode_stored(depth_m: np.ndarray, mask: np.ndarray) -> np.ndarray:
