@@ -6,7 +6,7 @@ the far ground plane is in view), then writes them twice:
 - **before**: the format as it was (JPEG q90 per frame, depth float32, normals
   float16, mask / parts uint8, gzip 4 + shuffle; ``storage.write_old``);
 - **after**: the render cache windows as the render loop writes them
-  (``WindowCoder``: H.264, depth codes, octahedral normals, gzip chunks),
+  (``WindowCoder``: H.264, depth and normals v2, gzip chunks),
   merged by the real ``write_shard`` and read back by the real ``ShardReader``.
 
 It prints bytes per frame-view per modality, RGB + depth + segmentation +

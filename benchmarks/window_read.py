@@ -47,7 +47,7 @@ def write_take(path: Path, rgb: np.ndarray, codes: np.ndarray, compressor: str) 
         view = f.create_group("takes/t0/views/front")
         storage.write_video(view.create_group("rgb"), coded)
         depth = view.create_dataset("depth", data=codes, **storage.image_options(codes.shape, codes.dtype, compressor))
-        depth.attrs.update(depth_codec.depth_attrs())
+        depth.attrs.update(depth_codec.depth_attrs(depth_codec.ENCODING_V1))  # the codes as they are
     return len(coded.data) / len(rgb) / 1e3
 
 

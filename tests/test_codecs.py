@@ -56,7 +56,7 @@ def test_depth_rejects_what_is_not_a_depth() -> None:
 
 
 def test_depth_attrs_decode_without_the_module() -> None:
-    a = depth.depth_attrs()
+    a = depth.depth_attrs(depth.ENCODING_V1)
     codes = np.array([1, 60000, 60001, 65535])
     metres = np.where(
         codes <= a["linear_max_code"],

@@ -58,7 +58,7 @@ def write_shard(path: Path, codec: str = "h264") -> dict[str, np.ndarray]:
             decoded[view] = video.decode_all(coded)
             codes = depth_codec.encode_depth(np.full((T, H, W), 2.0 + v, np.float32))
             group.create_dataset("depth", data=codes, **storage.image_options(codes.shape, codes.dtype, "gzip"))
-            group["depth"].attrs.update(depth_codec.depth_attrs())
+            group["depth"].attrs.update(depth_codec.depth_attrs(depth_codec.ENCODING_V1))
     return decoded
 
 

@@ -15,13 +15,29 @@ to it ("precise" octahedral encoding), which cuts the worst error of plain
 rounding from 0.951 to 0.633 deg (mean 0.315). 16 bits round: 0.0037 deg.
 Worst cases over 2 million random directions, checked by
 ``tests/test_codecs.py`` against ``MAX_ERROR_DEG``.
+
+How a shard stores the codes (``ENCODING``, v2; shards of ``ENCODING_V1``
+hold the octahedral codes of the normals themselves and still decode):
+
+- the codes of ``(x, y, -z)``: a surface seen by the camera faces it
+  (``z < 0`` in the OpenCV frame), which v1 folds onto the square's four
+  corners, one direction split over four far-apart codes; flipped, it lands
+  in the square's centre, where neighbouring normals get neighbouring codes;
+- stored as their planar prediction residuals (``codecs.predict``, above +
+  left - above-left), which deflate with zlib's run-length strategy codes in
+  28 % fewer bytes than v1 on a 320x240 render. The angle is unchanged.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-ENCODING = "synthact-normals-octahedral-v1"
+from synthact.codecs.predict import from_differences, to_differences
+
+ENCODING_V1 = "synthact-normals-octahedral-v1"  # the codes of the normals (shards before v2)
+ENCODING = "synthact-normals-octahedral-v2"  # the codes of (x, y, -z), planar residuals
+ENCODINGS = (ENCODING_V1, ENCODING)
+PLANAR_AXES = (-3, -2)  # (..., H, W, 2): down the rows, then along them
 DTYPES = {8: np.uint8, 16: np.uint16}
 MAX_ERROR_DEG = {8: 0.64, 16: 0.004}  # the bounds the tests check
 MAX_ERROR_ROUNDED_DEG = {8: 0.96, 16: 0.004}  # with precise=False
@@ -110,13 +126,53 @@ def decode_normals(codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def normals_attrs(bits: int, precise: bool = True) -> dict[str, object]:
+def _facing(n: np.ndarray) -> np.ndarray:
+    """(x, y, z) -> (x, y, -z); its own inverse; 0 stays +0."""
+    out = np.array(n, dtype=np.float32, copy=True)
+    out[..., 2] = 0.0 - out[..., 2]
+    return out
+
+
+def encode_stored(normals: np.ndarray, bits: int = 8) -> np.ndarray:
+    """(..., H, W, 3) unit normals -> the (..., H, W, 2) codes a shard stores (``ENCODING``)."""
+    return to_differences(encode_normals(_facing(normals), bits), PLANAR_AXES)
+
+
+def stored_codes(stored: np.ndarray, encoding: str) -> np.ndarray:
+    """The octahedral codes of a stored (..., H, W, 2) array (of ``(x, y, -z)`` for v2)."""
+    if encoding == ENCODING_V1:
+        return np.asarray(stored)
+    if encoding == ENCODING:
+        return from_differences(stored, PLANAR_AXES)
+    raise ValueError(f"normals encoding {encoding!r}: this version reads {ENCODINGS}")
+
+
+def decode_stored(stored: np.ndarray, encoding: str) -> np.ndarray:
+    """(..., H, W, 3) float32 unit normals of a stored array, by its dataset's ``encoding`` attribute."""
+    normals = decode_normals(stored_codes(stored, encoding))
+    if encoding == ENCODING:
+        z = normals[..., 2]
+        np.negative(z, out=z, where=z != 0)  # in place, and no surface stays +0
+    return normals
+
+
+def normals_attrs(bits: int, precise: bool = True, encoding: str = ENCODING) -> dict[str, object]:
     """Attributes for the stored dataset: enough to decode without this module."""
-    return {
-        "encoding": ENCODING,
+    if encoding not in ENCODINGS:
+        raise ValueError(f"normals encoding {encoding!r}: expected one of {ENCODINGS}")
+    attrs: dict[str, object] = {
+        "encoding": encoding,
         "bits": bits,
         "max_error_deg": (MAX_ERROR_DEG if precise else MAX_ERROR_ROUNDED_DEG)[bits],
         "decode": "p = (code - 1) * 2 / (2**bits - 2) - 1; z = 1 - |px| - |py|; "
         "if z < 0: (px, py) = (1 - |py|, 1 - |px|) * sign(px, py); normalise (px, py, z); "
         "code (0, 0) = no surface",
     }
+    if encoding == ENCODING:
+        attrs.update(
+            stored="element (0, 0): the codes; elsewhere the zigzag ((r << 1) ^ (r >> bits-1)) of each code "
+            "minus above - above_left + left (0 outside the image), modulo 2**bits; codes = cumulative sum "
+            "down the rows, then along them, modulo 2**bits, of (s >> 1) ^ -(s & 1) (element (0, 0) as stored)",
+            flipped="the codes are of (x, y, -z): negate z after decoding",
+        )
+    return attrs

@@ -57,7 +57,6 @@ from synthact.labels.tables import ClassTable, ClipRow, read_class_table, read_c
 from synthact.shard_format import (
     CHECKSUM_VERSION,
     ENCODING_ATTRIBUTE,
-    ENCODINGS,
     FORMAT_VERSION,
     FORMAT_VERSION_ATTRIBUTE,
     FRAMES,
@@ -426,10 +425,10 @@ class ShardReader:
         # By the dataset's own encoding attribute, not its spec: files that tools wrote in
         # this layout may hold plain arrays (float metres, unit vectors) where we store codes.
         encoding = _attr(node, ENCODING_ATTRIBUTE)
-        if encoding == ENCODINGS[Codec.DEPTH]:
-            return depth_codec.decode_depth(data)
-        if encoding == ENCODINGS[Codec.NORMALS]:
-            return normals_codec.decode_normals(data)
+        if encoding in depth_codec.ENCODINGS:  # the codes themselves (v1) or their row differences (v2)
+            return depth_codec.decode_stored(data, encoding)
+        if encoding in normals_codec.ENCODINGS:
+            return normals_codec.decode_stored(data, encoding)
         return self._with_person_axis(spec, data)
 
     def _rgb_decoder(self, node: h5py.HLObject, frames: Frames) -> Callable[[], np.ndarray]:

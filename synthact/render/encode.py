@@ -27,6 +27,9 @@ from synthact.codecs.video import VideoEncoder, VideoSettings
 from synthact.render.window_record import IMAGE_NAMES, CodedImage, CodedWindow
 from synthact.shard_format import DEPTH, INSTANCES, MASK, NORMALS, PARTS
 
+# Smaller with zlib's run-length strategy (codecs/chunks.py); part labels are not.
+RUN_LENGTH_IMAGES = (DEPTH.field, NORMALS.field, MASK.field)
+
 
 @dataclass(frozen=True)
 class StorageSettings:
@@ -44,6 +47,9 @@ class StorageSettings:
     compressor: str = "gzip"
     level: int | None = None
     fps: int = 30  # the take's rate (clips.fps), written into the RGB stream's timing
+    # not config keys: they tell the merge how the cached chunks were coded
+    depth_encoding: str = depth_codec.ENCODING
+    normals_encoding: str = normals_codec.ENCODING
 
     def __post_init__(self) -> None:
         if self.compressor not in COMPRESSORS:
@@ -77,8 +83,8 @@ def image_codes(
 ) -> dict[str, np.ndarray]:
     """One frame's stored arrays: depth uint16 codes, octahedral normal codes, mask, parts, instance ids."""
     return {
-        DEPTH.field: depth_codec.encode_depth(depth),
-        NORMALS.field: normals_codec.encode_normals(normals, bits=bits),
+        DEPTH.field: depth_codec.encode_stored(depth, mask),
+        NORMALS.field: normals_codec.encode_stored(normals, bits),
         MASK.field: np.asarray(mask, np.uint8),
         PARTS.field: np.asarray(parts, np.uint8),
         INSTANCES.field: np.asarray(instances, np.uint8),
@@ -113,7 +119,8 @@ class WindowCoder:
         ids = mask if instances is None else instances
         for name, codes in image_codes(depth, mask, parts, normals, s.normal_bits, ids).items():
             self._meta[name] = (codes.dtype.str, codes.shape)
-            self._chunks[name].append(compress_chunk(codes, s.compressor, s.compression_level))
+            runs = name in RUN_LENGTH_IMAGES
+            self._chunks[name].append(compress_chunk(codes, s.compressor, s.compression_level, runs))
 
     def finish(self) -> CodedWindow:
         """The window's coded streams for the render cache (``render/window_record.py``)."""

@@ -41,7 +41,7 @@ from synthact.codecs.storage import image_options, write_video
 from synthact.codecs.video import EncodedVideo, concat_videos
 from synthact.errors import SynthActError
 from synthact.render.cache import RenderCache
-from synthact.render.window_record import CodedImage, WindowRecord, WindowRecordError
+from synthact.render.window_record import CodedImage, CodedWindow, WindowRecord, WindowRecordError
 from synthact.shard_format import (
     ENCODING_ATTRIBUTE,
     ENCODINGS,
@@ -146,18 +146,19 @@ def _write_view_window(view: _Streams, window: WindowRecord, start: int) -> None
             view.write(spec, _per_frame(spec, window), start)
 
 
-def _decoding_attrs(codec: Codec, normal_bits: int) -> dict[str, object]:
+def _decoding_attrs(codec: Codec, coded: CodedWindow) -> dict[str, object]:
     """The constants an image dataset carries so that any reader can decode it (docs/FORMAT.md)."""
-    if codec is Codec.DEPTH:
-        return depth_codec.depth_attrs()
+    if codec is Codec.DEPTH:  # as the cached chunks were coded; windows cached before v2 recorded none
+        return depth_codec.depth_attrs(coded.settings.get("depth_encoding", depth_codec.ENCODING_V1))
     if codec is Codec.NORMALS:
-        return normals_codec.normals_attrs(normal_bits)
+        encoding = coded.settings.get("normals_encoding", normals_codec.ENCODING_V1)
+        return normals_codec.normals_attrs(coded.normal_bits, encoding=encoding)
     return {ENCODING_ATTRIBUTE: ENCODINGS[codec]}
 
 
 def _image_attrs(group: h5py.Group, window: WindowRecord) -> None:
     for spec in IMAGE_DATASETS:
-        group[spec.name].attrs.update(_decoding_attrs(spec.codec, window.coded.normal_bits))
+        group[spec.name].attrs.update(_decoding_attrs(spec.codec, window.coded))
 
 
 def _write_video(group: h5py.Group, parts: list[EncodedVideo], where: Path) -> None:
