@@ -27,8 +27,9 @@ from synthact.codecs.video import VideoEncoder, VideoSettings
 from synthact.render.window_record import IMAGE_NAMES, CodedImage, CodedWindow
 from synthact.shard_format import DEPTH, INSTANCES, MASK, NORMALS, PARTS
 
-# Smaller with zlib's run-length strategy (codecs/chunks.py); part labels are not.
-RUN_LENGTH_IMAGES = (DEPTH.field, NORMALS.field, MASK.field)
+# Smaller with zlib's run-length strategy (codecs/chunks.py); part labels are not. Instance
+# ids are coded as the mask is: for one person they are the mask, byte for byte.
+RUN_LENGTH_IMAGES = (DEPTH.field, NORMALS.field, MASK.field, INSTANCES.field)
 
 
 @dataclass(frozen=True)
