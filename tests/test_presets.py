@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import pytest
 
+from synthact.codecs import depth as depth_codec
 from synthact.config import config_hash, validate_config
 from synthact.errors import ConfigError
 from synthact.presets.catalog import PRESETS, preset_values
@@ -318,16 +319,17 @@ def check_common(workdir: Path, views: list[str]) -> int:
     for take, stored in stored_views(workdir):
         takes += 1
         world = take["joints_world"][()]
-        assert np.array_equal(take["ntu25/joints_world"][()], world[:, list(SMPLH_TO_NTU25)])
+        assert np.array_equal(take["ntu25/joints_world"][()], world[..., list(SMPLH_TO_NTU25), :])
         betas, used, noise = (take[f"smplh/{k}"][()] for k in ("betas", "betas_used", "shape_noise"))
         assert np.allclose(used, betas + noise, atol=1e-6)
         for _, R, group in stored.values():
             cam, uv = group["ntu25/joints_cam"][()], group["ntu25/keypoints_2d"][()]
-            assert cam.shape == (len(world), 25, 3) and group["ntu25/keypoints_visible"].shape == (len(world), 25)
+            persons = world.shape[:2]  # (T, P): every per-person dataset has the person axis
+            assert cam.shape == (*persons, 25, 3) and group["ntu25/keypoints_visible"].shape == (*persons, 25)
             K = group["K"][()]
             assert K.shape == (len(world), 3, 3) and R.shape == (len(world), 3, 3)
             assert np.abs(project(cam.astype(np.float64), K[0]) - uv).max() < 1e-2
-            assert np.array_equal(cam, group["joints_cam"][()][:, list(SMPLH_TO_NTU25)])
+            assert np.array_equal(cam, group["joints_cam"][()][..., list(SMPLH_TO_NTU25), :])
             assert "placement" in group.attrs
     assert takes >= 1
     return takes
@@ -389,6 +391,6 @@ def test_smarthome_preset_cameras_are_high_and_look_down_into_the_room(smarthome
             seen.append(mask.any(axis=(1, 2)).mean())
             # The mask is the body's alone: walls and furniture are never the person.
             assert ((group["parts"][()] > 0) == mask.astype(bool)).all()
-            depth = group["depth"][()]
+            depth = depth_codec.decode_stored(group["depth"][()], group["depth"].attrs["encoding"])
             assert (depth > 0).all(), name  # inside a closed room every ray hits a surface
     assert np.mean(seen) > 0.9  # furniture may hide the actor now and then, rarely
