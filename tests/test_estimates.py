@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 
 from synthact.body.smplh import BodyModel
-from synthact.config import validate_config
 from synthact.demo.estimator_models import write_source_models
 from synthact.errors import ConfigError
 from synthact.fitting.convert import effective_motion, fit_outputs, run_fit
@@ -33,7 +32,15 @@ from synthact.fitting.estimates.tracks import stitch
 from synthact.fitting.export import ground_translation
 from synthact.sources.amass import load_motion
 from synthact.sources.babel import load_babel_file
-from tests.fixtures.estimates import WRITERS, KnownMotion, known_motion, write_phalp, write_vibe, write_wham
+from tests.fixtures.estimates import (
+    WRITERS,
+    KnownMotion,
+    estimates_config,
+    known_motion,
+    write_phalp,
+    write_vibe,
+    write_wham,
+)
 
 BODY_JOINTS = 22
 
@@ -59,27 +66,6 @@ def body(models) -> BodyModel:
 @pytest.fixture(scope="module")
 def truth(body, models) -> KnownMotion:
     return known_motion(body, models[1])
-
-
-def estimates_config(root: Path, models, **motion) -> dict:
-    smplh_dir, sources = models
-    options = motion.pop("estimates", {})
-    preset = motion.pop("preset", "none")
-    config = {
-        "preset": preset,
-        "output_dir": str(root / "output"),
-        "demo": {"enabled": False},
-        "motion": {
-            "source": "estimates",
-            "estimates_dir": str(root / "estimates"),
-            "estimates_labels": str(root / "labels.csv"),
-            "body_model_dir": str(smplh_dir),
-            "estimates": {"source_models_dir": str(sources.smpl.parent.parent), "smoothing_s": 0.0, **options},
-            **motion,
-        },
-        "clips": {"fps": 5},
-    }
-    return validate_config(config)
 
 
 def write_labels(path: Path, rows: list[tuple]) -> Path:

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from synthact.body.smplh import BodyModel
-from synthact.config import validate_config
 from synthact.config_sections import RunConfig
 from synthact.demo.estimator_models import write_source_models
 from synthact.fitting.convert import effective_motion, run_fit
@@ -27,7 +26,7 @@ from synthact.sources.amass import load_motion
 from synthact.sources.babel import PARTNERS_KEY
 from synthact.takes.index import IndexSettings, build_index
 from synthact.takes.records import read_take_table
-from tests.fixtures.estimates import KnownMotion, known_motion, write_phalp
+from tests.fixtures.estimates import KnownMotion, estimates_config, known_motion, write_phalp
 
 BODY_JOINTS = 22
 
@@ -51,26 +50,7 @@ def together(tmp_path_factory, models, truth) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("together")
     write_phalp(root / "estimates", truth, hole=range(30, 40), second_track=range(5, 25))
     (root / "labels.csv").write_text("video,start_s,end_s,label,split\nclip,0,10,walk,train\n")
-    smplh_dir, sources = models
-    config = validate_config(
-        {
-            "output_dir": str(root / "output"),
-            "demo": {"enabled": False},
-            "motion": {
-                "source": "estimates",
-                "estimates_dir": str(root / "estimates"),
-                "estimates_labels": str(root / "labels.csv"),
-                "body_model_dir": str(smplh_dir),
-                "estimates": {
-                    "source_models_dir": str(sources.smpl.parent.parent),
-                    "smoothing_s": 0.0,
-                    "max_gap_s": 0.2,
-                    "tracks": "together",
-                },
-            },
-            "clips": {"fps": 5},
-        }
-    )
+    config = estimates_config(root, models, estimates={"max_gap_s": 0.2, "tracks": "together"})
     report = run_fit(config)
     run = RunConfig.from_dict({**config, "motion": effective_motion(config)})
     settings = IndexSettings.from_sections(run.motion, run.clips, run.render)
